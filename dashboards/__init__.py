@@ -1,0 +1,1 @@
+"""Turns scoreboard tables into the static site: pages, tables, charts."""

@@ -1,0 +1,1 @@
+"""The Dagster code location: assets, checks, partitions, sensors, schedules, resources."""

@@ -1,0 +1,1 @@
+"""Data-quality rules and suites."""

@@ -1,0 +1,1 @@
+"""Pure Polars functions: reading, normalising, classifying, scoring. No Dagster here."""

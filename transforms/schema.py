@@ -1,0 +1,134 @@
+"""Canonical names and types shared by every layer (see ../shared/spec)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+LOCAL_TZ = "Asia/Ho_Chi_Minh"
+
+# Timestamps are stored naive, in local time (Asia/Ho_Chi_Minh): the spec judges
+# everything, including whether a due_at has a time of day, on local time.
+TIMESTAMP = pl.Datetime("us")
+
+EVENT_FIELDS = ("submitted_at", "received_at", "finished_at", "returned_at", "rejected_at")
+DATE_FIELDS = ("submitted_at", "received_at", "due_at", "finished_at", "returned_at", "rejected_at")
+BOOL_FIELDS = (
+    "fee_required",
+    "paid_online",
+    "digitized",
+    "e_result",
+    "synced",
+    "apology_issued",
+    "complaint",
+)
+RATINGS = ("satisfied", "neutral", "dissatisfied")
+
+# Every field of dossier-log.md, in the order of the spec, with its type once read.
+CANONICAL_FIELDS: dict[str, pl.DataType] = {
+    "dossier_id": pl.Utf8(),
+    "unit_code": pl.Utf8(),
+    "unit_name": pl.Utf8(),
+    "procedure_code": pl.Utf8(),
+    "procedure_name": pl.Utf8(),
+    "field_name": pl.Utf8(),
+    "channel": pl.Int8(),
+    "status": pl.Int8(),
+    "submitted_at": TIMESTAMP,
+    "received_at": TIMESTAMP,
+    "due_at": TIMESTAMP,
+    "finished_at": TIMESTAMP,
+    "returned_at": TIMESTAMP,
+    "rejected_at": TIMESTAMP,
+    "supplement_count": pl.Int32(),
+    "fee_required": pl.Boolean(),
+    "paid_online": pl.Boolean(),
+    "digitized": pl.Boolean(),
+    "e_result": pl.Boolean(),
+    "synced": pl.Boolean(),
+    "apology_issued": pl.Boolean(),
+    "rating": pl.Utf8(),
+    "complaint": pl.Boolean(),
+}
+
+# A file must have a column for each of these (and for unit_code or unit_name).
+REQUIRED_COLUMNS = ("dossier_id", "procedure_code", "received_at")
+UNIT_COLUMNS = ("unit_code", "unit_name")
+
+# A canonical dossier as stored in the warehouse: the read fields with the unit
+# resolved to its registry identity (code + valid_from, since codes are reused)
+# and the lineage of the copy that won deduplication.
+DOSSIER_SCHEMA: dict[str, pl.DataType] = {
+    **{k: v for k, v in CANONICAL_FIELDS.items() if k != "unit_name"},
+    "unit_valid_from": pl.Date(),
+    "source_file": pl.Utf8(),
+    "source_row": pl.Int64(),
+}
+
+UNIT_SCHEMA: dict[str, pl.DataType] = {
+    "unit_code": pl.Utf8(),
+    "unit_name": pl.Utf8(),
+    "level": pl.Utf8(),
+    "parent_code": pl.Utf8(),
+    "peer_group": pl.Utf8(),
+    "valid_from": pl.Date(),
+    "valid_to": pl.Date(),
+}
+
+QUARANTINE_REASONS = (
+    "missing_id",
+    "missing_field",
+    "bad_date",
+    "unknown_unit",
+    "ambiguous_unit",
+    "future_date",
+    "chronology",
+    "finished_no_end",
+)
+
+# The published scoreboard, in the order scoreboard.md fixes.
+SCOREBOARD_COLUMNS: dict[str, pl.DataType] = {
+    "period_type": pl.Utf8(),
+    "period_key": pl.Utf8(),
+    "period_start": pl.Date(),
+    "level": pl.Utf8(),
+    "unit_code": pl.Utf8(),
+    "unit_name": pl.Utf8(),
+    "peer_group": pl.Utf8(),
+    "received": pl.Int64(),
+    "finished": pl.Int64(),
+    "early": pl.Int64(),
+    "on_time": pl.Int64(),
+    "overdue": pl.Int64(),
+    "no_deadline": pl.Int64(),
+    "pending_overdue": pl.Int64(),
+    "rejected": pl.Int64(),
+    "timeliness_base": pl.Int64(),
+    "on_time_rate": pl.Float64(),
+    "online_rate": pl.Float64(),
+    "paid_online_rate": pl.Float64(),
+    "digitized_rate": pl.Float64(),
+    "e_result_rate": pl.Float64(),
+    "synced_rate": pl.Float64(),
+    "complaint_rate": pl.Float64(),
+    "satisfaction_rate": pl.Float64(),
+    "apology_rate": pl.Float64(),
+    "avg_working_days": pl.Float64(),
+    "points_transparency": pl.Float64(),
+    "points_timeliness": pl.Float64(),
+    "points_online": pl.Float64(),
+    "points_payment": pl.Float64(),
+    "points_digitization": pl.Float64(),
+    "points_satisfaction": pl.Float64(),
+    "score": pl.Float64(),
+    "band": pl.Utf8(),
+    "ranked": pl.Boolean(),
+    "rank": pl.Int64(),
+    "rank_in_peer": pl.Int64(),
+    "rank_change": pl.Int64(),
+    "unit_valid_from": pl.Date(),
+    "provisional": pl.Boolean(),
+}
+
+
+def empty_frame(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    return pl.DataFrame(schema=schema)
