@@ -1,0 +1,252 @@
+"""`scoreboard`: generate demo exports, run the asset graph, publish the site."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+import dagster as dg  # noqa: E402
+
+from pipelines.assets import ASSETS, dossiers, monthly_scoreboard, scoreboard_site, weekly_scoreboard  # noqa: E402
+from pipelines.partitions import PARTITIONS  # noqa: E402
+from pipelines.resources import ScoreboardSettings, Warehouse, env_default, local_now  # noqa: E402
+from pipelines import warehouse as wh  # noqa: E402
+from transforms.periods import (  # noqa: E402
+    HISTORY_START,
+    covered_range,
+    end_of,
+    index_of,
+    parse_key,
+    partition_key,
+    start_of,
+)
+
+DEMO_FROM, DEMO_TO = date(2025, 1, 1), date(2025, 12, 31)
+DEMO_SCALE = 0.05
+DEMO_SEED = 2025
+QUIET_DAGSTER = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+log = logging.getLogger("scoreboard")
+
+
+class CliError(Exception):
+    """A problem the user can fix, said in one sentence."""
+
+
+def _instance() -> dg.DagsterInstance:
+    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+
+
+def _materialize(instance, asset, resources, *, tags: dict | None = None) -> None:
+    result = dg.materialize(
+        ASSETS,
+        selection=[asset],
+        resources=resources,
+        instance=instance,
+        tags=tags or {},
+        run_config=QUIET_DAGSTER,
+        raise_on_error=True,
+    )
+    if not result.success:  # pragma: no cover - raise_on_error raises first
+        raise CliError(f"the step {asset.key.to_user_string()} failed")
+
+
+def period_ranges(first: date, latest: date, from_key: str | None, to_key: str | None) -> dict[str, tuple[int, int]]:
+    """Week and month index ranges to score: the data's coverage, or the keys' dates."""
+    ranges = {}
+    if from_key or to_key:
+        lo_day = start_of(*parse_key(from_key)) if from_key else first
+        hi_day = end_of(*parse_key(to_key)) - timedelta(days=1) if to_key else latest
+        if hi_day < lo_day:
+            raise CliError(f"--to {to_key} comes before --from {from_key}")
+        for period_type in ("week", "month"):
+            ranges[period_type] = (index_of(period_type, lo_day), index_of(period_type, hi_day))
+    else:
+        for period_type in ("week", "month"):
+            ranges[period_type] = covered_range(period_type, first, latest)
+    today = local_now().date()
+    for period_type, (lo, hi) in ranges.items():
+        lo = max(lo, index_of(period_type, HISTORY_START[period_type]))
+        hi = min(hi, index_of(period_type, today))
+        ranges[period_type] = (lo, hi)
+    return ranges
+
+
+def run_pipeline(
+    settings: ScoreboardSettings,
+    warehouse: Warehouse,
+    *,
+    from_key: str | None = None,
+    to_key: str | None = None,
+) -> dict:
+    """Ingest, score every covered week and month, publish: through the asset graph."""
+    started = time.monotonic()
+    if not settings.landing.is_dir():
+        raise CliError(f"the landing folder {settings.landing} does not exist")
+    if not Path(settings.registry_path).is_file():
+        raise CliError(f"the unit registry {settings.registry_path} does not exist")
+    resources = {"settings": settings, "warehouse": warehouse}
+    instance = _instance()
+    log.info("1/4 ingesting %s", settings.landing)
+    _materialize(instance, dossiers, resources)
+    with warehouse.connect() as con:
+        first, latest = wh.data_extent(con)
+        quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+        n_files = con.execute("SELECT count(*) FROM ingested_files").fetchone()[0]
+        n_dossiers = con.execute("SELECT count(*) FROM dossiers").fetchone()[0]
+    if first is None:
+        raise CliError(f"no usable dossier was found in {settings.landing}")
+    ranges = period_ranges(first.date(), latest.date(), from_key, to_key)
+    summary = {"files": n_files, "dossiers": n_dossiers, "quarantined": quarantined}
+    for step, (period_type, asset) in enumerate(
+        (("week", weekly_scoreboard), ("month", monthly_scoreboard)), start=2
+    ):
+        lo, hi = ranges[period_type]
+        if hi < lo:
+            summary[f"{period_type}s"] = 0
+            continue
+        keys = PARTITIONS[period_type]
+        start_key, end_key = partition_key(period_type, lo), partition_key(period_type, hi)
+        log.info("%d/4 scoring %d %ss (%s … %s)", step, hi - lo + 1, period_type, start_key, end_key)
+        assert keys.has_partition_key(start_key) and keys.has_partition_key(end_key)
+        _materialize(
+            instance,
+            asset,
+            resources,
+            tags={
+                "dagster/asset_partition_range_start": start_key,
+                "dagster/asset_partition_range_end": end_key,
+            },
+        )
+        summary[f"{period_type}s"] = hi - lo + 1
+    log.info("4/4 publishing the site to %s", settings.site)
+    _materialize(instance, scoreboard_site, resources)
+    summary["site"] = str((settings.site / "index.html").absolute())
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    return summary
+
+
+def _print_summary(summary: dict) -> None:
+    print(
+        f"Ingested {summary['files']} files: {summary['dossiers']} dossiers, "
+        f"{summary['quarantined']} rows quarantined. Published {summary.get('weeks', 0)} weeks and "
+        f"{summary.get('months', 0)} months in {summary['seconds']} s."
+    )
+    print(f"Open the scoreboard: {summary['site']}")
+
+
+def _settings(args) -> tuple[ScoreboardSettings, Warehouse]:
+    settings = ScoreboardSettings.from_env(
+        landing_dir=args.landing,
+        site_dir=args.site,
+        registry_path=args.registry,
+        profile_path=getattr(args, "profile", None),
+    )
+    return settings, Warehouse.from_env(args.warehouse)
+
+
+def cmd_run(args) -> None:
+    settings, warehouse = _settings(args)
+    _print_summary(run_pipeline(settings, warehouse, from_key=args.from_key, to_key=args.to_key))
+
+
+def cmd_generate(args) -> None:
+    from transforms.generate import generate_exports
+
+    start, end = _date(args.from_date, "--from"), _date(args.to_date, "--to")
+    if end < start:
+        raise CliError("--to comes before --from")
+    summary = generate_exports(
+        Path(args.out), start, end, seed=args.seed, scale=args.scale,
+        registry_path=Path(args.registry) if args.registry else None,
+    )
+    print(summary.describe())
+
+
+def cmd_demo(args) -> None:
+    from transforms.generate import generate_exports
+
+    settings, warehouse = _settings(args)
+    log.info("generating demo exports for %s … %s (scale %s) in %s", DEMO_FROM, DEMO_TO, args.scale, settings.landing)
+    summary = generate_exports(
+        settings.landing, DEMO_FROM, DEMO_TO, seed=DEMO_SEED, scale=args.scale,
+        registry_path=Path(settings.registry_path),
+    )
+    log.info(summary.describe())
+    _print_summary(run_pipeline(settings, warehouse))
+
+
+def _date(text: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"{flag} {text!r} is not a date like 2025-01-31") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scoreboard", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def locations(p, landing_help="landing folder of district exports"):
+        p.add_argument("--landing", help=f"{landing_help} (SCOREBOARD_LANDING, default {env_default('SCOREBOARD_LANDING')})")
+        p.add_argument("--warehouse", help="DuckDB file (SCOREBOARD_WAREHOUSE, default data/warehouse.duckdb)")
+        p.add_argument("--site", help="site folder (SCOREBOARD_SITE, default build/site)")
+        p.add_argument("--registry", help="unit registry CSV (default: Hà Nội)")
+        p.add_argument("--profile", help="scoring profile YAML (default: Decision 766)")
+
+    run = sub.add_parser("run", help="ingest the landing folder, score and publish")
+    locations(run)
+    run.add_argument("--from", dest="from_key", help="first period, e.g. 2024-03 or 2024-W10")
+    run.add_argument("--to", dest="to_key", help="last period, e.g. 2024-05 or 2024-W20")
+    run.set_defaults(func=cmd_run)
+
+    gen = sub.add_parser("generate", help="write realistic demo exports for Hà Nội")
+    gen.add_argument("--out", required=True, help="folder to write the exports to")
+    gen.add_argument("--from", dest="from_date", required=True, help="first day, YYYY-MM-DD")
+    gen.add_argument("--to", dest="to_date", required=True, help="last day, YYYY-MM-DD")
+    gen.add_argument("--seed", type=int, default=DEMO_SEED)
+    gen.add_argument("--scale", type=float, default=1.0, help="volume multiplier (1.0 = Hà Nội's)")
+    gen.add_argument("--registry", help="unit registry CSV (default: Hà Nội)")
+    gen.set_defaults(func=cmd_generate)
+
+    demo = sub.add_parser("demo", help="generate 2025 demo exports, run everything, print the site path")
+    locations(demo, "where the demo exports are written")
+    demo.add_argument("--scale", type=float, default=DEMO_SCALE)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _user_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, dg.DagsterExecutionStepExecutionError) and exc.user_exception is not None:
+        return exc.user_exception
+    return exc
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("dagster").setLevel(logging.WARNING)
+    try:
+        args.func(args)
+    except KeyboardInterrupt:
+        print("scoreboard: interrupted; re-run the same command to finish.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one clear sentence, not a traceback
+        if args.debug:
+            raise
+        cause = _user_error(exc)
+        message = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        print(f"scoreboard: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Landing folder → warehouse: which files are new, what each gave, what was set aside."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from pipelines import warehouse as wh
+from transforms.dedup import select_latest
+from transforms.ingest import content_hash, ingest_file
+from transforms.units import load_registry
+
+REJECTED_DIR = "_rejected"
+
+
+@dataclass
+class IngestionReport:
+    files_seen: int = 0
+    files_new: int = 0
+    files_skipped: int = 0
+    files_rejected: int = 0
+    rows_read: int = 0
+    rows_quarantined: int = 0
+    dossiers: int = 0
+    rejected_messages: list[str] = field(default_factory=list)
+    by_file: pl.DataFrame | None = None
+
+    def summary(self) -> str:
+        return (
+            f"{self.files_seen} files in the landing folder: {self.files_new} ingested, "
+            f"{self.files_skipped} already ingested, {self.files_rejected} set aside; "
+            f"{self.rows_read} rows read, {self.rows_quarantined} quarantined; "
+            f"{self.dossiers} dossiers in the warehouse."
+        )
+
+
+def landing_files(landing: Path) -> list[Path]:
+    """Every file under the landing folder but the set-aside ones, in a stable order."""
+    if not landing.is_dir():
+        raise FileNotFoundError(f"the landing folder {landing} does not exist")
+    files = [
+        p
+        for p in landing.rglob("*")
+        if p.is_file()
+        and not p.name.startswith(".")
+        and REJECTED_DIR not in p.relative_to(landing).parts
+    ]
+    return sorted(files, key=lambda p: p.relative_to(landing).as_posix())
+
+
+def set_aside(landing: Path, path: Path, message: str) -> Path:
+    """Move an unusable file under _rejected/, with the reason beside it."""
+    target = landing / REJECTED_DIR / path.relative_to(landing)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(path), target)
+    target.with_name(target.name + ".reason.txt").write_text(message + "\n", encoding="utf-8")
+    return target
+
+
+def ingest_landing(
+    con,
+    *,
+    landing: Path,
+    registry_path: Path,
+    now: datetime,
+    log: Callable[[str], None] = print,
+) -> IngestionReport:
+    registry = load_registry(registry_path)
+    wh.replace_units(con, registry)
+    report = IngestionReport()
+    known = wh.known_files(con)
+    known_hashes = set(known.values())
+    files = landing_files(landing)
+    report.files_seen = len(files)
+    for i, path in enumerate(files, start=1):
+        source = path.relative_to(landing).as_posix()
+        digest = content_hash(path)
+        if known.get(source) == digest or (source not in known and digest in known_hashes):
+            report.files_skipped += 1
+            continue
+        result = ingest_file(path, registry, now=now, source_name=source)
+        row = {
+            "source_file": source,
+            "content_hash": digest,
+            "format": result.format,
+            "status": result.status,
+            "message": result.message,
+            "rows_read": result.rows_read,
+            "dropped_columns": json.dumps(sorted(result.dropped_columns), ensure_ascii=False),
+            "unreadable": json.dumps(result.unreadable, ensure_ascii=False, sort_keys=True),
+            "ingested_at": now,
+        }
+        wh.replace_file(con, file_row=row, versions=result.accepted, quarantine=result.quarantine)
+        known_hashes.add(digest)
+        if result.status == "rejected":
+            set_aside(landing, path, result.message or "unusable file")
+            report.files_rejected += 1
+            report.rejected_messages.append(result.message or source)
+            log(f"[{i}/{len(files)}] {source}: set aside — {result.message}")
+            continue
+        report.files_new += 1
+        report.rows_read += result.rows_read
+        report.rows_quarantined += result.quarantine.height
+        log(
+            f"[{i}/{len(files)}] {source}: {result.rows_read} rows read, "
+            f"{result.quarantine.height} quarantined"
+        )
+    if report.files_new or report.files_rejected or not wh.read_table(con, "SELECT 1 FROM dossiers LIMIT 1").height:
+        versions = wh.read_table(con, "SELECT * FROM dossier_versions")
+        winners, _superseded = select_latest(versions)
+        wh.replace_dossiers(con, winners)
+    report.dossiers = con.execute("SELECT count(*) FROM dossiers").fetchone()[0]
+    report.by_file = wh.read_table(con, "SELECT * FROM file_accounting ORDER BY source_file")
+    return report

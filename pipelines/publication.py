@@ -1,0 +1,114 @@
+"""Warehouse → site folder, built aside and swapped in with one atomic rename."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from dashboards.publish import write_manifest, write_period_files
+from dashboards.site import build_site
+from pipelines import warehouse as wh
+from pipelines.resources import local_now
+from transforms.calendar import calendar_version
+from transforms.profile import load_profile
+
+RELEASES_KEPT = 2
+
+
+@dataclass
+class Published:
+    index: Path
+    periods: int
+    files: int
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_manifest(con, settings, scoreboard) -> dict:
+    profile = load_profile(settings.profile_path)
+    registry = Path(settings.registry_path)
+    inputs = wh.read_table(
+        con,
+        "SELECT source_file, content_hash, status, rows_read FROM ingested_files ORDER BY source_file",
+    )
+    try:
+        software = version("par-scoreboard")
+    except PackageNotFoundError:
+        software = "unknown"
+    return {
+        "generated_at": local_now().isoformat(),
+        "software": {"par-scoreboard": software},
+        "inputs": [
+            {"file": r["source_file"], "sha256": r["content_hash"], "status": r["status"],
+             "rows_read": r["rows_read"]}
+            for r in inputs.iter_rows(named=True)
+        ],
+        "profile": {"name": profile.name, "version": profile.version, "sha256": profile.digest},
+        "registry": {"file": registry.name, "sha256": _sha256(registry)[:12]},
+        "calendar": calendar_version(Path(settings.calendar_path)),
+        "periods": {
+            period_type: sorted(scoreboard.filter(period_type=period_type)["period_key"].unique().to_list())
+            for period_type in ("month", "week")
+        },
+    }
+
+
+def release(site: Path, build: Callable[[Path], None]) -> Path:
+    """Build the site into a fresh release folder, then point `site` at it.
+
+    `site` is a symlink to the current release; replacing a symlink with os.replace
+    is atomic, so a reader sees the old site or the new one, never half of either."""
+    site = site.absolute()
+    releases = site.parent / f".{site.name}-releases"
+    releases.mkdir(parents=True, exist_ok=True)
+    existing = sorted(p for p in releases.iterdir() if p.is_dir() and p.name.isdigit())
+    number = int(existing[-1].name) + 1 if existing else 1
+    target = releases / f"{number:06d}"
+    staging = releases / f".{number:06d}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    build(staging)
+    staging.rename(target)
+    if site.exists() and not site.is_symlink():
+        # an older, plain folder: keep it as a release so nothing is lost
+        site.rename(releases / f"{0:06d}-legacy")
+    link = site.parent / f".{site.name}.link"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(target.relative_to(site.parent))
+    os.replace(link, site)
+    for old in sorted(p for p in releases.iterdir() if p.is_dir())[:-RELEASES_KEPT]:
+        shutil.rmtree(old, ignore_errors=True)
+    return site
+
+
+def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Published:
+    scoreboard = wh.read_table(
+        con, "SELECT * FROM scoreboard ORDER BY period_type, period_start, level, unit_code"
+    )
+    ingestion = wh.read_table(con, "SELECT * FROM file_accounting ORDER BY source_file")
+    quarantine = wh.read_table(
+        con,
+        "SELECT source_file, reason, count(*) AS rows FROM quarantine GROUP BY ALL ORDER BY ALL",
+    )
+    manifest = build_manifest(con, settings, scoreboard)
+    files: list[Path] = []
+
+    def build(folder: Path) -> None:
+        files.extend(write_period_files(scoreboard, folder / "data"))
+        write_manifest(folder, manifest)
+        build_site(
+            folder, scoreboard, manifest=manifest, ingestion=ingestion, quarantine_summary=quarantine
+        )
+
+    site = release(settings.site, build)
+    periods = scoreboard.select("period_type", "period_key").unique().height
+    log(f"published {periods} periods ({len(files)} data files) to {site}")
+    return Published(index=site / "index.html", periods=periods, files=len(files))

@@ -1,0 +1,80 @@
+"""Where the pipeline reads and writes, from the environment with sensible defaults."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from config import config_path
+from transforms.schema import LOCAL_TZ
+
+DEFAULTS = {
+    "SCOREBOARD_LANDING": "data/landing",
+    "SCOREBOARD_WAREHOUSE": "data/warehouse.duckdb",
+    "SCOREBOARD_SITE": "build/site",
+    "SCOREBOARD_REGISTRY": str(config_path("registry", "hanoi.csv")),
+    "SCOREBOARD_PROFILE": str(config_path("profiles", "default.yaml")),
+    "SCOREBOARD_CALENDAR": str(config_path("calendar", "vn_overlay.csv")),
+}
+
+
+def env_default(name: str) -> str:
+    return os.environ.get(name) or DEFAULTS[name]
+
+
+def local_now() -> datetime:
+    """The moment of ingestion, naive local time; SCOREBOARD_NOW pins it (tests, re-runs)."""
+    pinned = os.environ.get("SCOREBOARD_NOW")
+    if pinned:
+        return datetime.fromisoformat(pinned).replace(tzinfo=None)
+    return datetime.now(ZoneInfo(LOCAL_TZ)).replace(tzinfo=None, microsecond=0)
+
+
+class ScoreboardSettings(dg.ConfigurableResource):
+    """Folders and configuration files of one scoreboard deployment."""
+
+    landing_dir: str = DEFAULTS["SCOREBOARD_LANDING"]
+    site_dir: str = DEFAULTS["SCOREBOARD_SITE"]
+    registry_path: str = DEFAULTS["SCOREBOARD_REGISTRY"]
+    profile_path: str = DEFAULTS["SCOREBOARD_PROFILE"]
+    calendar_path: str = DEFAULTS["SCOREBOARD_CALENDAR"]
+
+    @classmethod
+    def from_env(cls, **overrides: str | None) -> "ScoreboardSettings":
+        values = {
+            "landing_dir": env_default("SCOREBOARD_LANDING"),
+            "site_dir": env_default("SCOREBOARD_SITE"),
+            "registry_path": env_default("SCOREBOARD_REGISTRY"),
+            "profile_path": env_default("SCOREBOARD_PROFILE"),
+            "calendar_path": env_default("SCOREBOARD_CALENDAR"),
+        }
+        values.update({k: str(v) for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def landing(self) -> Path:
+        return Path(self.landing_dir)
+
+    @property
+    def site(self) -> Path:
+        return Path(self.site_dir)
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The DuckDB file. One writer at a time: every step that opens it is in the
+    `duckdb_writer` pool (limit 1)."""
+
+    path: str = DEFAULTS["SCOREBOARD_WAREHOUSE"]
+
+    @classmethod
+    def from_env(cls, path: str | None = None) -> "Warehouse":
+        return cls(path=str(path or env_default("SCOREBOARD_WAREHOUSE")))
+
+    def connect(self, read_only: bool = False):
+        from pipelines.warehouse import connect
+
+        return connect(self.path, read_only=read_only)

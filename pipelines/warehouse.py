@@ -1,0 +1,184 @@
+"""The DuckDB warehouse: table layout and the few writes the assets make.
+
+Every write replaces a well-defined slice (a file's rows, a period's rows) inside
+one transaction, so any step can be re-run or interrupted and re-run safely.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import polars as pl
+
+from transforms.schema import (
+    CANONICAL_FIELDS,
+    DOSSIER_SCHEMA,
+    EVENT_FIELDS,
+    SCOREBOARD_COLUMNS,
+    UNIT_SCHEMA,
+)
+
+_SQL_TYPES = {
+    pl.Utf8(): "VARCHAR",
+    pl.Int8(): "TINYINT",
+    pl.Int32(): "INTEGER",
+    pl.Int64(): "BIGINT",
+    pl.Float64(): "DOUBLE",
+    pl.Boolean(): "BOOLEAN",
+    pl.Date(): "DATE",
+    pl.Datetime("us"): "TIMESTAMP",
+}
+
+
+def _columns_sql(schema: dict[str, pl.DataType]) -> str:
+    return ", ".join(f'"{name}" {_SQL_TYPES[dtype]}' for name, dtype in schema.items())
+
+
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    "source_file": pl.Utf8(),
+    "source_row": pl.Int64(),
+    "reason": pl.Utf8(),
+    **{name: pl.Utf8() for name in CANONICAL_FIELDS},
+}
+
+INGESTED_FILES_SCHEMA: dict[str, pl.DataType] = {
+    "source_file": pl.Utf8(),
+    "content_hash": pl.Utf8(),
+    "format": pl.Utf8(),
+    "status": pl.Utf8(),
+    "message": pl.Utf8(),
+    "rows_read": pl.Int64(),
+    "dropped_columns": pl.Utf8(),
+    "unreadable": pl.Utf8(),
+    "ingested_at": pl.Datetime("us"),
+}
+
+TABLES = {
+    "units": UNIT_SCHEMA,
+    "ingested_files": INGESTED_FILES_SCHEMA,
+    "dossier_versions": DOSSIER_SCHEMA,
+    "quarantine": QUARANTINE_SCHEMA,
+    "dossiers": DOSSIER_SCHEMA,
+    "scoreboard": SCOREBOARD_COLUMNS,
+}
+
+FILE_ACCOUNTING_SQL = """
+CREATE OR REPLACE VIEW file_accounting AS
+SELECT f.source_file, f.content_hash, f.format, f.status, f.message, f.rows_read,
+       coalesce(a.accepted, 0) AS rows_accepted,
+       coalesce(q.quarantined, 0) AS rows_quarantined,
+       coalesce(v.versions, 0) - coalesce(a.accepted, 0) AS rows_superseded,
+       f.dropped_columns, f.unreadable, f.ingested_at
+FROM ingested_files f
+LEFT JOIN (SELECT source_file, count(*) AS versions FROM dossier_versions GROUP BY 1) v USING (source_file)
+LEFT JOIN (SELECT source_file, count(*) AS accepted FROM dossiers GROUP BY 1) a USING (source_file)
+LEFT JOIN (SELECT source_file, count(*) AS quarantined FROM quarantine GROUP BY 1) q USING (source_file)
+"""
+
+
+@contextmanager
+def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        if not read_only:
+            ensure_schema(con)
+        yield con
+    finally:
+        con.close()
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    for table, schema in TABLES.items():
+        con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({_columns_sql(schema)})')
+    con.execute(FILE_ACCOUNTING_SQL)
+
+
+def read_table(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
+    return con.execute(sql, params or []).pl()
+
+
+def insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    if frame.height == 0:
+        return
+    schema = TABLES[table]
+    arrow = frame.select([pl.col(c).cast(t) for c, t in schema.items()]).to_arrow()
+    con.register("_incoming", arrow)
+    try:
+        con.execute(f'INSERT INTO "{table}" SELECT * FROM _incoming')
+    finally:
+        con.unregister("_incoming")
+
+
+def replace_units(con: duckdb.DuckDBPyConnection, units: pl.DataFrame) -> None:
+    con.execute("BEGIN")
+    con.execute("DELETE FROM units")
+    insert(con, "units", units)
+    con.execute("COMMIT")
+
+
+def known_files(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """source_file → content hash of what was ingested from it."""
+    return dict(con.execute("SELECT source_file, content_hash FROM ingested_files").fetchall())
+
+
+def replace_file(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    file_row: dict,
+    versions: pl.DataFrame,
+    quarantine: pl.DataFrame,
+) -> None:
+    """Store one file's outcome, replacing whatever an earlier content of the same
+    path contributed (a district re-sending a corrected export)."""
+    source = file_row["source_file"]
+    con.execute("BEGIN")
+    try:
+        for table in ("ingested_files", "dossier_versions", "quarantine"):
+            con.execute(f'DELETE FROM "{table}" WHERE source_file = ?', [source])
+        insert(con, "ingested_files", pl.DataFrame([file_row], schema=INGESTED_FILES_SCHEMA))
+        insert(con, "dossier_versions", versions)
+        insert(con, "quarantine", quarantine)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def replace_dossiers(con: duckdb.DuckDBPyConnection, dossiers: pl.DataFrame) -> None:
+    con.execute("BEGIN")
+    con.execute("DELETE FROM dossiers")
+    insert(con, "dossiers", dossiers)
+    con.execute("COMMIT")
+
+
+def replace_periods(
+    con: duckdb.DuckDBPyConnection, period_type: str, period_keys: list[str], rows: pl.DataFrame
+) -> None:
+    """Delete-then-insert the scoreboard rows of these periods, atomically."""
+    con.execute("BEGIN")
+    try:
+        con.execute(
+            "DELETE FROM scoreboard WHERE period_type = ? AND list_contains(?, period_key)",
+            [period_type, period_keys],
+        )
+        insert(con, "scoreboard", rows)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def data_extent(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetime | None]:
+    """(first received_at, latest event time) of the canonical dossiers."""
+    latest = ", ".join(f"max({f})" for f in EVENT_FIELDS)
+    first, last = con.execute(
+        f"SELECT min(received_at), greatest({latest}) FROM dossiers"
+    ).fetchone()
+    return first, last

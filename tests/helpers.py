@@ -1,0 +1,81 @@
+"""Shared test helpers: the worked example and frame comparison."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import polars as pl
+
+from transforms.schema import BOOL_FIELDS, DATE_FIELDS, DOSSIER_SCHEMA, SCOREBOARD_COLUMNS
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EXAMPLE = FIXTURES / "example"
+
+
+def read_expected_scoreboard(path: Path = EXAMPLE / "expected_scoreboard.csv") -> pl.DataFrame:
+    frame = pl.read_csv(path, infer_schema=False)
+    casts = []
+    for name, dtype in SCOREBOARD_COLUMNS.items():
+        col = pl.col(name).replace("", None)
+        if dtype == pl.Boolean():
+            casts.append((col == "true").alias(name))
+        elif dtype == pl.Date():
+            casts.append(col.str.to_date("%Y-%m-%d").alias(name))
+        else:
+            casts.append(col.cast(dtype).alias(name))
+    return frame.select(casts)
+
+
+def read_example_dossiers(path: Path = EXAMPLE / "dossiers.csv") -> pl.DataFrame:
+    """The canonical example read by hand (the engine's tests do not depend on the reader)."""
+    raw = pl.read_csv(path, infer_schema=False)
+    exprs = []
+    for name, dtype in DOSSIER_SCHEMA.items():
+        if name not in raw.columns:
+            continue
+        col = pl.col(name)
+        if name in DATE_FIELDS:
+            exprs.append(col.str.to_datetime("%Y-%m-%d %H:%M:%S").alias(name))
+        elif name in BOOL_FIELDS:
+            exprs.append(col.replace_strict({"true": True, "false": False}, default=None).alias(name))
+        elif name == "rating":
+            exprs.append(
+                col.replace_strict(
+                    {"1": "dissatisfied", "2": "dissatisfied", "3": "neutral", "4": "satisfied",
+                     "5": "satisfied", "satisfied": "satisfied", "neutral": "neutral",
+                     "dissatisfied": "dissatisfied"},
+                    default=None,
+                ).alias(name)
+            )
+        else:
+            exprs.append(col.cast(dtype).alias(name))
+    frame = raw.select(exprs)
+    for name, dtype in DOSSIER_SCHEMA.items():
+        if name not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(name))
+    from datetime import date
+
+    return frame.with_columns(
+        unit_valid_from=pl.lit(date(2008, 8, 1)), source_file=pl.lit("dossiers.csv"),
+        source_row=pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
+    ).select(list(DOSSIER_SCHEMA))
+
+
+def assert_frames_match(actual: pl.DataFrame, expected: pl.DataFrame, key: list[str]) -> None:
+    """Every column of `expected`, row by row on `key`; floats to 1e-9 relative."""
+    assert actual.columns[: len(expected.columns)] == expected.columns
+    a = actual.sort(key)
+    e = expected.sort(key)
+    assert a.select(key).rows() == e.select(key).rows(), "different rows"
+    problems = []
+    for col in expected.columns:
+        for i, (x, y) in enumerate(zip(a[col].to_list(), e[col].to_list())):
+            same = (
+                (x is None and y is None)
+                or (isinstance(x, float) and isinstance(y, float) and math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12))
+                or x == y
+            )
+            if not same:
+                problems.append(f"{e.row(i, named=True)['period_key']} {e[key[-1]][i]} {col}: got {x!r}, expected {y!r}")
+    assert not problems, "\n".join(problems[:40])

@@ -1,0 +1,66 @@
+"""What happened to each dossier: its kind, end, due end and outcome (scoreboard.md)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+FINISHED_STATUSES = (9, 10)
+REJECTED_STATUSES = (3, 7, 8)
+OUTCOMES = ("early", "on_time", "overdue", "no_deadline", "rejected")
+
+
+def due_end_expr(due: str | pl.Expr = "due_at") -> pl.Expr:
+    """A due_at with a time of day other than 00:00:00 is the instant itself; a date
+    (or exactly midnight) means the last instant of that day."""
+    col = pl.col(due) if isinstance(due, str) else due
+    midnight = col.dt.truncate("1d")
+    return (
+        pl.when(col == midnight)
+        .then(midnight + pl.duration(days=1) - pl.duration(microseconds=1))
+        .otherwise(col)
+    )
+
+
+def classify(dossiers: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
+    """Add `kind` (finished | rejected | pending), `end_at`, `due_end` and `outcome`
+    (early | on_time | overdue | no_deadline | rejected, null while pending).
+
+    The outcome is where the dossier lands in the period containing `end_at`."""
+    status = pl.col("status")
+    no_status = status.is_null()
+    finished = status.is_in(FINISHED_STATUSES) | (
+        no_status & (pl.col("finished_at").is_not_null() | pl.col("returned_at").is_not_null())
+    )
+    rejected = status.is_in(REJECTED_STATUSES) | (no_status & pl.col("rejected_at").is_not_null())
+    kind = (
+        pl.when(finished)
+        .then(pl.lit("finished"))
+        .when(rejected)
+        .then(pl.lit("rejected"))
+        .otherwise(pl.lit("pending"))
+    )
+    end_at = (
+        pl.when(pl.col("kind") == "finished")
+        .then(pl.coalesce("finished_at", "returned_at"))
+        .when(pl.col("kind") == "rejected")
+        .then(pl.coalesce("rejected_at", "finished_at", "received_at"))
+        .otherwise(pl.lit(None, dtype=pl.Datetime("us")))
+    )
+    outcome = (
+        pl.when(pl.col("kind") == "rejected")
+        .then(pl.lit("rejected"))
+        .when(pl.col("kind") != "finished")
+        .then(pl.lit(None, dtype=pl.Utf8))
+        .when(pl.col("due_at").is_null())
+        .then(pl.lit("no_deadline"))
+        .when(pl.col("end_at").dt.date() < pl.col("due_at").dt.date())
+        .then(pl.lit("early"))
+        .when(pl.col("end_at") <= pl.col("due_end"))
+        .then(pl.lit("on_time"))
+        .otherwise(pl.lit("overdue"))
+    )
+    return (
+        dossiers.with_columns(kind=kind, due_end=due_end_expr("due_at"))
+        .with_columns(end_at=end_at)
+        .with_columns(outcome=outcome)
+    )

@@ -1,0 +1,164 @@
+"""Weeks and months as integer indices, so periods can be computed as ranges.
+
+A week index counts Mondays since 1970-01-05; a month index is year*12 + month-1.
+Both are half-open intervals [start, next start) in local time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import polars as pl
+
+PERIOD_TYPES = ("week", "month")
+EPOCH_MONDAY = date(1970, 1, 5)
+HISTORY_START = {"week": date(2016, 1, 4), "month": date(2016, 1, 1)}
+
+_WEEK_KEY = re.compile(r"^(\d{4})-W(\d{2})$")
+_MONTH_KEY = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def index_of(period_type: str, day: date) -> int:
+    if period_type == "week":
+        return (day - EPOCH_MONDAY).days // 7
+    if period_type == "month":
+        return day.year * 12 + day.month - 1
+    raise ValueError(f"unknown period type {period_type!r}")
+
+
+def start_of(period_type: str, index: int) -> date:
+    if period_type == "week":
+        return EPOCH_MONDAY + timedelta(days=7 * index)
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def end_of(period_type: str, index: int) -> date:
+    """The first day of the next period (the exclusive end)."""
+    return start_of(period_type, index + 1)
+
+
+def key_of(period_type: str, index: int) -> str:
+    start = start_of(period_type, index)
+    if period_type == "week":
+        year, week, _ = start.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{start.year}-{start.month:02d}"
+
+
+def parse_key(key: str) -> tuple[str, int]:
+    """`2024-W07` → ('week', idx); `2024-02` → ('month', idx); a Monday `2024-02-12` → week."""
+    key = key.strip()
+    if m := _WEEK_KEY.match(key):
+        year, week = int(m.group(1)), int(m.group(2))
+        try:
+            monday = date.fromisocalendar(year, week, 1)
+        except ValueError:
+            raise ValueError(f"{key!r} is not an ISO week") from None
+        return "week", index_of("week", monday)
+    if m := _MONTH_KEY.match(key):
+        year, month = int(m.group(1)), int(m.group(2))
+        if not 1 <= month <= 12:
+            raise ValueError(f"{key!r} is not a month")
+        return "month", year * 12 + month - 1
+    try:
+        day = date.fromisoformat(key)
+    except ValueError:
+        raise ValueError(
+            f"{key!r} is neither a month (2024-03) nor an ISO week (2024-W10)"
+        ) from None
+    if day.weekday() != 0:
+        raise ValueError(f"{key!r} is not a Monday, so it names no week")
+    return "week", index_of("week", day)
+
+
+def partition_key(period_type: str, index: int) -> str:
+    """Dagster partition keys: weeks by their Monday (`2024-02-12`), months `2024-02`."""
+    if period_type == "week":
+        return start_of("week", index).isoformat()
+    return key_of("month", index)
+
+
+def index_expr(period_type: str, column: str | pl.Expr) -> pl.Expr:
+    """The period index of a Date/Datetime column, vectorised."""
+    col = pl.col(column) if isinstance(column, str) else column
+    day = col.dt.date()
+    if period_type == "week":
+        return ((day - pl.lit(EPOCH_MONDAY)).dt.total_days() // 7).cast(pl.Int64)
+    if period_type == "month":
+        return (day.dt.year().cast(pl.Int64) * 12 + day.dt.month().cast(pl.Int64) - 1)
+    raise ValueError(f"unknown period type {period_type!r}")
+
+
+@dataclass(frozen=True)
+class Period:
+    period_type: str
+    index: int
+    # The instant this period is scored at: its end, or for the period in progress
+    # the latest event time in the data (just after it, so that event counts).
+    cutoff: datetime
+    provisional: bool
+
+    @property
+    def key(self) -> str:
+        return key_of(self.period_type, self.index)
+
+    @property
+    def start(self) -> date:
+        return start_of(self.period_type, self.index)
+
+    @property
+    def end(self) -> date:
+        return end_of(self.period_type, self.index)
+
+
+def periods_frame(periods: list[Period]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "period_idx": [p.index for p in periods],
+            "period_key": [p.key for p in periods],
+            "period_start": [p.start for p in periods],
+            "period_last_day": [p.end - timedelta(days=1) for p in periods],
+            "cutoff": [p.cutoff for p in periods],
+            "provisional": [p.provisional for p in periods],
+        },
+        schema={
+            "period_idx": pl.Int64,
+            "period_key": pl.Utf8,
+            "period_start": pl.Date,
+            "period_last_day": pl.Date,
+            "cutoff": pl.Datetime("us"),
+            "provisional": pl.Boolean,
+        },
+    )
+
+
+def make_periods(
+    period_type: str, first: int, last: int, *, latest_event: datetime | None, now: datetime
+) -> list[Period]:
+    """Periods first..last; the one in progress at `now` is cut at the latest event."""
+    out = []
+    for idx in range(first, last + 1):
+        end = datetime.combine(end_of(period_type, idx), datetime.min.time())
+        start = datetime.combine(start_of(period_type, idx), datetime.min.time())
+        if end <= now:
+            out.append(Period(period_type, idx, end, False))
+        elif latest_event is not None and start <= latest_event:
+            cutoff = min(end, latest_event + timedelta(microseconds=1))
+            out.append(Period(period_type, idx, cutoff, True))
+        # a period that has not started, or has no event yet, is not published
+    return out
+
+
+def covered_range(
+    period_type: str, first_received: date, latest_event: date
+) -> tuple[int, int]:
+    """Every period the data covers: months from the first receipt to the latest
+    event, and the weeks that overlap those months."""
+    first_month = date(first_received.year, first_received.month, 1)
+    last_month_idx = index_of("month", latest_event)
+    if period_type == "month":
+        return index_of("month", first_month), last_month_idx
+    last_day = end_of("month", last_month_idx) - timedelta(days=1)
+    return index_of("week", first_month), index_of("week", last_day)

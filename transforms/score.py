@@ -1,0 +1,335 @@
+"""Counts, rates, points, score, band and rank of every unit in a range of periods.
+
+All periods of a range are computed at once: counts are grouped by the period
+index of each event, and pending-overdue dossiers (which stay open across many
+periods) are counted as running sums of +1/-1 events per unit, never by
+scanning the history once per period.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+
+import polars as pl
+
+from transforms.calendar import working_days_between
+from transforms.classify import classify
+from transforms.periods import Period, index_expr, periods_frame
+from transforms.profile import PUBLISHED_GROUPS, Profile
+from transforms.schema import SCOREBOARD_COLUMNS
+
+LEVEL_ORDER = {"district": 0, "commune": 1, "department": 2}
+UNIT_KEY = ["unit_code", "unit_valid_from"]
+
+# name -> (numerator flag, denominator flag); a rate is num/den, null when den is 0.
+RECEIVED_RATES = {
+    "online_rate": ("online_num", "online_den"),
+    "paid_online_rate": ("paid_num", "paid_den"),
+    "digitized_rate": ("digitized_num", "digitized_den"),
+    "synced_rate": ("synced_num", "synced_den"),
+}
+FINISHED_RATES = {
+    "e_result_rate": ("e_result_num", "e_result_den"),
+    "complaint_rate": ("complaint_num", "complaint_den"),
+    "apology_rate": ("apology_num", "apology_den"),
+}
+CLASS_COUNTS = ("early", "on_time", "overdue", "no_deadline", "rejected")
+
+
+def round_score(expr: pl.Expr, decimals: int = 2) -> pl.Expr:
+    """Round halves away from zero at `decimals`, exactly as DuckDB's round(double)."""
+    factor = 10.0**decimals
+    return (expr * factor).round(0, mode="half_away_from_zero") / factor
+
+
+def parent_links(units: pl.DataFrame) -> pl.DataFrame:
+    """Each unit that has a parent → the parent's identity (code, valid_from) valid
+    when the child began (else the latest parent record with that code)."""
+    parents = units.select(
+        parent_code="unit_code", parent_valid_from="valid_from", parent_valid_to="valid_to"
+    )
+    children = units.filter(pl.col("parent_code").is_not_null()).select(
+        "unit_code", unit_valid_from="valid_from", parent_code="parent_code"
+    )
+    linked = children.join(parents, on="parent_code", how="inner").with_columns(
+        covers=(pl.col("parent_valid_from") <= pl.col("unit_valid_from"))
+        & (
+            pl.col("parent_valid_to").is_null()
+            | (pl.col("parent_valid_to") >= pl.col("unit_valid_from"))
+        )
+    )
+    return (
+        linked.sort(["covers", "parent_valid_from"], descending=True)
+        .group_by(UNIT_KEY, maintain_order=True)
+        .first()
+        .select(*UNIT_KEY, "parent_code", "parent_valid_from")
+    )
+
+
+def dossier_facts(dossiers: pl.DataFrame, calendar: pl.DataFrame) -> pl.DataFrame:
+    """One row per dossier with the flags every count and rate needs."""
+    d = classify(dossiers)
+    finished = pl.col("kind") == "finished"
+    overdue = pl.col("outcome") == "overdue"
+    d = working_days_between(d, "received_at", "end_at", calendar, out="working_days")
+    return d.select(
+        *UNIT_KEY,
+        "procedure_code",
+        "received_at",
+        "end_at",
+        "due_end",
+        "outcome",
+        online_den=pl.col("channel").is_not_null(),
+        online_num=pl.col("channel") == 2,
+        paid_den=(pl.col("fee_required") == True) & pl.col("paid_online").is_not_null(),  # noqa: E712
+        paid_num=(pl.col("fee_required") == True) & (pl.col("paid_online") == True),  # noqa: E712
+        digitized_den=pl.col("digitized").is_not_null(),
+        digitized_num=pl.col("digitized") == True,  # noqa: E712
+        synced_den=pl.col("synced").is_not_null(),
+        synced_num=pl.col("synced") == True,  # noqa: E712
+        e_result_den=finished & pl.col("e_result").is_not_null(),
+        e_result_num=finished & (pl.col("e_result") == True),  # noqa: E712
+        complaint_den=finished & (pl.col("complaint").is_not_null() | pl.col("rating").is_not_null()),
+        complaint_num=finished
+        & ((pl.col("complaint") == True) | (pl.col("rating") == "dissatisfied")),  # noqa: E712
+        apology_den=overdue & pl.col("apology_issued").is_not_null(),
+        apology_num=overdue & (pl.col("apology_issued") == True),  # noqa: E712
+        working_days=pl.when(finished).then(pl.col("working_days")),
+    )
+
+
+def attribute(facts: pl.DataFrame, units: pl.DataFrame) -> pl.DataFrame:
+    """Every dossier counts for its own unit and, through parent_code, for the district."""
+    links = parent_links(units)
+    to_parent = facts.join(links, on=UNIT_KEY, how="inner").with_columns(
+        unit_code=pl.col("parent_code"), unit_valid_from=pl.col("parent_valid_from")
+    ).drop("parent_code", "parent_valid_from")
+    return pl.concat([facts, to_parent], how="vertical")
+
+
+def _flag_sums(frame: pl.DataFrame, by_column: str, flags: list[str]) -> pl.DataFrame:
+    return frame.group_by(*UNIT_KEY, by_column).agg(
+        [pl.col(f).cast(pl.Int64).sum().alias(f) for f in flags]
+    ).rename({by_column: "period_idx"})
+
+
+def unit_period_counts(
+    facts: pl.DataFrame, period_type: str, periods: list[Period]
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Per (unit, period index): counts by receipt, counts by end, and the
+    pending-overdue deltas, for the periods given."""
+    first, last = periods[0].index, periods[-1].index
+    f = facts.with_columns(
+        received_idx=index_expr(period_type, "received_at"),
+        end_idx=index_expr(period_type, "end_at"),
+        due_idx=index_expr(period_type, "due_end"),
+    )
+    in_range = lambda col: pl.col(col).is_between(first, last)  # noqa: E731
+
+    received_flags = [flag for pair in RECEIVED_RATES.values() for flag in pair]
+    received = _flag_sums(
+        f.filter(in_range("received_idx")).with_columns(received=pl.lit(1)),
+        "received_idx",
+        ["received", *received_flags],
+    )
+
+    ended = f.filter(in_range("end_idx") & pl.col("outcome").is_not_null())
+    finished_flags = [flag for pair in FINISHED_RATES.values() for flag in pair]
+    ended_counts = _flag_sums(
+        ended.with_columns(
+            [(pl.col("outcome") == c).alias(c) for c in CLASS_COUNTS]
+        ),
+        "end_idx",
+        [*CLASS_COUNTS, *finished_flags],
+    ).join(
+        ended.filter(pl.col("working_days").is_not_null())
+        .group_by(*UNIT_KEY, "end_idx")
+        .agg(working_days_sum=pl.col("working_days").sum(), working_days_n=pl.len())
+        .rename({"end_idx": "period_idx"}),
+        on=[*UNIT_KEY, "period_idx"],
+        how="left",
+    )
+
+    pending = pending_overdue_events(f, periods)
+    return received, ended_counts, pending
+
+
+def pending_overdue_events(f: pl.DataFrame, periods: list[Period]) -> pl.DataFrame:
+    """+1 in the period whose end first passes the due end, -1 in the period of the end.
+
+    A dossier is pending overdue in P when it was received before P's end, had no end
+    before P's end and its due end is before P's end: the periods from the one
+    containing the due end up to the one before its end. The period in progress is
+    cut at the latest event, so a due end after that cut is not yet overdue there."""
+    first, last = periods[0].index, periods[-1].index
+    cut = periods[-1]
+    start = pl.max_horizontal("due_idx", "received_idx")
+    if cut.provisional:
+        start = (
+            pl.when((start == cut.index) & (pl.col("due_end") >= pl.lit(cut.cutoff)))
+            .then(start + 1)
+            .otherwise(start)
+        )
+    spans = f.filter(pl.col("due_end").is_not_null()).select(
+        *UNIT_KEY, start=start, stop=pl.col("end_idx")
+    ).filter(pl.col("stop").is_null() | (pl.col("start") < pl.col("stop")))
+    opens = spans.select(*UNIT_KEY, period_idx=pl.max_horizontal("start", pl.lit(first)), delta=pl.lit(1))
+    closes = spans.filter(pl.col("stop").is_not_null()).select(
+        *UNIT_KEY, period_idx=pl.max_horizontal("stop", pl.lit(first)), delta=pl.lit(-1)
+    )
+    return (
+        pl.concat([opens, closes])
+        .filter(pl.col("period_idx") <= last)
+        .group_by(*UNIT_KEY, "period_idx")
+        .agg(pl.col("delta").sum())
+    )
+
+
+def _rate(num: str, den: str) -> pl.Expr:
+    return pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den))
+
+
+def score_periods(
+    dossiers: pl.DataFrame,
+    units: pl.DataFrame,
+    profile: Profile,
+    period_type: str,
+    periods: list[Period],
+    calendar: pl.DataFrame,
+) -> pl.DataFrame:
+    """The published scoreboard rows (SCOREBOARD_COLUMNS) for consecutive `periods`.
+
+    The period before the first is scored too, for rank_change, and dropped."""
+    if not periods:
+        return pl.DataFrame(schema=SCOREBOARD_COLUMNS)
+    before = Period(
+        period_type,
+        periods[0].index - 1,
+        datetime.combine(periods[0].start, datetime.min.time()),
+        False,
+    )
+    all_periods = [before, *periods]
+    facts = attribute(dossier_facts(dossiers, calendar), units)
+    received, ended, pending = unit_period_counts(facts, period_type, all_periods)
+
+    grid = units.select(
+        "unit_code", unit_valid_from="valid_from", unit_valid_to="valid_to",
+        unit_name="unit_name", level="level", peer_group="peer_group",
+    ).join(periods_frame(all_periods), how="cross")
+    key = [*UNIT_KEY, "period_idx"]
+    count_cols = ["received", *CLASS_COUNTS, "pending_overdue"]
+    frame = (
+        grid.join(received, on=key, how="left")
+        .join(ended, on=key, how="left")
+        .join(pending, on=key, how="left")
+        .sort([*UNIT_KEY, "period_idx"])
+        .with_columns(
+            pending_overdue=pl.col("delta").fill_null(0).cum_sum().over(UNIT_KEY)
+        )
+        .with_columns(
+            [pl.col(c).fill_null(0) for c in count_cols]
+            + [pl.col(c).fill_null(0) for pair in (*RECEIVED_RATES.values(), *FINISHED_RATES.values()) for c in pair]
+        )
+        .with_columns(
+            valid_in_period=(pl.col("unit_valid_from") <= pl.col("period_last_day"))
+            & (pl.col("unit_valid_to").is_null() | (pl.col("unit_valid_to") >= pl.col("period_start"))),
+            has_counts=pl.sum_horizontal(count_cols) > 0,
+        )
+        .filter(pl.col("valid_in_period") | pl.col("has_counts"))
+    )
+
+    frame = frame.with_columns(
+        finished=pl.sum_horizontal("early", "on_time", "overdue", "no_deadline"),
+        timeliness_base=pl.sum_horizontal("early", "on_time", "overdue", "pending_overdue"),
+    ).with_columns(
+        on_time_rate=pl.when(pl.col("timeliness_base") > 0).then(
+            (pl.col("early") + pl.col("on_time")) / pl.col("timeliness_base")
+        ),
+        **{name: _rate(num, den) for name, (num, den) in {**RECEIVED_RATES, **FINISHED_RATES}.items()},
+        avg_working_days=pl.when(pl.col("working_days_n") > 0).then(
+            pl.col("working_days_sum") / pl.col("working_days_n")
+        ),
+    ).with_columns(
+        satisfaction_rate=pl.when(pl.col("complaint_rate").is_null())
+        .then(None)
+        .when(pl.col("on_time_rate").is_null())
+        .then(pl.max_horizontal(pl.lit(0.0), 1 - pl.col("complaint_rate")))
+        .otherwise(
+            pl.max_horizontal(
+                pl.lit(0.0), 1 - (1 - pl.col("on_time_rate")) - pl.col("complaint_rate")
+            )
+        )
+    )
+    frame = add_points(frame, profile)
+    frame = add_ranks(frame, profile)
+    return (
+        frame.filter(pl.col("period_idx") >= periods[0].index)
+        .with_columns(
+            period_type=pl.lit(period_type),
+            level_order=pl.col("level").replace_strict(LEVEL_ORDER, default=9),
+        )
+        .sort(["period_idx", "level_order", "unit_code", "unit_valid_from"])
+        .select([pl.col(c).cast(t) for c, t in SCOREBOARD_COLUMNS.items()])
+    )
+
+
+def _sum_in_order(exprs: list[pl.Expr]) -> pl.Expr:
+    """Left-to-right sum with nulls as 0 (sum_horizontal may add in another order,
+    and the last bit of a float score decides a rounded rank)."""
+    return functools.reduce(lambda acc, e: acc + e.fill_null(0.0), exprs[1:], exprs[0].fill_null(0.0))
+
+
+def add_points(frame: pl.DataFrame, profile: Profile) -> pl.DataFrame:
+    """Points per indicator and group, and the score renormalised over what applies."""
+    maxima = []
+    for i, ind in enumerate(profile.indicators):
+        frame = frame.with_columns(ind.points(pl.col(ind.rate)).alias(f"_pts{i}"))
+        maxima.append(pl.when(pl.col(ind.rate).is_not_null()).then(pl.lit(ind.max_points)))
+    group_cols = {}
+    for group in PUBLISHED_GROUPS:
+        members = [pl.col(f"_pts{i}") for i, ind in enumerate(profile.indicators) if ind.group == group]
+        if members:
+            any_applies = pl.any_horizontal([m.is_not_null() for m in members])
+            group_cols[f"points_{group}"] = pl.when(any_applies).then(_sum_in_order(members))
+        else:
+            group_cols[f"points_{group}"] = pl.lit(None, dtype=pl.Float64)
+    applicable_max = pl.sum_horizontal(maxima)
+    # earned = the sum of the group points, in the published order, so that the
+    # score adds up exactly as the published group columns do
+    earned_total = _sum_in_order([pl.col(f"points_{g}") for g in PUBLISHED_GROUPS])
+    return (
+        frame.with_columns(**group_cols)
+        .with_columns(score=pl.when(applicable_max > 0).then(100 * earned_total / applicable_max))
+        .drop([f"_pts{i}" for i in range(len(profile.indicators))])
+    )
+
+
+def add_ranks(frame: pl.DataFrame, profile: Profile) -> pl.DataFrame:
+    """Band, ranked flag, rank per level, rank in peer group, and change since the
+    previous period of the same kind (null where either side is unranked)."""
+    rounded = round_score(pl.col("score"))
+    frame = frame.with_columns(
+        rounded_score=rounded,
+        band=profile.band_expr(rounded),
+        ranked=(
+            pl.col("valid_in_period")
+            & pl.col("score").is_not_null()
+            & ((pl.col("received") + pl.col("timeliness_base")) >= profile.min_volume)
+        ),
+    ).with_columns(
+        _rank_score=pl.when(pl.col("ranked")).then(pl.col("rounded_score")),
+    ).with_columns(
+        rank=pl.col("_rank_score").rank("min", descending=True).over("period_idx", "level").cast(pl.Int64),
+        rank_in_peer=pl.col("_rank_score")
+        .rank("min", descending=True)
+        .over("period_idx", "level", "peer_group")
+        .cast(pl.Int64),
+    )
+    previous = frame.select(
+        *UNIT_KEY, period_idx=pl.col("period_idx") + 1, previous_rank=pl.col("rank")
+    )
+    return frame.join(previous, on=[*UNIT_KEY, "period_idx"], how="left").with_columns(
+        rank_change=pl.col("previous_rank") - pl.col("rank")
+    )
+
