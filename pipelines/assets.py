@@ -1,6 +1,5 @@
 """The asset graph: landing files → dossiers → weekly/monthly scoreboards → site."""
 
-from __future__ import annotations
 
 import logging
 from datetime import timedelta
@@ -15,6 +14,7 @@ from pipelines.publication import publish_site
 from pipelines.resources import ScoreboardSettings, Warehouse, local_now
 from pipelines import warehouse as wh
 from transforms.calendar import load_overlay, working_calendar
+from transforms.insights import bottlenecks, weak_points, what_if
 from transforms.periods import key_of, make_periods, parse_key, start_of
 from transforms.profile import load_profile
 from transforms.score import score_periods
@@ -107,12 +107,22 @@ def score_partitions(
             window_end + timedelta(days=1),
             load_overlay(Path(settings.calendar_path)),
         )
-        rows = score_periods(
-            relevant, units, load_profile(settings.profile_path), period_type, periods, calendar
+        profile = load_profile(settings.profile_path)
+        rows = score_periods(relevant, units, profile, period_type, periods, calendar)
+        wanted = sorted({key_of(period_type, i) for i in indices})
+        in_wanted = pl.col("period_key").is_in(wanted)
+        rows = rows.filter(in_wanted)
+        wh.replace_periods(
+            con,
+            period_type,
+            wanted,
+            {
+                "scoreboard": rows,
+                "weak_points": weak_points(rows, profile),
+                "what_if": what_if(rows, profile),
+                "bottlenecks": bottlenecks(relevant, units, calendar, period_type, periods).filter(in_wanted),
+            },
         )
-        wanted = {key_of(period_type, i) for i in indices}
-        rows = rows.filter(pl.col("period_key").is_in(sorted(wanted)))
-        wh.replace_periods(con, period_type, sorted(wanted), rows)
     return rows
 
 

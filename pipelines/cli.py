@@ -97,9 +97,9 @@ def run_pipeline(
     _materialize(instance, dossiers, resources)
     with warehouse.connect() as con:
         first, latest = wh.data_extent(con)
-        quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
-        n_files = con.execute("SELECT count(*) FROM ingested_files").fetchone()[0]
-        n_dossiers = con.execute("SELECT count(*) FROM dossiers").fetchone()[0]
+        quarantined = wh.one(con, "SELECT count(*) FROM quarantine")[0]
+        n_files = wh.one(con, "SELECT count(*) FROM ingested_files")[0]
+        n_dossiers = wh.one(con, "SELECT count(*) FROM dossiers")[0]
     if first is None:
         raise CliError(f"no usable dossier was found in {settings.landing}")
     ranges = period_ranges(first.date(), latest.date(), from_key, to_key)

@@ -111,10 +111,10 @@ def ingest_landing(
             f"[{i}/{len(files)}] {source}: {result.rows_read} rows read, "
             f"{result.quarantine.height} quarantined"
         )
-    if report.files_new or report.files_rejected or not wh.read_table(con, "SELECT 1 FROM dossiers LIMIT 1").height:
+    if report.files_new or report.files_rejected or not wh.one(con, "SELECT count(*) FROM dossiers")[0]:
         versions = wh.read_table(con, "SELECT * FROM dossier_versions")
         winners, _superseded = select_latest(versions)
         wh.replace_dossiers(con, winners)
-    report.dossiers = con.execute("SELECT count(*) FROM dossiers").fetchone()[0]
+    report.dossiers = wh.one(con, "SELECT count(*) FROM dossiers")[0]
     report.by_file = wh.read_table(con, "SELECT * FROM file_accounting ORDER BY source_file")
     return report

@@ -14,6 +14,7 @@ from typing import Iterator
 import duckdb
 import polars as pl
 
+from transforms.insights import BOTTLENECK_SCHEMA, WEAK_POINT_SCHEMA, WHAT_IF_SCHEMA
 from transforms.schema import (
     CANONICAL_FIELDS,
     DOSSIER_SCHEMA,
@@ -64,7 +65,11 @@ TABLES = {
     "quarantine": QUARANTINE_SCHEMA,
     "dossiers": DOSSIER_SCHEMA,
     "scoreboard": SCOREBOARD_COLUMNS,
+    "weak_points": WEAK_POINT_SCHEMA,
+    "bottlenecks": BOTTLENECK_SCHEMA,
+    "what_if": WHAT_IF_SCHEMA,
 }
+PERIOD_TABLES = ("scoreboard", "weak_points", "bottlenecks", "what_if")
 
 FILE_ACCOUNTING_SQL = """
 CREATE OR REPLACE VIEW file_accounting AS
@@ -101,7 +106,14 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def read_table(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
-    return con.execute(sql, params or []).pl()
+    return con.sql(sql, params=params or None).pl()
+
+
+def one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple:
+    """The first row of a query. (DuckDB 2 keeps a half-fetched result open and refuses
+    the next statement, so always fetch to the end.)"""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else ()
 
 
 def insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
@@ -159,16 +171,21 @@ def replace_dossiers(con: duckdb.DuckDBPyConnection, dossiers: pl.DataFrame) -> 
 
 
 def replace_periods(
-    con: duckdb.DuckDBPyConnection, period_type: str, period_keys: list[str], rows: pl.DataFrame
+    con: duckdb.DuckDBPyConnection,
+    period_type: str,
+    period_keys: list[str],
+    tables: dict[str, pl.DataFrame],
 ) -> None:
-    """Delete-then-insert the scoreboard rows of these periods, atomically."""
+    """Delete-then-insert these periods' rows of each period table, in one transaction."""
     con.execute("BEGIN")
     try:
-        con.execute(
-            "DELETE FROM scoreboard WHERE period_type = ? AND list_contains(?, period_key)",
-            [period_type, period_keys],
-        )
-        insert(con, "scoreboard", rows)
+        for table, rows in tables.items():
+            assert table in PERIOD_TABLES, table
+            con.execute(
+                f'DELETE FROM "{table}" WHERE period_type = ? AND list_contains(?, period_key)',
+                [period_type, period_keys],
+            )
+            insert(con, table, rows)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -178,7 +195,5 @@ def replace_periods(
 def data_extent(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetime | None]:
     """(first received_at, latest event time) of the canonical dossiers."""
     latest = ", ".join(f"max({f})" for f in EVENT_FIELDS)
-    first, last = con.execute(
-        f"SELECT min(received_at), greatest({latest}) FROM dossiers"
-    ).fetchone()
+    first, last = one(con, f"SELECT min(received_at), greatest({latest}) FROM dossiers")
     return first, last

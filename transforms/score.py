@@ -120,11 +120,7 @@ def unit_period_counts(
     """Per (unit, period index): counts by receipt, counts by end, and the
     pending-overdue deltas, for the periods given."""
     first, last = periods[0].index, periods[-1].index
-    f = facts.with_columns(
-        received_idx=index_expr(period_type, "received_at"),
-        end_idx=index_expr(period_type, "end_at"),
-        due_idx=index_expr(period_type, "due_end"),
-    )
+    f = with_period_indices(facts, period_type)
     in_range = lambda col: pl.col(col).is_between(first, last)  # noqa: E731
 
     received_flags = [flag for pair in RECEIVED_RATES.values() for flag in pair]
@@ -151,17 +147,22 @@ def unit_period_counts(
         how="left",
     )
 
-    pending = pending_overdue_events(f, periods)
+    pending = running_counts(pending_overdue_events(f, periods), UNIT_KEY, last).rename(
+        {"count": "pending_overdue"}
+    )
     return received, ended_counts, pending
 
 
-def pending_overdue_events(f: pl.DataFrame, periods: list[Period]) -> pl.DataFrame:
+def pending_overdue_events(
+    f: pl.DataFrame, periods: list[Period], keys: list[str] = UNIT_KEY
+) -> pl.DataFrame:
     """+1 in the period whose end first passes the due end, -1 in the period of the end.
 
     A dossier is pending overdue in P when it was received before P's end, had no end
     before P's end and its due end is before P's end: the periods from the one
     containing the due end up to the one before its end. The period in progress is
-    cut at the latest event, so a due end after that cut is not yet overdue there."""
+    cut at the latest event, so a due end after that cut is not yet overdue there.
+    Events before the first period are moved to it, so running sums start right."""
     first, last = periods[0].index, periods[-1].index
     cut = periods[-1]
     start = pl.max_horizontal("due_idx", "received_idx")
@@ -172,17 +173,54 @@ def pending_overdue_events(f: pl.DataFrame, periods: list[Period]) -> pl.DataFra
             .otherwise(start)
         )
     spans = f.filter(pl.col("due_end").is_not_null()).select(
-        *UNIT_KEY, start=start, stop=pl.col("end_idx")
+        *keys, start=start, stop=pl.col("end_idx")
     ).filter(pl.col("stop").is_null() | (pl.col("start") < pl.col("stop")))
-    opens = spans.select(*UNIT_KEY, period_idx=pl.max_horizontal("start", pl.lit(first)), delta=pl.lit(1))
+    opens = spans.select(*keys, period_idx=pl.max_horizontal("start", pl.lit(first)), delta=pl.lit(1))
     closes = spans.filter(pl.col("stop").is_not_null()).select(
-        *UNIT_KEY, period_idx=pl.max_horizontal("stop", pl.lit(first)), delta=pl.lit(-1)
+        *keys, period_idx=pl.max_horizontal("stop", pl.lit(first)), delta=pl.lit(-1)
     )
     return (
         pl.concat([opens, closes])
         .filter(pl.col("period_idx") <= last)
-        .group_by(*UNIT_KEY, "period_idx")
+        .group_by(*keys, "period_idx")
         .agg(pl.col("delta").sum())
+    )
+
+
+def running_counts(events: pl.DataFrame, keys: list[str], last: int) -> pl.DataFrame:
+    """(keys, period_idx, delta) events → (keys, period_idx, count) for every period up
+    to `last` where the running sum is positive: sparse, so no dense grid is needed."""
+    return (
+        events.sort([*keys, "period_idx"])
+        .with_columns(
+            count=pl.col("delta").cum_sum().over(keys),
+            until=pl.col("period_idx").shift(-1).over(keys).fill_null(last + 1),
+        )
+        .filter((pl.col("count") > 0) & (pl.col("until") > pl.col("period_idx")))
+        .with_columns(period_idx=pl.int_ranges("period_idx", "until"))
+        .explode("period_idx")
+        .select(*keys, "period_idx", "count")
+    )
+
+
+def with_period_indices(facts: pl.DataFrame, period_type: str) -> pl.DataFrame:
+    return facts.with_columns(
+        received_idx=index_expr(period_type, "received_at"),
+        end_idx=index_expr(period_type, "end_at"),
+        due_idx=index_expr(period_type, "due_end"),
+    )
+
+
+def satisfaction_expr() -> pl.Expr:
+    """max(0, 1 − (1 − on_time_rate) − complaint_rate); without an on-time rate,
+    max(0, 1 − complaint_rate); null without a complaint rate."""
+    complaint, on_time = pl.col("complaint_rate"), pl.col("on_time_rate")
+    return (
+        pl.when(complaint.is_null())
+        .then(None)
+        .when(on_time.is_null())
+        .then(pl.max_horizontal(pl.lit(0.0), 1 - complaint))
+        .otherwise(pl.max_horizontal(pl.lit(0.0), 1 - (1 - on_time) - complaint))
     )
 
 
@@ -223,10 +261,6 @@ def score_periods(
         grid.join(received, on=key, how="left")
         .join(ended, on=key, how="left")
         .join(pending, on=key, how="left")
-        .sort([*UNIT_KEY, "period_idx"])
-        .with_columns(
-            pending_overdue=pl.col("delta").fill_null(0).cum_sum().over(UNIT_KEY)
-        )
         .with_columns(
             [pl.col(c).fill_null(0) for c in count_cols]
             + [pl.col(c).fill_null(0) for pair in (*RECEIVED_RATES.values(), *FINISHED_RATES.values()) for c in pair]
@@ -250,17 +284,7 @@ def score_periods(
         avg_working_days=pl.when(pl.col("working_days_n") > 0).then(
             pl.col("working_days_sum") / pl.col("working_days_n")
         ),
-    ).with_columns(
-        satisfaction_rate=pl.when(pl.col("complaint_rate").is_null())
-        .then(None)
-        .when(pl.col("on_time_rate").is_null())
-        .then(pl.max_horizontal(pl.lit(0.0), 1 - pl.col("complaint_rate")))
-        .otherwise(
-            pl.max_horizontal(
-                pl.lit(0.0), 1 - (1 - pl.col("on_time_rate")) - pl.col("complaint_rate")
-            )
-        )
-    )
+    ).with_columns(satisfaction_rate=satisfaction_expr())
     frame = add_points(frame, profile)
     frame = add_ranks(frame, profile)
     return (

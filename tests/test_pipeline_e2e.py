@@ -1,0 +1,123 @@
+"""The whole asset graph on real files, a real DuckDB file and real materialisations."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.assets import ASSETS, dossiers, weekly_scoreboard
+from pipelines.cli import main, run_pipeline
+from pipelines.resources import ScoreboardSettings, Warehouse
+from tests.helpers import EXAMPLE, assert_frames_match, read_expected_scoreboard
+from transforms.schema import SCOREBOARD_COLUMNS
+
+KEY = ["period_key", "level", "unit_code"]
+
+
+@pytest.fixture
+def example_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(EXAMPLE / "dossiers.csv", landing / "dossiers.csv")
+    settings = ScoreboardSettings.from_env(
+        landing_dir=str(landing), site_dir=str(tmp_path / "site"), registry_path=str(EXAMPLE / "units.csv")
+    )
+    warehouse = Warehouse(path=str(tmp_path / "warehouse.duckdb"))
+    summary = run_pipeline(settings, warehouse)
+    return settings, warehouse, summary
+
+
+def read_published(site: Path, key: str) -> pl.DataFrame:
+    path = site / "data" / f"scoreboard-{key}.csv"
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf"), "CSV must start with a BOM"
+    raw = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+    raw = raw.rename({raw.columns[0]: raw.columns[0].lstrip("\ufeff")})
+    assert raw.columns == list(SCOREBOARD_COLUMNS)
+    tmp = site.parent / f"_{key}.csv"
+    raw.write_csv(tmp)
+    return read_expected_scoreboard(tmp)
+
+
+def test_the_worked_example_is_published_number_by_number(example_run):
+    settings, warehouse, summary = example_run
+    assert (summary["weeks"], summary["months"]) == (9, 2)
+    expected = read_expected_scoreboard()
+    for key in expected["period_key"].unique().sort().to_list():
+        got = read_published(settings.site, key)
+        assert_frames_match(got, expected.filter(pl.col("period_key") == key), KEY)
+    assert (settings.site / "index.html").is_file()
+    assert (settings.site / "data" / "manifest.json").is_file()
+    with duckdb.connect(warehouse.path, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM dossiers").fetchall()[0][0] == 38
+        accounting = con.execute(
+            "SELECT rows_read, rows_accepted, rows_quarantined, rows_superseded FROM file_accounting"
+        ).fetchall()
+        assert accounting == [(38, 38, 0, 0)]
+        stored = con.execute("SELECT count(*) FROM scoreboard").fetchall()[0][0]
+        assert stored == expected.height
+
+
+def test_running_again_changes_nothing(example_run):
+    settings, warehouse, _ = example_run
+    first = {p.name: p.read_bytes() for p in (settings.site / "data").glob("scoreboard-*")}
+    summary = run_pipeline(settings, warehouse)
+    again = {p.name: p.read_bytes() for p in (settings.site / "data").glob("scoreboard-*")}
+    assert first == again and len(first) == 33  # 11 periods × csv, parquet, xlsx
+    with duckdb.connect(warehouse.path, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM scoreboard").fetchall()[0][0] == 44
+    assert summary["files"] == 1
+
+
+def test_one_weekly_partition_materialises_by_its_monday_key(example_run):
+    settings, warehouse, _ = example_run
+    with duckdb.connect(warehouse.path) as con:
+        con.execute("DELETE FROM scoreboard WHERE period_type = 'week'")
+    result = dg.materialize(
+        ASSETS,
+        selection=[weekly_scoreboard],
+        partition_key="2024-02-05",
+        resources={"settings": settings, "warehouse": warehouse},
+    )
+    assert result.success
+    with duckdb.connect(warehouse.path, read_only=True) as con:
+        rows = con.execute(
+            "SELECT period_key, unit_code, overdue, pending_overdue, score FROM scoreboard "
+            "WHERE period_type = 'week' ORDER BY unit_code"
+        ).fetchall()
+    assert rows[0][:4] == ("2024-W06", "00001", 0, 0)
+    ba_dinh = [r for r in rows if r[1] == "001"][0]
+    assert ba_dinh[2:4] == (1, 1) and ba_dinh[4] == pytest.approx(26.31578947368421)
+
+
+def test_the_cli_says_what_is_wrong_in_one_sentence(tmp_path, capsys):
+    code = main(["run", "--landing", str(tmp_path / "nowhere"), "--warehouse", str(tmp_path / "w.duckdb"),
+                 "--site", str(tmp_path / "site")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.strip().count("\n") == 0 and "landing folder" in err and "Traceback" not in err
+
+
+def test_a_bad_period_key_is_one_sentence(example_run, capsys):
+    settings, warehouse, _ = example_run
+    code = main(["run", "--landing", str(settings.landing), "--warehouse", warehouse.path, "--site",
+                 str(settings.site), "--registry", settings.registry_path, "--from", "2024-13"])
+    assert code == 1
+    assert "2024-13" in capsys.readouterr().err
+
+
+def test_a_range_given_as_keys_scores_only_that_range(example_run):
+    settings, warehouse, _ = example_run
+    with duckdb.connect(warehouse.path) as con:
+        con.execute("DELETE FROM scoreboard")
+    summary = run_pipeline(settings, warehouse, from_key="2024-02", to_key="2024-02")
+    assert (summary["months"], summary["weeks"]) == (1, 5)  # W05 … W09 overlap February
+    with duckdb.connect(warehouse.path, read_only=True) as con:
+        keys = [r[0] for r in con.execute("SELECT DISTINCT period_key FROM scoreboard ORDER BY 1").fetchall()]
+    assert keys == ["2024-02", "2024-W05", "2024-W06", "2024-W07", "2024-W08", "2024-W09"]
