@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from dashboards.publish import write_manifest, write_period_files
-from dashboards.site import build_site
+from dashboards.site import build_site, seed_site
 from pipelines import warehouse as wh
 from pipelines.resources import local_now
 from transforms.calendar import calendar_version
@@ -99,16 +98,16 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
         "SELECT source_file, reason, count(*) AS rows FROM quarantine GROUP BY ALL ORDER BY ALL",
     )
     manifest = build_manifest(con, settings, scoreboard)
-    files: list[Path] = []
 
     def build(folder: Path) -> None:
-        files.extend(write_period_files(scoreboard, folder / "data"))
-        write_manifest(folder, manifest)
+        # start from the current release: unchanged files are linked, not rebuilt
+        seed_site(settings.site, folder)
         build_site(
             folder, scoreboard, manifest=manifest, ingestion=ingestion, quarantine_summary=quarantine
         )
 
     site = release(settings.site, build)
     periods = scoreboard.select("period_type", "period_key").unique().height
-    log(f"published {periods} periods ({len(files)} data files) to {site}")
-    return Published(index=site / "index.html", periods=periods, files=len(files))
+    files = len(list((site / "data").glob("scoreboard-*")))
+    log(f"published {periods} periods ({files} data files) to {site}")
+    return Published(index=site / "index.html", periods=periods, files=files)

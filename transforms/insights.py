@@ -150,7 +150,7 @@ def what_if(scoreboard: pl.DataFrame, profile: Profile) -> pl.DataFrame:
     ranked = ranked.sort("rank").join_asof(
         above.with_columns(probe=pl.col("target_rank") + 1).sort("probe"),
         left_on="rank", right_on="probe", by=["period_type", "period_key", "level"],
-        strategy="backward", allow_exact_matches=True,
+        strategy="backward", allow_exact_matches=True, check_sortedness=False,
     ).with_columns(
         target_rank=pl.when(pl.col("target_rank") < pl.col("rank")).then(pl.col("target_rank")),
         target_rank_score=pl.when(pl.col("target_rank") < pl.col("rank")).then(pl.col("target_rank_score")),

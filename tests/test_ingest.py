@@ -1,0 +1,345 @@
+"""ingest_file: the whole read -> normalise -> units -> quarantine path on real files."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+import xlsxwriter
+
+from transforms.ingest import QUARANTINE_SCHEMA, FileResult, content_hash, ingest_file
+from transforms.schema import CANONICAL_FIELDS, DOSSIER_SCHEMA
+from transforms.units import load_registry
+
+FIXTURES = Path(__file__).parent / "fixtures" / "example"
+EXAMPLE = FIXTURES / "dossiers.csv"
+NOW = dt.datetime(2024, 3, 1, 12, 0)
+
+VIETNAMESE = {
+    "dossier_id": "Mã hồ sơ",
+    "unit_code": "Mã đơn vị",
+    "procedure_code": "Mã TTHC",
+    "channel": "Hình thức nộp",
+    "status": "Trạng thái",
+    "submitted_at": "Ngày nộp",
+    "received_at": "Ngày\ntiếp nhận",
+    "due_at": "Ngày hẹn trả",
+    "finished_at": "Ngày kết thúc xử lý",
+    "returned_at": "Ngày trả kết quả",
+    "rejected_at": "Ngày từ chối",
+    "fee_required": "Có phí",
+    "paid_online": "Thanh toán trực tuyến",
+    "digitized": "Đã số hóa",
+    "e_result": "Kết quả điện tử",
+    "synced": "Đồng bộ DVCQG",
+    "apology_issued": "Phiếu xin lỗi",
+    "rating": "Mức độ hài lòng",
+    "complaint": "Phản ánh",
+}
+CHANNEL_LABELS = {"1": "Trực tiếp", "2": "Trực tuyến", "3": "Bưu chính công ích"}
+PERSONAL = {"Họ tên": "Vũ Thị Kín Đáo", "CCCD": "001199007777", "Số điện thoại": "0987654321", "Địa chỉ": "99 Ngõ Bí Mật"}
+
+
+@pytest.fixture(scope="module")
+def registry() -> pl.DataFrame:
+    return load_registry(FIXTURES / "units.csv")
+
+
+def example_rows() -> list[dict[str, str]]:
+    with EXAMPLE.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def write_xlsx(path: Path, rows: list[dict[str, str]]) -> None:
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Sheet1")
+    fmt = wb.add_format({"num_format": "dd/mm/yyyy hh:mm:ss"})
+    ws.write(0, 0, "UBND QUẬN BA ĐÌNH")
+    ws.write(1, 0, "BÁO CÁO TÌNH HÌNH GIẢI QUYẾT HỒ SƠ")
+    headers = ["STT", *VIETNAMESE.values(), *PERSONAL]
+    for c, h in enumerate(headers):
+        ws.write(3, c, h)
+    for r, row in enumerate(rows, start=4):
+        ws.write_number(r, 0, r - 3)
+        for c, fld in enumerate(VIETNAMESE, start=1):
+            v = row[fld]
+            if v == "":
+                continue
+            if fld.endswith("_at"):
+                ws.write_datetime(r, c, dt.datetime.fromisoformat(v), fmt)
+            elif fld == "channel":
+                ws.write(r, c, CHANNEL_LABELS[v])
+            elif fld == "status":
+                ws.write_number(r, c, int(v))
+            elif v in ("true", "false"):
+                ws.write(r, c, "Có" if v == "true" else "Không")
+            else:
+                ws.write_string(r, c, v)
+        for c, v in enumerate(PERSONAL.values(), start=1 + len(VIETNAMESE)):
+            ws.write_string(r, c, v)
+    ws.write(4 + len(rows), 0, "Tổng cộng")
+    ws.write_number(4 + len(rows), 1, len(rows))
+    wb.close()
+
+
+def write_csv(path: Path, rows: list[dict[str, str]], header: list[str] | None = None) -> None:
+    header = header or list(rows[0])
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=header, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow(r)
+
+
+def result_text(res: FileResult) -> str:
+    return "\n".join(
+        [repr(res), res.accepted.write_csv(), res.quarantine.write_csv(), json.dumps(res.unreadable), " ".join(res.dropped_columns), str(res.message)]
+    )
+
+
+BASE = {
+    "dossier_id": "Q-1",
+    "unit_code": "001",
+    "unit_name": "",
+    "procedure_code": "1.001776",
+    "status": "4",
+    "submitted_at": "",
+    "received_at": "10/01/2024 08:00",
+    "due_at": "20/01/2024",
+    "finished_at": "",
+    "returned_at": "",
+    "rejected_at": "",
+}
+
+
+def one_row(tmp_path: Path, registry, **changes) -> FileResult:
+    row = {**BASE, **changes}
+    path = tmp_path / "one.csv"
+    write_csv(path, [row], list(BASE))
+    return ingest_file(path, registry, now=NOW, source_name="batch/one.csv")
+
+
+# ------------------------------------------------------------------- happy paths
+
+
+def test_example_csv_all_accepted(registry):
+    res = ingest_file(EXAMPLE, registry, now=NOW, source_name="example/dossiers.csv")
+    assert res.status == "loaded" and res.message is None
+    assert res.format == "csv"
+    assert res.rows_read == 38 == res.accepted.height
+    assert res.quarantine.height == 0
+    assert res.unreadable == {}
+    assert dict(res.accepted.schema) == DOSSIER_SCHEMA
+    assert dict(res.quarantine.schema) == QUARANTINE_SCHEMA
+    assert res.content_hash == hashlib.sha256(EXAMPLE.read_bytes()).hexdigest() == content_hash(EXAMPLE)
+    acc = res.accepted
+    assert acc["source_file"].unique().to_list() == ["example/dossiers.csv"]
+    assert acc["source_row"].to_list() == list(range(1, 39))
+    wx1 = acc.filter(pl.col("dossier_id") == "WX-001").row(0, named=True)
+    assert wx1["unit_code"] == "001" and wx1["unit_valid_from"] == dt.date(2008, 8, 1)
+    assert wx1["received_at"] == dt.datetime(2024, 1, 2, 8, 0)
+    assert wx1["due_at"] == dt.datetime(2024, 1, 10)
+    assert wx1["channel"] == 2 and wx1["status"] == 10
+    assert wx1["fee_required"] is True and wx1["apology_issued"] is None
+    assert wx1["rating"] == "satisfied"
+    wx12 = acc.filter(pl.col("dossier_id") == "WX-012").row(0, named=True)
+    assert wx12["status"] is None and wx12["returned_at"] == dt.datetime(2024, 2, 7, 15, 0)
+    assert wx12["rating"] == "dissatisfied"
+    assert acc.filter(pl.col("dossier_id") == "WX-013")["unit_code"].item() == "00001"
+    assert sorted(acc["rating"].drop_nulls().unique().to_list()) == ["dissatisfied", "neutral", "satisfied"]
+
+
+def test_xlsx_with_vietnamese_headers_equals_the_csv(tmp_path, registry):
+    path = tmp_path / "bao_cao_thang.xlsx"
+    write_xlsx(path, example_rows())
+    res = ingest_file(path, registry, now=NOW, source_name="bao_cao_thang.xlsx")
+    assert res.status == "loaded", res.message
+    assert res.format == "xlsx"
+    assert res.rows_read == 38 and res.accepted.height == 38 and res.quarantine.height == 0
+    assert set(PERSONAL) | {"STT"} <= set(res.dropped_columns)
+    text = result_text(res)
+    for v in PERSONAL.values():
+        assert v not in text
+    csv_res = ingest_file(EXAMPLE, registry, now=NOW, source_name="bao_cao_thang.xlsx")
+    assert res.accepted.equals(csv_res.accepted)
+
+
+def test_rows_read_is_accepted_plus_quarantined(tmp_path, registry):
+    rows = example_rows()[:5]
+    rows[1] = {**rows[1], "dossier_id": ""}
+    rows[2] = {**rows[2], "received_at": "31/02/2024"}
+    path = tmp_path / "mixed.csv"
+    write_csv(path, rows)
+    res = ingest_file(path, registry, now=NOW, source_name="mixed.csv")
+    assert res.rows_read == 5
+    assert res.accepted.height + res.quarantine.height == 5
+    assert res.quarantine.sort("source_row")["reason"].to_list() == ["missing_id", "bad_date"]
+    assert res.quarantine.sort("source_row")["source_row"].to_list() == [2, 3]
+
+
+# --------------------------------------------------------------- quarantine rules
+
+
+@pytest.mark.parametrize(
+    "changes,reason",
+    [
+        ({"dossier_id": "  "}, "missing_id"),
+        ({"dossier_id": "", "received_at": "31/02/2024"}, "missing_id"),
+        ({"procedure_code": ""}, "missing_field"),
+        ({"received_at": ""}, "missing_field"),
+        ({"unit_code": "", "unit_name": ""}, "missing_field"),
+        ({"received_at": "", "due_at": "99/99/2024"}, "missing_field"),
+        ({"received_at": "31/02/2024"}, "bad_date"),
+        ({"finished_at": "hôm qua"}, "bad_date"),
+        ({"due_at": "2024-02-30"}, "bad_date"),
+        ({"unit_code": "999"}, "unknown_unit"),
+        ({"unit_code": "", "unit_name": "Phường Không Có"}, "unknown_unit"),
+        ({"unit_code": "999", "finished_at": "31/02/2024"}, "bad_date"),
+        ({"unit_code": "1"}, "ambiguous_unit"),  # 001 and 00001 once zeros are gone
+        ({"received_at": "02/03/2024 08:00"}, "future_date"),
+        ({"finished_at": "01/03/2024 12:00:01", "status": "9"}, "future_date"),
+        ({"submitted_at": "05/03/2024"}, "future_date"),
+        ({"unit_code": "999", "received_at": "05/03/2024"}, "unknown_unit"),
+        ({"finished_at": "09/01/2024 17:00"}, "chronology"),
+        ({"rejected_at": "10/01/2024 07:59"}, "chronology"),
+        ({"due_at": "09/01/2024"}, "chronology"),
+        ({"due_at": "10/01/2024 07:00"}, "chronology"),
+        ({"status": "9"}, "finished_no_end"),
+        ({"status": "10", "rejected_at": "11/01/2024"}, "finished_no_end"),
+        ({"status": "Đã trả kết quả"}, "finished_no_end"),
+    ],
+)
+def test_quarantine_reasons(tmp_path, registry, changes, reason):
+    res = one_row(tmp_path, registry, **changes)
+    assert res.status == "loaded"
+    assert res.accepted.height == 0
+    assert res.quarantine["reason"].to_list() == [reason]
+    q = res.quarantine.row(0, named=True)
+    assert q["source_file"] == "batch/one.csv" and q["source_row"] == 1
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"due_at": "10/01/2024"},  # date-only due on the day of receipt: due end 23:59:59.999999
+        {"due_at": "10/01/2024 08:00"},  # due with a time equal to receipt is not before it
+        {"due_at": "05/04/2024"},  # a due date in the future is normal
+        {"received_at": "01/03/2024 12:00", "due_at": ""},  # exactly now is not the future
+        {"finished_at": "10/01/2024 08:00", "status": "9"},
+        {"returned_at": "12/01/2024", "status": "10"},
+        {"status": "11"},  # unreadable optional value: null, counted, accepted
+        {"unit_code": "00001"},
+        {"unit_code": "4"},  # leading zeros lost: only 00004 fits
+        {"unit_code": "", "unit_name": "UBND Huyện Sóc Sơn"},
+        {"unit_code": "", "unit_name": "Sóc Sơn"},
+        {"unit_code": "777", "unit_name": "Quận Ba Đình"},  # unknown code, known name
+    ],
+)
+def test_accepted_rows(tmp_path, registry, changes):
+    res = one_row(tmp_path, registry, **changes)
+    assert res.quarantine.height == 0, res.quarantine.to_dicts()
+    assert res.accepted.height == 1
+
+
+def test_unit_resolution_in_accepted(tmp_path, registry):
+    res = one_row(tmp_path, registry, unit_code="4")
+    assert res.accepted["unit_code"].to_list() == ["00004"]
+    res = one_row(tmp_path, registry, unit_code="", unit_name="UBND Huyện Sóc Sơn")
+    assert res.accepted["unit_code"].to_list() == ["002"]
+    assert res.accepted["unit_valid_from"].to_list() == [dt.date(2008, 8, 1)]
+
+
+def test_offsets_are_converted_to_local_time(tmp_path, registry):
+    res = one_row(tmp_path, registry, received_at="2024-01-10T01:00:00Z", finished_at="2024-01-11T10:00:00+07:00", status="9")
+    row = res.accepted.row(0, named=True)
+    assert row["received_at"] == dt.datetime(2024, 1, 10, 8, 0)
+    assert row["finished_at"] == dt.datetime(2024, 1, 11, 10, 0)
+
+
+def test_unreadable_optional_values_are_counted(tmp_path, registry):
+    rows = [
+        {**BASE, "dossier_id": "U-1", "status": "11", "fee_required": "chưa rõ", "channel": "fax"},
+        {**BASE, "dossier_id": "U-2", "status": "4", "fee_required": "có", "channel": "Nộp trực tuyến"},
+    ]
+    path = tmp_path / "u.csv"
+    write_csv(path, rows, [*BASE, "fee_required", "channel"])
+    res = ingest_file(path, registry, now=NOW, source_name="u.csv")
+    assert res.unreadable == {"status": 1, "fee_required": 1, "channel": 1}
+    assert res.accepted.height == 2
+    acc = res.accepted.sort("dossier_id")
+    assert acc["status"].to_list() == [None, 4]
+    assert acc["fee_required"].to_list() == [None, True]
+    assert acc["channel"].to_list() == [None, 2]
+
+
+def test_quarantine_holds_canonical_values_only(tmp_path, registry):
+    path = tmp_path / "q.csv"
+    rows = [
+        {**BASE, "dossier_id": "Q-9", "received_at": "31/02/2024 08:00", "status": "Đang xử lý",
+         "Họ tên": PERSONAL["Họ tên"], "CCCD": PERSONAL["CCCD"], "Số điện thoại": PERSONAL["Số điện thoại"]},
+    ]
+    write_csv(path, rows, [*BASE, "Họ tên", "CCCD", "Số điện thoại"])
+    res = ingest_file(path, registry, now=NOW, source_name="q.csv")
+    assert list(res.quarantine.columns) == list(QUARANTINE_SCHEMA)
+    q = res.quarantine.row(0, named=True)
+    assert q["reason"] == "bad_date"
+    assert q["dossier_id"] == "Q-9"
+    assert q["status"] == "4"  # normalised value
+    assert q["received_at"] == "31/02/2024 08:00"  # unreadable: the file's text of that field
+    assert q["due_at"] == "2024-01-20 00:00:00"
+    assert q["unit_code"] == "001"
+    assert set(res.dropped_columns) == {"Họ tên", "CCCD", "Số điện thoại"}
+    text = result_text(res)
+    for v in PERSONAL.values():
+        assert v not in text
+
+
+def test_x_mark_columns(tmp_path, registry):
+    rows = [
+        {**BASE, "dossier_id": "X-1", "complaint": "x", "synced": "x"},
+        {**BASE, "dossier_id": "X-2", "complaint": "", "synced": "không"},
+        {**BASE, "dossier_id": "X-3", "complaint": "X", "synced": ""},
+    ]
+    path = tmp_path / "x.csv"
+    write_csv(path, rows, [*BASE, "complaint", "synced"])
+    res = ingest_file(path, registry, now=NOW, source_name="x.csv")
+    acc = res.accepted.sort("dossier_id")
+    assert acc["complaint"].to_list() == [True, False, True]  # only x marks: empty is no
+    assert acc["synced"].to_list() == [True, False, None]  # mixed column: empty is unknown
+
+
+# ----------------------------------------------------------------- rejected files
+
+
+def test_rejected_file_gives_a_clear_message(tmp_path, registry):
+    path = tmp_path / "sai_mau.csv"
+    path.write_text("Mã hồ sơ,Họ tên,CCCD\nA-1,Vũ Thị Kín Đáo,001199007777\n", encoding="utf-8")
+    res = ingest_file(path, registry, now=NOW, source_name="2024-03/sai_mau.csv")
+    assert res.status == "rejected"
+    assert res.rows_read == 0
+    assert res.accepted.height == 0 and dict(res.accepted.schema) == DOSSIER_SCHEMA
+    assert res.quarantine.height == 0 and dict(res.quarantine.schema) == QUARANTINE_SCHEMA
+    assert res.message.startswith("2024-03/sai_mau.csv: ")
+    for fld in ("procedure_code", "received_at", "unit_code or unit_name"):
+        assert fld in res.message
+    assert "Kín Đáo" not in res.message and "001199007777" not in res.message and "A-1" not in res.message
+    assert res.content_hash == content_hash(path)
+
+
+def test_rejected_garbage(tmp_path, registry):
+    path = tmp_path / "photo.xlsx"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    res = ingest_file(path, registry, now=NOW, source_name="photo.xlsx")
+    assert res.status == "rejected"
+    assert "photo.xlsx" in res.message
+
+
+def test_quarantine_fields_cover_every_canonical_field(tmp_path, registry):
+    res = one_row(tmp_path, registry, dossier_id="")
+    assert [c for c in res.quarantine.columns if c in CANONICAL_FIELDS] == list(CANONICAL_FIELDS)

@@ -1,0 +1,240 @@
+"""dashboards.publish: the per-period CSV / Parquet / XLSX files and the manifest."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from dashboards.publish import (
+    XLSX_CREATED,
+    prepare_scoreboard,
+    write_manifest,
+    write_period_files,
+)
+from transforms.schema import SCOREBOARD_COLUMNS
+
+FIXTURE = Path(__file__).parent / "fixtures" / "example" / "expected_scoreboard.csv"
+BOM = b"\xef\xbb\xbf"
+PERIOD_KEYS = ["2024-01", "2024-02"] + [f"2024-W{w:02d}" for w in range(1, 10)]
+
+
+@pytest.fixture(scope="module")
+def scoreboard() -> pl.DataFrame:
+    return pl.read_csv(FIXTURE, schema_overrides=SCOREBOARD_COLUMNS)
+
+
+def read_published_csv(path: Path) -> pl.DataFrame:
+    return pl.read_csv(path, schema_overrides=SCOREBOARD_COLUMNS)
+
+
+def test_one_csv_parquet_xlsx_per_period(scoreboard, tmp_path):
+    paths = write_period_files(scoreboard, tmp_path / "data")
+    names = sorted(p.name for p in paths)
+    assert len(paths) == 33 == len(set(paths))
+    assert names == sorted(f"scoreboard-{k}.{s}" for k in PERIOD_KEYS for s in ("csv", "parquet", "xlsx"))
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == names  # nothing else (no temp files)
+
+
+def test_csv_bom_columns_and_round_trip(scoreboard, tmp_path):
+    write_period_files(scoreboard, tmp_path)
+    csvs = sorted(tmp_path.glob("*.csv"))
+    assert len(csvs) == 11
+    for path in csvs:
+        raw = path.read_bytes()
+        assert raw.startswith(BOM)
+        header = raw[len(BOM):].split(b"\n", 1)[0].decode()
+        assert header.split(",") == list(SCOREBOARD_COLUMNS)
+        back = read_published_csv(path)
+        key = path.name.removeprefix("scoreboard-").removesuffix(".csv")
+        expected = prepare_scoreboard(scoreboard.filter(pl.col("period_key") == key))
+        assert back.height == expected.height > 0
+        assert_frame_equal(back, expected, check_exact=True)
+
+
+def test_csv_value_forms(scoreboard, tmp_path):
+    write_period_files(scoreboard, tmp_path)
+    text = (tmp_path / "scoreboard-2024-01.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    # district, then commune; ranked by rank; ISO dates, true/false, full precision, empty nulls
+    assert [(r["level"], r["unit_code"]) for r in rows] == [
+        ("district", "002"), ("district", "001"), ("commune", "00001"), ("commune", "00004")
+    ]
+    soc_son = rows[0]
+    assert soc_son["score"] == "89.99999999999999"
+    assert soc_son["band"] == "Xuất sắc"
+    assert soc_son["period_start"] == "2024-01-01"
+    assert soc_son["unit_valid_from"] == "2008-08-01"
+    assert soc_son["ranked"] == "true" and soc_son["provisional"] == "false"
+    assert soc_son["rank_change"] == ""
+    assert rows[2]["paid_online_rate"] == ""
+    assert rows[1]["on_time_rate"] == "0.7272727272727273"
+
+
+def test_rows_sorted_level_rank_nulls_last_then_code(scoreboard, tmp_path):
+    shuffled = scoreboard.sample(fraction=1.0, shuffle=True, seed=7)
+    write_period_files(shuffled, tmp_path)
+    w02 = read_published_csv(tmp_path / "scoreboard-2024-W02.csv")
+    assert w02.select("level", "unit_code", "rank").rows() == [
+        ("district", "002", 1), ("district", "001", 2), ("commune", "00004", 1), ("commune", "00001", None)
+    ]
+    # a department sorts after communes; an unranked district after the ranked ones
+    extra = scoreboard.filter(pl.col("period_key") == "2024-01").with_columns(
+        level=pl.when(pl.col("unit_code") == "00001").then(pl.lit("department")).otherwise("level"),
+        rank=pl.when(pl.col("unit_code") == "002").then(None).otherwise("rank"),
+    )
+    write_period_files(extra, tmp_path / "x")
+    jan = read_published_csv(tmp_path / "x" / "scoreboard-2024-01.csv")
+    assert jan.select("level", "unit_code").rows() == [
+        ("district", "001"), ("district", "002"), ("commune", "00004"), ("department", "00001")
+    ]
+
+
+def test_parquet_round_trip(scoreboard, tmp_path):
+    write_period_files(scoreboard, tmp_path)
+    for key in PERIOD_KEYS:
+        back = pl.read_parquet(tmp_path / f"scoreboard-{key}.parquet")
+        assert back.schema == pl.Schema(SCOREBOARD_COLUMNS)
+        assert_frame_equal(back, prepare_scoreboard(scoreboard.filter(pl.col("period_key") == key)), check_exact=True)
+
+
+def test_xlsx_readable_same_rows_header_frozen(scoreboard, tmp_path):
+    write_period_files(scoreboard, tmp_path)
+    for key in PERIOD_KEYS:
+        wb = openpyxl.load_workbook(tmp_path / f"scoreboard-{key}.xlsx")
+        ws = wb.worksheets[0]
+        assert ws.title == key
+        rows = list(ws.iter_rows(values_only=True))
+        expected = prepare_scoreboard(scoreboard.filter(pl.col("period_key") == key))
+        assert len(rows) - 1 == expected.height
+        assert list(rows[0]) == list(SCOREBOARD_COLUMNS)
+        assert ws["A1"].font.b is True
+        assert ws.freeze_panes == "A2"
+        assert wb.properties.created == XLSX_CREATED
+    wb = openpyxl.load_workbook(tmp_path / "scoreboard-2024-01.xlsx")
+    ws = wb.worksheets[0]
+    head = [c.value for c in ws[1]]
+    first = {h: c for h, c in zip(head, ws[2])}
+    assert first["unit_name"].value == "Huyện Sóc Sơn"
+    assert first["unit_code"].value == "002" and first["unit_code"].data_type == "s"
+    assert first["score"].value == 89.99999999999999  # full precision kept, only shown as 0.00
+    assert first["on_time_rate"].number_format == "0.0%"
+    assert first["period_start"].value == dt.datetime(2024, 1, 1)
+    assert first["period_start"].number_format == "dd/mm/yyyy"
+    assert first["ranked"].value is True
+    assert first["rank_change"].value is None
+    assert [c.value for c in wb["Chú thích"]["B"]][1:3] == ["Loại kỳ", "Kỳ"]
+
+
+NASTY = {
+    "001": '=HYPERLINK("http://evil.example","click")',
+    "002": "+1+2",
+    "00001": "-3",
+    "00004": "@SUM(A1)",
+}
+
+
+def test_formulas_neutralised(scoreboard, tmp_path):
+    nasty = scoreboard.with_columns(pl.col("unit_code").replace_strict(NASTY).alias("unit_name"))
+    write_period_files(nasty, tmp_path)
+    text = (tmp_path / "scoreboard-2024-01.csv").read_text(encoding="utf-8-sig")
+    names = {r["unit_code"]: r["unit_name"] for r in csv.DictReader(io.StringIO(text))}
+    assert names == {code: "'" + name for code, name in NASTY.items()}
+    assert "'=HYPERLINK(" in text
+
+    wb = openpyxl.load_workbook(tmp_path / "scoreboard-2024-01.xlsx")
+    ws = wb.worksheets[0]
+    col = [c.value for c in ws[1]].index("unit_name")
+    cells = [row[col] for row in ws.iter_rows(min_row=2)]
+    assert {c.value for c in cells} == set(NASTY.values())  # the true name, as text
+    assert all(c.data_type == "s" for c in cells)
+    with zipfile.ZipFile(tmp_path / "scoreboard-2024-01.xlsx") as zf:
+        assert b"<f>" not in zf.read("xl/worksheets/sheet1.xml")
+
+    # the parquet keeps the real values
+    assert set(pl.read_parquet(tmp_path / "scoreboard-2024-01.parquet")["unit_name"]) == set(NASTY.values())
+
+
+def test_same_frame_same_bytes(scoreboard, tmp_path):
+    a = write_period_files(scoreboard, tmp_path / "a")
+    b = write_period_files(scoreboard.reverse(), tmp_path / "b")
+    assert [p.name for p in a] == [p.name for p in b]
+    for pa, pb in zip(a, b):
+        assert pa.read_bytes() == pb.read_bytes(), pa.name
+
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in a}
+    again = write_period_files(scoreboard, tmp_path / "a")
+    assert again == a
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in a} == before  # untouched
+
+
+def test_changed_value_rewrites_the_workbook(scoreboard, tmp_path):
+    write_period_files(scoreboard, tmp_path)
+    changed = scoreboard.with_columns(
+        received=pl.when((pl.col("period_key") == "2024-01") & (pl.col("unit_code") == "001"))
+        .then(17)
+        .otherwise("received")
+    )
+    jan_before = (tmp_path / "scoreboard-2024-01.xlsx").read_bytes()
+    feb_before = (tmp_path / "scoreboard-2024-02.xlsx").read_bytes()
+    write_period_files(changed, tmp_path)
+    assert (tmp_path / "scoreboard-2024-02.xlsx").read_bytes() == feb_before
+    assert (tmp_path / "scoreboard-2024-01.xlsx").read_bytes() != jan_before
+    ws = openpyxl.load_workbook(tmp_path / "scoreboard-2024-01.xlsx").worksheets[0]
+    head = [c.value for c in ws[1]]
+    row = next(r for r in ws.iter_rows(min_row=2, values_only=True) if r[head.index("unit_code")] == "001")
+    assert row[head.index("received")] == 17
+    # and a fresh build of the changed frame gives the same bytes
+    write_period_files(changed, tmp_path / "fresh")
+    assert (tmp_path / "fresh" / "scoreboard-2024-01.xlsx").read_bytes() == (
+        tmp_path / "scoreboard-2024-01.xlsx"
+    ).read_bytes()
+
+
+def test_bad_input_refused(scoreboard, tmp_path):
+    with pytest.raises(ValueError, match="lacks columns"):
+        write_period_files(scoreboard.drop("band"), tmp_path)
+    with pytest.raises(ValueError, match="period_key"):
+        write_period_files(scoreboard.with_columns(period_key=pl.lit("../../etc")), tmp_path)
+    with pytest.raises(ValueError, match="period_key"):
+        write_period_files(
+            scoreboard.with_columns(period_key=pl.when(pl.col("period_type") == "week").then(pl.lit("2024-01")).otherwise("period_key")),
+            tmp_path,
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_extra_columns_dropped_types_cast(scoreboard, tmp_path):
+    wider = scoreboard.with_columns(pl.col("rank").cast(pl.Int32), debug=pl.lit("x"))
+    write_period_files(wider, tmp_path)
+    back = pl.read_parquet(tmp_path / "scoreboard-2024-01.parquet")
+    assert back.columns == list(SCOREBOARD_COLUMNS)
+    assert back.schema["rank"] == pl.Int64
+
+
+def test_manifest(tmp_path):
+    manifest = {
+        "run_at": dt.datetime(2024, 3, 1, 7, 30),
+        "inputs": [{"name": "hồ sơ tháng 2.csv", "sha256": "ab" * 32}],
+        "profile": {"version": "766-default"},
+        "calendar": {"version": dt.date(2024, 1, 1)},
+    }
+    path = write_manifest(tmp_path, manifest)
+    assert path == tmp_path / "data" / "manifest.json"
+    text = path.read_text(encoding="utf-8")
+    assert "hồ sơ tháng 2.csv" in text  # not \u-escaped
+    assert text.endswith("}\n")
+    assert text.splitlines()[1].startswith('  "calendar"')  # indent 2, sorted keys
+    back = json.loads(text)
+    assert list(back) == sorted(back)
+    assert back["run_at"] == "2024-03-01T07:30:00"
+    assert back["calendar"]["version"] == "2024-01-01"
+    assert write_manifest(tmp_path, manifest).read_bytes() == text.encode("utf-8")

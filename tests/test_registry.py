@@ -1,0 +1,166 @@
+"""The shipped unit registry of Hà Nội (config/registry/hanoi.csv), see docs/registry.md."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+
+import polars as pl
+import pytest
+
+from config import config_path
+from transforms.schema import UNIT_SCHEMA
+
+REGISTRY = config_path("registry", "hanoi.csv")
+CROSSWALK = config_path("registry", "hanoi_crosswalk.csv")
+COLUMNS = ["unit_code", "unit_name", "level", "parent_code", "peer_group", "valid_from", "valid_to"]
+PEER_BY_WORD = {
+    "Quận": ("district", "urban"),
+    "Thị xã": ("district", "urban"),
+    "Huyện": ("district", "rural"),
+    "Phường": ("commune", "urban"),
+    "Thị trấn": ("commune", "urban"),
+    "Xã": ("commune", "rural"),
+}
+
+
+@pytest.fixture(scope="module")
+def raw() -> pl.DataFrame:
+    # Every column as text: codes keep their leading zeros.
+    return pl.read_csv(REGISTRY, infer_schema=False)
+
+
+@pytest.fixture(scope="module")
+def units(raw: pl.DataFrame) -> pl.DataFrame:
+    return raw.with_columns(
+        pl.col("valid_from").str.to_date("%Y-%m-%d"),
+        pl.col("valid_to").str.to_date("%Y-%m-%d"),
+    )
+
+
+def valid_on(units: pl.DataFrame, day: date) -> pl.DataFrame:
+    return units.filter(
+        (pl.col("valid_from") <= day) & (pl.col("valid_to").is_null() | (pl.col("valid_to") >= day))
+    )
+
+
+def test_file_format() -> None:
+    data = REGISTRY.read_bytes()
+    assert not data.startswith(b"\xef\xbb\xbf"), "no BOM"
+    assert b"\r\n" not in data
+    assert data.decode("utf-8").splitlines()[0] == ",".join(COLUMNS)
+
+
+def test_columns_and_types(raw: pl.DataFrame) -> None:
+    assert raw.columns == COLUMNS
+    assert all(dtype == pl.Utf8 for dtype in raw.dtypes)
+    # It reads under the canonical schema the pipeline uses.
+    typed = pl.read_csv(REGISTRY, schema_overrides={k: pl.Utf8 for k in COLUMNS}).with_columns(
+        pl.col("valid_from").str.to_date(), pl.col("valid_to").str.to_date()
+    )
+    assert typed.cast(UNIT_SCHEMA).schema == pl.Schema(UNIT_SCHEMA)
+
+
+def test_codes_keep_leading_zeros(raw: pl.DataFrame) -> None:
+    codes = set(raw["unit_code"])
+    assert {"001", "002", "00001", "00004"} <= codes
+    assert raw.filter(pl.col("unit_code") == "001")["unit_name"].to_list() == ["Quận Ba Đình"]
+    assert raw.filter(pl.col("unit_code") == "00001")["unit_name"].to_list() == ["Phường Phúc Xá"]
+    districts = raw.filter(pl.col("level") == "district")
+    communes = raw.filter(pl.col("level") == "commune")
+    assert districts["unit_code"].str.contains(r"^\d{3}$").all()
+    assert communes["unit_code"].str.contains(r"^\d{5}$").all()
+    parents = communes["parent_code"].drop_nulls()
+    assert parents.str.contains(r"^\d{3}$").all()
+
+
+def test_thirty_districts_before_the_reform(units: pl.DataFrame) -> None:
+    districts = valid_on(units, date(2025, 6, 30)).filter(pl.col("level") == "district")
+    assert districts["unit_code"].n_unique() == 30
+    assert districts.height == 30
+    assert valid_on(units, date(2016, 1, 4)).filter(pl.col("level") == "district").height == 30
+    names = set(districts["unit_name"])
+    assert {"Quận Ba Đình", "Quận Hoàn Kiếm", "Huyện Mê Linh", "Quận Hà Đông", "Thị xã Sơn Tây"} <= names
+    assert districts.filter(pl.col("unit_code") == "269")["unit_name"].item() == "Thị xã Sơn Tây"
+    assert districts.filter(pl.col("unit_code") == "250")["unit_name"].item() == "Huyện Mê Linh"
+    # No district after the reform.
+    assert valid_on(units, date(2025, 7, 1)).filter(pl.col("level") == "district").height == 0
+
+
+def test_communes_before_the_reform(units: pl.DataFrame) -> None:
+    # 579 communes until Hà Nội's merges of 2025-01-01, 526 from then to the reform.
+    assert valid_on(units, date(2024, 12, 31)).filter(pl.col("level") == "commune").height == 579
+    assert valid_on(units, date(2025, 6, 30)).filter(pl.col("level") == "commune").height == 526
+
+
+def test_126_units_after_the_reform(units: pl.DataFrame) -> None:
+    after = valid_on(units, date(2025, 7, 1))
+    assert after.height == 126
+    assert after["unit_code"].n_unique() == 126
+    assert (after["level"] == "commune").all()
+    assert after["parent_code"].is_null().all()
+    assert (after["valid_from"] == date(2025, 7, 1)).all()
+    assert after["valid_to"].is_null().all()
+    assert after.filter(pl.col("unit_name").str.starts_with("Phường ")).height == 51
+    assert after.filter(pl.col("unit_name").str.starts_with("Xã ")).height == 75
+    # Units that no longer exist are closed the day before.
+    assert units.filter(pl.col("valid_to").is_null()).height == 126
+
+
+def test_every_old_commune_has_a_valid_parent(units: pl.DataFrame) -> None:
+    old = units.filter((pl.col("level") == "commune") & (pl.col("valid_from") < date(2025, 7, 1)))
+    assert old.height > 0
+    assert old["parent_code"].is_not_null().all()
+    districts = units.filter(pl.col("level") == "district").select(
+        pl.col("unit_code").alias("parent_code"),
+        pl.col("valid_from").alias("parent_from"),
+        pl.col("valid_to").alias("parent_to"),
+    )
+    joined = old.join(districts, on="parent_code", how="left")
+    covered = joined.filter(
+        (pl.col("parent_from") <= pl.col("valid_from")) & (pl.col("parent_to") >= pl.col("valid_to"))
+    )
+    assert covered.select("unit_code", "valid_from").unique().height == old.height
+
+
+def test_identity_is_unique_and_validity_does_not_overlap(units: pl.DataFrame) -> None:
+    assert units.select("unit_code", "valid_from").is_duplicated().sum() == 0
+    assert (units["valid_to"].is_null() | (units["valid_to"] >= units["valid_from"])).all()
+    ordered = units.sort("unit_code", "valid_from").with_columns(
+        pl.col("valid_from").shift(-1).over("unit_code").alias("next_from")
+    )
+    clash = ordered.filter(pl.col("next_from").is_not_null() & (pl.col("valid_to") >= pl.col("next_from")))
+    assert clash.height == 0, clash
+    # Codes are reused across the reform (e.g. 00004 Phường Trúc Bạch -> Phường Ba Đình).
+    reused = units.filter(pl.col("unit_code") == "00004").sort("valid_from")
+    assert reused["unit_name"].to_list()[-1] == "Phường Ba Đình"
+    assert reused.height >= 2
+
+
+def test_level_words_decide_level_and_peer_group(raw: pl.DataFrame) -> None:
+    for row in raw.iter_rows(named=True):
+        name = row["unit_name"]
+        assert name == unicodedata.normalize("NFC", name)
+        assert name == name.strip() and "  " not in name
+        matches = [w for w in PEER_BY_WORD if name.startswith(w + " ")]
+        assert len(matches) == 1, name
+        assert (row["level"], row["peer_group"]) == PEER_BY_WORD[matches[0]], name
+
+
+def test_dates(units: pl.DataFrame) -> None:
+    assert set(units["valid_from"].unique()) == {date(2008, 8, 1), date(2025, 1, 1), date(2025, 7, 1)}
+    assert set(units["valid_to"].drop_nulls().unique()) == {date(2024, 12, 31), date(2025, 6, 30)}
+
+
+def test_sorted_deterministically(raw: pl.DataFrame) -> None:
+    order = {"district": 0, "commune": 1}
+    keys = [(r["valid_from"], order[r["level"]], r["unit_code"], r["unit_name"]) for r in raw.iter_rows(named=True)]
+    assert keys == sorted(keys)
+
+
+def test_crosswalk_format() -> None:
+    crosswalk = pl.read_csv(CROSSWALK, infer_schema=False)
+    assert crosswalk.columns == ["old_code", "old_valid_from", "new_code", "new_valid_from", "share"]
+    if crosswalk.height:
+        shares = crosswalk.with_columns(pl.col("share").cast(pl.Float64)).group_by("old_code", "old_valid_from")
+        assert (shares.agg(pl.col("share").sum())["share"] - 1).abs().max() < 1e-9

@@ -1,0 +1,446 @@
+"""Text columns of a read file -> typed canonical columns (dossier-log.md: "Reading files").
+
+Everything here is vectorised Polars: regex extraction plus explicit formats, never
+format inference and never month-first. ``normalise`` returns the typed frame and, per
+optional field, how many present values could not be read (they became null).
+
+A date that is present but cannot be read (``31/02/2024``) is not a per-field null:
+the row gets ``_bad_date = true`` and is quarantined by the ingest step.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import polars as pl
+
+from transforms.schema import (
+    BOOL_FIELDS,
+    CANONICAL_FIELDS,
+    DATE_FIELDS,
+    LOCAL_TZ,
+    TIMESTAMP,
+)
+
+BAD_DATE = "_bad_date"
+
+# --------------------------------------------------------------------------- keys
+
+
+def normalise_key(text: str | None) -> str:
+    """Header/name key: NFC, diacritics removed (đ -> d), casefolded, runs of
+    whitespace/line breaks/punctuation -> one ``_``, no leading/trailing ``_``."""
+    if text is None:
+        return ""
+    s = unicodedata.normalize("NFC", str(text))
+    s = s.replace("đ", "d").replace("Đ", "D")
+    s = unicodedata.normalize("NFD", s)
+    s = "".join(ch for ch in s if unicodedata.category(ch) != "Mn")
+    s = s.casefold()
+    s = re.sub(r"[\W_]+", "_", s)
+    return s.strip("_")
+
+
+def strip_diacritics_expr(expr: pl.Expr) -> pl.Expr:
+    return (
+        expr.str.normalize("NFC")
+        .str.replace_all("[đĐ]", "d")
+        .str.normalize("NFD")
+        .str.replace_all(r"\p{Mn}", "")
+    )
+
+
+def key_expr(expr: pl.Expr) -> pl.Expr:
+    """Vectorised ``normalise_key``."""
+    return (
+        strip_diacritics_expr(expr)
+        .str.to_lowercase()
+        .str.replace_all(r"[^\p{L}\p{N}]+", "_")
+        .str.strip_chars("_")
+    )
+
+
+_WS = r"[\s\u200b\u200c\u200d\ufeff]"
+
+
+def clean_text_expr(expr: pl.Expr) -> pl.Expr:
+    """NFC + trim; empty / whitespace-only -> null."""
+    e = expr.cast(pl.Utf8).str.normalize("NFC").str.replace_all(rf"^{_WS}+|{_WS}+$", "")
+    return pl.when(e.str.len_chars() > 0).then(e).otherwise(None)
+
+
+# -------------------------------------------------------------------------- dates
+
+_TIME = r"(?:[ T,]+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<F>\d{1,9}))?)?)?"
+_OFF = r"\s*(?P<O>Z|z|[+-]\d{2}(?::?\d{2})?)?"
+# Day first: dd/mm/yyyy, dd-mm-yyyy, dd.mm.yyyy (two-digit years read as 20yy).
+_DMY = re.compile(
+    r"^(?P<d>\d{1,2})[/.\-](?P<m>\d{1,2})[/.\-](?P<y>\d{4}|\d{2})" + _TIME + _OFF + "$"
+)
+# ISO year first: yyyy-mm-dd (also / and .), optional time with space or T, offset.
+_YMD = re.compile(r"^(?P<y>\d{4})[/.\-](?P<m>\d{1,2})[/.\-](?P<d>\d{1,2})" + _TIME + _OFF + "$")
+# Time first, as some one-stop-shop systems print it: "08:30 12/01/2024".
+_TDMY = re.compile(
+    r"^(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?[ ,]+"
+    r"(?P<d>\d{1,2})[/.\-](?P<m>\d{1,2})[/.\-](?P<y>\d{4})$"
+)
+# Excel serial day numbers (1927..2173), with an optional fraction of a day.
+_SERIAL = re.compile(r"^(?P<n>\d{5})(?:[.,](?P<f>\d+))?$")
+_EXCEL_EPOCH = pl.datetime(1899, 12, 30)
+
+
+def _parts(text: pl.Expr, pattern: re.Pattern[str]) -> pl.Expr:
+    return text.str.extract_groups(pattern.pattern)
+
+
+def parse_datetime_expr(text: pl.Expr) -> pl.Expr:
+    """Cleaned text -> naive local datetime (schema.TIMESTAMP); null when absent or
+    unreadable. Offsets are converted to Asia/Ho_Chi_Minh."""
+    dmy = _parts(text, _DMY)
+    ymd = _parts(text, _YMD)
+    tdmy = _parts(text, _TDMY)
+
+    def field(name: str, sources: list[pl.Expr]) -> pl.Expr:
+        return pl.coalesce([s.struct.field(name) for s in sources])
+
+    y = field("y", [dmy, ymd, tdmy])
+    y = pl.when(y.str.len_chars() == 2).then(pl.lit("20") + y).otherwise(y)
+    m = field("m", [dmy, ymd, tdmy]).str.zfill(2)
+    d = field("d", [dmy, ymd, tdmy]).str.zfill(2)
+    hh = field("H", [dmy, ymd, tdmy]).fill_null("0").str.zfill(2)
+    mi = field("M", [dmy, ymd, tdmy]).fill_null("00")
+    ss = field("S", [dmy, ymd, tdmy]).fill_null("00")
+    frac = field("F", [dmy, ymd]).fill_null("0")
+    off = field("O", [dmy, ymd])
+
+    stamp = pl.concat_str([y, pl.lit("-"), m, pl.lit("-"), d, pl.lit(" "), hh, pl.lit(":"), mi, pl.lit(":"), ss])
+    base = stamp.str.strptime(TIMESTAMP, "%Y-%m-%d %H:%M:%S", strict=False)
+    micros = frac.str.slice(0, 6).str.pad_end(6, "0").cast(pl.Int64, strict=False).fill_null(0)
+    naive = base + pl.duration(microseconds=micros)
+
+    # Offset in minutes east of UTC.
+    sign = pl.when(off.str.starts_with("-")).then(-1).otherwise(1)
+    digits = off.str.replace_all(r"[^0-9]", "")
+    off_min = (
+        pl.when(off.str.to_uppercase() == "Z")
+        .then(0)
+        .otherwise(
+            sign
+            * (
+                digits.str.slice(0, 2).cast(pl.Int64, strict=False) * 60
+                + digits.str.slice(2, 2).cast(pl.Int64, strict=False).fill_null(0)
+            )
+        )
+    )
+    converted = (
+        (naive - pl.duration(minutes=off_min))
+        .dt.replace_time_zone("UTC")
+        .dt.convert_time_zone(LOCAL_TZ)
+        .dt.replace_time_zone(None)
+    )
+    parsed = pl.when(off.is_null()).then(naive).otherwise(converted)
+
+    # Excel serial numbers that reached us as text.
+    serial = text.str.extract_groups(_SERIAL.pattern)
+    serial_days = (
+        pl.concat_str([serial.struct.field("n"), pl.lit("."), serial.struct.field("f").fill_null("0")])
+        .cast(pl.Float64, strict=False)
+    )
+    serial_dt = _EXCEL_EPOCH + pl.duration(
+        microseconds=(serial_days * 86_400_000_000).round(0).cast(pl.Int64, strict=False)
+    )
+    serial_dt = serial_dt.dt.cast_time_unit("us")
+    return pl.coalesce([parsed, pl.when(serial.struct.field("n").is_not_null()).then(serial_dt)]).cast(TIMESTAMP)
+
+
+# ----------------------------------------------------------------------- booleans
+
+_TRUE = ("1", "true", "yes", "y", "co", "x", "t", "dung", "v", "ok")
+_FALSE = ("0", "false", "no", "n", "khong", "f", "sai")
+_CHECK_MARKS = "[✓✔☑☒✗✘]"
+
+
+def _bool_key(text: pl.Expr) -> pl.Expr:
+    k = key_expr(text.str.replace_all(_CHECK_MARKS, "x"))
+    return k.str.replace(r"^(\d+)_0+$", "${1}")  # Excel's 1.0 -> 1
+
+
+# Phrases: "Đã số hóa" / "Chưa đồng bộ" / "Có thu phí" / "Miễn phí"; but "chưa rõ",
+# "không xác định" are unknown.
+_TRUE_PHRASE = r"^(co|da|dung)_"
+_FALSE_PHRASE = r"^(khong|chua|mien)_"
+_UNKNOWN_PHRASE = r"(^|_)(ro|xac_dinh|biet|co_thong_tin|ap_dung)$"
+
+
+def parse_bool_expr(text: pl.Expr) -> pl.Expr:
+    k = _bool_key(text)
+    unknown = k.str.contains(_UNKNOWN_PHRASE)
+    return (
+        pl.when(k.is_in(_TRUE))
+        .then(True)
+        .when(k.is_in(_FALSE))
+        .then(False)
+        .when(unknown)
+        .then(None)
+        .when(k.str.contains(_FALSE_PHRASE))
+        .then(False)
+        .when(k.str.contains(_TRUE_PHRASE))
+        .then(True)
+        .otherwise(None)
+        .cast(pl.Boolean)
+    )
+
+
+# ------------------------------------------------------------------------- enums
+
+def _int_text(text: pl.Expr) -> pl.Expr:
+    """'10', '10.0', '10,00' -> 10; anything else null."""
+    g = text.str.extract(r"^\+?(\d{1,9})(?:[.,]0*)?$", 1)
+    return g.cast(pl.Int64, strict=False)
+
+
+_CHANNEL_WORDS = {
+    1: r"truc_tiep|in_person|counter|tai_quay|mot_cua|(^|_)direct",
+    2: r"truc_tuyen|online|(^|_)dvc(_|$)|dich_vu_cong|qua_mang|internet|cong_dich_vu|(^|_)web",
+    3: r"buu_chinh|buu_dien|postal|(^|_)post(_|$)|bcci",
+}
+
+
+def parse_channel_expr(text: pl.Expr) -> pl.Expr:
+    """1/2/3, or a label; when a label names several ("Nộp trực tuyến, trả qua bưu
+    chính") the channel named first is the submission channel."""
+    k = key_expr(text)
+    n = _int_text(text)
+    by_number = pl.when(n.is_between(1, 3)).then(n)
+    lead = text.str.extract(r"^([123])\s*[-.:)]\s*\S", 1).cast(pl.Int64, strict=False)
+    big = 1_000_000
+    pos = {c: k.str.find(rx).fill_null(big) for c, rx in _CHANNEL_WORDS.items()}
+    first = pl.min_horizontal(list(pos.values()))
+    by_label = (
+        pl.when(first >= big)
+        .then(None)
+        .when(pos[1] == first)
+        .then(1)
+        .when(pos[2] == first)
+        .then(2)
+        .otherwise(3)
+    )
+    return pl.coalesce([by_number, lead, by_label]).cast(pl.Int8)
+
+
+def _by_label(key: pl.Expr, labels: dict, dtype: pl.DataType) -> pl.Expr:
+    """Exact label, else the longest multi-word label the value starts with
+    ("Đã trả kết quả (đúng hạn)")."""
+    exact = key.replace_strict(labels, default=None, return_dtype=dtype)
+    long = sorted((lab for lab in labels if "_" in lab), key=len, reverse=True)
+    if not long:
+        return exact
+    head = key.str.extract("^(" + "|".join(long) + ")(?:_|$)", 1)
+    return pl.coalesce([exact, head.replace_strict(labels, default=None, return_dtype=dtype)])
+
+
+STATUS_LABELS: dict[str, int] = {}
+for _code, _labels in {
+    1: "moi_dang_ky dang_ky_moi moi new da_dang_ky registered",
+    2: "duoc_tiep_nhan da_tiep_nhan tiep_nhan accepted received da_duoc_tiep_nhan",
+    3: "khong_duoc_tiep_nhan khong_tiep_nhan tu_choi_tiep_nhan refused tu_choi not_accepted",
+    4: "dang_xu_ly dang_giai_quyet processing in_progress dang_thu_ly",
+    5: "yeu_cau_bo_sung cho_bo_sung bo_sung_ho_so yeu_cau_bo_sung_ho_so more_documents_requested "
+    "documents_requested supplement_requested dang_bo_sung",
+    6: "nghia_vu_tai_chinh cho_thuc_hien_nghia_vu_tai_chinh thuc_hien_nghia_vu_tai_chinh awaiting_fees "
+    "cho_nghia_vu_tai_chinh",
+    7: "cong_dan_rut cong_dan_rut_ho_so rut_ho_so da_rut withdrawn to_chuc_cong_dan_rut_ho_so "
+    "cong_dan_rut_ho_so_khong_xu_ly",
+    8: "dung_xu_ly da_dung_xu_ly stopped",
+    9: "da_xu_ly_xong xu_ly_xong da_giai_quyet_xong da_giai_quyet processing_finished finished "
+    "hoan_thanh da_hoan_thanh da_co_ket_qua co_ket_qua",
+    10: "da_tra_ket_qua tra_ket_qua result_returned returned da_tra",
+}.items():
+    for _label in _labels.split():
+        STATUS_LABELS[_label] = _code
+
+
+def parse_status_expr(text: pl.Expr) -> pl.Expr:
+    n = _int_text(text)
+    by_number = pl.when(n.is_between(1, 10)).then(n)
+    lead = text.str.extract(r"^(10|[1-9])\s*[-.:)]\s*\D", 1).cast(pl.Int64, strict=False)
+    by_label = _by_label(key_expr(text), STATUS_LABELS, pl.Int64())
+    return pl.coalesce([by_number, lead, by_label]).cast(pl.Int8)
+
+
+RATING_LABELS: dict[str, str] = {}
+for _value, _labels in {
+    "satisfied": "satisfied very_satisfied hai_long rat_hai_long good tot",
+    "neutral": "neutral binh_thuong chap_nhan_duoc trung_binh",
+    "dissatisfied": "dissatisfied very_dissatisfied khong_hai_long rat_khong_hai_long chua_hai_long "
+    "unsatisfied",
+}.items():
+    for _label in _labels.split():
+        RATING_LABELS[_label] = _value
+
+
+def parse_rating_expr(text: pl.Expr) -> pl.Expr:
+    n = _int_text(text)
+    by_number = (
+        pl.when(n.is_between(4, 5))
+        .then(pl.lit("satisfied"))
+        .when(n == 3)
+        .then(pl.lit("neutral"))
+        .when(n.is_between(1, 2))
+        .then(pl.lit("dissatisfied"))
+    )
+    stars = key_expr(text).str.extract(r"^([1-5])_(sao|diem|stars?)$", 1).cast(pl.Int64, strict=False)
+    n = pl.coalesce([n, stars])
+    by_number = (
+        pl.when(n.is_between(4, 5))
+        .then(pl.lit("satisfied"))
+        .when(n == 3)
+        .then(pl.lit("neutral"))
+        .when(n.is_between(1, 2))
+        .then(pl.lit("dissatisfied"))
+    )
+    by_label = _by_label(key_expr(text), RATING_LABELS, pl.Utf8())
+    return pl.coalesce([by_number, by_label]).cast(pl.Utf8)
+
+
+def parse_count_expr(text: pl.Expr) -> pl.Expr:
+    """Non-negative whole number; a decimal comma is accepted (``2,0``)."""
+    t = text.str.replace_all(r"\s", "").str.replace(",", ".")
+    g = t.str.extract(r"^\+?(\d{1,9})(?:\.0*)?$", 1)
+    return g.cast(pl.Int32, strict=False)
+
+
+# ---------------------------------------------------------------------- normalise
+#
+# Column by column, on Series. Two vectorised shortcuts keep large files fast:
+# enum/boolean/text parsers run on a column's *distinct* values and are mapped back
+# (a file has a handful of statuses but 10^5 rows); dates first try a few explicit
+# day-first/ISO layouts (cheap strptime) and only the distinct leftovers go through
+# the general regex parser. Both give exactly the general parser's result.
+
+_FAST_DATE_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y",
+    "%d-%m-%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M",
+    "%d-%m-%Y",
+)
+
+
+def _eval(series: pl.Series, fn, dtype: pl.DataType) -> pl.Series:
+    return pl.DataFrame({"__v": series}).select(fn(pl.col("__v")).cast(dtype)).to_series()
+
+
+def map_distinct(series: pl.Series, fn, dtype: pl.DataType) -> pl.Series:
+    """``fn`` (an Expr -> Expr parser) applied to the distinct values, mapped back."""
+    distinct = series.drop_nulls().unique()
+    if distinct.len() * 2 >= series.len():
+        return _eval(series, fn, dtype).alias(series.name)
+    mapped = _eval(distinct, fn, dtype)
+    return series.replace_strict(distinct, mapped, default=None, return_dtype=dtype).alias(series.name)
+
+
+def clean_text(series: pl.Series) -> pl.Series:
+    """Series version of ``clean_text_expr`` (NFC skipped for pure-ASCII columns)."""
+    series = series.cast(pl.Utf8)
+    if series.drop_nulls().len() == 0:
+        return series
+    if not series.str.contains(r"[^\x00-\x7f]").any():
+        e = series.str.replace_all(rf"^{_WS}+|{_WS}+$", "")
+        return pl.DataFrame({"v": e}).select(pl.when(pl.col("v").str.len_chars() > 0).then(pl.col("v"))).to_series().alias(series.name)
+    return map_distinct(series, clean_text_expr, pl.Utf8())
+
+
+def parse_datetime(series: pl.Series) -> pl.Series:
+    """Cleaned text -> naive local datetimes (same result as ``parse_datetime_expr``)."""
+    present = series.drop_nulls()
+    if present.len() == 0:
+        return pl.Series(series.name, [None] * series.len(), dtype=TIMESTAMP)
+    sample = present.head(2000)
+    formats = [
+        f for f in _FAST_DATE_FORMATS
+        if sample.str.strptime(TIMESTAMP, f, strict=False).is_not_null().any()
+    ]
+    fast = pl.Series(series.name, [None] * series.len(), dtype=TIMESTAMP)
+    if formats:
+        frame = pl.DataFrame({"v": series})
+        tries = [pl.col("v").str.strptime(TIMESTAMP, f, strict=False) for f in formats]
+        got = pl.coalesce(tries)
+        # chrono reads "%Y" leniently ("24" -> year 24): such rows take the slow path.
+        fast = frame.select(
+            pl.when(got.dt.year().is_between(1900, 2200)).then(got).otherwise(None).alias(series.name)
+        ).to_series()
+    left = series.filter(fast.is_null() & series.is_not_null()).unique()
+    if left.len() == 0:
+        return fast
+    slow = _eval(left, parse_datetime_expr, TIMESTAMP)
+    fill = series.replace_strict(left, slow, default=None, return_dtype=TIMESTAMP)
+    return fast.fill_null(fill).alias(series.name)
+
+
+def x_mark_columns(frame: pl.DataFrame) -> list[str]:
+    """Boolean columns whose only non-empty values are ``x`` marks."""
+    marks: list[str] = []
+    for c in BOOL_FIELDS:
+        if c not in frame.columns:
+            continue
+        distinct = clean_text(frame.get_column(c).drop_nulls().unique()).drop_nulls()
+        if distinct.len() == 0:
+            continue
+        keys = _eval(distinct, _bool_key, pl.Utf8()).unique()
+        if keys.len() == 1 and keys[0] == "x":
+            marks.append(c)
+    return marks
+
+
+_PARSERS = {
+    "channel": parse_channel_expr,
+    "status": parse_status_expr,
+    "rating": parse_rating_expr,
+    "supplement_count": parse_count_expr,
+    **{b: parse_bool_expr for b in BOOL_FIELDS},
+}
+
+
+def normalise(
+    frame: pl.DataFrame, *, x_marks: list[str] | None = None
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Text -> typed canonical columns (schema.CANONICAL_FIELDS, in order), plus
+    ``source_row`` when given and ``_bad_date`` (a date present but unreadable).
+
+    Returns the frame and ``{field: count}`` of present optional values that could
+    not be read and became null (dates are not counted: they are ``bad_date``)."""
+    if x_marks is None:
+        x_marks = x_mark_columns(frame)
+    height = frame.height
+    columns: list[pl.Series] = []
+    counts: dict[str, int] = {}
+    bad = pl.Series(BAD_DATE, [False] * height, dtype=pl.Boolean)
+    for name, dtype in CANONICAL_FIELDS.items():
+        if name in frame.columns:
+            text = clean_text(frame.get_column(name)).alias(name)
+        else:
+            text = pl.Series(name, [None] * height, dtype=pl.Utf8)
+        if name in DATE_FIELDS:
+            value = parse_datetime(text)
+            bad = bad | (text.is_not_null() & value.is_null())
+        elif name in _PARSERS:
+            value = map_distinct(text, _PARSERS[name], dtype)
+            if name in x_marks:
+                value = value.fill_null(False)
+            n_bad = int((text.is_not_null() & value.is_null()).sum())
+            if n_bad:
+                counts[name] = n_bad
+        else:
+            value = text
+        columns.append(value.cast(dtype).alias(name))
+    if "source_row" in frame.columns:
+        columns.append(frame.get_column("source_row").cast(pl.Int64))
+    columns.append(bad.alias(BAD_DATE))
+    return pl.DataFrame(columns), counts
