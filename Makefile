@@ -27,8 +27,9 @@ test: $(STAMP)
 validate: $(STAMP)
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
+# DAGSTER_HOME=dagster_home: run history, and the duckdb_writer pool limited to 1
 dev: $(STAMP)
-	$(BIN)/dagster dev -w workspace.yaml
+	DAGSTER_HOME=$(CURDIR)/dagster_home $(BIN)/dagster dev -w workspace.yaml
 
 clean:
 	rm -rf data build .pytest_cache

@@ -15,7 +15,7 @@ from pipelines.resources import ScoreboardSettings, Warehouse, local_now
 from pipelines import warehouse as wh
 from transforms.calendar import load_overlay, working_calendar
 from transforms.insights import bottlenecks, weak_points, what_if
-from transforms.periods import key_of, make_periods, parse_key, start_of
+from transforms.periods import key_of, make_periods, parse_key, partition_key, start_of
 from transforms.profile import load_profile
 from transforms.score import score_periods
 
@@ -60,6 +60,10 @@ def dossiers(
             "rows_quarantined": report.rows_quarantined,
             "dossiers": report.dossiers,
             "by_file": dg.MetadataValue.md(_markdown_table(by_file)),
+            # read by the re-scoring sensor, which must not open the DuckDB file
+            "affected_partitions": dg.MetadataValue.json(
+                {t: [partition_key(t, i) for i in idx] for t, idx in report.affected.items()}
+            ),
         }
     )
 
@@ -117,6 +121,10 @@ def score_partitions(
             period_type,
             wanted,
             {
+                "scored_periods": pl.DataFrame(
+                    {"period_type": period_type, "period_key": wanted,
+                     "config_fingerprint": settings.config_fingerprint()}
+                ),
                 "scoreboard": rows,
                 "weak_points": weak_points(rows, profile),
                 "what_if": what_if(rows, profile),

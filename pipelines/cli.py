@@ -13,14 +13,17 @@ from pathlib import Path
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 import dagster as dg  # noqa: E402
+import polars as pl  # noqa: E402
 
 from pipelines.assets import ASSETS, dossiers, monthly_scoreboard, scoreboard_site, weekly_scoreboard  # noqa: E402
 from pipelines.partitions import PARTITIONS  # noqa: E402
 from pipelines.resources import ScoreboardSettings, Warehouse, env_default, local_now  # noqa: E402
 from pipelines import warehouse as wh  # noqa: E402
+from transforms.changes import contiguous_runs  # noqa: E402
 from transforms.periods import (  # noqa: E402
     HISTORY_START,
     covered_range,
+    key_of,
     end_of,
     index_of,
     parse_key,
@@ -43,8 +46,8 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
-def _materialize(instance, asset, resources, *, tags: dict | None = None) -> None:
-    result = dg.materialize(
+def _materialize(instance, asset, resources, *, tags: dict | None = None) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
         ASSETS,
         selection=[asset],
         resources=resources,
@@ -53,8 +56,11 @@ def _materialize(instance, asset, resources, *, tags: dict | None = None) -> Non
         run_config=QUIET_DAGSTER,
         raise_on_error=True,
     )
-    if not result.success:  # pragma: no cover - raise_on_error raises first
-        raise CliError(f"the step {asset.key.to_user_string()} failed")
+
+
+def _metadata(result: dg.ExecuteInProcessResult, asset) -> dict:
+    events = result.asset_materializations_for_node(asset.op.name)
+    return {k: v.value for k, v in events[-1].metadata.items()} if events else {}
 
 
 def period_ranges(first: date, latest: date, from_key: str | None, to_key: str | None) -> dict[str, tuple[int, int]]:
@@ -78,6 +84,20 @@ def period_ranges(first: date, latest: date, from_key: str | None, to_key: str |
     return ranges
 
 
+def stale_periods(
+    ranges: dict[str, tuple[int, int]], scored: pl.DataFrame, affected: dict[str, list[str]]
+) -> dict[str, list[int]]:
+    """Covered periods never scored with this configuration, and those whose numbers
+    the newly ingested rows change."""
+    todo = {}
+    for period_type, (lo, hi) in ranges.items():
+        done = set(scored.filter(pl.col("period_type") == period_type)["period_key"].to_list())
+        need = {i for i in range(lo, hi + 1) if key_of(period_type, i) not in done}
+        need |= {parse_key(k)[1] for k in affected.get(period_type, [])}
+        todo[period_type] = sorted(i for i in need if lo <= i <= hi)
+    return todo
+
+
 def run_pipeline(
     settings: ScoreboardSettings,
     warehouse: Warehouse,
@@ -94,37 +114,45 @@ def run_pipeline(
     resources = {"settings": settings, "warehouse": warehouse}
     instance = _instance()
     log.info("1/4 ingesting %s", settings.landing)
-    _materialize(instance, dossiers, resources)
+    ingested = _metadata(_materialize(instance, dossiers, resources), dossiers)
     with warehouse.connect() as con:
         first, latest = wh.data_extent(con)
         quarantined = wh.one(con, "SELECT count(*) FROM quarantine")[0]
         n_files = wh.one(con, "SELECT count(*) FROM ingested_files")[0]
         n_dossiers = wh.one(con, "SELECT count(*) FROM dossiers")[0]
+        scored = wh.read_table(
+            con, "SELECT period_type, period_key FROM scored_periods WHERE config_fingerprint = ?",
+            [settings.config_fingerprint()],
+        )
     if first is None:
         raise CliError(f"no usable dossier was found in {settings.landing}")
     ranges = period_ranges(first.date(), latest.date(), from_key, to_key)
+    if from_key or to_key:
+        todo = {t: list(range(lo, hi + 1)) for t, (lo, hi) in ranges.items()}
+    else:
+        todo = stale_periods(ranges, scored, ingested.get("affected_partitions") or {})
     summary = {"files": n_files, "dossiers": n_dossiers, "quarantined": quarantined}
     for step, (period_type, asset) in enumerate(
         (("week", weekly_scoreboard), ("month", monthly_scoreboard)), start=2
     ):
-        lo, hi = ranges[period_type]
-        if hi < lo:
-            summary[f"{period_type}s"] = 0
+        summary[f"{period_type}s"] = len(todo[period_type])
+        if not todo[period_type]:
+            log.info("%d/4 no %s needs scoring", step, period_type)
             continue
-        keys = PARTITIONS[period_type]
-        start_key, end_key = partition_key(period_type, lo), partition_key(period_type, hi)
-        log.info("%d/4 scoring %d %ss (%s … %s)", step, hi - lo + 1, period_type, start_key, end_key)
-        assert keys.has_partition_key(start_key) and keys.has_partition_key(end_key)
-        _materialize(
-            instance,
-            asset,
-            resources,
-            tags={
-                "dagster/asset_partition_range_start": start_key,
-                "dagster/asset_partition_range_end": end_key,
-            },
-        )
-        summary[f"{period_type}s"] = hi - lo + 1
+        log.info("%d/4 scoring %d %ss", step, len(todo[period_type]), period_type)
+        for lo, hi in contiguous_runs(todo[period_type]):
+            start_key, end_key = partition_key(period_type, lo), partition_key(period_type, hi)
+            assert PARTITIONS[period_type].has_partition_key(start_key), start_key
+            assert PARTITIONS[period_type].has_partition_key(end_key), end_key
+            _materialize(
+                instance,
+                asset,
+                resources,
+                tags={
+                    "dagster/asset_partition_range_start": start_key,
+                    "dagster/asset_partition_range_end": end_key,
+                },
+            )
     log.info("4/4 publishing the site to %s", settings.site)
     _materialize(instance, scoreboard_site, resources)
     summary["site"] = str((settings.site / "index.html").absolute())

@@ -4,9 +4,11 @@ import dagster as dg
 
 from pipelines.assets import ASSETS
 from pipelines.resources import ScoreboardSettings, Warehouse
+from pipelines.sensors import SENSORS
 
 defs = dg.Definitions(
     assets=ASSETS,
+    sensors=SENSORS,
     resources={
         "settings": ScoreboardSettings.from_env(),
         "warehouse": Warehouse.from_env(),

@@ -12,7 +12,9 @@ from pathlib import Path
 import polars as pl
 
 from pipelines import warehouse as wh
+from transforms.changes import affected_periods, changed_dossiers
 from transforms.dedup import select_latest
+from transforms.periods import PERIOD_TYPES, covered_range, index_of
 from transforms.ingest import content_hash, ingest_file
 from transforms.units import load_registry
 
@@ -30,6 +32,8 @@ class IngestionReport:
     dossiers: int = 0
     rejected_messages: list[str] = field(default_factory=list)
     by_file: pl.DataFrame | None = None
+    # period indices whose numbers the new rows can change, by period type
+    affected: dict[str, list[int]] = field(default_factory=lambda: {"week": [], "month": []})
 
     def summary(self) -> str:
         return (
@@ -111,10 +115,16 @@ def ingest_landing(
             f"[{i}/{len(files)}] {source}: {result.rows_read} rows read, "
             f"{result.quarantine.height} quarantined"
         )
-    if report.files_new or report.files_rejected or not wh.one(con, "SELECT count(*) FROM dossiers")[0]:
-        versions = wh.read_table(con, "SELECT * FROM dossier_versions")
-        winners, _superseded = select_latest(versions)
+    if report.files_new or report.files_rejected:
+        before = wh.read_table(con, "SELECT * FROM dossiers")
+        winners, _superseded = select_latest(wh.read_table(con, "SELECT * FROM dossier_versions"))
         wh.replace_dossiers(con, winners)
+        changed = changed_dossiers(before, winners)
+        _, latest = wh.data_extent(con)
+        if latest is not None and not changed.is_empty():
+            last = {t: index_of(t, latest.date()) for t in PERIOD_TYPES}
+            last["week"] = covered_range("week", latest.date(), latest.date())[1]
+            report.affected = affected_periods(changed, last)
     report.dossiers = wh.one(con, "SELECT count(*) FROM dossiers")[0]
     report.by_file = wh.read_table(con, "SELECT * FROM file_accounting ORDER BY source_file")
     return report

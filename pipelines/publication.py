@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from dashboards.site import build_site, seed_site
 from pipelines import warehouse as wh
 from pipelines.resources import local_now
-from transforms.calendar import calendar_version
-from transforms.profile import load_profile
 
 RELEASES_KEPT = 2
 
@@ -26,32 +22,19 @@ class Published:
     files: int
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def build_manifest(con, settings, scoreboard) -> dict:
-    profile = load_profile(settings.profile_path)
-    registry = Path(settings.registry_path)
     inputs = wh.read_table(
         con,
         "SELECT source_file, content_hash, status, rows_read FROM ingested_files ORDER BY source_file",
     )
-    try:
-        software = version("par-scoreboard")
-    except PackageNotFoundError:
-        software = "unknown"
     return {
         "generated_at": local_now().isoformat(),
-        "software": {"par-scoreboard": software},
+        **settings.config_versions(),
         "inputs": [
             {"file": r["source_file"], "sha256": r["content_hash"], "status": r["status"],
              "rows_read": r["rows_read"]}
             for r in inputs.iter_rows(named=True)
         ],
-        "profile": {"name": profile.name, "version": profile.version, "sha256": profile.digest},
-        "registry": {"file": registry.name, "sha256": _sha256(registry)[:12]},
-        "calendar": calendar_version(Path(settings.calendar_path)),
         "periods": {
             period_type: sorted(scoreboard.filter(period_type=period_type)["period_key"].unique().to_list())
             for period_type in ("month", "week")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -54,6 +57,32 @@ class ScoreboardSettings(dg.ConfigurableResource):
         }
         values.update({k: str(v) for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    def config_versions(self) -> dict:
+        """What the numbers are made with, besides the dossiers: profile, registry,
+        calendar and software versions (for manifests and re-scoring decisions)."""
+        from transforms.calendar import calendar_version
+        from transforms.profile import load_profile
+
+        profile = load_profile(self.profile_path)
+        registry = Path(self.registry_path)
+        try:
+            software = version("par-scoreboard")
+        except PackageNotFoundError:
+            software = "unknown"
+        return {
+            "software": {"par-scoreboard": software},
+            "profile": {"name": profile.name, "version": profile.version, "sha256": profile.digest},
+            "registry": {
+                "file": registry.name,
+                "sha256": hashlib.sha256(registry.read_bytes()).hexdigest()[:12],
+            },
+            "calendar": calendar_version(Path(self.calendar_path)),
+        }
+
+    def config_fingerprint(self) -> str:
+        text = json.dumps(self.config_versions(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
     def landing(self) -> Path:

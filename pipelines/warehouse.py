@@ -69,7 +69,13 @@ TABLES = {
     "bottlenecks": BOTTLENECK_SCHEMA,
     "what_if": WHAT_IF_SCHEMA,
 }
-PERIOD_TABLES = ("scoreboard", "weak_points", "bottlenecks", "what_if")
+SCORED_PERIODS_SCHEMA: dict[str, pl.DataType] = {
+    "period_type": pl.Utf8(),
+    "period_key": pl.Utf8(),
+    "config_fingerprint": pl.Utf8(),
+}
+TABLES["scored_periods"] = SCORED_PERIODS_SCHEMA
+PERIOD_TABLES = ("scored_periods", "scoreboard", "weak_points", "bottlenecks", "what_if")
 
 FILE_ACCOUNTING_SQL = """
 CREATE OR REPLACE VIEW file_accounting AS

@@ -73,6 +73,36 @@ def test_running_again_changes_nothing(example_run):
     with duckdb.connect(warehouse.path, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM scoreboard").fetchall()[0][0] == 44
     assert summary["files"] == 1
+    assert (summary["weeks"], summary["months"]) == (0, 0)  # nothing new: nothing re-scored
+
+
+def test_a_new_file_rescores_only_the_periods_it_changes(example_run):
+    settings, warehouse, _ = example_run
+    before = {p.name: p.read_bytes() for p in (settings.site / "data").glob("scoreboard-*.csv")}
+    # next week's export: WX-013 (Phúc Xá, received 08/01, finished 14/01) was in fact
+    # returned on 15/01 after an extension of its due date to 16/01
+    header = (EXAMPLE / "dossiers.csv").read_text(encoding="utf-8").splitlines()[0]
+    (settings.landing / "export-2024-W03.csv").write_text(
+        header + "\nWX-013,00001,1.001776,1,10,,2024-01-08 08:00:00,2024-01-16 00:00:00,"
+        "2024-01-15 09:00:00,,,,,true,true,true,,5,\n",
+        encoding="utf-8",
+    )
+    summary = run_pipeline(settings, warehouse)
+    # W02 (where it used to end) … W03 (where it ends now) and W04 for rank_change
+    assert summary["weeks"] == 3 and summary["months"] == 2
+    after = {p.name: p.read_bytes() for p in (settings.site / "data").glob("scoreboard-*.csv")}
+    changed = sorted(k for k in after if after[k] != before[k])
+    assert changed == ["scoreboard-2024-W02.csv", "scoreboard-2024-W03.csv"]
+    w02 = read_published(settings.site, "2024-W02").filter(pl.col("unit_code") == "00001").row(0, named=True)
+    w03 = read_published(settings.site, "2024-W03").filter(pl.col("unit_code") == "00001").row(0, named=True)
+    assert (w02["finished"], w03["finished"]) == (0, 5)
+    with duckdb.connect(warehouse.path, read_only=True) as con:
+        accounting = dict(
+            (r[0], r[1:]) for r in con.execute(
+                "SELECT source_file, rows_read, rows_accepted, rows_quarantined, rows_superseded FROM file_accounting"
+            ).fetchall()
+        )
+    assert accounting == {"dossiers.csv": (38, 37, 0, 1), "export-2024-W03.csv": (1, 1, 0, 0)}
 
 
 def test_one_weekly_partition_materialises_by_its_monday_key(example_run):

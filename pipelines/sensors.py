@@ -1,0 +1,120 @@
+"""Sensors: a file dropped into the landing folder is ingested, the periods its rows
+change are re-scored, and the site is re-published. None of them opens the DuckDB
+file (a reader would collide with the writer): they look at the folder listing and
+at the metadata of the runs before them."""
+
+import hashlib
+import json
+
+import dagster as dg
+
+from pipelines.assets import dossiers, monthly_scoreboard, scoreboard_site, weekly_scoreboard
+from pipelines.ingestion import landing_files
+from pipelines.resources import ScoreboardSettings
+from transforms.changes import contiguous_runs
+from transforms.periods import parse_key, partition_key
+
+SCORING_ASSETS = {"week": weekly_scoreboard, "month": monthly_scoreboard}
+
+
+def landing_listing(settings: ScoreboardSettings) -> dict[str, str]:
+    """relative path → size and modification time, for every file waiting in the folder."""
+    if not settings.landing.is_dir():
+        return {}
+    out = {}
+    for path in landing_files(settings.landing):
+        stat = path.stat()
+        out[path.relative_to(settings.landing).as_posix()] = f"{stat.st_size}:{stat.st_mtime_ns}"
+    return out
+
+
+@dg.sensor(
+    target=[dossiers],
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def landing_sensor(context: dg.SensorEvaluationContext, settings: ScoreboardSettings):
+    """New or changed files in the landing folder start an ingestion run."""
+    listing = landing_listing(settings)
+    previous = json.loads(context.cursor) if context.cursor else {}
+    arrived = sorted(k for k, v in listing.items() if previous.get(k) != v)
+    if not arrived:
+        return dg.SkipReason(f"no new file in {settings.landing}")
+    context.update_cursor(json.dumps(listing, sort_keys=True))
+    run_key = hashlib.sha256(json.dumps(listing, sort_keys=True).encode()).hexdigest()[:16]
+    return dg.RunRequest(run_key=run_key, tags={"scoreboard/new_files": str(len(arrived))})
+
+
+def rescore_requests(affected: dict[str, list[str]], run_id: str) -> list[dg.RunRequest]:
+    """One single-run request per contiguous range of affected partitions."""
+    requests = []
+    for period_type, keys in sorted(affected.items()):
+        indices = [parse_key(k)[1] for k in keys]
+        for lo, hi in contiguous_runs(indices):
+            start, end = partition_key(period_type, lo), partition_key(period_type, hi)
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{run_id}:{period_type}:{start}",
+                    asset_selection=[SCORING_ASSETS[period_type].key],
+                    tags={
+                        "dagster/asset_partition_range_start": start,
+                        "dagster/asset_partition_range_end": end,
+                    },
+                )
+            )
+    return requests
+
+
+def new_materializations(context: dg.SensorEvaluationContext, asset) -> list:
+    """Materialisations of `asset` recorded since the sensor's cursor (a storage id)."""
+    after = int(context.cursor) if context.cursor else None
+    result = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset.key, after_storage_id=after), limit=1000, ascending=True
+    )
+    return list(result.records)
+
+
+def rescore_sensor(period_type: str) -> dg.SensorDefinition:
+    asset = SCORING_ASSETS[period_type]
+
+    @dg.sensor(
+        name=f"rescore_{period_type}s_sensor",
+        target=[asset],
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    def _sensor(context: dg.SensorEvaluationContext):
+        """After an ingestion, re-score exactly the periods its rows change."""
+        records = new_materializations(context, dossiers)
+        if not records:
+            return dg.SkipReason("no new ingestion")
+        keys: set[str] = set()
+        for record in records:
+            value = record.asset_materialization.metadata.get("affected_partitions")
+            keys.update((value.value if value else {}).get(period_type, []))
+        context.update_cursor(str(records[-1].storage_id))
+        requests = rescore_requests({period_type: sorted(keys)}, records[-1].run_id)
+        return requests or dg.SkipReason(f"the ingestion changed no {period_type}")
+
+    return _sensor
+
+
+@dg.sensor(
+    target=[scoreboard_site],
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def publish_sensor(context: dg.SensorEvaluationContext):
+    """New scoreboard rows are published (the site build is cheap when little changed)."""
+    newest = [
+        records[-1].storage_id
+        for asset in SCORING_ASSETS.values()
+        if (records := new_materializations(context, asset))
+    ]
+    if not newest:
+        return dg.SkipReason("no new scoreboard")
+    context.update_cursor(str(max(newest)))
+    return dg.RunRequest(run_key=f"publish:{max(newest)}")
+
+
+SENSORS = [landing_sensor, rescore_sensor("week"), rescore_sensor("month"), publish_sensor]
