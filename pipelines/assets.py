@@ -108,11 +108,13 @@ def score_partitions(
         earliest = relevant["received_at"].min()
         calendar = working_calendar(
             min(earliest.date(), window_start) if earliest else window_start,
-            window_end + timedelta(days=1),
+            # room for due dates derived from legal processing times
+            window_end + timedelta(days=200),
             load_overlay(Path(settings.calendar_path)),
         )
         profile = load_profile(settings.profile_path)
-        rows = score_periods(relevant, units, profile, period_type, periods, calendar)
+        catalogue = settings.catalogue()
+        rows = score_periods(relevant, units, profile, period_type, periods, calendar, catalogue)
         wanted = sorted({key_of(period_type, i) for i in indices})
         in_wanted = pl.col("period_key").is_in(wanted)
         rows = rows.filter(in_wanted)
@@ -128,7 +130,9 @@ def score_partitions(
                 "scoreboard": rows,
                 "weak_points": weak_points(rows, profile),
                 "what_if": what_if(rows, profile),
-                "bottlenecks": bottlenecks(relevant, units, calendar, period_type, periods).filter(in_wanted),
+                "bottlenecks": bottlenecks(
+                    relevant, units, calendar, period_type, periods, catalogue=catalogue
+                ).filter(in_wanted),
             },
         )
     return rows

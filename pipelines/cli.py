@@ -175,6 +175,7 @@ def _settings(args) -> tuple[ScoreboardSettings, Warehouse]:
         site_dir=args.site,
         registry_path=args.registry,
         profile_path=getattr(args, "profile", None),
+        catalogue_path=getattr(args, "catalogue", None),
     )
     return settings, Warehouse.from_env(args.warehouse)
 
@@ -227,7 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--warehouse", help="DuckDB file (SCOREBOARD_WAREHOUSE, default data/warehouse.duckdb)")
         p.add_argument("--site", help="site folder (SCOREBOARD_SITE, default build/site)")
         p.add_argument("--registry", help="unit registry CSV (default: Hà Nội)")
-        p.add_argument("--profile", help="scoring profile YAML (default: Decision 766)")
+        p.add_argument("--profile", help="scoring profile YAML (SCOREBOARD_PROFILE, default: Decision 766)")
+        p.add_argument(
+            "--catalogue",
+            help="procedure catalogue CSV whose processing days give a missing due date "
+            "(SCOREBOARD_CATALOGUE, e.g. config/procedures.csv; default: none)",
+        )
 
     run = sub.add_parser("run", help="ingest the landing folder, score and publish")
     locations(run)

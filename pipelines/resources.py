@@ -22,6 +22,8 @@ DEFAULTS = {
     "SCOREBOARD_REGISTRY": str(config_path("registry", "hanoi.csv")),
     "SCOREBOARD_PROFILE": str(config_path("profiles", "default.yaml")),
     "SCOREBOARD_CALENDAR": str(config_path("calendar", "vn_overlay.csv")),
+    # optional: derive a missing due date from legal processing days (config/procedures.csv)
+    "SCOREBOARD_CATALOGUE": "",
 }
 
 
@@ -45,6 +47,7 @@ class ScoreboardSettings(dg.ConfigurableResource):
     registry_path: str = DEFAULTS["SCOREBOARD_REGISTRY"]
     profile_path: str = DEFAULTS["SCOREBOARD_PROFILE"]
     calendar_path: str = DEFAULTS["SCOREBOARD_CALENDAR"]
+    catalogue_path: str = DEFAULTS["SCOREBOARD_CATALOGUE"]
 
     @classmethod
     def from_env(cls, **overrides: str | None) -> "ScoreboardSettings":
@@ -54,6 +57,7 @@ class ScoreboardSettings(dg.ConfigurableResource):
             "registry_path": env_default("SCOREBOARD_REGISTRY"),
             "profile_path": env_default("SCOREBOARD_PROFILE"),
             "calendar_path": env_default("SCOREBOARD_CALENDAR"),
+            "catalogue_path": os.environ.get("SCOREBOARD_CATALOGUE", ""),
         }
         values.update({k: str(v) for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -78,7 +82,20 @@ class ScoreboardSettings(dg.ConfigurableResource):
                 "sha256": hashlib.sha256(registry.read_bytes()).hexdigest()[:12],
             },
             "calendar": calendar_version(Path(self.calendar_path)),
+            "catalogue": (
+                {
+                    "file": Path(self.catalogue_path).name,
+                    "sha256": hashlib.sha256(Path(self.catalogue_path).read_bytes()).hexdigest()[:12],
+                }
+                if self.catalogue_path
+                else None
+            ),
         }
+
+    def catalogue(self):
+        from transforms.classify import load_catalogue
+
+        return load_catalogue(self.catalogue_path) if self.catalogue_path else None
 
     def config_fingerprint(self) -> str:
         text = json.dumps(self.config_versions(), sort_keys=True)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
+
+from transforms.calendar import add_working_days
 
 FINISHED_STATUSES = (9, 10)
 REJECTED_STATUSES = (3, 7, 8)
@@ -64,3 +68,36 @@ def classify(dossiers: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFra
         .with_columns(end_at=end_at)
         .with_columns(outcome=outcome)
     )
+
+
+def load_catalogue(path: Path | str) -> pl.DataFrame:
+    """A procedure catalogue: procedure_code → legal processing time in working days."""
+    frame = pl.read_csv(path, infer_schema=False)
+    missing = {"procedure_code", "processing_days"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"the procedure catalogue {path} has no column {', '.join(sorted(missing))}")
+    return frame.select(
+        pl.col("procedure_code").str.strip_chars(),
+        pl.col("processing_days").str.strip_chars().cast(pl.Int64, strict=False),
+    ).filter(pl.col("processing_days").is_not_null()).unique("procedure_code", keep="first")
+
+
+def derive_missing_due(
+    dossiers: pl.DataFrame, catalogue: pl.DataFrame | None, calendar: pl.DataFrame
+) -> pl.DataFrame:
+    """A dossier exported without due_at gets one from the catalogue: the date that is
+    the procedure's processing days (working days) after the day of receipt. It is a
+    date, so its due end is the end of that day. Exported due dates always win."""
+    if catalogue is None or catalogue.is_empty():
+        return dossiers
+    columns = dossiers.columns
+    derived = add_working_days(
+        dossiers.join(catalogue, on="procedure_code", how="left"),
+        "received_at",
+        "processing_days",
+        calendar,
+        out="_derived_due",
+    )
+    return derived.with_columns(
+        due_at=pl.coalesce("due_at", pl.col("_derived_due").cast(pl.Datetime("us")))
+    ).select(columns)

@@ -182,6 +182,7 @@ def bottlenecks(
     period_type: str,
     periods: list[Period],
     top: int = 5,
+    catalogue: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Per unit and period, the procedures with the most overdue + pending-overdue
     dossiers (ties by procedure code), with their share of the unit's late dossiers.
@@ -190,7 +191,9 @@ def bottlenecks(
         return pl.DataFrame(schema=BOTTLENECK_SCHEMA)
     first, last = periods[0].index, periods[-1].index
     keys = [*UNIT_KEY, "procedure_code"]
-    facts = with_period_indices(attribute(dossier_facts(dossiers, calendar), units), period_type)
+    facts = with_period_indices(
+        attribute(dossier_facts(dossiers, calendar, catalogue), units), period_type
+    )
     overdue = (
         facts.filter((pl.col("outcome") == "overdue") & pl.col("end_idx").is_between(first, last))
         .group_by(*keys, period_idx="end_idx")

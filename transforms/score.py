@@ -14,7 +14,7 @@ from datetime import datetime
 import polars as pl
 
 from transforms.calendar import working_days_between
-from transforms.classify import classify
+from transforms.classify import classify, derive_missing_due
 from transforms.periods import Period, index_expr, periods_frame
 from transforms.profile import PUBLISHED_GROUPS, Profile
 from transforms.schema import SCOREBOARD_COLUMNS
@@ -67,9 +67,11 @@ def parent_links(units: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def dossier_facts(dossiers: pl.DataFrame, calendar: pl.DataFrame) -> pl.DataFrame:
+def dossier_facts(
+    dossiers: pl.DataFrame, calendar: pl.DataFrame, catalogue: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """One row per dossier with the flags every count and rate needs."""
-    d = classify(dossiers)
+    d = classify(derive_missing_due(dossiers, catalogue, calendar))
     finished = pl.col("kind") == "finished"
     overdue = pl.col("outcome") == "overdue"
     d = working_days_between(d, "received_at", "end_at", calendar, out="working_days")
@@ -235,6 +237,7 @@ def score_periods(
     period_type: str,
     periods: list[Period],
     calendar: pl.DataFrame,
+    catalogue: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The published scoreboard rows (SCOREBOARD_COLUMNS) for consecutive `periods`.
 
@@ -248,7 +251,7 @@ def score_periods(
         False,
     )
     all_periods = [before, *periods]
-    facts = attribute(dossier_facts(dossiers, calendar), units)
+    facts = attribute(dossier_facts(dossiers, calendar, catalogue), units)
     received, ended, pending = unit_period_counts(facts, period_type, all_periods)
 
     grid = units.select(

@@ -1,0 +1,88 @@
+"""Configuration as data: another profile, a procedure catalogue, no code change."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, datetime
+
+import polars as pl
+import pytest
+
+from config import config_path
+from pipelines.cli import run_pipeline
+from pipelines.resources import ScoreboardSettings, Warehouse
+from tests.helpers import EXAMPLE, read_example_dossiers, read_expected_scoreboard
+from tests.test_pipeline_e2e import read_published
+from transforms.calendar import working_calendar
+from transforms.periods import index_of, make_periods
+from transforms.profile import ProfileError, load_profile, parse_profile
+from transforms.score import score_periods
+from transforms.units import load_registry
+
+NARROW = config_path("profiles", "timeliness_online.yaml")
+
+
+def january(profile, catalogue=None):
+    periods = make_periods("month", index_of("month", date(2024, 1, 1)), index_of("month", date(2024, 1, 1)),
+                           latest_event=datetime(2024, 2, 7, 15), now=datetime(2026, 1, 1))
+    cal = working_calendar(date(2023, 1, 1), date(2025, 1, 1))
+    return score_periods(read_example_dossiers(), load_registry(EXAMPLE / "units.csv"), profile, "month",
+                         periods, cal, catalogue)
+
+
+def unit(frame, code):
+    return frame.filter(pl.col("unit_code") == code).row(0, named=True)
+
+
+def test_the_narrow_profile_scores_only_timeliness_and_online():
+    out = january(load_profile(NARROW))
+    ba_dinh = unit(out, "001")
+    # 60 × 8/11 + 40 × min(1, (1/3) / 0.8) = 43.6364 + 16.6667
+    assert ba_dinh["score"] == pytest.approx(60 * 8 / 11 + 40 * (1 / 3) / 0.8)
+    assert ba_dinh["points_transparency"] is None and ba_dinh["points_satisfaction"] is None
+    soc_son = unit(out, "002")
+    assert soc_son["score"] == pytest.approx(60 * 18 / 21 + 40 * (16 / 21) / 0.8)
+    assert (soc_son["band"], soc_son["rank"], ba_dinh["band"], ba_dinh["rank"]) == ("Tốt", 1, "Trung bình", 2)  # 89.52 and 60.30
+
+
+def test_bad_profiles_are_refused_with_a_sentence():
+    with pytest.raises(ProfileError, match="not one of"):
+        parse_profile({"groups": [{"key": "speed", "indicators": [{"rate": "on_time_rate", "max": 1}]}]})
+    with pytest.raises(ProfileError, match="threshold"):
+        parse_profile({"groups": [{"key": "online", "indicators": [
+            {"rate": "online_rate", "kind": "saturating", "max": 12}]}],
+            "bands": [{"label": "A", "min": None}]})
+
+
+def catalogue(days: int) -> pl.DataFrame:
+    return pl.DataFrame({"procedure_code": ["1.001776"], "processing_days": [days]})
+
+
+def test_a_catalogue_gives_a_missing_due_date():
+    default = unit(january(load_profile()), "001")
+    assert (default["no_deadline"], default["on_time"]) == (1, 2)
+    # WX-009: received Wed 10/01, finished Mon 15/01 08:00. Three working days after
+    # receipt is Mon 15/01 (date only: due at the end of that day): on time.
+    three = unit(january(load_profile(), catalogue(3)), "001")
+    assert (three["no_deadline"], three["on_time"], three["overdue"], three["timeliness_base"]) == (0, 3, 2, 12)
+    # two working days is Fri 12/01: finished after it, overdue
+    two = unit(january(load_profile(), catalogue(2)), "001")
+    assert (two["no_deadline"], two["on_time"], two["overdue"]) == (0, 2, 3)
+
+
+def test_changing_the_profile_rescores_every_period(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(EXAMPLE / "dossiers.csv", landing)
+    common = dict(landing_dir=str(landing), site_dir=str(tmp_path / "site"), registry_path=str(EXAMPLE / "units.csv"))
+    warehouse = Warehouse(path=str(tmp_path / "w.duckdb"))
+    narrow = run_pipeline(ScoreboardSettings.from_env(profile_path=str(NARROW), **common), warehouse)
+    assert (narrow["weeks"], narrow["months"]) == (9, 2)
+    got = read_published(tmp_path / "site", "2024-01")
+    assert unit(got, "001")["score"] == pytest.approx(60 * 8 / 11 + 40 * (1 / 3) / 0.8)
+    default = run_pipeline(ScoreboardSettings.from_env(**common), warehouse)
+    assert (default["weeks"], default["months"]) == (9, 2)  # nothing new, but another profile
+    got = read_published(tmp_path / "site", "2024-01").sort("unit_code")
+    expected = read_expected_scoreboard().filter(pl.col("period_key") == "2024-01").sort("unit_code")
+    assert got["score"].to_list() == pytest.approx(expected["score"].to_list())
