@@ -19,6 +19,7 @@ from pipelines.assets import ASSETS, dossiers, monthly_scoreboard, scoreboard_si
 from pipelines.partitions import PARTITIONS  # noqa: E402
 from pipelines.resources import ScoreboardSettings, Warehouse, env_default, local_now  # noqa: E402
 from pipelines import warehouse as wh  # noqa: E402
+from pipelines.progress import Progress  # noqa: E402
 from transforms.changes import contiguous_runs  # noqa: E402
 from transforms.periods import (  # noqa: E402
     HISTORY_START,
@@ -98,14 +99,50 @@ def stale_periods(
     return todo
 
 
+def score_ranges(instance, resources, todo: dict[str, list[int]], chunk: dict | None = None) -> dict:
+    """Materialise the periods in `todo`, one single run per contiguous range (cut into
+    chunks of at most `chunk[period_type]` periods), with a progress line."""
+    chunk = chunk or {"week": 10_000, "month": 10_000}
+    runs = []
+    for period_type in ("week", "month"):
+        for lo, hi in contiguous_runs(todo.get(period_type, [])):
+            for start in range(lo, hi + 1, chunk[period_type]):
+                runs.append((period_type, start, min(hi, start + chunk[period_type] - 1)))
+    total = sum(hi - lo + 1 for _, lo, hi in runs)
+    summary = {f"{t}s": len(todo.get(t, [])) for t in ("week", "month")}
+    if not runs:
+        log.info("no week or month needs scoring")
+        return summary
+    progress = Progress(total, "scoring")
+    assets = {"week": weekly_scoreboard, "month": monthly_scoreboard}
+    for period_type, lo, hi in runs:
+        start_key, end_key = partition_key(period_type, lo), partition_key(period_type, hi)
+        assert PARTITIONS[period_type].has_partition_key(start_key), start_key
+        assert PARTITIONS[period_type].has_partition_key(end_key), end_key
+        _materialize(
+            instance,
+            assets[period_type],
+            resources,
+            tags={
+                "dagster/asset_partition_range_start": start_key,
+                "dagster/asset_partition_range_end": end_key,
+            },
+        )
+        progress.advance(hi - lo + 1, f"{key_of(period_type, lo)} … {key_of(period_type, hi)}")
+    return summary
+
+
 def run_pipeline(
     settings: ScoreboardSettings,
     warehouse: Warehouse,
     *,
     from_key: str | None = None,
     to_key: str | None = None,
+    backfill: bool = False,
 ) -> dict:
-    """Ingest, score every covered week and month, publish: through the asset graph."""
+    """Ingest, score, publish, through the asset graph. Without a range, the periods
+    scored are those the new rows change and those never scored with this profile,
+    registry and calendar; with a range, or as a backfill, every period in it."""
     started = time.monotonic()
     if not settings.landing.is_dir():
         raise CliError(f"the landing folder {settings.landing} does not exist")
@@ -113,7 +150,7 @@ def run_pipeline(
         raise CliError(f"the unit registry {settings.registry_path} does not exist")
     resources = {"settings": settings, "warehouse": warehouse}
     instance = _instance()
-    log.info("1/4 ingesting %s", settings.landing)
+    log.info("ingesting %s", settings.landing)
     ingested = _metadata(_materialize(instance, dossiers, resources), dossiers)
     with warehouse.connect() as con:
         first, latest = wh.data_extent(con)
@@ -127,33 +164,16 @@ def run_pipeline(
     if first is None:
         raise CliError(f"no usable dossier was found in {settings.landing}")
     ranges = period_ranges(first.date(), latest.date(), from_key, to_key)
-    if from_key or to_key:
+    if from_key or to_key or backfill:
         todo = {t: list(range(lo, hi + 1)) for t, (lo, hi) in ranges.items()}
     else:
         todo = stale_periods(ranges, scored, ingested.get("affected_partitions") or {})
     summary = {"files": n_files, "dossiers": n_dossiers, "quarantined": quarantined}
-    for step, (period_type, asset) in enumerate(
-        (("week", weekly_scoreboard), ("month", monthly_scoreboard)), start=2
-    ):
-        summary[f"{period_type}s"] = len(todo[period_type])
-        if not todo[period_type]:
-            log.info("%d/4 no %s needs scoring", step, period_type)
-            continue
-        log.info("%d/4 scoring %d %ss", step, len(todo[period_type]), period_type)
-        for lo, hi in contiguous_runs(todo[period_type]):
-            start_key, end_key = partition_key(period_type, lo), partition_key(period_type, hi)
-            assert PARTITIONS[period_type].has_partition_key(start_key), start_key
-            assert PARTITIONS[period_type].has_partition_key(end_key), end_key
-            _materialize(
-                instance,
-                asset,
-                resources,
-                tags={
-                    "dagster/asset_partition_range_start": start_key,
-                    "dagster/asset_partition_range_end": end_key,
-                },
-            )
-    log.info("4/4 publishing the site to %s", settings.site)
+    # a backfill goes a year of weeks (or months) per run: progress to watch, and
+    # a killed backfill loses at most one chunk, each written in one transaction
+    chunk = {"week": 52, "month": 12} if backfill else None
+    summary.update(score_ranges(instance, resources, todo, chunk))
+    log.info("publishing the site to %s", settings.site)
     _materialize(instance, scoreboard_site, resources)
     summary["site"] = str((settings.site / "index.html").absolute())
     summary["seconds"] = round(time.monotonic() - started, 1)
@@ -183,6 +203,12 @@ def _settings(args) -> tuple[ScoreboardSettings, Warehouse]:
 def cmd_run(args) -> None:
     settings, warehouse = _settings(args)
     _print_summary(run_pipeline(settings, warehouse, from_key=args.from_key, to_key=args.to_key))
+
+
+def cmd_backfill(args) -> None:
+    settings, warehouse = _settings(args)
+    summary = run_pipeline(settings, warehouse, from_key=args.from_key, to_key=args.to_key, backfill=True)
+    _print_summary(summary)
 
 
 def cmd_generate(args) -> None:
@@ -240,6 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--from", dest="from_key", help="first period, e.g. 2024-03 or 2024-W10")
     run.add_argument("--to", dest="to_key", help="last period, e.g. 2024-05 or 2024-W20")
     run.set_defaults(func=cmd_run)
+
+    backfill = sub.add_parser(
+        "backfill", help="re-score and re-publish every week and month of a range (safe to repeat)"
+    )
+    locations(backfill)
+    backfill.add_argument("--from", dest="from_key", required=True, help="first period, e.g. 2016-01")
+    backfill.add_argument("--to", dest="to_key", help="last period (default: the latest data)")
+    backfill.set_defaults(func=cmd_backfill)
 
     gen = sub.add_parser("generate", help="write realistic demo exports for Hà Nội")
     gen.add_argument("--out", required=True, help="folder to write the exports to")

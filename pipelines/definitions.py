@@ -4,11 +4,13 @@ import dagster as dg
 
 from pipelines.assets import ASSETS
 from pipelines.resources import ScoreboardSettings, Warehouse
+from pipelines.schedules import SCHEDULES
 from pipelines.sensors import SENSORS
 
 defs = dg.Definitions(
     assets=ASSETS,
     sensors=SENSORS,
+    schedules=SCHEDULES,
     resources={
         "settings": ScoreboardSettings.from_env(),
         "warehouse": Warehouse.from_env(),
