@@ -1,0 +1,263 @@
+"""Early warnings: a unit's week far from its own recent history, and a band at risk.
+
+Weekly rule (`early_warnings`). For each unit (unit_code + unit_valid_from, since
+codes are reused) and each final week W of the input, and for each indicator
+(`received`, `on_time_rate`):
+
+* history = the unit's values in the `lookback_weeks` calendar weeks before W
+  (default 8) that have data: a listed row for `received`; for `on_time_rate` a
+  row whose timeliness_base reaches `min_denominator` (a rate of 3 dossiers is
+  noise). Provisional weeks (the week in progress) are neither tested nor used as
+  history unless `include_provisional` is set, since a partial week always looks
+  like a drop.
+* with at least `min_history_weeks` (default 4) such weeks:
+  z = (value − median) / (mad_scale × max(MAD, mad_floor, mad_floor_relative × |median|))
+  with MAD the median absolute deviation of the history and mad_scale 1.4826 (so a
+  normal history's MAD scales like its standard deviation). The floor keeps a flat
+  history (MAD 0) from turning any change into an alarm.
+* z ≤ drop_z is a `drop`, z ≥ spike_z a `spike` (per indicator; null disables).
+  Defaults: received drops at z ≤ −3 and spikes at z ≥ 4 (a count's upper tail is
+  longer: see config/quality.yaml); on_time_rate drops at z ≤ −3 (an improvement
+  is no warning).
+
+Band at risk (`band_at_risk`). A unit's month so far (the provisional month) is at
+risk when its score rounded to 2 decimals is below the floor of the band it held
+last month, or less than `margin_points` (default 2) above it. The lowest band has
+no floor, so a unit in it is never at risk. Only units whose month so far already
+has received + timeliness_base ≥ `min_volume` (default: the profile's min_volume)
+are considered, so the first days of a month do not raise noise.
+
+Both return the same columns (WARNING_SCHEMA); for a band at risk `indicator` is
+`score`, `value` the rounded month-so-far score, `baseline` the band's floor and
+`z` null.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import polars as pl
+
+from quality.settings import load_quality_config
+from transforms.periods import index_expr
+from transforms.profile import Profile, load_profile
+from transforms.score import round_score
+
+UNIT_KEY = ["unit_code", "unit_valid_from"]
+
+WARNING_SCHEMA: dict[str, pl.DataType] = {
+    "period_type": pl.Utf8(),
+    "period_key": pl.Utf8(),
+    "unit_code": pl.Utf8(),
+    "unit_valid_from": pl.Date(),
+    "unit_name": pl.Utf8(),
+    "level": pl.Utf8(),
+    "indicator": pl.Utf8(),
+    "value": pl.Float64(),
+    "baseline": pl.Float64(),
+    "z": pl.Float64(),
+    "kind": pl.Utf8(),
+    "message_vi": pl.Utf8(),
+    "message_en": pl.Utf8(),
+}
+
+INDICATOR_LABELS = {
+    "received": ("Số hồ sơ tiếp nhận", "Dossiers received"),
+    "on_time_rate": ("Tỷ lệ giải quyết đúng hạn", "On-time rate"),
+}
+
+
+def _num_vi(x: float, decimals: int) -> str:
+    return f"{x:,.{decimals}f}".replace(",", " ").replace(".", ",").replace("-", "−")
+
+
+def _num_en(x: float, decimals: int) -> str:
+    return f"{x:,.{decimals}f}".replace("-", "−")
+
+
+def _fmt(indicator: str, x: float, lang: str) -> str:
+    num = _num_vi if lang == "vi" else _num_en
+    if indicator.endswith("_rate"):
+        return f"{num(100 * x, 1)} %"
+    if float(x).is_integer():
+        return num(x, 0)
+    return num(x, 1)
+
+
+def _empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=WARNING_SCHEMA)
+
+
+def _indicator_values(weeks: pl.DataFrame, indicator: str, settings: Mapping[str, Any]) -> pl.DataFrame:
+    value = pl.col(indicator).cast(pl.Float64)
+    min_den = settings.get("min_denominator")
+    if indicator == "on_time_rate" and min_den:
+        value = pl.when(pl.col("timeliness_base") >= min_den).then(value)
+    return weeks.select(*UNIT_KEY, "_widx", value=value)
+
+
+def _robust_z(
+    weeks: pl.DataFrame, indicator: str, settings: Mapping[str, Any], cfg: Mapping[str, Any]
+) -> pl.DataFrame:
+    """Per (unit, week): value, history median, MAD, history size and z."""
+    lookback = int(cfg["lookback_weeks"])
+    values = _indicator_values(weeks, indicator, settings)
+    history = (
+        values.drop_nulls("value")
+        .with_columns(_lag=pl.int_ranges(1, lookback + 1))
+        .explode("_lag")
+        .with_columns(_widx=pl.col("_widx") + pl.col("_lag"))
+        .group_by(*UNIT_KEY, "_widx")
+        .agg(hist=pl.col("value"))
+        .with_columns(
+            baseline=pl.col("hist").list.eval(pl.element().median()).list.first(),
+            mad=pl.col("hist").list.eval((pl.element() - pl.element().median()).abs().median()).list.first(),
+            n_hist=pl.col("hist").list.len(),
+        )
+        .drop("hist")
+    )
+    floor = pl.max_horizontal(
+        pl.col("mad"),
+        pl.lit(float(settings.get("mad_floor") or 0.0)),
+        float(settings.get("mad_floor_relative") or 0.0) * pl.col("baseline").abs(),
+    )
+    scale = float(cfg["mad_scale"]) * floor
+    return (
+        values.join(history, on=[*UNIT_KEY, "_widx"], how="inner")
+        .filter(pl.col("value").is_not_null() & (pl.col("n_hist") >= int(cfg["min_history_weeks"])))
+        .with_columns(
+            z=pl.when(scale > 0).then((pl.col("value") - pl.col("baseline")) / scale)
+        )
+    )
+
+
+def early_warnings(
+    weekly: pl.DataFrame,
+    config: Mapping[str, Any] | str | None = None,
+    *,
+    period_keys: list[str] | None = None,
+) -> pl.DataFrame:
+    """Warnings for weekly scoreboard rows (all weeks given; `period_keys` keeps only
+    the warnings of those weeks). `weekly` must hold the history too: the
+    `lookback_weeks` weeks before each week tested. `config`: the mapping of
+    config/quality.yaml (or a path to one; None: that file)."""
+    cfg_all = load_quality_config(config)
+    cfg = cfg_all["early_warning"]
+    weeks = weekly.filter(pl.col("period_type") == "week")
+    if not cfg.get("include_provisional", False) and "provisional" in weeks.columns:
+        weeks = weeks.filter(~pl.col("provisional").fill_null(False))
+    if weeks.height == 0:
+        return _empty()
+    weeks = weeks.with_columns(_widx=index_expr("week", "period_start"))
+    names = weeks.select(*UNIT_KEY, "_widx", "period_key", "unit_name", "level")
+    parts = []
+    for indicator, settings in (cfg.get("indicators") or {}).items():
+        if indicator not in weeks.columns:
+            continue
+        scored = _robust_z(weeks, indicator, settings, cfg)
+        drop_z, spike_z = settings.get("drop_z"), settings.get("spike_z")
+        kind = pl.lit(None, dtype=pl.Utf8)
+        if spike_z is not None:
+            kind = pl.when(pl.col("z") >= float(spike_z)).then(pl.lit("spike")).otherwise(kind)
+        if drop_z is not None:
+            kind = pl.when(pl.col("z") <= float(drop_z)).then(pl.lit("drop")).otherwise(kind)
+        flagged = scored.with_columns(kind=kind).filter(pl.col("kind").is_not_null())
+        if flagged.height:
+            parts.append(flagged.with_columns(indicator=pl.lit(indicator)))
+    if not parts:
+        return _empty()
+    out = pl.concat(parts, how="diagonal_relaxed").join(names, on=[*UNIT_KEY, "_widx"], how="left")
+    if period_keys is not None:
+        out = out.filter(pl.col("period_key").is_in(list(period_keys)))
+    vi, en = [], []
+    for row in out.iter_rows(named=True):
+        label_vi, label_en = INDICATOR_LABELS.get(row["indicator"], (row["indicator"], row["indicator"]))
+        z_vi, z_en = _num_vi(row["z"], 1), _num_en(row["z"], 1)
+        v = (_fmt(row["indicator"], row["value"], "vi"), _fmt(row["indicator"], row["value"], "en"))
+        b = (_fmt(row["indicator"], row["baseline"], "vi"), _fmt(row["indicator"], row["baseline"], "en"))
+        if row["kind"] == "drop":
+            vi.append(f"{label_vi} tuần {row['period_key']} giảm bất thường: {v[0]}, so với trung vị "
+                      f"{b[0]} của {row['n_hist']} tuần trước đó (z = {z_vi}).")
+            en.append(f"{label_en} in week {row['period_key']} dropped sharply: {v[1]} against a median "
+                      f"of {b[1]} over the previous {row['n_hist']} weeks with data (z = {z_en}).")
+        else:
+            vi.append(f"{label_vi} tuần {row['period_key']} tăng bất thường: {v[0]}, so với trung vị "
+                      f"{b[0]} của {row['n_hist']} tuần trước đó (z = {z_vi}).")
+            en.append(f"{label_en} in week {row['period_key']} jumped: {v[1]} against a median "
+                      f"of {b[1]} over the previous {row['n_hist']} weeks with data (z = {z_en}).")
+    out = out.with_columns(
+        period_type=pl.lit("week"),
+        message_vi=pl.Series(vi, dtype=pl.Utf8),
+        message_en=pl.Series(en, dtype=pl.Utf8),
+    )
+    return _finish(out)
+
+
+def _finish(out: pl.DataFrame) -> pl.DataFrame:
+    level_order = pl.col("level").replace_strict(
+        {"district": 0, "commune": 1, "department": 2}, default=9, return_dtype=pl.Int64
+    )
+    return (
+        out.with_columns(_lo=level_order)
+        .sort(["period_type", "period_key", "_lo", "unit_code", "unit_valid_from", "indicator"])
+        .select([pl.col(c).cast(t) for c, t in WARNING_SCHEMA.items()])
+    )
+
+
+def band_at_risk(
+    monthly_partial: pl.DataFrame,
+    previous_month: pl.DataFrame,
+    profile: Profile | None = None,
+    config: Mapping[str, Any] | str | None = None,
+) -> pl.DataFrame:
+    """Units whose month so far (`monthly_partial`: scoreboard rows of the month in
+    progress) scores below, or within `margin_points` above, the floor of the band
+    they held in `previous_month` (scoreboard rows of the month before)."""
+    profile = profile or load_profile()
+    cfg = load_quality_config(config)["band_at_risk"]
+    margin = float(cfg.get("margin_points") or 0.0)
+    min_volume = cfg.get("min_volume")
+    min_volume = profile.min_volume if min_volume is None else int(min_volume)
+    floors = {b.label: b.min_score for b in profile.bands}
+    labels_en = {b.label: b.label_en for b in profile.bands}
+    prev = previous_month.filter(pl.col("band").is_not_null()).select(
+        *UNIT_KEY, prev_key="period_key", prev_band="band",
+        floor=pl.col("band").replace_strict(floors, default=None, return_dtype=pl.Float64),
+    ).filter(pl.col("floor").is_not_null())
+    current = monthly_partial.filter(
+        pl.col("score").is_not_null()
+        & ((pl.col("received") + pl.col("timeliness_base")) >= min_volume)
+    ).with_columns(value=round_score(pl.col("score")))
+    at_risk = current.join(prev, on=UNIT_KEY, how="inner").filter(
+        pl.col("value") < pl.col("floor") + margin
+    )
+    if at_risk.height == 0:
+        return _empty()
+    vi, en = [], []
+    for row in at_risk.iter_rows(named=True):
+        v_vi, v_en = _num_vi(row["value"], 2), _num_en(row["value"], 2)
+        f_vi, f_en = _num_vi(row["floor"], 0 if float(row["floor"]).is_integer() else 2), _num_en(
+            row["floor"], 0 if float(row["floor"]).is_integer() else 2
+        )
+        band, band_en = row["prev_band"], labels_en.get(row["prev_band"], row["prev_band"])
+        if row["value"] < row["floor"]:
+            vi.append(f"Điểm tạm tính tháng {row['period_key']} là {v_vi}, dưới ngưỡng {f_vi} của "
+                      f"xếp loại {band} đạt được tháng {row['prev_key']}.")
+            en.append(f"The month-so-far score for {row['period_key']} is {v_en}, below the {f_en} "
+                      f"floor of the band {band} ({band_en}) held in {row['prev_key']}.")
+        else:
+            gap_vi, gap_en = _num_vi(row["value"] - row["floor"], 2), _num_en(row["value"] - row["floor"], 2)
+            vi.append(f"Điểm tạm tính tháng {row['period_key']} là {v_vi}, chỉ cao hơn ngưỡng {f_vi} "
+                      f"của xếp loại {band} (tháng {row['prev_key']}) {gap_vi} điểm.")
+            en.append(f"The month-so-far score for {row['period_key']} is {v_en}, only {gap_en} points "
+                      f"above the {f_en} floor of the band {band} ({band_en}) held in {row['prev_key']}.")
+    out = at_risk.with_columns(
+        period_type=pl.lit("month"),
+        indicator=pl.lit("score"),
+        baseline=pl.col("floor"),
+        z=pl.lit(None, dtype=pl.Float64),
+        kind=pl.lit("band_at_risk"),
+        message_vi=pl.Series(vi, dtype=pl.Utf8),
+        message_en=pl.Series(en, dtype=pl.Utf8),
+    )
+    return _finish(out)
