@@ -2,6 +2,7 @@
 
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from pipelines.publication import publish_site
 from pipelines.resources import ScoreboardSettings, Warehouse, local_now
 from pipelines import warehouse as wh
 from transforms.calendar import load_overlay, working_calendar
+from quality.holds import HOLD_SCHEMA, batch_holds, check_holds
+from quality.suites import QualityResult, validate_dossiers, validate_file_accounting, validate_scoreboard
 from transforms.insights import bottlenecks, weak_points, what_if
 from transforms.periods import key_of, make_periods, parse_key, partition_key, start_of
 from transforms.profile import load_profile
@@ -33,7 +36,19 @@ def _log(context: dg.AssetExecutionContext):
     return emit
 
 
-@dg.asset(group_name="ingestion", pool=WRITER_POOL, kinds={"duckdb", "polars"})
+@dg.asset(
+    group_name="ingestion",
+    pool=WRITER_POOL,
+    kinds={"duckdb", "polars"},
+    check_specs=[
+        dg.AssetCheckSpec("rows_accounted", asset="dossiers",
+                          description="Per file: rows read = accepted + quarantined + superseded."),
+        dg.AssetCheckSpec("batch_quality", asset="dossiers",
+                          description="No file has too many quarantined rows; a broken batch holds its periods."),
+        dg.AssetCheckSpec("dossiers_valid", asset="dossiers",
+                          description="The dossiers this run added or changed pass the dossier suite."),
+    ],
+)
 def dossiers(
     context: dg.AssetExecutionContext, settings: ScoreboardSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
@@ -46,7 +61,13 @@ def dossiers(
             now=local_now(),
             log=_log(context),
         )
+        holds = batch_holds_in(con, report.by_file)
+        wh.replace_batch_holds(con, holds)
     _log(context)(report.summary())
+    accounting = validate_file_accounting(report.by_file)
+    changed = report.changed if report.changed is not None else pl.DataFrame()
+    valid = validate_dossiers(changed) if changed.height else None
+    held_files = sorted(holds["source"].unique().to_list())
     by_file = report.by_file.select(
         "source_file", "status", "rows_read", "rows_accepted", "rows_quarantined", "rows_superseded"
     )
@@ -64,8 +85,52 @@ def dossiers(
             "affected_partitions": dg.MetadataValue.json(
                 {t: [partition_key(t, i) for i in idx] for t, idx in report.affected.items()}
             ),
-        }
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="rows_accounted", passed=accounting.success, metadata=accounting.to_metadata()
+            ),
+            dg.AssetCheckResult(
+                check_name="batch_quality",
+                passed=not held_files,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"held_files": held_files, "held_periods": holds.height},
+            ),
+            dg.AssetCheckResult(
+                check_name="dossiers_valid",
+                passed=valid is None or valid.success,
+                metadata=valid.to_metadata() if valid else {"rows_validated": 0},
+            ),
+        ],
     )
+
+
+def scoreboard_checks(asset: str) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(
+            "scoreboard_valid", asset=asset, blocking=True,
+            description="Classes add up, rates in [0, 1], scores in [0, 100], ranks follow scores.",
+        ),
+        dg.AssetCheckSpec(
+            "published", asset=asset,
+            description="No period of the run was held back (failing check or broken batch).",
+        ),
+    ]
+
+
+def batch_holds_in(con, accounting: pl.DataFrame) -> pl.DataFrame:
+    """The periods that broken batches hold, from the warehouse's quarantine and versions."""
+    suspects = accounting.filter(pl.col("rows_quarantined") > 0)["source_file"].to_list()
+    if not suspects:
+        return pl.DataFrame(schema=HOLD_SCHEMA)
+    quarantine = wh.read_table(
+        con, "SELECT source_file, received_at FROM quarantine WHERE list_contains(?, source_file)", [suspects]
+    )
+    versions = wh.read_table(
+        con, "SELECT source_file, received_at FROM dossier_versions WHERE list_contains(?, source_file)",
+        [suspects],
+    )
+    return batch_holds(accounting, quarantine, versions)
 
 
 def _markdown_table(frame: pl.DataFrame, limit: int = 200) -> str:
@@ -83,8 +148,9 @@ def score_partitions(
     partition_keys: list[str],
     settings: ScoreboardSettings,
     warehouse: Warehouse,
-) -> pl.DataFrame:
-    """Score the periods of these partitions and replace their rows in the warehouse."""
+) -> "ScoredPeriods":
+    """Score the periods of these partitions and replace their rows in the warehouse,
+    except periods held back by a failing check or a broken batch."""
     indices = sorted(parse_key(k)[1] for k in partition_keys)
     first, last = indices[0], indices[-1]
     # the period before the first is needed for rank_change
@@ -116,15 +182,41 @@ def score_partitions(
         catalogue = settings.catalogue()
         rows = score_periods(relevant, units, profile, period_type, periods, calendar, catalogue)
         wanted = sorted({key_of(period_type, i) for i in indices})
-        in_wanted = pl.col("period_key").is_in(wanted)
+        rows = rows.filter(pl.col("period_key").is_in(wanted))
+        quality = validate_scoreboard(rows, profile)
+        failed = {k for t, k in quality.failed_periods if t == period_type}
+        if quality.unplaced_failures:
+            failed = set(wanted)
+        batch_held = set(
+            wh.read_table(
+                con,
+                "SELECT DISTINCT period_key FROM quality_holds WHERE source <> ? AND period_type = ?",
+                [wh.SCOREBOARD_HOLD, period_type],
+            )["period_key"].to_list()
+        )
+        held = sorted((failed | batch_held) & set(wanted))
+        failed_names = ", ".join(c.name for c in quality.failed_checks)
+        wh.replace_scoreboard_holds(
+            con,
+            period_type,
+            wanted,
+            check_holds(
+                wh.SCOREBOARD_HOLD, [(period_type, k) for k in sorted(failed)], "scoreboard_valid",
+                f"Bảng xếp hạng không qua kiểm tra ({failed_names}): số liệu mới đang bị giữ lại.",
+                f"The scoreboard failed its checks ({failed_names}): new figures are held back.",
+            ),
+        )
+        # a held period keeps its last good publication: its rows are not replaced
+        publish = [k for k in wanted if k not in held]
+        in_wanted = pl.col("period_key").is_in(publish)
         rows = rows.filter(in_wanted)
         wh.replace_periods(
             con,
             period_type,
-            wanted,
+            publish,
             {
                 "scored_periods": pl.DataFrame(
-                    {"period_type": period_type, "period_key": wanted,
+                    {"period_type": period_type, "period_key": publish,
                      "config_fingerprint": settings.config_fingerprint()}
                 ),
                 "scoreboard": rows,
@@ -135,16 +227,39 @@ def score_partitions(
                 ).filter(in_wanted),
             },
         )
-    return rows
+    return ScoredPeriods(rows, quality, held)
 
 
-def _scoreboard_metadata(rows: pl.DataFrame) -> dict:
-    return {
-        "periods": rows["period_key"].n_unique(),
-        "rows": rows.height,
-        "ranked_units": int(rows["ranked"].sum()),
-        "provisional_periods": rows.filter(pl.col("provisional"))["period_key"].unique().to_list(),
-    }
+@dataclass
+class ScoredPeriods:
+    rows: pl.DataFrame
+    quality: QualityResult
+    held: list[str]
+
+    def result(self) -> dg.MaterializeResult:
+        rows = self.rows
+        return dg.MaterializeResult(
+            metadata={
+                "periods": rows["period_key"].n_unique(),
+                "rows": rows.height,
+                "ranked_units": int(rows["ranked"].sum()),
+                "provisional_periods": rows.filter(pl.col("provisional"))["period_key"].unique().to_list(),
+                "held_periods": self.held,
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="scoreboard_valid",
+                    passed=self.quality.success,
+                    metadata=self.quality.to_metadata(),
+                ),
+                dg.AssetCheckResult(
+                    check_name="published",
+                    passed=not self.held,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"held_periods": self.held},
+                ),
+            ],
+        )
 
 
 @dg.asset(
@@ -154,13 +269,13 @@ def _scoreboard_metadata(rows: pl.DataFrame) -> dict:
     pool=WRITER_POOL,
     deps=[dossiers],
     kinds={"duckdb", "polars"},
+    check_specs=scoreboard_checks("weekly_scoreboard"),
 )
 def weekly_scoreboard(
     context: dg.AssetExecutionContext, settings: ScoreboardSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     """Weekly scoreboard (Monday to Monday): classes, rates, points, score, rank of every unit."""
-    rows = score_partitions("week", context.partition_keys, settings, warehouse)
-    return dg.MaterializeResult(metadata=_scoreboard_metadata(rows))
+    return score_partitions("week", context.partition_keys, settings, warehouse).result()
 
 
 @dg.asset(
@@ -170,13 +285,13 @@ def weekly_scoreboard(
     pool=WRITER_POOL,
     deps=[dossiers],
     kinds={"duckdb", "polars"},
+    check_specs=scoreboard_checks("monthly_scoreboard"),
 )
 def monthly_scoreboard(
     context: dg.AssetExecutionContext, settings: ScoreboardSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     """Monthly scoreboard: classes, rates, points, score and rank of every unit."""
-    rows = score_partitions("month", context.partition_keys, settings, warehouse)
-    return dg.MaterializeResult(metadata=_scoreboard_metadata(rows))
+    return score_partitions("month", context.partition_keys, settings, warehouse).result()
 
 
 @dg.asset(

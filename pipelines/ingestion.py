@@ -34,6 +34,8 @@ class IngestionReport:
     by_file: pl.DataFrame | None = None
     # period indices whose numbers the new rows can change, by period type
     affected: dict[str, list[int]] = field(default_factory=lambda: {"week": [], "month": []})
+    # the kept copies this run added or changed (validated by the dossier suite)
+    changed: pl.DataFrame | None = None
 
     def summary(self) -> str:
         return (
@@ -79,13 +81,16 @@ def ingest_landing(
     wh.replace_units(con, registry)
     report = IngestionReport()
     known = wh.known_files(con)
-    known_hashes = set(known.values())
     files = landing_files(landing)
     report.files_seen = len(files)
     for i, path in enumerate(files, start=1):
         source = path.relative_to(landing).as_posix()
         digest = content_hash(path)
-        if known.get(source) == digest or (source not in known and digest in known_hashes):
+        # Only this path with this content is "already ingested". A byte-identical
+        # copy under another name is ingested as its own file: deduplication then
+        # keeps the copy whose name sorts last, whichever arrived first (skipping
+        # it by hash would keep whichever came first: order-dependent lineage).
+        if known.get(source) == digest:
             report.files_skipped += 1
             continue
         result = ingest_file(path, registry, now=now, source_name=source)
@@ -101,7 +106,6 @@ def ingest_landing(
             "ingested_at": now,
         }
         wh.replace_file(con, file_row=row, versions=result.accepted, quarantine=result.quarantine)
-        known_hashes.add(digest)
         if result.status == "rejected":
             set_aside(landing, path, result.message or "unusable file")
             report.files_rejected += 1
@@ -120,6 +124,7 @@ def ingest_landing(
         winners, _superseded = select_latest(wh.read_table(con, "SELECT * FROM dossier_versions"))
         wh.replace_dossiers(con, winners)
         changed = changed_dossiers(before, winners)
+        report.changed = changed.filter(pl.col("side") == "new").drop("side")
         _, latest = wh.data_extent(con)
         if latest is not None and not changed.is_empty():
             last = {t: index_of(t, latest.date()) for t in PERIOD_TYPES}

@@ -14,6 +14,7 @@ from typing import Iterator
 import duckdb
 import polars as pl
 
+from quality.holds import HOLD_SCHEMA
 from transforms.insights import BOTTLENECK_SCHEMA, WEAK_POINT_SCHEMA, WHAT_IF_SCHEMA
 from transforms.schema import (
     CANONICAL_FIELDS,
@@ -75,6 +76,8 @@ SCORED_PERIODS_SCHEMA: dict[str, pl.DataType] = {
     "config_fingerprint": pl.Utf8(),
 }
 TABLES["scored_periods"] = SCORED_PERIODS_SCHEMA
+TABLES["quality_holds"] = {k: v() for k, v in HOLD_SCHEMA.items()}
+SCOREBOARD_HOLD = "(scoreboard)"
 PERIOD_TABLES = ("scored_periods", "scoreboard", "weak_points", "bottlenecks", "what_if")
 
 FILE_ACCOUNTING_SQL = """
@@ -196,6 +199,26 @@ def replace_periods(
     except Exception:
         con.execute("ROLLBACK")
         raise
+
+
+def replace_batch_holds(con: duckdb.DuckDBPyConnection, holds: pl.DataFrame) -> None:
+    """The holds that files put on periods, recomputed whole at every ingestion."""
+    con.execute("BEGIN")
+    con.execute("DELETE FROM quality_holds WHERE source <> ?", [SCOREBOARD_HOLD])
+    insert(con, "quality_holds", holds)
+    con.execute("COMMIT")
+
+
+def replace_scoreboard_holds(
+    con: duckdb.DuckDBPyConnection, period_type: str, period_keys: list[str], holds: pl.DataFrame
+) -> None:
+    con.execute("BEGIN")
+    con.execute(
+        "DELETE FROM quality_holds WHERE source = ? AND period_type = ? AND list_contains(?, period_key)",
+        [SCOREBOARD_HOLD, period_type, period_keys],
+    )
+    insert(con, "quality_holds", holds)
+    con.execute("COMMIT")
 
 
 def data_extent(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetime | None]:

@@ -10,12 +10,13 @@ from transforms.periods import PERIOD_TYPES, index_expr
 
 def changed_dossiers(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     """Rows that differ between two dossier tables, from either side (added, removed,
-    or the kept copy changed): the old copy and the new both touch periods."""
+    or the kept copy changed): the old copy and the new both touch periods. `side`
+    says which table a row comes from ('new' or 'old')."""
     columns = [c for c in new.columns if c in old.columns]
     old, new = old.select(columns), new.select(columns)
     added = new.join(old, on=columns, how="anti", nulls_equal=True)
     removed = old.join(new, on=columns, how="anti", nulls_equal=True)
-    return pl.concat([added, removed])
+    return pl.concat([added.with_columns(side=pl.lit("new")), removed.with_columns(side=pl.lit("old"))])
 
 
 def affected_periods(changed: pl.DataFrame, last_index: dict[str, int]) -> dict[str, list[int]]:

@@ -91,6 +91,15 @@ def index_expr(period_type: str, column: str | pl.Expr) -> pl.Expr:
     raise ValueError(f"unknown period type {period_type!r}")
 
 
+def key_expr(period_type: str, column: str | pl.Expr) -> pl.Expr:
+    """The period key (`2024-W07`, `2024-02`) of a Date/Datetime column, vectorised."""
+    col = pl.col(column) if isinstance(column, str) else column
+    day = col.dt.date()
+    if period_type == "week":
+        return day.dt.strftime("%G-W%V")
+    return day.dt.strftime("%Y-%m")
+
+
 @dataclass(frozen=True)
 class Period:
     period_type: str
