@@ -1,0 +1,365 @@
+"""transforms/generate.py: synthetic district exports, checked by reading the files back.
+
+The files are read here with the standard library and fastexcel only, so that these
+tests say what is in the files, whatever the pipeline's reader does with them.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+
+import fastexcel
+import pytest
+
+from tests.helpers import EXAMPLE
+from transforms.generate import BAD_REASONS, GenerateSummary, generate_exports
+
+PROCEDURES = """procedure_code,procedure_name,field_name,level,processing_days,fee_required,weight
+1.001193,Đăng ký khai sinh,Hộ tịch,commune,0,false,10
+1.004873,Cấp Giấy xác nhận tình trạng hôn nhân,Hộ tịch,commune,3,true,4
+2.000815,Chứng thực bản sao từ bản chính,Chứng thực,both,0,true,12
+1.001731,Hỗ trợ chi phí mai táng cho đối tượng bảo trợ xã hội,Lao động - Thương binh và Xã hội,both,8,false,1
+1.001612,Đăng ký hộ kinh doanh,Đăng ký kinh doanh,district,3,true,3
+1.009994,Cấp giấy phép xây dựng nhà ở riêng lẻ,Xây dựng,district,15,true,2
+1.012783,Cấp đổi Giấy chứng nhận quyền sử dụng đất,Đất đai,district,10,true,2
+"""
+
+# Two districts with a commune each until the reform, six wards/communes after it.
+REFORM_UNITS = """unit_code,unit_name,level,parent_code,peer_group,valid_from,valid_to
+001,Quận Ba Đình,district,,urban,2008-08-01,2025-06-30
+002,Huyện Sóc Sơn,district,,rural,2008-08-01,2025-06-30
+00001,Phường Phúc Xá,commune,001,urban,2008-08-01,2025-06-30
+00004,Xã Bắc Sơn,commune,002,rural,2008-08-01,2025-06-30
+10001,Phường Ba Đình,commune,,urban,2025-07-01,
+10002,Phường Ngọc Hà,commune,,urban,2025-07-01,
+10003,Phường Giảng Võ,commune,,urban,2025-07-01,
+10004,Xã Sóc Sơn,commune,,rural,2025-07-01,
+10005,Xã Đa Phúc,commune,,rural,2025-07-01,
+10006,Xã Trung Giã,commune,,rural,2025-07-01,
+"""
+OLD_CODES = {"001", "002", "00001", "00004"}
+NEW_CODES = {"10001", "10002", "10003", "10004", "10005", "10006"}
+REFORM = date(2025, 7, 1)
+
+ID = ("Mã hồ sơ", "Số hồ sơ", "MaHoSo")
+UNIT_CODE = ("Mã đơn vị", "MaDonVi")
+UNIT_NAME = ("Đơn vị tiếp nhận", "Cơ quan tiếp nhận")
+STATUS = ("Trạng thái", "TrangThaiHoSo")
+RECEIVED = ("Ngày tiếp nhận", "NgayTiepNhan")
+FINISHED = ("Ngày kết thúc xử lý", "Ngày hoàn thành", "NgayKetThucXuLy")
+RETURNED = ("Ngày trả kết quả", "NgayTra")
+REJECTED = ("Ngày từ chối", "NgayTuChoi")
+APPLICANT = ("Chủ hồ sơ", "Họ tên người nộp")
+STATUS_LABELS = {
+    "mới đăng ký": 1, "được tiếp nhận": 2, "không được tiếp nhận": 3, "đang xử lý": 4,
+    "yêu cầu bổ sung": 5, "nghĩa vụ tài chính": 6, "công dân rút": 7, "dừng xử lý": 8,
+    "đã xử lý xong": 9, "đã trả kết quả": 10,
+}
+BAD = "impossible"
+
+
+# --------------------------------------------------------------------------- reading back
+
+
+_READ: dict[Path, tuple[list[str], list[dict]]] = {}
+
+
+def read_export(path: Path) -> tuple[list[str], list[dict]]:
+    """Header and data rows (banner and totals rows left out) of a generated file."""
+    if path not in _READ:
+        _READ[path] = _read_export(path)
+    return _READ[path]
+
+
+def sheet_rows(path: Path) -> list[tuple]:
+    """Every row of the first sheet, cells as text (Excel dates as ISO)."""
+    return fastexcel.read_excel(path).load_sheet(0, header_row=None, dtypes="string").to_polars().rows()
+
+
+def _read_export(path: Path) -> tuple[list[str], list[dict]]:
+    if path.suffix == ".csv":
+        text = path.read_bytes().decode("utf-8-sig")
+        first = text.split("\n", 1)[0]
+        sep = ";" if first.count(";") > first.count(",") else ","
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=sep))
+        header = rows[0]
+        return header, [{h: (v or None) for h, v in zip(header, r)} for r in rows[1:]]
+    rows = sheet_rows(path)
+    at = next(i for i, r in enumerate(rows) if any(c in ID for c in r))
+    header = [c for c in rows[at]]
+    records = []
+    for r in rows[at + 1:]:
+        if r[0] == "Tổng cộng":
+            break
+        records.append(dict(zip(header, r)))
+    return header, records
+
+
+def pick(record: dict, names: tuple[str, ...]):
+    return next((record[n] for n in names if n in record), None)
+
+
+def when(value: str | None) -> datetime | str | None:
+    if value is None:
+        return None
+    for fmt in ("%d/%m/%Y %H:%M", "%d/%m/%Y", "%Y-%m-%dT%H:%M:%S+07:00", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(str(value), fmt)
+        except ValueError:
+            pass
+    return BAD
+
+
+def status_of(value: str | None) -> int | None:
+    if value is None:
+        return None
+    return int(value) if value.isdigit() else STATUS_LABELS[value.casefold()]
+
+
+def unit_of(record: dict, names: dict[str, str]) -> str | None:
+    code = pick(record, UNIT_CODE)
+    return code if code is not None else names.get(pick(record, UNIT_NAME))
+
+
+def display_names(registry: Path) -> dict[str, str]:
+    """How exports name units ('UBND phường Phúc Xá', 'Quận Ba Đình') -> code."""
+    out = {}
+    for r in csv.DictReader(io.StringIO(registry.read_text(encoding="utf-8"))):
+        name = r["unit_name"]
+        out[name] = r["unit_code"]
+        out["UBND " + name[0].lower() + name[1:]] = r["unit_code"]
+    return out
+
+
+def all_rows(out: Path, names: dict[str, str]) -> list[dict]:
+    rows = []
+    for path in sorted(out.iterdir()):
+        _, records = read_export(path)
+        for i, rec in enumerate(records):
+            rows.append({
+                "file": path.name,
+                "row": i,
+                "id": pick(rec, ID),
+                "unit": unit_of(rec, names),
+                "status": status_of(pick(rec, STATUS)),
+                "received": when(pick(rec, RECEIVED)),
+                "finished": when(pick(rec, FINISHED)),
+                "returned": when(pick(rec, RETURNED)),
+                "rejected": when(pick(rec, REJECTED)),
+            })
+    return rows
+
+
+def digests(out: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())}
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("inputs")
+    (d / "procedures.csv").write_text(PROCEDURES, encoding="utf-8")
+    (d / "reform.csv").write_text(REFORM_UNITS, encoding="utf-8")
+    return {"procedures": d / "procedures.csv", "reform": d / "reform.csv", "example": EXAMPLE / "units.csv"}
+
+
+def run_reform(out: Path, inputs: dict[str, Path], seed: int = 2025) -> GenerateSummary:
+    return generate_exports(out, date(2025, 5, 1), date(2025, 8, 31), seed=seed, scale=0.2,
+                            registry_path=inputs["reform"], procedures_path=inputs["procedures"])
+
+
+@pytest.fixture(scope="module")
+def reform(tmp_path_factory, inputs) -> tuple[Path, GenerateSummary, list[dict]]:
+    out = tmp_path_factory.mktemp("reform")
+    summary = run_reform(out, inputs)
+    return out, summary, all_rows(out, display_names(inputs["reform"]))
+
+
+@pytest.fixture(scope="module")
+def year(tmp_path_factory, inputs) -> tuple[Path, GenerateSummary, list[dict]]:
+    out = tmp_path_factory.mktemp("year")
+    summary = generate_exports(out, date(2025, 1, 1), date(2025, 12, 31), scale=0.05,
+                               registry_path=inputs["example"], procedures_path=inputs["procedures"])
+    return out, summary, all_rows(out, display_names(inputs["example"]))
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_the_same_arguments_give_the_same_bytes(tmp_path, inputs, reform):
+    out, summary, _ = reform
+    again = run_reform(tmp_path / "again", inputs)
+    assert digests(tmp_path / "again") == digests(out)
+    assert replace(again, out_dir=out) == summary
+    other = run_reform(tmp_path / "other", inputs, seed=7)
+    assert digests(tmp_path / "other") != digests(out)
+    assert other.dossiers != summary.dossiers or other.rows_written != summary.rows_written
+
+
+def test_exports_come_as_csv_and_xlsx_in_several_shapes(reform):
+    out, summary, _ = reform
+    files = sorted(out.iterdir())
+    assert {p.suffix for p in files} == {".csv", ".xlsx"}
+    assert summary.files_written == len(files) == sum(summary.files_by_format.values())
+    assert summary.files_by_format["xlsx"] >= 0.25 * len(files)
+    assert len(summary.files_by_shape) >= 3
+    assert sorted(summary.files) == [p.name for p in files]
+    for path in files:
+        if path.suffix == ".csv":
+            data = path.read_bytes()
+            head = data.decode("utf-8-sig").split("\n", 1)[0]
+            # Vietnamese headers: UTF-8 with BOM, comma; national sync names: semicolon.
+            assert (data.startswith(b"\xef\xbb\xbf") and "Mã hồ sơ" in head) or (head.startswith("MaHoSo;"))
+        else:
+            first = sheet_rows(path)[0]
+            assert first[0] in ID + ("STT",) or str(first[0]).startswith("UBND ")
+    # Monthly (a few weekly) exports named after the unit, some with spaces and Vietnamese letters.
+    assert all(re.search(r"2025-(0[4-9]|W\d\d)", p.name) for p in files)
+    assert any(" " in p.name for p in files) and any(not p.name.isascii() for p in files)
+    assert summary.rows_written == sum(summary.rows_by_format.values()) == sum(
+        len(read_export(p)[1]) for p in files)
+
+
+def test_banner_and_totals_rows_surround_report_sheets(reform):
+    out, _, _ = reform
+    reports = []
+    for path in sorted(out.glob("*.xlsx"))[:12]:
+        rows = sheet_rows(path)
+        if rows[0][0] != "STT" and rows[0][0] not in ID:
+            reports.append(rows)
+            assert rows[0][0].startswith("UBND ") and rows[0][0] == rows[0][0].upper()
+            assert rows[1][0] == "BÁO CÁO TÌNH HÌNH GIẢI QUYẾT HỒ SƠ"
+            assert all(c is None for c in rows[2])
+            assert rows[-1][0] == "Tổng cộng" and int(rows[-1][1]) == len(rows) - 5
+    if not reports:
+        pytest.skip("no exporter of this registry uses the report shape")
+
+
+def test_every_file_carries_fake_personal_columns(reform):
+    out, _, _ = reform
+    for path in sorted(out.iterdir()):
+        header, records = read_export(path)
+        assert {"Số CCCD", "Số điện thoại", "Địa chỉ"} <= set(header), path.name
+        assert set(APPLICANT) & set(header), path.name
+        for rec in records[:20]:
+            assert re.fullmatch(r"\d{12}", rec["Số CCCD"])
+            assert re.fullmatch(r"09\d{8}", rec["Số điện thoại"])
+            assert len(pick(rec, APPLICANT).split()) >= 3
+            assert rec["Địa chỉ"].endswith("Hà Nội")
+
+
+def test_a_few_bad_rows_one_kind_per_quarantine_reason(reform, inputs):
+    _, summary, rows = reform
+    assert set(summary.bad_rows_by_reason) == set(BAD_REASONS)
+    assert all(n >= 1 for n in summary.bad_rows_by_reason.values())
+    assert summary.bad_rows == sum(summary.bad_rows_by_reason.values())
+    assert summary.bad_rows <= max(len(BAD_REASONS), 0.004 * summary.rows_written)
+    known = OLD_CODES | NEW_CODES
+    ended = [r for r in rows if r["status"] in (9, 10)]
+    found = {
+        "missing_id": [r for r in rows if r["id"] is None],
+        "bad_date": [r for r in rows if BAD in (r["finished"], r["received"])],
+        "unknown_unit": [r for r in rows if r["unit"] not in known],
+        "future_date": [r for r in ended if isinstance(r["finished"], datetime) and r["finished"].year > 2026],
+        "chronology": [r for r in ended if isinstance(r["finished"], datetime) and r["finished"] < r["received"]],
+        "finished_no_end": [r for r in ended if r["finished"] is None and r["returned"] is None],
+    }
+    assert {k: len(v) for k, v in found.items()} == summary.bad_rows_by_reason
+    # Every good row is consistent: known unit, readable dates, ends after the receipt.
+    bad = {(r["file"], r["row"]) for v in found.values() for r in v}
+    for r in rows:
+        if (r["file"], r["row"]) in bad:
+            continue
+        assert r["id"] and r["unit"] in known and isinstance(r["received"], datetime)
+        for end in (r["finished"], r["returned"], r["rejected"]):
+            assert end is None or (isinstance(end, datetime) and end >= r["received"])
+        if r["status"] in (9, 10):
+            assert r["finished"] is not None
+
+
+def test_open_dossiers_come_back_with_a_newer_status(reform):
+    _, summary, rows = reform
+    copies: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["id"]:
+            copies.setdefault(r["id"], []).append(r)
+    assert summary.duplicate_rows == len(rows) - summary.dossiers > 0
+    updated = duplicated = 0
+    for versions in copies.values():
+        if len(versions) < 2:
+            continue
+        duplicated += 1
+        assert len({v["file"] for v in versions}) == len(versions)  # at most once per file
+        assert len({v["received"] for v in versions}) == 1
+        # The copy with the latest event (the one deduplication keeps) is the furthest on.
+        latest = max(versions, key=lambda v: max(t for t in (v["received"], v["finished"], v["returned"],
+                                                               v["rejected"]) if t is not None))
+        if any(v["status"] in (2, 4, 5, 6) for v in versions):
+            if latest["status"] not in (2, 4, 5, 6):
+                updated += 1
+        if any(v["status"] not in (2, 4, 5, 6) for v in versions):
+            assert latest["status"] not in (2, 4, 5, 6)
+    assert updated >= 0.25 * duplicated
+    # Some dossiers are still open in their last export.
+    assert summary.pending_at_end > 0
+
+
+def test_volumes_are_plausible_for_hanoi(year):
+    _, summary, rows = year
+    # scale 0.05 of a year: Ba Đình (urban district) 18,000-35,000, Sóc Sơn (rural
+    # district) 8,000-12,000, a commune 1,500-3,500 a year.
+    bounds = {"001": (18_000, 35_000), "002": (8_000, 12_000), "00001": (1_500, 3_500), "00004": (1_500, 3_500)}
+    for key, n in summary.dossiers_by_unit.items():
+        low, high = bounds[key.split("@")[0]]
+        assert 0.8 * 0.05 * low <= n <= 1.2 * 0.05 * high, (key, n)
+    ids = [r["id"] for r in rows if r["id"]]
+    assert len(set(ids)) == summary.dossiers - summary.bad_rows_by_reason["missing_id"]
+    assert all(re.fullmatch(r"\d{3}\.\d{2}\.\d{2}\.H26-\d{6}-\d{4}", i) for i in ids)
+    # Received on working days in office hours, only a few on Saturdays, none on Sundays.
+    received = [r["received"] for r in rows if isinstance(r["received"], datetime)]
+    assert all(r.weekday() < 6 and 7 <= r.hour < 17 for r in received)
+    assert 0 < sum(r.weekday() == 5 for r in received) < 0.1 * len(received)
+    # Every month has each district's dossiers.
+    months = {(r["unit"], r["received"].month) for r in rows if isinstance(r["received"], datetime)}
+    assert all(("001", m) in months and ("002", m) in months for m in range(1, 13))
+
+
+def test_scale_multiplies_volumes(tmp_path, inputs):
+    def run(scale: float) -> int:
+        return generate_exports(tmp_path / str(scale), date(2025, 3, 1), date(2025, 3, 31), scale=scale,
+                                registry_path=inputs["example"], procedures_path=inputs["procedures"]).dossiers
+    small, large = run(0.05), run(0.2)
+    assert 3.2 <= large / small <= 4.8
+
+
+def test_units_of_the_old_registry_receive_nothing_after_the_reform(reform):
+    _, summary, rows = reform
+    received = [r for r in rows if isinstance(r["received"], datetime) and r["unit"] in OLD_CODES | NEW_CODES]
+    old = [r for r in received if r["unit"] in OLD_CODES]
+    new = [r for r in received if r["unit"] in NEW_CODES]
+    assert old and new
+    assert max(r["received"] for r in old).date() < REFORM
+    assert min(r["received"] for r in new).date() >= REFORM
+    assert {r["unit"] for r in old} == OLD_CODES and {r["unit"] for r in new} == NEW_CODES
+    # The old systems' last export (a month after they closed) only updates old dossiers.
+    late_files = {r["file"] for r in old if r["file"] and re.search(r"2025-07", r["file"])}
+    assert all(r["unit"] in OLD_CODES for r in rows if r["file"] in late_files and r["unit"] in OLD_CODES | NEW_CODES)
+    # After the reform the new units share what the districts handled.
+    by_unit = summary.dossiers_by_unit
+    assert all(by_unit[f"{c}@2025-07-01"] > 0 for c in NEW_CODES)
+
+
+def test_describe_says_what_was_written(reform):
+    _, summary, _ = reform
+    text = summary.describe()
+    assert f"{summary.files_written:,} export files" in text
+    assert f"{summary.dossiers:,} dossiers" in text and f"{summary.bad_rows:,}" in text
+    assert "\n" not in text
