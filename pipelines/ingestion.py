@@ -15,7 +15,7 @@ from pipelines import warehouse as wh
 from transforms.changes import affected_periods, changed_dossiers
 from transforms.dedup import select_latest
 from transforms.periods import PERIOD_TYPES, covered_range, index_of
-from transforms.ingest import content_hash, ingest_file
+from transforms.ingest import content_hash, ingest_files
 from transforms.units import load_registry
 
 REJECTED_DIR = "_rejected"
@@ -69,6 +69,24 @@ def set_aside(landing: Path, path: Path, message: str) -> Path:
     return target
 
 
+BATCH_FILES = 200
+BATCH_BYTES = 256 * 1024 * 1024
+
+
+def _batches(pending: list[tuple[Path, str, str]]):
+    """Files in groups small enough to hold in memory at once, large enough that the
+    fixed cost of normalising is paid once per group, not once per file."""
+    batch, size = [], 0
+    for item in pending:
+        batch.append(item)
+        size += item[0].stat().st_size
+        if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
 def ingest_landing(
     con,
     *,
@@ -83,41 +101,56 @@ def ingest_landing(
     known = wh.known_files(con)
     files = landing_files(landing)
     report.files_seen = len(files)
-    for i, path in enumerate(files, start=1):
+    pending: list[tuple[Path, str, str]] = []
+    for path in files:
         source = path.relative_to(landing).as_posix()
         digest = content_hash(path)
         # Only this path with this content is "already ingested". A byte-identical
         # copy under another name is ingested as its own file: deduplication then
-        # keeps the copy whose name sorts last, whichever arrived first (skipping
-        # it by hash would keep whichever came first: order-dependent lineage).
+        # keeps the copy whose name sorts last whichever arrived first (skipping it
+        # by hash keeps whichever came first: lineage would depend on arrival order;
+        # tests/test_order_independence.py).
         if known.get(source) == digest:
             report.files_skipped += 1
             continue
-        result = ingest_file(path, registry, now=now, source_name=source)
-        row = {
-            "source_file": source,
-            "content_hash": digest,
-            "format": result.format,
-            "status": result.status,
-            "message": result.message,
-            "rows_read": result.rows_read,
-            "dropped_columns": json.dumps(sorted(result.dropped_columns), ensure_ascii=False),
-            "unreadable": json.dumps(result.unreadable, ensure_ascii=False, sort_keys=True),
-            "ingested_at": now,
-        }
-        wh.replace_file(con, file_row=row, versions=result.accepted, quarantine=result.quarantine)
-        if result.status == "rejected":
-            set_aside(landing, path, result.message or "unusable file")
-            report.files_rejected += 1
-            report.rejected_messages.append(result.message or source)
-            log(f"[{i}/{len(files)}] {source}: set aside — {result.message}")
-            continue
-        report.files_new += 1
-        report.rows_read += result.rows_read
-        report.rows_quarantined += result.quarantine.height
+        pending.append((path, source, digest))
+    done = 0
+    for batch in _batches(pending):
+        results = ingest_files([(path, source) for path, source, _ in batch], registry, now=now)
+        rows = []
+        for (path, source, digest), result in zip(batch, results):
+            rows.append(
+                {
+                    "source_file": source,
+                    "content_hash": digest,
+                    "format": result.format,
+                    "status": result.status,
+                    "message": result.message,
+                    "rows_read": result.rows_read,
+                    "dropped_columns": json.dumps(sorted(result.dropped_columns), ensure_ascii=False),
+                    "unreadable": json.dumps(result.unreadable, ensure_ascii=False, sort_keys=True),
+                    "ingested_at": now,
+                }
+            )
+            if result.status == "rejected":
+                set_aside(landing, path, result.message or "unusable file")
+                report.files_rejected += 1
+                report.rejected_messages.append(result.message or source)
+                log(f"{source}: set aside — {result.message}")
+            else:
+                report.files_new += 1
+                report.rows_read += result.rows_read
+                report.rows_quarantined += result.quarantine.height
+        wh.replace_files(
+            con,
+            file_rows=rows,
+            versions=pl.concat([r.accepted for r in results]),
+            quarantine=pl.concat([r.quarantine for r in results]),
+        )
+        done += len(batch)
         log(
-            f"[{i}/{len(files)}] {source}: {result.rows_read} rows read, "
-            f"{result.quarantine.height} quarantined"
+            f"[{done}/{len(pending)} files] {report.rows_read} rows read, "
+            f"{report.rows_quarantined} quarantined, {report.files_rejected} files set aside"
         )
     if report.files_new or report.files_rejected:
         before = wh.read_table(con, "SELECT * FROM dossiers")

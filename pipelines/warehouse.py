@@ -149,21 +149,21 @@ def known_files(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(con.execute("SELECT source_file, content_hash FROM ingested_files").fetchall())
 
 
-def replace_file(
+def replace_files(
     con: duckdb.DuckDBPyConnection,
     *,
-    file_row: dict,
+    file_rows: list[dict],
     versions: pl.DataFrame,
     quarantine: pl.DataFrame,
 ) -> None:
-    """Store one file's outcome, replacing whatever an earlier content of the same
-    path contributed (a district re-sending a corrected export)."""
-    source = file_row["source_file"]
+    """Store files' outcomes in one transaction, replacing whatever earlier contents
+    of the same paths contributed (a district re-sending a corrected export)."""
+    sources = [row["source_file"] for row in file_rows]
     con.execute("BEGIN")
     try:
         for table in ("ingested_files", "dossier_versions", "quarantine"):
-            con.execute(f'DELETE FROM "{table}" WHERE source_file = ?', [source])
-        insert(con, "ingested_files", pl.DataFrame([file_row], schema=INGESTED_FILES_SCHEMA))
+            con.execute(f'DELETE FROM "{table}" WHERE list_contains(?, source_file)', [sources])
+        insert(con, "ingested_files", pl.DataFrame(file_rows, schema=INGESTED_FILES_SCHEMA))
         insert(con, "dossier_versions", versions)
         insert(con, "quarantine", quarantine)
         con.execute("COMMIT")

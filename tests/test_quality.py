@@ -342,7 +342,7 @@ def test_context_and_suites_are_built_once(scoreboard, profile, dossiers):
 
 
 def _warehouse_with_files(path):
-    from pipelines.warehouse import QUARANTINE_SCHEMA, connect, read_table, replace_dossiers, replace_file
+    from pipelines.warehouse import QUARANTINE_SCHEMA, connect, read_table, replace_dossiers, replace_files
 
     d = read_example_dossiers()
     a = d.filter(pl.col("unit_code").is_in(["001", "00001"])).with_columns(source_file=pl.lit("a.csv"))
@@ -362,11 +362,9 @@ def _warehouse_with_files(path):
         }
 
     with connect(path) as con:
-        replace_file(con, file_row=file_row("a.csv", a.height + 1), versions=a, quarantine=quarantine)
-        replace_file(con, file_row=file_row("b.xlsx", b.height + 2), versions=pl.concat([b, resent]),
-                     quarantine=no_quarantine)
-        replace_file(con, file_row=file_row("c.pdf", 0, "rejected"), versions=pl.DataFrame(schema=DOSSIER_SCHEMA),
-                     quarantine=no_quarantine)
+        replace_files(con, file_rows=[file_row("a.csv", a.height + 1)], versions=a, quarantine=quarantine)
+        replace_files(con, file_rows=[file_row("b.xlsx", b.height + 2), file_row("c.pdf", 0, "rejected")],
+                      versions=pl.concat([b, resent]), quarantine=no_quarantine)
         canonical = pl.concat([a.filter(~pl.col("dossier_id").is_in(["WX-001", "WX-002"])), b, resent])
         replace_dossiers(con, canonical)
         return read_table(con, "SELECT * FROM file_accounting ORDER BY source_file")

@@ -25,7 +25,19 @@ from transforms.schema import (
 
 BAD_DATE = "_bad_date"
 
+# A text value longer than this is not a value (a procedure name is a few hundred
+# characters; a 50 MB cell is a broken export): it is unreadable, so null and counted
+# per field like any other unreadable value. The row itself still loads.
+MAX_TEXT_CHARS = 2_000
+UNREADABLE = "__unreadable_"
+
 # --------------------------------------------------------------------------- keys
+
+
+# the combining-mark blocks (Vietnamese tone and vowel marks are in the first), as
+# one regex class: far faster than testing each character's category in Python
+COMBINING_MARKS = "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
+_COMBINING_MARKS = re.compile(COMBINING_MARKS)
 
 
 def normalise_key(text: str | None) -> str:
@@ -35,8 +47,7 @@ def normalise_key(text: str | None) -> str:
         return ""
     s = unicodedata.normalize("NFC", str(text))
     s = s.replace("đ", "d").replace("Đ", "D")
-    s = unicodedata.normalize("NFD", s)
-    s = "".join(ch for ch in s if unicodedata.category(ch) != "Mn")
+    s = _COMBINING_MARKS.sub("", unicodedata.normalize("NFD", s))
     s = s.casefold()
     s = re.sub(r"[\W_]+", "_", s)
     return s.strip("_")
@@ -47,7 +58,7 @@ def strip_diacritics_expr(expr: pl.Expr) -> pl.Expr:
         expr.str.normalize("NFC")
         .str.replace_all("[đĐ]", "d")
         .str.normalize("NFD")
-        .str.replace_all(r"\p{Mn}", "")
+        .str.replace_all(COMBINING_MARKS, "")
     )
 
 
@@ -409,17 +420,20 @@ _PARSERS = {
 
 
 def normalise(
-    frame: pl.DataFrame, *, x_marks: list[str] | None = None
+    frame: pl.DataFrame, *, x_marks: list[str] | None = None, flags: bool = False
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Text -> typed canonical columns (schema.CANONICAL_FIELDS, in order), plus
     ``source_row`` when given and ``_bad_date`` (a date present but unreadable).
 
     Returns the frame and ``{field: count}`` of present optional values that could
-    not be read and became null (dates are not counted: they are ``bad_date``)."""
+    not be read and became null (dates are not counted: they are ``bad_date``).
+    With ``flags``, the frame also has ``__unreadable_<field>`` per row, so that
+    counts can be split by file when several files are normalised together."""
     if x_marks is None:
         x_marks = x_mark_columns(frame)
     height = frame.height
     columns: list[pl.Series] = []
+    flag_columns: list[pl.Series] = []
     counts: dict[str, int] = {}
     bad = pl.Series(BAD_DATE, [False] * height, dtype=pl.Boolean)
     for name, dtype in CANONICAL_FIELDS.items():
@@ -434,13 +448,25 @@ def normalise(
             value = map_distinct(text, _PARSERS[name], dtype)
             if name in x_marks:
                 value = value.fill_null(False)
-            n_bad = int((text.is_not_null() & value.is_null()).sum())
+            unreadable = text.is_not_null() & value.is_null()
+            n_bad = int(unreadable.sum())
             if n_bad:
                 counts[name] = n_bad
+                if flags:
+                    flag_columns.append(unreadable.alias(f"{UNREADABLE}{name}"))
         else:
+            too_long = text.str.len_chars() > MAX_TEXT_CHARS
+            n_bad = int(too_long.sum())
             value = text
+            if n_bad:
+                counts[name] = n_bad
+                if flags:
+                    flag_columns.append(too_long.alias(f"{UNREADABLE}{name}"))
+                value = pl.DataFrame({"v": text, "bad": too_long}).select(
+                    pl.when(~pl.col("bad")).then(pl.col("v")).alias(name)
+                ).to_series()
         columns.append(value.cast(dtype).alias(name))
     if "source_row" in frame.columns:
         columns.append(frame.get_column("source_row").cast(pl.Int64))
     columns.append(bad.alias(BAD_DATE))
-    return pl.DataFrame(columns), counts
+    return pl.DataFrame(columns + flag_columns), counts

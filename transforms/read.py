@@ -43,6 +43,37 @@ _IGNORE = {"", "-", "ignore", "drop", "none", "skip"}
 
 # How many leading rows/records to search for the header row.
 HEADER_SEARCH_ROWS = 60
+HEADER_LOOKAHEAD_ROWS = 3
+MAX_HEADER_CHARS = 120
+
+# A cell is cut to this many characters as soon as it is read: no canonical value is
+# anywhere near it, and a 50 MB cell must not be copied through every later step.
+# (normalise.MAX_TEXT_CHARS decides what is too long to be a value: null + counted.)
+MAX_CELL_CHARS = 10_000
+
+# Spreadsheet guard: the reader (calamine) allocates the rectangle from A1 to the
+# farthest cell that holds a value, whatever the <dimension> element declares, and a
+# failed allocation aborts the process. A sheet whose rectangle exceeds this is set
+# aside (~1 GB in the reader). Its XML is scanned, streaming, before it is loaded.
+MAX_SHEET_CELLS = 30_000_000
+MAX_SHEET_XML_BYTES = 4 << 30
+
+# Content that is certainly not a table, whatever the file is called.
+_BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"\x7fELF", "a program"),
+    (b"MZ\x90\x00", "a program"),
+    (b"{\\rtf", "an RTF document"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+)
 
 # First non-empty cell of a totals / subtotal row ("Tổng cộng", "Cộng", "Tổng số: 12").
 _TOTALS = r"^(tong_cong|tong_so|tong|cong|total|totals|grand_total|sub_total|subtotal)(_\d.*)?$|^tong_cong_.*$|^tong_so_.*$"
@@ -170,6 +201,8 @@ class HeaderMatcher:
         return self._cache[text]
 
     def _match(self, text: str) -> str | None:
+        if len(text) > MAX_HEADER_CHARS:  # a data cell, or a whole line split wrongly
+            return None
         key = normalise_key(text)
         if not key:
             return None
@@ -228,11 +261,16 @@ def read_table(path: Path, mapping: Mapping[str, str | None] | Path | str | None
         raise UnusableFile(path, "file not found or not a regular file")
     ext = path.suffix.lower()
     try:
-        head = path.open("rb").read(8)
+        with path.open("rb") as fh:
+            head = fh.read(8)
     except OSError:
         raise UnusableFile(path, "the file cannot be opened") from None
     if not head:
-        raise UnusableFile(path, "the file is empty")
+        raise UnusableFile(path, "the file is empty (0 bytes)")
+    if ext in CSV_EXTENSIONS | EXCEL_EXTENSIONS | JSON_EXTENSIONS | JSONL_EXTENSIONS | PARQUET_EXTENSIONS:
+        for magic, what in _BINARY_SIGNATURES:
+            if head.startswith(magic):
+                raise UnusableFile(path, f"not a table: the content is {what}, whatever its name says")
     # Trust unambiguous content over a misleading extension.
     if head.startswith(b"PAR1") and ext not in PARQUET_EXTENSIONS:
         ext = ".parquet"
@@ -279,7 +317,11 @@ def _assemble_kept(
     columns = {
         fld: [kept_headers[i] for i in idx] for fld, idx in by_field.items()
     }
-    cleaned = pl.DataFrame([clean_text(kept.get_column(f"__c{i}")).alias(f"__c{i}") for i in range(kept.width)]) if kept.width else pl.DataFrame()
+    cleaned = (
+        pl.DataFrame([clean_text(_capped(kept.get_column(f"__c{i}"))).alias(f"__c{i}") for i in range(kept.width)])
+        if kept.width
+        else pl.DataFrame()
+    )
     exprs = [
         pl.coalesce([pl.col(f"__c{i}") for i in idx]).cast(pl.Utf8).alias(fld)
         for fld, idx in by_field.items()
@@ -304,6 +346,14 @@ def _assemble_kept(
         encoding=encoding,
         sheet=sheet,
     )
+
+
+def _capped(series: pl.Series) -> pl.Series:
+    """Text cut to MAX_CELL_CHARS (only columns that hold a longer cell are touched)."""
+    series = series.cast(pl.Utf8)
+    if series.len() and (series.str.len_bytes().max() or 0) > MAX_CELL_CHARS:
+        return series.str.slice(0, MAX_CELL_CHARS)
+    return series
 
 
 def _plan(
@@ -360,6 +410,11 @@ def _totals_mask(df: pl.DataFrame) -> pl.Series:
 # ----------------------------------------------------------------------------- CSV
 
 
+# C0 control characters that never occur in a text export (tab, line breaks, form
+# feed and the DOS end-of-file mark may).
+_CONTROL_BYTES = bytes(b for b in range(0x20) if b not in (0x09, 0x0A, 0x0C, 0x0D, 0x1A))
+
+
 def _decode(path: Path, data: bytes) -> tuple[str, str]:
     if data.startswith(b"\xef\xbb\xbf"):
         enc, body = "utf-8", data[3:]
@@ -373,6 +428,11 @@ def _decode(path: Path, data: bytes) -> tuple[str, str]:
             even_zero = sample[0::2].count(0)
             odd_zero = sample[1::2].count(0)
             enc = "utf-16-le" if odd_zero > even_zero else "utf-16-be"
+        else:
+            head = data[:65536]
+            controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
+            if b"\x00" in head or controls * 100 > len(head):
+                raise UnusableFile(path, "not a table: the content is binary, not text")
     if enc:
         try:
             text = body.decode(enc)
@@ -415,6 +475,10 @@ def _best_header(records: list[list[object]], matcher: HeaderMatcher) -> tuple[i
     best: tuple[int, int, int, list[str] | None] = (0, 0, -1, None)
     previous: list[str] = []
     for idx, record in enumerate(records):
+        # data rows follow the header: once one is found, a few rows past it are
+        # enough (matching every data cell against the aliases is what costs)
+        if best[3] is not None and idx > best[2] + HEADER_LOOKAHEAD_ROWS:
+            break
         cells = [_cell(c) for c in record]
         candidates = [cells]
         if previous and any(previous):
@@ -465,7 +529,8 @@ def _numbering_row(df: pl.DataFrame) -> pl.Series:
     """True for a first data row that only numbers the columns: (1) (2) (3) ..."""
     mask = [False] * df.height
     if df.height and df.width:
-        cells = [_cell(c) for c in df.row(0)]
+        first = df.head(1).select(pl.all().cast(pl.Utf8).str.slice(0, 32))
+        cells = [_cell(c) for c in first.row(0)]
         filled = [c for c in cells if c]
         if len(filled) >= 3 and all(re.fullmatch(r"\(?\d{1,3}\)?", c) for c in filled):
             mask[0] = True
@@ -534,16 +599,191 @@ def _polars_csv(body: str, sep: str, width: int, read_cols: list[int]) -> pl.Dat
 # --------------------------------------------------------------------------- Excel
 
 
+_CORRUPT_SHEET = "not a readable spreadsheet (corrupt or wrong format)"
+# A worksheet cell that holds something: <c r="B7" ...> not closed by "/>" (a
+# formatted empty cell, <c r="B7" s="3"/>, is skipped by the reader).
+_ATTRS = rb"""(?:[ \t\r\n]+[A-Za-z0-9_:.-]+[ \t\r\n]*=[ \t\r\n]*(?:"[^"]*"|'[^']*'))*[ \t\r\n]*>"""
+_ANY_VALUED_CELL = re.compile(rb' r="([A-Z]{1,4})([0-9]{1,9})"' + _ATTRS)
+
+
+def _column_number(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ord(ch) - 64)
+    return n
+
+
+def _column_letters(n: int) -> str:
+    out = ""
+    while n > 0:
+        n, r = divmod(n - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+def _greater(text: str, alphabet: str, longest: int) -> str:
+    """Regex alternatives for the strings of ``alphabet`` (ordered, no leading first
+    symbol) that sort after ``text`` as numbers/columns do: longer, or as long and
+    lexically greater."""
+    first, last = alphabet[0], alphabet[-1]
+    lead = alphabet[1:] if alphabet == "0123456789" else alphabet
+    alts = []
+    if len(text) < longest:
+        alts.append(f"[{lead[0]}-{lead[-1]}][{first}-{last}]{{{len(text)},{longest - 1}}}")
+    for i, ch in enumerate(text):
+        if ch != last:
+            nxt = alphabet[alphabet.index(ch) + 1]
+            alts.append(f"{re.escape(text[:i])}[{nxt}-{last}][{first}-{last}]{{{len(text) - i - 1}}}")
+    return "|".join(alts) or "(?!)"
+
+
+@lru_cache(maxsize=4096)
+def _beyond(max_col: int, max_row: int) -> str:
+    """Regex: a valued cell in a column after ``max_col`` or a row after ``max_row``."""
+    cols = _greater(_column_letters(max_col), "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 4) if max_col else "[A-Z]{1,4}"
+    rows = _greater(str(max_row), "0123456789", 9) if max_row else "[0-9]{1,9}"
+    return rf' r="(?:(?P<c>{cols})[0-9]{{1,9}}|[A-Z]{{1,4}}(?P<r>{rows}))"' + _ATTRS.decode()
+
+
+def _last_valued_row(chunk: bytes) -> int:
+    end = len(chunk)
+    while end > 0:
+        start = max(0, end - 65536)
+        last = None
+        for last in _ANY_VALUED_CELL.finditer(chunk, start, end):
+            pass
+        if last is not None:
+            return int(last.group(2))
+        end = start
+    return 0
+
+
+def sheet_extent(stream) -> tuple[int, int]:
+    """(last row, last column) of the cells holding a value in a worksheet's XML.
+
+    Read in chunks of 4 MB. Rows are in ascending order in a well-formed sheet, so
+    the last valued cell of a chunk gives its last row; then one (Rust) regex scan of
+    the chunk looks for any valued cell beyond the extent found so far (a later
+    column, or a row out of order), and only such cells are looked at in Python."""
+    max_row = max_col = 0
+    carry = b""
+    while True:
+        block = stream.read(1 << 22)
+        data = carry + block
+        if not data:
+            break
+        cut = data.rfind(b"<") if block else len(data)
+        if cut <= 0:
+            carry = data
+            continue
+        chunk, carry = data[:cut], data[cut:]
+        max_row = max(max_row, _last_valued_row(chunk))
+        text = pl.DataFrame({"t": [chunk.decode("utf-8", errors="replace")]})
+        while True:
+            pattern = _beyond(max_col, max_row)
+            if not text.select(pl.col("t").str.contains(pattern)).item():
+                break
+            c, r = text.select(pl.col("t").str.extract_groups(pattern).struct.unnest()).row(0)
+            if c is not None:
+                max_col = _column_number(c)
+            elif r is not None:
+                max_row = int(r)
+            else:
+                break
+        if not block:
+            break
+    return max_row, max_col
+
+
+def _ooxml_sheet_parts(zf) -> dict[str, str]:
+    """Sheet name -> its worksheet part in an .xlsx/.xlsm package."""
+    import posixpath
+    import xml.etree.ElementTree as ET
+
+    names = set(zf.namelist())
+    book = "xl/workbook.xml"
+    if book not in names:
+        book = next((n for n in sorted(names) if n.endswith("workbook.xml")), None)
+        if book is None:
+            return {}
+    folder = posixpath.dirname(book)
+    rels_name = posixpath.join(folder, "_rels", posixpath.basename(book) + ".rels")
+    targets: dict[str, str] = {}
+    if rels_name in names:
+        for el in ET.fromstring(zf.read(rels_name)).iter():
+            if el.tag.rsplit("}", 1)[-1] == "Relationship" and el.get("Id") and el.get("Target"):
+                target = el.get("Target")
+                part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+                targets[el.get("Id")] = part
+    parts: dict[str, str] = {}
+    for el in ET.fromstring(zf.read(book)).iter():
+        if el.tag.rsplit("}", 1)[-1] != "sheet":
+            continue
+        rid = next((v for k, v in el.attrib.items() if k.rsplit("}", 1)[-1] == "id"), None)
+        if el.get("name") is not None and rid in targets:
+            parts[el.get("name")] = targets[rid]
+    return parts
+
+
+def _check_sheet_size(path: Path, label: str, part: str, zf) -> None:
+    """Raise UnusableFile when loading this worksheet part would allocate beyond
+    MAX_SHEET_CELLS cells."""
+    import zipfile
+    import zlib
+
+    try:
+        info = zf.getinfo(part)
+        if info.file_size > MAX_SHEET_XML_BYTES:
+            raise UnusableFile(path, f"{label} is too large to read safely ({info.file_size:,} bytes of XML)")
+        with zf.open(info) as stream:
+            rows, cols = sheet_extent(stream)
+    except (KeyError, OSError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, ValueError):
+        raise UnusableFile(path, _CORRUPT_SHEET) from None
+    if rows * cols > MAX_SHEET_CELLS:
+        raise UnusableFile(
+            path,
+            f"{label} is too large to read safely: it has a value in cell "
+            f"{_column_letters(cols)}{rows}, so it spans {rows:,} rows × {cols:,} columns "
+            f"(limit {MAX_SHEET_CELLS:,} cells); delete the stray cells outside the table and save it again",
+        )
+
+
 def _read_excel(path: Path, matcher: HeaderMatcher) -> RawTable:
+    import zipfile
+
     import fastexcel
 
     try:
         reader = fastexcel.read_excel(str(path))
         sheet_names = list(reader.sheet_names)
     except Exception:
-        raise UnusableFile(path, "not a readable spreadsheet (corrupt or wrong format)") from None
+        raise UnusableFile(path, _CORRUPT_SHEET) from None
+    if not zipfile.is_zipfile(path):  # .xls / .xlsb: no guard
+        return _read_sheets(path, matcher, reader, sheet_names, lambda position, name: None)
+    try:
+        package = zipfile.ZipFile(path)
+    except Exception:
+        raise UnusableFile(path, _CORRUPT_SHEET) from None
+    with package:
+        try:
+            parts = _ooxml_sheet_parts(package)
+        except Exception:
+            parts = {}
+        if not parts:  # an odd package (or .ods): check every worksheet part up front
+            for part in sorted(n for n in package.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")):
+                _check_sheet_size(path, f"the worksheet {part}", part, package)
+
+        def check(position: int, name: str) -> None:
+            if name in parts:
+                _check_sheet_size(path, f"sheet {position} ('{name}')", parts[name], package)
+
+        return _read_sheets(path, matcher, reader, sheet_names, check)
+
+
+def _read_sheets(path: Path, matcher: HeaderMatcher, reader, sheet_names: list[str], check) -> RawTable:
     first_incomplete: UnusableFile | None = None
-    for name in sheet_names:
+    for position, name in enumerate(sheet_names, start=1):
+        check(position, name)
         try:
             df = reader.load_sheet(name, header_row=None, dtypes="string").to_polars()
         except Exception:
@@ -579,58 +819,67 @@ def _read_excel(path: Path, matcher: HeaderMatcher) -> RawTable:
 
 
 def _read_json(path: Path, matcher: HeaderMatcher, *, lines: bool) -> RawTable:
+    """The records are parsed once by ``json`` (C) to learn their keys and check that
+    they are objects; the kept keys' values are then read by Polars from the text
+    itself (JSON Lines: the non-blank lines joined as one array; each record keeps
+    its line number)."""
     fmt = "jsonl" if lines else "json"
+    what = "JSON Lines" if lines else "JSON"
     try:
         data = path.read_bytes()
     except OSError:
         raise UnusableFile(path, "the file cannot be read") from None
     text, encoding = _decode(path, data)
     del data
+    if not text.strip():
+        raise UnusableFile(path, f"the file is empty (no {what} records)")
+    numbered: pl.DataFrame | None = None
     if lines:
-        line_series = pl.Series("line", text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
-        numbered = pl.DataFrame({"line": line_series}).with_row_index("n", offset=1)
-        numbered = numbered.filter(pl.col("line").str.strip_chars().str.len_chars() > 0)
-        array_text = "[" + ",".join(numbered.get_column("line").to_list()) + "]"
-        row_numbers = numbered.get_column("n").cast(pl.Int64)
-        del numbered, line_series
+        numbered = (
+            pl.DataFrame({"line": [text]})
+            .select(pl.col("line").str.replace_all("\r\n?", "\n").str.split("\n"))
+            .explode("line")
+            .with_row_index("n", offset=1)
+            .filter(pl.col("line").str.strip_chars().str.len_chars() > 0)
+        )
+        del text
+        source = "[" + numbered.get_column("line").str.join(",").item() + "]"
     else:
-        array_text = text
-        row_numbers = None
-    del text
+        source = text
+        del text
     try:
-        doc = json.loads(array_text)
-    except ValueError:
-        raise UnusableFile(path, f"not valid {'JSON Lines' if lines else 'JSON'}") from None
-    del array_text
-    if isinstance(doc, dict):
+        doc = json.loads(source)
+    except (ValueError, RecursionError):
+        raise UnusableFile(path, f"not valid {what}") from None
+    if isinstance(doc, dict) and not lines:
         # Be generous with a wrapper object holding the array ({"data": [...]}).
         arrays = [v for v in doc.values() if isinstance(v, list)]
         doc = arrays[0] if len(arrays) == 1 else None
-    if not isinstance(doc, list):
-        raise UnusableFile(path, "not a table (expected an array of objects)")
-    try:
-        keys = list(dict.fromkeys(itertools.chain.from_iterable(doc)))
-    except TypeError:
-        raise UnusableFile(path, "not a table (expected an array of objects)") from None
-    if not all(isinstance(k, str) for k in keys):
-        raise UnusableFile(path, "not a table (expected an array of objects)")
+        if doc is not None:
+            source = json.dumps(doc, ensure_ascii=False)
+    if not isinstance(doc, list) or not all(isinstance(r, dict) for r in doc):
+        # (never take the keys of anything but objects: a list's items are values)
+        raise UnusableFile(path, "not a table (expected an array of objects)" if not lines else "not a table (expected one JSON object per line)")
+    keys = list(dict.fromkeys(itertools.chain.from_iterable(doc)))
+    height = len(doc)
+    del doc
     if not keys:
         raise UnusableFile(path, "no recognisable header (no keys in the records)")
     positions, kept_fields, kept_headers, dropped = _plan(path, keys, matcher)
-    kept_keys = [keys[p] for p in positions]
+    kept_keys = list(dict.fromkeys(keys[p] for p in positions))
+    schema = {k: pl.Utf8 for k in kept_keys}
     try:
-        frame = pl.read_json(
-            io.BytesIO(json.dumps(doc, ensure_ascii=False).encode("utf-8")),
-            schema={k: pl.Utf8 for k in kept_keys},
-        )
-    except Exception:
-        raise UnusableFile(path, "not a table (expected an array of flat objects)") from None
-    del doc
-    if row_numbers is None:
+        frame = pl.read_json(io.BytesIO(source.encode("utf-8")), schema=schema)
+        del source
+    except Exception:  # never show Polars' message: it quotes the value
+        raise UnusableFile(path, "not a table (expected flat objects: a value of a kept field is itself an object or a list)") from None
+    if numbered is not None:  # one record per non-blank line, in order
+        row_numbers = numbered.get_column("n").cast(pl.Int64)
+    else:
         row_numbers = pl.Series(range(1, frame.height + 1), dtype=pl.Int64)
-    if frame.height != row_numbers.len():
-        raise UnusableFile(path, "not a table (expected one object per record)")
-    kept = frame.select([pl.col(k).alias(f"__p{i}") for i, k in enumerate(kept_keys)])
+    if frame.height != height or frame.height != row_numbers.len():
+        raise UnusableFile(path, f"not a table (expected one object per {'line' if lines else 'record'})")
+    kept = frame.select([pl.col(keys[p]).alias(f"__p{i}") for i, p in enumerate(positions)])
     return _assemble_kept(path, fmt, kept, kept_fields, kept_headers, dropped, row_numbers, encoding=encoding)
 
 
