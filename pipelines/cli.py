@@ -299,8 +299,13 @@ def _user_error(exc: BaseException) -> BaseException:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    logging.getLogger("dagster").setLevel(logging.WARNING)
+    # our progress lines only: libraries keep their own (quieter) levels
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
     try:
         args.func(args)
     except KeyboardInterrupt:
