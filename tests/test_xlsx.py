@@ -1,0 +1,55 @@
+"""The shared XLSX writer: readable by openpyxl and fastexcel, exact values, safe text."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from io import BytesIO
+
+import openpyxl
+import polars as pl
+
+from transforms.xlsx import PERCENT, Sheet, column_letter, workbook_bytes
+
+FRAME = pl.DataFrame(
+    {
+        "unit_code": ["001", "00001", None],
+        "unit_name": ["Quận Ba Đình", '=HYPERLINK("http://x","y")', "a & b <c>\x07"],
+        "received": [16, 5, None],
+        "on_time_rate": [0.7272727272727273, 1.0, None],
+        "ranked": [True, False, None],
+        "period_start": [date(2024, 1, 1), date(2024, 2, 29), None],
+        "received_at": [datetime(2024, 1, 2, 8, 30), None, datetime(2025, 12, 31, 23, 59)],
+    }
+)
+
+
+def book() -> bytes:
+    return workbook_bytes(
+        [Sheet("Bảng xếp hạng", FRAME, styles={"on_time_rate": PERCENT}), Sheet("Chú thích", FRAME.head(0))],
+        created=datetime(2024, 3, 1),
+    )
+
+
+def test_values_read_back_exactly_and_text_is_never_a_formula():
+    ws = openpyxl.load_workbook(BytesIO(book()))["Bảng xếp hạng"]
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0] == tuple(FRAME.columns)
+    assert rows[1][:5] == ("001", "Quận Ba Đình", 16, 0.7272727272727273, True)
+    assert rows[2][0] == "00001" and rows[2][1] == '=HYPERLINK("http://x","y")'
+    assert ws["B3"].data_type == "s"  # a string, not a formula
+    assert rows[3][1] == "a & b <c>"  # & and < escaped, the control character dropped
+    assert rows[1][5] == datetime(2024, 1, 1) and ws["F2"].number_format == "dd/mm/yyyy"
+    assert rows[1][6] == datetime(2024, 1, 2, 8, 30)
+    assert rows[3][:1] == (None,) and rows[3][2:5] == (None, None, None)
+    assert ws["D2"].number_format == "0.0%"
+    assert ws.freeze_panes == "A2"
+
+
+def test_fastexcel_reads_it_and_the_bytes_repeat():
+    assert book() == book()
+    got = pl.read_excel(BytesIO(book()), engine="calamine", sheet_name="Bảng xếp hạng")
+    assert got.height == 3 and got["received"].to_list()[:2] == [16, 5]
+
+
+def test_column_letters():
+    assert [column_letter(i) for i in (0, 25, 26, 51, 52, 701, 702)] == ["A", "Z", "AA", "AZ", "BA", "ZZ", "AAA"]
