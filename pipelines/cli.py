@@ -211,6 +211,20 @@ def cmd_backfill(args) -> None:
     _print_summary(summary)
 
 
+def cmd_serve(args) -> None:
+    """The published site over local HTTP (the pages also work straight from disk)."""
+    import functools
+    import http.server
+
+    site = Path(args.site or env_default("SCOREBOARD_SITE"))
+    if not (site / "index.html").is_file():
+        raise CliError(f"there is no published site in {site}; run `scoreboard run` first")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site.resolve()))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
+        print(f"Serving {site} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl+C to stop)")
+        server.serve_forever()
+
+
 def cmd_generate(args) -> None:
     from transforms.generate import generate_exports
 
@@ -274,6 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--from", dest="from_key", required=True, help="first period, e.g. 2016-01")
     backfill.add_argument("--to", dest="to_key", help="last period (default: the latest data)")
     backfill.set_defaults(func=cmd_backfill)
+
+    serve = sub.add_parser("serve", help="serve the published site on this machine (127.0.0.1)")
+    serve.add_argument("--site", help="site folder (SCOREBOARD_SITE, default build/site)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
 
     gen = sub.add_parser("generate", help="write realistic demo exports for Hà Nội")
     gen.add_argument("--out", required=True, help="folder to write the exports to")
