@@ -54,8 +54,10 @@ MAX_CELL_CHARS = 10_000
 # Spreadsheet guard: the reader (calamine) allocates the rectangle from A1 to the
 # farthest cell that holds a value, whatever the <dimension> element declares, and a
 # failed allocation aborts the process. A sheet whose rectangle exceeds this is set
-# aside (~1 GB in the reader). Its XML is scanned, streaming, before it is loaded.
-MAX_SHEET_CELLS = 30_000_000
+# aside: reading costs ~70 bytes a cell of the rectangle (reader, Arrow, Polars), so
+# ~1.5 GB at the limit (500,000 rows × 40 columns). Its XML is scanned, streaming,
+# before it is loaded.
+MAX_SHEET_CELLS = 20_000_000
 MAX_SHEET_XML_BYTES = 4 << 30
 
 # Content that is certainly not a table, whatever the file is called.
@@ -678,7 +680,10 @@ def sheet_extent(stream) -> tuple[int, int]:
             continue
         chunk, carry = data[:cut], data[cut:]
         max_row = max(max_row, _last_valued_row(chunk))
-        text = pl.DataFrame({"t": [chunk.decode("utf-8", errors="replace")]})
+        try:  # bytes to Polars text without a Python str in between
+            text = pl.DataFrame({"t": pl.Series([chunk], dtype=pl.Binary)}).select(pl.col("t").cast(pl.Utf8))
+        except pl.exceptions.PolarsError:  # not UTF-8: look at it with replacement characters
+            text = pl.DataFrame({"t": [chunk.decode("utf-8", errors="replace")]})
         while True:
             pattern = _beyond(max_col, max_row)
             if not text.select(pl.col("t").str.contains(pattern)).item():

@@ -1,0 +1,337 @@
+"""Personal data never enters (dossier-log.md): not the warehouse, the quarantine,
+a log, Dagster's event log or a published file.
+
+Fake names, identity numbers, phone numbers, e-mails and addresses are planted in
+personal columns of every input format (CSV UTF-8, CSV Windows-1258 with ``;``, XLSX
+with a banner, JSON, JSON Lines, Parquet), on accepted rows and on rows that are
+quarantined, and in two files that are set aside. The whole pipeline then runs on a
+persistent Dagster instance with every log captured at DEBUG, and every place it
+writes is searched for every planted value, in every encoding it could be stored in.
+The only place they may remain is the set-aside files themselves (the user's files,
+moved aside) and the user's files left in the landing folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import unicodedata
+import zipfile
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+import xlsxwriter
+
+from pipelines.cli import run_pipeline
+from pipelines.ingestion import REJECTED_DIR
+from pipelines.resources import ScoreboardSettings, Warehouse
+
+EXAMPLE = Path(__file__).parent / "fixtures" / "example"
+
+# personal column -> planted value
+PERSONAL = {
+    "Họ tên": "Nguyễn Thị Hoa Mai",
+    "Chủ hồ sơ": "Trần Quốc Bảo Ngọc",
+    "Số CCCD": "001234567890",
+    "CMND": "162534879",
+    "Số định danh": "079188001122",
+    "Số điện thoại": "0912345678",
+    "Email": "hoa.mai.canary@example.vn",
+    "Địa chỉ": "Số 7 ngõ 15 phố Hàng Bạc, Hoàn Kiếm",
+}
+# fragments that would betray a value cut or re-cased on the way
+FRAGMENTS = ["Hoa Mai", "Bảo Ngọc", "hoa.mai.canary", "Hàng Bạc", "912345678", "1234567890", "88001122"]
+
+CANON = {
+    "dossier_id": "Mã hồ sơ",
+    "unit_code": "Mã đơn vị",
+    "procedure_code": "Mã TTHC",
+    "procedure_name": "Tên TTHC",
+    "status": "Trạng thái",
+    "received_at": "Ngày tiếp nhận",
+    "due_at": "Ngày hẹn trả",
+    "returned_at": "Ngày trả kết quả",
+}
+
+
+def records(fmt: str) -> list[dict[str, str]]:
+    """Two accepted rows and two quarantined ones, each carrying every personal value."""
+    base = [
+        {"dossier_id": f"PD-{fmt}-1", "unit_code": "001", "procedure_code": "1.001776", "procedure_name": "Đăng ký khai sinh",
+         "status": "10", "received_at": "02/01/2024 08:00", "due_at": "10/01/2024", "returned_at": "08/01/2024 09:00"},
+        {"dossier_id": f"PD-{fmt}-2", "unit_code": "00001", "procedure_code": "1.001193", "procedure_name": "Chứng thực bản sao",
+         "status": "4", "received_at": "03/01/2024 09:30", "due_at": "05/01/2024", "returned_at": ""},
+        # quarantined: missing_id
+        {"dossier_id": "", "unit_code": "001", "procedure_code": "1.001776", "procedure_name": "Đăng ký kết hôn",
+         "status": "2", "received_at": "04/01/2024 10:00", "due_at": "12/01/2024", "returned_at": ""},
+        # quarantined: bad_date
+        {"dossier_id": f"PD-{fmt}-4", "unit_code": "002", "procedure_code": "1.001776", "procedure_name": "Cấp bản sao",
+         "status": "2", "received_at": "31/02/2024 10:00", "due_at": "12/01/2024", "returned_at": ""},
+    ]
+    out = []
+    for r in base:
+        rec = {CANON[k]: v for k, v in r.items()}
+        # personal columns between and after the canonical ones, as exports have them
+        rec = {"Họ tên": PERSONAL["Họ tên"], **rec, **{k: v for k, v in PERSONAL.items() if k != "Họ tên"}}
+        out.append(rec)
+    return out
+
+
+def to_cp1258(text: str) -> bytes:
+    """Windows-1258 keeps tone marks as combining characters."""
+    tones = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+    out = []
+    for ch in text:
+        parts = unicodedata.normalize("NFD", ch)
+        base = unicodedata.normalize("NFC", "".join(p for p in parts if p not in tones))
+        out.append(base + "".join(p for p in parts if p in tones))
+    return "".join(out).encode("cp1258")
+
+
+def csv_text(rows: list[dict], sep: str) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), delimiter=sep, lineterminator="\r\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def write_inputs(landing: Path) -> None:
+    landing.mkdir(parents=True)
+    (landing / "utf8.csv").write_text(csv_text(records("csv"), ","), encoding="utf-8")
+    (landing / "Quận Ba Đình" / "cp1258.csv").parent.mkdir()
+    (landing / "Quận Ba Đình" / "cp1258.csv").write_bytes(to_cp1258(csv_text(records("win"), ";")))
+
+    rows = records("xlsx")
+    wb = xlsxwriter.Workbook(str(landing / "banner.xlsx"))
+    ws = wb.add_worksheet("Danh sách")
+    ws.write(0, 0, "UBND QUẬN BA ĐÌNH")
+    ws.write(1, 0, "BÁO CÁO TÌNH HÌNH GIẢI QUYẾT HỒ SƠ")
+    ws.write_row(3, 0, ["STT", *rows[0]])
+    for i, r in enumerate(rows, start=1):
+        ws.write_number(3 + i, 0, i)
+        for j, v in enumerate(r.values(), start=1):
+            ws.write_string(3 + i, j, v)
+    ws.write_row(4 + len(rows), 0, ["Tổng cộng", len(rows)])
+    wb.close()
+
+    (landing / "array.json").write_text(json.dumps(records("json"), ensure_ascii=False, indent=1), encoding="utf-8")
+    (landing / "lines.jsonl").write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in records("jsonl")) + "\n", encoding="utf-8"
+    )
+    pl.DataFrame(records("parquet")).write_parquet(landing / "table.parquet")
+
+    # set aside: no recognisable header at all, only personal columns
+    only_personal = [dict(PERSONAL), dict(PERSONAL)]
+    (landing / "khong-tieu-de.csv").write_text(csv_text(only_personal, ","), encoding="utf-8")
+    # set aside: a header with two canonical fields but without the required ones
+    wb = xlsxwriter.Workbook(str(landing / "thieu-cot.xlsx"))
+    ws = wb.add_worksheet()
+    ws.write_row(0, 0, ["Mã hồ sơ", "Trạng thái", *PERSONAL])
+    ws.write_row(1, 0, ["PD-x-1", "2", *PERSONAL.values()])
+    wb.close()
+
+
+SET_ASIDE = ("khong-tieu-de.csv", "thieu-cot.xlsx")
+
+
+def needles() -> dict[str, list[bytes]]:
+    """Every planted value and fragment in each form it could be stored in: UTF-8
+    (NFC and NFD), UTF-16, Windows-1258, and JSON/Python escapes of non-ASCII."""
+    out: dict[str, list[bytes]] = {}
+    for value in [*PERSONAL.values(), *FRAGMENTS]:
+        forms = set()
+        for text in (unicodedata.normalize("NFC", value), unicodedata.normalize("NFD", value)):
+            forms.add(text.encode("utf-8"))
+            forms.add(text.encode("utf-16-le"))
+            forms.add(json.dumps(text)[1:-1].encode("ascii"))
+            forms.add(text.encode("ascii", "backslashreplace"))
+            forms.add(text.encode("ascii", "xmlcharrefreplace"))
+        forms.add(to_cp1258(value))
+        out[value] = sorted(forms)
+    return out
+
+
+NEEDLES = needles()
+
+
+def leaks(data: bytes | str) -> list[str]:
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return [value for value, forms in NEEDLES.items() if any(f in data for f in forms)]
+
+
+def expand(path: Path) -> bytes:
+    """A file's bytes, plus its members when it is a zip (xlsx) and its rows as CSV
+    when it is Parquet (both compress, so raw bytes alone prove nothing)."""
+    data = path.read_bytes()
+    parts = [data]
+    if data.startswith(b"PK\x03\x04"):
+        with zipfile.ZipFile(path) as zf:
+            parts += [zf.read(n) for n in zf.namelist()]
+    if data.startswith(b"PAR1"):
+        parts.append(pl.read_parquet(path).write_csv().encode("utf-8"))
+    return b"\n".join(parts)
+
+
+LOGGERS = ("dagster", "scoreboard", "pipelines", "transforms", "dashboards", "duckdb", "polars")
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(tmp_path_factory):
+    """One whole run for the module: a persistent Dagster instance (DAGSTER_HOME with
+    an empty dagster.yaml), every log record at DEBUG captured by pytest's caplog
+    handler, stdout/stderr captured too."""
+    from _pytest.logging import LogCaptureHandler, catching_logs
+
+    tmp_path = tmp_path_factory.mktemp("personal")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("", encoding="utf-8")
+    landing = tmp_path / "landing"
+    write_inputs(landing)
+    settings = ScoreboardSettings.from_env(
+        landing_dir=str(landing), site_dir=str(tmp_path / "site"), registry_path=str(EXAMPLE / "units.csv")
+    )
+    warehouse = Warehouse(path=str(tmp_path / "warehouse.duckdb"))
+    handler = LogCaptureHandler()
+    out, err = io.StringIO(), io.StringIO()
+    levels = {name: logging.getLogger(name).level for name in LOGGERS}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SCOREBOARD_NOW", "2024-03-01T12:00:00")
+        mp.setenv("DAGSTER_HOME", str(home))
+        try:
+            for name in LOGGERS:
+                logging.getLogger(name).setLevel(logging.DEBUG)
+            with catching_logs(handler, level=logging.DEBUG), redirect_stdout(out), redirect_stderr(err):
+                summary = run_pipeline(settings, warehouse)
+        finally:
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)
+        yield {
+            "tmp": tmp_path, "landing": landing, "home": home, "warehouse": Path(warehouse.path),
+            "site": tmp_path / "site", "summary": summary, "logs": handler.stream.getvalue(),
+            "stdout": out.getvalue() + err.getvalue(), "records": list(handler.records),
+        }
+
+
+def test_the_pipeline_really_read_the_personal_files(pipeline_run):
+    """The planted rows went through every step (so the searches below mean something)."""
+    with duckdb.connect(str(pipeline_run["warehouse"]), read_only=True) as con:
+        files = dict(con.execute("SELECT source_file, status FROM ingested_files").fetchall())
+        dossiers = {r[0] for r in con.execute("SELECT dossier_id FROM dossiers").fetchall()}
+        reasons = con.execute("SELECT source_file, reason FROM quarantine ORDER BY ALL").fetchall()
+        dropped = dict(con.execute("SELECT source_file, dropped_columns FROM ingested_files").fetchall())
+    loaded = ["Quận Ba Đình/cp1258.csv", "array.json", "banner.xlsx", "lines.jsonl", "table.parquet", "utf8.csv"]
+    assert {f for f, s in files.items() if s == "loaded"} == set(loaded)
+    assert {f for f, s in files.items() if s == "rejected"} == set(SET_ASIDE)
+    assert len(dossiers) == 12  # two per format
+    assert sorted(reasons) == sorted([(f, "missing_id") for f in loaded] + [(f, "bad_date") for f in loaded])
+    for f in loaded:  # only the names of the dropped columns are recorded
+        assert set(PERSONAL) <= set(json.loads(dropped[f])), f
+    for name in SET_ASIDE:
+        assert (pipeline_run["landing"] / REJECTED_DIR / name).is_file()
+    assert "khong-tieu-de.csv" in pipeline_run["logs"], "the logs were not captured"
+
+
+def test_no_personal_value_in_the_warehouse_tables(pipeline_run):
+    with duckdb.connect(str(pipeline_run["warehouse"]), read_only=True) as con:
+        tables = [r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()]
+        assert {"dossiers", "dossier_versions", "quarantine", "ingested_files", "file_accounting"} <= set(tables)
+        found = {}
+        for table in tables:
+            frame = con.sql(f'SELECT * FROM "{table}"').pl()
+            text = frame.select(pl.all().cast(pl.Utf8)).write_csv() + " ".join(frame.columns)
+            if leaks(text):
+                found[table] = leaks(text)
+    assert not found, f"personal values in warehouse tables: {found}"
+
+
+def test_no_personal_value_in_the_warehouse_file_bytes(pipeline_run):
+    db = pipeline_run["warehouse"]
+    with duckdb.connect(str(db)) as con:
+        con.execute("CHECKPOINT")
+    files = [p for p in db.parent.iterdir() if p.name.startswith(db.name)]
+    found = {p.name: leaks(p.read_bytes()) for p in files}
+    assert not any(found.values()), found
+
+
+def test_no_personal_value_in_any_log(pipeline_run):
+    assert not leaks(pipeline_run["logs"]), "in the Python logs"
+    assert not leaks(pipeline_run["stdout"]), "on stdout/stderr"
+    for rec in pipeline_run["records"]:
+        assert not leaks(str(rec.__dict__)), rec.getMessage()
+
+
+def test_no_personal_value_in_dagsters_event_log_or_metadata(pipeline_run):
+    from dagster._serdes import serialize_value
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(pipeline_run["home"]))
+        instance = dg.DagsterInstance.get()
+    assert not instance.is_ephemeral
+    runs = instance.get_runs()
+    assert len(runs) >= 3  # ingest, scoring, publication
+    n_events = 0
+    for run in runs:
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        assert not leaks(serialize_value(run)), f"run {run.run_id}"
+        for entry in instance.all_logs(run.run_id):
+            n_events += 1
+            text = serialize_value(entry) + str(entry.user_message)
+            assert not leaks(text), f"event {entry.dagster_event_type} of run {run.run_id}: {leaks(text)}"
+    assert n_events > 20
+    key = dg.AssetKey("dossiers")
+    event = instance.get_latest_materialization_event(key)
+    metadata = event.asset_materialization.metadata
+    assert metadata["files_set_aside"].value == 2
+    assert not leaks(str({k: v.value for k, v in metadata.items()}))
+    # and whatever Dagster keeps on disk (sqlite storage, compute logs)
+    found = {str(p.relative_to(pipeline_run["home"])): leaks(p.read_bytes())
+             for p in pipeline_run["home"].rglob("*") if p.is_file()}
+    assert not any(found.values()), {k: v for k, v in found.items() if v}
+
+
+def test_no_personal_value_in_the_published_site(pipeline_run):
+    site = pipeline_run["site"].resolve()
+    files = [p for p in site.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".html" for p in files) and any(p.suffix == ".xlsx" for p in files)
+    found = {str(p.relative_to(site)): leaks(expand(p)) for p in files}
+    assert not any(found.values()), {k: v for k, v in found.items() if v}
+
+
+def test_no_personal_value_anywhere_else_on_disk(pipeline_run):
+    """Everything the run wrote under tmp_path (site releases, warehouse, reason files,
+    Dagster home) except the user's own files: those left in the landing folder and
+    the set-aside files moved under _rejected/."""
+    tmp, landing = pipeline_run["tmp"], pipeline_run["landing"]
+    inputs = {p for p in landing.rglob("*") if p.is_file() and not p.name.endswith(".reason.txt")}
+    assert {p.name for p in inputs} >= set(SET_ASIDE)
+    checked = []
+    found = {}
+    for p in tmp.rglob("*"):
+        if not p.is_file() or p in inputs:
+            continue
+        checked.append(p)
+        hit = leaks(expand(p))
+        if hit:
+            found[str(p.relative_to(tmp))] = hit
+    reasons = [p for p in checked if p.name.endswith(".reason.txt")]
+    assert len(reasons) == 2
+    for p in reasons:
+        text = p.read_text(encoding="utf-8")
+        assert text.startswith(p.name.removesuffix(".reason.txt") + ":")
+    assert not found, found
+
+
+def test_the_set_aside_files_still_hold_the_users_data(pipeline_run):
+    """Sanity check of the search: the one place the values may be is found."""
+    for name in SET_ASIDE:
+        assert leaks(expand(pipeline_run["landing"] / REJECTED_DIR / name))
