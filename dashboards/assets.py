@@ -44,9 +44,11 @@ h3 { font-size: 1.05rem; margin: 18px 0 6px; }
   display: inline-block; font-size: .78rem; font-weight: 600; padding: 1px 8px; border-radius: 10px;
   background: #fff3cd; color: #6b4e00; border: 1px solid #e0c36a; vertical-align: middle;
 }
-.search { margin: 12px 0; }
+.search { margin: 12px 0; display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: flex-end; }
+.search > div { flex: 1 1 260px; max-width: 420px; }
+.search > div + div { flex: 0 1 200px; }
 .search label { display: block; font-weight: 600; font-size: .9rem; }
-.search input { font: inherit; width: 100%; max-width: 420px; padding: 7px 10px; border: 1px solid var(--line); border-radius: 6px; }
+.search input, .search select { font: inherit; width: 100%; padding: 7px 10px; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
 .table-wrap { overflow-x: auto; -webkit-overflow-scrolling: touch; border: 1px solid var(--line); border-radius: 6px; }
 table { border-collapse: collapse; width: 100%; font-size: .88rem; }
 caption { text-align: left; font-weight: 600; padding: 8px 10px; background: var(--bg-alt); }
@@ -55,6 +57,7 @@ td { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums;
 td.t { text-align: left; white-space: normal; }
 thead th { background: var(--bg-alt); text-align: left; font-weight: 600; position: sticky; top: 0; z-index: 1; }
 thead th small { display: block; font-weight: 400; color: var(--muted); }
+thead th[data-sort] { cursor: pointer; }
 thead th button { all: unset; cursor: pointer; display: block; }
 thead th button::after { content: " ↕"; color: var(--muted); font-size: .8em; }
 thead th[aria-sort="ascending"] button::after { content: " ▲"; color: var(--fg); }
@@ -80,16 +83,49 @@ tbody tr.unranked { color: #3d4853; }
 .chg.same { color: var(--muted); }
 .nr { color: var(--muted); font-size: .8em; }
 .no-match { margin: 6px 0; color: var(--muted); }
-.levels { display: grid; gap: 8px; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 16px; }
-.chart { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; min-width: 0; }
+.levels { display: grid; grid-template-columns: minmax(0, 1fr); gap: 8px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(300px, 100%), 1fr)); gap: 16px; align-items: start; }
+.chart { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; min-width: 0; margin: 0; }
 .chart h3 { margin-top: 4px; }
-.chart .vis { width: 100%; min-height: 120px; }
+.chart .vis { width: 100%; min-height: 120px; overflow-x: auto; }
 .downloads { display: flex; flex-wrap: wrap; gap: 6px 16px; padding: 0; list-style: none; margin: 6px 0; }
 .pager { display: flex; justify-content: space-between; gap: 8px; margin: 10px 0; flex-wrap: wrap; }
 details.year { margin: 4px 0; }
 details.year summary { cursor: pointer; font-weight: 600; padding: 4px 0; }
 table.periods td, table.periods th { white-space: nowrap; }
+tbody tr:target { outline: 3px solid #f0b400; outline-offset: -3px; background: #fff8dc; }
+.note.warn { color: #6b4e00; background: #fff3cd; border: 1px solid #e0c36a; border-radius: 6px; padding: 6px 10px; }
+.crumbs { font-size: .88rem; margin-top: 10px; color: var(--muted); }
+h2 .code { font-size: .7em; }
+h4 { font-size: .98rem; margin: 14px 0 4px; }
+.facts { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 8px; margin: 10px 0; }
+.facts > div { border: 1px solid var(--line); border-radius: 6px; padding: 6px 10px; background: var(--bg-alt); }
+.facts dt { font-size: .8rem; color: var(--muted); }
+.facts dd { margin: 2px 0 0; font-size: 1.15rem; font-weight: 600; }
+.facts dd .meta { display: block; font-size: .78rem; font-weight: 400; }
+.what-if { margin: 4px 0 12px; padding-left: 1.2em; }
+.what-if li { margin: 2px 0; }
+table.data { margin-bottom: 4px; }
+table.data + .no-match, .ranking-block + .note { margin-top: 6px; }
+.table-wrap:has(> table.counts) { display: inline-block; max-width: 100%; }
+table.counts { width: auto; min-width: 300px; }
+meter { width: 80px; height: 12px; vertical-align: middle; }
+.status { white-space: nowrap; font-weight: 600; }
+.status.ok { color: var(--up); }
+.status.fail { color: var(--down); }
+ul.held li { margin: 4px 0; }
+.chart.wide { grid-column: 1 / -1; }
+.chart .vis.scroll { max-height: 75vh; overflow: auto; }
+.images a { font-weight: 600; }
+.report-head { display: flex; justify-content: space-between; gap: 16px; text-align: center; margin: 12px 0 4px; }
+.report-head p { margin: 0; font-size: .9rem; }
+.report-head .strong { font-weight: 700; }
+.report-head .motto { font-weight: 600; text-decoration: underline; }
+.report-title { text-align: center; font-size: 1.2rem; text-transform: none; margin: 18px 0 8px; }
+.report-page h3 { margin-top: 20px; }
+table.report { font-size: .82rem; }
+table.report td, table.report th { padding: 3px 6px; }
+@page { size: A4; margin: 15mm 12mm 15mm 15mm; }
 footer { max-width: 1400px; margin: 0 auto; padding: 12px 16px 32px; color: var(--muted); font-size: .85rem; border-top: 1px solid var(--line); }
 [hidden] { display: none !important; }
 @media (max-width: 640px) {
@@ -100,13 +136,21 @@ footer { max-width: 1400px; margin: 0 auto; padding: 12px 16px 32px; color: var(
   .hide-narrow { display: none; }
 }
 @media print {
-  header.site nav, .lang-switch, .search, .charts { display: none; }
+  header.site nav, .lang-switch, .search, .charts, .skip, .no-print { display: none; }
   .table-wrap { overflow: visible; border: 0; }
   thead th { position: static; }
+  body { font-size: 11pt; }
+  a { color: inherit; text-decoration: none; }
+  body.report header.site, body.report footer { display: none; }
+  body.report main { max-width: none; padding: 0; }
+  table.report { font-size: 9pt; }
+  table.report thead { display: table-header-group; }
+  table.report tr { break-inside: avoid; }
+  .band::before, .status, .chg { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
 """
 
-SITE_JS = r"""/* PAR scoreboard: language switch, table sort, diacritic-blind search, charts.
+SITE_JS = r"""/* PAR scoreboard: language switch, table sort, diacritic-blind search, peer-group filter, charts.
    Reads only this page; makes no network request. */
 (function () {
   "use strict";
@@ -212,7 +256,8 @@ SITE_JS = r"""/* PAR scoreboard: language switch, table sort, diacritic-blind se
         button.type = "button";
         while (th.firstChild) { button.appendChild(th.firstChild); }
         th.appendChild(button);
-        button.addEventListener("click", function () {
+        // the whole header cell sorts (a click on the button bubbles here, as does Enter or Space on it)
+        th.addEventListener("click", function () {
           var table = th.closest("table");
           sortTable(table, th);
         });
@@ -222,6 +267,7 @@ SITE_JS = r"""/* PAR scoreboard: language switch, table sort, diacritic-blind se
 
   function setupSearch() {
     var input = document.getElementById("unit-search");
+    var peer = document.getElementById("peer-filter");
     if (!input) { return; }
     var rows = document.querySelectorAll("table.ranking tbody tr");
     for (var i = 0; i < rows.length; i++) {
@@ -230,13 +276,15 @@ SITE_JS = r"""/* PAR scoreboard: language switch, table sort, diacritic-blind se
     }
     function run() {
       var q = fold(input.value);
+      var group = peer ? peer.value : "";
       var tables = document.querySelectorAll("table.ranking");
       for (var t = 0; t < tables.length; t++) {
         var shown = 0;
         var body = tables[t].tBodies[0];
         for (var r = 0; r < body.rows.length; r++) {
           var row = body.rows[r];
-          var hit = q === "" || row.getAttribute("data-q").indexOf(q) !== -1;
+          var hit = (q === "" || row.getAttribute("data-q").indexOf(q) !== -1) &&
+            (group === "" || row.getAttribute("data-peer") === group);
           row.hidden = !hit;
           if (hit) { shown++; }
         }
@@ -246,6 +294,7 @@ SITE_JS = r"""/* PAR scoreboard: language switch, table sort, diacritic-blind se
       }
     }
     input.addEventListener("input", run);
+    if (peer) { peer.addEventListener("change", run); }
     run();
   }
 
@@ -258,8 +307,11 @@ SITE_JS = r"""/* PAR scoreboard: language switch, table sort, diacritic-blind se
     data.charts.forEach(function (chart) {
       var el = document.getElementById(chart.id);
       if (!el) { return; }
+      // a unit page names a spec its pages share (assets/charts.js); other pages carry theirs
+      var pair = chart.spec ? (window.PAR_CHART_SPECS || {})[chart.spec] : chart;
+      if (!pair) { return; }
       el.textContent = "";  // the no-JavaScript note, or the chart in the other language
-      var spec = Object.assign({}, chart[lang] || chart.vi, { datasets: data.datasets });
+      var spec = Object.assign({}, pair[lang] || pair.vi, { datasets: data.datasets });
       window.vegaEmbed(el, spec, {
         mode: "vega-lite",
         actions: false,
@@ -271,7 +323,15 @@ SITE_JS = r"""/* PAR scoreboard: language switch, table sort, diacritic-blind se
     });
   }
 
+  function setupPrint() {
+    var buttons = document.querySelectorAll("button[data-print]");
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].addEventListener("click", function () { window.print(); });
+    }
+  }
+
   function init() {
+    setupPrint();
     setupSort();
     setupSearch();
     setupLang();

@@ -7,6 +7,10 @@ URL): the page embeds them with the vendored bundle, which reads nothing.
 
 from __future__ import annotations
 
+import copy
+import functools
+import json
+import re
 from typing import Any
 
 import altair as alt
@@ -148,3 +152,224 @@ def overview_charts(latest_month: pl.DataFrame | None, months: pl.DataFrame) -> 
             {"id": "chart-trend", "title": UI["chart_trend"], "vi": _trend_chart("vi"), "en": _trend_chart("en")}
         )
     return {"datasets": datasets, "charts": charts}
+
+
+# --------------------------------------------------------------------------- unit pages
+
+# The unit pages share one pair of specs (assets/charts.js); each page carries
+# only its own data, as the dataset `history`: {d: period start, t: month|week,
+# s: score (2 decimals), r: rank}.
+
+def unit_history(rows: pl.DataFrame | list[dict]) -> list[dict[str, Any]]:
+    """One unit's periods (a frame, or its rows as dicts), months then weeks, oldest
+    first, with score and rank (null when unranked)."""
+    recs = rows.to_dicts() if isinstance(rows, pl.DataFrame) else rows
+    out = []
+    for r in sorted(recs, key=lambda r: (r["period_type"], r["period_start"])):
+        ptype, start, score, rank, ranked = r["period_type"], r["period_start"], r["score"], r["rank"], r["ranked"]
+        out.append(
+            {
+                "d": start.isoformat(),
+                "t": ptype,
+                "s": None if score is None else round(score, 2),
+                "r": rank if ranked else None,
+            }
+        )
+    return out
+
+
+def _kind_expr(lang: str) -> str:
+    month, week = UI["months"].get(lang), UI["weeks"].get(lang)
+    return f"datum.t === 'month' ? {json_str(month)} : {json_str(week)}"
+
+
+def json_str(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _unit_chart(lang: str, field: str) -> dict:
+    kind = UI["chart_period"].get(lang)
+    domain = [UI["months"].get(lang), UI["weeks"].get(lang)]
+    if field == "s":
+        y = alt.Y("s:Q", title=COLUMNS["score"].get(lang), scale=alt.Scale(domain=[0, 100]))
+        tip = alt.Tooltip("s:Q", format=".2f", title=COLUMNS["score"].get(lang))
+    else:
+        y = alt.Y(
+            "r:Q",
+            title=COLUMNS["rank"].get(lang),
+            scale=alt.Scale(reverse=True, zero=False, nice=False, domainMin=1),
+            axis=alt.Axis(tickMinStep=1, format="d"),
+        )
+        tip = alt.Tooltip("r:Q", format="d", title=COLUMNS["rank"].get(lang))
+    base = (
+        alt.Chart(alt.Data(name="history"))
+        .transform_filter(f"datum.{field} != null")
+        .transform_calculate(kind=_kind_expr(lang))
+        .encode(
+            x=alt.X(
+                "utcyearmonthdate(d):T",
+                title=None,
+                axis=alt.Axis(format="%m/%Y", labelAngle=0, tickCount="month", labelOverlap=True),
+            ),
+            y=y,
+            # colour and dash both tell months from weeks, in one legend
+            color=alt.Color(
+                "kind:N",
+                title=kind,
+                scale=alt.Scale(domain=domain, range=["#0b5cad", "#e36d12"]),
+                legend=alt.Legend(orient="bottom", direction="horizontal"),
+            ),
+            strokeDash=alt.StrokeDash(
+                "kind:N",
+                title=kind,
+                scale=alt.Scale(domain=domain, range=[[1, 0], [4, 2]]),
+                legend=alt.Legend(orient="bottom", direction="horizontal"),
+            ),
+            tooltip=[
+                alt.Tooltip("kind:N", title=kind),
+                alt.Tooltip("utcyearmonthdate(d):T", format="%d/%m/%Y", title=COLUMNS["period_start"].get(lang)),
+                tip,
+            ],
+        )
+    )
+    chart = (base.mark_line(strokeWidth=1.5) + base.mark_point(filled=True, size=28)).properties(
+        width="container", height=180
+    )
+    return _strip_urls(chart.to_dict(validate=True))
+
+
+@functools.lru_cache(maxsize=1)
+def unit_chart_specs() -> dict[str, dict[str, dict]]:
+    """`{"unit-score": {"vi": spec, "en": spec}, "unit-rank": {...}}`, shared by every unit page."""
+    return {
+        "unit-score": {lang: _unit_chart(lang, "s") for lang in ("vi", "en")},
+        "unit-rank": {lang: _unit_chart(lang, "r") for lang in ("vi", "en")},
+    }
+
+
+# --------------------------------------------------------------------------- city heatmap
+
+
+def heatmap_rows(month: pl.DataFrame, groups: list[str]) -> list[dict[str, Any]]:
+    """Units × groups of one level and period: share of the applicable maximum.
+
+    `month` holds one level's rows with `points_<group>` and `max_<group>`
+    (the maximum of the group's applicable indicators). Units are ordered by
+    rank, then score, then code: `o` is the row position.
+    """
+    rows = []
+    frame = month.sort(["rank", "score", "unit_code"], descending=[False, True, False], nulls_last=True)
+    for o, r in enumerate(frame.iter_rows(named=True)):
+        unit = f"{r['unit_name']} ({r['unit_code']})"
+        for gi, g in enumerate(groups):
+            earned, mx = r.get(f"points_{g}"), r.get(f"max_{g}")
+            if earned is None or not mx:
+                continue
+            rows.append({"u": unit, "o": o, "g": gi, "s": round(earned / mx, 4), "p": round(earned, 2), "m": mx})
+    return rows
+
+
+def _heatmap_chart(lang: str, dataset: str, group_labels: tuple[tuple[str, str], ...], units: int) -> dict:
+    return copy.deepcopy(_heatmap_spec(lang, dataset, tuple(group_labels), units <= 60))
+
+
+@functools.lru_cache(maxsize=16)
+def _heatmap_spec(lang: str, dataset: str, group_labels: tuple[tuple[str, str], ...], small: bool) -> dict:
+    names = [vi if lang == "vi" else en for vi, en in group_labels]
+    lookup = "[" + ",".join(json_str(n) for n in names) + "][datum.g]"
+    step = 16 if small else 13
+    font = 10 if small else 8
+    base = alt.Chart(alt.Data(name=dataset)).transform_calculate(group=lookup, pct="round(datum.s * 100)").encode(
+        x=alt.X(
+            "group:N",
+            title=None,
+            sort=names,
+            axis=alt.Axis(orient="top", labelAngle=-35, labelLimit=160, labelAlign="left"),
+        ),
+        y=alt.Y("u:N", title=None, sort=alt.EncodingSortField("o", order="ascending"), axis=alt.Axis(labelLimit=220)),
+    )
+    share = UI["share_of_max"].get(lang)
+    rect = base.mark_rect(stroke="#ffffff", strokeWidth=0.5).encode(
+        color=alt.Color(
+            "s:Q",
+            title=share,
+            scale=alt.Scale(domain=[0, 1], scheme="yellowgreenblue"),
+            legend=alt.Legend(format=".0%", orient="bottom", gradientLength=200),
+        ),
+        tooltip=[
+            alt.Tooltip("u:N", title=COLUMNS["unit_name"].get(lang)),
+            alt.Tooltip("group:N", title=UI["points"].get(lang)),
+            alt.Tooltip("s:Q", format=".1%", title=share),
+            alt.Tooltip("p:Q", format=".2f", title=UI["earned"].get(lang)),
+            alt.Tooltip("m:Q", format="d", title=UI["max"].get(lang)),
+        ],
+    )
+    text = base.mark_text(fontSize=font).encode(
+        text=alt.Text("pct:Q", format="d"),
+        color=alt.condition("datum.s > 0.6", alt.value("#ffffff"), alt.value("#1d2733")),
+    )
+    chart = (rect + text).properties(width=alt.Step(58), height=alt.Step(step))
+    return _strip_urls(chart.to_dict(validate=True))
+
+
+def heatmap_charts(latest_month: pl.DataFrame, groups: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """One heatmap per level of the latest month, over datasets `heat_<level>`.
+
+    `latest_month` carries `points_<group>` and `max_<group>` for every group
+    key of `groups` ((key, label_vi, label_en), in display order)."""
+    datasets: dict[str, list] = {}
+    charts: list[dict[str, Any]] = []
+    keys = [g for g, _vi, _en in groups]
+    labels = tuple((vi, en) for _g, vi, en in groups)
+    levels = [lv for lv in LEVEL_ORDER if lv in set(latest_month["level"].to_list())]
+    levels += sorted(set(latest_month["level"].to_list()) - set(levels))
+    for level in levels:
+        rows = heatmap_rows(latest_month.filter(pl.col("level") == level), keys)
+        if not rows:
+            continue
+        name = f"heat_{re_safe(level)}"
+        datasets[name] = rows
+        units = len({r["o"] for r in rows})
+        charts.append(
+            {
+                "id": f"chart-heatmap-{re_safe(level)}",
+                "level": level,
+                "units": units,
+                "title": UI["heatmap_title"],
+                "vi": _heatmap_chart("vi", name, labels, units),
+                "en": _heatmap_chart("en", name, labels, units),
+            }
+        )
+    return {"datasets": datasets, "charts": charts}
+
+
+def re_safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", text)
+
+
+# --------------------------------------------------------------------------- images
+
+
+STATIC_WIDTH = 720
+
+
+def static_spec(spec: dict, datasets: dict) -> dict:
+    """A page spec made renderable off-page: datasets inline, a fixed width for `container`."""
+    out = dict(spec, datasets={k: v for k, v in datasets.items() if _uses(spec, k)})
+    if out.get("width") == "container":
+        out["width"] = STATIC_WIDTH
+    for layer in out.get("layer", []):
+        if isinstance(layer, dict) and layer.get("width") == "container":
+            layer["width"] = STATIC_WIDTH
+    out.setdefault("background", "#ffffff")
+    return out
+
+
+def _uses(spec: Any, name: str) -> bool:
+    if isinstance(spec, dict):
+        if spec.get("name") == name and set(spec) <= {"name", "format"}:
+            return True
+        return any(_uses(v, name) for v in spec.values())
+    if isinstance(spec, list):
+        return any(_uses(v, name) for v in spec)
+    return False

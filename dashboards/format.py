@@ -27,24 +27,52 @@ def _decimal(x: float | int | Decimal, digits: int) -> Decimal:
     return q.copy_abs() if q.is_zero() else q  # never "-0,0"
 
 
+def _rounded_digits(x: float | int, digits: int, shift: int = 0) -> tuple[bool, str, str] | None:
+    """Sign, whole and fraction digits of x × 10**shift rounded to `digits` decimals,
+    half away from zero, on the decimal form of the float (its repr): as
+    `_decimal`, by string and integer arithmetic only (pages format millions of
+    numbers). None for forms it does not handle (exponents)."""
+    r = repr(x)
+    if "e" in r or "E" in r or "n" in r:  # 1e-05, inf, nan
+        return None
+    neg = r.startswith("-")
+    whole, _, frac = r.lstrip("-").partition(".")
+    if shift:
+        frac = frac.ljust(shift, "0")
+        whole, frac = whole + frac[:shift], frac[shift:]
+    n = int(whole + frac[:digits].ljust(digits, "0"))
+    if len(frac) > digits and frac[digits] >= "5":
+        n += 1
+    text = str(n).rjust(digits + 1, "0")
+    if n == 0:
+        neg = False  # never "-0,0"
+    return neg, (text[:-digits] if digits else text), (text[-digits:] if digits else "")
+
+
+def _join(neg: bool, whole: str, frac: str) -> str:
+    out = f"{int(whole):,}".replace(",", ".")
+    if frac:
+        out += "," + frac
+    return ("-" if neg else "") + out
+
+
 def fmt_num(x: float | int | None, digits: int = 0, *, na: str = NA) -> str:
     """`fmt_num(1234.5, 1) == "1.234,5"`: dot for thousands, comma for decimals."""
+    if type(x) is int:  # counts: most of what pages show
+        out = f"{x:,}".replace(",", ".")
+        return out + "," + "0" * digits if digits > 0 else out
     if x is None or (isinstance(x, float) and x != x):
         return na
     if isinstance(x, float) and x in (float("inf"), float("-inf")):
         return na
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        parts = _rounded_digits(x, digits)
+        if parts is not None:
+            return _join(*parts)
     q = _decimal(x, digits)
     sign = "-" if q < 0 else ""
     whole, _, frac = f"{q.copy_abs():f}".partition(".")
-    groups = []
-    while len(whole) > 3:
-        groups.append(whole[-3:])
-        whole = whole[:-3]
-    groups.append(whole)
-    out = ".".join(reversed(groups))
-    if digits > 0:
-        out += "," + frac.ljust(digits, "0")[:digits]
-    return sign + out
+    return sign + _join(False, whole, frac.ljust(digits, "0")[:digits] if digits > 0 else "")
 
 
 def fmt_int(x: int | None, *, na: str = NA) -> str:
@@ -55,6 +83,9 @@ def fmt_pct(x: float | None, digits: int = 1, *, na: str = NA) -> str:
     """A fraction as a percentage: `fmt_pct(0.892) == "89,2 %"`."""
     if x is None or (isinstance(x, float) and x != x):
         return na
+    parts = _rounded_digits(float(x), digits, shift=2)
+    if parts is not None:
+        return _join(*parts) + " %"
     return fmt_num(Decimal(repr(float(x))) * 100, digits, na=na) + " %"
 
 

@@ -245,3 +245,203 @@ def peer_group_label(group: str | None, lang: str = "vi") -> str:
         return ""
     lab = PEER_GROUPS.get(group)
     return group if lab is None else lab.get(lang)
+
+
+# --------------------------------------------------------------------------- insights, quality
+
+# The groups by the key the profile and the insight tables use (`timeliness`).
+GROUP_KEYS: dict[str, Label] = {k.removeprefix("points_"): v for k, v in GROUPS.items()}
+
+# Indicators by the rate they score (the rate's column label, shorter where it reads better).
+INDICATORS: dict[str, Label] = {
+    "on_time_rate": Label("Tỷ lệ đúng hạn", "On-time rate"),
+    "online_rate": Label("Tỷ lệ trực tuyến", "Online rate"),
+    "paid_online_rate": Label("Tỷ lệ thanh toán trực tuyến", "Online payment rate"),
+    "digitized_rate": Label("Tỷ lệ số hóa hồ sơ", "Digitised rate"),
+    "e_result_rate": Label("Tỷ lệ trả kết quả điện tử", "E-result rate"),
+    "synced_rate": Label("Tỷ lệ đồng bộ", "Synchronised rate"),
+    "complaint_rate": Label("Tỷ lệ phản ánh, không hài lòng", "Complaint rate"),
+    "satisfaction_rate": Label("Tỷ lệ hài lòng", "Satisfaction rate"),
+    "apology_rate": Label("Tỷ lệ xin lỗi khi trễ hạn", "Apology rate"),
+    "score": Label("Điểm", "Score"),
+    "received": Label("Tiếp nhận", "Received"),
+    "overdue": Label("Trễ hạn", "Overdue"),
+    "pending_overdue": Label("Quá hạn đang xử lý", "Pending overdue"),
+    "avg_working_days": Label("Số ngày làm việc bình quân", "Average working days"),
+}
+
+# Labels of the columns of the weak-point, bottleneck and what-if tables
+# (the legend sheet of their workbooks; a test checks none is missing).
+INSIGHT_COLUMNS: dict[str, Label] = {
+    "position": Label("Thứ tự", "Position"),
+    "group": Label("Nhóm chỉ số", "Group"),
+    "indicator": Label("Chỉ tiêu", "Indicator"),
+    "rate": Label("Tỷ lệ", "Rate"),
+    "points_earned": Label("Điểm đạt", "Points earned"),
+    "points_max": Label("Điểm tối đa", "Maximum points"),
+    "points_lost": Label("Điểm bị mất", "Points lost"),
+    "peer_median_points": Label("Trung vị nhóm so sánh", "Peer median"),
+    "gap_to_peer_median": Label("Chênh lệch với trung vị nhóm", "Gap to peer median"),
+    "leader_points": Label("Điểm của đơn vị dẫn đầu", "Leader's points"),
+    "gap_to_leader": Label("Chênh lệch với đơn vị dẫn đầu", "Gap to the leader"),
+    "procedure_code": Label("Mã thủ tục", "Procedure code"),
+    "procedure_name": Label("Tên thủ tục", "Procedure"),
+    "late": Label("Trễ hạn + quá hạn đang xử lý", "Overdue + pending overdue"),
+    "share_of_late": Label("Tỷ trọng trong số hồ sơ trễ", "Share of late dossiers"),
+    "late_dossiers": Label("Số hồ sơ trễ hạn, quá hạn", "Late dossiers"),
+    "target_rank": Label("Hạng kế trên", "Next rank up"),
+    "target_rank_score": Label("Điểm của hạng kế trên", "Score of the next rank up"),
+    "dossiers_for_rank": Label("Số hồ sơ cần đúng hạn để lên hạng", "Dossiers on time to move up a rank"),
+    "target_band": Label("Xếp loại kế trên", "Next band up"),
+    "dossiers_for_band": Label("Số hồ sơ cần đúng hạn để lên xếp loại", "Dossiers on time to move up a band"),
+}
+
+# Checks the pipeline runs before publishing a period; others are shown by their code.
+CHECKS: dict[str, Label] = {
+    "scoreboard_valid": Label("Bảng xếp hạng đạt các kiểm tra số liệu", "The scoreboard passes its data checks"),
+    "batch_quarantine_share": Label("Tỷ lệ dòng bị cách ly trong lô nạp ở mức cho phép",
+                                    "The share of quarantined rows in the batch is acceptable"),
+}
+
+CHECK_STATUS: dict[bool, Label] = {
+    True: Label("Đạt", "Passed"),
+    False: Label("Không đạt", "Failed"),
+}
+
+# Early-warning kinds the engine may write; others are shown as written.
+WARNING_KINDS: dict[str, Label] = {
+    "drop": Label("Giảm bất thường", "Unusual drop"),
+    "rise": Label("Tăng bất thường", "Unusual rise"),
+    "spike": Label("Tăng đột biến", "Spike"),
+    "band_at_risk": Label("Nguy cơ tụt xếp loại", "Band at risk"),
+    "silent": Label("Không gửi dữ liệu", "Sent no data"),
+    "low": Label("Thấp bất thường", "Unusually low"),
+    "high": Label("Cao bất thường", "Unusually high"),
+}
+
+# Interface text of the unit, city, quality and report pages.
+UI.update(
+    {
+        "nav_city": Label("Toàn thành phố", "City"),
+        "nav_quality": Label("Chất lượng dữ liệu", "Data quality"),
+        "nav_report": Label("Báo cáo tháng", "Monthly report"),
+        "peer_filter": Label("Nhóm so sánh", "Peer group"),
+        "peer_all": Label("Tất cả", "All"),
+        "unit_page": Label("Trang đơn vị", "Unit page"),
+        "unit_detail": Label("Chi tiết kỳ", "Period detail"),
+        "unit_history": Label("Điểm và hạng qua các kỳ", "Score and rank over time"),
+        "unit_periods": Label("Tất cả các kỳ của đơn vị", "Every period of this unit"),
+        "chart_unit_score": Label("Điểm theo kỳ", "Score by period"),
+        "chart_unit_rank": Label("Hạng theo kỳ (trong cấp)", "Rank by period (within its level)"),
+        "chart_period": Label("Kỳ", "Period"),
+        "groups_title": Label("Sáu nhóm chỉ số: điểm đạt, tối đa và trung vị nhóm so sánh",
+                              "The six groups: earned, maximum and peer median"),
+        "earned": Label("Điểm đạt", "Earned"),
+        "max": Label("Tối đa", "Maximum"),
+        "peer_median": Label("Trung vị nhóm so sánh", "Peer median"),
+        "share_of_max": Label("Tỷ lệ đạt", "Share of maximum"),
+        "weak_title": Label("Điểm yếu", "Weak points"),
+        "weak_note": Label(
+            "Các chỉ tiêu xếp theo số điểm bị mất; chênh lệch dương là số điểm kém đơn vị dẫn đầu cấp hoặc trung vị nhóm so sánh.",
+            "Indicators ordered by points lost; a positive gap is how many points the unit trails the leader of its level or its peer median by.",
+        ),
+        "bottleneck_title": Label("Thủ tục gây chậm", "Bottleneck procedures"),
+        "bottleneck_note": Label(
+            "Thủ tục có nhiều hồ sơ trễ hạn và quá hạn đang xử lý nhất trong kỳ.",
+            "Procedures with the most overdue and pending-overdue dossiers in the period.",
+        ),
+        "counts_title": Label("Số liệu của kỳ", "Figures of the period"),
+        "what_if_title": Label("Nếu đúng hạn thêm", "What if"),
+        "no_late": Label("Đơn vị không có hồ sơ trễ hạn hay quá hạn trong kỳ.",
+                         "The unit had no overdue or pending-overdue dossier in the period."),
+        "what_if_rank": Label("{n} hồ sơ nữa đúng hạn sẽ đưa đơn vị lên hạng {r}.",
+                              "{n} more {dossiers} on time would have lifted you to rank {r}."),
+        "what_if_band": Label("{n} hồ sơ nữa đúng hạn sẽ đưa đơn vị lên xếp loại {b}.",
+                              "{n} more {dossiers} on time would have lifted you to band {b}."),
+        "what_if_rank_none": Label("Kể cả {n} hồ sơ trễ hạn, quá hạn đều đúng hạn cũng chưa đưa đơn vị lên hạng {r}.",
+                                   "Even all {n} late {dossiers} on time would not have lifted you to rank {r}."),
+        "what_if_band_none": Label("Kể cả {n} hồ sơ trễ hạn, quá hạn đều đúng hạn cũng chưa đưa đơn vị lên xếp loại {b}.",
+                                   "Even all {n} late {dossiers} on time would not have lifted you to band {b}."),
+        "what_if_top_rank": Label("Đơn vị đang đứng đầu cấp.", "The unit ranks first in its level."),
+        "what_if_top_band": Label("Đơn vị đã ở xếp loại cao nhất.", "The unit is in the top band."),
+        "what_if_unranked": Label("Đơn vị chưa được xếp hạng trong kỳ này.", "The unit is not ranked in this period."),
+        "no_rows": Label("Không có", "None"),
+        "latest_detail": Label("Số liệu tháng gần nhất của đơn vị", "The unit's latest month"),
+        "other_periods": Label("Xem các kỳ khác trong bảng dưới.", "Other periods are listed below."),
+        "open_period": Label("Bảng xếp hạng kỳ", "Ranking of the period"),
+        "city_title": Label("Toàn thành phố", "City overview"),
+        "heatmap_title": Label("Tỷ lệ điểm đạt theo nhóm chỉ số", "Share of the maximum points by group"),
+        "heatmap_note": Label(
+            "Mỗi ô là điểm đạt của nhóm chia cho điểm tối đa của các chỉ tiêu áp dụng, ghi bằng số (%); ô trống: không áp dụng.",
+            "Each cell is the group's points earned over the maximum of its applicable indicators, written as a number (%); empty: not applicable.",
+        ),
+        "crossings_title": Label("Đơn vị thay đổi xếp loại", "Units that changed band"),
+        "crossings_note": Label("So với kỳ cùng loại liền trước: {p}.", "Against the previous period of the same kind: {p}."),
+        "crossing_up": Label("Lên", "Up"),
+        "crossing_down": Label("Xuống", "Down"),
+        "band_before": Label("Xếp loại kỳ trước", "Previous band"),
+        "band_now": Label("Xếp loại kỳ này", "Band now"),
+        "score_before": Label("Điểm kỳ trước", "Previous score"),
+        "direction": Label("Chiều", "Direction"),
+        "warnings_title": Label("Cảnh báo sớm", "Early warnings"),
+        "warnings_note": Label(
+            "Chỉ tiêu lệch xa mức thường thấy của chính đơn vị (z là số độ lệch chuẩn).",
+            "Indicators far from the unit's own usual level (z is the number of standard deviations).",
+        ),
+        "warning_kind": Label("Loại cảnh báo", "Kind"),
+        "warning_message": Label("Nội dung", "Message"),
+        "indicator": Label("Chỉ tiêu", "Indicator"),
+        "value": Label("Giá trị", "Value"),
+        "baseline": Label("Mức thường thấy", "Baseline"),
+        "quality_title": Label("Chất lượng dữ liệu", "Data quality"),
+        "quality_note": Label(
+            "Kết quả kiểm tra số liệu của từng kỳ trước khi công bố, dòng bị cách ly và đơn vị không gửi dữ liệu.",
+            "The checks run on each period before publishing, quarantined rows and units that sent nothing.",
+        ),
+        "held_back": Label("Số liệu mới của kỳ này đang bị giữ lại vì: {reasons}.",
+                           "New figures for this period are held back because: {reasons}."),
+        "held_back_title": Label("Kỳ đang bị giữ lại", "Periods held back"),
+        "checks_title": Label("Kết quả kiểm tra theo kỳ", "Checks by period"),
+        "checks_failed_title": Label("Các kiểm tra không đạt", "Failed checks"),
+        "checks_latest": Label("Chi tiết kiểm tra kỳ gần nhất", "Checks of the latest periods"),
+        "check": Label("Kiểm tra", "Check"),
+        "check_result": Label("Kết quả", "Result"),
+        "unexpected": Label("Số giá trị bất thường", "Unexpected values"),
+        "blocking": Label("Giữ lại số liệu", "Holds figures back"),
+        "passed": Label("Đạt", "Passed"),
+        "failed": Label("Không đạt", "Failed"),
+        "yes": Label("Có", "Yes"),
+        "no": Label("Không", "No"),
+        "quarantine_by_reason": Label("Dòng bị cách ly theo lý do", "Quarantined rows by reason"),
+        "quarantine_by_file": Label("Dòng bị cách ly theo tệp và lý do", "Quarantined rows by file and reason"),
+        "silent_title": Label("Đơn vị không tiếp nhận hồ sơ nào", "Units that received no dossier"),
+        "silent_note": Label("Đơn vị có trong danh mục nhưng không có hồ sơ tiếp nhận trong kỳ.",
+                             "Units in the registry with no dossier received in the period."),
+        "last_active": Label("Kỳ gần nhất có hồ sơ", "Last period with dossiers"),
+        "warnings_by_period": Label("Cảnh báo sớm theo kỳ", "Early warnings by period"),
+        "count": Label("Số lượng", "Count"),
+        "images": Label("Tải ảnh", "Download image"),
+        "report_title": Label("Báo cáo kết quả chỉ số phục vụ người dân, doanh nghiệp",
+                              "Report on the public service scoreboard"),
+        "report_authority": Label("UBND THÀNH PHỐ HÀ NỘI", "HANOI PEOPLE'S COMMITTEE"),
+        "report_issuer": Label("BẢNG XẾP HẠNG CẢI CÁCH HÀNH CHÍNH", "ADMINISTRATIVE REFORM SCOREBOARD"),
+        "report_nation": Label("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "SOCIALIST REPUBLIC OF VIETNAM"),
+        "report_motto": Label("Độc lập - Tự do - Hạnh phúc", "Independence - Freedom - Happiness"),
+        "report_bands": Label("Tổng hợp xếp loại", "Bands"),
+        "report_weak": Label("Điểm yếu phổ biến", "Most common weak points"),
+        "report_weak_units": Label("Số đơn vị có điểm yếu lớn nhất ở chỉ tiêu này",
+                                   "Units whose largest weak point it is"),
+        "report_weak_lost": Label("Điểm bị mất bình quân", "Average points lost"),
+        "report_ranking": Label("Bảng xếp hạng", "Ranking"),
+        "report_print": Label("In báo cáo", "Print the report"),
+        "report_pdf": Label("Tải PDF", "Download PDF"),
+        "ranked_units": Label("Số đơn vị được xếp hạng", "Units ranked"),
+        "total": Label("Tổng", "Total"),
+        "all_periods": Label("Tất cả các kỳ", "All periods"),
+        "leader": Label("Dẫn đầu", "Leader"),
+        "history_weeks": Label(
+            "{n} tuần gần nhất; biểu đồ và trang của từng tuần có các tuần trước",
+            "the latest {n} weeks; the chart and each week's page have the earlier ones",
+        ),
+    }
+)

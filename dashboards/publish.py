@@ -1,9 +1,11 @@
 """The published data files: one CSV, Parquet and XLSX per period, and the manifest.
 
 `data/scoreboard-<period_key>.csv|.parquet|.xlsx` (scoreboard.md, Published
-scoreboard). Month keys (`2024-02`) and ISO week keys (`2024-W07`) never
-collide. Files are byte-for-byte reproducible: the same frame gives the same
-bytes, so a re-run changes nothing and a changed file means changed numbers.
+scoreboard), and beside them the tables that explain it, as CSV and XLSX:
+`data/weak_points-<key>`, `data/bottlenecks-<key>`, `data/what_if-<key>`.
+Month keys (`2024-02`) and ISO week keys (`2024-W07`) never collide. Files are
+byte-for-byte reproducible: the same frame gives the same bytes, so a re-run
+changes nothing and a changed file means changed numbers.
 """
 
 from __future__ import annotations
@@ -14,16 +16,18 @@ import io
 import json
 import os
 import re
+import struct
 import tempfile
-import zipfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 import polars as pl
-import xlsxwriter
 
-from dashboards.i18n import COLUMNS, LEVEL_ORDER
+from dashboards.i18n import COLUMNS, INSIGHT_COLUMNS, LEVEL_ORDER, Label
+from transforms.insights import BOTTLENECK_SCHEMA, WEAK_POINT_SCHEMA, WHAT_IF_SCHEMA
 from transforms.schema import SCOREBOARD_COLUMNS
+from transforms.xlsx import DECIMAL, PERCENT, Sheet, workbook_bytes
 
 PERIOD_TYPES = ("month", "week")
 _KEY_PATTERN = {"month": re.compile(r"^\d{4}-(0[1-9]|1[0-2])$"), "week": re.compile(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$")}
@@ -39,12 +43,62 @@ _RATE_COLUMNS = frozenset(c for c in SCOREBOARD_COLUMNS if c.endswith("_rate"))
 _TWO_DECIMALS = frozenset(
     c for c, t in SCOREBOARD_COLUMNS.items() if t == pl.Float64() and c not in _RATE_COLUMNS
 )
-_COLUMN_WIDTHS = {"unit_name": 30, "peer_group": 14, "band": 12, "period_start": 12, "unit_valid_from": 12}
+_COLUMN_WIDTHS = {
+    "unit_name": 30, "peer_group": 14, "band": 12, "period_start": 12, "unit_valid_from": 12, "procedure_name": 40,
+    "indicator": 18, "group": 14, "target_band": 12,
+}
 
 
-def data_file_name(period_key: str, suffix: str) -> str:
-    """`scoreboard-2024-W07.csv` (suffix `csv`, `parquet` or `xlsx`)."""
-    return f"scoreboard-{period_key}.{suffix}"
+def data_file_name(period_key: str, suffix: str, table: str = "scoreboard") -> str:
+    """`scoreboard-2024-W07.csv` (suffix `csv`, `parquet` or `xlsx`), `weak_points-2024-02.xlsx`."""
+    return f"{table}-{period_key}.{suffix}"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A per-period table published beside the scoreboard."""
+
+    name: str  # file name prefix
+    schema: Mapping[str, pl.DataType]
+    sort: tuple[str, ...]  # after period_type, period_key (level sorts district, commune, department)
+    title: str  # workbook title, before the period key
+    rates: frozenset[str] = frozenset()  # fractions shown as percentages in the workbook
+    two_decimals: frozenset[str] = frozenset()
+
+    @property
+    def labels(self) -> dict[str, Label]:
+        merged = {**COLUMNS, **INSIGHT_COLUMNS}
+        return {c: merged[c] for c in self.schema if c in merged}
+
+
+TABLES: dict[str, TableSpec] = {
+    "weak_points": TableSpec(
+        "weak_points",
+        WEAK_POINT_SCHEMA,
+        ("level", "unit_code", "unit_valid_from", "position"),
+        "Điểm yếu",
+        rates=frozenset({"rate"}),
+        two_decimals=frozenset(
+            {"points_earned", "points_max", "points_lost", "peer_median_points", "gap_to_peer_median",
+             "leader_points", "gap_to_leader"}
+        ),
+    ),
+    "bottlenecks": TableSpec(
+        "bottlenecks",
+        BOTTLENECK_SCHEMA,
+        ("unit_code", "unit_valid_from", "position"),
+        "Thủ tục gây chậm",
+        rates=frozenset({"share_of_late"}),
+    ),
+    "what_if": TableSpec(
+        "what_if",
+        WHAT_IF_SCHEMA,
+        ("level", "rank", "unit_code", "unit_valid_from"),
+        "Nếu đúng hạn thêm",
+        two_decimals=frozenset({"score", "target_rank_score"}),
+    ),
+}
+TABLE_SUFFIXES = ("csv", "xlsx")
 
 
 def check_period_key(period_type: str, period_key: str) -> None:
@@ -75,18 +129,38 @@ def prepare_scoreboard(scoreboard: pl.DataFrame) -> pl.DataFrame:
     dup = pairs.group_by("period_key").len().filter(pl.col("len") > 1)
     if dup.height:
         raise ValueError(f"period_key used by two period types: {dup['period_key'].to_list()}")
-    level_rank = pl.col("level").replace_strict(
+    return _sorted(frame, ["period_type", "period_start", "period_key", "level", "rank", "unit_code", "unit_valid_from"])
+
+
+def _level_rank() -> pl.Expr:
+    return pl.col("level").replace_strict(
         {lvl: i for i, lvl in enumerate(LEVEL_ORDER)}, default=len(LEVEL_ORDER), return_dtype=pl.Int32
     )
+
+
+def _sorted(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """Sorted on `by`, nulls last, `level` in LEVEL_ORDER then by name."""
+    if "level" not in by:
+        return frame.sort(by, nulls_last=True, maintain_order=True)
+    i = by.index("level")
+    keys = [*by[:i], "_level_rank", *by[i:]]
     return (
-        frame.with_columns(_level_rank=level_rank)
-        .sort(
-            ["period_type", "period_start", "period_key", "_level_rank", "level", "rank", "unit_code", "unit_valid_from"],
-            nulls_last=True,
-            maintain_order=True,
-        )
+        frame.with_columns(_level_rank=_level_rank())
+        .sort(keys, nulls_last=True, maintain_order=True)
         .drop("_level_rank")
     )
+
+
+def prepare_table(frame: pl.DataFrame, spec: TableSpec | str) -> pl.DataFrame:
+    """The columns of `spec` in order, with their types, sorted; period keys checked."""
+    spec = TABLES[spec] if isinstance(spec, str) else spec
+    missing = [c for c in spec.schema if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{spec.name} lacks columns: {missing}")
+    out = frame.select([pl.col(c).cast(t, strict=True) for c, t in spec.schema.items()])
+    for period_type, period_key in out.select("period_type", "period_key").unique().iter_rows():
+        check_period_key(period_type, period_key)
+    return _sorted(out, ["period_type", "period_key", *spec.sort])
 
 
 def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
@@ -115,100 +189,84 @@ def parquet_bytes(period: pl.DataFrame) -> bytes:
 
 
 # Bump when xlsx_bytes changes what it writes: workbooks carry a fingerprint of
-# their content and of this version, and one that matches is not rebuilt
-# (xlsxwriter costs ~15 µs a cell; the tables of the other formats are cheap).
-XLSX_LAYOUT_VERSION = "1"
+# their content and of this version, and one that matches is not rebuilt.
+XLSX_LAYOUT_VERSION = "2 transforms.xlsx"
+_XLSX_MARK = b"par-xlsx "
 
 
-def xlsx_fingerprint(period: pl.DataFrame, sheet_name: str) -> str:
+def xlsx_fingerprint(period: pl.DataFrame, sheet_name: str, spec: TableSpec | None = None) -> str:
     h = hashlib.sha256()
-    h.update(f"xlsx {XLSX_LAYOUT_VERSION} {xlsxwriter.__version__} {sheet_name}\n".encode())
-    h.update(json.dumps({k: tuple(v) for k, v in COLUMNS.items()}, ensure_ascii=False).encode())
+    table = f" {spec.name}" if spec is not None else ""
+    labels = spec.labels if spec is not None else COLUMNS
+    h.update(f"xlsx {XLSX_LAYOUT_VERSION}{table} {sheet_name}\n".encode())
+    h.update(json.dumps({k: tuple(v) for k, v in labels.items()}, ensure_ascii=False).encode())
     buf = io.BytesIO()
     period.write_csv(buf, null_value="\\N")  # raw values, nulls told apart from ""
     h.update(buf.getvalue())
     return h.hexdigest()
 
 
+def _zip_comment(data: bytes, comment: bytes) -> bytes:
+    """The zip with `comment` as its archive comment (ignored by spreadsheets)."""
+    eocd = data[-22:]
+    if eocd[:4] != b"PK\x05\x06" or eocd[-2:] != b"\x00\x00" or len(comment) > 0xFFFF:
+        raise ValueError("not a zip without a comment")
+    return data[:-2] + struct.pack("<H", len(comment)) + comment
+
+
 def _xlsx_has_fingerprint(path: Path, fingerprint: str) -> bool:
+    """True when the workbook at `path` ends with this fingerprint (its zip comment)."""
+    mark = _XLSX_MARK + fingerprint.encode()
     try:
-        with zipfile.ZipFile(path) as zf:
-            return fingerprint.encode() in zf.read("docProps/custom.xml")
-    except (OSError, KeyError, zipfile.BadZipFile):
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() < len(mark) + 22:
+                return False
+            fh.seek(-len(mark), os.SEEK_END)
+            return fh.read() == mark
+    except OSError:
         return False
 
 
-def xlsx_bytes(period: pl.DataFrame, sheet_name: str) -> bytes:
+def xlsx_bytes(period: pl.DataFrame, sheet_name: str, spec: TableSpec | None = None) -> bytes:
     """A workbook with the table (bold header, frozen, filtered) and a legend sheet.
 
-    Text is always written as text: `strings_to_formulas` is off, so a unit
-    named `=HYPERLINK(...)` stays a string. Dates show as dd/mm/yyyy, rates as
-    percentages; the stored values keep full precision.
+    Written by transforms.xlsx (sheet XML built column-wise by Polars): text is
+    always an inline string, so a unit named `=HYPERLINK(...)` stays text. Dates
+    show as dd/mm/yyyy, rates as percentages, other decimals with 2 places; the
+    stored values keep full precision. `spec` names one of TABLES; without it the
+    table is the scoreboard. The zip comment carries the content's fingerprint.
     """
-    buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(
-        buf,
+    rates = spec.rates if spec is not None else _RATE_COLUMNS
+    two_decimals = spec.two_decimals if spec is not None else _TWO_DECIMALS
+    labels = spec.labels if spec is not None else COLUMNS
+    title = f"{spec.title} {sheet_name}" if spec is not None else f"Bảng xếp hạng {sheet_name}"
+    # a spreadsheet number cannot be infinite: such a value is left empty, like NaN
+    frame = period.with_columns(
+        pl.when(pl.col(c).is_infinite()).then(None).otherwise(pl.col(c)).alias(c)
+        for c, t in period.schema.items()
+        if t.is_float()
+    )
+    styles = {c: PERCENT for c in frame.columns if c in rates}
+    styles.update({c: DECIMAL for c in frame.columns if c in two_decimals})
+    widths = {c: _COLUMN_WIDTHS.get(c, max(10, min(len(c) + 2, 20))) for c in frame.columns}
+    legend = pl.DataFrame(
         {
-            "in_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-            "nan_inf_to_errors": True,
+            "Cột / Column": frame.columns,
+            "Tiếng Việt": [labels[c].vi if c in labels else "" for c in frame.columns],
+            "English": [labels[c].en if c in labels else "" for c in frame.columns],
         },
+        schema={"Cột / Column": pl.Utf8, "Tiếng Việt": pl.Utf8, "English": pl.Utf8},
     )
-    wb.set_properties(
-        {
-            "title": f"Bảng xếp hạng {sheet_name}",
-            "subject": "PAR scoreboard",
-            "author": "PAR scoreboard",
-            "created": XLSX_CREATED,
-        }
+    data = workbook_bytes(
+        [
+            Sheet(sheet_name[:31], frame, styles=styles, widths=widths),
+            Sheet("Chú thích", legend, autofilter=False, widths={"Cột / Column": 22, "Tiếng Việt": 34, "English": 34}),
+        ],
+        created=XLSX_CREATED,
+        title=title,
     )
-    wb.set_custom_property("scoreboard_fingerprint", xlsx_fingerprint(period, sheet_name))
-    header = wb.add_format({"bold": True, "bg_color": "#E8EEF4", "bottom": 1, "text_wrap": True, "valign": "top"})
-    fmt_date = wb.add_format({"num_format": "dd/mm/yyyy"})
-    fmt_rate = wb.add_format({"num_format": "0.0%"})
-    fmt_two = wb.add_format({"num_format": "0.00"})
-    ws = wb.add_worksheet(sheet_name[:31])
-    columns = period.columns
-    for j, name in enumerate(columns):
-        ws.write_string(0, j, name, header)
-        ws.set_column(j, j, _COLUMN_WIDTHS.get(name, max(10, min(len(name) + 2, 20))))
-    for j, name in enumerate(columns):
-        dtype = period.schema[name]
-        values = period.get_column(name).to_list()
-        if dtype == pl.Utf8():
-            write, fmt = ws.write_string, None
-        elif dtype == pl.Date():
-            write, fmt = ws.write_datetime, fmt_date
-        elif dtype == pl.Boolean():
-            write, fmt = ws.write_boolean, None
-        elif name in _RATE_COLUMNS:
-            write, fmt = ws.write_number, fmt_rate
-        elif name in _TWO_DECIMALS:
-            write, fmt = ws.write_number, fmt_two
-        else:
-            write, fmt = ws.write_number, None
-        for i, v in enumerate(values, start=1):
-            if v is None:
-                continue
-            if fmt is None:
-                write(i, j, v)
-            else:
-                write(i, j, v, fmt)
-    ws.freeze_panes(1, 0)
-    if columns:
-        ws.autofilter(0, 0, max(period.height, 1), len(columns) - 1)
-    legend = wb.add_worksheet("Chú thích")
-    legend.write_row(0, 0, ["Cột / Column", "Tiếng Việt", "English"], header)
-    for i, name in enumerate(columns, start=1):
-        lab = COLUMNS.get(name)
-        legend.write_row(i, 0, [name, lab.vi if lab else "", lab.en if lab else ""])
-    legend.set_column(0, 0, 22)
-    legend.set_column(1, 2, 34)
-    legend.freeze_panes(1, 0)
-    wb.close()
-    return buf.getvalue()
+    return _zip_comment(data, _XLSX_MARK + xlsx_fingerprint(period, sheet_name, spec).encode())
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
@@ -253,6 +311,43 @@ def write_period_files(scoreboard: pl.DataFrame, data_dir: Path) -> list[Path]:
         path = data_dir / data_file_name(key, "xlsx")
         if not _xlsx_has_fingerprint(path, xlsx_fingerprint(period, key)):
             write_if_changed(path, xlsx_bytes(period, key))
+        written.append(path)
+    return written
+
+
+def write_table_files(
+    frame: pl.DataFrame,
+    data_dir: Path,
+    table: TableSpec | str,
+    periods: Iterable[tuple[str, str]] | None = None,
+) -> list[Path]:
+    """Write `<table>-<period_key>.csv|.xlsx` for every period in `periods`
+    (default: those in the frame); a period without rows gets the header alone,
+    so every link to it works. The same bytes as the scoreboard's files: BOM,
+    formulas neutralised, ISO dates; workbooks rebuilt only when their content
+    changed. Returns the paths, csv then xlsx per period."""
+    spec = TABLES[table] if isinstance(table, str) else table
+    data_dir = Path(data_dir)
+    frame = prepare_table(frame, spec)
+    by_key = {
+        p.item(0, "period_key"): p for p in frame.partition_by(["period_type", "period_key"], maintain_order=True)
+    } if frame.height else {}
+    if periods is None:
+        periods = frame.select("period_type", "period_key").unique(maintain_order=True).iter_rows()
+    written: list[Path] = []
+    for period_type, key in periods:
+        check_period_key(period_type, key)
+        period = by_key.get(key)
+        if period is None:
+            period = frame.clear()
+        elif period.item(0, "period_type") != period_type:
+            raise ValueError(f"{spec.name}: period {key} is a {period.item(0, 'period_type')}, not a {period_type}")
+        path = data_dir / data_file_name(key, "csv", spec.name)
+        write_if_changed(path, csv_bytes(period))
+        written.append(path)
+        path = data_dir / data_file_name(key, "xlsx", spec.name)
+        if not _xlsx_has_fingerprint(path, xlsx_fingerprint(period, key, spec)):
+            write_if_changed(path, xlsx_bytes(period, key, spec))
         written.append(path)
     return written
 

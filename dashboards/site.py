@@ -3,10 +3,17 @@
     site/
       index.html                 latest month and week per level, charts, every period
       periods/<period_key>.html  the full ranking of one period, per level
+      units/<code>-<valid_from>.html  one unit: latest month in detail, every period
+      city.html                  heatmap of the groups, band changes, early warnings
+      quality.html               checks per period, held-back periods, quarantine, silent units
+      report-<YYYY-MM>.html      the printable monthly report (A4), one per month
       ingestion.html             rows read/accepted/quarantined per input file (optional)
       assets/site.css, site.js   shared style and behaviour
+      assets/charts.js           the chart specs every unit page shares
       assets/vega-bundle.js      Vega + Vega-Lite + vega-embed, vendored from vl-convert
+      charts/<name>.svg|.png     the overview and latest-month charts as images
       data/scoreboard-<key>.csv|.parquet|.xlsx, data/manifest.json
+      data/weak_points|bottlenecks|what_if-<key>.csv|.xlsx (when given)
 
 The same inputs give the same bytes; files already right are not rewritten,
 and files of periods no longer published are removed.
@@ -28,37 +35,33 @@ import polars as pl
 from markupsafe import Markup
 
 from dashboards import charts as charts_mod
+from dashboards import pages
 from dashboards.assets import SITE_CSS, SITE_JS
-from dashboards.format import (
-    fmt_date,
-    fmt_int,
-    fmt_num,
-    fmt_pct,
-    fmt_rank_change,
-    fmt_score,
-    period_label,
-    period_short_label,
-    rank_change_text,
+from dashboards.format import fmt_date, period_label, period_short_label
+from dashboards.i18n import COLUMNS, PERIOD_TYPES, UI, Label
+from dashboards.images import chromium_path, print_report_pdf, write_chart_images
+from dashboards.publish import (
+    TABLE_SUFFIXES,
+    data_file_name,
+    prepare_scoreboard,
+    write_if_changed,
+    write_manifest,
+    write_period_files,
+    write_table_files,
 )
-from dashboards.i18n import (
-    BAND_BY_VI,
-    BANDS,
-    COLUMNS,
-    FILE_STATUSES,
-    GROUP_MAX_POINTS,
-    GROUPS,
-    INGESTION_COLUMNS,
-    LEVEL_ORDER,
-    NO_BAND,
-    PERIOD_TYPES,
-    QUARANTINE_REASONS,
-    UI,
-    Label,
-    level_label,
-    peer_group_label,
+from dashboards.tables import (  # noqa: F401  (re-exported: the site's tables)
+    COMPACT_COLUMNS,
+    FULL_COLUMNS,
+    GROUP_COLUMNS,
+    RATE_COLUMNS,
+    ingestion_table,
+    ranking_tables,
+    rows_html,
+    unit_slug,
 )
-from dashboards.publish import data_file_name, prepare_scoreboard, write_if_changed, write_manifest, write_period_files
 from dashboards.templates import TEMPLATES
+
+__all__ = ["build_site", "seed_site", "print_report_pdf", "chromium_path", "vendor_bundle"]
 
 # Only what could reach the network is restricted; scripts and styles are the
 # site's own files (the tests check that no page names an external one).
@@ -70,31 +73,6 @@ CSP = (
 
 DATA_SUFFIXES = ("csv", "xlsx", "parquet")
 FILE_LABELS = {"csv": UI["file_csv"], "xlsx": UI["file_xlsx"], "parquet": UI["file_parquet"]}
-
-GROUP_COLUMNS = tuple(GROUPS)
-RATE_COLUMNS = (
-    "on_time_rate",
-    "online_rate",
-    "paid_online_rate",
-    "digitized_rate",
-    "e_result_rate",
-    "synced_rate",
-    "complaint_rate",
-    "satisfaction_rate",
-    "apology_rate",
-)
-# Columns of the overview tables and of the full period tables.
-COMPACT_COLUMNS = (
-    "rank", "unit_name", "peer_group", "score", "band", "rank_change",
-    *GROUP_COLUMNS, "received", "overdue", "pending_overdue",
-)
-FULL_COLUMNS = (
-    "rank", "rank_in_peer", "unit_name", "peer_group", "score", "band", "rank_change",
-    *GROUP_COLUMNS,
-    "received", "finished", "early", "on_time", "overdue", "no_deadline", "pending_overdue", "rejected",
-    "timeliness_base", *RATE_COLUMNS, "avg_working_days",
-)
-
 
 # --------------------------------------------------------------------------- bundle
 
@@ -178,92 +156,28 @@ def vendor_bundle() -> Path:
     return VENDORED_BUNDLE
 
 
-def write_assets(site_dir: Path, *, with_bundle: bool = True) -> list[Path]:
+@functools.lru_cache(maxsize=1)
+def charts_js() -> bytes:
+    """`assets/charts.js`: the specs every unit page shares, as `window.PAR_CHART_SPECS`."""
+    return b"/* Vega-Lite specs shared by the unit pages (Altair). */\nwindow.PAR_CHART_SPECS = " + bytes(
+        _script_json(charts_mod.unit_chart_specs()), "utf-8"
+    ) + b";\n"
+
+
+def write_assets(site_dir: Path, *, with_bundle: bool = True, with_charts: bool = False) -> list[Path]:
     assets = Path(site_dir) / "assets"
     out = []
     for name, text in (("site.css", SITE_CSS), ("site.js", SITE_JS)):
         write_if_changed(assets / name, text.encode("utf-8"))
         out.append(assets / name)
+    if with_charts:
+        write_if_changed(assets / "charts.js", charts_js())
+        out.append(assets / "charts.js")
+    else:
+        (assets / "charts.js").unlink(missing_ok=True)
     if with_bundle:
         out.append(write_vega_bundle(assets))
     return out
-
-
-# --------------------------------------------------------------------------- tables
-
-
-def _col(key: str, sort: str = "num", *, label: Label | None = None, sub: Label | None = None) -> dict:
-    return {"key": key, "label": label or COLUMNS[key], "sort": sort, "sub": sub, "title": None}
-
-
-def _column_header(key: str) -> dict:
-    if key == "unit_name":
-        return _col(key, "text")
-    if key == "peer_group":
-        return _col(key, "text")
-    if key in GROUPS:
-        mx = GROUP_MAX_POINTS[key]
-        return _col(key, sub=Label(f"/{mx} điểm", f"/{mx} pts"))
-    if key in RATE_COLUMNS:
-        return _col(key, sub=Label("%", "%"))
-    return _col(key)
-
-
-def _cell(key: str, row: dict[str, Any]) -> dict:
-    v = row[key]
-    if key == "unit_name":
-        return {"kind": "unit", "name": v or "", "code": row["unit_code"] or ""}
-    if key in ("rank", "rank_in_peer"):
-        return {"kind": "rank", "text": fmt_int(v) if (v is not None and row["ranked"]) else ""}
-    if key == "peer_group":
-        return {"kind": "label", "label": Label(peer_group_label(v, "vi"), peer_group_label(v, "en"))}
-    if key == "band":
-        band = BAND_BY_VI.get(v) if v is not None else None
-        if v is None:
-            return {"kind": "band", "css": "none", "label": NO_BAND, "order": None}
-        if band is None:  # a band name this site does not know: shown as published
-            return {"kind": "band", "css": "none", "label": Label(v, v), "order": len(BANDS)}
-        return {"kind": "band", "css": band.css, "label": Label(band.vi, band.en), "order": BANDS.index(band)}
-    if key == "rank_change":
-        css = "" if v is None else ("up" if v > 0 else "down" if v < 0 else "same")
-        title = Label(rank_change_text(v, "vi"), rank_change_text(v, "en"))
-        return {"kind": "change", "text": fmt_rank_change(v), "css": css, "title": title}
-    if key == "score":
-        return {"kind": "num", "text": fmt_score(v)}
-    if key in RATE_COLUMNS:
-        return {"kind": "num", "text": fmt_pct(v)}
-    if key in GROUPS or key == "avg_working_days":
-        return {"kind": "num", "text": fmt_num(v, 1)}
-    return {"kind": "num", "text": fmt_int(v) if isinstance(v, int) else fmt_num(v, 2)}
-
-
-def _levels(frame: pl.DataFrame) -> list[str]:
-    present = set(frame["level"].to_list())
-    return [lv for lv in LEVEL_ORDER if lv in present] + sorted(present - set(LEVEL_ORDER))
-
-
-def ranking_tables(period: pl.DataFrame, columns: Iterable[str]) -> list[dict]:
-    """One table per level of one period's (sorted) rows."""
-    columns = tuple(columns)
-    ptype, pkey = period.item(0, "period_type"), period.item(0, "period_key")
-    plabel = Label(period_label(ptype, pkey, "vi"), period_label(ptype, pkey, "en"))
-    tables = []
-    for level in _levels(period):
-        rows = period.filter(pl.col("level") == level).to_dicts()
-        ranked = sum(1 for r in rows if r["ranked"])
-        tables.append(
-            {
-                "caption": Label(
-                    f"{level_label(level, 'vi')} · {plabel.vi}", f"{level_label(level, 'en')} · {plabel.en}"
-                ),
-                "note": Label(
-                    f"{ranked}/{len(rows)} đơn vị được xếp hạng", f"{ranked}/{len(rows)} units ranked"
-                ),
-                "columns": [_column_header(c) for c in columns],
-                "rows": [{"unranked": not r["ranked"], "cells": [_cell(c, r) for c in columns]} for r in rows],
-            }
-        )
-    return tables
 
 
 # --------------------------------------------------------------------------- periods
@@ -297,6 +211,28 @@ def _files(key: str, root: str) -> list[dict]:
     return [{"href": f"{root}data/{data_file_name(key, s)}", "label": FILE_LABELS[s]} for s in DATA_SUFFIXES]
 
 
+TABLE_LABELS = {
+    "scoreboard": UI["report_ranking"],
+    "weak_points": UI["weak_title"],
+    "bottlenecks": UI["bottleneck_title"],
+    "what_if": UI["what_if_title"],
+}
+
+
+def _all_files(key: str, root: str, tables: Iterable[str]) -> list[dict]:
+    """The scoreboard's files of a period, then each published table's CSV and XLSX."""
+    out = []
+    for name in ("scoreboard", *tables):
+        suffixes = DATA_SUFFIXES if name == "scoreboard" else TABLE_SUFFIXES
+        lab = TABLE_LABELS[name]
+        for sfx in suffixes:
+            f = FILE_LABELS[sfx]
+            out.append(
+                {"href": f"{root}data/{data_file_name(key, sfx, name)}", "label": Label(f"{lab.vi}: {f.vi}", f"{lab.en}: {f.en}")}
+            )
+    return out
+
+
 def _period_groups(periods: list[dict], root: str) -> list[dict]:
     groups = []
     for ptype, label in (("month", UI["months"]), ("week", UI["weeks"])):
@@ -308,62 +244,6 @@ def _period_groups(periods: list[dict], root: str) -> list[dict]:
             years.setdefault(p["key"][:4], []).append(p)
         groups.append({"label": label, "years": [{"year": y, "periods": v} for y, v in years.items()]})
     return groups
-
-
-# --------------------------------------------------------------------------- ingestion
-
-
-_FILE_COLUMNS = ("source_file", "file_name", "file", "path", "filename")
-# Text the ingestion page may show: codes it knows how to label, never free text
-# (messages, dropped header names, values) from the files.
-_TEXT_COLUMNS = {"reason": QUARANTINE_REASONS, "status": FILE_STATUSES, "format": None}
-_HASH_COLUMNS = ("content_hash", "sha256")
-
-
-def ingestion_table(frame: pl.DataFrame | None, caption: Label) -> dict | None:
-    """File name, status, format, short hash and row counts; nothing read from inside a file."""
-    if frame is None or frame.width == 0:
-        return None
-    cols = [
-        c
-        for c, t in frame.schema.items()
-        if c in _FILE_COLUMNS or c in _TEXT_COLUMNS or c in _HASH_COLUMNS or t.is_integer()
-    ]
-    if not cols:
-        return None
-    head = []
-    for c in cols:
-        if c in _FILE_COLUMNS:
-            head.append(_col(c, "text", label=INGESTION_COLUMNS["source_file"]))
-        elif c in _HASH_COLUMNS:
-            head.append(_col(c, "text", label=INGESTION_COLUMNS["content_hash"]))
-        else:
-            lab = INGESTION_COLUMNS.get(c) or Label(c, c)
-            head.append(_col(c, "text" if c in _TEXT_COLUMNS else "num", label=lab))
-    shown = frame.select(cols).with_columns(
-        # the file's name only, never the folder it came from
-        pl.col(c).cast(pl.Utf8).str.replace_all("\\", "/", literal=True).str.extract(r"([^/]*)$")
-        for c in cols
-        if c in _FILE_COLUMNS
-    )
-    sort_cols = [c for c in cols if c in _FILE_COLUMNS or c in _TEXT_COLUMNS] or cols
-    rows = []
-    for r in shown.sort(sort_cols, nulls_last=True).to_dicts():
-        cells = []
-        for c in cols:
-            v = r[c]
-            if c in _FILE_COLUMNS:
-                cells.append({"kind": "file", "text": v or ""})
-            elif c in _HASH_COLUMNS:
-                cells.append({"kind": "file", "text": (str(v)[:12] if v else "")})
-            elif c in _TEXT_COLUMNS:
-                labels = _TEXT_COLUMNS[c] or {}
-                text = "" if v is None else str(v)[:16]
-                cells.append({"kind": "label", "label": labels.get(text) or Label(text, text)})
-            else:
-                cells.append({"kind": "num", "text": fmt_int(v)})
-        rows.append({"unranked": False, "cells": cells})
-    return {"caption": caption, "note": None, "columns": head, "rows": rows}
 
 
 # --------------------------------------------------------------------------- pages
@@ -379,7 +259,7 @@ def _env() -> jinja2.Environment:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.globals.update(UI=UI, COLUMNS=COLUMNS, csp=CSP)
+    env.globals.update(UI=UI, COLUMNS=COLUMNS, csp=CSP, rows_html=rows_html)
     return env
 
 
@@ -398,6 +278,48 @@ def _script_json(data: Any) -> Markup:
     text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     text = text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
     return Markup(text)
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of this package's code and of the libraries that shape its pages."""
+    from importlib.metadata import version
+
+    h = hashlib.sha256()
+    for f in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    for lib in ("jinja2", "markupsafe", "polars", "altair"):
+        h.update(f"{lib} {version(lib)}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _fingerprint(*parts: Any) -> str:
+    """What a page is made from: frames by their CSV, everything else as JSON."""
+    h = hashlib.sha256(code_version().encode())
+    for part in parts:
+        if isinstance(part, pl.DataFrame):
+            h.update(part.write_csv(null_value="\\N").encode())
+        else:
+            h.update(json.dumps(part, sort_keys=True, ensure_ascii=False, default=str).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:32]
+
+
+def _write_page(path: Path, fingerprint: str, make: Any) -> bool:
+    """Write the page `make()` gives, closed by a comment naming its fingerprint,
+    unless the file already ends with that comment (then `make` is not called:
+    a rebuild renders only the pages whose inputs changed). True if written."""
+    mark = f"<!-- par-page {fingerprint} -->\n".encode()
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() >= len(mark):
+                fh.seek(-len(mark), os.SEEK_END)
+                if fh.read() == mark:
+                    return False
+    except OSError:
+        pass
+    return write_if_changed(path, make() + mark)
 
 
 def _prune(folder: Path, pattern: str, keep: set[str]) -> None:
@@ -436,6 +358,106 @@ def seed_site(previous_site: Path, site_dir: Path) -> int:
     return n
 
 
+def _figure(id: str, title: Label, images: list[dict] | None = None, *, wide: bool = False, scroll: bool = False) -> dict:
+    return {"id": id, "title": title, "images": images, "wide": wide, "scroll": scroll}
+
+
+def _chart_images(site_dir: Path, name: str, spec: dict, datasets: dict, root: str = "", *, scale: float = 2.0) -> list[dict]:
+    """Render the Vietnamese chart as charts/<name>.svg|png; the links to them."""
+    static = charts_mod.static_spec(spec, datasets)
+    write_chart_images(
+        site_dir / "charts", name, static, vl_version=vega_lite_version(), format_locale=charts_mod.VI_FORMAT_LOCALE,
+        scale=scale,
+    )
+    return [
+        {"href": f"{root}charts/{name}.png", "label": "PNG"},
+        {"href": f"{root}charts/{name}.svg", "label": "SVG"},
+    ]
+
+
+def _chart_json(datasets: dict, charts: list[dict]) -> Markup | None:
+    if not charts:
+        return None
+    return _script_json(
+        {
+            "datasets": datasets,
+            "formatLocale": charts_mod.VI_FORMAT_LOCALE,
+            "charts": [
+                {"id": c["id"], "spec": c["spec"]} if "spec" in c else {"id": c["id"], "vi": c["vi"], "en": c["en"]}
+                for c in charts
+            ],
+        }
+    )
+
+
+def _for_keys(frame: pl.DataFrame, name: str, keys: set[str]) -> pl.DataFrame:
+    """A published table's rows of the published periods (columns checked, typed, sorted)."""
+    from dashboards.publish import prepare_table
+
+    return prepare_table(frame, name).filter(pl.col("period_key").is_in(sorted(keys)))
+
+
+def _by_unit(frame: pl.DataFrame | None, wanted: pl.DataFrame) -> dict[tuple, pl.DataFrame]:
+    """`frame`'s rows of each unit's detail period (`wanted`: unit_code, unit_valid_from, period_key)."""
+    if frame is None or frame.is_empty():
+        return {}
+    part = frame.join(wanted, on=["unit_code", "unit_valid_from", "period_key"], how="semi")
+    if part.is_empty():
+        return {}
+    return {
+        (k[0], k[1]): v for k, v in part.partition_by(["unit_code", "unit_valid_from"], as_dict=True, maintain_order=True).items()
+    }
+
+
+WARNING_COLUMNS = {
+    "period_type": pl.Utf8, "period_key": pl.Utf8, "unit_code": pl.Utf8, "unit_valid_from": pl.Date,
+    "unit_name": pl.Utf8, "level": pl.Utf8, "indicator": pl.Utf8, "value": pl.Float64, "baseline": pl.Float64,
+    "z": pl.Float64, "kind": pl.Utf8, "message_vi": pl.Utf8, "message_en": pl.Utf8,
+}
+QUALITY_COLUMNS = {
+    "period_type": pl.Utf8, "period_key": pl.Utf8, "check": pl.Utf8, "success": pl.Boolean,
+    "unexpected_count": pl.Int64, "description_vi": pl.Utf8, "description_en": pl.Utf8, "blocked": pl.Boolean,
+}
+
+
+def _conform(frame: pl.DataFrame | None, schema: dict) -> pl.DataFrame | None:
+    """The columns the pages read, typed; a missing optional column is null."""
+    if frame is None:
+        return None
+    required = {"period_type", "period_key"}
+    missing = required - set(frame.columns)
+    if missing and frame.height == 0:  # nothing to show (e.g. pl.DataFrame() for "no warnings")
+        return pl.DataFrame(schema=schema)
+    if missing:
+        raise ValueError(f"frame lacks columns: {sorted(missing)}")
+    return frame.select(
+        [
+            pl.col(c).cast(t, strict=False) if c in frame.columns else pl.lit(None, dtype=t).alias(c)
+            for c, t in schema.items()
+        ]
+    )
+
+
+class _Stages:
+    """Seconds per stage of a build, told to `log` (nothing without one)."""
+
+    def __init__(self, log: Any):
+        import time
+
+        self.log, self.now = log, time.perf_counter
+        self.start = self.last = self.now()
+
+    def done(self, stage: str) -> None:
+        t = self.now()
+        if self.log:
+            self.log(f"site: {stage} {t - self.last:.1f} s")
+        self.last = t
+
+    def total(self) -> None:
+        if self.log:
+            self.log(f"site: built in {self.now() - self.start:.1f} s")
+
+
 def build_site(
     site_dir: Path,
     scoreboard: pl.DataFrame,
@@ -443,79 +465,341 @@ def build_site(
     manifest: dict,
     ingestion: pl.DataFrame | None = None,
     quarantine_summary: pl.DataFrame | None = None,
+    weak_points: pl.DataFrame | None = None,
+    bottlenecks: pl.DataFrame | None = None,
+    what_if: pl.DataFrame | None = None,
+    quality: pl.DataFrame | None = None,
+    warnings: pl.DataFrame | None = None,
+    profile: Any = None,
+    report_pdf: bool = False,
+    log: Any = None,
 ) -> Path:
-    """Write the whole site under `site_dir`; return the path of its index.html."""
+    """Write the whole site under `site_dir`; return the path of its index.html.
+
+    `weak_points`, `bottlenecks`, `what_if`: the engine's tables
+    (transforms.insights schemas), all periods; each is published as
+    data/<table>-<key>.csv|.xlsx and shown on the unit pages. `quality`: one row
+    per period and check (period_type, period_key, check, success,
+    unexpected_count, description_vi, description_en, blocked); `warnings`: the
+    early-warning rows. `profile`: the scoring profile (default: the default
+    profile), for the groups' labels and maximum points. With `report_pdf`, the
+    latest monthly report is also printed to PDF when Chromium is installed.
+    `log`: called with one line per stage and the seconds it took.
+    """
+    clock = _Stages(log)
     site_dir = Path(site_dir)
     frame = prepare_scoreboard(scoreboard)
     periods = _periods(frame)
     keys = {p["key"] for p in periods}
+    meta = {p["key"]: p for p in periods}
+    pairs = [(p["type"], p["key"]) for p in periods]
 
+    # ---- data files
     data_dir = site_dir / "data"
     write_period_files(frame, data_dir)
     write_manifest(site_dir, manifest)
     _prune(data_dir, "scoreboard-*", {data_file_name(k, s) for k in keys for s in DATA_SUFFIXES})
+    insight: dict[str, pl.DataFrame | None] = {}
+    for name, given in (("weak_points", weak_points), ("bottlenecks", bottlenecks), ("what_if", what_if)):
+        keep: set[str] = set()
+        if given is not None:
+            insight[name] = _for_keys(given, name, keys)
+            write_table_files(insight[name], data_dir, name, pairs)
+            keep = {data_file_name(k, s, name) for k in keys for s in TABLE_SUFFIXES}
+        _prune(data_dir, f"{name}-*", keep)
+    published = [n for n in ("weak_points", "bottlenecks", "what_if") if n in insight]
+    quality = _conform(quality, QUALITY_COLUMNS)
+    warnings = _conform(warnings, WARNING_COLUMNS)
+    if warnings is not None:
+        warnings = warnings.filter(pl.col("period_key").is_in(sorted(keys)))
 
-    by_key = {
-        p.item(0, "period_key"): p for p in frame.partition_by(["period_type", "period_key"], maintain_order=True)
-    }
+    clock.done("data files")
+    # ---- what the pages read: unit slugs and the groups' applicable maximum
+    if profile is None:
+        from transforms.profile import load_profile
+
+        profile = load_profile()
+    groups = pages.profile_groups(profile)
+    group_max_points = {g.column: g.full_max for g in groups}
+    units = frame.select("unit_code", "unit_valid_from").unique(maintain_order=True)
+    slugs = {(c, vf): unit_slug(c, vf) for c, vf in units.iter_rows()}
+    pf = frame.join(
+        units.with_columns(_slug=pl.Series([slugs[(c, vf)] for c, vf in units.iter_rows()], dtype=pl.Utf8)),
+        on=["unit_code", "unit_valid_from"],
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    )
+    pf = pages.with_group_max(pf, groups)
+    by_key = {p.item(0, "period_key"): p for p in pf.partition_by(["period_type", "period_key"], maintain_order=True)}
+    held = pages.held_back(quality)
     has_ingestion = ingestion is not None or quarantine_summary is not None
 
-    # period pages
+    months = [p for p in periods if p["type"] == "month"]
+    weeks = [p for p in periods if p["type"] == "week"]
+    latest_month = months[-1] if months else None
+    latest_week = weeks[-1] if weeks else None
+    nav = {"city": True, "quality": True, "report": f"report-{latest_month['key']}.html" if latest_month else None}
+
+    def render(name: str, **context: Any) -> bytes:
+        context.setdefault("nav", nav)
+        context.setdefault("has_ingestion", has_ingestion)
+        context.setdefault("peers", None)
+        context.setdefault("shared_specs", False)
+        context.setdefault("body_class", None)
+        return _render(name, **context)
+
+    def report_href(p: dict) -> str | None:
+        return f"report-{p['key']}.html" if p["type"] == "month" else None
+
+    clock.done("prepare")
+    # ---- period pages
     pages_dir = site_dir / "periods"
     for ptype in PERIOD_TYPES:
         ps = [p for p in periods if p["type"] == ptype]
         for i, p in enumerate(ps):
-            period = dict(p, files=_files(p["key"], "../"), tables=ranking_tables(by_key[p["key"]], FULL_COLUMNS))
-            html = _render(
-                "period.html",
-                root="../",
-                title=p["label"],
-                period=period,
-                prev=ps[i - 1] if i > 0 else None,
-                next=ps[i + 1] if i + 1 < len(ps) else None,
-                has_ingestion=has_ingestion,
+            pframe = by_key[p["key"]]
+            prev, nxt = (ps[i - 1] if i > 0 else None), (ps[i + 1] if i + 1 < len(ps) else None)
+
+            def period_page(p=p, pframe=pframe, prev=prev, nxt=nxt) -> bytes:
+                period = dict(
+                    p,
+                    files=_all_files(p["key"], "../", published),
+                    tables=ranking_tables(pframe, FULL_COLUMNS, row_ids=True, group_max=group_max_points),
+                    held_back=held.get(p["key"]),
+                    report=report_href(p),
+                )
+                return render(
+                    "period.html",
+                    root="../",
+                    title=p["label"],
+                    period=period,
+                    prev=prev,
+                    next=nxt,
+                    peers=pages.peers_of(pframe["peer_group"].to_list()),
+                )
+
+            fp = _fingerprint(
+                "period", pframe, [q and q["key"] for q in (prev, nxt)], held.get(p["key"]), nav, published,
+                has_ingestion, group_max_points,
             )
-            write_if_changed(pages_dir / f"{p['key']}.html", html)
+            _write_page(pages_dir / f"{p['key']}.html", fp, period_page)
     _prune(pages_dir, "*.html", {f"{k}.html" for k in keys})
 
-    # overview
-    def latest(ptype: str) -> dict | None:
-        ps = [p for p in periods if p["type"] == ptype]
-        if not ps:
+    clock.done("period pages")
+    # ---- overview
+    chart_files: set[str] = set()
+
+    def latest(p: dict | None) -> dict | None:
+        if p is None:
             return None
-        p = ps[-1]
-        return dict(p, files=_files(p["key"], ""), tables=ranking_tables(by_key[p["key"]], COMPACT_COLUMNS))
+        return dict(
+            p,
+            files=_files(p["key"], ""),
+            tables=ranking_tables(by_key[p["key"]], COMPACT_COLUMNS, group_max=group_max_points),
+            held_back=held.get(p["key"]),
+            report=report_href(p),
+        )
 
-    latest_month, latest_week = latest("month"), latest("week")
-    months = frame.filter(pl.col("period_type") == "month")
-    chart_data = charts_mod.overview_charts(by_key[latest_month["key"]] if latest_month else None, months)
-    chart_data["formatLocale"] = charts_mod.VI_FORMAT_LOCALE
-    chart_json = _script_json(
-        {
-            "datasets": chart_data["datasets"],
-            "formatLocale": chart_data["formatLocale"],
-            "charts": [{"id": c["id"], "vi": c["vi"], "en": c["en"]} for c in chart_data["charts"]],
-        }
-    ) if chart_data["charts"] else None
-
-    write_assets(site_dir, with_bundle=True)
+    lm, lw = latest(latest_month), latest(latest_week)
+    month_rows = frame.filter(pl.col("period_type") == "month")
+    chart_data = charts_mod.overview_charts(by_key[latest_month["key"]] if latest_month else None, month_rows)
+    figures = []
+    for c in chart_data["charts"]:
+        name = c["id"].removeprefix("chart-") + (f"-{latest_month['key']}" if c["id"] == "chart-bands" else "")
+        figures.append(_figure(c["id"], c["title"], _chart_images(site_dir, name, c["vi"], chart_data["datasets"])))
+        chart_files |= {f"{name}.svg", f"{name}.png"}
     index = site_dir / "index.html"
     write_if_changed(
         index,
-        _render(
+        render(
             "index.html",
             root="",
             title=UI["nav_overview"],
-            latest_month=latest_month,
-            latest_week=latest_week,
-            charts=[{"id": c["id"], "title": c["title"]} for c in chart_data["charts"]],
-            chart_json=chart_json,
+            latest_month=lm,
+            latest_week=lw,
+            charts=figures,
+            chart_json=_chart_json(chart_data["datasets"], chart_data["charts"]),
             period_groups=_period_groups(periods, ""),
-            has_ingestion=has_ingestion,
+            peers=pages.peers_of(
+                v for p in (latest_month, latest_week) if p for v in by_key[p["key"]]["peer_group"].to_list()
+            ),
         ),
     )
 
-    # ingestion report
+    clock.done("overview")
+    # ---- city views: heatmap, band changes, early warnings
+    city_charts: list[dict] = []
+    city_datasets: dict = {}
+    city_figures = []
+    if latest_month:
+        heat = charts_mod.heatmap_charts(by_key[latest_month["key"]], [(g.key, g.label.vi, g.label.en) for g in groups])
+        city_datasets, city_charts = heat["datasets"], heat["charts"]
+        for c in city_charts:
+            name = c["id"].removeprefix("chart-") + f"-{latest_month['key']}"
+            # a tall heatmap (hundreds of communes) at 1:1, or its PNG runs to megabytes
+            images = _chart_images(site_dir, name, c["vi"], city_datasets, scale=2.0 if c["units"] <= 60 else 1.0)
+            chart_files |= {f"{name}.svg", f"{name}.png"}
+            title = Label(
+                f"{c['title'].vi} · {pages.level_lab(c['level']).vi}", f"{c['title'].en} · {pages.level_lab(c['level']).en}"
+            )
+            city_figures.append(_figure(c["id"], title, images, wide=True, scroll=c["units"] > 40))
+    crossings = []
+    for ps in (months, weeks):
+        if len(ps) >= 2:
+            crossings.append(pages.crossings(by_key[ps[-1]["key"]], by_key[ps[-2]["key"]], slugs))
+    warning_tables = []
+    if warnings is not None:
+        for p in (latest_month, latest_week):
+            if p is None:
+                continue
+            w = (
+                warnings.filter(pl.col("period_key") == p["key"])
+                .with_columns(_az=pl.col("z").abs(), _lv=pl.col("level").replace_strict(
+                    {lv: i for i, lv in enumerate(pages.LEVEL_ORDER)}, default=len(pages.LEVEL_ORDER), return_dtype=pl.Int32))
+                .sort(["_lv", "_az", "unit_code", "indicator"], descending=[False, True, False, False], nulls_last=True)
+            )
+            warning_tables.append(pages.warnings_table(w, p["label"], with_unit=True, slugs=slugs))
+    write_if_changed(
+        site_dir / "city.html",
+        render(
+            "city.html",
+            root="",
+            title=UI["city_title"],
+            period=latest_month,
+            charts=city_figures,
+            chart_json=_chart_json(city_datasets, city_charts),
+            crossings=crossings,
+            warnings=warning_tables,
+        ),
+    )
+    _prune(site_dir / "charts", "*", chart_files)
+
+    clock.done("city")
+    # ---- data quality
+    latest_pairs = [(p["type"], p["key"]) for p in (latest_month, latest_week) if p]
+    silent = pages.silent_tables(pf, latest_pairs, slugs, meta)
+    qctx = pages.quality_context(quality, quarantine_summary, warnings, silent, keys, held)
+    write_if_changed(site_dir / "quality.html", render("quality.html", root="", title=UI["quality_title"], **qctx))
+
+    clock.done("quality")
+    # ---- unit pages
+    units_dir = site_dir / "units"
+    unit_pages: set[str] = set()
+    if pf.height:
+        detail = (
+            pf.sort([pl.col("period_type") == "month", "period_start"])
+            .group_by("unit_code", "unit_valid_from", maintain_order=True)
+            .agg(pl.col("period_key").last())
+        )
+        per_unit = {name: _by_unit(insight.get(name), detail) for name in ("weak_points", "bottlenecks", "what_if")}
+        warn_unit = _by_unit(warnings, detail)
+        detail_keys = set(detail["period_key"].to_list())
+        detail_of = {(c, vf): k for c, vf, k in detail.iter_rows()}
+        medians = pages.peer_medians(pf.filter(pl.col("period_key").is_in(sorted(detail_keys))), groups)
+        ranked_counts = {
+            (k, lv): n for k, lv, n in pf.filter(pl.col("ranked")).group_by("period_key", "level").len().iter_rows()
+        }
+        tables_on = {n: n in insight for n in ("weak_points", "bottlenecks", "what_if")}
+        for (code, vf), rows in pf.partition_by(["unit_code", "unit_valid_from"], as_dict=True, maintain_order=True).items():
+            slug = slugs[(code, vf)]
+            ukey = (code, vf)
+            ctx = pages.unit_context(
+                rows,
+                slug=slug,
+                groups=groups,
+                medians=medians,
+                ranked_counts=ranked_counts,
+                periods=meta,
+                weak=per_unit["weak_points"].get(ukey),
+                bottlenecks=per_unit["bottlenecks"].get(ukey),
+                what_if=per_unit["what_if"].get(ukey),
+                warnings=warn_unit.get(ukey),
+                held=held,
+                tables=tables_on,
+                files=_all_files(detail_of[ukey], "../", published),
+            )
+            history = charts_mod.unit_history(ctx.pop("records"))
+            ucharts = [{"id": "chart-unit-score", "spec": "unit-score"}]
+            ufigs = [_figure("chart-unit-score", UI["chart_unit_score"])]
+            if any(h["r"] is not None for h in history):
+                ucharts.append({"id": "chart-unit-rank", "spec": "unit-rank"})
+                ufigs.append(_figure("chart-unit-rank", UI["chart_unit_rank"]))
+            html = render(
+                "unit.html",
+                root="../",
+                title=Label(ctx["unit"]["name"], ctx["unit"]["name"]),
+                charts=ufigs,
+                chart_json=_chart_json({"history": history}, ucharts),
+                shared_specs=True,
+                **ctx,
+            )
+            write_if_changed(units_dir / f"{slug}.html", html)
+            unit_pages.add(f"{slug}.html")
+    _prune(units_dir, "*.html", unit_pages)
+
+    clock.done("unit pages")
+    # ---- monthly reports
+    pdf_wanted = bool(report_pdf and latest_month and chromium_path())
+    reports: set[str] = set()
+    report_changed = False
+    weak_by_month = (
+        {k[0]: v for k, v in insight["weak_points"].partition_by("period_key", as_dict=True).items()}
+        if insight.get("weak_points") is not None
+        else {}
+    )
+
+    def report_page(i: int, pdf: str | None) -> bytes:
+        p = months[i]
+        mframe = by_key[p["key"]]
+        weak_m = weak_by_month.get(p["key"], pl.DataFrame()) if "weak_points" in insight else None
+        ctx = {
+            "period": dict(p, held_back=held.get(p["key"])),
+            "bands": pages.band_summary(mframe),
+            "weak": pages.common_weak_points(mframe, weak_m, groups) if weak_m is not None and weak_m.height else [],
+            "tables": ranking_tables(mframe, pages.REPORT_COLUMNS, group_max=group_max_points),
+            "prev": {"href": f"report-{months[i - 1]['key']}.html", "short": months[i - 1]["short"]} if i > 0 else None,
+            "next": {"href": f"report-{months[i + 1]['key']}.html", "short": months[i + 1]["short"]}
+            if i + 1 < len(months)
+            else None,
+        }
+        title = Label(f"{UI['nav_report'].vi} {p['short'].vi}", f"{UI['nav_report'].en} {p['short'].en}")
+        return render("report.html", root="", title=title, body_class="report", pdf=pdf, **ctx)
+
+    def report_fp(i: int, pdf: str | None) -> str:
+        p = months[i]
+        return _fingerprint(
+            "report", by_key[p["key"]], weak_by_month.get(p["key"], pl.DataFrame()), "weak_points" in insight,
+            [q["key"] for q in months[max(i - 1, 0):i + 2]], held.get(p["key"]), nav, pdf, has_ingestion,
+            group_max_points, [(g.key, tuple(g.label)) for g in groups],
+        )
+
+    for i, p in enumerate(months):
+        is_latest = p is latest_month
+        name = f"report-{p['key']}.html"
+        pdf = f"report-{p['key']}.pdf" if (is_latest and pdf_wanted) else None
+        changed = _write_page(site_dir / name, report_fp(i, pdf), lambda i=i, pdf=pdf: report_page(i, pdf))
+        if is_latest:
+            report_changed = changed
+        reports.add(name)
+    _prune(site_dir, "report-*.html", reports)
+    pdfs: set[str] = set()
+    if pdf_wanted:
+        i = len(months) - 1
+        name = f"report-{latest_month['key']}.html"
+        pdf_path = site_dir / f"report-{latest_month['key']}.pdf"
+        if report_changed or not pdf_path.is_file():
+            ok = print_report_pdf(site_dir / name, pdf_path)
+        else:
+            ok = True
+        if ok:
+            pdfs.add(pdf_path.name)
+        else:  # no PDF after all: no link to it
+            _write_page(site_dir / name, report_fp(i, None), lambda: report_page(i, None))
+    _prune(site_dir, "report-*.pdf", pdfs)
+
+    clock.done("reports")
+    # ---- ingestion report
     ingestion_page = site_dir / "ingestion.html"
     if has_ingestion:
         tables = [
@@ -530,8 +814,12 @@ def build_site(
         ]
         write_if_changed(
             ingestion_page,
-            _render("ingestion.html", root="", title=UI["ingestion_title"], tables=tables, has_ingestion=True),
+            render("ingestion.html", root="", title=UI["ingestion_title"], tables=tables),
         )
     elif ingestion_page.exists():
         ingestion_page.unlink()
+
+    write_assets(site_dir, with_bundle=True, with_charts=bool(unit_pages))
+    clock.done("ingestion, assets")
+    clock.total()
     return index

@@ -238,3 +238,112 @@ def test_manifest(tmp_path):
     assert back["run_at"] == "2024-03-01T07:30:00"
     assert back["calendar"]["version"] == "2024-01-01"
     assert write_manifest(tmp_path, manifest).read_bytes() == text.encode("utf-8")
+
+
+# --------------------------------------------------------------------------- weak points, bottlenecks, what-if
+
+
+def insight_frames(scoreboard: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    from tests.test_site import example_bottlenecks
+    from transforms.insights import weak_points, what_if
+    from transforms.profile import load_profile
+
+    profile = load_profile()
+    return {
+        "weak_points": weak_points(scoreboard, profile),
+        "bottlenecks": example_bottlenecks(),
+        "what_if": what_if(scoreboard, profile),
+    }
+
+
+@pytest.fixture(scope="module")
+def insights(scoreboard) -> dict[str, pl.DataFrame]:
+    return insight_frames(scoreboard)
+
+
+def test_every_insight_column_has_a_label():
+    from dashboards.publish import TABLES
+
+    for spec in TABLES.values():
+        assert set(spec.labels) == set(spec.schema), spec.name
+
+
+def test_insight_tables_one_csv_and_xlsx_per_period(insights, tmp_path):
+    from dashboards.publish import TABLES, prepare_table, write_table_files
+
+    pairs = [("month", "2024-01"), ("month", "2024-02")] + [("week", f"2024-W{w:02d}") for w in range(1, 10)]
+    for name, frame in insights.items():
+        paths = write_table_files(frame, tmp_path, name, pairs)
+        assert [p.name for p in paths] == [f"{name}-{k}.{s}" for _t, k in pairs for s in ("csv", "xlsx")]
+        for _t, key in pairs:
+            raw = (tmp_path / f"{name}-{key}.csv").read_bytes()
+            assert raw.startswith(BOM)
+            assert raw[len(BOM):].split(b"\n", 1)[0].decode().split(",") == list(TABLES[name].schema)
+            back = pl.read_csv(tmp_path / f"{name}-{key}.csv", schema_overrides=TABLES[name].schema)
+            assert_frame_equal(back, prepare_table(frame, name).filter(pl.col("period_key") == key), check_exact=True)
+            wb = openpyxl.load_workbook(tmp_path / f"{name}-{key}.xlsx")
+            ws = wb.worksheets[0]
+            assert ws.title == key and ws.freeze_panes == "A2" and ws["A1"].font.b is True
+            assert [c.value for c in ws[1]] == list(TABLES[name].schema)
+            assert ws.max_row == back.height + 1
+            assert wb.properties.created == XLSX_CREATED
+            assert [c.value for c in wb["Chú thích"]["A"]][1:] == list(TABLES[name].schema)
+    # the default periods are those with rows; a period without rows has a header-only file
+    only = write_table_files(insights["bottlenecks"], tmp_path / "d", "bottlenecks")
+    assert "bottlenecks-2024-W01.csv" not in {p.name for p in only}
+    assert (tmp_path / "bottlenecks-2024-W01.csv").read_bytes().count(b"\n") == 1
+
+
+def test_insight_values_in_files(insights, tmp_path):
+    from dashboards.publish import write_table_files
+
+    write_table_files(insights["weak_points"], tmp_path, "weak_points")
+    write_table_files(insights["what_if"], tmp_path, "what_if")
+    write_table_files(insights["bottlenecks"], tmp_path, "bottlenecks")
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "weak_points-2024-01.csv").read_text(encoding="utf-8-sig"))))
+    # district, then commune; within a unit by position
+    assert [(r["level"], r["unit_code"], r["position"]) for r in rows[:2]] == [("district", "001", "1"), ("district", "001", "2")]
+    assert rows[0]["indicator"] == "satisfaction_rate" and rows[0]["unit_valid_from"] == "2008-08-01"
+    assert float(rows[0]["gap_to_leader"]) == pytest.approx(17.142857142857142 - 10.545454545454547)
+    wi = list(csv.DictReader(io.StringIO((tmp_path / "what_if-2024-01.csv").read_text(encoding="utf-8-sig"))))
+    assert [(r["level"], r["rank"], r["unit_code"]) for r in wi] == [
+        ("district", "1", "002"), ("district", "2", "001"), ("commune", "1", "00001"), ("commune", "2", "00004")
+    ]
+    ba_dinh = wi[1]
+    assert (ba_dinh["dossiers_for_rank"], ba_dinh["target_band"], ba_dinh["dossiers_for_band"]) == ("", "Tốt", "2")
+    ws = openpyxl.load_workbook(tmp_path / "bottlenecks-2024-01.xlsx").worksheets[0]
+    head = [c.value for c in ws[1]]
+    share = ws.cell(row=2, column=head.index("share_of_late") + 1)
+    assert share.number_format == "0.0%" and 0 < share.value <= 1
+    ws = openpyxl.load_workbook(tmp_path / "weak_points-2024-01.xlsx").worksheets[0]
+    head = [c.value for c in ws[1]]
+    assert ws.cell(row=2, column=head.index("points_lost") + 1).number_format == "0.00"
+    assert ws.cell(row=2, column=head.index("rate") + 1).number_format == "0.0%"
+
+
+def test_insight_files_deterministic_neutralised_and_checked(insights, tmp_path):
+    from dashboards.publish import write_table_files
+
+    nasty = insights["bottlenecks"].with_columns(procedure_name=pl.lit('=HYPERLINK("http://evil.example")'))
+    a = write_table_files(nasty, tmp_path / "a", "bottlenecks")
+    b = write_table_files(nasty.reverse(), tmp_path / "b", "bottlenecks")
+    for pa, pb in zip(a, b):
+        assert pa.read_bytes() == pb.read_bytes(), pa.name
+    text = (tmp_path / "a" / "bottlenecks-2024-01.csv").read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK(" in text
+    ws = openpyxl.load_workbook(tmp_path / "a" / "bottlenecks-2024-01.xlsx").worksheets[0]
+    col = [c.value for c in ws[1]].index("procedure_name")
+    assert {r[col].value for r in ws.iter_rows(min_row=2)} == {'=HYPERLINK("http://evil.example")'}
+    with zipfile.ZipFile(tmp_path / "a" / "bottlenecks-2024-01.xlsx") as zf:
+        assert b"<f>" not in zf.read("xl/worksheets/sheet1.xml")
+    # unchanged workbooks are not rebuilt
+    before = {p: p.stat().st_mtime_ns for p in a}
+    assert write_table_files(nasty, tmp_path / "a", "bottlenecks") == a
+    assert {p: p.stat().st_mtime_ns for p in a} == before
+    # keys become file names: refused when malformed, or under the other period type
+    with pytest.raises(ValueError, match="period_key"):
+        write_table_files(nasty.with_columns(period_key=pl.lit("../x")), tmp_path / "c", "bottlenecks")
+    with pytest.raises(ValueError, match="week"):
+        write_table_files(nasty, tmp_path / "c", "bottlenecks", [("week", "2024-01")])
+    with pytest.raises(ValueError, match="lacks columns"):
+        write_table_files(nasty.drop("late"), tmp_path / "c", "bottlenecks")

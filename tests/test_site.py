@@ -26,6 +26,7 @@ from dashboards.format import (
     strip_diacritics,
 )
 from dashboards.site import build_site, vega_lite_version
+from tests.helpers import EXAMPLE, read_example_dossiers
 from transforms.schema import SCOREBOARD_COLUMNS
 
 FIXTURE = Path(__file__).parent / "fixtures" / "example" / "expected_scoreboard.csv"
@@ -64,17 +65,103 @@ def ingestion_frames() -> tuple[pl.DataFrame, pl.DataFrame]:
     return ingestion, quarantine
 
 
-@pytest.fixture(scope="module")
-def site(scoreboard, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("site")
+def example_bottlenecks() -> pl.DataFrame:
+    """Bottleneck procedures of the worked example, months and weeks (as tests/test_insights.py builds them)."""
+    from transforms.calendar import working_calendar
+    from transforms.insights import bottlenecks
+    from transforms.periods import index_of, make_periods
+    from transforms.units import load_registry
+
+    dossiers = read_example_dossiers().with_columns(
+        procedure_code=pl.when(pl.col("dossier_id") == "WX-005").then(pl.lit("2.000001")).otherwise("procedure_code")
+    )
+    units = load_registry(EXAMPLE / "units.csv")
+    cal = working_calendar(dt.date(2023, 1, 1), dt.date(2025, 1, 1))
+    parts = []
+    for ptype, first, last in (("month", dt.date(2024, 1, 1), dt.date(2024, 2, 1)), ("week", dt.date(2024, 1, 1), dt.date(2024, 2, 26))):
+        periods = make_periods(ptype, index_of(ptype, first), index_of(ptype, last),
+                               latest_event=dt.datetime(2024, 2, 7, 15), now=dt.datetime(2026, 1, 1))
+        parts.append(bottlenecks(dossiers, units, cal, ptype, periods))
+    return pl.concat(parts)
+
+
+def example_quality() -> pl.DataFrame:
+    """Check outcomes as the pipeline hands them over: February held back by a failed blocking check."""
+    return pl.DataFrame(
+        {
+            "period_type": ["month", "month", "month", "week"],
+            "period_key": ["2024-02", "2024-02", "2024-01", "2024-W09"],
+            "check": ["rates_in_range", "received_not_collapsed", "rates_in_range", "rates_in_range"],
+            "success": [True, False, True, True],
+            "unexpected_count": [0, 3, 0, 0],
+            "description_vi": ["Tỷ lệ trong khoảng 0–1", "Số hồ sơ tiếp nhận giảm quá 50 % so với kỳ trước",
+                               "Tỷ lệ trong khoảng 0–1", "Tỷ lệ trong khoảng 0–1"],
+            "description_en": ["Rates within 0–1", "Received fell by more than 50 % from the previous period",
+                               "Rates within 0–1", "Rates within 0–1"],
+            "blocked": [False, True, False, False],
+        }
+    )
+
+
+def example_warnings() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "period_type": ["month", "week"],
+            "period_key": ["2024-02", "2024-W09"],
+            "unit_code": ["001", "00001"],
+            "unit_valid_from": [dt.date(2008, 8, 1)] * 2,
+            "unit_name": ["Quận Ba Đình", "Phường Phúc Xá"],
+            "level": ["district", "commune"],
+            "indicator": ["on_time_rate", "received"],
+            "value": [0.25, 0.0],
+            "baseline": [0.7272727272727273, 2.0],
+            "z": [-3.14, -2.4],
+            "kind": ["drop", "silent"],
+            "message_vi": ["Tỷ lệ đúng hạn giảm mạnh", "Không tiếp nhận hồ sơ nào"],
+            "message_en": ["On-time rate fell sharply", "No dossier received"],
+        }
+    )
+
+
+def example_inputs(scoreboard: pl.DataFrame) -> dict:
+    """Every keyword build_site takes, from the worked example."""
+    from transforms.insights import weak_points, what_if
+    from transforms.profile import load_profile
+
+    profile = load_profile()
     ingestion, quarantine = ingestion_frames()
-    index = build_site(root, scoreboard, manifest=MANIFEST, ingestion=ingestion, quarantine_summary=quarantine)
+    return {
+        "manifest": MANIFEST,
+        "ingestion": ingestion,
+        "quarantine_summary": quarantine,
+        "weak_points": weak_points(scoreboard, profile),
+        "bottlenecks": example_bottlenecks(),
+        "what_if": what_if(scoreboard, profile),
+        "quality": example_quality(),
+        "warnings": example_warnings(),
+        "profile": profile,
+    }
+
+
+@pytest.fixture(scope="module")
+def inputs(scoreboard) -> dict:
+    return example_inputs(scoreboard)
+
+
+@pytest.fixture(scope="module")
+def site(scoreboard, inputs, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("site")
+    index = build_site(root, scoreboard, **inputs)
     assert index == root / "index.html"
     return root
 
 
 def pages(site: Path) -> list[Path]:
-    return sorted(site.glob("*.html")) + sorted((site / "periods").glob("*.html"))
+    return (
+        sorted(site.glob("*.html"))
+        + sorted((site / "periods").glob("*.html"))
+        + sorted((site / "units").glob("*.html"))
+    )
 
 
 def read(path: Path) -> str:
@@ -100,6 +187,40 @@ def test_number_formats():
     assert fmt_score(89.99999999999999) == "90,00"  # as ranked: rounded to 2 decimals
     assert fmt_score(74.52146464646465) == "74,52"
     assert fmt_num(float("nan"), 1) == "—"
+
+
+def _reference_num(x, digits: int) -> str:
+    """The formatting rule spelled out with Decimal: half away from zero on repr(x)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    d = x if isinstance(x, Decimal) else Decimal(repr(x))
+    q = d.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    if q.is_zero():
+        q = q.copy_abs()
+    sign = "-" if q < 0 else ""
+    whole, _, frac = f"{q.copy_abs():f}".partition(".")
+    whole = f"{int(whole):,}".replace(",", ".")
+    return sign + whole + ("," + frac.ljust(digits, "0")[:digits] if digits else "")
+
+
+def test_fast_number_formatting_matches_the_decimal_rule():
+    from decimal import Decimal
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    ties = [0.125, 2.675, 1.005, 0.0005, -0.125, 89.99999999999999, 74.52146464646465, 1e-07, 123456789.125, -0.004]
+
+    @settings(max_examples=3000, deadline=None)
+    @given(st.one_of(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e12, max_value=1e12),
+                     st.sampled_from(ties), st.integers(-10**12, 10**12)),
+           st.integers(0, 3))
+    def check(x, digits):
+        assert fmt_num(x, digits) == _reference_num(x, digits)
+        if isinstance(x, float) and abs(x) < 1e9:
+            assert fmt_pct(x, digits) == _reference_num(Decimal(repr(x)) * 100, digits) + " %"
+
+    check()
 
 
 def test_dates_and_periods():
@@ -158,7 +279,21 @@ def test_files_written(site):
     assert (site / "index.html").is_file()
     assert (site / "ingestion.html").is_file()
     assert sorted(p.stem for p in (site / "periods").glob("*.html")) == sorted(PERIOD_KEYS)
-    assert sorted(p.name for p in (site / "assets").iterdir()) == ["site.css", "site.js", "vega-bundle.js"]
+    assert sorted(p.name for p in (site / "assets").iterdir()) == ["charts.js", "site.css", "site.js", "vega-bundle.js"]
+    assert sorted(p.name for p in site.glob("*.html")) == [
+        "city.html", "index.html", "ingestion.html", "quality.html", "report-2024-01.html", "report-2024-02.html"
+    ]
+    assert sorted(p.name for p in (site / "units").iterdir()) == sorted(
+        ["001-2008-08-01.html", "00001-2008-08-01.html", "00004-2008-08-01.html", "002-2008-08-01.html"]
+    )
+    for table in ("weak_points", "bottlenecks", "what_if"):  # every period, even one without rows
+        assert sorted(p.name for p in (site / "data").glob(f"{table}-*")) == sorted(
+            f"{table}-{k}.{s}" for k in PERIOD_KEYS for s in ("csv", "xlsx")
+        )
+    assert sorted(p.name for p in (site / "charts").iterdir()) == [
+        "bands-2024-02.png", "bands-2024-02.svg", "heatmap-district-2024-02.png", "heatmap-district-2024-02.svg",
+        "trend.png", "trend.svg",
+    ]
     assert len(list((site / "data").glob("scoreboard-*.csv"))) == 11
     assert json.loads(read(site / "data" / "manifest.json")) == MANIFEST
     bundle = read(site / "assets" / "vega-bundle.js")
@@ -211,14 +346,14 @@ def test_no_network_reference_anywhere(site):
             target = (page.parent / ref.split("#")[0]).resolve()
             assert target.is_file(), (page.name, tag, ref)  # every link works from file://
             assert site.resolve() in target.parents
-    for asset in ("site.css", "site.js"):
+    for asset in ("site.css", "site.js", "charts.js"):
         text = read(site / "assets" / asset)
         assert not re.search(r"https?:|url\(|@import|fetch\(|XMLHttpRequest|import\(", text), asset
     # the Vega bundle may carry URL strings, but the page never loads one
     for page in pages(site):
         for tag, a in parse(page).tags:
             if tag == "script" and "src" in a:
-                assert a["src"].endswith(("assets/site.js", "assets/vega-bundle.js"))
+                assert a["src"].endswith(("assets/site.js", "assets/vega-bundle.js", "assets/charts.js"))
             if tag == "link":
                 assert a["href"] in ("data:,", "assets/site.css", "../assets/site.css")
 
@@ -247,7 +382,7 @@ def test_overview_content(site):
                   "Số hóa hồ sơ", "Tiếp nhận", "Trễ hạn", "Quá hạn đang xử lý"):
         assert f">{label}</span>" in html, label
     # February: Ba Đình scored 58.82 (Trung bình), listed but not ranked
-    assert re.search(r"Quận Ba Đình <span class=\"code\">001</span></th><td class=\"t\">.*?</td><td>58,82</td>"
+    assert re.search(r"Quận Ba Đình</a> <span class=\"code\">001</span></th><td class=\"t\">.*?</td><td>58,82</td>"
                      r"<td class=\"t\" data-v=\"3\"><span class=\"band band-tb\"><span data-en=\"Average\">Trung bình</span>", html)
     # every period page and data file is linked
     for key in PERIOD_KEYS:
@@ -266,7 +401,11 @@ def test_period_page_numbers_and_downloads(site):
         assert f'href="../data/scoreboard-2024-01.{suffix}"' in html
     assert 'href="2024-02.html" rel="next"' in html
     # Sóc Sơn: 89.99999999999999 -> 90,00, Xuất sắc, rank 1; rates as percentages with a comma
-    row = re.search(r"<tr><td>1</td><td>1</td><th scope=\"row\" class=\"unit\">Huyện Sóc Sơn.*?</tr>", html)
+    row = re.search(
+        r"<tr id=\"u-002-2008-08-01\" data-peer=\"rural\"><td>1</td><td>1</td><th scope=\"row\" class=\"unit\">"
+        r"<a href=\"../units/002-2008-08-01.html\">Huyện Sóc Sơn</a>.*?</tr>",
+        html,
+    )
     assert row, "Sóc Sơn ranked first"
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0))
     assert "90,00" in cells
@@ -360,16 +499,16 @@ def test_ingestion_page_shows_file_names_and_counts_only(site):
     assert "Ngày giờ không hợp lệ" in html and "Đơn vị không có trong danh mục" in html
 
 
-def test_deterministic_and_incremental(scoreboard, site, tmp_path):
-    ingestion, quarantine = ingestion_frames()
-    build_site(tmp_path, scoreboard.reverse(), manifest=MANIFEST, ingestion=ingestion, quarantine_summary=quarantine)
+def test_deterministic_and_incremental(scoreboard, inputs, site, tmp_path):
+    shuffled = {k: (v.reverse() if isinstance(v, pl.DataFrame) else v) for k, v in inputs.items()}
+    build_site(tmp_path, scoreboard.reverse(), **shuffled)
 
     def snapshot(root: Path) -> dict[str, bytes]:
         return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
     assert snapshot(tmp_path) == snapshot(site)
     mtimes = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()}
-    build_site(tmp_path, scoreboard, manifest=MANIFEST, ingestion=ingestion, quarantine_summary=quarantine)
+    build_site(tmp_path, scoreboard, **inputs)
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()} == mtimes  # nothing rewritten
 
 
@@ -486,3 +625,324 @@ def test_seeded_release_reuses_files_and_leaves_the_previous_alone(scoreboard, s
     build_site(fresh, changed, manifest=MANIFEST)
     snap = lambda root: {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}  # noqa: E731
     assert snap(release) == snap(fresh)
+
+
+# --------------------------------------------------------------------------- insight tables, unit pages
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_insight_tables_published_beside_the_scoreboard(site, inputs):
+    import openpyxl
+    from polars.testing import assert_frame_equal
+
+    from dashboards.publish import TABLES, prepare_table
+
+    for table in ("weak_points", "bottlenecks", "what_if"):
+        schema = TABLES[table].schema
+        for key in PERIOD_KEYS:
+            raw = (site / "data" / f"{table}-{key}.csv").read_bytes()
+            assert raw.startswith(BOM)
+            assert raw[len(BOM):].split(b"\n", 1)[0].decode().split(",") == list(schema)
+            back = pl.read_csv(site / "data" / f"{table}-{key}.csv", schema_overrides=schema)
+            expected = prepare_table(inputs[table], table).filter(pl.col("period_key") == key)
+            assert_frame_equal(back, expected, check_exact=True)
+            ws = openpyxl.load_workbook(site / "data" / f"{table}-{key}.xlsx").worksheets[0]
+            assert ws.title == key and ws.freeze_panes == "A2"
+            assert ws.max_row == expected.height + 1
+    # e.g. Ba Đình's January weak points, most points lost first
+    jan = pl.read_csv(site / "data" / "weak_points-2024-01.csv", schema_overrides=TABLES["weak_points"].schema)
+    assert jan.filter(pl.col("unit_code") == "001")["indicator"].to_list()[:2] == ["satisfaction_rate", "on_time_rate"]
+    assert pl.read_csv(site / "data" / "bottlenecks-2024-W01.csv").height == 0  # header only: no late dossier
+
+
+def test_insight_files_removed_when_no_longer_given(scoreboard, inputs, tmp_path):
+    build_site(tmp_path, scoreboard, **inputs)
+    assert list((tmp_path / "data").glob("what_if-*"))
+    build_site(tmp_path, scoreboard, manifest=MANIFEST)
+    assert sorted({p.name.split("-")[0] for p in (tmp_path / "data").iterdir()}) == ["manifest.json", "scoreboard"]
+    assert "what_if-2024-02" not in read(tmp_path / "periods" / "2024-02.html")
+
+
+def test_unit_pages_linked_from_every_ranking(site):
+    for page, prefix in (("index.html", ""), ("periods/2024-01.html", "../"), ("report-2024-01.html", "")):
+        html = read(site / page)
+        for slug, name in (("001-2008-08-01", "Quận Ba Đình"), ("00001-2008-08-01", "Phường Phúc Xá")):
+            assert f'<a href="{prefix}units/{slug}.html">{name}</a>' in html, page
+    # and each unit page links back to its row in every period's table, which carries that id
+    html = read(site / "units" / "001-2008-08-01.html")
+    for key in PERIOD_KEYS:
+        assert f'href="../periods/{key}.html#u-001-2008-08-01"' in html
+        assert '<tr id="u-001-2008-08-01"' in read(site / "periods" / f"{key}.html")
+
+
+def test_unit_page_latest_month(site):
+    html = read(site / "units" / "001-2008-08-01.html")
+    assert '<h2>Quận Ba Đình <span class="code">001</span></h2>' in html
+    assert "Số liệu tháng gần nhất của đơn vị</span>: <span data-en=\"February 2024\">Tháng 02/2024</span>" in html
+    assert "Số liệu mới của kỳ này đang bị giữ lại vì" in html  # February is held back
+    assert "Đơn vị chưa được xếp hạng trong kỳ này." in html  # 1 received + 4 timeliness base < 10
+    # groups: earned, applicable maximum (no payment, no digitisation in February), peer median, share
+    assert re.search(r"Tiến độ giải quyết</span></th><td>10,0</td><td>20</td><td>—</td><td class=\"t\">"
+                     r"<meter min=\"0\" max=\"1\" value=\"0.5\" aria-hidden=\"true\"></meter> 50 %</td>", html)
+    assert re.search(r"Số hóa hồ sơ</span></th><td>—</td><td>—</td>", html)
+    # bottleneck procedures of February, the counts, the downloads of that period
+    assert re.search(r"<th scope=\"row\" class=\"t\">1.001776</th><td class=\"t\"></td><td>1</td><td>1</td><td>2</td><td>100,0 %</td>", html)
+    assert re.search(r"Quá hạn đang xử lý</span></th><td>1</td>", html)
+    for f in ("scoreboard-2024-02.csv", "scoreboard-2024-02.xlsx", "weak_points-2024-02.csv", "bottlenecks-2024-02.xlsx",
+              "what_if-2024-02.csv"):
+        assert f'href="../data/{f}"' in html
+    # the unit's early warning
+    assert "Tỷ lệ đúng hạn giảm mạnh" in html and 'data-en="On-time rate fell sharply"' in html
+    # history: score and rank over months and weeks, data inline, the specs shared by every unit page
+    p = parse(site / "units" / "001-2008-08-01.html")
+    (chart_json,) = p.inline_scripts
+    data = json.loads(chart_json)
+    assert [c for c in data["charts"]] == [{"id": "chart-unit-score", "spec": "unit-score"},
+                                          {"id": "chart-unit-rank", "spec": "unit-rank"}]
+    history = data["datasets"]["history"]
+    assert len(history) == 11
+    assert {"d": "2024-01-01", "t": "month", "s": 74.52, "r": 2} in history
+    assert {"d": "2024-02-01", "t": "month", "s": 58.82, "r": None} in history  # listed, not ranked
+    assert 'src="../assets/charts.js"' in html and 'src="../assets/vega-bundle.js"' in html
+    assert len(html.encode()) < 40_000
+
+
+@pytest.fixture(scope="module")
+def january_site(scoreboard, inputs, tmp_path_factory) -> Path:
+    """The site as it was at the end of January: every unit ranked in its latest month."""
+    root = tmp_path_factory.mktemp("january")
+    build_site(root, scoreboard.filter(pl.col("period_key").is_in(["2024-01", "2024-W01", "2024-W02"])), **inputs)
+    return root
+
+
+def test_what_if_sentences(january_site):
+    ba_dinh = read(january_site / "units" / "001-2008-08-01.html")
+    # 2 of its 3 late dossiers on time would give 81.79 ≥ 80; all 3 give 85.43, not above Sóc Sơn's 90.00
+    assert ('<li><span data-en="2 more dossiers on time would have lifted you to band Good.">'
+            "2 hồ sơ nữa đúng hạn sẽ đưa đơn vị lên xếp loại Tốt.</span></li>") in ba_dinh
+    assert ('<span data-en="Even all 3 late dossiers on time would not have lifted you to rank 1.">'
+            "Kể cả 3 hồ sơ trễ hạn, quá hạn đều đúng hạn cũng chưa đưa đơn vị lên hạng 1.</span>") in ba_dinh
+    bac_son = read(january_site / "units" / "00004-2008-08-01.html")
+    assert ('<span data-en="1 more dossier on time would have lifted you to band Good.">'
+            "1 hồ sơ nữa đúng hạn sẽ đưa đơn vị lên xếp loại Tốt.</span>") in bac_son
+    soc_son = read(january_site / "units" / "002-2008-08-01.html")
+    assert "Đơn vị đang đứng đầu cấp." in soc_son and "Đơn vị đã ở xếp loại cao nhất." in soc_son
+    phuc_xa = read(january_site / "units" / "00001-2008-08-01.html")
+    assert "Đơn vị không có hồ sơ trễ hạn hay quá hạn trong kỳ." in phuc_xa
+
+
+def test_what_if_sentence_reaches_a_rank():
+    from dashboards.pages import what_if_sentences
+
+    w = {"late_dossiers": 5, "target_rank": 3, "dossiers_for_rank": 4, "target_band": "Khá", "dossiers_for_band": 1}
+    rank, band = what_if_sentences(w, ranked=True, have_table=True)
+    assert rank == ("4 hồ sơ nữa đúng hạn sẽ đưa đơn vị lên hạng 3.",
+                    "4 more dossiers on time would have lifted you to rank 3.")
+    assert band == ("1 hồ sơ nữa đúng hạn sẽ đưa đơn vị lên xếp loại Khá.",
+                    "1 more dossier on time would have lifted you to band Fair.")
+    assert what_if_sentences(None, ranked=True, have_table=False) == []
+
+
+def test_unit_page_weak_points_and_groups(january_site):
+    html = read(january_site / "units" / "001-2008-08-01.html")
+    assert '<dt><span data-en="Rank">Hạng</span></dt><dd><span data-en="2 of 2">2/2</span></dd>' in html
+    # satisfaction: 52,7 %, 10,5 of 18, 7,5 lost; peer median 10,5 (itself); 6,6 behind Sóc Sơn, the leader
+    assert re.search(
+        r"Tỷ lệ hài lòng</span> <span class=\"code\"><span data-en=\"Satisfaction\">Mức độ hài lòng</span></span></th>"
+        r"<td>52,7 %</td><td>10,5</td><td>18</td><td>7,5</td><td>10,5</td><td>0,0</td><td>17,1</td><td>\+6,6</td>",
+        html,
+    )
+    assert re.search(r"Tỷ lệ số hóa hồ sơ</span>.*?<td>5,7</td><td>-5,0</td></tr>", html)  # ahead of the leader
+    assert re.search(r"Mức độ hài lòng</span></th><td>10,5</td><td>18</td><td>10,5</td>", html)
+
+
+def test_peer_group_filter(site):
+    html = read(site / "index.html")
+    assert '<select id="peer-filter">' in html
+    assert '<option value="urban" data-en="Urban">Đô thị</option>' in html
+    assert '<option value="rural" data-en="Rural">Nông thôn</option>' in html
+    assert html.count('data-peer="urban"') == 4 and html.count('data-peer="rural"') == 4  # 2 units × 2 periods each
+    assert '<select id="peer-filter">' in read(site / "periods" / "2024-W03.html")
+
+
+def test_city_page(site):
+    import vl_convert as vlc
+
+    html = read(site / "city.html")
+    (chart_json,) = parse(site / "city.html").inline_scripts
+    data = json.loads(chart_json)
+    assert [c["id"] for c in data["charts"]] == ["chart-heatmap-district"]  # no commune has points in February
+    # February, Ba Đình: transparency 18/18, timeliness 10/20, online 12/12, satisfaction 0/18; payment and
+    # digitisation not applicable (no cell)
+    assert {(r["u"], r["g"], r["s"]) for r in data["datasets"]["heat_district"]} == {
+        ("Quận Ba Đình (001)", 0, 1.0), ("Quận Ba Đình (001)", 1, 0.5), ("Quận Ba Đình (001)", 2, 1.0),
+        ("Quận Ba Đình (001)", 5, 0.0),
+    }
+    chart = data["charts"][0]
+    for lang, word in (("vi", "Tiến độ giải quyết"), ("en", "Timeliness")):
+        svg = vlc.vegalite_to_svg(dict(chart[lang], datasets=data["datasets"]), vl_version=vega_lite_version())
+        assert word in svg and ">50<" in svg  # the share is written in the cell, not only coloured
+    # units that changed band against the previous period of the same kind
+    assert re.search(r"Quận Ba Đình</a>.*?Khá</span></span></td><td class=\"t\" data-v=\"3\"><span class=\"band band-tb\">"
+                     r".*?<span class=\"chg down\"><span aria-hidden=\"true\">▼</span> <span data-en=\"Down\">Xuống</span>",
+                     html)
+    assert "So với kỳ cùng loại liền trước: Tháng 01/2024." in html
+    # early warnings of the latest month and week
+    assert "Tỷ lệ đúng hạn giảm mạnh" in html and "<td>25,0 %</td><td>72,7 %</td><td>-3,1</td>" in html
+    assert "Không tiếp nhận hồ sơ nào" in html
+    # the heatmap as images, linked
+    assert 'href="charts/heatmap-district-2024-02.png" download' in html
+    svg = (site / "charts" / "heatmap-district-2024-02.svg").read_text(encoding="utf-8")
+    assert svg.startswith("<!-- par-chart ") and "\n<svg" in svg[:100] and "Quận Ba Đình (001)" in svg
+
+
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    import struct
+    import zlib
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, i = [], 8
+    while i < len(data):
+        (n,) = struct.unpack(">I", data[i:i + 4])
+        kind, body = data[i + 4:i + 8], data[i + 8:i + 8 + n]
+        (crc,) = struct.unpack(">I", data[i + 8 + n:i + 12 + n])
+        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF, kind
+        chunks.append((kind, body))
+        i += 12 + n
+    return chunks
+
+
+def test_overview_chart_images(site, scoreboard, inputs, tmp_path, monkeypatch):
+    html = read(site / "index.html")
+    for name in ("bands-2024-02", "trend"):
+        assert f'href="charts/{name}.png" download' in html and f'href="charts/{name}.svg" download' in html
+        chunks = _png_chunks((site / "charts" / f"{name}.png").read_bytes())
+        assert chunks[0][0] == b"IHDR" and chunks[-1][0] == b"IEND"
+        assert any(k == b"tEXt" and v.startswith(b"par-chart\0") for k, v in chunks)
+    assert "Trung bình" in (site / "charts" / "bands-2024-02.svg").read_text(encoding="utf-8")
+    # charts already rendered (the files say which spec they show) are not rendered again
+    import vl_convert
+
+    from dashboards import images
+
+    monkeypatch.setattr(images, "_RENDERED", {})  # nor remembered from an earlier build in this process
+    shutil.copytree(site, tmp_path / "s")
+    refuse = lambda *a, **k: (_ for _ in ()).throw(AssertionError("rendered again"))  # noqa: E731
+    monkeypatch.setattr(vl_convert, "vegalite_to_svg", refuse)
+    monkeypatch.setattr(vl_convert, "svg_to_png", refuse)
+    build_site(tmp_path / "s", scoreboard, **inputs)
+
+
+def test_quality_page_and_held_back_periods(site):
+    html = read(site / "quality.html")
+    held = ("Số liệu mới của kỳ này đang bị giữ lại vì: Số hồ sơ tiếp nhận giảm quá 50 % so với kỳ trước.")
+    assert f'<a href="periods/2024-02.html"><span data-en="February 2024">Tháng 02/2024</span></a>: <span data-en="' in html
+    assert held in html
+    assert "New figures for this period are held back because: Received fell by more than 50 % from the previous period." in html
+    # checks per period, failed ones marked by a sign and a word, not only a colour
+    assert '<span class="status fail"><span aria-hidden="true">✗</span> <span data-en="Failed">Không đạt</span></span>' in html
+    assert '<span class="status ok"><span aria-hidden="true">✓</span> <span data-en="Passed">Đạt</span></span>' in html
+    # quarantine by reason and by file (name only)
+    assert "Ngày giờ không hợp lệ" in html and ">dossiers-2024-01.csv<" in html and "/srv/inbox" not in html
+    # silent units: nothing received in February
+    silent = html[html.index('id="silent-h"'):]
+    assert "Huyện Sóc Sơn" in silent.split("Tuần 09/2024")[0] and "Quận Ba Đình" not in silent.split("Tuần 09/2024")[0]
+    # the note is also where the numbers are read
+    assert held in read(site / "periods" / "2024-02.html") and held in read(site / "index.html")
+    assert "đang bị giữ lại" not in read(site / "periods" / "2024-01.html")
+    assert held in read(site / "report-2024-02.html")
+
+
+def test_monthly_reports(site):
+    html = read(site / "report-2024-01.html")
+    assert '<body class="report">' in html
+    assert "UBND THÀNH PHỐ HÀ NỘI" in html and "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in html
+    assert "Báo cáo kết quả chỉ số phục vụ người dân, doanh nghiệp" in html
+    # band summary: districts 1 Xuất sắc + 1 Khá, both ranked
+    assert re.search(r"Cấp huyện</span></th><td>1</td><td>0</td><td>1</td><td>0</td><td>0</td><td>0</td><td>2</td><td>2</td>", html)
+    # most common weak points: each district's largest
+    assert re.search(r"Tỷ lệ hài lòng</span> <span class=\"code\">.*?</span></th><td>1</td><td>4,2</td>", html)
+    assert re.search(r"Tỷ lệ số hóa hồ sơ</span> <span class=\"code\">.*?</span></th><td>1</td><td>3,8</td>", html)
+    assert 'href="report-2024-02.html" rel="next"' in html
+    assert "Huyện Sóc Sơn</a>" in html
+    assert "@page { size: A4;" in SITE_CSS and "body.report header.site" in SITE_CSS
+    assert 'href="report-2024-02.html"' in read(site / "index.html")  # the latest month's, in the menu
+    assert 'href="../report-2024-01.html"' in read(site / "periods" / "2024-01.html")
+
+
+def test_report_pdf_needs_chromium(tmp_path, monkeypatch):
+    from dashboards import images
+
+    monkeypatch.setattr(images, "chromium_path", lambda: None)
+    (tmp_path / "r.html").write_text("<!doctype html><p>x</p>")
+    assert images.print_report_pdf(tmp_path / "r.html", tmp_path / "r.pdf") is False
+    assert not (tmp_path / "r.pdf").exists()
+
+
+def test_report_pdf_link_only_when_printed(scoreboard, tmp_path, monkeypatch):
+    import dashboards.site as site_mod
+
+    monkeypatch.setattr(site_mod, "chromium_path", lambda: "/nonexistent/chromium")
+    monkeypatch.setattr(site_mod, "print_report_pdf", lambda html, pdf: Path(pdf).write_bytes(b"%PDF-1.4 x") > 0)
+    build_site(tmp_path, scoreboard, manifest=MANIFEST, report_pdf=True)
+    assert (tmp_path / "report-2024-02.pdf").read_bytes().startswith(b"%PDF")
+    assert 'href="report-2024-02.pdf" download' in read(tmp_path / "report-2024-02.html")
+    monkeypatch.setattr(site_mod, "print_report_pdf", lambda html, pdf: False)
+    (tmp_path / "report-2024-02.pdf").unlink()
+    build_site(tmp_path, scoreboard, manifest=MANIFEST, report_pdf=True)
+    assert not (tmp_path / "report-2024-02.pdf").exists()
+    assert "report-2024-02.pdf" not in read(tmp_path / "report-2024-02.html")
+    build_site(tmp_path, scoreboard, manifest=MANIFEST)
+    assert not list(tmp_path.glob("*.pdf"))
+
+
+def test_unit_slugs():
+    from dashboards.tables import unit_slug
+
+    assert unit_slug("001", dt.date(2008, 8, 1)) == "001-2008-08-01"
+    odd = unit_slug("../x/<y>", dt.date(2025, 7, 1))
+    assert re.fullmatch(r"x__y_[0-9a-f]{8}-2025-07-01", odd)
+    assert unit_slug("a/b", None) != unit_slug("a_b", None)
+
+
+def test_free_text_from_inputs_is_escaped(scoreboard, inputs, tmp_path):
+    frame = scoreboard.with_columns(
+        unit_name=pl.when(pl.col("unit_code") == "001").then(pl.lit(XSS)).otherwise("unit_name")
+    )
+    nasty = dict(
+        inputs,
+        warnings=inputs["warnings"].with_columns(unit_name=pl.lit(XSS), message_vi=pl.lit(XSS), message_en=pl.lit(XSS)),
+        quality=inputs["quality"].with_columns(description_vi=pl.lit(XSS), description_en=pl.lit(XSS),
+                                               check=pl.lit('"><img src=x onerror=alert(3)>')),
+        bottlenecks=inputs["bottlenecks"].with_columns(procedure_name=pl.lit(XSS), procedure_code=pl.lit("=1+1")),
+    )
+    build_site(tmp_path, frame, **nasty)
+    for page in pages(tmp_path):
+        text = read(page)
+        assert XSS not in text and "<img" not in text, page.name
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in read(tmp_path / "units" / "001-2008-08-01.html")
+    for script in parse(tmp_path / "city.html").inline_scripts:
+        assert "</" not in script
+    for svg in (tmp_path / "charts").glob("*.svg"):
+        assert "<script" not in svg.read_text(encoding="utf-8")
+    assert "'=1+1" in (tmp_path / "data" / "bottlenecks-2024-01.csv").read_text(encoding="utf-8-sig")
+
+
+def test_empty_frame_with_every_input(tmp_path):
+    from transforms.insights import BOTTLENECK_SCHEMA, WEAK_POINT_SCHEMA, WHAT_IF_SCHEMA
+
+    empty = pl.DataFrame(schema=SCOREBOARD_COLUMNS)
+    build_site(
+        tmp_path, empty, manifest={},
+        weak_points=pl.DataFrame(schema=WEAK_POINT_SCHEMA), bottlenecks=pl.DataFrame(schema=BOTTLENECK_SCHEMA),
+        what_if=pl.DataFrame(schema=WHAT_IF_SCHEMA), quality=example_quality(), warnings=example_warnings(),
+    )
+    assert list(tmp_path.glob("units/*.html")) == []
+    quality = read(tmp_path / "quality.html")
+    assert "Tháng 02/2024" in quality and 'href="periods/2024-02.html"' not in quality  # held back, never published
+    assert not (tmp_path / "assets" / "charts.js").exists()
+    # "nothing to report" may come as a frame without columns
+    build_site(tmp_path / "b", empty, manifest={}, quality=pl.DataFrame(), warnings=pl.DataFrame())
+    assert "Kết quả kiểm tra theo kỳ" not in read(tmp_path / "b" / "quality.html")
