@@ -29,19 +29,11 @@ from dashboards.i18n import (
     level_label,
     peer_group_label,
 )
+from transforms.profile import RATES
 
 GROUP_COLUMNS = tuple(GROUPS)
-RATE_COLUMNS = (
-    "on_time_rate",
-    "online_rate",
-    "paid_online_rate",
-    "digitized_rate",
-    "e_result_rate",
-    "synced_rate",
-    "complaint_rate",
-    "satisfaction_rate",
-    "apology_rate",
-)
+# the rates a profile can score, and apology_rate, which is shown only
+RATE_COLUMNS = (*RATES, "apology_rate")
 # Columns of the overview tables and of the full period tables.
 COMPACT_COLUMNS = (
     "rank", "unit_name", "peer_group", "score", "band", "rank_change",
