@@ -143,6 +143,31 @@ def print_report_pdf(html_path: Path, pdf_path: Path, *, timeout: float = 120.0)
     if exe is None or not html_path.is_file():
         return False
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
+    # Chromium turns every link into an absolute file:// address of the build
+    # machine: print a copy without link targets (beside the page, so its
+    # stylesheet still loads), so the PDF names no local path and its bytes do
+    # not depend on where the site was built.
+    page = html_path.with_name(f".print-{html_path.name}")
+    page.write_text(_without_link_targets(html_path.read_text(encoding="utf-8")), encoding="utf-8")
+    try:
+        return _print(exe, page, pdf_path, timeout)
+    finally:
+        page.unlink(missing_ok=True)
+
+
+_LINK_TARGET = re.compile(r'(<a\b[^>]*?)\s+(?:href|rel|download)(?:="[^"]*")?(?=[\s>])')
+
+
+def _without_link_targets(html: str) -> str:
+    """Every <a> kept with its text, without href, rel or download."""
+    while True:
+        out = _LINK_TARGET.sub(r"\1", html)
+        if out == html:
+            return out
+        html = out
+
+
+def _print(exe: str, html_path: Path, pdf_path: Path, timeout: float) -> bool:
     with tempfile.TemporaryDirectory(prefix="par-pdf-") as tmp:
         out = Path(tmp) / "report.pdf"
         cmd = [

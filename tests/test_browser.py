@@ -204,5 +204,12 @@ def test_report_prints_to_pdf(site, tmp_path):
     assert print_report_pdf(site / "report-2024-01.html", pdf) is True
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF-") and len(data) > 5_000
+    assert b"file:" not in data and str(site).encode() not in data  # no path of the build machine
+    assert not list(site.glob(".print-*"))  # the link-free copy it printed is gone
+    # the same page printed from another folder gives the same bytes
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(site, elsewhere)
+    assert print_report_pdf(elsewhere / "report-2024-01.html", tmp_path / "again.pdf") is True
+    assert (tmp_path / "again.pdf").read_bytes() == data
     assert re.search(rb"/MediaBox\s*\[\s*0\s+0\s+59[45](\.\d+)?\s+84[12](\.\d+)?\s*\]", data)  # A4, in points
     shutil.copy(pdf, SHOTS / pdf.name) if SHOTS.is_dir() else None
