@@ -1,0 +1,482 @@
+"""`python -m bench.run`: the pipeline against its floor and an analyst's pandas, side by side.
+
+For every size it generates (or reuses) landing exports with bench/data.py, then
+runs each case in its own child process and measures wall time, rows/s and peak
+RSS (os.wait4: the child's own ru_maxrss):
+
+  (a) pipeline     run_pipeline on a fresh warehouse and site: landing CSVs →
+                   weekly + monthly scoreboards → published site
+  (b) floor        bench/floor.sql, one DuckDB script over the same CSVs
+  (c) pandas       bench/pandas_baseline.py, what an analyst would write
+  (d) incremental  one more week of exports dropped on (a)'s landing folder,
+                   then run_pipeline again (re-scores only what changed)
+
+Results accumulate in <out>/results.json (one row per size and case) and are
+printed as a table; <out>/results.md holds the same table in Markdown. With
+--verify the pipeline's scoreboard is compared with the floor's (and pandas')
+number by number. See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import date, datetime
+from pathlib import Path
+from string import Template
+
+REPO = Path(__file__).resolve().parent.parent
+NOW = "2026-06-01T00:00:00"  # SCOREBOARD_NOW: after every generated event, the increment's too
+CASES = ("pipeline", "floor", "pandas", "incremental")
+LETTER = {"pipeline": "a", "floor": "b", "pandas": "c", "incremental": "d"}
+DEFAULT_OUT = "/tmp/par-bench"
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env.update(
+        SCOREBOARD_NOW=NOW,
+        GX_ANALYTICS_ENABLED="false",
+        DAGSTER_DISABLE_TELEMETRY="1",
+        PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
+    )
+    env.pop("DAGSTER_HOME", None)  # an ephemeral Dagster instance, as in the tests
+    return env
+
+
+# ----------------------------------------------------------------- the children
+
+
+class _RssSampler(threading.Thread):
+    """Time and peak RSS per stage (RSS sampled from /proc/self/status every 0.2 s).
+    A stage entered several times adds up."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.stage = "start"
+        self.since = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+        self.peaks: dict[str, float] = {}
+        self._stop = threading.Event()
+
+    def mark(self, stage: str) -> None:
+        self.sample()
+        now = time.perf_counter()
+        self.seconds[self.stage] = self.seconds.get(self.stage, 0.0) + now - self.since
+        self.stage, self.since = stage, now
+        self.sample()
+
+    def sample(self) -> None:
+        try:
+            for line in open("/proc/self/status"):
+                if line.startswith("VmRSS:"):
+                    mb = int(line.split()[1]) / 1024
+                    self.peaks[self.stage] = max(self.peaks.get(self.stage, 0.0), mb)
+                    break
+        except OSError:
+            pass
+
+    def run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.sample()
+
+    def stop(self) -> dict:
+        self.mark("end")
+        self._stop.set()
+        return {
+            stage: {"seconds": round(sec, 2), "peak_rss_mb": round(self.peaks.get(stage, 0.0))}
+            for stage, sec in self.seconds.items()
+        }
+
+
+STAGE_OF_ASSET = {"dossiers": "ingest", "weekly_scoreboard": "weeks", "monthly_scoreboard": "months",
+                  "scoreboard_site": "site"}
+
+
+def code_version() -> dict:
+    """The commit and a digest of the code the pipeline runs (other people edit it)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for folder in ("pipelines", "transforms", "dashboards", "quality", "config"):
+        for path in sorted((REPO / folder).rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".csv", ".yaml", ".html", ".sql"):
+                h.update(path.relative_to(REPO).as_posix().encode())
+                h.update(path.read_bytes())
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                                text=True, check=False).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "pipelines", "transforms", "dashboards", "quality"],
+                               cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        commit, dirty = "", ""
+    return {"commit": commit, "dirty": bool(dirty), "digest": h.hexdigest()[:12]}
+
+
+def _child_pipeline(args, sampler: _RssSampler) -> dict:
+    import logging
+
+    import pipelines.cli as cli
+    from pipelines.resources import ScoreboardSettings, Warehouse
+
+    # time and memory per asset: wrap the one function every materialisation goes through
+    original = cli._materialize
+
+    def materialize(instance, asset, *a, **kw):
+        name = asset.key.to_user_string() if hasattr(asset, "key") else str(asset)
+        sampler.mark(STAGE_OF_ASSET.get(name, name))
+        try:
+            return original(instance, asset, *a, **kw)
+        finally:
+            sampler.mark("between")
+
+    cli._materialize = materialize
+
+    class Echo(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            msg = record.getMessage()
+            if not msg.startswith("[") and "█" not in msg:
+                print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
+
+    log = logging.getLogger("scoreboard")
+    log.setLevel(logging.INFO)
+    log.addHandler(Echo())
+    logging.getLogger("dagster").setLevel(logging.WARNING)
+    work = Path(args.work)
+    settings = ScoreboardSettings.from_env(landing_dir=str(work / "landing"), site_dir=str(work / "site"))
+    warehouse = Warehouse(path=str(work / "warehouse.duckdb"))
+    return cli.run_pipeline(settings, warehouse)
+
+
+def _calendar_csv(path: Path) -> Path:
+    from transforms.calendar import working_calendar
+
+    working_calendar(date(2015, 1, 1), date(2028, 12, 31)).select("date", "working_days_before").write_csv(path)
+    return path
+
+
+def _child_floor(args, sampler: _RssSampler) -> dict:
+    import duckdb
+
+    work = Path(args.work)
+    sql = Template((Path(__file__).parent / "floor.sql").read_text(encoding="utf-8")).substitute(
+        landing=str(Path(args.landing).absolute()),
+        registry=str(REPO / "config" / "registry" / "hanoi.csv"),
+        calendar=str(_calendar_csv(work / "calendar.csv")),
+        now=NOW.replace("T", " "),
+        out=str(work / "floor.parquet"),
+    )
+    statements = [s for s in re.split(r";\s*\n", sql) if re.sub(r"--[^\n]*", "", s).strip()]
+    con = duckdb.connect()
+    steps = {}
+    for stmt in statements:
+        body = re.sub(r"--[^\n]*\n", "", stmt).strip()
+        name = " ".join(body.split()[:4])
+        sampler.mark(name)
+        t0 = time.perf_counter()
+        con.execute(stmt)
+        steps[name] = round(time.perf_counter() - t0, 2)
+    rows = con.execute(f"SELECT count(*) FROM read_parquet('{work / 'floor.parquet'}')").fetchall()[0][0]
+    con.close()
+    return {"rows_out": rows, "steps": steps}
+
+
+def _child_pandas(args, sampler: _RssSampler) -> dict:
+    import polars as pl
+
+    from bench.pandas_baseline import run
+    from transforms.calendar import working_calendar
+
+    work = Path(args.work)
+    cal = working_calendar(date(2015, 1, 1), date(2028, 12, 31)).select("date", "working_days_before").to_pandas()
+    rows = run(
+        str(Path(args.landing).absolute()),
+        str(REPO / "config" / "registry" / "hanoi.csv"),
+        cal,
+        datetime.fromisoformat(NOW),
+        str(work / "pandas.parquet"),
+    )
+    del pl
+    return {"rows_out": rows}
+
+
+def child(args) -> int:
+    sampler = _RssSampler()
+    sampler.start()
+    fn = {"pipeline": _child_pipeline, "incremental": _child_pipeline, "floor": _child_floor, "pandas": _child_pandas}[
+        args.child
+    ]
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    t0 = time.perf_counter()
+    result = fn(args, sampler)
+    seconds = time.perf_counter() - t0
+    if profiler:
+        import pstats
+
+        profiler.disable()
+        prof = Path(args.work) / f"profile-{args.child}.prof"
+        profiler.dump_stats(prof)
+        with open(Path(args.work) / f"profile-{args.child}.txt", "w") as fh:
+            pstats.Stats(str(prof), stream=fh).sort_stats("cumulative").print_stats(60)
+    out = {"case": args.child, "inner_seconds": round(seconds, 2), "result": result, "stages": sampler.stop(),
+           "code": code_version()}
+    (Path(args.work) / f"result-{args.child}.json").write_text(json.dumps(out, indent=2, default=str))
+    return 0
+
+
+# ------------------------------------------------------------------- the parent
+
+
+def pyspy_summary(raw: Path, top: int = 25) -> str:
+    """Where the samples of a `py-spy record --format raw` file went: the repo's
+    functions by inclusive time, and all functions by self time."""
+    total = 0
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = stack.split(";")
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        # inclusive time per function (not per line)
+        for f in {re.sub(r":\d+\)$", ")", f) for f in frames}:
+            if any(m in f for m in ("(pipelines/", "(transforms/", "(dashboards/", "(quality/")):
+                inclusive[f] = inclusive.get(f, 0) + n
+    if not total:
+        return "no samples"
+    lines = [f"{total} samples", "", "inclusive (repo functions):"]
+    lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]]
+    lines += ["", "self (any function):"]
+    lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]]
+    return "\n".join(lines)
+
+
+def measure(case: str, work: Path, landing: Path, *, profile: bool = False, pyspy: str | None = None) -> dict:
+    """Run one case in a child process: wall time and the child's peak RSS. With
+    `pyspy` (path to a py-spy binary) the child is sampled from outside, which
+    leaves its rusage alone."""
+    cmd = [sys.executable, "-m", "bench.run", "--child", case, "--work", str(work), "--landing", str(landing)]
+    if profile:
+        cmd.append("--profile")
+    log_path = work / f"{case}.log"
+    result_path = work / f"result-{case}.json"
+    result_path.unlink(missing_ok=True)
+    load_before = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, env=_env(), cwd=str(REPO), stdout=log, stderr=subprocess.STDOUT)
+        spy = None
+        if pyspy:
+            raw = work / f"{case}.pyspy.raw"
+            spy = subprocess.Popen(
+                [pyspy, "record", "--pid", str(proc.pid), "--rate", "20", "--format", "raw", "-o", str(raw)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+        _, status, usage = os.wait4(proc.pid, 0)
+        if spy is not None:
+            try:
+                spy.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+            if raw.is_file():
+                (work / f"{case}.pyspy.txt").write_text(pyspy_summary(raw))
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    row = {
+        "case": case,
+        "wall_s": round(wall, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "ok": proc.returncode == 0,
+        "load_avg": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+        "log": str(log_path),
+    }
+    if result_path.is_file():
+        inner = json.loads(result_path.read_text())
+        row["stages"] = inner.get("stages")
+        row["result"] = inner.get("result")
+        row["code"] = inner.get("code")
+    else:
+        tail = log_path.read_text(errors="replace").splitlines()[-15:]
+        row["error"] = "\n".join(tail)
+    return row
+
+
+def _link_tree(src: Path, dst: Path) -> int:
+    """Hard-link every file of src under dst (the pipeline may move files it sets aside)."""
+    n = 0
+    for path in src.rglob("*"):
+        if path.is_file():
+            target = dst / path.relative_to(src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, target)
+            except OSError:
+                shutil.copy2(path, target)
+            n += 1
+    return n
+
+
+def _fmt_rate(rows: int, seconds: float) -> str:
+    return f"{rows / seconds:,.0f}" if seconds > 0 else "—"
+
+
+def _table(results: list[dict]) -> str:
+    head = (
+        "| dossiers | case | wall s | rows | rows/s | peak RSS MB | CPU s | notes |\n"
+        "|---:|---|---:|---:|---:|---:|---:|---|\n"
+    )
+    lines = []
+    for r in sorted(results, key=lambda r: (r["dossiers"], CASES.index(r["case"]))):
+        note = r.get("note", "")
+        if not r.get("ok", True):
+            note = (note + " FAILED").strip()
+        lines.append(
+            f"| {r['dossiers']:,} | ({LETTER[r['case']]}) {r['case']} | {r['wall_s']:,.1f} | {r['rows']:,} | "
+            f"{_fmt_rate(r['rows'], r['wall_s'])} | {r['peak_rss_mb']:,} | {r.get('cpu_s', 0):,.1f} | {note} |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def _note(row: dict) -> str:
+    res = row.get("result") or {}
+    stages = row.get("stages") or {}
+    if row["case"] in ("pipeline", "incremental"):
+        parts = []
+        for name in ("ingest", "weeks", "months", "site"):
+            if name in stages:
+                s = stages[name]
+                parts.append(f"{name} {s['seconds']:.0f}s/{s['peak_rss_mb'] / 1024:.1f}GB")
+        if isinstance(res, dict) and "weeks" in res:
+            parts.append(f"re-scored {res.get('weeks')} weeks + {res.get('months')} months")
+        return "; ".join(parts)
+    if row["case"] == "floor" and isinstance(res, dict):
+        steps = res.get("steps", {})
+        top = sorted(steps.items(), key=lambda kv: -kv[1])[:2]
+        return "; ".join(f"{k.split(' AS')[0].replace('CREATE TEMP TABLE ', '')} {v:.0f}s" for k, v in top)
+    return ""
+
+
+def _save(out: Path, results: list[dict]) -> None:
+    path = out / "results.json"
+    old = json.loads(path.read_text()) if path.is_file() else []
+    keep = {(r["dossiers"], r["case"]): r for r in old}
+    for r in results:
+        keep[(r["dossiers"], r["case"])] = r
+    merged = sorted(keep.values(), key=lambda r: (r["dossiers"], CASES.index(r["case"])))
+    path.write_text(json.dumps(merged, indent=2, default=str))
+    (out / "results.md").write_text(_table(merged))
+
+
+def run_size(n: int, args) -> list[dict]:
+    from bench.data import ensure_history, ensure_increment
+
+    out = Path(args.out)
+    print(f"\n== {n:,} dossiers over {args.years} years (seed {args.seed})", flush=True)
+    t0 = time.perf_counter()
+    ds = ensure_history(out, n, args.years, args.seed)
+    gen_s = time.perf_counter() - t0
+    increment = ensure_increment(ds, args.increment) if "incremental" in args.cases else None
+    work = out / "runs" / f"n{n}-y{args.years}-s{args.seed}"
+    rows = ds.meta["rows"]
+    results: list[dict] = []
+
+    def record(row: dict, n_rows: int) -> None:
+        row.update(dossiers=n, rows=n_rows, years=args.years, seed=args.seed,
+                   machine=f"{os.cpu_count()} cpu", when=datetime.now().isoformat(timespec="seconds"))
+        row["note"] = _note(row)
+        results.append(row)
+        _save(out, [row])
+        status = "ok" if row["ok"] else "FAILED (see " + row["log"] + ")"
+        print(f"  ({LETTER[row['case']]}) {row['case']:<12} {row['wall_s']:>9,.1f} s  "
+              f"{_fmt_rate(n_rows, row['wall_s']):>10} rows/s  {row['peak_rss_mb']:>7,} MB  {status}  {row['note']}",
+              flush=True)
+        if not row["ok"]:
+            print(row.get("error", ""), flush=True)
+
+    print(f"  data: {ds.meta['files']} files, {rows:,} rows, {ds.meta['bytes'] / 1e9:.2f} GB ({gen_s:.0f} s)", flush=True)
+    if "pipeline" in args.cases or "incremental" in args.cases:
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        _link_tree(ds.landing, work / "landing")
+        record(measure("pipeline", work, work / "landing", profile=args.profile, pyspy=args.py_spy), rows)
+    work.mkdir(parents=True, exist_ok=True)
+    if "floor" in args.cases:
+        record(measure("floor", work, ds.landing), rows)
+    if "pandas" in args.cases and not args.skip_pandas:
+        record(measure("pandas", work, ds.landing), rows)
+    if args.verify:
+        from bench.verify import verify
+
+        report = verify(work)
+        (work / "verify.md").write_text(report)
+        print(report, flush=True)
+    if "incremental" in args.cases and increment is not None:
+        k = json.loads((increment / ".complete").read_text())["rows"]
+        _link_tree(increment, work / "landing")
+        (work / "landing" / ".complete").unlink(missing_ok=True)
+        record(measure("incremental", work, work / "landing", profile=args.profile, pyspy=args.py_spy), k)
+    return results
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(float(s)) for s in text.split(",") if s.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    p.add_argument("--dossiers", type=float, default=10_000_000, help="dossiers to generate (default 1e7)")
+    p.add_argument("--years", type=int, default=5, help="years of history ending 2025-12-31 (default 5)")
+    p.add_argument("--sizes", help="several sizes, e.g. 1e6,3e6,1e7 (overrides --dossiers)")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"data, runs and results (default {DEFAULT_OUT})")
+    p.add_argument("--seed", type=int, default=2025)
+    p.add_argument("--increment", type=int, default=40_000, help="rows in the incremental week (default 40000)")
+    p.add_argument("--skip-pandas", action="store_true", help="leave out case (c)")
+    p.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
+    p.add_argument("--verify", action="store_true", help="compare the pipeline's numbers with the floor's and pandas'")
+    p.add_argument("--profile", action="store_true", help="run the pipeline cases under cProfile (slower)")
+    p.add_argument("--py-spy", metavar="PATH", help="sample the pipeline cases with this py-spy binary "
+                   "(pip install --target /tmp/pyspy py-spy); summaries in <run>/<case>.pyspy.txt")
+    p.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
+    p.add_argument("--work", help=argparse.SUPPRESS)
+    p.add_argument("--landing", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.child:
+        return child(args)
+    args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = set(args.cases) - set(CASES)
+    if unknown:
+        raise SystemExit(f"unknown case(s): {', '.join(sorted(unknown))}")
+    sizes = _sizes(args.sizes) if args.sizes else [int(args.dossiers)]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for n in sizes:
+        results += run_size(n, args)
+    print("\n" + _table(results))
+    print(f"all results so far: {out / 'results.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
