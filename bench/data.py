@@ -43,6 +43,7 @@ import polars as pl
 from config import config_path
 from transforms.calendar import working_calendar
 from transforms.units import load_registry
+from transforms.generate import CHANNEL_LABELS, STATUS_LABELS  # the labels exports use
 
 # Canonical field -> the export's header (all recognised by config/header_aliases.csv,
 # except STT and Chủ hồ sơ, which the pipeline must drop).
@@ -74,18 +75,6 @@ HEADERS = {
 }
 TIME_FORMAT = "%d/%m/%Y %H:%M"
 DATE_FORMAT = "%d/%m/%Y"
-CHANNEL_LABELS = {1: "Trực tiếp", 2: "Trực tuyến", 3: "Bưu chính công ích"}
-STATUS_LABELS = {
-    2: "Được tiếp nhận",
-    3: "Không được tiếp nhận",
-    4: "Đang xử lý",
-    5: "Yêu cầu bổ sung",
-    6: "Nghĩa vụ tài chính",
-    7: "Công dân rút",
-    8: "Dừng xử lý",
-    9: "Đã xử lý xong",
-    10: "Đã trả kết quả",
-}
 RATING_LABELS = {"satisfied": "Hài lòng", "neutral": "Bình thường", "dissatisfied": "Không hài lòng"}
 YES, NO = "Có", "Không"
 BOOL_FIELDS = ("fee_required", "paid_online", "digitized", "e_result", "synced", "apology_issued", "complaint")
