@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import pandas as pd

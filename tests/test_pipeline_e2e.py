@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -11,7 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.assets import ASSETS, dossiers, weekly_scoreboard
+from pipelines.assets import ASSETS, weekly_scoreboard
 from pipelines.cli import main, run_pipeline
 from pipelines.resources import ScoreboardSettings, Warehouse
 from tests.helpers import EXAMPLE, assert_frames_match, read_expected_scoreboard

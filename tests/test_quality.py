@@ -9,7 +9,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 import json  # noqa: E402
 import re  # noqa: E402
 import time  # noqa: E402
-from datetime import date, datetime, timedelta  # noqa: E402
+from datetime import date, datetime  # noqa: E402
 
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402

@@ -838,7 +838,7 @@ def test_overview_chart_images(site, scoreboard, inputs, tmp_path, monkeypatch):
 def test_quality_page_and_held_back_periods(site):
     html = read(site / "quality.html")
     held = ("Số liệu mới của kỳ này đang bị giữ lại vì: Số hồ sơ tiếp nhận giảm quá 50 % so với kỳ trước.")
-    assert f'<a href="periods/2024-02.html"><span data-en="February 2024">Tháng 02/2024</span></a>: <span data-en="' in html
+    assert '<a href="periods/2024-02.html"><span data-en="February 2024">Tháng 02/2024</span></a>: <span data-en="' in html
     assert held in html
     assert "New figures for this period are held back because: Received fell by more than 50 % from the previous period." in html
     # checks per period, failed ones marked by a sign and a word, not only a colour
