@@ -266,7 +266,10 @@ def pyspy_summary(raw: Path, top: int = 25) -> str:
     return "\n".join(lines)
 
 
-def measure(case: str, work: Path, landing: Path, *, profile: bool = False, pyspy: str | None = None) -> dict:
+def measure(
+    case: str, work: Path, landing: Path, *, profile: bool = False, pyspy: str | None = None,
+    mem_limit_gb: float | None = None,
+) -> dict:
     """Run one case in a child process: wall time and the child's peak RSS. With
     `pyspy` (path to a py-spy binary) the child is sampled from outside, which
     leaves its rusage alone."""
@@ -279,7 +282,16 @@ def measure(case: str, work: Path, landing: Path, *, profile: bool = False, pysp
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, env=_env(), cwd=str(REPO), stdout=log, stderr=subprocess.STDOUT)
+        def limit() -> None:  # a shared machine: a case that outgrows this fails, not the neighbours
+            import resource
+
+            cap = int(mem_limit_gb * 2**30)
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+        proc = subprocess.Popen(
+            cmd, env=_env(), cwd=str(REPO), stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=limit if mem_limit_gb else None,
+        )
         spy = None
         if pyspy:
             raw = work / f"{case}.pyspy.raw"
@@ -399,7 +411,7 @@ def run_size(n: int, args) -> list[dict]:
     def record(row: dict, n_rows: int) -> None:
         row.update(dossiers=n, rows=n_rows, years=args.years, seed=args.seed,
                    machine=f"{os.cpu_count()} cpu", when=datetime.now().isoformat(timespec="seconds"))
-        row["note"] = _note(row)
+        row["note"] = row.get("note") or _note(row)
         results.append(row)
         _save(out, [row])
         status = "ok" if row["ok"] else "FAILED (see " + row["log"] + ")"
@@ -420,7 +432,10 @@ def run_size(n: int, args) -> list[dict]:
     if "floor" in args.cases:
         record(measure("floor", work, ds.landing), rows)
     if "pandas" in args.cases and not args.skip_pandas:
-        record(measure("pandas", work, ds.landing), rows)
+        row = measure("pandas", work, ds.landing, mem_limit_gb=args.pandas_mem_gb or None)
+        if not row["ok"] and "MemoryError" in row.get("error", ""):
+            row["note"] = f"ran out of its {args.pandas_mem_gb:g} GB address-space cap"
+        record(row, rows)
     if args.verify:
         from bench.verify import verify
 
@@ -448,6 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=2025)
     p.add_argument("--increment", type=int, default=40_000, help="rows in the incremental week (default 40000)")
     p.add_argument("--skip-pandas", action="store_true", help="leave out case (c)")
+    p.add_argument("--pandas-mem-gb", type=float, default=16.0,
+                   help="address-space cap of the pandas case, GB (0: none; default 16)")
     p.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
     p.add_argument("--verify", action="store_true", help="compare the pipeline's numbers with the floor's and pandas'")
     p.add_argument("--profile", action="store_true", help="run the pipeline cases under cProfile (slower)")
