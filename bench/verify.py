@@ -17,7 +17,7 @@ FLOATS = ["on_time_rate", "online_rate", "paid_online_rate", "digitized_rate", "
 OTHER = ["band", "ranked", "level", "provisional"]
 
 
-def _load_pipeline(work: Path) -> pl.DataFrame:
+def load_pipeline(work: Path) -> pl.DataFrame:
     con = duckdb.connect(str(work / "warehouse.duckdb"), read_only=True)
     try:
         return con.sql("SELECT * FROM scoreboard").pl()
@@ -91,7 +91,7 @@ def _sample(both: pl.DataFrame, name: str) -> list[str]:
 
 def verify(work: Path) -> str:
     work = Path(work)
-    ref = _load_pipeline(work)
+    ref = load_pipeline(work)
     lines = [f"## Verification ({work.name})", ""]
     for name, path in (("floor", work / "floor.parquet"), ("pandas", work / "pandas.parquet")):
         if not path.is_file():

@@ -13,11 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 
-from bench.verify import KEY, compare
+from bench.verify import KEY, compare, load_pipeline
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -35,17 +34,9 @@ def bench_run(tmp_path_factory) -> Path:
     return work
 
 
-def _pipeline(work: Path) -> pl.DataFrame:
-    con = duckdb.connect(str(work / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.sql("SELECT * FROM scoreboard").pl()
-    finally:
-        con.close()
-
-
 @pytest.mark.parametrize("reading", ["floor", "pandas"])
 def test_every_number_agrees_with_an_independent_reading(bench_run, reading):
-    ours = _pipeline(bench_run)
+    ours = load_pipeline(bench_run)
     theirs = pl.read_parquet(bench_run / f"{reading}.parquet")
     lines, both = compare(ours, theirs, reading)
     report = "\n".join(lines)
@@ -60,7 +51,7 @@ def test_every_number_agrees_with_an_independent_reading(bench_run, reading):
 
 
 def test_the_comparison_catches_one_changed_number(bench_run):
-    ours = _pipeline(bench_run)
+    ours = load_pipeline(bench_run)
     theirs = pl.read_parquet(bench_run / "floor.parquet")
     victim = ours.filter(pl.col("ranked")).sort(KEY).row(0, named=True)
     hit = pl.all_horizontal([pl.col(k) == victim[k] for k in KEY])
