@@ -158,13 +158,20 @@ def overview_charts(latest_month: pl.DataFrame | None, months: pl.DataFrame) -> 
 
 # The unit pages share one pair of specs (assets/charts.js); each page carries
 # only its own data, as the dataset `history`: {d: period start, t: month|week,
-# s: score (2 decimals), r: rank}.
+# s: score (2 decimals), r: rank}, and x: 1 on a point reconstructed from the
+# units before a reform (transforms.crosswalk), which has no rank.
 
-def unit_history(rows: pl.DataFrame | list[dict]) -> list[dict[str, Any]]:
+def unit_history(rows: pl.DataFrame | list[dict], reconstructed: pl.DataFrame | None = None) -> list[dict[str, Any]]:
     """One unit's periods (a frame, or its rows as dicts), months then weeks, oldest
-    first, with score and rank (null when unranked)."""
+    first, with score and rank (null when unranked); `reconstructed`: its rows
+    from transforms.crosswalk.reconstruct, before its own."""
     recs = rows.to_dicts() if isinstance(rows, pl.DataFrame) else rows
     out = []
+    if reconstructed is not None:
+        for r in reconstructed.sort("period_type", "period_start").iter_rows(named=True):
+            score = r["score"]
+            out.append({"d": r["period_start"].isoformat(), "t": r["period_type"],
+                        "s": None if score is None else round(score, 2), "r": None, "x": 1})
     for r in sorted(recs, key=lambda r: (r["period_type"], r["period_start"])):
         ptype, start, score, rank, ranked = r["period_type"], r["period_start"], r["score"], r["rank"], r["ranked"]
         out.append(
@@ -175,7 +182,7 @@ def unit_history(rows: pl.DataFrame | list[dict]) -> list[dict[str, Any]]:
                 "r": rank if ranked else None,
             }
         )
-    return out
+    return sorted(out, key=lambda h: (h["t"], h["d"]))
 
 
 def _kind_expr(lang: str) -> str:
@@ -187,7 +194,7 @@ def json_str(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _unit_chart(lang: str, field: str) -> dict:
+def _unit_chart(lang: str, field: str, reconstructed: bool = False) -> dict:
     kind = UI["chart_period"].get(lang)
     domain = [UI["months"].get(lang), UI["weeks"].get(lang)]
     if field == "s":
@@ -232,6 +239,19 @@ def _unit_chart(lang: str, field: str) -> dict:
             ],
         )
     )
+    if reconstructed:
+        # the reconstructed part is its own, paler line: never read as the unit's own record
+        figures = UI["chart_figures"].get(lang)
+        own, rebuilt = UI["figures_own"].get(lang), UI["figures_reconstructed"].get(lang)
+        base = base.transform_calculate(src=f"datum.x ? {json_str(rebuilt)} : {json_str(own)}").encode(
+            opacity=alt.Opacity(
+                "src:N",
+                title=figures,
+                scale=alt.Scale(domain=[own, rebuilt], range=[1.0, 0.4]),
+                legend=alt.Legend(orient="bottom", direction="vertical"),
+            ),
+            tooltip=[alt.Tooltip("src:N", title=figures), *base.encoding.tooltip],
+        )
     chart = (base.mark_line(strokeWidth=1.5) + base.mark_point(filled=True, size=28)).properties(
         width="container", height=180
     )
@@ -240,9 +260,11 @@ def _unit_chart(lang: str, field: str) -> dict:
 
 @functools.lru_cache(maxsize=1)
 def unit_chart_specs() -> dict[str, dict[str, dict]]:
-    """`{"unit-score": {"vi": spec, "en": spec}, "unit-rank": {...}}`, shared by every unit page."""
+    """`{"unit-score": {"vi": spec, "en": spec}, "unit-rank": {...}}`, shared by every unit page;
+    "unit-score-reconstructed" on the pages whose history has reconstructed points."""
     return {
         "unit-score": {lang: _unit_chart(lang, "s") for lang in ("vi", "en")},
+        "unit-score-reconstructed": {lang: _unit_chart(lang, "s", reconstructed=True) for lang in ("vi", "en")},
         "unit-rank": {lang: _unit_chart(lang, "r") for lang in ("vi", "en")},
     }
 

@@ -60,6 +60,7 @@ from dashboards.tables import (  # noqa: F401  (re-exported: the site's tables)
     unit_slug,
 )
 from dashboards.templates import TEMPLATES
+from transforms.crosswalk import reconstruct
 
 __all__ = ["build_site", "seed_site", "print_report_pdf", "chromium_path", "vendor_bundle"]
 
@@ -473,6 +474,7 @@ def build_site(
     profile: Any = None,
     report_pdf: bool = False,
     log: Any = None,
+    crosswalk: pl.DataFrame | None = None,
 ) -> Path:
     """Write the whole site under `site_dir`; return the path of its index.html.
 
@@ -485,6 +487,8 @@ def build_site(
     profile), for the groups' labels and maximum points. With `report_pdf`, the
     latest monthly report is also printed to PDF when Chromium is installed.
     `log`: called with one line per stage and the seconds it took.
+    `crosswalk`: transforms.crosswalk.load_crosswalk's frame; a new unit's score
+    chart then also shows, paler, the scores reconstructed from its predecessors.
     """
     clock = _Stages(log)
     site_dir = Path(site_dir)
@@ -701,6 +705,11 @@ def build_site(
             (k, lv): n for k, lv, n in pf.filter(pl.col("ranked")).group_by("period_key", "level").len().iter_rows()
         }
         tables_on = {n: n in insight for n in ("weak_points", "bottlenecks", "what_if")}
+        rebuilt = (
+            reconstruct(frame, crosswalk).partition_by(["unit_code", "unit_valid_from"], as_dict=True)
+            if crosswalk is not None and crosswalk.height
+            else {}
+        )
         for (code, vf), rows in pf.partition_by(["unit_code", "unit_valid_from"], as_dict=True, maintain_order=True).items():
             slug = slugs[(code, vf)]
             ukey = (code, vf)
@@ -719,8 +728,9 @@ def build_site(
                 tables=tables_on,
                 files=_all_files(detail_of[ukey], "../", published),
             )
-            history = charts_mod.unit_history(ctx.pop("records"))
-            ucharts = [{"id": "chart-unit-score", "spec": "unit-score"}]
+            history = charts_mod.unit_history(ctx.pop("records"), rebuilt.get(ukey))
+            score_spec = "unit-score-reconstructed" if any("x" in h for h in history) else "unit-score"
+            ucharts = [{"id": "chart-unit-score", "spec": score_spec}]
             ufigs = [_figure("chart-unit-score", UI["chart_unit_score"])]
             if any(h["r"] is not None for h in history):
                 ucharts.append({"id": "chart-unit-rank", "spec": "unit-rank"})

@@ -162,6 +162,7 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
             warnings=warnings_frame(scoreboard, profile),
             profile=profile,
             report_pdf=shutil.which("chromium") is not None,
+            crosswalk=settings.crosswalk(),
             **tables,
         )
 

@@ -24,6 +24,8 @@ DEFAULTS = {
     "SCOREBOARD_CALENDAR": str(config_path("calendar", "vn_overlay.csv")),
     # optional: derive a missing due date from legal processing days (config/procedures.csv)
     "SCOREBOARD_CATALOGUE": "",
+    # optional (empty: none): old units -> new units, for unit trends across a reform
+    "SCOREBOARD_CROSSWALK": str(config_path("registry", "hanoi_crosswalk.csv")),
 }
 
 
@@ -48,6 +50,7 @@ class ScoreboardSettings(dg.ConfigurableResource):
     profile_path: str = DEFAULTS["SCOREBOARD_PROFILE"]
     calendar_path: str = DEFAULTS["SCOREBOARD_CALENDAR"]
     catalogue_path: str = DEFAULTS["SCOREBOARD_CATALOGUE"]
+    crosswalk_path: str = DEFAULTS["SCOREBOARD_CROSSWALK"]
 
     @classmethod
     def from_env(cls, **overrides: str | None) -> "ScoreboardSettings":
@@ -58,6 +61,7 @@ class ScoreboardSettings(dg.ConfigurableResource):
             "profile_path": env_default("SCOREBOARD_PROFILE"),
             "calendar_path": env_default("SCOREBOARD_CALENDAR"),
             "catalogue_path": os.environ.get("SCOREBOARD_CATALOGUE", ""),
+            "crosswalk_path": os.environ.get("SCOREBOARD_CROSSWALK", DEFAULTS["SCOREBOARD_CROSSWALK"]),
         }
         values.update({k: str(v) for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -96,6 +100,23 @@ class ScoreboardSettings(dg.ConfigurableResource):
         from transforms.classify import load_catalogue
 
         return load_catalogue(self.catalogue_path) if self.catalogue_path else None
+
+    def crosswalk(self):
+        """The crosswalk checked against the registry, or None without one. Not a
+        scoring input: it only draws unit trends across a reform on the site.
+        The shipped crosswalk goes with the shipped registry only: with another
+        registry, name its crosswalk (SCOREBOARD_CROSSWALK) or get none."""
+        from transforms.crosswalk import load_crosswalk
+        from transforms.units import load_registry
+
+        shipped = DEFAULTS["SCOREBOARD_CROSSWALK"], DEFAULTS["SCOREBOARD_REGISTRY"]
+        if not self.crosswalk_path:
+            return None
+        if Path(self.crosswalk_path).resolve() == Path(shipped[0]).resolve() and (
+            Path(self.registry_path).resolve() != Path(shipped[1]).resolve()
+        ):
+            return None
+        return load_crosswalk(self.crosswalk_path, load_registry(self.registry_path))
 
     def config_fingerprint(self) -> str:
         text = json.dumps(self.config_versions(), sort_keys=True)

@@ -1,5 +1,7 @@
 """Build the unit registry of Hà Nội (config/registry/hanoi.csv) from PyPI data.
 
+The crosswalk across the reform is built by scripts/build_crosswalk.py.
+
 Sources (all releases of the PyPI package ``vietnam-provinces``, whose data is
 the General Statistics Office's list of administrative units):
 
@@ -242,7 +244,7 @@ def render(columns: tuple[str, ...], rows: list[dict[str, str]]) -> str:
     return buf.getvalue()
 
 
-def build(wheel_dir: Path | None, single_snapshot: bool) -> tuple[str, str, list[str]]:
+def build(wheel_dir: Path | None, single_snapshot: bool) -> tuple[str, list[str]]:
     releases = OLD_RELEASES[-1:] if single_snapshot else OLD_RELEASES
     if single_snapshot:
         releases = ((releases[0][0], EPOCH),)
@@ -266,8 +268,8 @@ def build(wheel_dir: Path | None, single_snapshot: bool) -> tuple[str, str, list
         notes.append(f"{PACKAGE} {NEW_RELEASE} sha256={digest} from {REFORM}: {len(new)} communes")
     rows = registry_rows(old_lists, new)
     # The package does not say which old units each new one was formed from:
-    # the crosswalk ships as a header only (see docs/registry.md).
-    return render(REGISTRY_COLUMNS, rows), render(CROSSWALK_COLUMNS, []), notes
+    # scripts/build_crosswalk.py builds the crosswalk from another source.
+    return render(REGISTRY_COLUMNS, rows), notes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,10 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compare with the files on disk, write nothing")
     args = parser.parse_args(argv)
 
-    registry, crosswalk, notes = build(args.wheel_dir, args.single_snapshot)
+    registry, notes = build(args.wheel_dir, args.single_snapshot)
     for note in notes:
         print(note)
-    targets = {args.out_dir / REGISTRY_FILE.name: registry, args.out_dir / CROSSWALK_FILE.name: crosswalk}
+    targets = {args.out_dir / REGISTRY_FILE.name: registry}
     if args.check:
         stale = [p for p, text in targets.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
         for p in stale:

@@ -9,7 +9,9 @@ import polars as pl
 import pytest
 
 from config import config_path
+from transforms.crosswalk import load_crosswalk
 from transforms.schema import UNIT_SCHEMA
+from transforms.units import load_registry
 
 REGISTRY = config_path("registry", "hanoi.csv")
 CROSSWALK = config_path("registry", "hanoi_crosswalk.csv")
@@ -159,8 +161,49 @@ def test_sorted_deterministically(raw: pl.DataFrame) -> None:
 
 
 def test_crosswalk_format() -> None:
+    data = CROSSWALK.read_bytes()
+    assert not data.startswith(b"\xef\xbb\xbf") and b"\r\n" not in data
     crosswalk = pl.read_csv(CROSSWALK, infer_schema=False)
     assert crosswalk.columns == ["old_code", "old_valid_from", "new_code", "new_valid_from", "share"]
-    if crosswalk.height:
-        shares = crosswalk.with_columns(pl.col("share").cast(pl.Float64)).group_by("old_code", "old_valid_from")
-        assert (shares.agg(pl.col("share").sum())["share"] - 1).abs().max() < 1e-9
+    assert crosswalk["old_code"].str.contains(r"^\d{5}$").all()
+    assert crosswalk["new_code"].str.contains(r"^\d{5}$").all()
+    keys = [tuple(r) for r in crosswalk.select("old_code", "old_valid_from", "new_code").iter_rows()]
+    assert keys == sorted(keys)
+
+
+@pytest.fixture(scope="module")
+def crosswalk() -> pl.DataFrame:
+    # The loader checks codes, validity and that each old unit's shares sum to 1.
+    return load_crosswalk(CROSSWALK, load_registry(REGISTRY))
+
+
+def test_crosswalk_covers_the_reform(units: pl.DataFrame, crosswalk: pl.DataFrame) -> None:
+    last_old = valid_on(units, date(2025, 6, 30)).filter(pl.col("level") == "commune")
+    mapped = crosswalk.select(pl.col("old_code").alias("unit_code"), pl.col("old_valid_from").alias("valid_from")).unique()
+    assert mapped.height == 526
+    assert last_old.select("unit_code", "valid_from").join(mapped, on=["unit_code", "valid_from"], how="anti").height == 0
+    assert crosswalk["new_code"].n_unique() == 126
+    assert (crosswalk["new_valid_from"] == date(2025, 7, 1)).all()
+    sums = crosswalk.group_by("old_code", "old_valid_from").agg(pl.col("share").sum())
+    assert (sums["share"] - 1).abs().max() < 1e-9
+    assert crosswalk.height == 734
+    assert crosswalk.filter(pl.col("share") < 1)["old_code"].n_unique() == 158
+
+
+def test_crosswalk_follows_nghi_quyet_1656(crosswalk: pl.DataFrame) -> None:
+    def went_to(code: str) -> dict[str, float]:
+        rows = crosswalk.filter(pl.col("old_code") == code)
+        return dict(zip(rows["new_code"], rows["share"]))
+
+    # khoản 14: all of Phường Phúc Xá -> Phường Hồng Hà
+    assert went_to("00001") == {"00097": 1.0}
+    # khoản 3: all of Phường Trúc Bạch -> Phường Ba Đình, which kept its code
+    assert went_to("00004") == {"00004": 1.0}
+    # khoản 1, 2, 3, 11: Phường Cửa Nam split four ways
+    assert went_to("00073") == {"00004": 0.25, "00070": 0.25, "00073": 0.25, "00196": 0.25}
+    # khoản 19: all of Đại Kim's population -> Định Công; its land elsewhere carries no dossiers
+    assert went_to("00316") == {"00316": 1.0}
+    # khoản 81-82: Tây Đằng's land partly to Minh Châu, its population to Quảng Oai
+    assert went_to("09619") == {"09619": 1.0}
+    # khoản 39, 111: Bát Tràng's population part to Long Biên, the rest to the new Bát Tràng
+    assert went_to("00583") == {"00148": 0.5, "00583": 0.5}

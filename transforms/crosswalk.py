@@ -1,0 +1,191 @@
+"""The unit crosswalk across a reform, and trend series that follow a territory.
+
+A crosswalk row says that `share` of the old unit (`old_code`, `old_valid_from`)
+went to the new unit (`new_code`, `new_valid_from`); see docs/registry.md.
+
+Following a territory: a new unit's series is its own scoreboard rows, and,
+for the periods before it existed, a series *reconstructed* from its
+predecessors' rows:
+
+* counts (received, finished, early, on time, overdue, no deadline, pending
+  overdue, rejected, timeliness base) are the predecessors' counts times their
+  share, summed (so they may be fractional);
+* `on_time_rate` is recomputed from those counts: (early + on time) / base;
+* the other rates and the score, whose denominators the scoreboard does not
+  carry, are means of the predecessors' values weighted by share × received
+  (by share alone where no predecessor received anything), over the
+  predecessors that have a value;
+* points, band, rank and rank change are not reconstructed: a reconstructed
+  score is not a rank and never feeds rank_change.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+
+CROSSWALK_COLUMNS = ["old_code", "old_valid_from", "new_code", "new_valid_from", "share"]
+CROSSWALK_SCHEMA: dict[str, pl.DataType] = {
+    "old_code": pl.Utf8(),
+    "old_valid_from": pl.Date(),
+    "new_code": pl.Utf8(),
+    "new_valid_from": pl.Date(),
+    "share": pl.Float64(),
+}
+SHARE_TOLERANCE = 1e-9
+
+COUNT_COLUMNS = [
+    "received", "finished", "early", "on_time", "overdue", "no_deadline", "pending_overdue", "rejected",
+    "timeliness_base",
+]
+MEAN_COLUMNS = [
+    "online_rate", "paid_online_rate", "digitized_rate", "e_result_rate", "synced_rate", "complaint_rate",
+    "satisfaction_rate", "apology_rate", "avg_working_days", "score",
+]
+TREND_COLUMNS: dict[str, pl.DataType] = {
+    "period_type": pl.Utf8(),
+    "period_key": pl.Utf8(),
+    "period_start": pl.Date(),
+    **{c: pl.Float64() for c in COUNT_COLUMNS},
+    "on_time_rate": pl.Float64(),
+    **{c: pl.Float64() for c in MEAN_COLUMNS},
+    "reconstructed": pl.Boolean(),
+    "predecessors": pl.Int64(),
+}
+
+_CODE = re.compile(r"^\d+$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class CrosswalkError(ValueError):
+    """A crosswalk file that cannot be used, with the file, line and reason."""
+
+
+def empty_crosswalk() -> pl.DataFrame:
+    return pl.DataFrame(schema=CROSSWALK_SCHEMA)
+
+
+def load_crosswalk(path: Path | str, registry: pl.DataFrame) -> pl.DataFrame:
+    """Read and check a crosswalk CSV against a registry (transforms.units.load_registry).
+
+    Raises CrosswalkError naming the file, the line (the header is line 1) and
+    the reason for the first problem found.
+    """
+    path = Path(path)
+    raw = pl.read_csv(path, infer_schema=False)
+    if raw.columns != CROSSWALK_COLUMNS:
+        raise CrosswalkError(f"{path.name}: line 1: columns must be {','.join(CROSSWALK_COLUMNS)}, got {','.join(raw.columns)}")
+    validity = {
+        (code, vf): vt
+        for code, vf, vt in registry.select("unit_code", "valid_from", "valid_to").iter_rows()
+    }
+    rows = []
+    seen: set[tuple] = set()
+    for line, r in enumerate(raw.iter_rows(named=True), start=2):
+        def fail(reason: str) -> CrosswalkError:
+            return CrosswalkError(f"{path.name}: line {line}: {reason}")
+
+        for col in ("old_code", "new_code"):
+            if not r[col] or not _CODE.match(r[col]):
+                raise fail(f"{col} {r[col]!r} is not a code of digits")
+        dates = {}
+        for col in ("old_valid_from", "new_valid_from"):
+            if not r[col] or not _DATE.match(r[col]):
+                raise fail(f"{col} {r[col]!r} is not an ISO date")
+            dates[col] = pl.Series([r[col]]).str.to_date("%Y-%m-%d", strict=False).item()
+            if dates[col] is None:
+                raise fail(f"{col} {r[col]!r} is not a date")
+        try:
+            share = float(r["share"])
+        except (TypeError, ValueError):
+            raise fail(f"share {r['share']!r} is not a number") from None
+        if not (math.isfinite(share) and 0 < share <= 1):
+            raise fail(f"share {r['share']} is not in (0, 1]")
+        old, new = (r["old_code"], dates["old_valid_from"]), (r["new_code"], dates["new_valid_from"])
+        if old not in validity:
+            raise fail(f"old unit {old[0]} valid from {old[1]} is not in the registry")
+        if new not in validity:
+            raise fail(f"new unit {new[0]} valid from {new[1]} is not in the registry")
+        old_to = validity[old]
+        if old_to is None or old_to + timedelta(days=1) != new[1]:
+            raise fail(f"old unit {old[0]} ends {old_to or 'never'}, not the day before {new[1]} when {new[0]} begins")
+        if (old, new) in seen:
+            raise fail(f"{old[0]} -> {new[0]} is listed twice")
+        seen.add((old, new))
+        rows.append({"old_code": old[0], "old_valid_from": old[1], "new_code": new[0], "new_valid_from": new[1], "share": share})
+    frame = pl.DataFrame(rows, schema=CROSSWALK_SCHEMA)
+    sums = frame.group_by("old_code", "old_valid_from").agg(pl.col("share").sum()).sort("old_code", "old_valid_from")
+    off = sums.filter((pl.col("share") - 1).abs() > SHARE_TOLERANCE)
+    if off.height:
+        code, vf, total = off.row(0)
+        first = 2 + frame.with_row_index().filter(
+            (pl.col("old_code") == code) & (pl.col("old_valid_from") == vf)
+        ).item(0, "index")
+        raise CrosswalkError(f"{path.name}: line {first}: shares of old unit {code} valid from {vf} sum to {total!r}, not 1")
+    return frame
+
+
+def _weighted_mean(col: str) -> pl.Expr:
+    has = pl.col(col).is_not_null()
+    by_received = pl.when(has).then(pl.col("share") * pl.col("received")).otherwise(0.0)
+    by_share = pl.when(has).then(pl.col("share")).otherwise(0.0)
+    w = pl.when(by_received.sum() > 0).then(by_received).otherwise(by_share)
+    return pl.when(w.sum() > 0).then((w * pl.col(col).fill_null(0.0)).sum() / w.sum()).alias(col)
+
+
+def reconstruct(scoreboard: pl.DataFrame, crosswalk: pl.DataFrame) -> pl.DataFrame:
+    """For every new unit of `crosswalk`, its reconstructed rows: one per period that
+    starts before the unit's valid_from and in which it has no row of its own,
+    built from its predecessors' rows (keys: unit_code, unit_valid_from, then
+    TREND_COLUMNS with `reconstructed` true)."""
+    keys = ["period_type", "period_key", "period_start"]
+    unit = ["unit_code", "unit_valid_from"]
+    links = crosswalk.select(
+        pl.col("old_code").alias("unit_code"), pl.col("old_valid_from").alias("unit_valid_from"),
+        pl.col("new_code").alias("_new_code"), pl.col("new_valid_from").alias("_new_from"), "share",
+    )
+    own = scoreboard.select(pl.col("unit_code").alias("_new_code"), pl.col("unit_valid_from").alias("_new_from"), *keys)
+    recon = (
+        scoreboard.join(links, on=unit, how="inner")
+        .filter(pl.col("period_start") < pl.col("_new_from"))
+        .join(own, on=["_new_code", "_new_from", *keys], how="anti")
+        .group_by("_new_code", "_new_from", *keys)
+        .agg(
+            *[(pl.col(c).cast(pl.Float64) * pl.col("share")).sum().alias(c) for c in COUNT_COLUMNS],
+            *[_weighted_mean(c) for c in MEAN_COLUMNS],
+            pl.len().cast(pl.Int64).alias("predecessors"),
+        )
+        .with_columns(
+            pl.when(pl.col("timeliness_base") > 0)
+            .then((pl.col("early") + pl.col("on_time")) / pl.col("timeliness_base"))
+            .alias("on_time_rate"),
+            pl.lit(True).alias("reconstructed"),
+        )
+        .rename({"_new_code": "unit_code", "_new_from": "unit_valid_from"})
+    )
+    return recon.select(*unit, *TREND_COLUMNS).cast(TREND_COLUMNS).sort(*unit, "period_type", "period_start")
+
+
+def follow_territory(
+    scoreboard: pl.DataFrame, crosswalk: pl.DataFrame, unit_code: str, unit_valid_from
+) -> pl.DataFrame:
+    """One unit's trend series (TREND_COLUMNS), oldest first within each period type:
+    its own rows, and before it existed the series reconstructed from its
+    predecessors in `crosswalk` (flag `reconstructed`). Without predecessors it
+    is the unit's own rows only."""
+    own = scoreboard.filter((pl.col("unit_code") == unit_code) & (pl.col("unit_valid_from") == unit_valid_from))
+    own = own.select(
+        "period_type", "period_key", "period_start",
+        *[pl.col(c).cast(pl.Float64) for c in COUNT_COLUMNS],
+        pl.col("on_time_rate").cast(pl.Float64),
+        *[pl.col(c).cast(pl.Float64) for c in MEAN_COLUMNS],
+        pl.lit(False).alias("reconstructed"),
+        pl.lit(0, dtype=pl.Int64).alias("predecessors"),
+    )
+    links = crosswalk.filter((pl.col("new_code") == unit_code) & (pl.col("new_valid_from") == unit_valid_from))
+    recon = reconstruct(scoreboard, links).drop("unit_code", "unit_valid_from")
+    return pl.concat([own.select(list(TREND_COLUMNS)).cast(TREND_COLUMNS), recon]).sort("period_type", "period_start")
