@@ -13,9 +13,12 @@ from pipelines.publication import publish_site
 from pipelines.resources import ScoreboardSettings, Warehouse, local_now
 from pipelines.scoring import score_partitions
 from pipelines import warehouse as wh
+from quality.early_warning import early_warnings, months_in_progress_at_risk, warnings_table
 from quality.holds import HOLD_SCHEMA, batch_holds
+from quality.settings import load_quality_config
 from quality.suites import validate_dossiers, validate_file_accounting
-from transforms.periods import partition_key
+from transforms.periods import key_of, parse_key, partition_key, start_of
+from transforms.profile import load_profile
 
 WRITER_POOL = "duckdb_writer"
 progress = logging.getLogger("scoreboard")
@@ -100,8 +103,22 @@ def dossiers(
     )
 
 
-def scoreboard_checks(asset: str) -> list[dg.AssetCheckSpec]:
+WARNING_CHECKS = {
+    "week": dg.AssetCheckSpec(
+        "early_warning", asset="weekly_scoreboard",
+        description="No unit's received volume or on-time rate in these weeks is far from "
+                    "its own last 8 weeks (robust z, thresholds in config/quality.yaml).",
+    ),
+    "month": dg.AssetCheckSpec(
+        "band_at_risk", asset="monthly_scoreboard",
+        description="No unit's month so far scores below, or just above, the floor of the band it held last month.",
+    ),
+}
+
+
+def scoreboard_checks(asset: str, period_type: str) -> list[dg.AssetCheckSpec]:
     return [
+        WARNING_CHECKS[period_type],
         dg.AssetCheckSpec(
             "scoreboard_valid", asset=asset, blocking=True,
             description="Classes add up, rates in [0, 1], scores in [0, 100], ranks follow scores.",
@@ -138,6 +155,52 @@ def _markdown_table(frame: pl.DataFrame, limit: int = 200) -> str:
     return head + body + more
 
 
+def period_warnings(con, period_type: str, partition_keys: list[str], settings: ScoreboardSettings) -> pl.DataFrame:
+    """The early warnings of these periods, from the scoreboard rows just stored: a week
+    against each unit's weeks before it, a month in progress against the month before."""
+    indices = sorted(parse_key(k)[1] for k in partition_keys)
+    keys = [key_of(period_type, i) for i in indices]
+    lookback = int(load_quality_config()["early_warning"]["lookback_weeks"]) if period_type == "week" else 1
+    rows = wh.read_table(
+        con,
+        "SELECT * FROM scoreboard WHERE period_type = ? AND period_start >= ? AND period_start < ?",
+        [period_type, start_of(period_type, indices[0] - lookback), start_of(period_type, indices[-1] + 1)],
+    )
+    if period_type == "week":
+        return early_warnings(rows, period_keys=keys)
+    return months_in_progress_at_risk(rows, keys, load_profile(settings.profile_path))
+
+
+def warning_check(period_type: str, warnings: pl.DataFrame) -> dg.AssetCheckResult:
+    """Passed when no unit is flagged; otherwise the units, what moved and why, for the office."""
+    return dg.AssetCheckResult(
+        check_name=WARNING_CHECKS[period_type].name,
+        passed=warnings.height == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "warnings": warnings.height,
+            "units": sorted(warnings["unit_code"].unique().to_list()),
+            "periods": sorted(warnings["period_key"].unique().to_list()),
+            "by_unit": dg.MetadataValue.md(
+                _markdown_table(warnings_table(warnings, "median" if period_type == "week" else "band_floor"))
+            ),
+        },
+    )
+
+
+def with_warnings(
+    period_type: str, partition_keys: list[str], settings: ScoreboardSettings, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """Score the partitions, then add the early-warning check computed from what was stored."""
+    result = score_partitions(period_type, partition_keys, settings, warehouse).result()
+    with warehouse.connect() as con:
+        warnings = period_warnings(con, period_type, partition_keys, settings)
+    return dg.MaterializeResult(
+        metadata=result.metadata,
+        check_results=[*(result.check_results or []), warning_check(period_type, warnings)],
+    )
+
+
 @dg.asset(
     group_name="scoring",
     partitions_def=weekly_partitions,
@@ -145,13 +208,13 @@ def _markdown_table(frame: pl.DataFrame, limit: int = 200) -> str:
     pool=WRITER_POOL,
     deps=[dossiers],
     kinds={"duckdb", "polars"},
-    check_specs=scoreboard_checks("weekly_scoreboard"),
+    check_specs=scoreboard_checks("weekly_scoreboard", "week"),
 )
 def weekly_scoreboard(
     context: dg.AssetExecutionContext, settings: ScoreboardSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     """Weekly scoreboard (Monday to Monday): classes, rates, points, score, rank of every unit."""
-    return score_partitions("week", context.partition_keys, settings, warehouse).result()
+    return with_warnings("week", context.partition_keys, settings, warehouse)
 
 
 @dg.asset(
@@ -161,13 +224,13 @@ def weekly_scoreboard(
     pool=WRITER_POOL,
     deps=[dossiers],
     kinds={"duckdb", "polars"},
-    check_specs=scoreboard_checks("monthly_scoreboard"),
+    check_specs=scoreboard_checks("monthly_scoreboard", "month"),
 )
 def monthly_scoreboard(
     context: dg.AssetExecutionContext, settings: ScoreboardSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     """Monthly scoreboard: classes, rates, points, score and rank of every unit."""
-    return score_partitions("month", context.partition_keys, settings, warehouse).result()
+    return with_warnings("month", context.partition_keys, settings, warehouse)
 
 
 @dg.asset(

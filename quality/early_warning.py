@@ -261,3 +261,51 @@ def band_at_risk(
         message_en=pl.Series(en, dtype=pl.Utf8),
     )
     return _finish(out)
+
+
+def months_in_progress_at_risk(
+    months: pl.DataFrame,
+    period_keys: list[str],
+    profile: Profile | None = None,
+    config: Mapping[str, Any] | str | None = None,
+) -> pl.DataFrame:
+    """`band_at_risk` for each month of `period_keys` still in progress (provisional
+    rows in `months`), against the month before it in `months` (monthly scoreboard
+    rows). A closed month is not at risk: its band is settled."""
+    months = months.filter(pl.col("period_type") == "month")
+    in_progress = months.filter(pl.col("provisional") & pl.col("period_key").is_in(list(period_keys)))
+    known = sorted(months["period_key"].unique().to_list())
+    parts = []
+    for key in sorted(in_progress["period_key"].unique().to_list()):
+        position = known.index(key)
+        if position == 0:
+            continue
+        previous = known[position - 1]
+        parts.append(
+            band_at_risk(
+                months.filter(pl.col("period_key") == key),
+                months.filter(pl.col("period_key") == previous),
+                profile,
+                config,
+            )
+        )
+    return pl.concat(parts) if parts else _empty()
+
+
+def warnings_table(warnings: pl.DataFrame, against: str = "median") -> pl.DataFrame:
+    """The warnings as the office reads them: period, unit, indicator, value, what it is
+    compared with (`against`: the unit's median, or for a band at risk the band's
+    floor), z and the reason in both languages."""
+    rate = pl.col("indicator").str.ends_with("_rate")
+    return warnings.select(
+        period="period_key",
+        unit_code="unit_code",
+        unit_name="unit_name",
+        indicator="indicator",
+        kind="kind",
+        value=pl.when(rate).then(pl.col("value").round(3)).otherwise(pl.col("value").round(2)),
+        **{against: pl.when(rate).then(pl.col("baseline").round(3)).otherwise(pl.col("baseline").round(2))},
+        z=pl.col("z").round(1),
+        reason_vi="message_vi",
+        reason_en="message_en",
+    )

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from datetime import datetime, timedelta
 
+import dagster as dg
 import duckdb
+import numpy as np
 import polars as pl
 
+from pipelines.assets import ASSETS, dossiers, monthly_scoreboard, weekly_scoreboard
 from pipelines.cli import run_pipeline
 from pipelines.resources import ScoreboardSettings, Warehouse
 from tests.helpers import EXAMPLE
@@ -68,3 +72,92 @@ def test_a_shifted_due_column_holds_only_its_periods_until_fixed(tmp_path, monke
     assert (january["received"], january["early"]) == (30, 30)
     w04 = read_published(settings.site, "2024-W04").filter(pl.col("unit_code") == "00001").row(0, named=True)
     assert (w04["received"], w04["ranked"]) == (25, True)
+
+
+EXPORT_HEADER = (
+    "dossier_id,unit_code,procedure_code,channel,status,submitted_at,received_at,due_at,finished_at,"
+    "returned_at,rejected_at,fee_required,paid_online,digitized,e_result,synced,apology_issued,rating,complaint"
+)
+
+
+def steady_export(seed: int, *, drop_unit: str, late_unit: str) -> str:
+    """Ten weeks from 2024-01-01 of about 60 dossiers per unit and week (Poisson), each
+    finished the day after receipt, three days before its due date; except that
+    `drop_unit` receives only 8 in the tenth week (2024-W10) and `late_unit` finishes
+    everything it received from 1 March five days late."""
+    rng = np.random.default_rng(seed)
+    lines = [EXPORT_HEADER]
+    stamp = "%Y-%m-%d %H:%M:%S"
+    for week in range(10):
+        monday = datetime(2024, 1, 1) + timedelta(weeks=week)
+        for unit in ("001", "002", "00001", "00004"):
+            n = 8 if (unit == drop_unit and week == 9) else int(rng.poisson(60))
+            for i in range(n):
+                received = monday + timedelta(days=i % 5, hours=8, minutes=i)
+                late = unit == late_unit and received >= datetime(2024, 3, 1)
+                finished = received + timedelta(days=5 if late else 1)
+                due = received + timedelta(days=3)
+                lines.append(
+                    f"D{unit}-{week:02d}-{i:03d},{unit},1.001776,2,10,,{received:{stamp}},{due:{stamp}},"
+                    f"{finished:{stamp}},,,true,true,true,true,true,,5,"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def warning_evaluation(result: dg.ExecuteInProcessResult, check: str) -> tuple[bool, dict]:
+    [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == check]
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    return evaluation.passed, {k: v.value for k, v in evaluation.metadata.items()}
+
+
+def test_early_warning_checks_name_the_sliding_units_and_stay_quiet_on_noise(tmp_path, monkeypatch):
+    # the week of 11/03/2024 is in progress: 2024-W10 is the last closed week, March is the month so far
+    monkeypatch.setenv("SCOREBOARD_NOW", "2024-03-14T09:00:00")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "export.csv").write_text(steady_export(5, drop_unit="00004", late_unit="00001"), encoding="utf-8")
+    settings = ScoreboardSettings.from_env(
+        landing_dir=str(landing), site_dir=str(tmp_path / "site"), registry_path=str(EXAMPLE / "units.csv")
+    )
+    resources = {"settings": settings, "warehouse": Warehouse(path=str(tmp_path / "w.duckdb"))}
+
+    def materialize(asset, first: str, last: str) -> dg.ExecuteInProcessResult:
+        result = dg.materialize(
+            ASSETS, selection=[asset], resources=resources, instance=instance,
+            tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+        )
+        assert result.success
+        return result
+
+    with dg.instance_for_test() as instance:
+        assert dg.materialize(ASSETS, selection=[dossiers], resources=resources, instance=instance).success
+
+        # weeks 1 to 9 are Poisson noise around 60: W05..W09 are tested, none is flagged
+        passed, meta = warning_evaluation(materialize(weekly_scoreboard, "2024-01-01", "2024-02-26"), "early_warning")
+        assert passed and meta["warnings"] == 0 and meta["units"] == []
+
+        # week 10 alone, against the history stored by the run before
+        passed, meta = warning_evaluation(materialize(weekly_scoreboard, "2024-03-04", "2024-03-04"), "early_warning")
+        assert not passed
+        assert meta["periods"] == ["2024-W10"]
+        table = meta["by_unit"].splitlines()
+        assert table[0] == "| period | unit_code | unit_name | indicator | kind | value | median | z | reason_vi | reason_en |"
+        [drop] = [line for line in table if "| 00004 |" in line]
+        assert "| received | drop | 8.0 |" in drop
+        assert "giảm bất thường: 8, so với trung vị" in drop and "dropped sharply: 8 against a median" in drop
+        [late] = [line for line in table if "| 00001 |" in line]
+        assert "| on_time_rate | drop | 0.0 | 1.0 |" in late
+        assert {"00001", "00004"} <= set(meta["units"])
+
+        # March so far: Phúc Xá, all late since 1 March, falls out of the band it held in February
+        passed, meta = warning_evaluation(materialize(monthly_scoreboard, "2024-01", "2024-03"), "band_at_risk")
+        assert not passed
+        assert meta["periods"] == ["2024-03"]
+        assert "00001" in meta["units"] and "00004" not in meta["units"] and "002" not in meta["units"]
+        [row] = [line for line in meta["by_unit"].splitlines() if "| 00001 |" in line]
+        assert "| score | band_at_risk |" in row and "| 90.0 |" in row
+        assert "dưới ngưỡng 90 của xếp loại Xuất sắc đạt được tháng 2024-02" in row
+
+        # closed months are settled: no band is at risk in January and February
+        passed, meta = warning_evaluation(materialize(monthly_scoreboard, "2024-01", "2024-02"), "band_at_risk")
+        assert passed and meta["units"] == []
