@@ -714,9 +714,14 @@ def _check_row(r: dict, keys: set[str], with_period: bool) -> dict:
     return row(cells)
 
 
-def silent_tables(frame: pl.DataFrame, latest: list[tuple[str, str]], slugs: dict, periods: dict) -> list[dict]:
-    """Units with nothing received in the latest month and week, with the last period they had some."""
+def silent_tables(
+    frame: pl.DataFrame, latest: list[tuple[str, str]], slugs: dict, periods: dict,
+    fresh: pl.DataFrame | None = None,
+) -> list[dict]:
+    """Units with nothing received in the latest month and week, with the last period
+    they had some and (from `fresh`, quality.completeness.freshness) their latest data date."""
     out = []
+    unit_key = ["unit_code", "unit_valid_from"]
     for ptype, key in latest:
         period = frame.filter(pl.col("period_key") == key)
         silent = period.filter(pl.col("received").fill_null(0) == 0)
@@ -725,25 +730,104 @@ def silent_tables(frame: pl.DataFrame, latest: list[tuple[str, str]], slugs: dic
             .group_by("unit_code", "unit_valid_from")
             .agg(pl.col("period_key").sort_by("period_start").last().alias("last_key"))
         )
-        silent = silent.join(last, on=["unit_code", "unit_valid_from"], how="left")
+        silent = silent.join(last, on=unit_key, how="left")
+        if fresh is not None:
+            silent = silent.join(fresh.select(*unit_key, "latest_date"), on=unit_key, how="left")
         head = [_col("unit_name", "text"), _col("level", "text"), _col("peer_group", "text"),
                 _col("last", "text", label=UI["last_active"])]
+        if fresh is not None:
+            head.append(_col("latest_data", "text", label=UI["latest_data"]))
         rows_ = []
         for r in silent.iter_rows(named=True):
             lk = r["last_key"]
-            rows_.append(
-                row(
-                    [
-                        unit_cell(r["unit_name"], r["unit_code"], slugs.get((r["unit_code"], r["unit_valid_from"]))),
-                        label_cell(level_lab(r["level"])),
-                        label_cell(peer_lab(r["peer_group"])),
-                        label_cell(periods[lk]["short"] if lk in periods else same("—")),
-                    ],
-                    peer=r["peer_group"] or "",
-                )
-            )
+            cells = [
+                unit_cell(r["unit_name"], r["unit_code"], slugs.get((r["unit_code"], r["unit_valid_from"]))),
+                label_cell(level_lab(r["level"])),
+                label_cell(peer_lab(r["peer_group"])),
+                label_cell(periods[lk]["short"] if lk in periods else same("—")),
+            ]
+            if fresh is not None:
+                cells.append(date_cell(r["latest_date"]))
+            rows_.append(row(cells, peer=r["peer_group"] or ""))
         out.append(table(plabel(ptype, key), head, rows_))
     return out
+
+
+def date_cell(day) -> dict:
+    """dd/mm/yyyy, sorted by the ISO date; "no data yet" when there is none."""
+    if day is None:
+        return {"kind": "date", "text": "", "label": UI["no_data_yet"], "order": ""}
+    return {"kind": "date", "text": fmt_date(day), "label": None, "order": day.isoformat()}
+
+
+def completeness_table(scoreboard: pl.DataFrame, keys: set[str]) -> dict | None:
+    """Every period, newest first: the units the registry expects, those that sent
+    dossiers, and how many were silent."""
+    from quality.completeness import completeness
+
+    per_period = _newest_first(completeness(scoreboard))
+    if per_period.is_empty():
+        return None
+    head = [
+        _col("period_key", "text"),
+        _col("expected_units", label=UI["expected_units"]),
+        _col("reporting_units", label=UI["reporting_units"]),
+        _col("silent_count", label=UI["silent_units"]),
+        _col("reporting_share", label=UI["reporting_share"]),
+    ]
+    return table(UI["completeness_title"], head, [
+        row([
+            _period_head(r["period_type"], r["period_key"], keys),
+            num(fmt_int(r["expected_units"])),
+            num(fmt_int(r["reporting_units"])),
+            num(fmt_int(r["silent_count"])),
+            num(fmt_pct(r["reporting_share"])),
+        ])
+        for r in per_period.iter_rows(named=True)
+    ])
+
+
+def freshness_table(fresh: pl.DataFrame | None, week: pl.DataFrame | None, slugs: dict) -> dict | None:
+    """Every unit, stalest first: the date of its latest data, how many days that is
+    behind the newest data of all, and what it received in the latest week (`week`:
+    that week's scoreboard rows; a unit the registry expects that received nothing
+    is silent)."""
+    if fresh is None or fresh.is_empty():
+        return None
+    unit_key = ["unit_code", "unit_valid_from"]
+    frame = fresh
+    if week is not None and not week.is_empty():
+        frame = frame.join(week.select(*unit_key, "received", "peer_group"), on=unit_key, how="left")
+    else:
+        frame = frame.with_columns(received=pl.lit(None, pl.Int64), peer_group=pl.lit(None, pl.Utf8))
+    newest = frame["latest_date"].max()
+    head = [
+        _col("unit_name", "text"),
+        _col("level", "text"),
+        _col("latest_data", "text", label=UI["latest_data"]),
+        _col("days_behind", label=UI["days_behind"]),
+        _col("received", label=UI["received_latest_week"]),
+        _col("week_status", "text", label=UI["latest_week"]),
+    ]
+    rows_ = []
+    for r in frame.iter_rows(named=True):
+        expected = r["received"] is not None
+        rows_.append(row([
+            unit_cell(r["unit_name"], r["unit_code"], slugs.get((r["unit_code"], r["unit_valid_from"]))),
+            label_cell(level_lab(r["level"])),
+            date_cell(r["latest_date"]),
+            num(fmt_int(r["days_since"]) if r["days_since"] is not None else "—"),
+            num(fmt_int(r["received"]) if expected else "—"),
+            {"kind": "status", "ok": r["received"] > 0, "label": UI["sent"] if r["received"] > 0 else UI["silent_week"]}
+            if expected else label_cell(same("—")),
+        ], peer=r["peer_group"] or ""))
+    caption = fmt_lab(UI["fresh_caption"], d=fmt_date(newest)) if newest else UI["fresh_title"]
+    note = None
+    if week is not None and not week.is_empty():
+        silent = frame.filter(pl.col("received") == 0).height
+        note = fmt_lab(UI["silent_week_count"], n=fmt_int(silent),
+                       p=plabel(week.item(0, "period_type"), week.item(0, "period_key")))
+    return table(caption, head, rows_, note)
 
 
 # --------------------------------------------------------------------------- monthly report

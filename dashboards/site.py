@@ -5,7 +5,8 @@
       periods/<period_key>.html  the full ranking of one period, per level
       units/<code>-<valid_from>.html  one unit: latest month in detail, every period
       city.html                  heatmap of the groups, band changes, early warnings
-      quality.html               checks per period, held-back periods, quarantine, silent units
+      quality.html               checks per period, held-back periods, quarantine, silent units,
+                                 latest data per unit, completeness per period
       report-<YYYY-MM>.html      the printable monthly report (A4), one per month
       ingestion.html             rows read/accepted/quarantined per input file (optional)
       assets/site.css, site.js   shared style and behaviour
@@ -475,6 +476,7 @@ def build_site(
     report_pdf: bool = False,
     log: Any = None,
     crosswalk: pl.DataFrame | None = None,
+    freshness: pl.DataFrame | None = None,
 ) -> Path:
     """Write the whole site under `site_dir`; return the path of its index.html.
 
@@ -682,8 +684,11 @@ def build_site(
     clock.done("city")
     # ---- data quality
     latest_pairs = [(p["type"], p["key"]) for p in (latest_month, latest_week) if p]
-    silent = pages.silent_tables(pf, latest_pairs, slugs, meta)
+    silent = pages.silent_tables(pf, latest_pairs, slugs, meta, freshness)
     qctx = pages.quality_context(quality, quarantine_summary, warnings, silent, keys, held)
+    week_rows = pf.filter(pl.col("period_key") == latest_week["key"]) if latest_week else None
+    qctx["freshness"] = pages.freshness_table(freshness, week_rows, slugs)
+    qctx["completeness"] = pages.completeness_table(pf, keys)
     write_if_changed(site_dir / "quality.html", render("quality.html", root="", title=UI["quality_title"], **qctx))
 
     clock.done("quality")

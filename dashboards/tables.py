@@ -260,6 +260,9 @@ def _cell_html(c: dict, root: str) -> str:
         return f'<th scope="row" class="t"><a href="{escape(c["href"])}">{_t(c["label"])}</a>{badge}</th>'
     if kind in ("text", "file"):
         return f'<td class="t">{escape(c["text"])}</td>'
+    if kind == "date":
+        shown = _t(c["label"]) if c.get("label") else escape(c["text"])
+        return f'<td class="t" data-v="{escape(c["order"])}">{shown}</td>'
     if kind == "status":
         ok = c["ok"]
         return (

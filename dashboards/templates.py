@@ -322,6 +322,20 @@ QUALITY = """\
 {% endfor %}
 {% if not silent %}<p class="note">{{ m.t(UI.empty) }}</p>{% endif %}
 </section>
+{% if freshness %}
+<section id="freshness" aria-labelledby="fresh-h">
+<h2 id="fresh-h">{{ m.t(UI.fresh_title) }}</h2>
+<p class="note">{{ m.t(UI.fresh_note) }}</p>
+{{ m.table(freshness, "data sortable") }}
+</section>
+{% endif %}
+{% if completeness %}
+<section id="completeness" aria-labelledby="complete-h">
+<h2 id="complete-h">{{ m.t(UI.completeness_title) }}</h2>
+<p class="note">{{ m.t(UI.completeness_note) }}</p>
+{{ m.table(completeness, "data sortable") }}
+</section>
+{% endif %}
 {% if warnings %}
 <section aria-labelledby="warn-h">
 <h2 id="warn-h">{{ m.t(UI.warnings_by_period) }}</h2>

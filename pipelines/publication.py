@@ -13,6 +13,7 @@ import polars as pl
 from dashboards.site import build_site, seed_site
 from pipelines import warehouse as wh
 from pipelines.resources import local_now
+from quality.completeness import freshness
 from quality.early_warning import band_at_risk, early_warnings
 from transforms.profile import load_profile
 
@@ -132,6 +133,18 @@ def warnings_frame(scoreboard: pl.DataFrame, profile) -> pl.DataFrame:
     return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
 
 
+def unit_freshness(con) -> pl.DataFrame:
+    """Every unit's latest data date, and how far behind the newest data of all it is."""
+    _, newest = wh.data_extent(con)
+    maxima = wh.read_table(
+        con,
+        """SELECT unit_code, unit_valid_from, max(received_at) AS received_at, max(finished_at) AS finished_at,
+                  max(returned_at) AS returned_at, max(rejected_at) AS rejected_at
+           FROM dossiers GROUP BY ALL""",
+    )
+    return freshness(maxima, wh.read_table(con, "SELECT * FROM units"), newest or local_now())
+
+
 def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Published:
     scoreboard = wh.read_table(
         con, "SELECT * FROM scoreboard ORDER BY period_type, period_start, level, unit_code"
@@ -146,6 +159,7 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
         "SELECT source_file, reason, count(*) AS rows FROM quarantine GROUP BY ALL ORDER BY ALL",
     )
     holds = wh.read_table(con, "SELECT * FROM quality_holds ORDER BY ALL")
+    fresh = unit_freshness(con)
     manifest = build_manifest(con, settings, scoreboard)
     profile = load_profile(settings.profile_path)
 
@@ -163,6 +177,7 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
             profile=profile,
             report_pdf=shutil.which("chromium") is not None,
             crosswalk=settings.crosswalk(),
+            freshness=fresh,
             **tables,
         )
 

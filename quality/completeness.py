@@ -9,7 +9,8 @@
   how many days ago that was.
 
 A district's `received` includes the dossiers of its communes (scoreboard.md), so a
-district counts as reporting when any of its communes does.
+district counts as reporting when any of its communes does, and its data is as fresh
+as the freshest of its own and its communes' dossiers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import polars as pl
+
+from transforms.score import parent_links
 
 LEVEL_ORDER = {"district": 0, "commune": 1, "department": 2}
 DATA_EVENTS = ("received_at", "finished_at", "returned_at", "rejected_at")
@@ -78,15 +81,24 @@ def completeness(scoreboard: pl.DataFrame) -> pl.DataFrame:
 
 def freshness(dossiers: pl.DataFrame | pl.LazyFrame, units: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
     """Every unit of `units` (the registry, UNIT_SCHEMA) valid on `as_of`'s date, with
-    the latest event time of its dossiers (matched on unit_code and unit_valid_from),
+    the latest event time of its dossiers and its communes' (matched on unit_code and
+    unit_valid_from; `dossiers` may be per-unit maxima of the event columns already),
     that date, and `days_since` = as_of's date − that date (null: never sent data).
     Stalest first (never-sent units first), then by level and code."""
     day = as_of.date() if isinstance(as_of, datetime) else as_of
-    latest = (
+    own = (
         dossiers.lazy()
         .group_by("unit_code", "unit_valid_from")
         .agg(latest_event=pl.max_horizontal([pl.col(c).max() for c in DATA_EVENTS]))
         .collect()
+    )
+    to_parent = own.join(parent_links(units), on=["unit_code", "unit_valid_from"], how="inner").select(
+        unit_code="parent_code", unit_valid_from="parent_valid_from", latest_event="latest_event"
+    )
+    latest = (
+        pl.concat([own, to_parent.cast(own.schema)])
+        .group_by("unit_code", "unit_valid_from")
+        .agg(pl.col("latest_event").max())
     )
     valid = units.filter(
         (pl.col("valid_from") <= day) & (pl.col("valid_to").is_null() | (pl.col("valid_to") >= day))

@@ -36,13 +36,14 @@ import csv
 import hashlib
 import json
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-from build_registry import CROSSWALK_COLUMNS, CROSSWALK_FILE, REFORM, REGISTRY_FILE, nfc, render
+from build_registry import (
+    CROSSWALK_COLUMNS, CROSSWALK_FILE, REFORM, REGISTRY_FILE, download_wheel, find_wheel, nfc, render,
+)
 
 PACKAGE = "vietnamadminunits"
 VERSION = "1.0.4"
@@ -120,25 +121,6 @@ AREA_ONLY: tuple[tuple[int, str, str, str], ...] = (
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def download(dest: Path) -> Path:
-    """``pip download`` the pinned wheel (no dependencies)."""
-    subprocess.run(
-        [
-            sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-            "--only-binary=:all:", "--dest", str(dest), f"{PACKAGE}=={VERSION}",
-        ],
-        check=True,
-    )
-    return find_wheel(dest)
-
-
-def find_wheel(directory: Path) -> Path:
-    hits = sorted(directory.glob(f"{PACKAGE}-{VERSION}-*.whl"))
-    if not hits:
-        raise FileNotFoundError(f"no wheel of {PACKAGE} {VERSION} in {directory}")
-    return hits[0]
-
-
 def package_links(wheel: Path) -> dict[str, set[str]]:
     """Old commune code -> names of the new units that received any part of it."""
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
@@ -213,7 +195,7 @@ def crosswalk_rows(links: dict[str, set[str]], old: dict[str, dict[str, str]],
 
 def build(wheel_dir: Path | None, registry: Path) -> tuple[str, list[str]]:
     with tempfile.TemporaryDirectory(prefix="vau-") as tmp:
-        wheel = find_wheel(wheel_dir) if wheel_dir is not None else download(Path(tmp))
+        wheel = find_wheel(PACKAGE, VERSION, wheel_dir) if wheel_dir is not None else download_wheel(PACKAGE, VERSION, Path(tmp))
         links = package_links(wheel)
     old, new = read_registry(registry)
     rows = crosswalk_rows(links, old, new)

