@@ -40,15 +40,25 @@ def holds(warehouse) -> list[tuple]:
         ).fetchall()
 
 
-def test_a_shifted_due_column_holds_only_its_periods_until_fixed(tmp_path, monkeypatch):
-    monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
+def deployment(tmp_path, monkeypatch, now: str = "2026-11-22T09:00:00", files: dict[str, str] | None = None):
+    """A landing folder with the worked example (or `files`: name → text), the example
+    registry and a fresh warehouse, at the pinned time `now`."""
+    monkeypatch.setenv("SCOREBOARD_NOW", now)
     landing = tmp_path / "landing"
     landing.mkdir()
-    shutil.copy(EXAMPLE / "dossiers.csv", landing)
+    if files is None:
+        shutil.copy(EXAMPLE / "dossiers.csv", landing)
+    for name, text in (files or {}).items():
+        (landing / name).write_text(text, encoding="utf-8")
     settings = ScoreboardSettings.from_env(
         landing_dir=str(landing), site_dir=str(tmp_path / "site"), registry_path=str(EXAMPLE / "units.csv")
     )
-    warehouse = Warehouse(path=str(tmp_path / "w.duckdb"))
+    return settings, Warehouse(path=str(tmp_path / "w.duckdb"))
+
+
+def test_a_shifted_due_column_holds_only_its_periods_until_fixed(tmp_path, monkeypatch):
+    settings, warehouse = deployment(tmp_path, monkeypatch)
+    landing = settings.landing
     run_pipeline(settings, warehouse)
     good = {p.name: p.read_bytes() for p in (settings.site / "data").glob("scoreboard-*.csv")}
 
@@ -113,14 +123,11 @@ def warning_evaluation(result: dg.ExecuteInProcessResult, check: str) -> tuple[b
 
 def test_early_warning_checks_name_the_sliding_units_and_stay_quiet_on_noise(tmp_path, monkeypatch):
     # the week of 11/03/2024 is in progress: 2024-W10 is the last closed week, March is the month so far
-    monkeypatch.setenv("SCOREBOARD_NOW", "2024-03-14T09:00:00")
-    landing = tmp_path / "landing"
-    landing.mkdir()
-    (landing / "export.csv").write_text(steady_export(5, drop_unit="00004", late_unit="00001"), encoding="utf-8")
-    settings = ScoreboardSettings.from_env(
-        landing_dir=str(landing), site_dir=str(tmp_path / "site"), registry_path=str(EXAMPLE / "units.csv")
+    settings, warehouse = deployment(
+        tmp_path, monkeypatch, now="2024-03-14T09:00:00",
+        files={"export.csv": steady_export(5, drop_unit="00004", late_unit="00001")},
     )
-    resources = {"settings": settings, "warehouse": Warehouse(path=str(tmp_path / "w.duckdb"))}
+    resources = {"settings": settings, "warehouse": warehouse}
 
     def materialize(asset, first: str, last: str) -> dg.ExecuteInProcessResult:
         result = dg.materialize(
@@ -179,14 +186,8 @@ def body_rows(html: str) -> list[list[str]]:
 
 
 def test_the_quality_page_shows_freshness_silent_units_and_completeness(tmp_path, monkeypatch):
-    monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
-    landing = tmp_path / "landing"
-    landing.mkdir()
-    shutil.copy(EXAMPLE / "dossiers.csv", landing)
-    settings = ScoreboardSettings.from_env(
-        landing_dir=str(landing), site_dir=str(tmp_path / "site"), registry_path=str(EXAMPLE / "units.csv")
-    )
-    run_pipeline(settings, Warehouse(path=str(tmp_path / "w.duckdb")))
+    settings, warehouse = deployment(tmp_path, monkeypatch)
+    run_pipeline(settings, warehouse)
     html = (settings.site / "quality.html").read_text(encoding="utf-8")
 
     # latest data per unit, stalest first; a district is as fresh as its freshest commune
