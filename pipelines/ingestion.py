@@ -12,8 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines import warehouse as wh
-from transforms.changes import affected_periods, changed_dossiers
-from transforms.dedup import select_latest
+from transforms.changes import affected_periods
 from transforms.periods import PERIOD_TYPES, covered_range, index_of
 from transforms.ingest import content_hash, ingest_files
 from transforms.units import load_registry
@@ -116,7 +115,7 @@ def ingest_landing(
         pending.append((path, source, digest))
     done = 0
     for batch in _batches(pending):
-        results = ingest_files([(path, source) for path, source, _ in batch], registry, now=now)
+        results = ingest_files(batch, registry, now=now)
         rows = []
         for (path, source, digest), result in zip(batch, results):
             rows.append(
@@ -146,17 +145,17 @@ def ingest_landing(
             file_rows=rows,
             versions=pl.concat([r.accepted for r in results]),
             quarantine=pl.concat([r.quarantine for r in results]),
+            track_touched=True,
         )
         done += len(batch)
         log(
             f"[{done}/{len(pending)} files] {report.rows_read} rows read, "
             f"{report.rows_quarantined} quarantined, {report.files_rejected} files set aside"
         )
-    if report.files_new or report.files_rejected:
-        before = wh.read_table(con, "SELECT * FROM dossiers")
-        winners, _superseded = select_latest(wh.read_table(con, "SELECT * FROM dossier_versions"))
-        wh.replace_dossiers(con, winners)
-        changed = changed_dossiers(before, winners)
+    # Only the ids these files carry, or their earlier contents carried, can change
+    # their kept copy: re-select, replace and compare those alone.
+    changed = wh.refresh_dossiers(con)
+    if changed is not None:
         report.changed = changed.filter(pl.col("side") == "new").drop("side")
         _, latest = wh.data_extent(con)
         if latest is not None and not changed.is_empty():

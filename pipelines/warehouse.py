@@ -76,6 +76,10 @@ SCORED_PERIODS_SCHEMA: dict[str, pl.DataType] = {
     "config_fingerprint": pl.Utf8(),
 }
 TABLES["scored_periods"] = SCORED_PERIODS_SCHEMA
+# Dossier ids whose kept copy a file write may have changed and that `dossiers` has
+# not caught up with yet: written with the files, cleared with the refresh, so an
+# interrupted run is completed by the next one.
+TABLES["stale_dossier_ids"] = {"dossier_id": pl.Utf8()}
 TABLES["quality_holds"] = {k: v() for k, v in HOLD_SCHEMA.items()}
 SCOREBOARD_HOLD = "(scoreboard)"
 PERIOD_TABLES = ("scored_periods", "scoreboard", "weak_points", "bottlenecks", "what_if")
@@ -155,21 +159,90 @@ def replace_files(
     file_rows: list[dict],
     versions: pl.DataFrame,
     quarantine: pl.DataFrame,
+    track_touched: bool = False,
 ) -> None:
     """Store files' outcomes in one transaction, replacing whatever earlier contents
-    of the same paths contributed (a district re-sending a corrected export)."""
-    sources = [row["source_file"] for row in file_rows]
+    of the same paths contributed (a district re-sending a corrected export).
+
+    With ``track_touched`` the dossier ids the replaced contents carried and the ids
+    of the new versions, exactly the ids whose kept copy this write can change, are
+    added to ``stale_dossier_ids`` for ``refresh_dossiers``."""
+    sources = pl.DataFrame({"source_file": [row["source_file"] for row in file_rows]}, schema={"source_file": pl.Utf8})
+    con.register("_sources", sources.to_arrow())
+    in_sources = "source_file IN (SELECT source_file FROM _sources)"
     con.execute("BEGIN")
     try:
+        if track_touched:
+            con.execute(f"INSERT INTO {TOUCHED} SELECT DISTINCT dossier_id FROM dossier_versions WHERE {in_sources}")
         for table in ("ingested_files", "dossier_versions", "quarantine"):
-            con.execute(f'DELETE FROM "{table}" WHERE list_contains(?, source_file)', [sources])
+            con.execute(f'DELETE FROM "{table}" WHERE {in_sources}')
         insert(con, "ingested_files", pl.DataFrame(file_rows, schema=INGESTED_FILES_SCHEMA))
         insert(con, "dossier_versions", versions)
         insert(con, "quarantine", quarantine)
+        if track_touched and versions.height:
+            con.register("_new_ids", versions.select(pl.col("dossier_id").unique()).to_arrow())
+            try:
+                con.execute(f"INSERT INTO {TOUCHED} SELECT dossier_id FROM _new_ids")
+            finally:
+                con.unregister("_new_ids")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
+    finally:
+        con.unregister("_sources")
+
+
+# The kept copy of a dossier (dossier-log.md "Duplicates and updates"), the same
+# order as transforms.dedup.select_latest: latest event time, then status (none
+# lowest), then the base name sorting last by code point (DuckDB compares text by
+# bytes: UTF-8 byte order is code-point order), then the full path, then the row.
+# select_latest's last resort, a hash of the whole record, is not needed here:
+# (source_file, source_row) is unique in dossier_versions, a file replacing its rows.
+KEEP_ORDER_SQL = f"""
+    greatest({", ".join(EVENT_FIELDS)}) DESC NULLS LAST,
+    coalesce(status, -1) DESC,
+    regexp_replace(source_file, '^.*[/\\\\]', '') DESC,
+    source_file DESC,
+    source_row DESC"""
+TOUCHED = "stale_dossier_ids"
+
+
+def refresh_dossiers(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+    """Re-select the kept copy of every stale dossier id, in DuckDB, and replace those
+    ids' rows of ``dossiers`` (one transaction, which also clears the stale ids).
+    Returns the rows that differ between the old and the new kept copies of those
+    ids, with ``side`` ('new' | 'old'), as transforms.changes.changed_dossiers does
+    for whole tables; None when no id was stale."""
+    if not one(con, f"SELECT count(*) FROM (SELECT 1 FROM {TOUCHED} LIMIT 1)")[0]:
+        return None
+    columns = ", ".join(f'"{c}"' for c in DOSSIER_SCHEMA)
+    in_touched = "dossier_id IN (SELECT dossier_id FROM _ids)"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _ids AS SELECT DISTINCT dossier_id FROM {TOUCHED}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _old AS SELECT {columns} FROM dossiers WHERE {in_touched}")
+    con.execute("BEGIN")
+    try:
+        con.execute(f"DELETE FROM dossiers WHERE {in_touched}")
+        con.execute(
+            f"""INSERT INTO dossiers
+            SELECT {columns} FROM dossier_versions WHERE {in_touched}
+            QUALIFY row_number() OVER (PARTITION BY dossier_id ORDER BY {KEEP_ORDER_SQL}) = 1"""
+        )
+        con.execute(f"DELETE FROM {TOUCHED}")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    new = f"SELECT {columns} FROM dossiers WHERE {in_touched}"
+    changed = read_table(
+        con,
+        f"""SELECT *, 'new' AS side FROM ({new} EXCEPT ALL SELECT * FROM _old)
+        UNION ALL
+        SELECT *, 'old' AS side FROM (SELECT * FROM _old EXCEPT ALL {new})""",
+    )
+    con.execute("DROP TABLE _ids")
+    con.execute("DROP TABLE _old")
+    return changed
 
 
 def replace_dossiers(con: duckdb.DuckDBPyConnection, dossiers: pl.DataFrame) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
+from transforms.changes import changed_dossiers
 from transforms.dedup import SUPERSEDED_SCHEMA, select_latest
 from transforms.ingest import ingest_file
 from transforms.schema import DOSSIER_SCHEMA
@@ -172,3 +173,133 @@ def test_two_exports_of_the_example(tmp_path):
     assert wx7["status"] == 10 and wx7["source_file"] == "w2/dossiers.csv"
     # identical copies elsewhere: same event times and status, base names equal, full path decides
     assert winners["source_file"].unique().to_list() == ["w2/dossiers.csv"]
+
+
+# ------------------------------------------------- the warehouse's incremental refresh
+
+
+def _file_row(source: str) -> dict:
+    return {
+        "source_file": source, "content_hash": source, "format": "csv", "status": "loaded", "message": None,
+        "rows_read": 0, "dropped_columns": "[]", "unreadable": "{}", "ingested_at": dt.datetime(2024, 3, 1),
+    }
+
+
+def _store(con, files: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
+    """Write files (path -> its versions) as one ingestion would, then refresh."""
+    from pipelines.warehouse import QUARANTINE_SCHEMA, refresh_dossiers, replace_files
+
+    for source, versions in files.items():
+        replace_files(
+            con, file_rows=[_file_row(source)], versions=versions,
+            quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA), track_touched=True,
+        )
+    return refresh_dossiers(con)
+
+
+def _random_versions(seed: int) -> pl.DataFrame:
+    """Copies with every kind of tie; (source_file, source_row) unique, as in a warehouse."""
+    rng = random.Random(seed)
+    files = ["a/w1.csv", "b/w1.csv", "a/w2.csv", "w3.xlsx", "x/Đợt 1.csv", "x/zeta.csv", "c\\w9.csv", "w10.csv"]
+    rows, next_row = [], {f: 1 for f in files}
+    for i in range(400):
+        f = rng.choice(files)
+        rows.append(
+            copy(
+                f"D-{i % 53}",
+                f,
+                next_row[f],
+                received=rng.choice([dt.datetime(2024, 1, 2)] * 6 + [dt.datetime(2024, 1, 1), None]),
+                status=rng.choice([None, 4, 4, 4, 10]),
+                submitted_at=rng.choice([None, None, None, dt.datetime(2024, 1, 2)]),
+                finished_at=rng.choice([None] * 6 + [dt.datetime(2024, 1, 5), dt.datetime(2024, 1, 5, 0, 0, 1)]),
+                rating=rng.choice([None, "satisfied", "neutral"]),
+                due_at=rng.choice([None, dt.datetime(2030, 1, 1)]),
+            )
+        )
+        next_row[f] += rng.randint(1, 3)
+    # full ties on the latest event and status: base name, then full path, then row decide
+    for j in range(24):
+        subset = ["a/w1.csv", "b/w1.csv"] if j < 4 else rng.sample(files, k=rng.randint(2, 4))
+        for f in subset:
+            for _ in range(rng.randint(1, 2)):
+                rows.append(copy(f"T-{j}", f, next_row[f], status=4, rating=rng.choice([None, "neutral"])))
+                next_row[f] += 1
+    return frame(rows)
+
+
+def _by_file(versions: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    return {k[0]: v for k, v in versions.partition_by("source_file", as_dict=True).items()}
+
+
+def _dossiers(con) -> pl.DataFrame:
+    from pipelines.warehouse import read_table
+
+    return read_table(con, "SELECT * FROM dossiers ORDER BY dossier_id")
+
+
+def _example_versions(tmp_path) -> pl.DataFrame:
+    registry = load_registry(FIXTURES / "units.csv")
+    src = (FIXTURES / "dossiers.csv").read_text(encoding="utf-8")
+    newer = src.replace(
+        "WX-007,001,1.001776,2,4,,2024-01-26 08:00:00,2024-02-02 00:00:00,,,",
+        "WX-007,001,1.001776,2,10,,2024-01-26 08:00:00,2024-02-02 00:00:00,2024-02-06 10:00:00,,",
+    )
+    out = []
+    for name, text in (("w1/dossiers.csv", src), ("w2/dossiers.csv", newer), ("w2/Đợt 2.csv", newer)):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        out.append(ingest_file(path, registry, now=dt.datetime(2024, 3, 1), source_name=name).accepted)
+    return pl.concat(out)
+
+
+def test_warehouse_keeps_the_same_copies_as_select_latest(tmp_path):
+    """The SQL refresh keeps byte for byte the rows select_latest keeps: on the worked
+    example and on shuffled random copies, loaded at once or file by file."""
+    from pipelines.warehouse import connect
+
+    for case, versions in (("example", _example_versions(tmp_path)), ("random", _random_versions(7))):
+        expected, _ = select_latest(versions)
+        rng = random.Random(case)
+        for attempt in range(3):
+            shuffled = versions.sample(fraction=1.0, shuffle=True, seed=attempt)
+            files = list(_by_file(shuffled).items())
+            rng.shuffle(files)
+            with connect(tmp_path / f"{case}-{attempt}.duckdb") as con:
+                if attempt == 0:
+                    _store(con, dict(files))
+                else:  # one file at a time, a refresh after each
+                    for source, rows in files:
+                        _store(con, {source: rows})
+                got = _dossiers(con)
+            assert got.equals(expected.sort("dossier_id")), (case, attempt)
+
+
+def test_refresh_reports_only_the_changed_copies(tmp_path):
+    from pipelines.warehouse import connect, one
+
+    versions = _random_versions(11)
+    files = _by_file(versions)
+    late = "w10.csv"
+    with connect(tmp_path / "w.duckdb") as con:
+        first = _store(con, {k: v for k, v in files.items() if k != late})
+        before = _dossiers(con)
+        assert sorted(first.filter(pl.col("side") == "new")["dossier_id"].to_list()) == before["dossier_id"].to_list()
+        changed = _store(con, {late: files[late]})
+        after = _dossiers(con)
+        # exactly the rows that differ between the two tables, from either side
+        assert changed.drop("side").sort("dossier_id", "source_file").equals(
+            changed_dossiers(before, after).drop("side").sort("dossier_id", "source_file")
+        )
+        assert changed.height > 0
+        # the same file again (same content) changes nothing; no stale ids are left
+        assert _store(con, {late: files[late]}).is_empty()
+        assert one(con, "SELECT count(*) FROM stale_dossier_ids")[0] == 0
+        assert _store(con, {}) is None
+        # the file re-sent without some dossiers: their copies fall back to older files or go
+        dropped = files[late]["dossier_id"].unique().sort().to_list()[:3]
+        _store(con, {late: files[late].filter(~pl.col("dossier_id").is_in(dropped))})
+        expected, _ = select_latest(pl.concat([v for k, v in files.items() if k != late]
+                                              + [files[late].filter(~pl.col("dossier_id").is_in(dropped))]))
+        assert _dossiers(con).equals(expected.sort("dossier_id"))

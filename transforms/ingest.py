@@ -181,10 +181,10 @@ def ingest_file(
     return ingest_files([(Path(path), source_name)], registry, now=now, mapping=mapping)[0]
 
 
-def _read(path: Path, source_name: str, mapping) -> tuple[str, RawTable | FileResult]:
+def _read(path: Path, source_name: str, mapping, digest: str | None = None) -> tuple[str, RawTable | FileResult]:
     """(content hash, the file's raw table) or a rejected FileResult."""
     try:
-        digest = content_hash(path)
+        digest = digest or content_hash(path)
     except OSError:
         return "", _empty_result(source_name, "", _format_of(path), f"{source_name}: the file cannot be read", [])
     try:
@@ -219,7 +219,7 @@ def _blank_to_false(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
 
 
 def ingest_files(
-    items: list[tuple[Path, str]],
+    items: list[tuple[Path, str]] | list[tuple[Path, str, str]],
     registry: pl.DataFrame,
     *,
     now: datetime,
@@ -227,11 +227,12 @@ def ingest_files(
 ) -> list[FileResult]:
     """Several files at once: each is read on its own (its header, its x-mark columns),
     then all rows are normalised, resolved and classified together, which costs
-    about the same for one file as for hundreds. One FileResult per item, in order."""
+    about the same for one file as for hundreds. One FileResult per item, in order.
+    An item may carry the file's content hash, when the caller has it already."""
     results: list[FileResult | None] = [None] * len(items)
     raws: list[tuple[int, str, RawTable]] = []
-    for i, (path, source_name) in enumerate(items):
-        digest, raw = _read(Path(path), source_name, mapping)
+    for i, (path, source_name, *known) in enumerate(items):
+        digest, raw = _read(Path(path), source_name, mapping, known[0] if known else None)
         if isinstance(raw, FileResult):
             results[i] = raw
         else:

@@ -73,11 +73,17 @@ def key_expr(expr: pl.Expr) -> pl.Expr:
 
 
 _WS = r"[\s\u200b\u200c\u200d\ufeff]"
+# The characters of _WS (regex \s is Unicode White_Space), for strip_chars, which
+# trims far faster than a regex replace.
+_WS_CHARS = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\u200b\u200c\u200d\ufeff"
+)
 
 
 def clean_text_expr(expr: pl.Expr) -> pl.Expr:
     """NFC + trim; empty / whitespace-only -> null."""
-    e = expr.cast(pl.Utf8).str.normalize("NFC").str.replace_all(rf"^{_WS}+|{_WS}+$", "")
+    e = expr.cast(pl.Utf8).str.normalize("NFC").str.strip_chars(_WS_CHARS)
     return pl.when(e.str.len_chars() > 0).then(e).otherwise(None)
 
 
@@ -363,7 +369,7 @@ def clean_text(series: pl.Series) -> pl.Series:
     if series.drop_nulls().len() == 0:
         return series
     if not series.str.contains(r"[^\x00-\x7f]").any():
-        e = series.str.replace_all(rf"^{_WS}+|{_WS}+$", "")
+        e = series.str.strip_chars(_WS_CHARS)
         return pl.DataFrame({"v": e}).select(pl.when(pl.col("v").str.len_chars() > 0).then(pl.col("v"))).to_series().alias(series.name)
     return map_distinct(series, clean_text_expr, pl.Utf8())
 
@@ -395,17 +401,32 @@ def parse_datetime(series: pl.Series) -> pl.Series:
     return fast.fill_null(fill).alias(series.name)
 
 
+# cell text -> its boolean key, for x_mark_columns: files of one system repeat the
+# same few labels, so each is keyed once per process (bounded: cleared when full)
+_BOOL_KEYS: dict[str, str | None] = {}
+_BOOL_KEYS_MAX = 100_000
+
+
+def _bool_keys(values: list[str]) -> list[str | None]:
+    unseen = [v for v in dict.fromkeys(values) if v not in _BOOL_KEYS]
+    if unseen:
+        if len(_BOOL_KEYS) + len(unseen) > _BOOL_KEYS_MAX:
+            _BOOL_KEYS.clear()
+        keys = _eval(pl.Series(unseen, dtype=pl.Utf8), lambda e: _bool_key(clean_text_expr(e)), pl.Utf8())
+        _BOOL_KEYS.update(zip(unseen, keys.to_list()))
+    return [_BOOL_KEYS[v] for v in values]
+
+
 def x_mark_columns(frame: pl.DataFrame) -> list[str]:
     """Boolean columns whose only non-empty values are ``x`` marks."""
+    present = [c for c in BOOL_FIELDS if c in frame.columns]
+    if not present:
+        return []
+    distinct = frame.select([pl.col(c).cast(pl.Utf8).drop_nulls().unique().implode() for c in present]).row(0)
     marks: list[str] = []
-    for c in BOOL_FIELDS:
-        if c not in frame.columns:
-            continue
-        distinct = clean_text(frame.get_column(c).drop_nulls().unique()).drop_nulls()
-        if distinct.len() == 0:
-            continue
-        keys = _eval(distinct, _bool_key, pl.Utf8()).unique()
-        if keys.len() == 1 and keys[0] == "x":
+    for c, values in zip(present, distinct):
+        keys = {k for k in _bool_keys(values) if k is not None}  # null: an empty cell
+        if keys == {"x"}:
             marks.append(c)
     return marks
 

@@ -27,7 +27,7 @@ from typing import Iterable, Iterator, Mapping
 
 import polars as pl
 
-from transforms.normalise import clean_text, key_expr, normalise_key, x_mark_columns
+from transforms.normalise import clean_text_expr, key_expr, normalise_key, x_mark_columns
 from transforms.schema import CANONICAL_FIELDS, LOCAL_TZ, REQUIRED_COLUMNS, UNIT_COLUMNS
 
 ALIASES_PATH = Path(__file__).resolve().parent.parent / "config" / "header_aliases.csv"
@@ -319,23 +319,20 @@ def _assemble_kept(
     columns = {
         fld: [kept_headers[i] for i in idx] for fld, idx in by_field.items()
     }
-    cleaned = (
-        pl.DataFrame([clean_text(_capped(kept.get_column(f"__c{i}"))).alias(f"__c{i}") for i in range(kept.width)])
-        if kept.width
-        else pl.DataFrame()
-    )
+    # One query per file (a file has a few hundred rows: the fixed cost of a query,
+    # not the rows, is what a file costs).
+    cleaned = [_cleaned_cell(pl.col(f"__c{i}")).alias(f"__c{i}") for i in range(kept.width)]
     exprs = [
         pl.coalesce([pl.col(f"__c{i}") for i in idx]).cast(pl.Utf8).alias(fld)
         for fld, idx in by_field.items()
     ]
-    frame = cleaned.select(exprs) if exprs else pl.DataFrame()
-    frame = frame.with_columns(row_numbers.cast(pl.Int64).alias("source_row"))
-    data_cols = [c for c in frame.columns if c != "source_row"]
-    keep = pl.any_horizontal([pl.col(c).is_not_null() for c in data_cols]) if data_cols else pl.lit(False)
+    lazy = kept.lazy().select(cleaned).select(exprs) if exprs else pl.LazyFrame()
+    lazy = lazy.with_columns(row_numbers.cast(pl.Int64).alias("source_row"))
+    keep = pl.any_horizontal([pl.col(fld).is_not_null() for fld in by_field]) if by_field else pl.lit(False)
     if totals_mask is not None:
-        frame = frame.with_columns(totals_mask.alias("__totals"))
+        lazy = lazy.with_columns(totals_mask.alias("__totals"))
         keep = keep & ~pl.col("__totals")
-    frame = frame.filter(keep).select([c for c in frame.columns if c != "__totals"])
+    frame = lazy.filter(keep).drop("__totals", strict=False).collect()
     ordered = [f for f in CANONICAL_FIELDS if f in frame.columns] + ["source_row"]
     frame = frame.select(ordered)
     return RawTable(
@@ -350,12 +347,10 @@ def _assemble_kept(
     )
 
 
-def _capped(series: pl.Series) -> pl.Series:
-    """Text cut to MAX_CELL_CHARS (only columns that hold a longer cell are touched)."""
-    series = series.cast(pl.Utf8)
-    if series.len() and (series.str.len_bytes().max() or 0) > MAX_CELL_CHARS:
-        return series.str.slice(0, MAX_CELL_CHARS)
-    return series
+def _cleaned_cell(cell: pl.Expr) -> pl.Expr:
+    """Text cut to MAX_CELL_CHARS, then cleaned (normalise.clean_text_expr)."""
+    text = cell.cast(pl.Utf8)
+    return clean_text_expr(pl.when(text.str.len_bytes() > MAX_CELL_CHARS).then(text.str.slice(0, MAX_CELL_CHARS)).otherwise(text))
 
 
 def _plan(
@@ -550,6 +545,8 @@ def _read_csv(path: Path, matcher: HeaderMatcher) -> RawTable:
     sample = text[:1_000_000]
     best: tuple[int, int, int, list[str] | None, str] = (0, 0, 0, None, ",")
     for sep in (",", ";", "\t", "|"):
+        if best[0] >= 2 and sep not in sample:
+            continue  # every row one cell: at most one field, cannot win
         score, width, offset, header = _scan_header(sample, sep, matcher)
         if (score, width) > best[:2]:
             best = (score, width, offset, header, sep)
