@@ -48,6 +48,11 @@ HISTORY_COLUMNS = ("score", "band", "rank", "rank_change", "received", "overdue"
 # A unit page lists every month but only the latest weeks (the chart shows them all),
 # so that pages stay small as years of weeks pile up.
 HISTORY_WEEKS = 26
+# What the history tables and the unit's charts read of each period (dashboards.charts.unit_history).
+HISTORY_FIELDS = (
+    "period_type", "period_key", "period_start", "provisional", "ranked", *HISTORY_COLUMNS,
+    "on_time_rate", "online_rate",
+)
 REPORT_COLUMNS = (
     "rank", "unit_name", "peer_group", "score", "band", "rank_change", "received", "overdue", "pending_overdue",
 )
@@ -447,9 +452,12 @@ def unit_context(
     files: list[dict],
 ) -> dict:
     """Header, latest-month detail and history of one unit (`rows`: all its periods)."""
-    recs = rows.sort("period_start", "period_type").to_dicts()
-    months = [r for r in recs if r["period_type"] == "month"]
-    latest = (months or recs)[-1]
+    rows = rows.sort("period_start", "period_type")
+    # every period as a narrow record (a unit has hundreds: the wide dicts cost most of a page)
+    recs = rows.select([c for c in HISTORY_FIELDS if c in rows.columns]).to_dicts()
+    month_rows = rows.filter(pl.col("period_type") == "month")
+    latest = (month_rows if month_rows.height else rows).row(-1, named=True)
+    newest = rows.row(-1, named=True)
     key, ptype, level = latest["period_key"], latest["period_type"], latest["level"]
 
     n_ranked = ranked_counts.get((key, level), 0)
@@ -489,7 +497,6 @@ def unit_context(
         "counts": counts_table(latest),
         "files": files,
     }
-    newest = recs[-1]
     unit = {
         "name": newest["unit_name"] or "",
         "code": newest["unit_code"] or "",

@@ -44,6 +44,8 @@ from dashboards.images import chromium_path, print_report_pdf, write_chart_image
 from dashboards.publish import (
     TABLE_SUFFIXES,
     data_file_name,
+    default_workers,
+    period_digests,
     prepare_scoreboard,
     write_if_changed,
     write_manifest,
@@ -307,6 +309,17 @@ def _fingerprint(*parts: Any) -> str:
     return h.hexdigest()[:32]
 
 
+def _unit_digests(frame: pl.DataFrame) -> dict[str, str]:
+    """Per unit slug (`_slug`): a digest of its rows, in the frame's order."""
+    if frame.is_empty():
+        return {}
+    hashes = pl.DataFrame({"s": frame["_slug"], "h": frame.hash_rows(seed=7)})
+    return {
+        slug: hashlib.sha256(part["h"].to_numpy().tobytes()).hexdigest()[:32]
+        for (slug,), part in hashes.partition_by("s", as_dict=True, maintain_order=True).items()
+    }
+
+
 def _write_page(path: Path, fingerprint: str, make: Any) -> bool:
     """Write the page `make()` gives, closed by a comment naming its fingerprint,
     unless the file already ends with that comment (then `make` is not called:
@@ -331,6 +344,53 @@ def _prune(folder: Path, pattern: str, keep: set[str]) -> None:
                 p.unlink()
 
 
+STATE_FILE = ".par-build.json"
+DIRTY_FILE = ".par-build.dirty"
+
+
+class _BuildState:
+    """What the files of a site folder were made from: path -> fingerprint.
+
+    A file whose fingerprint is unchanged and which still exists is not made
+    again: an incremental build costs what changed, not what the site holds.
+    While a build runs, `.par-build.dirty` marks the folder: a build that
+    stopped half way may have changed files its state does not describe, so
+    the next one ignores that state (and compares bytes instead). A state made
+    by other code or library versions is ignored too."""
+
+    def __init__(self, site_dir: Path):
+        self.path = Path(site_dir) / STATE_FILE
+        self.dirty = Path(site_dir) / DIRTY_FILE
+        self.old: dict[str, str] = {}
+        self.new: dict[str, str] = {}
+        if not self.dirty.exists():
+            try:
+                data = json.loads(self.path.read_bytes())
+                if data.get("code") == code_version():
+                    self.old = data.get("files", {})
+            except (OSError, ValueError, AttributeError):
+                pass
+        self.dirty.parent.mkdir(parents=True, exist_ok=True)
+        self.dirty.touch()
+
+    def current(self, site_dir: Path, rel: str, fingerprint: str) -> bool:
+        """Record `rel`'s fingerprint; True when the file already holds what it names."""
+        self.new[rel] = fingerprint
+        return self.old.get(rel) == fingerprint and (site_dir / rel).is_file()
+
+    def save(self) -> None:
+        text = json.dumps({"code": code_version(), "files": self.new}, sort_keys=True, indent=0)
+        write_if_changed(self.path, (text + "\n").encode())
+        self.dirty.unlink(missing_ok=True)
+
+
+def _digest(*parts: Any) -> str:
+    h = hashlib.sha256(code_version().encode())
+    for part in parts:
+        h.update(json.dumps(part, sort_keys=True, ensure_ascii=False, default=str).encode() + b"\0")
+    return h.hexdigest()[:32]
+
+
 def seed_site(previous_site: Path, site_dir: Path) -> int:
     """Fill `site_dir` with hard links to the files of a previous build; return how many.
 
@@ -346,7 +406,9 @@ def seed_site(previous_site: Path, site_dir: Path) -> int:
     n = 0
     for src in sorted(previous_site.rglob("*")):
         rel = src.relative_to(previous_site)
-        if not src.is_file() or src.is_symlink() or any(part.startswith(".") for part in rel.parts):
+        if not src.is_file() or src.is_symlink():
+            continue
+        if any(part.startswith(".") for part in rel.parts) and rel.as_posix() != STATE_FILE:
             continue
         dest = site_dir / rel
         if dest.exists():
@@ -500,9 +562,23 @@ def build_site(
     meta = {p["key"]: p for p in periods}
     pairs = [(p["type"], p["key"]) for p in periods]
 
-    # ---- data files
+    # ---- data files: only the periods whose rows changed are written
+    state = _BuildState(site_dir)
+    workers = default_workers()
     data_dir = site_dir / "data"
-    write_period_files(frame, data_dir)
+    digests = {"scoreboard": period_digests(frame)}
+
+    def stale(table: str, suffixes: Iterable[str]) -> list[tuple[str, str]]:
+        out = []
+        for ptype, key in pairs:
+            fp = _digest("data", table, digests[table].get(key))
+            fresh = [state.current(site_dir, f"data/{data_file_name(key, sfx, table)}", fp) for sfx in suffixes]
+            if not all(fresh):
+                out.append((ptype, key))
+        return out
+
+    changed = stale("scoreboard", DATA_SUFFIXES)
+    write_period_files(frame, data_dir, keys=[k for _t, k in changed], workers=workers)
     write_manifest(site_dir, manifest)
     _prune(data_dir, "scoreboard-*", {data_file_name(k, s) for k in keys for s in DATA_SUFFIXES})
     insight: dict[str, pl.DataFrame | None] = {}
@@ -510,7 +586,11 @@ def build_site(
         keep: set[str] = set()
         if given is not None:
             insight[name] = _for_keys(given, name, keys)
-            write_table_files(insight[name], data_dir, name, pairs)
+            digests[name] = period_digests(insight[name])
+            changed = stale(name, TABLE_SUFFIXES)
+            changed_keys = sorted(k for _t, k in changed)
+            part = insight[name].filter(pl.col("period_key").is_in(changed_keys))
+            write_table_files(part, data_dir, name, changed, workers=workers)
             keep = {data_file_name(k, s, name) for k in keys for s in TABLE_SUFFIXES}
         _prune(data_dir, f"{name}-*", keep)
     published = [n for n in ("weak_points", "bottlenecks", "what_if") if n in insight]
@@ -545,7 +625,8 @@ def build_site(
     weeks = [p for p in periods if p["type"] == "week"]
     latest_month = months[-1] if months else None
     latest_week = weeks[-1] if weeks else None
-    nav = {"city": True, "quality": True, "report": f"report-{latest_month['key']}.html" if latest_month else None}
+    # the latest report is also report.html, so that a new month does not change every page's menu
+    nav = {"city": True, "quality": True, "report": "report.html" if latest_month else None}
 
     def render(name: str, **context: Any) -> bytes:
         context.setdefault("nav", nav)
@@ -558,6 +639,8 @@ def build_site(
     def report_href(p: dict) -> str | None:
         return f"report-{p['key']}.html" if p["type"] == "month" else None
 
+    # before the pages: the report Chromium prints needs its stylesheet
+    write_assets(site_dir, with_bundle=True, with_charts=bool(pf.height))
     clock.done("prepare")
     # ---- period pages
     pages_dir = site_dir / "periods"
@@ -585,9 +668,9 @@ def build_site(
                     peers=pages.peers_of(pframe["peer_group"].to_list()),
                 )
 
-            fp = _fingerprint(
-                "period", pframe, [q and q["key"] for q in (prev, nxt)], held.get(p["key"]), nav, published,
-                has_ingestion, group_max_points,
+            fp = _digest(
+                "period", digests["scoreboard"][p["key"]], [q and q["key"] for q in (prev, nxt)],
+                held.get(p["key"]), nav, published, has_ingestion, group_max_points,
             )
             _write_page(pages_dir / f"{p['key']}.html", fp, period_page)
     _prune(pages_dir, "*.html", {f"{k}.html" for k in keys})
@@ -692,68 +775,6 @@ def build_site(
     write_if_changed(site_dir / "quality.html", render("quality.html", root="", title=UI["quality_title"], **qctx))
 
     clock.done("quality")
-    # ---- unit pages
-    units_dir = site_dir / "units"
-    unit_pages: set[str] = set()
-    if pf.height:
-        detail = (
-            pf.sort([pl.col("period_type") == "month", "period_start"])
-            .group_by("unit_code", "unit_valid_from", maintain_order=True)
-            .agg(pl.col("period_key").last())
-        )
-        per_unit = {name: _by_unit(insight.get(name), detail) for name in ("weak_points", "bottlenecks", "what_if")}
-        warn_unit = _by_unit(warnings, detail)
-        detail_keys = set(detail["period_key"].to_list())
-        detail_of = {(c, vf): k for c, vf, k in detail.iter_rows()}
-        medians = pages.peer_medians(pf.filter(pl.col("period_key").is_in(sorted(detail_keys))), groups)
-        ranked_counts = {
-            (k, lv): n for k, lv, n in pf.filter(pl.col("ranked")).group_by("period_key", "level").len().iter_rows()
-        }
-        tables_on = {n: n in insight for n in ("weak_points", "bottlenecks", "what_if")}
-        rebuilt = (
-            reconstruct(frame, crosswalk).partition_by(["unit_code", "unit_valid_from"], as_dict=True)
-            if crosswalk is not None and crosswalk.height
-            else {}
-        )
-        for (code, vf), rows in pf.partition_by(["unit_code", "unit_valid_from"], as_dict=True, maintain_order=True).items():
-            slug = slugs[(code, vf)]
-            ukey = (code, vf)
-            ctx = pages.unit_context(
-                rows,
-                slug=slug,
-                groups=groups,
-                medians=medians,
-                ranked_counts=ranked_counts,
-                periods=meta,
-                weak=per_unit["weak_points"].get(ukey),
-                bottlenecks=per_unit["bottlenecks"].get(ukey),
-                what_if=per_unit["what_if"].get(ukey),
-                warnings=warn_unit.get(ukey),
-                held=held,
-                tables=tables_on,
-                files=_all_files(detail_of[ukey], "../", published),
-            )
-            history = charts_mod.unit_history(ctx.pop("records"), rebuilt.get(ukey))
-            score_spec = "unit-score-reconstructed" if any("x" in h for h in history) else "unit-score"
-            ucharts = [{"id": "chart-unit-score", "spec": score_spec}]
-            ufigs = [_figure("chart-unit-score", UI["chart_unit_score"])]
-            if any(h["r"] is not None for h in history):
-                ucharts.append({"id": "chart-unit-rank", "spec": "unit-rank"})
-                ufigs.append(_figure("chart-unit-rank", UI["chart_unit_rank"]))
-            html = render(
-                "unit.html",
-                root="../",
-                title=Label(ctx["unit"]["name"], ctx["unit"]["name"]),
-                charts=ufigs,
-                chart_json=_chart_json({"history": history}, ucharts),
-                shared_specs=True,
-                **ctx,
-            )
-            write_if_changed(units_dir / f"{slug}.html", html)
-            unit_pages.add(f"{slug}.html")
-    _prune(units_dir, "*.html", unit_pages)
-
-    clock.done("unit pages")
     # ---- monthly reports
     pdf_wanted = bool(report_pdf and latest_month and chromium_path())
     reports: set[str] = set()
@@ -783,8 +804,8 @@ def build_site(
 
     def report_fp(i: int, pdf: str | None) -> str:
         p = months[i]
-        return _fingerprint(
-            "report", by_key[p["key"]], weak_by_month.get(p["key"], pl.DataFrame()), "weak_points" in insight,
+        return _digest(
+            "report", digests["scoreboard"][p["key"]], digests.get("weak_points", {}).get(p["key"]), "weak_points" in insight,
             [q["key"] for q in months[max(i - 1, 0):i + 2]], held.get(p["key"]), nav, pdf, has_ingestion,
             group_max_points, [(g.key, tuple(g.label)) for g in groups],
         )
@@ -798,22 +819,115 @@ def build_site(
             report_changed = changed
         reports.add(name)
     _prune(site_dir, "report-*.html", reports)
-    pdfs: set[str] = set()
+    # Chromium prints the latest report while the unit pages are made
+    printing: dict[str, Any] = {}
     if pdf_wanted:
-        i = len(months) - 1
         name = f"report-{latest_month['key']}.html"
         pdf_path = site_dir / f"report-{latest_month['key']}.pdf"
         if report_changed or not pdf_path.is_file():
-            ok = print_report_pdf(site_dir / name, pdf_path)
+            import threading
+
+            def print_pdf() -> None:
+                printing["ok"] = print_report_pdf(site_dir / name, pdf_path)
+
+            printing["thread"] = threading.Thread(target=print_pdf, daemon=True)
+            printing["thread"].start()
         else:
-            ok = True
-        if ok:
-            pdfs.add(pdf_path.name)
-        else:  # no PDF after all: no link to it
-            _write_page(site_dir / name, report_fp(i, None), lambda: report_page(i, None))
-    _prune(site_dir, "report-*.pdf", pdfs)
+            printing["ok"] = True
 
     clock.done("reports")
+    # ---- unit pages
+    units_dir = site_dir / "units"
+    unit_pages: set[str] = set()
+    if pf.height:
+        detail = (
+            pf.sort([pl.col("period_type") == "month", "period_start"])
+            .group_by("unit_code", "unit_valid_from", maintain_order=True)
+            .agg(pl.col("period_key").last())
+        )
+        per_unit = {name: _by_unit(insight.get(name), detail) for name in ("weak_points", "bottlenecks", "what_if")}
+        warn_unit = _by_unit(warnings, detail)
+        detail_keys = set(detail["period_key"].to_list())
+        detail_of = {(c, vf): k for c, vf, k in detail.iter_rows()}
+        medians = pages.peer_medians(pf.filter(pl.col("period_key").is_in(sorted(detail_keys))), groups)
+        ranked_counts = {
+            (k, lv): n for k, lv, n in pf.filter(pl.col("ranked")).group_by("period_key", "level").len().iter_rows()
+        }
+        tables_on = {n: n in insight for n in ("weak_points", "bottlenecks", "what_if")}
+        rebuilt = (
+            reconstruct(frame, crosswalk).partition_by(["unit_code", "unit_valid_from"], as_dict=True)
+            if crosswalk is not None and crosswalk.height
+            else {}
+        )
+        unit_rows = _unit_digests(pf)
+        for (code, vf), rows in pf.partition_by(["unit_code", "unit_valid_from"], as_dict=True, maintain_order=True).items():
+            slug = slugs[(code, vf)]
+            ukey = (code, vf)
+            dkey = detail_of[ukey]
+            level, peer = rows.item(0, "level"), rows.item(-1, "peer_group")
+            # everything the page shows; a page whose inputs are unchanged is not rendered again
+            fp = _fingerprint(
+                "unit", unit_rows[slug], per_unit["weak_points"].get(ukey), per_unit["bottlenecks"].get(ukey),
+                per_unit["what_if"].get(ukey), warn_unit.get(ukey), rebuilt.get(ukey),
+                sorted((k, v) for k, v in medians.items() if k[0] == dkey and k[1] in set(rows["level"].to_list())),
+                sorted((k, v) for k, v in ranked_counts.items() if k[0] == dkey),
+                held.get(dkey), tables_on, published, nav, has_ingestion, group_max_points, level, peer,
+            )
+
+            def unit_page(rows=rows, slug=slug, ukey=ukey) -> bytes:
+                ctx = pages.unit_context(
+                    rows,
+                    slug=slug,
+                    groups=groups,
+                    medians=medians,
+                    ranked_counts=ranked_counts,
+                    periods=meta,
+                    weak=per_unit["weak_points"].get(ukey),
+                    bottlenecks=per_unit["bottlenecks"].get(ukey),
+                    what_if=per_unit["what_if"].get(ukey),
+                    warnings=warn_unit.get(ukey),
+                    held=held,
+                    tables=tables_on,
+                    files=_all_files(detail_of[ukey], "../", published),
+                )
+                history = charts_mod.unit_history(ctx.pop("records"), rebuilt.get(ukey))
+                score_spec = "unit-score-reconstructed" if any("x" in h for h in history) else "unit-score"
+                ucharts = [{"id": "chart-unit-score", "spec": score_spec}]
+                ufigs = [_figure("chart-unit-score", UI["chart_unit_score"])]
+                if any(h["r"] is not None for h in history):
+                    ucharts.append({"id": "chart-unit-rank", "spec": "unit-rank"})
+                    ufigs.append(_figure("chart-unit-rank", UI["chart_unit_rank"]))
+                return render(
+                    "unit.html",
+                    root="../",
+                    title=Label(ctx["unit"]["name"], ctx["unit"]["name"]),
+                    charts=ufigs,
+                    chart_json=_chart_json({"history": history}, ucharts),
+                    shared_specs=True,
+                    **ctx,
+                )
+
+            _write_page(units_dir / f"{slug}.html", fp, unit_page)
+            unit_pages.add(f"{slug}.html")
+    _prune(units_dir, "*.html", unit_pages)
+
+    clock.done("unit pages")
+    # ---- the printed report, and the latest report as report.html
+    pdfs: set[str] = set()
+    if pdf_wanted:
+        if "thread" in printing:
+            printing["thread"].join()
+        i = len(months) - 1
+        if printing.get("ok"):
+            pdfs.add(f"report-{latest_month['key']}.pdf")
+        else:  # no PDF after all: no link to it
+            _write_page(site_dir / f"report-{latest_month['key']}.html", report_fp(i, None), lambda: report_page(i, None))
+    _prune(site_dir, "report-*.pdf", pdfs)
+    if latest_month:
+        write_if_changed(site_dir / "report.html", (site_dir / f"report-{latest_month['key']}.html").read_bytes())
+    else:
+        (site_dir / "report.html").unlink(missing_ok=True)
+
     # ---- ingestion report
     ingestion_page = site_dir / "ingestion.html"
     if has_ingestion:
@@ -834,7 +948,7 @@ def build_site(
     elif ingestion_page.exists():
         ingestion_page.unlink()
 
-    write_assets(site_dir, with_bundle=True, with_charts=bool(unit_pages))
+    state.save()
     clock.done("ingestion, assets")
     clock.total()
     return index

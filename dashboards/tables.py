@@ -6,6 +6,7 @@ the templates only place and escape them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import Any, Iterable
@@ -88,13 +89,20 @@ def _cell(key: str, row: dict[str, Any]) -> dict:
         css = "" if v is None else ("up" if v > 0 else "down" if v < 0 else "same")
         title = Label(rank_change_text(v, "vi"), rank_change_text(v, "en"))
         return {"kind": "change", "text": fmt_rank_change(v), "css": css, "title": title}
+    return _num_cell(key, v, isinstance(v, int))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _num_cell(key: str, v: Any, is_int: bool) -> dict:
+    """A number's cell (cached: a period table repeats its counts and rates many times;
+    the dict is only read)."""
     if key == "score":
         return {"kind": "num", "text": fmt_score(v)}
     if key in RATE_COLUMNS:
         return {"kind": "num", "text": fmt_pct(v)}
     if key in GROUPS or key == "avg_working_days":
         return {"kind": "num", "text": fmt_num(v, 1)}
-    return {"kind": "num", "text": fmt_int(v) if isinstance(v, int) else fmt_num(v, 2)}
+    return {"kind": "num", "text": fmt_int(v) if is_int else fmt_num(v, 2)}
 
 
 def _levels(frame: pl.DataFrame) -> list[str]:

@@ -281,8 +281,12 @@ def test_files_written(site):
     assert sorted(p.stem for p in (site / "periods").glob("*.html")) == sorted(PERIOD_KEYS)
     assert sorted(p.name for p in (site / "assets").iterdir()) == ["charts.js", "site.css", "site.js", "vega-bundle.js"]
     assert sorted(p.name for p in site.glob("*.html")) == [
-        "city.html", "index.html", "ingestion.html", "quality.html", "report-2024-01.html", "report-2024-02.html"
+        "city.html", "index.html", "ingestion.html", "quality.html", "report-2024-01.html", "report-2024-02.html",
+        "report.html",
     ]
+    # the menu's report link never changes: report.html is the latest month's report
+    assert (site / "report.html").read_bytes() == (site / "report-2024-02.html").read_bytes()
+    assert 'href="../report.html"' in read(site / "periods" / "2024-W01.html")
     assert sorted(p.name for p in (site / "units").iterdir()) == sorted(
         ["001-2008-08-01.html", "00001-2008-08-01.html", "00004-2008-08-01.html", "002-2008-08-01.html"]
     )
