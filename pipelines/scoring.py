@@ -1,22 +1,76 @@
-"""Scoring a range of periods: read the dossiers that can count, score, check, store."""
+"""Scoring a range of periods: read the dossiers that can count, score, check, store.
+
+A long range (a backfill of years of weeks) is scored in chunks of consecutive
+periods, each reading at most about `CHUNK_DOSSIERS` dossiers, so memory stays
+bounded whatever the history. Every number is the same as scoring the range in
+one go: each chunk also scores the period before its first, for rank_change.
+"""
 
 
+import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import polars as pl
 
 from pipelines import warehouse as wh
 from pipelines.resources import ScoreboardSettings, Warehouse, local_now
 from quality.holds import check_holds
-from quality.suites import QualityResult, validate_scoreboard
+from quality.suites import MAX_EXAMPLES, CheckOutcome, QualityResult, validate_scoreboard
 from transforms.calendar import load_overlay, working_calendar
-from transforms.insights import bottlenecks, weak_points, what_if
-from transforms.periods import key_of, make_periods, parse_key, start_of
+from transforms.insights import BOTTLENECK_SCHEMA, bottlenecks_of, weak_points, what_if
+from transforms.periods import index_expr, key_of, make_periods, parse_key, start_of
 from transforms.profile import load_profile
-from transforms.score import score_periods
+from transforms.schema import SCOREBOARD_COLUMNS
+from transforms.score import score_facts, scoring_facts
+
+log = logging.getLogger("scoreboard")
+
+# Dossiers read per chunk. Scoring holds ~300 bytes per dossier at its peak, so
+# this keeps a chunk under ~1.5 GB; dossiers that stay open are read by every chunk.
+CHUNK_DOSSIERS = 4_000_000
+
+
+def plan_chunks(
+    period_type: str, first: int, last: int, received: pl.DataFrame, closed: pl.DataFrame, budget: int
+) -> list[tuple[int, int, int]]:
+    """Consecutive (lo, hi, dossiers) covering first..last, each as long as the dossiers
+    that can count in it (periods lo-1..hi) stay within `budget` (one period at least).
+
+    A dossier can count in periods a..b when it was received by b and is open or
+    ends at a or later, so their number is R(b) - E(a-1): R counts dossiers received
+    up to a period, E closed dossiers whose last event is before it."""
+
+    def by_period(days: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        per = (
+            days.group_by(idx=index_expr(period_type, "day"))
+            .agg(pl.col("n").sum())
+            .sort("idx")
+        )
+        return per["idx"].to_numpy(), np.cumsum(per["n"].to_numpy())
+
+    r_idx, r_cum = by_period(received)
+    e_idx, e_cum = by_period(closed)
+
+    def up_to(idx: np.ndarray, cum: np.ndarray, period: int) -> int:
+        at = np.searchsorted(idx, period, side="right")
+        return int(cum[at - 1]) if at else 0
+
+    def count(lo: int, hi: int) -> int:
+        return up_to(r_idx, r_cum, hi) - up_to(e_idx, e_cum, lo - 2)
+
+    chunks, lo = [], first
+    while lo <= last:
+        hi = lo
+        while hi < last and count(lo, hi + 1) <= budget:
+            hi += 1
+        chunks.append((lo, hi, count(lo, hi)))
+        lo = hi + 1
+    return chunks
 
 
 def score_partitions(
@@ -24,45 +78,22 @@ def score_partitions(
     partition_keys: list[str],
     settings: ScoreboardSettings,
     warehouse: Warehouse,
+    *,
+    chunk_dossiers: int = CHUNK_DOSSIERS,
 ) -> "ScoredPeriods":
     """Score the periods of these partitions and replace their rows in the warehouse,
     except periods held back by a failing check or a broken batch."""
-    indices = sorted(parse_key(k)[1] for k in partition_keys)
+    indices = sorted({parse_key(k)[1] for k in partition_keys})
     first, last = indices[0], indices[-1]
-    # the period before the first is needed for rank_change
-    window_start = start_of(period_type, first - 1)
-    window_end = start_of(period_type, last + 1)
     with warehouse.connect() as con:
         _, latest_event = wh.data_extent(con)
-        # only dossiers that can count in the window: received before its end, and
-        # still open (or ending) at its start
-        relevant = wh.read_table(
-            con,
-            """SELECT * FROM dossiers WHERE received_at < ? AND (
-                   greatest(received_at, finished_at, returned_at, rejected_at) >= ?
-                   OR status IS NULL OR status NOT IN (3, 7, 8, 9, 10))""",
-            [window_end, window_start],
-        )
         units = wh.read_table(con, "SELECT * FROM units")
-        periods = make_periods(
-            period_type, first, last, latest_event=latest_event, now=local_now()
-        )
-        earliest = relevant["received_at"].min()
-        calendar = working_calendar(
-            min(earliest.date(), window_start) if earliest else window_start,
-            # room for due dates derived from legal processing times
-            window_end + timedelta(days=200),
-            load_overlay(Path(settings.calendar_path)),
-        )
+        periods = make_periods(period_type, first, last, latest_event=latest_event, now=local_now())
         profile = load_profile(settings.profile_path)
         catalogue = settings.catalogue()
-        rows = score_periods(relevant, units, profile, period_type, periods, calendar, catalogue)
-        wanted = sorted({key_of(period_type, i) for i in indices})
-        rows = rows.filter(pl.col("period_key").is_in(wanted))
-        quality = validate_scoreboard(rows, profile)
-        failed = {k for t, k in quality.failed_periods if t == period_type}
-        if quality.unplaced_failures:
-            failed = set(wanted)
+        overlay = load_overlay(Path(settings.calendar_path))
+        # the names of the whole range, as if it were scored in one go
+        names = wh.procedure_names(con, start_of(period_type, first - 1), start_of(period_type, last + 1))
         batch_held = set(
             wh.read_table(
                 con,
@@ -70,40 +101,128 @@ def score_partitions(
                 [wh.SCOREBOARD_HOLD, period_type],
             )["period_key"].to_list()
         )
-        held = sorted((failed | batch_held) & set(wanted))
-        failed_names = ", ".join(c.name for c in quality.failed_checks)
-        wh.replace_scoreboard_holds(
-            con,
-            period_type,
-            wanted,
-            check_holds(
-                wh.SCOREBOARD_HOLD, [(period_type, k) for k in sorted(failed)], "scoreboard_valid",
-                f"Bảng xếp hạng không qua kiểm tra ({failed_names}): số liệu mới đang bị giữ lại.",
-                f"The scoreboard failed its checks ({failed_names}): new figures are held back.",
+        chunks = plan_chunks(period_type, first, last, *wh.counting_days(con), chunk_dossiers)
+        scored: list[ScoredPeriods] = []
+        for n, (lo, hi, expected) in enumerate(chunks, 1):
+            wanted = [key_of(period_type, i) for i in indices if lo <= i <= hi]
+            if not wanted:
+                continue
+            started = time.monotonic()
+            log.info(
+                "scoring %ss %s … %s (chunk %d of %d): about %s dossiers",
+                period_type, key_of(period_type, lo), key_of(period_type, hi), n, len(chunks), f"{expected:,}",
+            )
+            scored.append(
+                _score_chunk(
+                    con, period_type, [p for p in periods if lo <= p.index <= hi], wanted,
+                    units, profile, catalogue, overlay, names, batch_held, settings,
+                )
+            )
+            log.info(
+                "scored %ss %s … %s in %.1f s: %s rows%s",
+                period_type, wanted[0], wanted[-1], time.monotonic() - started, f"{scored[-1].rows.height:,}",
+                f", held {', '.join(scored[-1].held)}" if scored[-1].held else "",
+            )
+    return ScoredPeriods(
+        pl.concat([s.rows for s in scored]),
+        merge_quality([s.quality for s in scored]),
+        sorted(k for s in scored for k in s.held),
+    )
+
+
+def _score_chunk(
+    con, period_type, periods, wanted, units, profile, catalogue, overlay, names, batch_held, settings
+) -> "ScoredPeriods":
+    """Score, check and store the `wanted` periods of one chunk (`periods`: those of
+    them that have started)."""
+    lo, hi = parse_key(wanted[0])[1], parse_key(wanted[-1])[1]
+    # the period before the first is needed for rank_change
+    window_start = start_of(period_type, lo - 1)
+    window_end = start_of(period_type, hi + 1)
+    dossiers = wh.counting_dossiers(con, window_start, window_end)
+    earliest = dossiers["received_at"].min()
+    calendar = working_calendar(
+        min(earliest.date(), window_start) if earliest else window_start,
+        # room for due dates derived from legal processing times
+        window_end + timedelta(days=200),
+        overlay,
+    )
+    facts = None
+    rows = pl.DataFrame(schema=SCOREBOARD_COLUMNS)
+    if periods:
+        facts = scoring_facts(dossiers, units, calendar, period_type, periods[-1], catalogue)
+        del dossiers  # the lean facts are all that is needed from here
+        rows = score_facts(facts, units, profile, periods).filter(pl.col("period_key").is_in(wanted))
+    quality = validate_scoreboard(rows, profile)
+    failed = {k for t, k in quality.failed_periods if t == period_type}
+    if quality.unplaced_failures:
+        failed = set(wanted)
+    held = sorted((failed | batch_held) & set(wanted))
+    failed_names = ", ".join(c.name for c in quality.failed_checks)
+    wh.replace_scoreboard_holds(
+        con,
+        period_type,
+        wanted,
+        check_holds(
+            wh.SCOREBOARD_HOLD, [(period_type, k) for k in sorted(failed)], "scoreboard_valid",
+            f"Bảng xếp hạng không qua kiểm tra ({failed_names}): số liệu mới đang bị giữ lại.",
+            f"The scoreboard failed its checks ({failed_names}): new figures are held back.",
+        ),
+    )
+    # a held period keeps its last good publication: its rows are not replaced
+    publish = [k for k in wanted if k not in held]
+    in_publish = pl.col("period_key").is_in(publish)
+    rows = rows.filter(in_publish)
+    late = bottlenecks_of(facts, names, periods) if facts is not None else pl.DataFrame(schema=BOTTLENECK_SCHEMA)
+    wh.replace_periods(
+        con,
+        period_type,
+        publish,
+        {
+            "scored_periods": pl.DataFrame(
+                {"period_type": period_type, "period_key": publish,
+                 "config_fingerprint": settings.config_fingerprint()}
             ),
-        )
-        # a held period keeps its last good publication: its rows are not replaced
-        publish = [k for k in wanted if k not in held]
-        in_wanted = pl.col("period_key").is_in(publish)
-        rows = rows.filter(in_wanted)
-        wh.replace_periods(
-            con,
-            period_type,
-            publish,
-            {
-                "scored_periods": pl.DataFrame(
-                    {"period_type": period_type, "period_key": publish,
-                     "config_fingerprint": settings.config_fingerprint()}
-                ),
-                "scoreboard": rows,
-                "weak_points": weak_points(rows, profile),
-                "what_if": what_if(rows, profile),
-                "bottlenecks": bottlenecks(
-                    relevant, units, calendar, period_type, periods, catalogue=catalogue
-                ).filter(in_wanted),
-            },
-        )
+            "scoreboard": rows,
+            "weak_points": weak_points(rows, profile),
+            "what_if": what_if(rows, profile),
+            "bottlenecks": late.filter(in_publish),
+        },
+    )
     return ScoredPeriods(rows, quality, held)
+
+
+def merge_quality(results: list[QualityResult]) -> QualityResult:
+    """The chunks' validations as one: a check fails if it failed in any chunk."""
+    if len(results) == 1:
+        return results[0]
+    checks: dict[str, CheckOutcome] = {}
+    for result in results:
+        for c in result.checks:
+            seen = checks.get(c.name)
+            if seen is None:
+                checks[c.name] = CheckOutcome(
+                    c.name, c.success, c.unexpected_count, c.description_vi, c.description_en,
+                    list(c.examples), c.error,
+                )
+                continue
+            seen.success = seen.success and c.success
+            seen.error = seen.error or c.error
+            seen.unexpected_count = (
+                None if seen.unexpected_count is None or c.unexpected_count is None
+                else seen.unexpected_count + c.unexpected_count
+            )
+            seen.examples = (seen.examples + [e for e in c.examples if e not in seen.examples])[:MAX_EXAMPLES]
+    return QualityResult(
+        suite=results[0].suite,
+        success=all(r.success for r in results),
+        checks=list(checks.values()),
+        seconds=sum(r.seconds for r in results),
+        rows=sum(r.rows for r in results),
+        failed_periods=set().union(*(r.failed_periods for r in results)),
+        unplaced_failures=sum(r.unplaced_failures for r in results),
+        gx_seconds=sum(r.gx_seconds for r in results),
+    )
 
 
 @dataclass

@@ -299,3 +299,55 @@ def data_extent(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, dateti
     latest = ", ".join(f"max({f})" for f in EVENT_FIELDS)
     first, last = one(con, f"SELECT min(received_at), greatest({latest}) FROM dossiers")
     return first, last
+
+
+
+# ------------------------------------------------------------------ scoring reads
+
+# The dossier fields scoring reads (counts, rates, due dates, bottlenecks): not the
+# id, names, lineage or submission time.
+SCORING_FIELDS = (
+    "unit_code", "unit_valid_from", "procedure_code", "channel", "status",
+    "received_at", "due_at", "finished_at", "returned_at", "rejected_at",
+    "fee_required", "paid_online", "digitized", "e_result", "synced", "apology_issued",
+    "rating", "complaint",
+)
+# A dossier can count in [start, end) when it was received before the end and is
+# still open at the start, or ends (is finished, returned or rejected) after it.
+_LAST_EVENT = "greatest(received_at, finished_at, returned_at, rejected_at)"
+_CLOSED = "status IN (3, 7, 8, 9, 10)"
+_COUNTING = f"received_at < $end AND ({_LAST_EVENT} >= $start OR status IS NULL OR NOT {_CLOSED})"
+
+
+def counting_dossiers(con: duckdb.DuckDBPyConnection, start, end) -> pl.DataFrame:
+    """The scoring fields of the dossiers that can count in [start, end)."""
+    columns = ", ".join(f'"{c}"' for c in SCORING_FIELDS)
+    return con.sql(
+        f"SELECT {columns} FROM dossiers WHERE {_COUNTING}", params={"start": start, "end": end}
+    ).pl()
+
+
+def counting_days(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(dossiers by day of receipt, closed dossiers by day of their last event), so
+    that how many can count in a window is a difference of two running sums."""
+    received = read_table(
+        con, "SELECT received_at::DATE AS day, count(*) AS n FROM dossiers "
+        "WHERE received_at IS NOT NULL GROUP BY 1",
+    )
+    closed = read_table(
+        con, f"SELECT {_LAST_EVENT}::DATE AS day, count(*) AS n FROM dossiers "
+        f"WHERE received_at IS NOT NULL AND {_CLOSED} GROUP BY 1",
+    )
+    return received, closed
+
+
+def procedure_names(con: duckdb.DuckDBPyConnection, start, end) -> pl.DataFrame:
+    """procedure_code → the name most dossiers that can count in [start, end) give it
+    (the first in byte order among ties), as transforms.insights.procedure_names."""
+    return con.sql(
+        f"""SELECT procedure_code, procedure_name FROM (
+                SELECT procedure_code, procedure_name, count(*) AS n FROM dossiers
+                WHERE procedure_name IS NOT NULL AND {_COUNTING} GROUP BY ALL)
+            QUALIFY row_number() OVER (PARTITION BY procedure_code ORDER BY n DESC, procedure_name) = 1""",
+        params={"start": start, "end": end},
+    ).pl()

@@ -12,15 +12,15 @@ import polars as pl
 from transforms.periods import Period, periods_frame
 from transforms.profile import Profile
 from transforms.score import (
-    UNIT_KEY,
+    OUTCOME_CODE,
+    Facts,
     add_points,
-    attribute,
-    dossier_facts,
+    attributed,
     pending_overdue_events,
     round_score,
     running_counts,
     satisfaction_expr,
-    with_period_indices,
+    scoring_facts,
 )
 
 PERIOD_UNIT = ["period_type", "period_key", "level", "unit_code", "unit_valid_from"]
@@ -189,37 +189,52 @@ def bottlenecks(
     Districts count their communes' dossiers, as in the scoreboard."""
     if not periods:
         return pl.DataFrame(schema=BOTTLENECK_SCHEMA)
-    first, last = periods[0].index, periods[-1].index
-    keys = [*UNIT_KEY, "procedure_code"]
-    facts = with_period_indices(
-        attribute(dossier_facts(dossiers, calendar, catalogue), units), period_type
-    )
-    overdue = (
-        facts.filter((pl.col("outcome") == "overdue") & pl.col("end_idx").is_between(first, last))
-        .group_by(*keys, period_idx="end_idx")
-        .agg(overdue=pl.len())
-    )
-    pending = running_counts(pending_overdue_events(facts, periods, keys), keys, last).rename(
-        {"count": "pending_overdue"}
-    )
-    names = (
+    facts = scoring_facts(dossiers, units, calendar, period_type, periods[-1], catalogue)
+    return bottlenecks_of(facts, procedure_names(dossiers), periods, top)
+
+
+def procedure_names(dossiers: pl.DataFrame) -> pl.DataFrame:
+    """procedure_code → the name most dossiers give it (the first in order among ties)."""
+    return (
         dossiers.filter(pl.col("procedure_name").is_not_null())
         .group_by("procedure_code")
         .agg(procedure_name=pl.col("procedure_name").mode().sort().first())
     )
+
+
+def bottlenecks_of(facts: Facts, names: pl.DataFrame, periods: list[Period], top: int = 5) -> pl.DataFrame:
+    """bottlenecks from the facts of its dossiers and the procedures' names."""
+    if not periods:
+        return pl.DataFrame(schema=BOTTLENECK_SCHEMA)
+    first, last = periods[0].index, periods[-1].index
+    f = facts.rows
+    overdue = attributed(
+        f.filter((pl.col("outcome") == OUTCOME_CODE["overdue"]) & pl.col("end_idx").is_between(first, last))
+        .group_by("uid", "pid", period_idx="end_idx")
+        .agg(overdue=pl.len().cast(pl.Int64)),
+        facts,
+        ["pid", "period_idx"],
+    ).with_columns(pl.col("period_idx").cast(pl.Int64))
+    pending = running_counts(pending_overdue_events(facts, periods, ["uid", "pid"]), ["uid", "pid"], last).rename(
+        {"count": "pending_overdue"}
+    )
+    keys = ["uid", "pid", "period_idx"]
+    # uid and pid are numbered in code order: sorting by them sorts by the codes
     late = (
-        overdue.join(pending, on=[*keys, "period_idx"], how="full", coalesce=True)
+        overdue.join(pending, on=keys, how="full", coalesce=True)
         .with_columns(pl.col("overdue", "pending_overdue").fill_null(0).cast(pl.Int64))
         .with_columns(late=pl.col("overdue") + pl.col("pending_overdue"))
-        .with_columns(share_of_late=pl.col("late") / pl.col("late").sum().over(*UNIT_KEY, "period_idx"))
-        .sort([*UNIT_KEY, "period_idx", "late", "procedure_code"], descending=[False, False, False, True, False])
-        .with_columns(position=pl.int_range(1, pl.len() + 1).over(*UNIT_KEY, "period_idx"))
+        .with_columns(share_of_late=pl.col("late") / pl.col("late").sum().over("uid", "period_idx"))
+        .sort(["uid", "period_idx", "late", "pid"], descending=[False, False, True, False])
+        .with_columns(position=pl.int_range(1, pl.len() + 1).over("uid", "period_idx"))
         .filter(pl.col("position") <= top)
     )
     return (
         late.join(periods_frame(periods).select("period_idx", "period_key"), on="period_idx")
+        .join(facts.units, on="uid")
+        .join(facts.procedures, on="pid")
         .join(names, on="procedure_code", how="left")
-        .with_columns(period_type=pl.lit(period_type))
-        .sort(["period_idx", "unit_code", "unit_valid_from", "position"])
+        .with_columns(period_type=pl.lit(facts.period_type))
+        .sort(["period_idx", "uid", "position"])
         .select([pl.col(c).cast(t) for c, t in BOTTLENECK_SCHEMA.items()])
     )

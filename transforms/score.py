@@ -9,6 +9,7 @@ scanning the history once per period.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
@@ -67,126 +68,178 @@ def parent_links(units: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def dossier_facts(
-    dossiers: pl.DataFrame, calendar: pl.DataFrame, catalogue: pl.DataFrame | None = None
-) -> pl.DataFrame:
-    """One row per dossier with the flags every count and rate needs."""
-    d = classify(derive_missing_due(dossiers, catalogue, calendar))
+OUTCOME_CODE = {c: i for i, c in enumerate(CLASS_COUNTS)}
+FLAGS = [flag for pair in (*RECEIVED_RATES.values(), *FINISHED_RATES.values()) for flag in pair]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What every count of a range of periods needs, one lean row per dossier of its
+    own unit. Units and procedures are dense integer ids (uid, pid) numbered in the
+    order of their codes, so grouping is cheap and sorting by id sorts by code."""
+
+    period_type: str
+    units: pl.DataFrame  # uid, unit_code, unit_valid_from: every unit of the registry or the data
+    parents: pl.DataFrame  # uid, parent_uid: where a unit's counts also go
+    procedures: pl.DataFrame  # pid, procedure_code
+    rows: pl.DataFrame  # uid, pid, received_idx, end_idx, outcome, overdue_from, *FLAGS, working_days
+
+
+def _ids(values: pl.DataFrame, name: str) -> pl.DataFrame:
+    return values.unique().sort(values.columns).with_row_index(name)
+
+
+def _working_days(calendar: pl.DataFrame, start: pl.Expr, end: pl.Expr) -> pl.Expr | None:
+    """working_days_between as one lookup by day offset, for a calendar of consecutive
+    days (None otherwise): the working days d with date(start) <= d < date(end)."""
+    days = calendar["date"]
+    if days.is_empty() or (days.max() - days.min()).days + 1 != days.len() or not days.is_sorted():
+        return None
+    before = calendar["working_days_before"]
+
+    def lookup(day: pl.Expr) -> pl.Expr:
+        offset = (day.dt.date() - pl.lit(days[0])).dt.total_days()
+        return pl.lit(before).gather(pl.when(offset.is_between(0, days.len() - 1)).then(offset))
+
+    diff = lookup(end) - lookup(start)
+    return pl.when(diff < 0).then(0).otherwise(diff)
+
+
+def scoring_facts(
+    dossiers: pl.DataFrame,
+    units: pl.DataFrame,
+    calendar: pl.DataFrame,
+    period_type: str,
+    last: Period,
+    catalogue: pl.DataFrame | None = None,
+) -> Facts:
+    """The facts of these dossiers for periods up to `last` (the period in progress, if
+    it is one, is cut at its cutoff)."""
+    keys = _ids(
+        pl.concat([units.select("unit_code", unit_valid_from="valid_from"), dossiers.select(UNIT_KEY)]),
+        "uid",
+    )
+    procedures = _ids(dossiers.select("procedure_code"), "pid")
+    links = parent_links(units)
+    parents = (
+        keys.join(links, on=UNIT_KEY)
+        .join(
+            keys.rename({"uid": "parent_uid", "unit_code": "parent_code", "unit_valid_from": "parent_valid_from"}),
+            on=["parent_code", "parent_valid_from"],
+        )
+        .select("uid", "parent_uid")
+    )
+    d = classify(derive_missing_due(dossiers, catalogue, calendar).lazy())
     finished = pl.col("kind") == "finished"
     overdue = pl.col("outcome") == "overdue"
-    d = working_days_between(d, "received_at", "end_at", calendar, out="working_days")
-    return d.select(
-        *UNIT_KEY,
-        "procedure_code",
-        "received_at",
-        "end_at",
-        "due_end",
-        "outcome",
-        online_den=pl.col("channel").is_not_null(),
-        online_num=pl.col("channel") == 2,
-        paid_den=(pl.col("fee_required") == True) & pl.col("paid_online").is_not_null(),  # noqa: E712
-        paid_num=(pl.col("fee_required") == True) & (pl.col("paid_online") == True),  # noqa: E712
-        digitized_den=pl.col("digitized").is_not_null(),
-        digitized_num=pl.col("digitized") == True,  # noqa: E712
-        synced_den=pl.col("synced").is_not_null(),
-        synced_num=pl.col("synced") == True,  # noqa: E712
-        e_result_den=finished & pl.col("e_result").is_not_null(),
-        e_result_num=finished & (pl.col("e_result") == True),  # noqa: E712
-        complaint_den=finished & (pl.col("complaint").is_not_null() | pl.col("rating").is_not_null()),
-        complaint_num=finished
-        & ((pl.col("complaint") == True) | (pl.col("rating") == "dissatisfied")),  # noqa: E712
-        apology_den=overdue & pl.col("apology_issued").is_not_null(),
-        apology_num=overdue & (pl.col("apology_issued") == True),  # noqa: E712
-        working_days=pl.when(finished).then(pl.col("working_days")),
+    working_days = _working_days(calendar, pl.col("received_at"), pl.col("end_at"))
+    if working_days is None:
+        d = working_days_between(d.collect(), "received_at", "end_at", calendar, out="working_days").lazy()
+        working_days = pl.col("working_days")
+    # pending overdue from the period whose end first passes the due end; in the period
+    # in progress a due end after its cutoff is not yet overdue
+    due_from = pl.max_horizontal(index_expr(period_type, "due_end"), index_expr(period_type, "received_at"))
+    if last.provisional:
+        due_from = pl.when((due_from == last.index) & (pl.col("due_end") >= pl.lit(last.cutoff))).then(
+            due_from + 1
+        ).otherwise(due_from)
+    rows = (
+        d.join(keys.lazy(), on=UNIT_KEY, how="left", nulls_equal=True, maintain_order="left")
+        .join(procedures.lazy(), on="procedure_code", how="left", nulls_equal=True, maintain_order="left")
+        .select(
+            "uid",
+            "pid",
+            received_idx=index_expr(period_type, "received_at").cast(pl.Int32),
+            end_idx=index_expr(period_type, "end_at").cast(pl.Int32),
+            outcome=pl.col("outcome").replace_strict(OUTCOME_CODE, default=None, return_dtype=pl.Int8),
+            overdue_from=pl.when(pl.col("due_end").is_not_null()).then(due_from).cast(pl.Int32),
+            online_den=pl.col("channel").is_not_null(),
+            online_num=pl.col("channel") == 2,
+            paid_den=(pl.col("fee_required") == True) & pl.col("paid_online").is_not_null(),  # noqa: E712
+            paid_num=(pl.col("fee_required") == True) & (pl.col("paid_online") == True),  # noqa: E712
+            digitized_den=pl.col("digitized").is_not_null(),
+            digitized_num=pl.col("digitized") == True,  # noqa: E712
+            synced_den=pl.col("synced").is_not_null(),
+            synced_num=pl.col("synced") == True,  # noqa: E712
+            e_result_den=finished & pl.col("e_result").is_not_null(),
+            e_result_num=finished & (pl.col("e_result") == True),  # noqa: E712
+            complaint_den=finished & (pl.col("complaint").is_not_null() | pl.col("rating").is_not_null()),
+            complaint_num=finished
+            & ((pl.col("complaint") == True) | (pl.col("rating") == "dissatisfied")),  # noqa: E712
+            apology_den=overdue & pl.col("apology_issued").is_not_null(),
+            apology_num=overdue & (pl.col("apology_issued") == True),  # noqa: E712
+            working_days=pl.when(finished).then(working_days).cast(pl.Int32),
+        )
+        .collect()
     )
+    return Facts(period_type, keys, parents, procedures, rows)
 
 
-def attribute(facts: pl.DataFrame, units: pl.DataFrame) -> pl.DataFrame:
-    """Every dossier counts for its own unit and, through parent_code, for the district."""
-    links = parent_links(units)
-    to_parent = facts.join(links, on=UNIT_KEY, how="inner").with_columns(
-        unit_code=pl.col("parent_code"), unit_valid_from=pl.col("parent_valid_from")
-    ).drop("parent_code", "parent_valid_from")
-    return pl.concat([facts, to_parent], how="vertical")
-
-
-def _flag_sums(frame: pl.DataFrame, by_column: str, flags: list[str]) -> pl.DataFrame:
-    return frame.group_by(*UNIT_KEY, by_column).agg(
-        [pl.col(f).cast(pl.Int64).sum().alias(f) for f in flags]
-    ).rename({by_column: "period_idx"})
+def attributed(counts: pl.DataFrame, facts: Facts, keys: list[str]) -> pl.DataFrame:
+    """Counts per (uid, *keys) of each dossier's own unit → the same counts where every
+    unit also counts, through parent_code, for the district (sums add up either way)."""
+    to_parent = counts.join(facts.parents, on="uid").with_columns(uid=pl.col("parent_uid")).drop("parent_uid")
+    values = [c for c in counts.columns if c not in ("uid", *keys)]
+    return pl.concat([counts, to_parent]).group_by("uid", *keys).agg(pl.col(values).sum())
 
 
 def unit_period_counts(
-    facts: pl.DataFrame, period_type: str, periods: list[Period]
+    facts: Facts, periods: list[Period]
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Per (unit, period index): counts by receipt, counts by end, and the
-    pending-overdue deltas, for the periods given."""
+    """Per (uid, period index): counts by receipt, counts by end, and pending overdue,
+    for the periods given."""
     first, last = periods[0].index, periods[-1].index
-    f = with_period_indices(facts, period_type)
-    in_range = lambda col: pl.col(col).is_between(first, last)  # noqa: E731
-
+    f = facts.rows
     received_flags = [flag for pair in RECEIVED_RATES.values() for flag in pair]
-    received = _flag_sums(
-        f.filter(in_range("received_idx")).with_columns(received=pl.lit(1)),
-        "received_idx",
-        ["received", *received_flags],
+    received = attributed(
+        f.filter(pl.col("received_idx").is_between(first, last))
+        .group_by("uid", period_idx="received_idx")
+        .agg(pl.len().cast(pl.Int64).alias("received"), pl.col(received_flags).sum().cast(pl.Int64)),
+        facts,
+        ["period_idx"],
     )
-
-    ended = f.filter(in_range("end_idx") & pl.col("outcome").is_not_null())
     finished_flags = [flag for pair in FINISHED_RATES.values() for flag in pair]
-    ended_counts = _flag_sums(
-        ended.with_columns(
-            [(pl.col("outcome") == c).alias(c) for c in CLASS_COUNTS]
+    ended = attributed(
+        f.filter(pl.col("end_idx").is_between(first, last) & pl.col("outcome").is_not_null())
+        .group_by("uid", period_idx="end_idx")
+        .agg(
+            *[(pl.col("outcome") == code).sum().cast(pl.Int64).alias(c) for c, code in OUTCOME_CODE.items()],
+            pl.col(finished_flags).sum().cast(pl.Int64),
+            working_days_sum=pl.col("working_days").cast(pl.Int64).sum(),
+            working_days_n=pl.col("working_days").count().cast(pl.Int64),
         ),
-        "end_idx",
-        [*CLASS_COUNTS, *finished_flags],
-    ).join(
-        ended.filter(pl.col("working_days").is_not_null())
-        .group_by(*UNIT_KEY, "end_idx")
-        .agg(working_days_sum=pl.col("working_days").sum(), working_days_n=pl.len())
-        .rename({"end_idx": "period_idx"}),
-        on=[*UNIT_KEY, "period_idx"],
-        how="left",
+        facts,
+        ["period_idx"],
     )
-
-    pending = running_counts(pending_overdue_events(f, periods), UNIT_KEY, last).rename(
+    pending = running_counts(pending_overdue_events(facts, periods), ["uid"], last).rename(
         {"count": "pending_overdue"}
     )
-    return received, ended_counts, pending
+    return received, ended, pending
 
 
-def pending_overdue_events(
-    f: pl.DataFrame, periods: list[Period], keys: list[str] = UNIT_KEY
-) -> pl.DataFrame:
+def pending_overdue_events(facts: Facts, periods: list[Period], keys: list[str] = ["uid"]) -> pl.DataFrame:
     """+1 in the period whose end first passes the due end, -1 in the period of the end.
 
     A dossier is pending overdue in P when it was received before P's end, had no end
     before P's end and its due end is before P's end: the periods from the one
-    containing the due end up to the one before its end. The period in progress is
-    cut at the latest event, so a due end after that cut is not yet overdue there.
-    Events before the first period are moved to it, so running sums start right."""
+    containing the due end up to the one before its end. Events before the first
+    period are moved to it, so running sums start right."""
     first, last = periods[0].index, periods[-1].index
-    cut = periods[-1]
-    start = pl.max_horizontal("due_idx", "received_idx")
-    if cut.provisional:
-        start = (
-            pl.when((start == cut.index) & (pl.col("due_end") >= pl.lit(cut.cutoff)))
-            .then(start + 1)
-            .otherwise(start)
-        )
-    spans = f.filter(pl.col("due_end").is_not_null()).select(
-        *keys, start=start, stop=pl.col("end_idx")
+    spans = facts.rows.filter(pl.col("overdue_from").is_not_null()).select(
+        *keys, start=pl.col("overdue_from"), stop=pl.col("end_idx")
     ).filter(pl.col("stop").is_null() | (pl.col("start") < pl.col("stop")))
-    opens = spans.select(*keys, period_idx=pl.max_horizontal("start", pl.lit(first)), delta=pl.lit(1))
+    opens = spans.select(*keys, period_idx=pl.max_horizontal("start", pl.lit(first, pl.Int32)), delta=pl.lit(1))
     closes = spans.filter(pl.col("stop").is_not_null()).select(
-        *keys, period_idx=pl.max_horizontal("stop", pl.lit(first)), delta=pl.lit(-1)
+        *keys, period_idx=pl.max_horizontal("stop", pl.lit(first, pl.Int32)), delta=pl.lit(-1)
     )
-    return (
+    others = [k for k in keys if k != "uid"]
+    events = (
         pl.concat([opens, closes])
         .filter(pl.col("period_idx") <= last)
         .group_by(*keys, "period_idx")
         .agg(pl.col("delta").sum())
     )
+    return attributed(events, facts, [*others, "period_idx"])
 
 
 def running_counts(events: pl.DataFrame, keys: list[str], last: int) -> pl.DataFrame:
@@ -201,15 +254,7 @@ def running_counts(events: pl.DataFrame, keys: list[str], last: int) -> pl.DataF
         .filter((pl.col("count") > 0) & (pl.col("until") > pl.col("period_idx")))
         .with_columns(period_idx=pl.int_ranges("period_idx", "until"))
         .explode("period_idx")
-        .select(*keys, "period_idx", "count")
-    )
-
-
-def with_period_indices(facts: pl.DataFrame, period_type: str) -> pl.DataFrame:
-    return facts.with_columns(
-        received_idx=index_expr(period_type, "received_at"),
-        end_idx=index_expr(period_type, "end_at"),
-        due_idx=index_expr(period_type, "due_end"),
+        .select(*keys, pl.col("period_idx").cast(pl.Int64), pl.col("count").cast(pl.Int64))
     )
 
 
@@ -244,6 +289,13 @@ def score_periods(
     The period before the first is scored too, for rank_change, and dropped."""
     if not periods:
         return pl.DataFrame(schema=SCOREBOARD_COLUMNS)
+    facts = scoring_facts(dossiers, units, calendar, period_type, periods[-1], catalogue)
+    return score_facts(facts, units, profile, periods)
+
+
+def score_facts(facts: Facts, units: pl.DataFrame, profile: Profile, periods: list[Period]) -> pl.DataFrame:
+    """score_periods from the facts of its dossiers."""
+    period_type = facts.period_type
     before = Period(
         period_type,
         periods[0].index - 1,
@@ -251,14 +303,14 @@ def score_periods(
         False,
     )
     all_periods = [before, *periods]
-    facts = attribute(dossier_facts(dossiers, calendar, catalogue), units)
-    received, ended, pending = unit_period_counts(facts, period_type, all_periods)
-
+    received, ended, pending = unit_period_counts(facts, all_periods)
     grid = units.select(
         "unit_code", unit_valid_from="valid_from", unit_valid_to="valid_to",
         unit_name="unit_name", level="level", peer_group="peer_group",
-    ).join(periods_frame(all_periods), how="cross")
-    key = [*UNIT_KEY, "period_idx"]
+    ).join(facts.units, on=UNIT_KEY, how="left", nulls_equal=True, maintain_order="left").join(
+        periods_frame(all_periods), how="cross"
+    )
+    key = ["uid", "period_idx"]
     count_cols = ["received", *CLASS_COUNTS, "pending_overdue"]
     frame = (
         grid.join(received, on=key, how="left")
