@@ -18,6 +18,8 @@ from transforms.ingest import content_hash, ingest_files
 from transforms.units import load_registry
 
 REJECTED_DIR = "_rejected"
+# what placing a dossier in periods reads (transforms.changes.affected_periods)
+PERIOD_FIELDS = ("status", "received_at", "due_at", "finished_at", "returned_at", "rejected_at")
 
 
 @dataclass
@@ -154,14 +156,16 @@ def ingest_landing(
         )
     # Only the ids these files carry, or their earlier contents carried, can change
     # their kept copy: re-select, replace and compare those alone.
-    changed = wh.refresh_dossiers(con)
-    if changed is not None:
-        report.changed = changed.filter(pl.col("side") == "new").drop("side")
+    refreshed = wh.refresh_dossiers(con)
+    if refreshed is not None:
+        added, removed = refreshed
+        report.changed = added
         _, latest = wh.data_extent(con)
-        if latest is not None and not changed.is_empty():
+        if latest is not None and added.height + removed.height:
             last = {t: index_of(t, latest.date()) for t in PERIOD_TYPES}
             last["week"] = covered_range("week", latest.date(), latest.date())[1]
-            report.affected = affected_periods(changed, last)
+            # both copies touch periods: the old one's numbers move too
+            report.affected = affected_periods(pl.concat([added, removed]).select(PERIOD_FIELDS), last)
     report.dossiers = wh.one(con, "SELECT count(*) FROM dossiers")[0]
     report.by_file = wh.read_table(con, "SELECT * FROM file_accounting ORDER BY source_file")
     return report

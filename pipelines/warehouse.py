@@ -172,10 +172,13 @@ def replace_files(
     in_sources = "source_file IN (SELECT source_file FROM _sources)"
     con.execute("BEGIN")
     try:
-        if track_touched:
-            con.execute(f"INSERT INTO {TOUCHED} SELECT DISTINCT dossier_id FROM dossier_versions WHERE {in_sources}")
-        for table in ("ingested_files", "dossier_versions", "quarantine"):
-            con.execute(f'DELETE FROM "{table}" WHERE {in_sources}')
+        # (files are stored in one transaction with their versions: a path that
+        # ingested_files does not know has nothing to replace)
+        if one(con, f"SELECT count(*) FROM ingested_files WHERE {in_sources}")[0]:
+            if track_touched:
+                con.execute(f"INSERT INTO {TOUCHED} SELECT DISTINCT dossier_id FROM dossier_versions WHERE {in_sources}")
+            for table in ("ingested_files", "dossier_versions", "quarantine"):
+                con.execute(f'DELETE FROM "{table}" WHERE {in_sources}')
         insert(con, "ingested_files", pl.DataFrame(file_rows, schema=INGESTED_FILES_SCHEMA))
         insert(con, "dossier_versions", versions)
         insert(con, "quarantine", quarantine)
@@ -208,7 +211,7 @@ KEEP_ORDER_SQL = f"""
 TOUCHED = "stale_dossier_ids"
 
 
-def refresh_dossiers(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+def refresh_dossiers(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame] | None:
     """Re-select the kept copy of every stale dossier id, in DuckDB, and replace those
     ids' rows of ``dossiers`` (one transaction, which also clears the stale ids).
     Returns the rows that differ between the old and the new kept copies of those
@@ -234,15 +237,15 @@ def refresh_dossiers(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
         con.execute("ROLLBACK")
         raise
     new = f"SELECT {columns} FROM dossiers WHERE {in_touched}"
-    changed = read_table(
-        con,
-        f"""SELECT *, 'new' AS side FROM ({new} EXCEPT ALL SELECT * FROM _old)
-        UNION ALL
-        SELECT *, 'old' AS side FROM (SELECT * FROM _old EXCEPT ALL {new})""",
-    )
+    if one(con, "SELECT count(*) FROM (SELECT 1 FROM _old LIMIT 1)")[0]:
+        added = read_table(con, f"{new} EXCEPT ALL SELECT * FROM _old")
+        removed = read_table(con, f"SELECT * FROM _old EXCEPT ALL {new}")
+    else:  # a first load: everything is new
+        added = read_table(con, new)
+        removed = read_table(con, "SELECT * FROM _old")
     con.execute("DROP TABLE _ids")
     con.execute("DROP TABLE _old")
-    return changed
+    return added, removed
 
 
 def replace_dossiers(con: duckdb.DuckDBPyConnection, dossiers: pl.DataFrame) -> None:
@@ -299,7 +302,6 @@ def data_extent(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, dateti
     latest = ", ".join(f"max({f})" for f in EVENT_FIELDS)
     first, last = one(con, f"SELECT min(received_at), greatest({latest}) FROM dossiers")
     return first, last
-
 
 
 # ------------------------------------------------------------------ scoring reads

@@ -283,18 +283,20 @@ def test_refresh_reports_only_the_changed_copies(tmp_path):
     files = _by_file(versions)
     late = "w10.csv"
     with connect(tmp_path / "w.duckdb") as con:
-        first = _store(con, {k: v for k, v in files.items() if k != late})
+        added, removed = _store(con, {k: v for k, v in files.items() if k != late})
         before = _dossiers(con)
-        assert sorted(first.filter(pl.col("side") == "new")["dossier_id"].to_list()) == before["dossier_id"].to_list()
-        changed = _store(con, {late: files[late]})
+        assert removed.is_empty() and added.sort("dossier_id").equals(before)
+        added, removed = _store(con, {late: files[late]})
         after = _dossiers(con)
         # exactly the rows that differ between the two tables, from either side
-        assert changed.drop("side").sort("dossier_id", "source_file").equals(
-            changed_dossiers(before, after).drop("side").sort("dossier_id", "source_file")
-        )
-        assert changed.height > 0
+        expected = changed_dossiers(before, after)
+        for side, got in (("new", added), ("old", removed)):
+            assert got.height > 0
+            assert got.sort("dossier_id").equals(
+                expected.filter(pl.col("side") == side).drop("side").sort("dossier_id")
+            )
         # the same file again (same content) changes nothing; no stale ids are left
-        assert _store(con, {late: files[late]}).is_empty()
+        assert all(f.is_empty() for f in _store(con, {late: files[late]}))
         assert one(con, "SELECT count(*) FROM stale_dossier_ids")[0] == 0
         assert _store(con, {}) is None
         # the file re-sent without some dossiers: their copies fall back to older files or go

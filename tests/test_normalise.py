@@ -96,6 +96,26 @@ def test_text_is_nfc_trimmed_and_blank_is_missing():
     assert out["dossier_id"].to_list() == ["A-1", None, None]
 
 
+def test_trimmed_characters_are_the_whitespace_class():
+    """clean_text_expr trims with strip_chars: exactly the characters of the regex class
+    it stands for (Unicode White_Space and the zero-width marks), over all of Unicode."""
+    from transforms.normalise import _WS, _WS_CHARS
+
+    every = pl.Series([chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF])
+    matched = every.filter(every.str.contains(rf"^{_WS}$")).to_list()
+    assert sorted(matched) == sorted(_WS_CHARS)
+    assert one("unit_name", ["\u200b\u3000 Xã A\ufeff\u2029", "\x85\xa0"]) == ["Xã A", None]
+
+
+def test_x_marks_are_judged_per_frame_whatever_was_seen_before():
+    from transforms.normalise import x_mark_columns
+
+    only_marks = pl.DataFrame({"complaint": [" x", None, "X"], "synced": ["x", "Không", None]})
+    assert x_mark_columns(only_marks) == ["complaint"]
+    assert x_mark_columns(only_marks.with_columns(complaint=pl.lit("  "))) == []  # blanks are not marks
+    assert x_mark_columns(only_marks.with_columns(synced=pl.Series(["x", " X ", "✓"]))) == ["synced", "complaint"]
+
+
 def test_codes_stay_text():
     out, _ = norm(unit_code=["020", "00001", "1"], procedure_code=["1.001776", "020", "2.000"])
     assert out["unit_code"].to_list() == ["020", "00001", "1"]

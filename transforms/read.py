@@ -199,6 +199,8 @@ class HeaderMatcher:
             return None
         text = str(header)
         if text not in self._cache:
+            if len(self._cache) >= _MATCHER_CACHE_MAX:  # data cells are looked at too
+                self._cache.clear()
             self._cache[text] = self._match(text)
         return self._cache[text]
 
@@ -223,6 +225,16 @@ class HeaderMatcher:
             if cand.replace("_", "") in self.squashed:
                 return self.squashed[cand.replace("_", "")]
         return None
+
+
+_MATCHER_CACHE_MAX = 200_000
+
+
+@lru_cache(maxsize=4)
+def _shared_matcher(aliases_path: str) -> HeaderMatcher:
+    """The matcher of files without a per-source mapping, shared by every read of the
+    process: its cache then learns each system's header cells once, not once a file."""
+    return HeaderMatcher(_alias_table(aliases_path))
 
 
 def match_header(header: object, aliases: Mapping[str, str] | None = None, overrides: Mapping[str, str | None] | None = None) -> str | None:
@@ -258,7 +270,7 @@ def read_table(path: Path, mapping: Mapping[str, str | None] | Path | str | None
     path = Path(path)
     if isinstance(mapping, (str, Path)):
         mapping = load_mapping(mapping)
-    matcher = HeaderMatcher(load_aliases(), _overrides(mapping))
+    matcher = HeaderMatcher(load_aliases(), _overrides(mapping)) if mapping else _shared_matcher(str(ALIASES_PATH))
     if not path.is_file():
         raise UnusableFile(path, "file not found or not a regular file")
     ext = path.suffix.lower()
@@ -321,7 +333,7 @@ def _assemble_kept(
     }
     # One query per file (a file has a few hundred rows: the fixed cost of a query,
     # not the rows, is what a file costs).
-    cleaned = [_cleaned_cell(pl.col(f"__c{i}")).alias(f"__c{i}") for i in range(kept.width)]
+    cleaned = [_cleaned_column(i) for i in range(kept.width)]
     exprs = [
         pl.coalesce([pl.col(f"__c{i}") for i in idx]).cast(pl.Utf8).alias(fld)
         for fld, idx in by_field.items()
@@ -345,6 +357,13 @@ def _assemble_kept(
         encoding=encoding,
         sheet=sheet,
     )
+
+
+@lru_cache(maxsize=256)
+def _cleaned_column(i: int) -> pl.Expr:
+    """``__c{i}`` cleaned (built once: building expressions costs as much as running
+    them on a file's few hundred rows)."""
+    return _cleaned_cell(pl.col(f"__c{i}")).alias(f"__c{i}")
 
 
 def _cleaned_cell(cell: pl.Expr) -> pl.Expr:
@@ -391,9 +410,13 @@ def _totals_mask(df: pl.DataFrame) -> pl.Series:
     if df.width == 0:
         return pl.Series([False] * df.height, dtype=pl.Boolean)
     stripped = [pl.col(c).cast(pl.Utf8).str.strip_chars() for c in df.columns]
-    first = pl.coalesce([pl.when(e.str.len_chars() > 0).then(e) for e in stripped])
+    lead = df.select(stripped[0].alias("first"))
+    if (lead.get_column("first").str.len_bytes().fill_null(0).min() or 0) > 0:
+        first = pl.col("first")  # the first column is filled on every row (an STT column)
+    else:
+        lead, first = df, pl.coalesce([pl.when(e.str.len_chars() > 0).then(e) for e in stripped])
     cand = (
-        df.select(first.alias("first"))
+        lead.select(first.alias("first"))
         .with_row_index("__i")
         # cheap pre-filter: every totals word starts with one of these letters
         .filter(pl.col("first").str.contains(r"^[TtCcGgSs]"))
