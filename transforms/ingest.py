@@ -269,7 +269,7 @@ def _classify_rows(
     for name in CANONICAL_FIELDS:
         if name not in batch.columns:
             batch = batch.with_columns(pl.lit(None, dtype=pl.Utf8).alias(name))
-    typed, _ = normalise(batch, x_marks=[], flags=True)
+    typed, _ = normalise(batch, x_marks=[], flags=True, cleaned=True)  # read_table cleaned it
     typed = typed.with_columns(batch.get_column("__file"))
     resolved = resolve_units(typed, registry)
     raw_received = batch.select(pl.col("__file"), pl.col("source_row"), __raw_received=pl.col("received_at").is_not_null())

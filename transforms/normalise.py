@@ -441,7 +441,7 @@ _PARSERS = {
 
 
 def normalise(
-    frame: pl.DataFrame, *, x_marks: list[str] | None = None, flags: bool = False
+    frame: pl.DataFrame, *, x_marks: list[str] | None = None, flags: bool = False, cleaned: bool = False
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Text -> typed canonical columns (schema.CANONICAL_FIELDS, in order), plus
     ``source_row`` when given and ``_bad_date`` (a date present but unreadable).
@@ -449,7 +449,8 @@ def normalise(
     Returns the frame and ``{field: count}`` of present optional values that could
     not be read and became null (dates are not counted: they are ``bad_date``).
     With ``flags``, the frame also has ``__unreadable_<field>`` per row, so that
-    counts can be split by file when several files are normalised together."""
+    counts can be split by file when several files are normalised together.
+    ``cleaned``: the text is already clean_text's (as read.read_table gives it)."""
     if x_marks is None:
         x_marks = x_mark_columns(frame)
     height = frame.height
@@ -459,7 +460,8 @@ def normalise(
     bad = pl.Series(BAD_DATE, [False] * height, dtype=pl.Boolean)
     for name, dtype in CANONICAL_FIELDS.items():
         if name in frame.columns:
-            text = clean_text(frame.get_column(name)).alias(name)
+            text = frame.get_column(name).cast(pl.Utf8)
+            text = (text if cleaned else clean_text(text)).alias(name)
         else:
             text = pl.Series(name, [None] * height, dtype=pl.Utf8)
         if name in DATE_FIELDS:

@@ -119,13 +119,16 @@ def resolve_units(frame: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame:
     for c in ("unit_code", "unit_name"):
         if c not in df.columns:
             df = df.with_columns(pl.lit(None, dtype=pl.Utf8).alias(c))
-    df = df.with_row_index("__rid")
-    rows = df.select(
+    df = df.with_columns(pl.col("received_at").cast(pl.Datetime("us")).dt.date().alias("__d"))
+    # A row's unit depends only on (code, name, day of receipt): resolve each distinct
+    # triple once (a batch of files has a few thousand for 10^5 rows).
+    triples = df.select("unit_code", "unit_name", "__d").unique().with_row_index("__rid")
+    rows = triples.select(
         "__rid",
         pl.col("unit_code").alias("__code"),
         strip_zeros_expr(pl.col("unit_code")).alias("__code_s"),
         unit_name_key(pl.col("unit_name")).alias("__nk"),
-        pl.col("received_at").cast(pl.Datetime("us")).dt.date().alias("__d"),
+        "__d",
     ).with_columns(strip_level_expr(pl.col("__nk")).alias("__nl"))
     reg = _prepare_registry(registry)
 
@@ -156,19 +159,22 @@ def resolve_units(frame: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame:
             .then(pl.lit(AMBIGUOUS_UNIT))
             .otherwise(problem)
         )
-    resolved = out.select(
-        "__rid",
-        code.alias("__unit_code"),
-        valid_from.alias("unit_valid_from"),
-        problem.alias("unit_problem"),
-    )
+    resolved = triples.join(
+        out.select(
+            "__rid",
+            code.alias("__unit_code"),
+            valid_from.alias("unit_valid_from"),
+            problem.alias("unit_problem"),
+        ),
+        on="__rid",
+        how="left",
+    ).drop("__rid")
     result = (
-        df.join(resolved, on="__rid", how="left")
-        .sort("__rid")
+        df.join(resolved, on=["unit_code", "unit_name", "__d"], how="left", nulls_equal=True, maintain_order="left")
         .with_columns(
             pl.col("unit_code").alias("unit_code_given"),
             pl.col("__unit_code").alias("unit_code"),
         )
-        .drop("__rid", "__unit_code")
+        .drop("__d", "__unit_code")
     )
     return result
