@@ -92,6 +92,7 @@ tbody tr.unranked { color: #3d4853; }
 .pager { display: flex; justify-content: space-between; gap: 8px; margin: 10px 0; flex-wrap: wrap; }
 details.year { margin: 4px 0; }
 details.year summary { cursor: pointer; font-weight: 600; padding: 4px 0; }
+details.ranking-block > summary { cursor: pointer; padding: 6px 0; color: #444; }
 table.periods td, table.periods th { white-space: nowrap; }
 tbody tr:target { outline: 3px solid #f0b400; outline-offset: -3px; background: #fff8dc; }
 .note.warn { color: #6b4e00; background: #fff3cd; border: 1px solid #e0c36a; border-radius: 6px; padding: 6px 10px; }
@@ -298,6 +299,13 @@ SITE_JS = r"""/* PAR scoreboard: language switch, table sort, diacritic-blind se
     run();
   }
 
+  var EXPORT_LABELS = {
+    vi: { SVG_ACTION: "Tải ảnh SVG", PNG_ACTION: "Tải ảnh PNG", CLICK_TO_VIEW_ACTIONS: "Tải biểu đồ",
+          COMPILED_ACTION: "", EDITOR_ACTION: "", SOURCE_ACTION: "" },
+    en: { SVG_ACTION: "Save as SVG", PNG_ACTION: "Save as PNG", CLICK_TO_VIEW_ACTIONS: "Download the chart",
+          COMPILED_ACTION: "", EDITOR_ACTION: "", SOURCE_ACTION: "" }
+  };
+
   function renderCharts(lang) {
     var holder = document.getElementById("chart-data");
     if (!holder || typeof window.vegaEmbed !== "function") { return; }
@@ -314,7 +322,11 @@ SITE_JS = r"""/* PAR scoreboard: language switch, table sort, diacritic-blind se
       var spec = Object.assign({}, pair[lang] || pair.vi, { datasets: data.datasets });
       window.vegaEmbed(el, spec, {
         mode: "vega-lite",
-        actions: false,
+        // every chart can be saved as PNG and SVG, made in the browser (no network)
+        actions: { export: { svg: true, png: true }, source: false, compiled: false, editor: false },
+        i18n: EXPORT_LABELS[lang] || EXPORT_LABELS.vi,
+        downloadFileName: chart.id.replace(/^chart-/, "") + "-" +
+          (window.location.pathname.split("/").pop() || "index").replace(/\.html$/, ""),
         renderer: "svg",
         formatLocale: data.formatLocale
       }).then(function (result) { views.push(result); }).catch(function (err) {

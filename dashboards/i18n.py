@@ -173,6 +173,10 @@ UI: dict[str, Label] = {
     "search": Label("Tìm đơn vị", "Find a unit"),
     "search_hint": Label("Gõ tên hoặc mã, có dấu hoặc không dấu", "Type a name or code, with or without diacritics"),
     "no_match": Label("Không có đơn vị phù hợp", "No matching unit"),
+    "none_ranked": Label(
+        "không đơn vị nào đủ điều kiện xếp hạng (đã kết thúc, chỉ còn hồ sơ được tính, hoặc quá ít hồ sơ)",
+        "no unit qualifies for a rank (ended, listed only for dossiers still counted, or too few dossiers)",
+    ),
     "provisional_note": Label(
         "Kỳ đang diễn ra: số liệu tạm tính đến thời điểm mới nhất trong dữ liệu.",
         "Period in progress: provisional figures, up to the latest time in the data.",

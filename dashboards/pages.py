@@ -450,13 +450,16 @@ def unit_context(
     held: dict[str, Label],
     tables: dict[str, bool],
     files: list[dict],
+    detail_key: str | None = None,
 ) -> dict:
-    """Header, latest-month detail and history of one unit (`rows`: all its periods)."""
+    """Header, latest-month detail and history of one unit (`rows`: all its periods;
+    `detail_key`: the period to detail, by default its latest month)."""
     rows = rows.sort("period_start", "period_type")
     # every period as a narrow record (a unit has hundreds: the wide dicts cost most of a page)
     recs = rows.select([c for c in HISTORY_FIELDS if c in rows.columns]).to_dicts()
     month_rows = rows.filter(pl.col("period_type") == "month")
-    latest = (month_rows if month_rows.height else rows).row(-1, named=True)
+    chosen = rows.filter(pl.col("period_key") == detail_key) if detail_key else rows.clear()
+    latest = (chosen if chosen.height else month_rows if month_rows.height else rows).row(-1, named=True)
     newest = rows.row(-1, named=True)
     key, ptype, level = latest["period_key"], latest["period_type"], latest["level"]
 

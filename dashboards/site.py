@@ -840,8 +840,11 @@ def build_site(
     units_dir = site_dir / "units"
     unit_pages: set[str] = set()
     if pf.height:
+        # the period a unit page details: its latest month with data of its own (not a
+        # month after its end, where it is listed only for late dossiers), else its
+        # latest month; weeks only for a unit with no month
         detail = (
-            pf.sort([pl.col("period_type") == "month", "period_start"])
+            pf.sort([pl.col("period_type") == "month", pl.col("ranked") | (pl.col("received") > 0), "period_start"])
             .group_by("unit_code", "unit_valid_from", maintain_order=True)
             .agg(pl.col("period_key").last())
         )
@@ -889,6 +892,7 @@ def build_site(
                     held=held,
                     tables=tables_on,
                     files=_all_files(detail_of[ukey], "../", published),
+                    detail_key=detail_of[ukey],
                 )
                 history = charts_mod.unit_history(ctx.pop("records"), rebuilt.get(ukey))
                 score_spec = "unit-score-reconstructed" if any("x" in h for h in history) else "unit-score"

@@ -135,6 +135,9 @@ def ranking_tables(
         ranked = sum(1 for r in rows if r["ranked"])
         tables.append(
             {
+                # a level with no ranked unit (e.g. the districts after the 2025 reform,
+                # listed only for their late dossiers) is folded away, after the others
+                "collapsed": ranked == 0,
                 "caption": Label(
                     f"{level_label(level, 'vi')} · {plabel.vi}", f"{level_label(level, 'en')} · {plabel.en}"
                 ),
@@ -153,6 +156,11 @@ def ranking_tables(
                 ],
             }
         )
+    if any(not tb["collapsed"] for tb in tables):
+        tables.sort(key=lambda tb: tb["collapsed"])
+    else:
+        for tb in tables:
+            tb["collapsed"] = False
     return tables
 
 

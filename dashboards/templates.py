@@ -16,7 +16,9 @@ MACROS = """\
 {%- endmacro %}
 
 {% macro table(tb, cls="ranking sortable") %}
-<div class="ranking-block">
+{% if tb.get("collapsed") %}<details class="ranking-block">
+<summary>{{ t(tb.caption) }} · {{ t(tb.note) }} — {{ t(UI.none_ranked) }}</summary>
+{% else %}<div class="ranking-block">{% endif %}
 <div class="table-wrap">
 <table class="{{ cls }}">
 <caption>{{ t(tb.caption) }}{% if tb.note %} <span class="meta">· {{ t(tb.note) }}</span>{% endif %}</caption>
@@ -28,7 +30,7 @@ MACROS = """\
 </table>
 </div>
 <p class="no-match" hidden>{{ t(UI.no_match) }}</p>
-</div>
+{% if tb.get("collapsed") %}</details>{% else %}</div>{% endif %}
 {% endmacro %}
 
 {% macro downloads(files) %}

@@ -166,6 +166,16 @@ def test_unit_page(site, browser, tmp_path):
     assert page.locator("h2").first.inner_text().startswith("Quận Ba Đình")
     assert "Tháng 02/2024" in page.inner_text("#detail")
     tab.shot(tmp_path, "unit-vi")
+    # every chart saves as PNG and SVG, made in the browser
+    page.click("#chart-unit-score details summary")
+    links = page.locator("#chart-unit-score .vega-actions a")
+    assert sorted(links.all_inner_texts()) == ["Tải ảnh PNG", "Tải ảnh SVG"]
+    for label, magic in (("Tải ảnh PNG", b"\x89PNG"), ("Tải ảnh SVG", b"<svg")):
+        with page.expect_download() as download:
+            links.filter(has_text=label).click()
+        saved = Path(download.value.path()).read_bytes()
+        assert saved.startswith(magic), saved[:40]
+        assert download.value.suggested_filename.startswith("unit-score-001-2008-08-01.")
     page.click(".lang-switch button[data-lang=en]")
     assert "The unit's latest month: February 2024" in page.inner_text("#detail")
     tab.chart("chart-unit-score")

@@ -950,3 +950,35 @@ def test_empty_frame_with_every_input(tmp_path):
     # "nothing to report" may come as a frame without columns
     build_site(tmp_path / "b", empty, manifest={}, quality=pl.DataFrame(), warnings=pl.DataFrame())
     assert "Kết quả kiểm tra theo kỳ" not in read(tmp_path / "b" / "quality.html")
+
+
+def test_a_level_with_no_ranked_unit_is_folded_after_the_others(scoreboard, tmp_path):
+    # January as after the 2025 reform: the districts ended and are listed only for late dossiers
+    frame = scoreboard.filter(pl.col("period_key").is_in(["2024-01", "2024-W01", "2024-W02"])).with_columns(
+        ranked=pl.when((pl.col("period_key") == "2024-01") & (pl.col("level") == "district"))
+        .then(False).otherwise("ranked")
+    )
+    build_site(tmp_path, frame, manifest=MANIFEST)
+    html = read(tmp_path / "index.html")
+    folded = re.findall(r"<details class=\"ranking-block\">\s*<summary>(.*?)</summary>", html, re.S)
+    assert len(folded) == 1
+    assert "Cấp huyện · Tháng 01/2024" in folded[0] and "0/2 đơn vị được xếp hạng" in folded[0]
+    assert "không đơn vị nào đủ điều kiện xếp hạng" in folded[0]
+    # the communes' table of the month comes first, open
+    assert html.index("Cấp xã · Tháng 01/2024") < html.index("Cấp huyện · Tháng 01/2024")
+    # the week, where districts are ranked, keeps districts first
+    assert html.index("Cấp huyện · Tuần 02/2024") < html.index("Cấp xã · Tuần 02/2024")
+
+
+def test_an_ended_unit_page_details_its_last_month_with_data(scoreboard, tmp_path):
+    # March: Ba Đình has ended and is listed only for a dossier still counted (received 0, unranked)
+    march = scoreboard.filter(pl.col("period_key") == "2024-02", pl.col("unit_code") == "001").with_columns(
+        period_key=pl.lit("2024-03"), period_start=pl.date(2024, 3, 1), period_end=pl.date(2024, 4, 1),
+        received=pl.lit(0, dtype=pl.Int64), ranked=pl.lit(False), rank=None, rank_in_peer=None, rank_change=None,
+    )
+    build_site(tmp_path, pl.concat([scoreboard, march.select(scoreboard.columns)]), manifest=MANIFEST)
+    html = read(tmp_path / "units" / "001-2008-08-01.html")
+    assert "Số liệu tháng gần nhất của đơn vị</span>: <span data-en=\"February 2024\">Tháng 02/2024</span>" in html
+    # the March row is still in its history
+    data = json.loads(parse(tmp_path / "units" / "001-2008-08-01.html").inline_scripts[0])
+    assert any(h["d"] == "2024-03-01" for h in data["datasets"]["history"])
