@@ -3,15 +3,17 @@
 All periods of a range are computed at once: counts are grouped by the period
 index of each event, and pending-overdue dossiers (which stay open across many
 periods) are counted as running sums of +1/-1 events per unit, never by
-scanning the history once per period.
+scanning the history once per period. The dossiers are reduced once to lean
+`Facts` (integer ids and flags), which the bottlenecks share; a district's counts
+are its communes' added to its own after grouping, never a copy of their dossiers.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import polars as pl
 
 from transforms.calendar import working_days_between
@@ -353,34 +355,43 @@ def score_facts(facts: Facts, units: pl.DataFrame, profile: Profile, periods: li
     )
 
 
-def _sum_in_order(exprs: list[pl.Expr]) -> pl.Expr:
-    """Left-to-right sum with nulls as 0 (sum_horizontal may add in another order,
-    and the last bit of a float score decides a rounded rank)."""
-    return functools.reduce(lambda acc, e: acc + e.fill_null(0.0), exprs[1:], exprs[0].fill_null(0.0))
+def _in_order(frame: pl.DataFrame, columns: list[str]) -> np.ndarray:
+    """Left-to-right sum with nulls as 0, element by element in numpy. (Polars may
+    re-associate a chain of additions, pairwise, depending on the data, and the last
+    bit of a float score decides a rounded rank.)"""
+    total = frame[columns[0]].fill_null(0.0).to_numpy()
+    for column in columns[1:]:
+        total = total + frame[column].fill_null(0.0).to_numpy()
+    return total
 
 
 def add_points(frame: pl.DataFrame, profile: Profile) -> pl.DataFrame:
     """Points per indicator and group, and the score renormalised over what applies."""
-    maxima = []
-    for i, ind in enumerate(profile.indicators):
-        frame = frame.with_columns(ind.points(pl.col(ind.rate)).alias(f"_pts{i}"))
-        maxima.append(pl.when(pl.col(ind.rate).is_not_null()).then(pl.lit(ind.max_points)))
+    points = [f"_pts{i}" for i in range(len(profile.indicators))]
+    frame = frame.with_columns(
+        *[ind.points(pl.col(ind.rate)).cast(pl.Float64).alias(p) for p, ind in zip(points, profile.indicators)],
+        *[
+            pl.when(pl.col(ind.rate).is_not_null()).then(pl.lit(float(ind.max_points))).alias(f"_max{i}")
+            for i, ind in enumerate(profile.indicators)
+        ],
+    )
     group_cols = {}
     for group in PUBLISHED_GROUPS:
-        members = [pl.col(f"_pts{i}") for i, ind in enumerate(profile.indicators) if ind.group == group]
+        members = [p for p, ind in zip(points, profile.indicators) if ind.group == group]
         if members:
-            any_applies = pl.any_horizontal([m.is_not_null() for m in members])
-            group_cols[f"points_{group}"] = pl.when(any_applies).then(_sum_in_order(members))
+            any_applies = pl.any_horizontal([pl.col(m).is_not_null() for m in members])
+            group_cols[f"points_{group}"] = pl.when(any_applies).then(pl.Series(_in_order(frame, members)))
         else:
             group_cols[f"points_{group}"] = pl.lit(None, dtype=pl.Float64)
-    applicable_max = pl.sum_horizontal(maxima)
+    frame = frame.with_columns(**group_cols)
+    applicable_max = _in_order(frame, [f"_max{i}" for i in range(len(profile.indicators))])
     # earned = the sum of the group points, in the published order, so that the
     # score adds up exactly as the published group columns do
-    earned_total = _sum_in_order([pl.col(f"points_{g}") for g in PUBLISHED_GROUPS])
-    return (
-        frame.with_columns(**group_cols)
-        .with_columns(score=pl.when(applicable_max > 0).then(100 * earned_total / applicable_max))
-        .drop([f"_pts{i}" for i in range(len(profile.indicators))])
+    earned_total = _in_order(frame, [f"points_{g}" for g in PUBLISHED_GROUPS])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.where(applicable_max > 0, 100 * earned_total / applicable_max, np.nan)
+    return frame.with_columns(score=pl.Series(score).fill_nan(None)).drop(
+        *points, *[f"_max{i}" for i in range(len(profile.indicators))]
     )
 
 
