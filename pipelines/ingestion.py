@@ -71,7 +71,7 @@ def set_aside(landing: Path, path: Path, message: str) -> Path:
 
 
 BATCH_FILES = 200
-BATCH_BYTES = 256 * 1024 * 1024
+BATCH_BYTES = 64 * 1024 * 1024
 
 
 def _batches(pending: list[tuple[Path, str, str]]):
@@ -165,7 +165,7 @@ def ingest_landing(
             last = {t: index_of(t, latest.date()) for t in PERIOD_TYPES}
             last["week"] = covered_range("week", latest.date(), latest.date())[1]
             # both copies touch periods: the old one's numbers move too
-            report.affected = affected_periods(pl.concat([added, removed]).select(PERIOD_FIELDS), last)
+            report.affected = affected_periods(pl.concat([f.select(PERIOD_FIELDS) for f in (added, removed)]), last)
     report.dossiers = wh.one(con, "SELECT count(*) FROM dossiers")[0]
     report.by_file = wh.read_table(con, "SELECT * FROM file_accounting ORDER BY source_file")
     return report

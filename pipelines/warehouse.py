@@ -209,20 +209,32 @@ KEEP_ORDER_SQL = f"""
     source_file DESC,
     source_row DESC"""
 TOUCHED = "stale_dossier_ids"
+REFRESH_MEMORY = "1GB"
 
 
 def refresh_dossiers(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame] | None:
     """Re-select the kept copy of every stale dossier id, in DuckDB, and replace those
     ids' rows of ``dossiers`` (one transaction, which also clears the stale ids).
-    Returns the rows that differ between the old and the new kept copies of those
-    ids, with ``side`` ('new' | 'old'), as transforms.changes.changed_dossiers does
-    for whole tables; None when no id was stale."""
+    Returns (added, removed): the rows that differ between the new and the old kept
+    copies of those ids, from each side (what transforms.changes.changed_dossiers of
+    the whole tables gives, split by ``side``); None when no id was stale."""
     if not one(con, f"SELECT count(*) FROM (SELECT 1 FROM {TOUCHED} LIMIT 1)")[0]:
         return None
     columns = ", ".join(f'"{c}"' for c in DOSSIER_SCHEMA)
     in_touched = "dossier_id IN (SELECT dossier_id FROM _ids)"
     con.execute(f"CREATE OR REPLACE TEMP TABLE _ids AS SELECT DISTINCT dossier_id FROM {TOUCHED}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _old AS SELECT {columns} FROM dossiers WHERE {in_touched}")
+    limit = one(con, "SELECT current_setting('memory_limit')")[0]
+    # a first load's window over every version spills rather than grows, and the
+    # rows read back are not cached beside their copy in Polars
+    con.execute(f"SET memory_limit = '{REFRESH_MEMORY}'")
+    try:
+        return _refresh(con, in_touched, columns)
+    finally:
+        con.execute(f"SET memory_limit = '{limit}'")
+
+
+def _refresh(con: duckdb.DuckDBPyConnection, in_touched: str, columns: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     con.execute("BEGIN")
     try:
         con.execute(f"DELETE FROM dossiers WHERE {in_touched}")
@@ -238,14 +250,24 @@ def refresh_dossiers(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.D
         raise
     new = f"SELECT {columns} FROM dossiers WHERE {in_touched}"
     if one(con, "SELECT count(*) FROM (SELECT 1 FROM _old LIMIT 1)")[0]:
-        added = read_table(con, f"{new} EXCEPT ALL SELECT * FROM _old")
-        removed = read_table(con, f"SELECT * FROM _old EXCEPT ALL {new}")
+        added = read_batched(con, f"{new} EXCEPT ALL SELECT * FROM _old")
+        removed = read_batched(con, f"SELECT * FROM _old EXCEPT ALL {new}")
     else:  # a first load: everything is new
-        added = read_table(con, new)
+        added = read_batched(con, new)
         removed = read_table(con, "SELECT * FROM _old")
     con.execute("DROP TABLE _ids")
     con.execute("DROP TABLE _old")
     return added, removed
+
+
+def read_batched(con: duckdb.DuckDBPyConnection, sql: str, rows: int = 500_000) -> pl.DataFrame:
+    """A query's result as a frame, converted a batch at a time (a whole first load of
+    dossiers would otherwise be held twice, as Arrow and as Polars, while converting)."""
+    reader = con.sql(sql).to_arrow_reader(rows)
+    frames = [pl.from_arrow(batch) for batch in reader]
+    if not frames:
+        return read_table(con, f"SELECT * FROM ({sql}) LIMIT 0")
+    return pl.concat(frames, rechunk=False)
 
 
 def replace_dossiers(con: duckdb.DuckDBPyConnection, dossiers: pl.DataFrame) -> None:
