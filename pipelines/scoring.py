@@ -20,7 +20,7 @@ import polars as pl
 from pipelines import warehouse as wh
 from pipelines.resources import ScoreboardSettings, Warehouse, local_now
 from quality.holds import check_holds
-from quality.suites import MAX_EXAMPLES, CheckOutcome, QualityResult, validate_scoreboard
+from quality.suites import QualityResult, merge_results, validate_scoreboard
 from transforms.calendar import load_overlay, working_calendar
 from transforms.insights import BOTTLENECK_SCHEMA, bottlenecks_of, weak_points, what_if
 from transforms.periods import index_expr, key_of, make_periods, parse_key, start_of
@@ -125,7 +125,7 @@ def score_partitions(
             )
     return ScoredPeriods(
         pl.concat([s.rows for s in scored]),
-        merge_quality([s.quality for s in scored]),
+        merge_results([s.quality for s in scored]),
         sorted(k for s in scored for k in s.held),
     )
 
@@ -190,39 +190,6 @@ def _score_chunk(
         },
     )
     return ScoredPeriods(rows, quality, held)
-
-
-def merge_quality(results: list[QualityResult]) -> QualityResult:
-    """The chunks' validations as one: a check fails if it failed in any chunk."""
-    if len(results) == 1:
-        return results[0]
-    checks: dict[str, CheckOutcome] = {}
-    for result in results:
-        for c in result.checks:
-            seen = checks.get(c.name)
-            if seen is None:
-                checks[c.name] = CheckOutcome(
-                    c.name, c.success, c.unexpected_count, c.description_vi, c.description_en,
-                    list(c.examples), c.error,
-                )
-                continue
-            seen.success = seen.success and c.success
-            seen.error = seen.error or c.error
-            seen.unexpected_count = (
-                None if seen.unexpected_count is None or c.unexpected_count is None
-                else seen.unexpected_count + c.unexpected_count
-            )
-            seen.examples = (seen.examples + [e for e in c.examples if e not in seen.examples])[:MAX_EXAMPLES]
-    return QualityResult(
-        suite=results[0].suite,
-        success=all(r.success for r in results),
-        checks=list(checks.values()),
-        seconds=sum(r.seconds for r in results),
-        rows=sum(r.rows for r in results),
-        failed_periods=set().union(*(r.failed_periods for r in results)),
-        unplaced_failures=sum(r.unplaced_failures for r in results),
-        gx_seconds=sum(r.gx_seconds for r in results),
-    )
 
 
 @dataclass

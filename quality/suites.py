@@ -512,7 +512,63 @@ def _dossier_periods(rows: pl.DataFrame, horizon: datetime | None) -> tuple[set[
     return periods, unplaced
 
 
-def validate_dossiers(frame: pl.DataFrame, *, as_of: datetime | None = None) -> QualityResult:
+DOSSIER_BUCKET_ROWS = 1_000_000
+
+
+def validate_dossiers(
+    frame: pl.DataFrame, *, as_of: datetime | None = None, bucket_rows: int = DOSSIER_BUCKET_ROWS
+) -> QualityResult:
+    """Validate canonical dossier rows, a bucket of dossier ids at a time when there are
+    many (GX's pandas path copies and hashes the whole frame: a first load of 10 million
+    dossiers at once would hold several copies). One id always falls in one bucket, so
+    uniqueness is still checked across the whole frame."""
+    if frame.height <= bucket_rows or "dossier_id" not in frame.columns:
+        return _validate_dossiers(frame, as_of=as_of)
+    if as_of is None:  # every bucket places a failing pending dossier up to the same horizon
+        typed, _ = _typed(frame, {c: DOSSIER_SCHEMA[c] for c in EVENT_FIELDS})
+        as_of = typed.select(pl.max_horizontal([pl.col(c).max() for c in EVENT_FIELDS])).item()
+    buckets = -(-frame.height // bucket_rows)
+    bucket = (pl.col("dossier_id").hash(seed=0) % buckets).alias("_bucket")
+    parts = frame.with_columns(bucket).partition_by("_bucket", include_key=False, maintain_order=True)
+    return merge_results([_validate_dossiers(part, as_of=as_of) for part in parts])
+
+
+def merge_results(results: list[QualityResult]) -> QualityResult:
+    """Validations of parts of one table as one: a check fails if it failed in any part."""
+    if len(results) == 1:
+        return results[0]
+    checks: dict[str, CheckOutcome] = {}
+    for result in results:
+        for c in result.checks:
+            seen = checks.get(c.name)
+            if seen is None:
+                checks[c.name] = CheckOutcome(
+                    c.name, c.success, c.unexpected_count, c.description_vi, c.description_en,
+                    list(c.examples), c.error,
+                )
+                continue
+            seen.success = seen.success and c.success
+            seen.error = seen.error or c.error
+            # missing columns are the table's, the same in every part; rows add up
+            combine = max if c.name == "columns_present" else int.__add__
+            seen.unexpected_count = (
+                None if seen.unexpected_count is None or c.unexpected_count is None
+                else combine(seen.unexpected_count, c.unexpected_count)
+            )
+            seen.examples = (seen.examples + [e for e in c.examples if e not in seen.examples])[:MAX_EXAMPLES]
+    return QualityResult(
+        suite=results[0].suite,
+        success=all(r.success for r in results),
+        checks=list(checks.values()),
+        seconds=sum(r.seconds for r in results),
+        rows=sum(r.rows for r in results),
+        failed_periods=set().union(*(r.failed_periods for r in results)),
+        unplaced_failures=sum(r.unplaced_failures for r in results),
+        gx_seconds=sum(r.gx_seconds for r in results),
+    )
+
+
+def _validate_dossiers(frame: pl.DataFrame, *, as_of: datetime | None = None) -> QualityResult:
     """Validate canonical dossier rows (DOSSIER_SCHEMA): the rows a run adds or changes.
 
     `failed_periods`: every week and month from the earliest to the latest event of a
@@ -686,6 +742,7 @@ __all__ = [
     "FILE_RULES",
     "scoreboard_table",
     "validate_dossiers",
+    "merge_results",
     "validate_file_accounting",
     "validate_scoreboard",
     "warm_up",
