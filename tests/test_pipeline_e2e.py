@@ -150,3 +150,40 @@ def test_a_range_given_as_keys_scores_only_that_range(example_run):
     with duckdb.connect(warehouse.path, read_only=True) as con:
         keys = [r[0] for r in con.execute("SELECT DISTINCT period_key FROM scoreboard ORDER BY 1").fetchall()]
     assert keys == ["2024-02", "2024-W05", "2024-W06", "2024-W07", "2024-W08", "2024-W09"]
+
+
+def _published_table(site: Path, name: str, key: str) -> pl.DataFrame:
+    raw = pl.read_csv(site / "data" / f"{name}-{key}.csv", infer_schema=False, encoding="utf8-lossy")
+    return raw.rename(lambda c: c.lstrip("\ufeff"))
+
+
+def test_every_unit_page_agrees_with_the_published_files(example_run):
+    import re
+
+    from dashboards.format import fmt_score
+
+    settings, _, _ = example_run
+    site = settings.site
+    pages = sorted((site / "units").glob("*.html"))
+    assert len(pages) == 4
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        key = re.search(r'href="\.\./periods/([^."]+)\.html#u-', html).group(1)
+        code, valid_from = page.stem.split("-", 1)
+        published = read_published(site, key).filter(pl.col("unit_code") == code).row(0, named=True)
+        detail = re.sub(r"<[^>]+>", " ", html[html.index('id="detail"'):html.index('id="history"')])
+        detail = " ".join(detail.split())
+        assert f"Điểm {fmt_score(published['score'])}" in detail, (page.name, key)
+        if published["ranked"]:
+            assert f"Hạng {published['rank']}/" in detail
+            w = _published_table(site, "what_if", key).filter(pl.col("unit_code") == code).row(0, named=True)
+            if w["dossiers_for_rank"] is not None:
+                assert f"{w['dossiers_for_rank']} hồ sơ nữa đúng hạn sẽ đưa đơn vị lên hạng {w['target_rank']}." in detail
+        # the bottleneck procedures, in the published order
+        codes = (
+            _published_table(site, "bottlenecks", key)
+            .filter(pl.col("unit_code") == code)
+            .sort(pl.col("position").cast(pl.Int32))["procedure_code"].to_list()
+        )
+        shown = [c for c in re.findall(r"\b\d\.\d{6}\b", detail)]
+        assert [c for c in dict.fromkeys(shown)][: len(codes)] == codes, (page.name, shown, codes)
