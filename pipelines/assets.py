@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from pipelines.ingestion import ingest_landing
+from pipelines.ingestion import ingest_landing, validate_stored_dossiers
 from pipelines.partitions import monthly_partitions, weekly_partitions
 from pipelines.publication import publish_site
 from pipelines.resources import ScoreboardSettings, Warehouse, local_now
@@ -61,10 +61,12 @@ def dossiers(
         )
         holds = batch_holds_in(con, report.by_file)
         wh.replace_batch_holds(con, holds)
+        valid = validate_stored_dossiers(con) if report.changed_all and report.dossiers else None
     _log(context)(report.summary())
     accounting = validate_file_accounting(report.by_file)
     changed = report.changed if report.changed is not None else pl.DataFrame()
-    valid = validate_dossiers(changed) if changed.height else None
+    if valid is None and changed.height:
+        valid = validate_dossiers(changed)
     held_files = sorted(holds["source"].unique().to_list())
     by_file = report.by_file.select(
         "source_file", "status", "rows_read", "rows_accepted", "rows_quarantined", "rows_superseded"

@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines import warehouse as wh
+from quality.suites import DOSSIER_BUCKET_ROWS, QualityResult, merge_results, validate_dossiers
 from transforms.changes import affected_periods
 from transforms.periods import PERIOD_TYPES, covered_range, index_of
 from transforms.ingest import content_hash, ingest_files
@@ -37,6 +38,8 @@ class IngestionReport:
     affected: dict[str, list[int]] = field(default_factory=lambda: {"week": [], "month": []})
     # the kept copies this run added or changed (validated by the dossier suite)
     changed: pl.DataFrame | None = None
+    # a first load: every stored dossier is new (and `changed` is not filled)
+    changed_all: bool = False
 
     def summary(self) -> str:
         return (
@@ -156,10 +159,17 @@ def ingest_landing(
         )
     # Only the ids these files carry, or their earlier contents carried, can change
     # their kept copy: re-select, replace and compare those alone.
-    refreshed = wh.refresh_dossiers(con)
+    first_load = not wh.one(con, "SELECT count(*) FROM (SELECT 1 FROM dossiers LIMIT 1)")[0]
+    refreshed = wh.refresh_dossiers(con, read_first_load=not first_load)
     if refreshed is not None:
         added, removed = refreshed
-        report.changed = added
+        if added is None:
+            # a first load: every dossier is new; they are validated from the warehouse a
+            # bucket at a time (validate_stored_dossiers), not held here all at once
+            report.changed_all = True
+            added = wh.read_batched(con, f"SELECT {', '.join(PERIOD_FIELDS)} FROM dossiers")
+        else:
+            report.changed = added
         _, latest = wh.data_extent(con)
         if latest is not None and added.height + removed.height:
             last = {t: index_of(t, latest.date()) for t in PERIOD_TYPES}
@@ -169,3 +179,18 @@ def ingest_landing(
     report.dossiers = wh.one(con, "SELECT count(*) FROM dossiers")[0]
     report.by_file = wh.read_table(con, "SELECT * FROM file_accounting ORDER BY source_file")
     return report
+
+
+def validate_stored_dossiers(con, bucket_rows: int = DOSSIER_BUCKET_ROWS) -> QualityResult:
+    """The dossier suite over the whole `dossiers` table, a bucket of ids at a time (one
+    id always falls in one bucket, so uniqueness is checked across the table)."""
+    total = wh.one(con, "SELECT count(*) FROM dossiers")[0]
+    buckets = max(1, -(-total // bucket_rows))
+    _, as_of = wh.data_extent(con)
+    return merge_results([
+        validate_dossiers(
+            wh.read_table(con, "SELECT * FROM dossiers WHERE coalesce(hash(dossier_id), 0) % ? = ?", [buckets, i]),
+            as_of=as_of,
+        )
+        for i in range(buckets)
+    ])

@@ -6,6 +6,7 @@ one transaction, so any step can be re-run or interrupted and re-run safely.
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -103,7 +104,10 @@ def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    # DuckDB's buffer pool would otherwise grow to 80 % of RAM while a first load of
+    # millions of dossiers is inserted; beyond this it writes to the file and spills
+    con = duckdb.connect(str(path), read_only=read_only,
+                         config={"memory_limit": os.environ.get("SCOREBOARD_DUCKDB_MEMORY", "2GB")})
     try:
         if not read_only:
             ensure_schema(con)
@@ -212,12 +216,15 @@ TOUCHED = "stale_dossier_ids"
 REFRESH_MEMORY = "1GB"
 
 
-def refresh_dossiers(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+def refresh_dossiers(
+    con: duckdb.DuckDBPyConnection, *, read_first_load: bool = True
+) -> tuple[pl.DataFrame | None, pl.DataFrame] | None:
     """Re-select the kept copy of every stale dossier id, in DuckDB, and replace those
     ids' rows of ``dossiers`` (one transaction, which also clears the stale ids).
     Returns (added, removed): the rows that differ between the new and the old kept
     copies of those ids, from each side (what transforms.changes.changed_dossiers of
-    the whole tables gives, split by ``side``); None when no id was stale."""
+    the whole tables gives, split by ``side``); None when no id was stale. On a first load
+    every dossier is added: with ``read_first_load=False`` added is None, not read back."""
     if not one(con, f"SELECT count(*) FROM (SELECT 1 FROM {TOUCHED} LIMIT 1)")[0]:
         return None
     columns = ", ".join(f'"{c}"' for c in DOSSIER_SCHEMA)
@@ -229,12 +236,14 @@ def refresh_dossiers(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.D
     # rows read back are not cached beside their copy in Polars
     con.execute(f"SET memory_limit = '{REFRESH_MEMORY}'")
     try:
-        return _refresh(con, in_touched, columns)
+        return _refresh(con, in_touched, columns, read_first_load)
     finally:
         con.execute(f"SET memory_limit = '{limit}'")
 
 
-def _refresh(con: duckdb.DuckDBPyConnection, in_touched: str, columns: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _refresh(
+    con: duckdb.DuckDBPyConnection, in_touched: str, columns: str, read_first_load: bool
+) -> tuple[pl.DataFrame | None, pl.DataFrame]:
     con.execute("BEGIN")
     try:
         con.execute(f"DELETE FROM dossiers WHERE {in_touched}")
@@ -253,7 +262,7 @@ def _refresh(con: duckdb.DuckDBPyConnection, in_touched: str, columns: str) -> t
         added = read_batched(con, f"{new} EXCEPT ALL SELECT * FROM _old")
         removed = read_batched(con, f"SELECT * FROM _old EXCEPT ALL {new}")
     else:  # a first load: everything is new
-        added = read_batched(con, new)
+        added = read_batched(con, new) if read_first_load else None
         removed = read_table(con, "SELECT * FROM _old")
     con.execute("DROP TABLE _ids")
     con.execute("DROP TABLE _old")

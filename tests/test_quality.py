@@ -718,3 +718,33 @@ def test_timing_fifty_thousand_scoreboard_rows(scoreboard, profile):
     assert result.success and result.rows == big.height
     print(f"\n[quality] {big.height:,} scoreboard rows: {elapsed:.2f} s wall, {cpu:.2f} s CPU (GX {result.gx_seconds:.2f} s), "
           f"success={result.success}")
+
+
+def test_a_first_load_is_validated_from_the_warehouse_in_buckets(tmp_path):
+    """A first load is not held in memory: validate_stored_dossiers reads the stored
+    dossiers a bucket of ids at a time and gives what the whole table gives."""
+    import shutil
+    from datetime import datetime as _dt
+
+    from pipelines import warehouse as wh
+    from pipelines.ingestion import ingest_landing, validate_stored_dossiers
+    from tests.helpers import EXAMPLE
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(EXAMPLE / "dossiers.csv", landing / "dossiers.csv")
+    with wh.connect(tmp_path / "w.duckdb") as con:
+        report = ingest_landing(con, landing=landing, registry_path=EXAMPLE / "units.csv",
+                                now=_dt(2024, 3, 1), log=lambda _m: None)
+        assert report.changed_all and report.changed is None and report.dossiers == 38
+        assert report.affected["month"] and report.affected["week"]
+        good = validate_stored_dossiers(con, bucket_rows=5)
+        assert good.success and good.rows == 38
+        # a second copy of an id and a finish before receipt, planted in the table
+        con.execute("INSERT INTO dossiers SELECT * FROM dossiers WHERE dossier_id = 'WX-001'")
+        con.execute("UPDATE dossiers SET finished_at = received_at - INTERVAL 1 DAY WHERE dossier_id = 'WX-002'")
+        whole = validate_dossiers(wh.read_table(con, "SELECT * FROM dossiers"))
+        buckets = validate_stored_dossiers(con, bucket_rows=5)
+    assert failed(buckets) == failed(whole) == {"dossier_id_unique", "finished_at_not_before_received"}
+    assert {c.name: c.unexpected_count for c in buckets.checks} == {c.name: c.unexpected_count for c in whole.checks}
+    assert buckets.failed_periods == whole.failed_periods
