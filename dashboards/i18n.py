@@ -256,22 +256,14 @@ def peer_group_label(group: str | None, lang: str = "vi") -> str:
 # The groups by the key the profile and the insight tables use (`timeliness`).
 GROUP_KEYS: dict[str, Label] = {k.removeprefix("points_"): v for k, v in GROUPS.items()}
 
-# Indicators by the rate they score (the rate's column label, shorter where it reads better).
+# Indicators by the rate they score (their column labels).
 INDICATORS: dict[str, Label] = {
-    "on_time_rate": Label("Tỷ lệ đúng hạn", "On-time rate"),
-    "online_rate": Label("Tỷ lệ trực tuyến", "Online rate"),
-    "paid_online_rate": Label("Tỷ lệ thanh toán trực tuyến", "Online payment rate"),
-    "digitized_rate": Label("Tỷ lệ số hóa hồ sơ", "Digitised rate"),
-    "e_result_rate": Label("Tỷ lệ trả kết quả điện tử", "E-result rate"),
-    "synced_rate": Label("Tỷ lệ đồng bộ", "Synchronised rate"),
-    "complaint_rate": Label("Tỷ lệ phản ánh, không hài lòng", "Complaint rate"),
-    "satisfaction_rate": Label("Tỷ lệ hài lòng", "Satisfaction rate"),
-    "apology_rate": Label("Tỷ lệ xin lỗi khi trễ hạn", "Apology rate"),
-    "score": Label("Điểm", "Score"),
-    "received": Label("Tiếp nhận", "Received"),
-    "overdue": Label("Trễ hạn", "Overdue"),
-    "pending_overdue": Label("Quá hạn đang xử lý", "Pending overdue"),
-    "avg_working_days": Label("Số ngày làm việc bình quân", "Average working days"),
+    k: COLUMNS[k]
+    for k in (
+        "on_time_rate", "online_rate", "paid_online_rate", "digitized_rate", "e_result_rate", "synced_rate",
+        "complaint_rate", "satisfaction_rate", "apology_rate", "score", "received", "overdue",
+        "pending_overdue", "avg_working_days",
+    )
 }
 
 # Labels of the columns of the weak-point, bottleneck and what-if tables

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from pathlib import Path
 
 import polars as pl
@@ -11,6 +12,17 @@ from transforms.schema import BOOL_FIELDS, DATE_FIELDS, DOSSIER_SCHEMA, SCOREBOA
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLE = FIXTURES / "example"
+
+
+def to_cp1258(text: str) -> bytes:
+    """Windows-1258 keeps tone marks as combining characters."""
+    tones = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+    out = []
+    for ch in text:
+        parts = unicodedata.normalize("NFD", ch)
+        base = unicodedata.normalize("NFC", "".join(p for p in parts if p not in tones))
+        out.append(base + "".join(p for p in parts if p in tones))
+    return "".join(out).encode("cp1258")
 
 
 def read_expected_scoreboard(path: Path = EXAMPLE / "expected_scoreboard.csv") -> pl.DataFrame:

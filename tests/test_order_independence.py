@@ -17,7 +17,6 @@ import io
 import json
 import random
 import shutil
-import unicodedata
 from pathlib import Path
 
 import duckdb
@@ -27,6 +26,7 @@ import xlsxwriter
 
 from pipelines.cli import CliError, run_pipeline
 from pipelines.resources import ScoreboardSettings, Warehouse
+from tests.helpers import to_cp1258
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
 NOW = "2024-02-20T12:00:00"
@@ -87,17 +87,6 @@ EARLY = [row("D-06", "00004", 4, "05/01/2024 08:30", "25/01/2024")]
 # D-10 returned, then a later export of another office has it only "processing": the
 # copy with the later event wins whatever the status.
 OTHER = [row("D-10", "002", 4, "08/01/2024 08:00", "20/01/2024")]
-
-
-def to_cp1258(text: str) -> bytes:
-    """Windows-1258 keeps tone marks as combining characters."""
-    tones = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
-    out = []
-    for ch in text:
-        parts = unicodedata.normalize("NFD", ch)
-        base = unicodedata.normalize("NFC", "".join(p for p in parts if p not in tones))
-        out.append(base + "".join(p for p in parts if p in tones))
-    return "".join(out).encode("cp1258")
 
 
 def write_csv(path: Path, rows: list[dict], *, sep: str = ",", encoding: str = "utf-8") -> None:

@@ -31,6 +31,7 @@ import xlsxwriter
 from pipelines.cli import run_pipeline
 from pipelines.ingestion import REJECTED_DIR
 from pipelines.resources import ScoreboardSettings, Warehouse
+from tests.helpers import to_cp1258
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
 
@@ -81,17 +82,6 @@ def records(fmt: str) -> list[dict[str, str]]:
         rec = {"Họ tên": PERSONAL["Họ tên"], **rec, **{k: v for k, v in PERSONAL.items() if k != "Họ tên"}}
         out.append(rec)
     return out
-
-
-def to_cp1258(text: str) -> bytes:
-    """Windows-1258 keeps tone marks as combining characters."""
-    tones = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
-    out = []
-    for ch in text:
-        parts = unicodedata.normalize("NFD", ch)
-        base = unicodedata.normalize("NFC", "".join(p for p in parts if p not in tones))
-        out.append(base + "".join(p for p in parts if p in tones))
-    return "".join(out).encode("cp1258")
 
 
 def csv_text(rows: list[dict], sep: str) -> str:

@@ -21,6 +21,7 @@ from transforms.read import (
     read_table,
 )
 from transforms.normalise import normalise_key
+from tests.helpers import to_cp1258
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example" / "dossiers.csv"
 
@@ -270,17 +271,6 @@ def _csv_text(rows: list[dict[str, str]], sep: str, headers: dict[str, str]) -> 
     for row in rows:
         lines.append(sep.join(row.get(f, "") for f in headers))
     return "\r\n".join(lines) + "\r\n"
-
-
-def to_cp1258(text: str) -> bytes:
-    """Windows-1258 keeps tone marks as combining characters."""
-    tones = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
-    out = []
-    for ch in text:
-        parts = unicodedata.normalize("NFD", ch)
-        base = unicodedata.normalize("NFC", "".join(p for p in parts if p not in tones))
-        out.append(base + "".join(p for p in parts if p in tones))
-    return "".join(out).encode("cp1258")
 
 
 VN_HEADERS = {

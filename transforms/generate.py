@@ -43,6 +43,7 @@ import polars as pl
 from config import config_path
 from transforms.calendar import working_calendar
 from transforms.units import load_registry, strip_level_expr, unit_name_key
+from transforms.xlsx import column_letter
 
 # --------------------------------------------------------------------------- constants
 
@@ -965,15 +966,6 @@ def _xml_escape(expr: pl.Expr) -> pl.Expr:
         .str.replace_all(">", "&gt;", literal=True)
 
 
-def _col_letter(i: int) -> str:
-    out = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        out = chr(65 + r) + out
-    return out
-
-
 def _text_cell(ref: str, value: str, style: int = 0) -> str:
     v = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     s = f' s="{style}"' if style else ""
@@ -990,7 +982,7 @@ def _sheet_rows(frame: pl.DataFrame, kinds: list[str], first_row: int) -> pl.Dat
     r = pl.col("__r")
     cells = []
     for i, h in enumerate(h for h in headers if kind_of[h] != "patch"):
-        v, k, ref = pl.col(h), kind_of[h], pl.lit(f'<c r="{_col_letter(i)}')
+        v, k, ref = pl.col(h), kind_of[h], pl.lit(f'<c r="{column_letter(i)}')
         if k == "text":
             cell = pl.concat_str(ref, r, pl.lit('" t="inlineStr"><is><t>'), _xml_escape(v), pl.lit("</t></is></c>"))
         elif k == "num":
@@ -1021,7 +1013,7 @@ def _write_xlsx(path: Path, headers: list[str], rows_xml: str, n_rows: int, styl
             parts.append(f'<row r="{r}">{_text_cell(f"A{r}", text, 1)}</row>')
         header_row = len(banner) + 2  # a blank row under the banner
     parts.append(f'<row r="{header_row}">' + "".join(
-        _text_cell(f"{_col_letter(c)}{header_row}", h, 1) for c, h in enumerate(headers)) + "</row>")
+        _text_cell(f"{column_letter(c)}{header_row}", h, 1) for c, h in enumerate(headers)) + "</row>")
     parts.append(rows_xml)
     last = header_row + n_rows
     if report:
@@ -1034,7 +1026,7 @@ def _write_xlsx(path: Path, headers: list[str], rows_xml: str, n_rows: int, styl
     )
     sheet = (
         _XML + f"<worksheet {_NS} {_NS_R}>"
-        f'<dimension ref="A1:{_col_letter(len(headers) - 1)}{last}"/>'
+        f'<dimension ref="A1:{column_letter(len(headers) - 1)}{last}"/>'
         '<sheetViews><sheetView workbookViewId="0"/></sheetViews>'
         f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols>'
         f'<sheetData>{"".join(parts)}</sheetData>'
