@@ -357,7 +357,7 @@ WITH grid AS (
         ) / applicable_max END AS score
     FROM pointed
 ), flagged AS (
-    SELECT *, round(score, 2) AS rounded_score,
+    SELECT *, round(round(score, 9), 2) AS rounded_score,
         valid_in_period AND score IS NOT NULL AND received + timeliness_base >= 10 AS ranked
     FROM scored
 )

@@ -30,6 +30,11 @@ EPOCH_MONDAY = pd.Timestamp("1970-01-05")
 BANDS = [(90, "Xuất sắc"), (80, "Tốt"), (70, "Khá"), (50, "Trung bình")]
 
 
+def _round_half_away(values: pd.Series, decimals: int) -> pd.Series:
+    scaled = values * 10.0**decimals
+    return (np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)) / 10.0**decimals
+
+
 def read_exports(landing: str) -> pd.DataFrame:
     frames = []
     for path in sorted(glob.glob(os.path.join(landing, "**", "*.csv"), recursive=True)):
@@ -215,8 +220,7 @@ def score(board: pd.DataFrame) -> pd.DataFrame:
     for g in ("points_timeliness", "points_online", "points_payment", "points_digitization", "points_satisfaction"):
         earned = earned + b[g].fillna(0.0)
     b["score"] = (100 * earned / applicable).where(applicable > 0)
-    scaled = b["score"] * 100
-    b["rounded_score"] = (np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)) / 100
+    b["rounded_score"] = _round_half_away(_round_half_away(b["score"], 9), 2)
     b["ranked"] = b["valid_in_period"] & b["score"].notna() & (b["received"] + b["timeliness_base"] >= 10)
     b["band"] = None
     for minimum, label in reversed(BANDS):

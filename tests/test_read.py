@@ -447,7 +447,7 @@ def test_missing_required_columns_message_names_file_and_fields(tmp_path):
     assert "thieu_cot.csv" in msg
     assert "procedure_code" in msg and "unit_code or unit_name" in msg
     assert "Đỗ Riêng Tư" not in msg and "A-1" not in msg
-    assert info.value.missing_fields == ["procedure_code", "unit_code or unit_name"]
+    assert info.value.missing_fields == ["procedure_code or procedure_name", "unit_code or unit_name"]
 
 
 @pytest.mark.parametrize(

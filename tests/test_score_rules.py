@@ -176,7 +176,37 @@ def test_a_unit_that_ended_but_still_has_late_dossiers_is_listed_not_ranked():
 def test_round_score_is_half_away_from_zero_like_duckdb():
     import duckdb
 
-    values = [89.99999999999999, 0.125, 2.675, 1.005, 89.995, 69.99499999999999, 49.995]
+    values = [89.99999999999999, 0.125, 2.675, 1.005, 89.995, 69.99499999999999, 49.995, 81.32499999999999, 81.325]
     ours = pl.DataFrame({"s": values}).select(round_score(pl.col("s")))["s"].to_list()
-    theirs = [duckdb.sql(f"SELECT round({v!r}::DOUBLE, 2)").fetchall()[0][0] for v in values]
+    theirs = [duckdb.sql(f"SELECT round(round({v!r}::DOUBLE, 9), 2)").fetchall()[0][0] for v in values]
     assert ours == theirs
+
+
+def test_scores_equal_but_for_float_error_round_and_rank_alike():
+    # scoreboard.md: 81.32499999999999 and 81.325 are one exact value; both round to 81.33
+    # (a single rounding gave 81.32 and 81.33, and two different ranks).
+    rounded = pl.DataFrame({"s": [81.32499999999999, 81.325, 69.99499999999999]}).select(round_score(pl.col("s")))["s"]
+    assert rounded.to_list() == [81.33, 81.33, 70.0]
+
+
+def test_ranks_and_bands_ignore_float_error_in_scores():
+    from transforms.score import add_ranks
+
+    frame = pl.DataFrame(
+        {
+            "period_type": ["month"] * 3,
+            "period_idx": [0, 0, 0],
+            "level": ["commune"] * 3,
+            "peer_group": ["urban"] * 3,
+            "unit_code": ["00001", "00002", "00003"],
+            "unit_valid_from": [date(2020, 1, 1)] * 3,
+            "valid_in_period": [True] * 3,
+            "received": [20, 20, 20],
+            "timeliness_base": [20, 20, 20],
+            "score": [81.32499999999999, 81.325, 69.99499999999999],
+        }
+    )
+    out = add_ranks(frame, load_profile()).sort("unit_code")
+    assert out["rank"].to_list() == [1, 1, 3]
+    assert out["band"].to_list() == ["Tốt", "Tốt", "Khá"]
+    assert out["score"].to_list()[0] == 81.32499999999999  # published at full precision

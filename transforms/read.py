@@ -28,7 +28,7 @@ from typing import Iterable, Iterator, Mapping
 import polars as pl
 
 from transforms.normalise import clean_text_expr, key_expr, normalise_key, x_mark_columns
-from transforms.schema import CANONICAL_FIELDS, LOCAL_TZ, REQUIRED_COLUMNS, UNIT_COLUMNS
+from transforms.schema import CANONICAL_FIELDS, LOCAL_TZ, PROCEDURE_COLUMNS, REQUIRED_COLUMNS, UNIT_COLUMNS
 
 ALIASES_PATH = Path(__file__).resolve().parent.parent / "config" / "header_aliases.csv"
 
@@ -120,6 +120,10 @@ class RawTable:
     columns: dict[str, list[str]] = field(default_factory=dict)  # field -> headers used
     encoding: str | None = None
     sheet: str | None = None
+    # File-level evidence of the receiving unit, most specific first, as cleaned
+    # text: the per-source mapping's unit, the sync envelope's `madonvi`, banner
+    # lines above the header. Ingestion resolves them (dossier-log.md, Real exports).
+    unit_hints: list[str] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------ header aliases
@@ -257,6 +261,8 @@ def _row_fields(cells: Iterable[object], matcher: HeaderMatcher) -> set[str]:
 def _missing(fields: Iterable[str]) -> list[str]:
     have = set(fields)
     missing = [f for f in REQUIRED_COLUMNS if f not in have]
+    if not any(p in have for p in PROCEDURE_COLUMNS):
+        missing.append("procedure_code or procedure_name")
     if not any(u in have for u in UNIT_COLUMNS):
         missing.append("unit_code or unit_name")
     return missing

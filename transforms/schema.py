@@ -50,8 +50,16 @@ CANONICAL_FIELDS: dict[str, pl.DataType] = {
     "complaint": pl.Boolean(),
 }
 
-# A file must have a column for each of these (and for unit_code or unit_name).
-REQUIRED_COLUMNS = ("dossier_id", "procedure_code", "received_at")
+# Fields a reader keeps: the canonical fields, plus codes that are not canonical
+# themselves but decide canonical values once normalised (the national sync's
+# DuocThanhToanTrucTuyen 0/1/2/3 decides both fee_required and paid_online).
+READ_FIELDS: dict[str, pl.DataType] = {**CANONICAL_FIELDS, "payment_code": pl.Utf8()}
+
+# A file must have a column for each of these, for one of PROCEDURE_COLUMNS, and
+# for one of UNIT_COLUMNS unless the file names its unit otherwise (banner,
+# envelope, per-source mapping, dossier_id prefix).
+REQUIRED_COLUMNS = ("dossier_id", "received_at")
+PROCEDURE_COLUMNS = ("procedure_code", "procedure_name")
 UNIT_COLUMNS = ("unit_code", "unit_name")
 
 # A canonical dossier as stored in the warehouse: the read fields with the unit

@@ -41,9 +41,12 @@ CLASS_COUNTS = ("early", "on_time", "overdue", "no_deadline", "rejected")
 
 
 def round_score(expr: pl.Expr, decimals: int = 2) -> pl.Expr:
-    """Round halves away from zero at `decimals`, exactly as DuckDB's round(double)."""
-    factor = 10.0**decimals
-    return (expr * factor).round(0, mode="half_away_from_zero") / factor
+    """The score that ranks and bands: ``round(round(score, 9), 2)`` (scoreboard.md),
+    halves away from zero exactly as DuckDB's round(double). The first rounding makes
+    two float computations of one exact value (81.32499999999999, 81.325) round alike."""
+    # Polars' own rounding kernel: a hand-written (x * f).round() / f chain is
+    # re-associated by the optimiser and differs from DuckDB (1.005 -> 1.01).
+    return expr.round(9, mode="half_away_from_zero").round(decimals, mode="half_away_from_zero")
 
 
 def parent_links(units: pl.DataFrame) -> pl.DataFrame:
