@@ -48,6 +48,7 @@ def inputs(n_units: int, years: float, seed: int = 7) -> dict:
     """A scoreboard of the first `n_units` pre-2025 units (districts first) and its tables."""
     import tests.test_site_scale as scale
     from transforms.insights import weak_points, what_if
+    from config import config_path
     from transforms.profile import load_profile
 
     units = scale.hanoi_units()
@@ -61,7 +62,7 @@ def inputs(n_units: int, years: float, seed: int = 7) -> dict:
         scoreboard = scale.synthetic_scoreboard(units, seed)
     finally:
         scale._periods, scale.MONTHS, scale.WEEKS = old
-    profile = load_profile()
+    profile = load_profile(config_path("profiles", "default.yaml"))
     return {
         "scoreboard": scoreboard,
         "weak_points": weak_points(scoreboard, profile),

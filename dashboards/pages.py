@@ -199,8 +199,9 @@ class Group:
 def profile_groups(profile: Any) -> list[Group]:
     """The published groups of a scoring profile, with their indicators."""
     out = []
-    for key, vi, en in profile.groups:
-        inds = tuple((i.rate, float(i.max_points)) for i in profile.indicators if i.group == key)
+    for group in profile.groups:
+        key, vi, en = group.key, group.label_vi, group.label_en
+        inds = tuple((i.rate, float(i.max_points)) for i in group.indicators)
         lab = GROUP_KEYS.get(key) or Label(vi, en)
         out.append(Group(key, Label(vi or lab.vi, en or lab.en), inds))
     return out

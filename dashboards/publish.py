@@ -26,7 +26,8 @@ import polars as pl
 
 from dashboards.i18n import COLUMNS, INSIGHT_COLUMNS, LEVEL_ORDER, Label
 from transforms.insights import BOTTLENECK_SCHEMA, WEAK_POINT_SCHEMA, WHAT_IF_SCHEMA
-from transforms.schema import SCOREBOARD_COLUMNS
+from transforms.profile import RATE_COLUMNS
+from transforms.schema import scoreboard_columns, scoreboard_groups
 from transforms.xlsx import DECIMAL, PERCENT, Sheet, workbook_bytes
 
 PERIOD_TYPES = ("month", "week")
@@ -39,10 +40,7 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Fixed document dates, so that re-running gives the same bytes.
 XLSX_CREATED = dt.datetime(2016, 1, 1, 0, 0, 0)
 
-_RATE_COLUMNS = frozenset(c for c in SCOREBOARD_COLUMNS if c.endswith("_rate"))
-_TWO_DECIMALS = frozenset(
-    c for c, t in SCOREBOARD_COLUMNS.items() if t == pl.Float64() and c not in _RATE_COLUMNS
-)
+_RATE_COLUMNS = frozenset(RATE_COLUMNS)
 _COLUMN_WIDTHS = {
     "unit_name": 30, "peer_group": 14, "band": 12, "period_start": 12, "unit_valid_from": 12, "procedure_name": 40,
     "indicator": 18, "group": 14, "target_band": 12,
@@ -117,11 +115,12 @@ def prepare_scoreboard(scoreboard: pl.DataFrame) -> pl.DataFrame:
     department, then any other level by name), rank (nulls last), unit_code,
     unit_valid_from.
     """
-    missing = [c for c in SCOREBOARD_COLUMNS if c not in scoreboard.columns]
+    schema = scoreboard_columns(scoreboard_groups(scoreboard.columns))
+    missing = [c for c in schema if c not in scoreboard.columns]
     if missing:
         raise ValueError(f"scoreboard lacks columns: {missing}")
     frame = scoreboard.select(
-        [pl.col(c).cast(t, strict=True) for c, t in SCOREBOARD_COLUMNS.items()]
+        [pl.col(c).cast(t, strict=True) for c, t in schema.items()]
     )
     pairs = frame.select("period_type", "period_key").unique()
     for period_type, period_key in pairs.iter_rows():
@@ -238,7 +237,9 @@ def xlsx_bytes(period: pl.DataFrame, sheet_name: str, spec: TableSpec | None = N
     table is the scoreboard. The zip comment carries the content's fingerprint.
     """
     rates = spec.rates if spec is not None else _RATE_COLUMNS
-    two_decimals = spec.two_decimals if spec is not None else _TWO_DECIMALS
+    two_decimals = spec.two_decimals if spec is not None else frozenset(
+        c for c, t in period.schema.items() if t == pl.Float64() and c not in _RATE_COLUMNS
+    )
     labels = spec.labels if spec is not None else COLUMNS
     title = f"{spec.title} {sheet_name}" if spec is not None else f"Bảng xếp hạng {sheet_name}"
     # a spreadsheet number cannot be infinite: such a value is left empty, like NaN

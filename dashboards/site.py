@@ -601,10 +601,11 @@ def build_site(
 
     clock.done("data files")
     # ---- what the pages read: unit slugs and the groups' applicable maximum
-    if profile is None:
+    if profile is None:  # TODO(site): make `profile` required; the pipeline always passes it
+        from config import config_path
         from transforms.profile import load_profile
 
-        profile = load_profile()
+        profile = load_profile(config_path("profiles", "default.yaml"))
     groups = pages.profile_groups(profile)
     group_max_points = {g.column: g.full_max for g in groups}
     units = frame.select("unit_code", "unit_valid_from").unique(maintain_order=True)

@@ -126,7 +126,9 @@ def ranking_tables(
     Rows carry their peer group (for the filter) and, with `row_ids`, an id
     `u-<unit slug>` that unit pages link to (one table per unit and period only).
     """
-    columns = tuple(columns)
+    # the groups of another profile than the default are not (yet) among `columns`;
+    # those of the default profile that this one lacks are left out
+    columns = tuple(c for c in columns if c in period.columns)
     ptype, pkey = period.item(0, "period_type"), period.item(0, "period_key")
     plabel = Label(period_label(ptype, pkey, "vi"), period_label(ptype, pkey, "en"))
     tables = []

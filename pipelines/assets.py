@@ -13,12 +13,10 @@ from pipelines.publication import publish_site
 from pipelines.resources import ScoreboardSettings, Warehouse, local_now
 from pipelines.scoring import score_partitions
 from pipelines import warehouse as wh
-from quality.early_warning import early_warnings, months_in_progress_at_risk, warnings_table
+from quality.early_warning import warning_summary
 from quality.holds import HOLD_SCHEMA, batch_holds
-from quality.settings import load_quality_config
 from quality.suites import validate_dossiers, validate_file_accounting
-from transforms.periods import key_of, parse_key, partition_key, start_of
-from transforms.profile import load_profile
+from transforms.periods import key_of, parse_key, partition_key
 
 WRITER_POOL = "duckdb_writer"
 progress = logging.getLogger("scoreboard")
@@ -58,8 +56,9 @@ def dossiers(
             registry_path=Path(settings.registry_path),
             now=local_now(),
             log=_log(context),
+            header_mapping=settings.header_mapping(),
         )
-        holds = batch_holds_in(con, report.by_file)
+        holds = batch_holds_in(con, report.by_file, settings.quality_config())
         wh.replace_batch_holds(con, holds)
         valid = validate_stored_dossiers(con) if report.changed_all and report.dossiers else None
     _log(context)(report.summary())
@@ -132,19 +131,13 @@ def scoreboard_checks(asset: str, period_type: str) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def batch_holds_in(con, accounting: pl.DataFrame) -> pl.DataFrame:
+def batch_holds_in(con, accounting: pl.DataFrame, quality_config: dict) -> pl.DataFrame:
     """The periods that broken batches hold, from the warehouse's quarantine and versions."""
     suspects = accounting.filter(pl.col("rows_quarantined") > 0)["source_file"].to_list()
     if not suspects:
         return pl.DataFrame(schema=HOLD_SCHEMA)
-    quarantine = wh.read_table(
-        con, "SELECT source_file, received_at FROM quarantine WHERE list_contains(?, source_file)", [suspects]
-    )
-    versions = wh.read_table(
-        con, "SELECT source_file, received_at FROM dossier_versions WHERE list_contains(?, source_file)",
-        [suspects],
-    )
-    return batch_holds(accounting, quarantine, versions)
+    quarantine, versions = wh.receipts_of_files(con, suspects)
+    return batch_holds(accounting, quarantine, versions, quality_config)
 
 
 def _markdown_table(frame: pl.DataFrame, limit: int = 200) -> str:
@@ -155,22 +148,6 @@ def _markdown_table(frame: pl.DataFrame, limit: int = 200) -> str:
     )
     more = f"\n… and {frame.height - limit} more" if frame.height > limit else ""
     return head + body + more
-
-
-def period_warnings(con, period_type: str, partition_keys: list[str], settings: ScoreboardSettings) -> pl.DataFrame:
-    """The early warnings of these periods, from the scoreboard rows just stored: a week
-    against each unit's weeks before it, a month in progress against the month before."""
-    indices = sorted(parse_key(k)[1] for k in partition_keys)
-    keys = [key_of(period_type, i) for i in indices]
-    lookback = int(load_quality_config()["early_warning"]["lookback_weeks"]) if period_type == "week" else 1
-    rows = wh.read_table(
-        con,
-        "SELECT * FROM scoreboard WHERE period_type = ? AND period_start >= ? AND period_start < ?",
-        [period_type, start_of(period_type, indices[0] - lookback), start_of(period_type, indices[-1] + 1)],
-    )
-    if period_type == "week":
-        return early_warnings(rows, period_keys=keys)
-    return months_in_progress_at_risk(rows, keys, load_profile(settings.profile_path))
 
 
 def warning_check(period_type: str, warnings: pl.DataFrame) -> dg.AssetCheckResult:
@@ -184,7 +161,7 @@ def warning_check(period_type: str, warnings: pl.DataFrame) -> dg.AssetCheckResu
             "units": sorted(warnings["unit_code"].unique().to_list()),
             "periods": sorted(warnings["period_key"].unique().to_list()),
             "by_unit": dg.MetadataValue.md(
-                _markdown_table(warnings_table(warnings, "median" if period_type == "week" else "band_floor"))
+                _markdown_table(warning_summary(warnings, "median" if period_type == "week" else "band_floor"))
             ),
         },
     )
@@ -193,10 +170,12 @@ def warning_check(period_type: str, warnings: pl.DataFrame) -> dg.AssetCheckResu
 def with_warnings(
     period_type: str, partition_keys: list[str], settings: ScoreboardSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
-    """Score the partitions, then add the early-warning check computed from what was stored."""
+    """Score the partitions (which stores their early warnings), then report the
+    warnings of these periods as the early-warning check."""
     result = score_partitions(period_type, partition_keys, settings, warehouse).result()
+    keys = sorted({key_of(period_type, parse_key(k)[1]) for k in partition_keys})
     with warehouse.connect() as con:
-        warnings = period_warnings(con, period_type, partition_keys, settings)
+        warnings = wh.read_warnings(con, period_type, keys)
     return dg.MaterializeResult(
         metadata=result.metadata,
         check_results=[*(result.check_results or []), warning_check(period_type, warnings)],

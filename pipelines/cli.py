@@ -23,6 +23,7 @@ from pipelines.progress import Progress  # noqa: E402
 from transforms.changes import contiguous_runs  # noqa: E402
 from transforms.periods import (  # noqa: E402
     HISTORY_START,
+    PERIOD_TYPES,
     covered_range,
     key_of,
     end_of,
@@ -72,10 +73,10 @@ def period_ranges(first: date, latest: date, from_key: str | None, to_key: str |
         hi_day = end_of(*parse_key(to_key)) - timedelta(days=1) if to_key else latest
         if hi_day < lo_day:
             raise CliError(f"--to {to_key} comes before --from {from_key}")
-        for period_type in ("week", "month"):
+        for period_type in PERIOD_TYPES:
             ranges[period_type] = (index_of(period_type, lo_day), index_of(period_type, hi_day))
     else:
-        for period_type in ("week", "month"):
+        for period_type in PERIOD_TYPES:
             ranges[period_type] = covered_range(period_type, first, latest)
     today = local_now().date()
     for period_type, (lo, hi) in ranges.items():
@@ -102,14 +103,14 @@ def stale_periods(
 def score_ranges(instance, resources, todo: dict[str, list[int]], chunk: dict | None = None) -> dict:
     """Materialise the periods in `todo`, one single run per contiguous range (cut into
     chunks of at most `chunk[period_type]` periods), with a progress line."""
-    chunk = chunk or {"week": 10_000, "month": 10_000}
+    chunk = chunk or {t: 10_000 for t in PERIOD_TYPES}
     runs = []
-    for period_type in ("week", "month"):
+    for period_type in PERIOD_TYPES:
         for lo, hi in contiguous_runs(todo.get(period_type, [])):
             for start in range(lo, hi + 1, chunk[period_type]):
                 runs.append((period_type, start, min(hi, start + chunk[period_type] - 1)))
     total = sum(hi - lo + 1 for _, lo, hi in runs)
-    summary = {f"{t}s": len(todo.get(t, [])) for t in ("week", "month")}
+    summary = {f"{t}s": len(todo.get(t, [])) for t in PERIOD_TYPES}
     if not runs:
         log.info("no week or month needs scoring")
         return summary
@@ -154,13 +155,10 @@ def run_pipeline(
     ingested = _metadata(_materialize(instance, dossiers, resources), dossiers)
     with warehouse.connect() as con:
         first, latest = wh.data_extent(con)
-        quarantined = wh.one(con, "SELECT count(*) FROM quarantine")[0]
-        n_files = wh.one(con, "SELECT count(*) FROM ingested_files")[0]
-        n_dossiers = wh.one(con, "SELECT count(*) FROM dossiers")[0]
-        scored = wh.read_table(
-            con, "SELECT period_type, period_key FROM scored_periods WHERE config_fingerprint = ?",
-            [settings.config_fingerprint()],
-        )
+        quarantined = wh.count_rows(con, "quarantine")
+        n_files = wh.count_rows(con, "ingested_files")
+        n_dossiers = wh.count_rows(con, "dossiers")
+        scored = wh.scored_periods(con, settings.config_fingerprint())
     if first is None:
         raise CliError(f"no usable dossier was found in {settings.landing}")
     ranges = period_ranges(first.date(), latest.date(), from_key, to_key)
@@ -196,6 +194,8 @@ def _settings(args) -> tuple[ScoreboardSettings, Warehouse]:
         registry_path=args.registry,
         profile_path=getattr(args, "profile", None),
         catalogue_path=getattr(args, "catalogue", None),
+        quality_path=getattr(args, "quality", None),
+        aliases_path=getattr(args, "aliases", None),
     )
     return settings, Warehouse.from_env(args.warehouse)
 
@@ -273,6 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
             "--catalogue",
             help="procedure catalogue CSV whose processing days give a missing due date "
             "(SCOREBOARD_CATALOGUE, e.g. config/procedures.csv; default: none)",
+        )
+        p.add_argument("--quality", help="quality thresholds YAML (SCOREBOARD_QUALITY, default config/quality.yaml)")
+        p.add_argument(
+            "--aliases", help="header aliases CSV (SCOREBOARD_ALIASES, default config/header_aliases.csv)"
         )
 
     run = sub.add_parser("run", help="ingest the landing folder, score and publish")

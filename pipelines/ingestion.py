@@ -35,7 +35,7 @@ class IngestionReport:
     rejected_messages: list[str] = field(default_factory=list)
     by_file: pl.DataFrame | None = None
     # period indices whose numbers the new rows can change, by period type
-    affected: dict[str, list[int]] = field(default_factory=lambda: {"week": [], "month": []})
+    affected: dict[str, list[int]] = field(default_factory=lambda: {t: [] for t in PERIOD_TYPES})
     # the kept copies this run added or changed (validated by the dossier suite)
     changed: pl.DataFrame | None = None
     # a first load: every stored dossier is new (and `changed` is not filled)
@@ -98,7 +98,10 @@ def ingest_landing(
     registry_path: Path,
     now: datetime,
     log: Callable[[str], None] = print,
+    header_mapping: dict[str, str] | None = None,
 ) -> IngestionReport:
+    """Ingest what is new or changed in the landing folder (`header_mapping`: the
+    deployment's header aliases over the shipped ones, ScoreboardSettings.header_mapping)."""
     registry = load_registry(registry_path)
     wh.replace_units(con, registry)
     report = IngestionReport()
@@ -120,7 +123,7 @@ def ingest_landing(
         pending.append((path, source, digest))
     done = 0
     for batch in _batches(pending):
-        results = ingest_files(batch, registry, now=now)
+        results = ingest_files(batch, registry, now=now, mapping=header_mapping)
         rows = []
         for (path, source, digest), result in zip(batch, results):
             rows.append(
@@ -159,7 +162,7 @@ def ingest_landing(
         )
     # Only the ids these files carry, or their earlier contents carried, can change
     # their kept copy: re-select, replace and compare those alone.
-    first_load = not wh.one(con, "SELECT count(*) FROM (SELECT 1 FROM dossiers LIMIT 1)")[0]
+    first_load = not wh.has_dossiers(con)
     refreshed = wh.refresh_dossiers(con, read_first_load=not first_load)
     if refreshed is not None:
         added, removed = refreshed
@@ -167,7 +170,7 @@ def ingest_landing(
             # a first load: every dossier is new; they are validated from the warehouse a
             # bucket at a time (validate_stored_dossiers), not held here all at once
             report.changed_all = True
-            added = wh.read_batched(con, f"SELECT {', '.join(PERIOD_FIELDS)} FROM dossiers")
+            added = wh.dossier_fields(con, PERIOD_FIELDS)
         else:
             report.changed = added
         _, latest = wh.data_extent(con)
@@ -176,20 +179,20 @@ def ingest_landing(
             last["week"] = covered_range("week", latest.date(), latest.date())[1]
             # both copies touch periods: the old one's numbers move too
             report.affected = affected_periods(pl.concat([f.select(PERIOD_FIELDS) for f in (added, removed)]), last)
-    report.dossiers = wh.one(con, "SELECT count(*) FROM dossiers")[0]
-    report.by_file = wh.read_table(con, "SELECT * FROM file_accounting ORDER BY source_file")
+    report.dossiers = wh.count_rows(con, "dossiers")
+    report.by_file = wh.file_accounting(con)
     return report
 
 
 def validate_stored_dossiers(con, bucket_rows: int = DOSSIER_BUCKET_ROWS) -> QualityResult:
     """The dossier suite over the whole `dossiers` table, a bucket of ids at a time (one
     id always falls in one bucket, so uniqueness is checked across the table)."""
-    total = wh.one(con, "SELECT count(*) FROM dossiers")[0]
+    total = wh.count_rows(con, "dossiers")
     buckets = max(1, -(-total // bucket_rows))
     _, as_of = wh.data_extent(con)
     return merge_results([
         validate_dossiers(
-            wh.read_table(con, "SELECT * FROM dossiers WHERE coalesce(hash(dossier_id), 0) % ? = ?", [buckets, i]),
+            wh.dossier_bucket(con, buckets, i),
             as_of=as_of,
         )
         for i in range(buckets)

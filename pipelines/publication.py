@@ -14,8 +14,8 @@ from dashboards.site import build_site, seed_site
 from pipelines import warehouse as wh
 from pipelines.resources import local_now
 from quality.completeness import freshness
-from quality.early_warning import band_at_risk, early_warnings
-from transforms.profile import load_profile
+from quality.holds import quality_frame
+from transforms.periods import PERIOD_TYPES
 
 RELEASES_KEPT = 2
 
@@ -28,10 +28,7 @@ class Published:
 
 
 def build_manifest(con, settings, scoreboard) -> dict:
-    inputs = wh.read_table(
-        con,
-        "SELECT source_file, content_hash, status, rows_read FROM ingested_files ORDER BY source_file",
-    )
+    inputs = wh.ingested_inputs(con)
     return {
         "generated_at": local_now().isoformat(),
         **settings.config_versions(),
@@ -42,7 +39,7 @@ def build_manifest(con, settings, scoreboard) -> dict:
         ],
         "periods": {
             period_type: sorted(scoreboard.filter(period_type=period_type)["period_key"].unique().to_list())
-            for period_type in ("month", "week")
+            for period_type in sorted(PERIOD_TYPES)
         },
     }
 
@@ -76,93 +73,23 @@ def release(site: Path, build: Callable[[Path], None]) -> Path:
     return site
 
 
-def quality_frame(scoreboard: pl.DataFrame, holds: pl.DataFrame) -> pl.DataFrame:
-    """Per published period and check: passed, or failed and holding the period back."""
-    periods = scoreboard.select("period_type", "period_key").unique()
-    checks = pl.DataFrame(
-        {
-            "check": ["scoreboard_valid", "batch_quarantine_share"],
-            "source_is_scoreboard": [True, False],
-        }
-    )
-    failed = holds.with_columns(source_is_scoreboard=pl.col("source") == wh.SCOREBOARD_HOLD).group_by(
-        "period_type", "period_key", "source_is_scoreboard"
-    ).agg(
-        unexpected_count=pl.len(),
-        description_vi=pl.col("message_vi").sort().str.join(" "),
-        description_en=pl.col("message_en").sort().str.join(" "),
-    )
-    held_keys = holds.select("period_type", "period_key").unique()
-    return (
-        pl.concat([periods, held_keys]).unique()
-        .join(checks, how="cross")
-        .join(failed, on=["period_type", "period_key", "source_is_scoreboard"], how="left")
-        .with_columns(
-            success=pl.col("unexpected_count").is_null(),
-            blocked=pl.col("unexpected_count").is_not_null(),
-            unexpected_count=pl.col("unexpected_count").fill_null(0).cast(pl.Int64),
-        )
-        .select(
-            "period_type", "period_key", "check", "success", "unexpected_count",
-            "description_vi", "description_en", "blocked",
-        )
-        .sort("period_type", "period_key", "check")
-    )
-
-
-def warnings_frame(scoreboard: pl.DataFrame, profile) -> pl.DataFrame:
-    """Early warnings for every week, and the units whose month in progress puts
-    their band at risk."""
-    weekly = scoreboard.filter(pl.col("period_type") == "week")
-    parts = [early_warnings(weekly)] if weekly.height else []
-    months = scoreboard.filter(pl.col("period_type") == "month").sort("period_start")
-    provisional = months.filter(pl.col("provisional"))
-    if provisional.height:
-        current = provisional["period_key"].max()
-        keys = months["period_key"].unique().sort().to_list()
-        if keys.index(current) > 0:
-            previous = keys[keys.index(current) - 1]
-            parts.append(
-                band_at_risk(
-                    months.filter(pl.col("period_key") == current),
-                    months.filter(pl.col("period_key") == previous),
-                    profile,
-                )
-            )
-    parts = [p for p in parts if p.height]
-    return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
-
-
 def unit_freshness(con) -> pl.DataFrame:
     """Every unit's latest data date, and how far behind the newest data of all it is."""
     _, newest = wh.data_extent(con)
-    maxima = wh.read_table(
-        con,
-        """SELECT unit_code, unit_valid_from, max(received_at) AS received_at, max(finished_at) AS finished_at,
-                  max(returned_at) AS returned_at, max(rejected_at) AS rejected_at
-           FROM dossiers GROUP BY ALL""",
-    )
-    return freshness(maxima, wh.read_table(con, "SELECT * FROM units"), newest or local_now())
+    return freshness(wh.unit_latest_events(con), wh.read_units(con), newest or local_now())
 
 
 def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Published:
-    scoreboard = wh.read_table(
-        con, "SELECT * FROM scoreboard ORDER BY period_type, period_start, level, unit_code"
-    )
-    tables = {
-        # no ORDER BY: the site sorts each table on its key (sorting a million rows here costs seconds)
-        name: wh.read_table(con, f'SELECT * FROM "{name}"')
-        for name in ("weak_points", "bottlenecks", "what_if")
-    }
-    ingestion = wh.read_table(con, "SELECT * FROM file_accounting ORDER BY source_file")
-    quarantine = wh.read_table(
-        con,
-        "SELECT source_file, reason, count(*) AS rows FROM quarantine GROUP BY ALL ORDER BY ALL",
-    )
-    holds = wh.read_table(con, "SELECT * FROM quality_holds ORDER BY ALL")
+    profile = settings.profile()
+    scoreboard = wh.read_scoreboard(con, profile)
+    tables = {name: wh.read_period_table(con, name) for name in ("weak_points", "bottlenecks", "what_if")}
+    ingestion = wh.file_accounting(con)
+    quarantine = wh.quarantine_summary(con)
+    holds = wh.read_holds(con)
+    # computed once, when their periods were scored
+    warnings = wh.read_warnings(con)
     fresh = unit_freshness(con)
     manifest = build_manifest(con, settings, scoreboard)
-    profile = load_profile(settings.profile_path)
 
     def build(folder: Path) -> None:
         # start from the current release: unchanged files are linked, not rebuilt
@@ -174,7 +101,7 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
             ingestion=ingestion,
             quarantine_summary=quarantine,
             quality=quality_frame(scoreboard, holds),
-            warnings=warnings_frame(scoreboard, profile),
+            warnings=warnings,
             profile=profile,
             report_pdf=shutil.which("chromium") is not None,
             log=log,

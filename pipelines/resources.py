@@ -22,6 +22,10 @@ DEFAULTS = {
     "SCOREBOARD_REGISTRY": str(config_path("registry", "hanoi.csv")),
     "SCOREBOARD_PROFILE": str(config_path("profiles", "default.yaml")),
     "SCOREBOARD_CALENDAR": str(config_path("calendar", "vn_overlay.csv")),
+    # thresholds of the quality rules (quality/settings.py has the defaults)
+    "SCOREBOARD_QUALITY": str(config_path("quality.yaml")),
+    # export headers -> canonical fields
+    "SCOREBOARD_ALIASES": str(config_path("header_aliases.csv")),
     # optional: derive a missing due date from legal processing days (config/procedures.csv)
     "SCOREBOARD_CATALOGUE": "",
     # optional (empty: none): old units -> new units, for unit trends across a reform
@@ -42,7 +46,9 @@ def local_now() -> datetime:
 
 
 class ScoreboardSettings(dg.ConfigurableResource):
-    """Folders and configuration files of one scoreboard deployment."""
+    """Folders and configuration files of one scoreboard deployment: the one place
+    the pipeline learns where its configuration is (each from an environment
+    variable, SCOREBOARD_*, or the shipped file)."""
 
     landing_dir: str = DEFAULTS["SCOREBOARD_LANDING"]
     site_dir: str = DEFAULTS["SCOREBOARD_SITE"]
@@ -51,6 +57,8 @@ class ScoreboardSettings(dg.ConfigurableResource):
     calendar_path: str = DEFAULTS["SCOREBOARD_CALENDAR"]
     catalogue_path: str = DEFAULTS["SCOREBOARD_CATALOGUE"]
     crosswalk_path: str = DEFAULTS["SCOREBOARD_CROSSWALK"]
+    quality_path: str = DEFAULTS["SCOREBOARD_QUALITY"]
+    aliases_path: str = DEFAULTS["SCOREBOARD_ALIASES"]
 
     @classmethod
     def from_env(cls, **overrides: str | None) -> "ScoreboardSettings":
@@ -62,17 +70,43 @@ class ScoreboardSettings(dg.ConfigurableResource):
             "calendar_path": env_default("SCOREBOARD_CALENDAR"),
             "catalogue_path": os.environ.get("SCOREBOARD_CATALOGUE", ""),
             "crosswalk_path": os.environ.get("SCOREBOARD_CROSSWALK", DEFAULTS["SCOREBOARD_CROSSWALK"]),
+            "quality_path": env_default("SCOREBOARD_QUALITY"),
+            "aliases_path": env_default("SCOREBOARD_ALIASES"),
         }
         values.update({k: str(v) for k, v in overrides.items() if v is not None})
         return cls(**values)
 
-    def config_versions(self) -> dict:
-        """What the numbers are made with, besides the dossiers: profile, registry,
-        calendar and software versions (for manifests and re-scoring decisions)."""
-        from transforms.calendar import calendar_version
+    def profile(self):
+        """The scoring profile and its catalogue of groups and indicators."""
         from transforms.profile import load_profile
 
-        profile = load_profile(self.profile_path)
+        return load_profile(self.profile_path)
+
+    def quality_config(self) -> dict:
+        """The quality thresholds: the deployment's file over the defaults."""
+        from quality.settings import load_quality_config
+
+        return load_quality_config(Path(self.quality_path))
+
+    def header_mapping(self) -> dict[str, str] | None:
+        """The deployment's header aliases for the reader: None for the shipped table,
+        which the reader knows; another table as a mapping the reader applies over
+        the shipped one (transforms.read's per-source mapping)."""
+        from transforms.read import load_aliases
+
+        if Path(self.aliases_path).resolve() == Path(DEFAULTS["SCOREBOARD_ALIASES"]).resolve():
+            return None
+        if not Path(self.aliases_path).is_file():
+            raise FileNotFoundError(f"the header aliases {self.aliases_path} do not exist")
+        return load_aliases(Path(self.aliases_path))
+
+    def config_versions(self) -> dict:
+        """What the numbers are made with, besides the dossiers: profile, registry,
+        calendar, quality thresholds, header aliases and software versions (for
+        manifests and re-scoring decisions)."""
+        from transforms.calendar import calendar_version
+
+        profile = self.profile()
         registry = Path(self.registry_path)
         try:
             software = version("par-scoreboard")
@@ -86,6 +120,8 @@ class ScoreboardSettings(dg.ConfigurableResource):
                 "sha256": hashlib.sha256(registry.read_bytes()).hexdigest()[:12],
             },
             "calendar": calendar_version(Path(self.calendar_path)),
+            "quality": _file_version(Path(self.quality_path)),
+            "aliases": _file_version(Path(self.aliases_path)),
             "catalogue": (
                 {
                     "file": Path(self.catalogue_path).name,
@@ -119,7 +155,11 @@ class ScoreboardSettings(dg.ConfigurableResource):
         return load_crosswalk(self.crosswalk_path, load_registry(self.registry_path))
 
     def config_fingerprint(self) -> str:
-        text = json.dumps(self.config_versions(), sort_keys=True)
+        """Changes when what scores a period changes: a period scored with another
+        fingerprint is scored again. (The header aliases only change how files are
+        read: a file read again is re-scored through the periods it changes.)"""
+        versions = {k: v for k, v in self.config_versions().items() if k != "aliases"}
+        text = json.dumps(versions, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
@@ -129,6 +169,10 @@ class ScoreboardSettings(dg.ConfigurableResource):
     @property
     def site(self) -> Path:
         return Path(self.site_dir)
+
+
+def _file_version(path: Path) -> dict:
+    return {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:12]}
 
 
 class Warehouse(dg.ConfigurableResource):

@@ -19,13 +19,14 @@ import polars as pl
 
 from pipelines import warehouse as wh
 from pipelines.resources import ScoreboardSettings, Warehouse, local_now
-from quality.holds import check_holds
+from quality.early_warning import early_warnings, months_in_progress_at_risk
+from quality.holds import SCOREBOARD_HOLD, check_holds
 from quality.suites import QualityResult, merge_results, validate_scoreboard
 from transforms.calendar import load_overlay, working_calendar
 from transforms.insights import BOTTLENECK_SCHEMA, bottlenecks_of, weak_points, what_if
 from transforms.periods import index_expr, key_of, make_periods, parse_key, start_of
-from transforms.profile import load_profile
-from transforms.schema import SCOREBOARD_COLUMNS
+from transforms.profile import Profile
+from transforms.schema import scoreboard_schema
 from transforms.score import score_facts, scoring_facts
 
 log = logging.getLogger("scoreboard")
@@ -82,25 +83,20 @@ def score_partitions(
     chunk_dossiers: int = CHUNK_DOSSIERS,
 ) -> "ScoredPeriods":
     """Score the periods of these partitions and replace their rows in the warehouse,
-    except periods held back by a failing check or a broken batch."""
+    except periods held back by a failing check or a broken batch; then store the
+    early warnings of the periods whose numbers this may have changed."""
     indices = sorted({parse_key(k)[1] for k in partition_keys})
     first, last = indices[0], indices[-1]
     with warehouse.connect() as con:
         _, latest_event = wh.data_extent(con)
-        units = wh.read_table(con, "SELECT * FROM units")
+        units = wh.read_units(con)
         periods = make_periods(period_type, first, last, latest_event=latest_event, now=local_now())
-        profile = load_profile(settings.profile_path)
+        profile = settings.profile()
         catalogue = settings.catalogue()
         overlay = load_overlay(Path(settings.calendar_path))
         # the names of the whole range, as if it were scored in one go
         names = wh.procedure_names(con, start_of(period_type, first - 1), start_of(period_type, last + 1))
-        batch_held = set(
-            wh.read_table(
-                con,
-                "SELECT DISTINCT period_key FROM quality_holds WHERE source <> ? AND period_type = ?",
-                [wh.SCOREBOARD_HOLD, period_type],
-            )["period_key"].to_list()
-        )
+        batch_held = wh.batch_held_periods(con, period_type)
         chunks = plan_chunks(period_type, first, last, *wh.counting_days(con), chunk_dossiers)
         scored: list[ScoredPeriods] = []
         for n, (lo, hi, expected) in enumerate(chunks, 1):
@@ -123,6 +119,8 @@ def score_partitions(
                 period_type, wanted[0], wanted[-1], time.monotonic() - started, f"{scored[-1].rows.height:,}",
                 f", held {', '.join(scored[-1].held)}" if scored[-1].held else "",
             )
+        published = sorted(set(indices) - {parse_key(k)[1] for s in scored for k in s.held})
+        store_warnings(con, period_type, published, profile, settings.quality_config())
     return ScoredPeriods(
         pl.concat([s.rows for s in scored]),
         merge_results([s.quality for s in scored]),
@@ -148,7 +146,7 @@ def _score_chunk(
         overlay,
     )
     facts = None
-    rows = pl.DataFrame(schema=SCOREBOARD_COLUMNS)
+    rows = pl.DataFrame(schema=scoreboard_schema(profile))
     if periods:
         facts = scoring_facts(dossiers, units, calendar, period_type, periods[-1], catalogue)
         del dossiers  # the lean facts are all that is needed from here
@@ -164,7 +162,7 @@ def _score_chunk(
         period_type,
         wanted,
         check_holds(
-            wh.SCOREBOARD_HOLD, [(period_type, k) for k in sorted(failed)], "scoreboard_valid",
+            SCOREBOARD_HOLD, [(period_type, k) for k in sorted(failed)], "scoreboard_valid",
             f"Bảng xếp hạng không qua kiểm tra ({failed_names}): số liệu mới đang bị giữ lại.",
             f"The scoreboard failed its checks ({failed_names}): new figures are held back.",
         ),
@@ -188,8 +186,33 @@ def _score_chunk(
             "what_if": what_if(rows, profile),
             "bottlenecks": late.filter(in_publish),
         },
+        profile,
     )
     return ScoredPeriods(rows, quality, held)
+
+
+def store_warnings(
+    con, period_type: str, published: list[int], profile: Profile, quality_config: dict
+) -> pl.DataFrame:
+    """Compute, from the stored scoreboard, the early warnings of the periods just
+    published and of those whose history they are, and store them in place of those
+    periods' earlier warnings: a week's history is the `lookback_weeks` weeks before
+    it; a month in progress is judged against the month before it."""
+    if not published:
+        return pl.DataFrame()
+    lookback = int(quality_config["early_warning"]["lookback_weeks"]) if period_type == "week" else 1
+    targets = sorted({i + lag for i in published for lag in range(lookback + 1)})
+    rows = wh.read_scoreboard(
+        con, profile, period_type, start_of(period_type, targets[0] - lookback), start_of(period_type, targets[-1] + 1)
+    )
+    stored = set(rows["period_key"].unique().to_list())
+    keys = [k for k in (key_of(period_type, i) for i in targets) if k in stored]
+    if period_type == "week":
+        warnings = early_warnings(rows, quality_config, period_keys=keys)
+    else:
+        warnings = months_in_progress_at_risk(rows, keys, profile, quality_config)
+    wh.replace_warnings(con, period_type, keys, warnings)
+    return warnings
 
 
 @dataclass

@@ -1,28 +1,43 @@
-"""The DuckDB warehouse: table layout and the few writes the assets make.
+"""The DuckDB warehouse: its layout, its upgrades, and every statement run against it.
 
-Every write replaces a well-defined slice (a file's rows, a period's rows) inside
-one transaction, so any step can be re-run or interrupted and re-run safely.
+No other module holds SQL (but the benchmark's floor): the pipeline reads and writes
+through the named functions below. Every write replaces a well-defined slice (a
+file's rows, a period's rows) inside one transaction, so any step can be re-run or
+interrupted and re-run safely. Inserts name their columns, so a table may carry
+columns a profile no longer uses (the points of a group since dropped).
+
+Layout versions. `schema_version` records each upgrade; a warehouse written before
+it existed (the layout of b44d358) counts as version 1. Opening one for writing
+upgrades it in place: missing tables and columns are added, then the numbered
+MIGRATIONS after its version run, in one transaction.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Iterator
 
 import duckdb
 import polars as pl
 
-from quality.holds import HOLD_SCHEMA
+from quality.early_warning import WARNING_SCHEMA
+from quality.holds import HOLD_SCHEMA, SCOREBOARD_HOLD
+from transforms.classify import CLOSED_STATUSES
 from transforms.insights import BOTTLENECK_SCHEMA, WEAK_POINT_SCHEMA, WHAT_IF_SCHEMA
+from transforms.profile import Profile
 from transforms.schema import (
     CANONICAL_FIELDS,
     DOSSIER_SCHEMA,
     EVENT_FIELDS,
-    SCOREBOARD_COLUMNS,
+    LEVELS,
+    SCOREBOARD_COUNTS,
+    SCOREBOARD_RANKS,
     UNIT_SCHEMA,
+    scoreboard_schema,
 )
 
 _SQL_TYPES = {
@@ -37,8 +52,12 @@ _SQL_TYPES = {
 }
 
 
-def _columns_sql(schema: dict[str, pl.DataType]) -> str:
-    return ", ".join(f'"{name}" {_SQL_TYPES[dtype]}' for name, dtype in schema.items())
+def _sql_type(dtype) -> str:
+    return _SQL_TYPES[dtype() if isinstance(dtype, type) else dtype]
+
+
+def _names(columns) -> str:
+    return ", ".join(f'"{c}"' for c in columns)
 
 
 QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
@@ -60,30 +79,44 @@ INGESTED_FILES_SCHEMA: dict[str, pl.DataType] = {
     "ingested_at": pl.Datetime("us"),
 }
 
-TABLES = {
-    "units": UNIT_SCHEMA,
-    "ingested_files": INGESTED_FILES_SCHEMA,
-    "dossier_versions": DOSSIER_SCHEMA,
-    "quarantine": QUARANTINE_SCHEMA,
-    "dossiers": DOSSIER_SCHEMA,
-    "scoreboard": SCOREBOARD_COLUMNS,
-    "weak_points": WEAK_POINT_SCHEMA,
-    "bottlenecks": BOTTLENECK_SCHEMA,
-    "what_if": WHAT_IF_SCHEMA,
-}
 SCORED_PERIODS_SCHEMA: dict[str, pl.DataType] = {
     "period_type": pl.Utf8(),
     "period_key": pl.Utf8(),
     "config_fingerprint": pl.Utf8(),
 }
-TABLES["scored_periods"] = SCORED_PERIODS_SCHEMA
-# Dossier ids whose kept copy a file write may have changed and that `dossiers` has
-# not caught up with yet: written with the files, cleared with the refresh, so an
-# interrupted run is completed by the next one.
-TABLES["stale_dossier_ids"] = {"dossier_id": pl.Utf8()}
-TABLES["quality_holds"] = {k: v() for k, v in HOLD_SCHEMA.items()}
-SCOREBOARD_HOLD = "(scoreboard)"
-PERIOD_TABLES = ("scored_periods", "scoreboard", "weak_points", "bottlenecks", "what_if")
+
+SCHEMA_VERSION_SCHEMA: dict[str, pl.DataType] = {
+    "version": pl.Int64(),
+    "description": pl.Utf8(),
+    "applied_at": pl.Datetime("us"),
+}
+
+# The scoreboard's columns that do not depend on the profile; the columns of the
+# profile's groups are added when a profile first writes (ensure_columns).
+SCOREBOARD_FIXED = {**SCOREBOARD_COUNTS, **SCOREBOARD_RANKS}
+
+TABLES: dict[str, dict[str, pl.DataType]] = {
+    "units": UNIT_SCHEMA,
+    "ingested_files": INGESTED_FILES_SCHEMA,
+    "dossier_versions": DOSSIER_SCHEMA,
+    "quarantine": QUARANTINE_SCHEMA,
+    "dossiers": DOSSIER_SCHEMA,
+    "scoreboard": SCOREBOARD_FIXED,
+    "weak_points": WEAK_POINT_SCHEMA,
+    "bottlenecks": BOTTLENECK_SCHEMA,
+    "what_if": WHAT_IF_SCHEMA,
+    "scored_periods": SCORED_PERIODS_SCHEMA,
+    # Dossier ids whose kept copy a file write may have changed and that `dossiers`
+    # has not caught up with yet: written with the files, cleared with the refresh,
+    # so an interrupted run is completed by the next one.
+    "stale_dossier_ids": {"dossier_id": pl.Utf8()},
+    "quality_holds": HOLD_SCHEMA,
+    # early warnings and bands at risk, computed once when their periods are scored
+    "warnings": WARNING_SCHEMA,
+    "schema_version": SCHEMA_VERSION_SCHEMA,
+}
+TOUCHED = "stale_dossier_ids"
+PERIOD_TABLES = ("scored_periods", "scoreboard", "weak_points", "bottlenecks", "what_if", "warnings")
 
 FILE_ACCOUNTING_SQL = """
 CREATE OR REPLACE VIEW file_accounting AS
@@ -97,6 +130,9 @@ LEFT JOIN (SELECT source_file, count(*) AS versions FROM dossier_versions GROUP 
 LEFT JOIN (SELECT source_file, count(*) AS accepted FROM dossiers GROUP BY 1) a USING (source_file)
 LEFT JOIN (SELECT source_file, count(*) AS quarantined FROM quarantine GROUP BY 1) q USING (source_file)
 """
+
+
+# ------------------------------------------------------------------ connection and layout
 
 
 @contextmanager
@@ -116,10 +152,88 @@ def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
         con.close()
 
 
+def _reset_scored_periods(con: duckdb.DuckDBPyConnection) -> None:
+    # rows written before version 2 have no max_points_<group> and their warnings
+    # were never stored: the next run re-scores every period
+    con.execute("DELETE FROM scored_periods")
+
+
+# (version, what it changed, the data step beyond adding tables and columns)
+MIGRATIONS: tuple[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None] | None], ...] = (
+    (1, "the layout before schema versions (b44d358)", None),
+    (2, "warnings table; max_points_<group> beside points_<group>; schema_version", _reset_scored_periods),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+class WarehouseVersionError(RuntimeError):
+    pass
+
+
+def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    rows = con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main' "
+        "ORDER BY column_index",
+        [table],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The layout version of this warehouse: 0 for an empty file, 1 for one written
+    before versions were recorded."""
+    tables = _tables(con)
+    if "schema_version" in tables:
+        return one(con, "SELECT coalesce(max(version), 0) FROM schema_version")[0]
+    return 1 if "units" in tables else 0
+
+
+def ensure_columns(con: duckdb.DuckDBPyConnection, table: str, schema: dict[str, pl.DataType]) -> None:
+    """Add the columns of `schema` that `table` lacks (an upgrade, or a new group)."""
+    have = set(_table_columns(con, table))
+    for name, dtype in schema.items():
+        if name not in have:
+            con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {_sql_type(dtype)}')
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    for table, schema in TABLES.items():
-        con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({_columns_sql(schema)})')
-    con.execute(FILE_ACCOUNTING_SQL)
+    """Create or upgrade the layout in place, and record its version."""
+    found = schema_version(con)
+    if found > SCHEMA_VERSION:
+        raise WarehouseVersionError(
+            f"the warehouse has layout version {found}, newer than this software's {SCHEMA_VERSION}: "
+            "update the software before running it on this warehouse"
+        )
+    if found == SCHEMA_VERSION:
+        con.execute(FILE_ACCOUNTING_SQL)
+        return
+    con.execute("BEGIN")
+    try:
+        for table, schema in TABLES.items():
+            columns = ", ".join(f'"{name}" {_sql_type(dtype)}' for name, dtype in schema.items())
+            con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({columns})')
+            ensure_columns(con, table, schema)
+        # an empty file is created in the latest layout: no data to carry over
+        steps = MIGRATIONS if found == 0 else [m for m in MIGRATIONS if m[0] > found]
+        for version, description, step in steps:
+            if step is not None and found:
+                step(con)
+            con.execute(
+                f"INSERT INTO schema_version ({_names(SCHEMA_VERSION_SCHEMA)}) VALUES (?, ?, current_localtimestamp())",
+                [version, description],
+            )
+        con.execute(FILE_ACCOUNTING_SQL)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+# ------------------------------------------------------------------ generic helpers
 
 
 def read_table(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
@@ -133,28 +247,94 @@ def one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) ->
     return rows[0] if rows else ()
 
 
-def insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+def insert(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, schema: dict[str, pl.DataType] | None = None
+) -> None:
+    """Append a frame's rows, its columns named (`schema`: the table's by default)."""
     if frame.height == 0:
         return
-    schema = TABLES[table]
+    schema = schema or TABLES[table]
     arrow = frame.select([pl.col(c).cast(t) for c, t in schema.items()]).to_arrow()
     con.register("_incoming", arrow)
     try:
-        con.execute(f'INSERT INTO "{table}" SELECT * FROM _incoming')
+        con.execute(f'INSERT INTO "{table}" ({_names(schema)}) SELECT {_names(schema)} FROM _incoming')
     finally:
         con.unregister("_incoming")
 
 
-def replace_units(con: duckdb.DuckDBPyConnection, units: pl.DataFrame) -> None:
+def _in_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], None]) -> None:
     con.execute("BEGIN")
-    con.execute("DELETE FROM units")
-    insert(con, "units", units)
-    con.execute("COMMIT")
+    try:
+        work()
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _select(con: duckdb.DuckDBPyConnection, table: str, schema: dict[str, pl.DataType]) -> str:
+    """The select list of `schema` from `table`, a typed null for a column it lacks
+    (a group no profile has written yet)."""
+    have = set(_table_columns(con, table))
+    return ", ".join(
+        f'"{c}"' if c in have else f'NULL::{_sql_type(t)} AS "{c}"' for c, t in schema.items()
+    )
+
+
+def count_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    assert table in TABLES, table
+    return one(con, f'SELECT count(*) FROM "{table}"')[0]
+
+
+# ------------------------------------------------------------------ units and files
+
+
+def replace_units(con: duckdb.DuckDBPyConnection, units: pl.DataFrame) -> None:
+    def work():
+        con.execute("DELETE FROM units")
+        insert(con, "units", units)
+
+    _in_transaction(con, work)
+
+
+def read_units(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return read_table(con, f"SELECT {_names(UNIT_SCHEMA)} FROM units")
 
 
 def known_files(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """source_file → content hash of what was ingested from it."""
     return dict(con.execute("SELECT source_file, content_hash FROM ingested_files").fetchall())
+
+
+def ingested_inputs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every ingested file with its hash, status and rows read (for the manifest)."""
+    return read_table(
+        con, "SELECT source_file, content_hash, status, rows_read FROM ingested_files ORDER BY source_file"
+    )
+
+
+def file_accounting(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per file: rows read, accepted, quarantined and superseded."""
+    return read_table(con, "SELECT * FROM file_accounting ORDER BY source_file")
+
+
+def quarantine_summary(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Quarantined rows per file and reason."""
+    return read_table(
+        con, "SELECT source_file, reason, count(*) AS rows FROM quarantine GROUP BY ALL ORDER BY ALL"
+    )
+
+
+def receipts_of_files(con: duckdb.DuckDBPyConnection, files: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(source_file, received_at) of these files' quarantined rows (as text) and of
+    their accepted versions: the days their rows fall in."""
+    quarantine = read_table(
+        con, "SELECT source_file, received_at FROM quarantine WHERE list_contains(?, source_file)", [files]
+    )
+    versions = read_table(
+        con, "SELECT source_file, received_at FROM dossier_versions WHERE list_contains(?, source_file)", [files]
+    )
+    return quarantine, versions
 
 
 def replace_files(
@@ -174,31 +354,31 @@ def replace_files(
     sources = pl.DataFrame({"source_file": [row["source_file"] for row in file_rows]}, schema={"source_file": pl.Utf8})
     con.register("_sources", sources.to_arrow())
     in_sources = "source_file IN (SELECT source_file FROM _sources)"
-    con.execute("BEGIN")
-    try:
+
+    def work():
         # (files are stored in one transaction with their versions: a path that
         # ingested_files does not know has nothing to replace)
         if one(con, f"SELECT count(*) FROM ingested_files WHERE {in_sources}")[0]:
             if track_touched:
-                con.execute(f"INSERT INTO {TOUCHED} SELECT DISTINCT dossier_id FROM dossier_versions WHERE {in_sources}")
+                con.execute(
+                    f"INSERT INTO {TOUCHED} (dossier_id) "
+                    f"SELECT DISTINCT dossier_id FROM dossier_versions WHERE {in_sources}"
+                )
             for table in ("ingested_files", "dossier_versions", "quarantine"):
                 con.execute(f'DELETE FROM "{table}" WHERE {in_sources}')
         insert(con, "ingested_files", pl.DataFrame(file_rows, schema=INGESTED_FILES_SCHEMA))
         insert(con, "dossier_versions", versions)
         insert(con, "quarantine", quarantine)
         if track_touched and versions.height:
-            con.register("_new_ids", versions.select(pl.col("dossier_id").unique()).to_arrow())
-            try:
-                con.execute(f"INSERT INTO {TOUCHED} SELECT dossier_id FROM _new_ids")
-            finally:
-                con.unregister("_new_ids")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+            insert(con, TOUCHED, versions.select(pl.col("dossier_id").unique()))
+
+    try:
+        _in_transaction(con, work)
     finally:
         con.unregister("_sources")
 
+
+# ------------------------------------------------------------------ dossiers
 
 # The kept copy of a dossier (dossier-log.md "Duplicates and updates"), the same
 # order as transforms.dedup.select_latest: latest event time, then status (none
@@ -212,8 +392,11 @@ KEEP_ORDER_SQL = f"""
     regexp_replace(source_file, '^.*[/\\\\]', '') DESC,
     source_file DESC,
     source_row DESC"""
-TOUCHED = "stale_dossier_ids"
 REFRESH_MEMORY = "1GB"
+
+
+def has_dossiers(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(one(con, "SELECT count(*) FROM (SELECT 1 FROM dossiers LIMIT 1)")[0])
 
 
 def refresh_dossiers(
@@ -227,7 +410,7 @@ def refresh_dossiers(
     every dossier is added: with ``read_first_load=False`` added is None, not read back."""
     if not one(con, f"SELECT count(*) FROM (SELECT 1 FROM {TOUCHED} LIMIT 1)")[0]:
         return None
-    columns = ", ".join(f'"{c}"' for c in DOSSIER_SCHEMA)
+    columns = _names(DOSSIER_SCHEMA)
     in_touched = "dossier_id IN (SELECT dossier_id FROM _ids)"
     con.execute(f"CREATE OR REPLACE TEMP TABLE _ids AS SELECT DISTINCT dossier_id FROM {TOUCHED}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _old AS SELECT {columns} FROM dossiers WHERE {in_touched}")
@@ -244,19 +427,16 @@ def refresh_dossiers(
 def _refresh(
     con: duckdb.DuckDBPyConnection, in_touched: str, columns: str, read_first_load: bool
 ) -> tuple[pl.DataFrame | None, pl.DataFrame]:
-    con.execute("BEGIN")
-    try:
+    def work():
         con.execute(f"DELETE FROM dossiers WHERE {in_touched}")
         con.execute(
-            f"""INSERT INTO dossiers
+            f"""INSERT INTO dossiers ({columns})
             SELECT {columns} FROM dossier_versions WHERE {in_touched}
             QUALIFY row_number() OVER (PARTITION BY dossier_id ORDER BY {KEEP_ORDER_SQL}) = 1"""
         )
         con.execute(f"DELETE FROM {TOUCHED}")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+
+    _in_transaction(con, work)
     new = f"SELECT {columns} FROM dossiers WHERE {in_touched}"
     if one(con, "SELECT count(*) FROM (SELECT 1 FROM _old LIMIT 1)")[0]:
         added = read_batched(con, f"{new} EXCEPT ALL SELECT * FROM _old")
@@ -279,53 +459,25 @@ def read_batched(con: duckdb.DuckDBPyConnection, sql: str, rows: int = 500_000) 
     return pl.concat(frames, rechunk=False)
 
 
-def replace_dossiers(con: duckdb.DuckDBPyConnection, dossiers: pl.DataFrame) -> None:
-    con.execute("BEGIN")
-    con.execute("DELETE FROM dossiers")
-    insert(con, "dossiers", dossiers)
-    con.execute("COMMIT")
+def dossier_fields(con: duckdb.DuckDBPyConnection, fields: tuple[str, ...]) -> pl.DataFrame:
+    """These fields of every kept dossier, read a batch at a time."""
+    return read_batched(con, f"SELECT {_names(fields)} FROM dossiers")
 
 
-def replace_periods(
-    con: duckdb.DuckDBPyConnection,
-    period_type: str,
-    period_keys: list[str],
-    tables: dict[str, pl.DataFrame],
-) -> None:
-    """Delete-then-insert these periods' rows of each period table, in one transaction."""
-    con.execute("BEGIN")
-    try:
-        for table, rows in tables.items():
-            assert table in PERIOD_TABLES, table
-            con.execute(
-                f'DELETE FROM "{table}" WHERE period_type = ? AND list_contains(?, period_key)',
-                [period_type, period_keys],
-            )
-            insert(con, table, rows)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-
-
-def replace_batch_holds(con: duckdb.DuckDBPyConnection, holds: pl.DataFrame) -> None:
-    """The holds that files put on periods, recomputed whole at every ingestion."""
-    con.execute("BEGIN")
-    con.execute("DELETE FROM quality_holds WHERE source <> ?", [SCOREBOARD_HOLD])
-    insert(con, "quality_holds", holds)
-    con.execute("COMMIT")
-
-
-def replace_scoreboard_holds(
-    con: duckdb.DuckDBPyConnection, period_type: str, period_keys: list[str], holds: pl.DataFrame
-) -> None:
-    con.execute("BEGIN")
-    con.execute(
-        "DELETE FROM quality_holds WHERE source = ? AND period_type = ? AND list_contains(?, period_key)",
-        [SCOREBOARD_HOLD, period_type, period_keys],
+def dossier_bucket(con: duckdb.DuckDBPyConnection, buckets: int, bucket: int) -> pl.DataFrame:
+    """The dossiers whose id hashes to `bucket` of `buckets` (one id, one bucket)."""
+    return read_table(
+        con, f"SELECT {_names(DOSSIER_SCHEMA)} FROM dossiers WHERE coalesce(hash(dossier_id), 0) % ? = ?",
+        [buckets, bucket],
     )
-    insert(con, "quality_holds", holds)
-    con.execute("COMMIT")
+
+
+def replace_dossiers(con: duckdb.DuckDBPyConnection, dossiers: pl.DataFrame) -> None:
+    def work():
+        con.execute("DELETE FROM dossiers")
+        insert(con, "dossiers", dossiers)
+
+    _in_transaction(con, work)
 
 
 def data_extent(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetime | None]:
@@ -333,6 +485,16 @@ def data_extent(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, dateti
     latest = ", ".join(f"max({f})" for f in EVENT_FIELDS)
     first, last = one(con, f"SELECT min(received_at), greatest({latest}) FROM dossiers")
     return first, last
+
+
+def unit_latest_events(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per unit, the latest of each event time of its dossiers (for freshness)."""
+    return read_table(
+        con,
+        """SELECT unit_code, unit_valid_from, max(received_at) AS received_at, max(finished_at) AS finished_at,
+                  max(returned_at) AS returned_at, max(rejected_at) AS rejected_at
+           FROM dossiers GROUP BY ALL""",
+    )
 
 
 # ------------------------------------------------------------------ scoring reads
@@ -348,15 +510,14 @@ SCORING_FIELDS = (
 # A dossier can count in [start, end) when it was received before the end and is
 # still open at the start, or ends (is finished, returned or rejected) after it.
 _LAST_EVENT = "greatest(received_at, finished_at, returned_at, rejected_at)"
-_CLOSED = "status IN (3, 7, 8, 9, 10)"
+_CLOSED = f"status IN ({', '.join(str(s) for s in CLOSED_STATUSES)})"
 _COUNTING = f"received_at < $end AND ({_LAST_EVENT} >= $start OR status IS NULL OR NOT {_CLOSED})"
 
 
 def counting_dossiers(con: duckdb.DuckDBPyConnection, start, end) -> pl.DataFrame:
     """The scoring fields of the dossiers that can count in [start, end)."""
-    columns = ", ".join(f'"{c}"' for c in SCORING_FIELDS)
     return con.sql(
-        f"SELECT {columns} FROM dossiers WHERE {_COUNTING}", params={"start": start, "end": end}
+        f"SELECT {_names(SCORING_FIELDS)} FROM dossiers WHERE {_COUNTING}", params={"start": start, "end": end}
     ).pl()
 
 
@@ -384,3 +545,137 @@ def procedure_names(con: duckdb.DuckDBPyConnection, start, end) -> pl.DataFrame:
             QUALIFY row_number() OVER (PARTITION BY procedure_code ORDER BY n DESC, procedure_name) = 1""",
         params={"start": start, "end": end},
     ).pl()
+
+
+# ------------------------------------------------------------------ periods
+
+
+def scored_periods(con: duckdb.DuckDBPyConnection, fingerprint: str) -> pl.DataFrame:
+    """(period_type, period_key) of the periods scored with this configuration."""
+    return read_table(
+        con, "SELECT period_type, period_key FROM scored_periods WHERE config_fingerprint = ?", [fingerprint]
+    )
+
+
+def replace_periods(
+    con: duckdb.DuckDBPyConnection,
+    period_type: str,
+    period_keys: list[str],
+    tables: dict[str, pl.DataFrame],
+    profile: Profile,
+) -> None:
+    """Delete-then-insert these periods' rows of each period table, in one transaction
+    (the scoreboard with the columns of `profile`, added to the table if it lacks them)."""
+    schemas = {**TABLES, "scoreboard": scoreboard_schema(profile)}
+
+    def work():
+        if "scoreboard" in tables:
+            ensure_columns(con, "scoreboard", schemas["scoreboard"])
+        for table, rows in tables.items():
+            assert table in PERIOD_TABLES, table
+            con.execute(
+                f'DELETE FROM "{table}" WHERE period_type = ? AND list_contains(?, period_key)',
+                [period_type, period_keys],
+            )
+            insert(con, table, rows, schemas[table])
+
+    _in_transaction(con, work)
+
+
+def read_scoreboard(
+    con: duckdb.DuckDBPyConnection,
+    profile: Profile,
+    period_type: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> pl.DataFrame:
+    """The stored scoreboard in the columns of `profile`, sorted by period and unit:
+    every period, or those of `period_type` starting in [start, end)."""
+    where, params = "", []
+    if period_type is not None:
+        where = "WHERE period_type = ? AND period_start >= ? AND period_start < ?"
+        params = [period_type, start, end]
+    return read_table(
+        con,
+        f"SELECT {_select(con, 'scoreboard', scoreboard_schema(profile))} FROM scoreboard {where} "
+        "ORDER BY period_type, period_start, level, unit_code",
+        params,
+    )
+
+
+def read_period_table(con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
+    """A whole insight table (weak_points, bottlenecks, what_if). No ORDER BY: the site
+    sorts each on its key (sorting a million rows here costs seconds)."""
+    assert table in ("weak_points", "bottlenecks", "what_if"), table
+    return read_table(con, f'SELECT {_names(TABLES[table])} FROM "{table}"')
+
+
+# ------------------------------------------------------------------ holds and warnings
+
+
+def replace_batch_holds(con: duckdb.DuckDBPyConnection, holds: pl.DataFrame) -> None:
+    """The holds that files put on periods, recomputed whole at every ingestion."""
+
+    def work():
+        con.execute("DELETE FROM quality_holds WHERE source <> ?", [SCOREBOARD_HOLD])
+        insert(con, "quality_holds", holds)
+
+    _in_transaction(con, work)
+
+
+def replace_scoreboard_holds(
+    con: duckdb.DuckDBPyConnection, period_type: str, period_keys: list[str], holds: pl.DataFrame
+) -> None:
+    def work():
+        con.execute(
+            "DELETE FROM quality_holds WHERE source = ? AND period_type = ? AND list_contains(?, period_key)",
+            [SCOREBOARD_HOLD, period_type, period_keys],
+        )
+        insert(con, "quality_holds", holds)
+
+    _in_transaction(con, work)
+
+
+def batch_held_periods(con: duckdb.DuckDBPyConnection, period_type: str) -> set[str]:
+    """The keys of the periods of this type that a file's hold keeps back."""
+    rows = con.execute(
+        "SELECT DISTINCT period_key FROM quality_holds WHERE source <> ? AND period_type = ?",
+        [SCOREBOARD_HOLD, period_type],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def read_holds(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return read_table(con, f"SELECT {_names(HOLD_SCHEMA)} FROM quality_holds ORDER BY ALL")
+
+
+def replace_warnings(
+    con: duckdb.DuckDBPyConnection, period_type: str, period_keys: list[str], warnings: pl.DataFrame
+) -> None:
+    """The early warnings (or bands at risk) of these periods, replacing theirs."""
+
+    def work():
+        con.execute(
+            "DELETE FROM warnings WHERE period_type = ? AND list_contains(?, period_key)",
+            [period_type, period_keys],
+        )
+        insert(con, "warnings", warnings)
+
+    _in_transaction(con, work)
+
+
+def read_warnings(
+    con: duckdb.DuckDBPyConnection, period_type: str | None = None, period_keys: list[str] | None = None
+) -> pl.DataFrame:
+    """The stored warnings: every one, or those of these periods."""
+    where, params = "", []
+    if period_type is not None:
+        where = "WHERE period_type = ? AND list_contains(?, period_key)"
+        params = [period_type, list(period_keys or [])]
+    # in the order quality.early_warning gives them: period, level, unit, indicator
+    return read_table(
+        con,
+        f"SELECT {_names(WARNING_SCHEMA)} FROM warnings {where} ORDER BY period_type, period_key, "
+        f"coalesce(list_position({list(LEVELS)}, level), {len(LEVELS) + 1}), unit_code, unit_valid_from, indicator",
+        params,
+    )

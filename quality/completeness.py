@@ -19,9 +19,9 @@ from datetime import datetime
 
 import polars as pl
 
+from transforms.schema import level_order
 from transforms.score import parent_links
 
-LEVEL_ORDER = {"district": 0, "commune": 1, "department": 2}
 DATA_EVENTS = ("received_at", "finished_at", "returned_at", "rejected_at")
 
 COMPLETENESS_SCHEMA: dict[str, pl.DataType] = {
@@ -57,7 +57,7 @@ def completeness(scoreboard: pl.DataFrame) -> pl.DataFrame:
     rows = scoreboard.select(
         "period_type", "period_key", "period_start", "unit_code", "unit_valid_from", "unit_name",
         sent=sent,
-        _level=pl.col("level").replace_strict(LEVEL_ORDER, default=9, return_dtype=pl.Int64),
+        _level=level_order(),
     ).unique(["period_type", "period_key", "unit_code", "unit_valid_from"], keep="first")
     silent = ~pl.col("sent")
     return (
@@ -107,7 +107,7 @@ def freshness(dossiers: pl.DataFrame | pl.LazyFrame, units: pl.DataFrame, as_of:
         latest_date=pl.col("latest_event").dt.date(),
     ).with_columns(
         days_since=(pl.lit(day) - pl.col("latest_date")).dt.total_days().cast(pl.Int64),
-        _level=pl.col("level").replace_strict(LEVEL_ORDER, default=9, return_dtype=pl.Int64),
+        _level=level_order(),
     )
     return out.sort(
         ["days_since", "_level", "unit_code"], descending=[True, False, False], nulls_last=False

@@ -38,9 +38,11 @@ from typing import Any, Mapping
 
 import polars as pl
 
+from dashboards.format import fmt_num
 from quality.settings import load_quality_config
 from transforms.periods import index_expr
-from transforms.profile import Profile, load_profile
+from transforms.profile import RATE_CATALOGUE, Profile
+from transforms.schema import level_order
 from transforms.score import round_score
 
 UNIT_KEY = ["unit_code", "unit_valid_from"]
@@ -61,27 +63,23 @@ WARNING_SCHEMA: dict[str, pl.DataType] = {
     "message_en": pl.Utf8(),
 }
 
-INDICATOR_LABELS = {
-    "received": ("Số hồ sơ tiếp nhận", "Dossiers received"),
-    "on_time_rate": ("Tỷ lệ giải quyết đúng hạn", "On-time rate"),
-}
+# the counts a warning can watch; rates are labelled by the catalogue
+COUNT_LABELS = {"received": ("Số hồ sơ tiếp nhận", "Dossiers received")}
 
 
-def _num_vi(x: float, decimals: int) -> str:
-    return f"{x:,.{decimals}f}".replace(",", " ").replace(".", ",").replace("-", "−")
+def indicator_label(indicator: str) -> tuple[str, str]:
+    """(Vietnamese, English) name of a watched count or rate."""
+    if indicator in COUNT_LABELS:
+        return COUNT_LABELS[indicator]
+    rate = next((r for r in RATE_CATALOGUE if r.name == indicator), None)
+    return (rate.label_vi, rate.label_en) if rate else (indicator, indicator)
 
 
-def _num_en(x: float, decimals: int) -> str:
-    return f"{x:,.{decimals}f}".replace("-", "−")
-
-
-def _fmt(indicator: str, x: float, lang: str) -> str:
-    num = _num_vi if lang == "vi" else _num_en
+def _fmt(indicator: str, x: float) -> str:
+    """A value as every page writes it (dashboards.format: `1.234,5`, `89,2 %`)."""
     if indicator.endswith("_rate"):
-        return f"{num(100 * x, 1)} %"
-    if float(x).is_integer():
-        return num(x, 0)
-    return num(x, 1)
+        return f"{fmt_num(100 * x, 1)} %"
+    return fmt_num(x, 0 if float(x).is_integer() else 1)
 
 
 def _empty() -> pl.DataFrame:
@@ -171,20 +169,19 @@ def early_warnings(
         out = out.filter(pl.col("period_key").is_in(list(period_keys)))
     vi, en = [], []
     for row in out.iter_rows(named=True):
-        label_vi, label_en = INDICATOR_LABELS.get(row["indicator"], (row["indicator"], row["indicator"]))
-        z_vi, z_en = _num_vi(row["z"], 1), _num_en(row["z"], 1)
-        v = (_fmt(row["indicator"], row["value"], "vi"), _fmt(row["indicator"], row["value"], "en"))
-        b = (_fmt(row["indicator"], row["baseline"], "vi"), _fmt(row["indicator"], row["baseline"], "en"))
+        label_vi, label_en = indicator_label(row["indicator"])
+        z = fmt_num(row["z"], 1)
+        v, b = _fmt(row["indicator"], row["value"]), _fmt(row["indicator"], row["baseline"])
         if row["kind"] == "drop":
-            vi.append(f"{label_vi} tuần {row['period_key']} giảm bất thường: {v[0]}, so với trung vị "
-                      f"{b[0]} của {row['n_hist']} tuần trước đó (z = {z_vi}).")
-            en.append(f"{label_en} in week {row['period_key']} dropped sharply: {v[1]} against a median "
-                      f"of {b[1]} over the previous {row['n_hist']} weeks with data (z = {z_en}).")
+            vi.append(f"{label_vi} tuần {row['period_key']} giảm bất thường: {v}, so với trung vị "
+                      f"{b} của {row['n_hist']} tuần trước đó (z = {z}).")
+            en.append(f"{label_en} in week {row['period_key']} dropped sharply: {v} against a median "
+                      f"of {b} over the previous {row['n_hist']} weeks with data (z = {z}).")
         else:
-            vi.append(f"{label_vi} tuần {row['period_key']} tăng bất thường: {v[0]}, so với trung vị "
-                      f"{b[0]} của {row['n_hist']} tuần trước đó (z = {z_vi}).")
-            en.append(f"{label_en} in week {row['period_key']} jumped: {v[1]} against a median "
-                      f"of {b[1]} over the previous {row['n_hist']} weeks with data (z = {z_en}).")
+            vi.append(f"{label_vi} tuần {row['period_key']} tăng bất thường: {v}, so với trung vị "
+                      f"{b} của {row['n_hist']} tuần trước đó (z = {z}).")
+            en.append(f"{label_en} in week {row['period_key']} jumped: {v} against a median "
+                      f"of {b} over the previous {row['n_hist']} weeks with data (z = {z}).")
     out = out.with_columns(
         period_type=pl.lit("week"),
         message_vi=pl.Series(vi, dtype=pl.Utf8),
@@ -194,11 +191,8 @@ def early_warnings(
 
 
 def _finish(out: pl.DataFrame) -> pl.DataFrame:
-    level_order = pl.col("level").replace_strict(
-        {"district": 0, "commune": 1, "department": 2}, default=9, return_dtype=pl.Int64
-    )
     return (
-        out.with_columns(_lo=level_order)
+        out.with_columns(_lo=level_order())
         .sort(["period_type", "period_key", "_lo", "unit_code", "unit_valid_from", "indicator"])
         .select([pl.col(c).cast(t) for c, t in WARNING_SCHEMA.items()])
     )
@@ -207,13 +201,12 @@ def _finish(out: pl.DataFrame) -> pl.DataFrame:
 def band_at_risk(
     monthly_partial: pl.DataFrame,
     previous_month: pl.DataFrame,
-    profile: Profile | None = None,
+    profile: Profile,
     config: Mapping[str, Any] | str | None = None,
 ) -> pl.DataFrame:
     """Units whose month so far (`monthly_partial`: scoreboard rows of the month in
     progress) scores below, or within `margin_points` above, the floor of the band
     they held in `previous_month` (scoreboard rows of the month before)."""
-    profile = profile or load_profile()
     cfg = load_quality_config(config)["band_at_risk"]
     margin = float(cfg.get("margin_points") or 0.0)
     min_volume = cfg.get("min_volume")
@@ -235,22 +228,20 @@ def band_at_risk(
         return _empty()
     vi, en = [], []
     for row in at_risk.iter_rows(named=True):
-        v_vi, v_en = _num_vi(row["value"], 2), _num_en(row["value"], 2)
-        f_vi, f_en = _num_vi(row["floor"], 0 if float(row["floor"]).is_integer() else 2), _num_en(
-            row["floor"], 0 if float(row["floor"]).is_integer() else 2
-        )
+        v = fmt_num(row["value"], 2)
+        f = fmt_num(row["floor"], 0 if float(row["floor"]).is_integer() else 2)
         band, band_en = row["prev_band"], labels_en.get(row["prev_band"], row["prev_band"])
         if row["value"] < row["floor"]:
-            vi.append(f"Điểm tạm tính tháng {row['period_key']} là {v_vi}, dưới ngưỡng {f_vi} của "
+            vi.append(f"Điểm tạm tính tháng {row['period_key']} là {v}, dưới ngưỡng {f} của "
                       f"xếp loại {band} đạt được tháng {row['prev_key']}.")
-            en.append(f"The month-so-far score for {row['period_key']} is {v_en}, below the {f_en} "
+            en.append(f"The month-so-far score for {row['period_key']} is {v}, below the {f} "
                       f"floor of the band {band} ({band_en}) held in {row['prev_key']}.")
         else:
-            gap_vi, gap_en = _num_vi(row["value"] - row["floor"], 2), _num_en(row["value"] - row["floor"], 2)
-            vi.append(f"Điểm tạm tính tháng {row['period_key']} là {v_vi}, chỉ cao hơn ngưỡng {f_vi} "
-                      f"của xếp loại {band} (tháng {row['prev_key']}) {gap_vi} điểm.")
-            en.append(f"The month-so-far score for {row['period_key']} is {v_en}, only {gap_en} points "
-                      f"above the {f_en} floor of the band {band} ({band_en}) held in {row['prev_key']}.")
+            gap = fmt_num(row["value"] - row["floor"], 2)
+            vi.append(f"Điểm tạm tính tháng {row['period_key']} là {v}, chỉ cao hơn ngưỡng {f} "
+                      f"của xếp loại {band} (tháng {row['prev_key']}) {gap} điểm.")
+            en.append(f"The month-so-far score for {row['period_key']} is {v}, only {gap} points "
+                      f"above the {f} floor of the band {band} ({band_en}) held in {row['prev_key']}.")
     out = at_risk.with_columns(
         period_type=pl.lit("month"),
         indicator=pl.lit("score"),
@@ -266,7 +257,7 @@ def band_at_risk(
 def months_in_progress_at_risk(
     months: pl.DataFrame,
     period_keys: list[str],
-    profile: Profile | None = None,
+    profile: Profile,
     config: Mapping[str, Any] | str | None = None,
 ) -> pl.DataFrame:
     """`band_at_risk` for each month of `period_keys` still in progress (provisional
@@ -292,8 +283,8 @@ def months_in_progress_at_risk(
     return pl.concat(parts) if parts else _empty()
 
 
-def warnings_table(warnings: pl.DataFrame, against: str = "median") -> pl.DataFrame:
-    """The warnings as the office reads them: period, unit, indicator, value, what it is
+def warning_summary(warnings: pl.DataFrame, against: str = "median") -> pl.DataFrame:
+    """The warnings as the office reads them in a check's metadata: period, unit, indicator, value, what it is
     compared with (`against`: the unit's median, or for a band at risk the band's
     floor), z and the reason in both languages."""
     rate = pl.col("indicator").str.ends_with("_rate")

@@ -13,6 +13,11 @@ import polars as pl
 from quality.settings import load_quality_config
 from transforms.periods import PERIOD_TYPES, key_expr
 
+# the `source` of the holds a failing scoreboard check puts on its periods (a file's
+# holds name the file)
+SCOREBOARD_HOLD = "(scoreboard)"
+HOLD_CHECKS = {"scoreboard_valid": True, "batch_quarantine_share": False}  # check -> held by the scoreboard
+
 HOLD_SCHEMA = {
     "source": pl.Utf8,
     "period_type": pl.Utf8,
@@ -91,3 +96,35 @@ def check_holds(
         for t, k in sorted(failed_periods)
     ]
     return pl.DataFrame(rows, schema=HOLD_SCHEMA)
+
+
+def quality_frame(scoreboard: pl.DataFrame, holds: pl.DataFrame) -> pl.DataFrame:
+    """Per published or held period and check: passed, or failed and holding the
+    period back (the quality page's table)."""
+    periods = scoreboard.select("period_type", "period_key").unique()
+    checks = pl.DataFrame(
+        {"check": list(HOLD_CHECKS), "source_is_scoreboard": list(HOLD_CHECKS.values())}
+    )
+    failed = holds.with_columns(source_is_scoreboard=pl.col("source") == SCOREBOARD_HOLD).group_by(
+        "period_type", "period_key", "source_is_scoreboard"
+    ).agg(
+        unexpected_count=pl.len(),
+        description_vi=pl.col("message_vi").sort().str.join(" "),
+        description_en=pl.col("message_en").sort().str.join(" "),
+    )
+    held_keys = holds.select("period_type", "period_key").unique()
+    return (
+        pl.concat([periods, held_keys]).unique()
+        .join(checks, how="cross")
+        .join(failed, on=["period_type", "period_key", "source_is_scoreboard"], how="left")
+        .with_columns(
+            success=pl.col("unexpected_count").is_null(),
+            blocked=pl.col("unexpected_count").is_not_null(),
+            unexpected_count=pl.col("unexpected_count").fill_null(0).cast(pl.Int64),
+        )
+        .select(
+            "period_type", "period_key", "check", "success", "unexpected_count",
+            "description_vi", "description_en", "blocked",
+        )
+        .sort("period_type", "period_key", "check")
+    )

@@ -1,4 +1,8 @@
-"""Thresholds of the quality rules, from config/quality.yaml (defaults below)."""
+"""Thresholds of the quality rules: the defaults below, under the deployment's file.
+
+The deployment names its file (SCOREBOARD_QUALITY, default config/quality.yaml;
+pipelines.resources.ScoreboardSettings.quality_config loads it); nothing here
+reads a file it was not given."""
 
 from __future__ import annotations
 
@@ -7,8 +11,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
-
-from config import config_path
 
 DEFAULTS: dict[str, Any] = {
     "early_warning": {
@@ -36,10 +38,6 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def default_config_path() -> Path:
-    return config_path("quality.yaml")
-
-
 def _merge(base: dict, override: Mapping) -> dict:
     out = copy.deepcopy(base)
     for key, value in (override or {}).items():
@@ -51,14 +49,18 @@ def _merge(base: dict, override: Mapping) -> dict:
 
 
 def load_quality_config(source: Mapping | Path | str | None = None) -> dict[str, Any]:
-    """The quality thresholds: a mapping (merged over the defaults), a YAML path, or
-    None for config/quality.yaml (the defaults when the file does not exist)."""
+    """The quality thresholds: a mapping or a YAML file merged over the defaults;
+    None: the defaults alone."""
+    if source is None:
+        return copy.deepcopy(DEFAULTS)
     if isinstance(source, Mapping):
         return _merge(DEFAULTS, source)
-    path = Path(source) if source is not None else default_config_path()
-    if source is None and not path.exists():
-        return copy.deepcopy(DEFAULTS)
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read the quality settings {path}: {exc.strerror}") from None
+    raw = yaml.safe_load(text) or {}
     if not isinstance(raw, Mapping):
         raise ValueError(f"{path}: expected a mapping at the top level")
     return _merge(DEFAULTS, raw)

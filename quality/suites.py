@@ -52,21 +52,18 @@ import polars as pl  # noqa: E402
 
 from transforms.classify import FINISHED_STATUSES, classify, due_end_expr  # noqa: E402
 from transforms.periods import PERIOD_TYPES, index_expr, key_of  # noqa: E402
-from transforms.profile import PUBLISHED_GROUPS, Profile  # noqa: E402
-from transforms.schema import DOSSIER_SCHEMA, EVENT_FIELDS, RATINGS, SCOREBOARD_COLUMNS  # noqa: E402
+from transforms.profile import RATE_COLUMNS, Profile  # noqa: E402
+from transforms.schema import DOSSIER_SCHEMA, EVENT_FIELDS, LEVELS, RATINGS, scoreboard_schema  # noqa: E402
 from transforms.score import round_score  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 MAX_EXAMPLES = 5
 SCORE_TOLERANCE = 1e-9
-LEVELS = ("district", "commune", "department")
 COUNT_COLUMNS = (
     "received", "finished", "early", "on_time", "overdue", "no_deadline",
     "pending_overdue", "rejected", "timeliness_base",
 )
-RATE_COLUMNS = tuple(c for c in SCOREBOARD_COLUMNS if c.endswith("_rate"))
-POINT_COLUMNS = tuple(f"points_{g}" for g in PUBLISHED_GROUPS)
 FILE_COUNT_COLUMNS = ("rows_read", "rows_accepted", "rows_quarantined", "rows_superseded")
 
 
@@ -199,7 +196,7 @@ DOSSIER_RULES: tuple[Rule, ...] = (
 )
 
 
-def _scoreboard_rules(band_labels: Sequence[str]) -> tuple[Rule, ...]:
+def _scoreboard_rules(band_labels: Sequence[str], groups: Sequence[str]) -> tuple[Rule, ...]:
     rules = [
         _rule("key_unique", "ExpectCompoundColumnsToBeUnique",
               "Mỗi đơn vị chỉ có một dòng trong mỗi kỳ",
@@ -238,10 +235,17 @@ def _scoreboard_rules(band_labels: Sequence[str]) -> tuple[Rule, ...]:
     rules.append(_rule("avg_working_days_non_negative", "ExpectColumnValuesToBeBetween",
                        "Số ngày làm việc bình quân không âm", "avg_working_days is not negative",
                        column="avg_working_days", min_value=0))
-    for col in POINT_COLUMNS:
+    for group in groups:
+        col = f"points_{group}"
         rules.append(_rule(f"{col}_non_negative", "ExpectColumnValuesToBeBetween",
                            f"Điểm `{col}` không âm", f"{col} is not negative",
                            column=col, min_value=0))
+        rules.append(_rule(f"max_points_{group}_matches", "ExpectColumnValuesToBeInSet",
+                           f"Điểm tối đa nhóm `{group}` = tổng điểm tối đa của các chỉ số áp dụng, "
+                           "và điểm nhóm không vượt quá nó",
+                           f"max_points_{group} = the maximum of its applicable indicators, "
+                           f"and points_{group} does not exceed it",
+                           column=f"_max_points_{group}_matches", value_set=[True]))
     rules += [
         _rule("score_in_range", "ExpectColumnValuesToBeBetween",
               "Điểm tổng nằm trong [0, 100]", "score is in [0, 100]",
@@ -613,10 +617,22 @@ def scoreboard_table(frame: pl.DataFrame, profile: Profile) -> pl.DataFrame:
     ranked = pl.col("ranked").fill_null(False)
     by_level = ["period_type", "period_key", "level"]
     rank_score = pl.when(ranked).then(rounded)
-    earned = pl.sum_horizontal([pl.col(c).fill_null(0.0) for c in POINT_COLUMNS])
-    applicable = pl.sum_horizontal(
-        [pl.when(pl.col(i.rate).is_not_null()).then(pl.lit(i.max_points)).otherwise(0.0) for i in profile.indicators]
-    )
+    earned = pl.sum_horizontal([pl.col(g.points_column).fill_null(0.0) for g in profile.groups])
+
+    def applicable_max(indicators) -> pl.Expr:
+        return pl.sum_horizontal(
+            [pl.when(pl.col(i.rate).is_not_null()).then(pl.lit(i.max_points)).otherwise(0.0) for i in indicators]
+        )
+
+    def group_max_matches(g) -> pl.Expr:
+        applies = pl.any_horizontal([pl.col(i.rate).is_not_null() for i in g.indicators])
+        stored, points = pl.col(g.max_points_column), pl.col(g.points_column)
+        return pl.when(applies).then(
+            ((stored - applicable_max(g.indicators)).abs() <= SCORE_TOLERANCE)
+            & (points <= stored + SCORE_TOLERANCE)
+        ).otherwise(stored.is_null() & points.is_null()).fill_null(False)
+
+    applicable = applicable_max(profile.indicators)
     expected_score = pl.when(applicable > 0).then(100 * earned / applicable)
     volume_ok = (pl.col("received") + pl.col("timeliness_base")) >= profile.min_volume
     return frame.with_columns(
@@ -634,6 +650,7 @@ def scoreboard_table(frame: pl.DataFrame, profile: Profile) -> pl.DataFrame:
         _rank_consistent=pl.when(ranked)
         .then(pl.col("rank").eq_missing(rank_score.rank("min", descending=True).over(by_level).cast(pl.Int64)))
         .otherwise(True),
+        **{f"_max_points_{g.key}_matches": group_max_matches(g) for g in profile.groups},
         _rank_in_peer_consistent=pl.when(ranked)
         .then(
             pl.col("rank_in_peer").eq_missing(
@@ -644,32 +661,39 @@ def scoreboard_table(frame: pl.DataFrame, profile: Profile) -> pl.DataFrame:
     )
 
 
-_SUITE_COLUMNS_SCOREBOARD = (
-    "period_type", "period_key", "unit_code", "unit_valid_from", "level",
-    *COUNT_COLUMNS, *RATE_COLUMNS, "avg_working_days", *POINT_COLUMNS, "score", "band",
-    "rank", "rank_in_peer", "_classes_finished", "_classes_timeliness", "_score_matches_points",
-    "_band_matches_score", "_rank_only_where_ranked", "_ranked_is_eligible", "_rank_consistent",
-    "_rank_in_peer_consistent",
-)
+def _suite_columns(groups: Sequence[str]) -> tuple[str, ...]:
+    """The columns the scoreboard suite reads, for a profile with these groups."""
+    return (
+        "period_type", "period_key", "unit_code", "unit_valid_from", "level",
+        *COUNT_COLUMNS, *RATE_COLUMNS, "avg_working_days", *(f"points_{g}" for g in groups), "score", "band",
+        "rank", "rank_in_peer", "_classes_finished", "_classes_timeliness", "_score_matches_points",
+        *(f"_max_points_{g}_matches" for g in groups),
+        "_band_matches_score", "_rank_only_where_ranked", "_ranked_is_eligible", "_rank_consistent",
+        "_rank_in_peer_consistent",
+    )
 
 
 @functools.lru_cache(maxsize=16)
-def _scoreboard_suite(labels: tuple[str, ...]) -> tuple[str, tuple[Rule, ...]]:
-    return f"scoreboard[{'|'.join(labels)}]", _scoreboard_rules(labels)
+def _scoreboard_suite(labels: tuple[str, ...], groups: tuple[str, ...]) -> tuple[str, tuple[Rule, ...]]:
+    return f"scoreboard[{'|'.join(labels)}][{'|'.join(groups)}]", _scoreboard_rules(labels, groups)
+
+
+def _profile_suite(profile: Profile) -> tuple[str, tuple[Rule, ...]]:
+    return _scoreboard_suite(tuple(b.label for b in profile.bands), profile.group_keys)
 
 
 def validate_scoreboard(frame: pl.DataFrame, profile: Profile) -> QualityResult:
-    """Validate published scoreboard rows (SCOREBOARD_COLUMNS) under `profile`.
+    """Validate published scoreboard rows (transforms.schema.scoreboard_schema) under `profile`.
 
     `failed_periods`: the (period_type, period_key) of every failing row: the
     pipeline can block those periods and publish the others."""
     t0 = time.perf_counter()
-    typed, missing = _typed(frame, SCOREBOARD_COLUMNS)
-    suite_name, rules = _scoreboard_suite(tuple(b.label for b in profile.bands))
+    typed, missing = _typed(frame, scoreboard_schema(profile))
+    suite_name, rules = _profile_suite(profile)
     if typed.height == 0:
         checks = [_missing_columns_check(missing), *_empty_outcomes(rules)]
         return QualityResult("scoreboard", not missing, checks, time.perf_counter() - t0)
-    table = scoreboard_table(typed, profile).select(_SUITE_COLUMNS_SCOREBOARD)
+    table = scoreboard_table(typed, profile).select(_suite_columns(profile.group_keys))
     engine = _engine()
     t1 = time.perf_counter()
     runs = engine.run(suite_name, rules, table)
@@ -754,7 +778,7 @@ __all__ = [
 
 def scoreboard_rule_names(profile: Profile) -> list[str]:
     """Names of the scoreboard checks under `profile` (for docs and tests)."""
-    return ["columns_present", *(r.name for r in _scoreboard_suite(tuple(b.label for b in profile.bands))[1])]
+    return ["columns_present", *(r.name for r in _profile_suite(profile)[1])]
 
 
 def dossier_rule_names() -> list[str]:

@@ -8,10 +8,17 @@ from pathlib import Path
 
 import polars as pl
 
-from transforms.schema import BOOL_FIELDS, DATE_FIELDS, DOSSIER_SCHEMA, SCOREBOARD_COLUMNS
+from config import config_path
+from transforms.profile import load_profile
+from transforms.schema import BOOL_FIELDS, DATE_FIELDS, DOSSIER_SCHEMA, scoreboard_schema
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLE = FIXTURES / "example"
+# the default profile (Decision 766's six groups), which the worked example is scored with
+DEFAULT_PROFILE_PATH = config_path("profiles", "default.yaml")
+DEFAULT_PROFILE = load_profile(DEFAULT_PROFILE_PATH)
+# the published scoreboard's columns under the default profile
+SCOREBOARD_COLUMNS = scoreboard_schema(DEFAULT_PROFILE)
 
 
 def to_cp1258(text: str) -> bytes:
@@ -25,10 +32,13 @@ def to_cp1258(text: str) -> bytes:
     return "".join(out).encode("cp1258")
 
 
-def read_expected_scoreboard(path: Path = EXAMPLE / "expected_scoreboard.csv") -> pl.DataFrame:
+def read_expected_scoreboard(
+    path: Path = EXAMPLE / "expected_scoreboard.csv", schema: dict[str, pl.DataType] = SCOREBOARD_COLUMNS
+) -> pl.DataFrame:
+    """A scoreboard CSV (the worked example's by default) with the types of `schema`."""
     frame = pl.read_csv(path, infer_schema=False)
     casts = []
-    for name, dtype in SCOREBOARD_COLUMNS.items():
+    for name, dtype in schema.items():
         col = pl.col(name).replace("", None)
         if dtype == pl.Boolean():
             casts.append((col == "true").alias(name))

@@ -13,7 +13,7 @@ import pytest
 from dashboards.site import build_site
 from dashboards.tables import unit_slug
 from transforms.crosswalk import CrosswalkError, follow_territory, load_crosswalk
-from transforms.schema import SCOREBOARD_COLUMNS
+from tests.helpers import SCOREBOARD_COLUMNS
 from transforms.units import load_registry
 
 OLD_FROM, OLD_TO, NEW_FROM = date(2008, 8, 1), date(2025, 6, 30), date(2025, 7, 1)

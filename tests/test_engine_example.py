@@ -7,7 +7,13 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
-from tests.helpers import EXAMPLE, assert_frames_match, read_example_dossiers, read_expected_scoreboard
+from tests.helpers import (
+    DEFAULT_PROFILE_PATH,
+    EXAMPLE,
+    assert_frames_match,
+    read_example_dossiers,
+    read_expected_scoreboard,
+)
 from transforms.calendar import working_calendar
 from transforms.periods import index_of, make_periods
 from transforms.profile import load_profile
@@ -23,7 +29,7 @@ def example_scores() -> dict[str, pl.DataFrame]:
     dossiers = read_example_dossiers()
     units = load_registry(EXAMPLE / "units.csv")
     calendar = working_calendar(date(2023, 1, 1), date(2025, 12, 31))
-    profile = load_profile()
+    profile = load_profile(DEFAULT_PROFILE_PATH)
     out = {}
     for period_type, first, last in (
         ("month", date(2024, 1, 1), date(2024, 2, 1)),

@@ -7,14 +7,14 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
-from tests.helpers import EXAMPLE, read_example_dossiers, read_expected_scoreboard
+from tests.helpers import DEFAULT_PROFILE_PATH, EXAMPLE, read_example_dossiers, read_expected_scoreboard
 from transforms.calendar import working_calendar
 from transforms.insights import bottlenecks, weak_points, what_if
 from transforms.periods import index_of, make_periods
 from transforms.profile import load_profile
 from transforms.units import load_registry
 
-PROFILE = load_profile()
+PROFILE = load_profile(DEFAULT_PROFILE_PATH)
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,7 @@ import pytest
 from pipelines.assets import ASSETS, weekly_scoreboard
 from pipelines.cli import main, run_pipeline
 from pipelines.resources import ScoreboardSettings, Warehouse
-from tests.helpers import EXAMPLE, assert_frames_match, read_expected_scoreboard
-from transforms.schema import SCOREBOARD_COLUMNS
+from tests.helpers import EXAMPLE, SCOREBOARD_COLUMNS, assert_frames_match, read_expected_scoreboard
 
 KEY = ["period_key", "level", "unit_code"]
 
@@ -33,15 +32,17 @@ def example_run(tmp_path, monkeypatch):
     return settings, warehouse, summary
 
 
-def read_published(site: Path, key: str) -> pl.DataFrame:
+def read_published(site: Path, key: str, schema: dict[str, pl.DataType] = SCOREBOARD_COLUMNS) -> pl.DataFrame:
+    """A published data file, checked to carry exactly the columns of `schema` (those
+    of the profile it was scored with), in order."""
     path = site / "data" / f"scoreboard-{key}.csv"
     assert path.read_bytes().startswith(b"\xef\xbb\xbf"), "CSV must start with a BOM"
     raw = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
     raw = raw.rename({raw.columns[0]: raw.columns[0].lstrip("\ufeff")})
-    assert raw.columns == list(SCOREBOARD_COLUMNS)
+    assert raw.columns == list(schema)
     tmp = site.parent / f"_{key}.csv"
     raw.write_csv(tmp)
-    return read_expected_scoreboard(tmp)
+    return read_expected_scoreboard(tmp, schema)
 
 
 def test_the_worked_example_is_published_number_by_number(example_run):

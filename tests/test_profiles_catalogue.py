@@ -11,11 +11,12 @@ import pytest
 from config import config_path
 from pipelines.cli import run_pipeline
 from pipelines.resources import ScoreboardSettings, Warehouse
-from tests.helpers import EXAMPLE, read_example_dossiers, read_expected_scoreboard
+from tests.helpers import DEFAULT_PROFILE_PATH, EXAMPLE, read_example_dossiers, read_expected_scoreboard
 from tests.test_pipeline_e2e import read_published
 from transforms.calendar import working_calendar
 from transforms.periods import index_of, make_periods
 from transforms.profile import ProfileError, load_profile, parse_profile
+from transforms.schema import scoreboard_schema
 from transforms.score import score_periods
 from transforms.units import load_registry
 
@@ -39,19 +40,35 @@ def test_the_narrow_profile_scores_only_timeliness_and_online():
     ba_dinh = unit(out, "001")
     # 60 × 8/11 + 40 × min(1, (1/3) / 0.8) = 43.6364 + 16.6667
     assert ba_dinh["score"] == pytest.approx(60 * 8 / 11 + 40 * (1 / 3) / 0.8)
-    assert ba_dinh["points_transparency"] is None and ba_dinh["points_satisfaction"] is None
+    # only the profile's two groups are columns, each with its applicable maximum
+    assert [c for c in out.columns if "points_" in c] == [
+        "points_timeliness", "points_online", "max_points_timeliness", "max_points_online"
+    ]
+    assert (ba_dinh["points_timeliness"], ba_dinh["max_points_timeliness"]) == (pytest.approx(60 * 8 / 11), 60.0)
     soc_son = unit(out, "002")
     assert soc_son["score"] == pytest.approx(60 * 18 / 21 + 40 * (16 / 21) / 0.8)
     assert (soc_son["band"], soc_son["rank"], ba_dinh["band"], ba_dinh["rank"]) == ("Tốt", 1, "Trung bình", 2)  # 89.52 and 60.30
 
 
 def test_bad_profiles_are_refused_with_a_sentence():
-    with pytest.raises(ProfileError, match="not one of"):
-        parse_profile({"groups": [{"key": "speed", "indicators": [{"rate": "on_time_rate", "max": 1}]}]})
-    with pytest.raises(ProfileError, match="threshold"):
-        parse_profile({"groups": [{"key": "online", "indicators": [
-            {"rate": "online_rate", "kind": "saturating", "max": 12}]}],
-            "bands": [{"label": "A", "min": None}]})
+    bands = [{"label": "A", "min": None}]
+
+    def refused(groups, match):
+        with pytest.raises(ProfileError, match=match):
+            parse_profile({"groups": groups, "bands": bands})
+
+    # any group key that can name a column is a group; the rates are the engine's
+    refused([{"key": "Tốc độ", "indicators": [{"rate": "on_time_rate", "max": 1}]}], "lower-case letters")
+    refused([{"key": "speed", "indicators": [{"rate": "speed_rate", "max": 1}]}], "not one of")
+    refused([{"key": "speed", "indicators": []}], "group speed has no indicators")
+    refused([{"key": "speed", "indicators": [{"rate": "on_time_rate", "max": 1}]},
+             {"key": "speed", "indicators": [{"rate": "online_rate", "max": 1}]}], "group speed is given twice")
+    refused([{"key": "a", "indicators": [{"rate": "on_time_rate", "max": 1}]},
+             {"key": "b", "indicators": [{"rate": "on_time_rate", "max": 1}]}], "on_time_rate is scored twice")
+    refused([{"key": "a", "indicators": [{"rate": "apology_rate", "max": 1}]}], "not one of")  # shown only
+    refused([{"key": "online", "indicators": [{"rate": "online_rate", "kind": "saturating", "max": 12}]}],
+            "threshold")
+    refused([], "no groups")
 
 
 def catalogue(days: int) -> pl.DataFrame:
@@ -59,14 +76,14 @@ def catalogue(days: int) -> pl.DataFrame:
 
 
 def test_a_catalogue_gives_a_missing_due_date():
-    default = unit(january(load_profile()), "001")
+    default = unit(january(load_profile(DEFAULT_PROFILE_PATH)), "001")
     assert (default["no_deadline"], default["on_time"]) == (1, 2)
     # WX-009: received Wed 10/01, finished Mon 15/01 08:00. Three working days after
     # receipt is Mon 15/01 (date only: due at the end of that day): on time.
-    three = unit(january(load_profile(), catalogue(3)), "001")
+    three = unit(january(load_profile(DEFAULT_PROFILE_PATH), catalogue(3)), "001")
     assert (three["no_deadline"], three["on_time"], three["overdue"], three["timeliness_base"]) == (0, 3, 2, 12)
     # two working days is Fri 12/01: finished after it, overdue
-    two = unit(january(load_profile(), catalogue(2)), "001")
+    two = unit(january(load_profile(DEFAULT_PROFILE_PATH), catalogue(2)), "001")
     assert (two["no_deadline"], two["on_time"], two["overdue"]) == (0, 2, 3)
 
 
@@ -79,7 +96,7 @@ def test_changing_the_profile_rescores_every_period(tmp_path, monkeypatch):
     warehouse = Warehouse(path=str(tmp_path / "w.duckdb"))
     narrow = run_pipeline(ScoreboardSettings.from_env(profile_path=str(NARROW), **common), warehouse)
     assert (narrow["weeks"], narrow["months"]) == (9, 2)
-    got = read_published(tmp_path / "site", "2024-01")
+    got = read_published(tmp_path / "site", "2024-01", scoreboard_schema(load_profile(NARROW)))
     assert unit(got, "001")["score"] == pytest.approx(60 * 8 / 11 + 40 * (1 / 3) / 0.8)
     default = run_pipeline(ScoreboardSettings.from_env(**common), warehouse)
     assert (default["weeks"], default["months"]) == (9, 2)  # nothing new, but another profile

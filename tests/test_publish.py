@@ -20,7 +20,7 @@ from dashboards.publish import (
     write_manifest,
     write_period_files,
 )
-from transforms.schema import SCOREBOARD_COLUMNS
+from tests.helpers import SCOREBOARD_COLUMNS
 
 FIXTURE = Path(__file__).parent / "fixtures" / "example" / "expected_scoreboard.csv"
 BOM = b"\xef\xbb\xbf"
@@ -246,9 +246,10 @@ def test_manifest(tmp_path):
 def insight_frames(scoreboard: pl.DataFrame) -> dict[str, pl.DataFrame]:
     from tests.test_site import example_bottlenecks
     from transforms.insights import weak_points, what_if
+    from tests.helpers import DEFAULT_PROFILE_PATH
     from transforms.profile import load_profile
 
-    profile = load_profile()
+    profile = load_profile(DEFAULT_PROFILE_PATH)
     return {
         "weak_points": weak_points(scoreboard, profile),
         "bottlenecks": example_bottlenecks(),

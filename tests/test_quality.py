@@ -24,16 +24,23 @@ from quality.suites import (  # noqa: E402
     validate_file_accounting,
     validate_scoreboard,
 )
-from tests.helpers import EXAMPLE, read_example_dossiers, read_expected_scoreboard  # noqa: E402
+from tests.helpers import (  # noqa: E402
+    DEFAULT_PROFILE,
+    DEFAULT_PROFILE_PATH,
+    EXAMPLE,
+    SCOREBOARD_COLUMNS,
+    read_example_dossiers,
+    read_expected_scoreboard,
+)
 from transforms.periods import key_of, start_of  # noqa: E402
 from transforms.profile import load_profile  # noqa: E402
-from transforms.schema import DOSSIER_SCHEMA, SCOREBOARD_COLUMNS  # noqa: E402
+from transforms.schema import DOSSIER_SCHEMA  # noqa: E402
 from transforms.units import load_registry  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def profile():
-    return load_profile()
+    return load_profile(DEFAULT_PROFILE_PATH)
 
 
 @pytest.fixture(scope="module")
@@ -239,6 +246,7 @@ def _swap_district_ranks(s: pl.DataFrame) -> pl.DataFrame:
     return set_where(s, BA_DINH_JAN, rank=1)
 
 
+POINT_COLUMNS = [g.points_column for g in DEFAULT_PROFILE.groups]
 # name -> (mutation, other checks the same mutation may also trip)
 SCOREBOARD_CASES = {
     "columns_present": (lambda s: s.drop("apology_rate"), set()),
@@ -264,7 +272,15 @@ SCOREBOARD_CASES = {
        for c in suites.RATE_COLUMNS},
     "avg_working_days_non_negative": (lambda s: set_where(s, SOC_SON_JAN, avg_working_days=-1.0), set()),
     **{f"{c}_non_negative": (lambda s, c=c: set_where(s, SOC_SON_JAN, **{c: -1.0}), {"score_matches_points"})
-       for c in suites.POINT_COLUMNS},
+       for c in POINT_COLUMNS},
+    # a stored applicable maximum that is not the sum of the applicable indicators' maxima
+    **{f"max_points_{g.key}_matches": (
+        lambda s, g=g: s.with_columns(
+            pl.when(SOC_SON_JAN).then(pl.col(g.max_points_column) + 1).otherwise(pl.col(g.max_points_column))
+            .alias(g.max_points_column)
+        ),
+        set(),
+    ) for g in DEFAULT_PROFILE.groups},
     "score_in_range": (lambda s: set_where(s, PHUC_XA_W03, score=100.5), {"score_matches_points"}),
     "score_matches_points": (
         lambda s: s.with_columns(score=pl.when(BAC_SON_W01).then(pl.col("score") + 0.001).otherwise(pl.col("score"))),
@@ -334,7 +350,7 @@ def test_ties_share_a_rank_and_the_next_skips(scoreboard, profile):
     tied = scoreboard.with_columns(
         [
             pl.when(BA_DINH_JAN).then(pl.lit(soc_son[c][0], dtype=scoreboard.schema[c])).otherwise(pl.col(c)).alias(c)
-            for c in [*suites.RATE_COLUMNS, *suites.POINT_COLUMNS, "score", "band"]
+            for c in [*suites.RATE_COLUMNS, *POINT_COLUMNS, "score", "band"]
         ]
     )
     assert failed(validate_scoreboard(tied, profile)) == {"rank_consistent_with_score"}

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from transforms.calendar import working_calendar
 from transforms.periods import index_of, make_periods
 from transforms.profile import load_profile
+from tests.helpers import DEFAULT_PROFILE_PATH
 from transforms.schema import DOSSIER_SCHEMA, UNIT_SCHEMA
 from transforms.score import score_periods
 
@@ -27,7 +28,7 @@ UNITS = pl.DataFrame(
     orient="row",
 )
 CALENDAR = working_calendar(date(2023, 12, 1), date(2025, 12, 31))
-PROFILE = load_profile()
+PROFILE = load_profile(DEFAULT_PROFILE_PATH)
 START = datetime(2024, 3, 1)
 
 maybe_bool = st.sampled_from([True, False, None])

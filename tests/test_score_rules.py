@@ -10,6 +10,7 @@ import pytest
 from transforms.calendar import working_calendar
 from transforms.periods import index_of, make_periods
 from transforms.profile import load_profile
+from tests.helpers import DEFAULT_PROFILE_PATH
 from transforms.schema import DOSSIER_SCHEMA, UNIT_SCHEMA
 from transforms.score import round_score, score_periods
 
@@ -38,7 +39,7 @@ def score(ds, us, kind="month", first=date(2024, 3, 1), last=None, *, now=dateti
     )
     periods = make_periods(kind, index_of(kind, first), index_of(kind, last), latest_event=latest, now=now)
     cal = working_calendar(date(2023, 1, 1), date(2026, 12, 31))
-    return score_periods(ds, us, load_profile(), kind, periods, cal)
+    return score_periods(ds, us, load_profile(DEFAULT_PROFILE_PATH), kind, periods, cal)
 
 
 def row(frame, unit, key=None):
@@ -206,7 +207,7 @@ def test_ranks_and_bands_ignore_float_error_in_scores():
             "score": [81.32499999999999, 81.325, 69.99499999999999],
         }
     )
-    out = add_ranks(frame, load_profile()).sort("unit_code")
+    out = add_ranks(frame, load_profile(DEFAULT_PROFILE_PATH)).sort("unit_code")
     assert out["rank"].to_list() == [1, 1, 3]
     assert out["band"].to_list() == ["Tốt", "Tốt", "Khá"]
     assert out["score"].to_list()[0] == 81.32499999999999  # published at full precision

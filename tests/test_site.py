@@ -26,8 +26,7 @@ from dashboards.format import (
     strip_diacritics,
 )
 from dashboards.site import build_site, vega_lite_version
-from tests.helpers import EXAMPLE, read_example_dossiers
-from transforms.schema import SCOREBOARD_COLUMNS
+from tests.helpers import EXAMPLE, SCOREBOARD_COLUMNS, read_example_dossiers
 
 FIXTURE = Path(__file__).parent / "fixtures" / "example" / "expected_scoreboard.csv"
 PERIOD_KEYS = ["2024-01", "2024-02"] + [f"2024-W{w:02d}" for w in range(1, 10)]
@@ -126,9 +125,10 @@ def example_warnings() -> pl.DataFrame:
 def example_inputs(scoreboard: pl.DataFrame) -> dict:
     """Every keyword build_site takes, from the worked example."""
     from transforms.insights import weak_points, what_if
+    from tests.helpers import DEFAULT_PROFILE_PATH
     from transforms.profile import load_profile
 
-    profile = load_profile()
+    profile = load_profile(DEFAULT_PROFILE_PATH)
     ingestion, quarantine = ingestion_frames()
     return {
         "manifest": MANIFEST,

@@ -52,11 +52,12 @@ def _periods() -> list[tuple[str, str, date, int]]:
 
 
 def synthetic_scoreboard(units: pl.DataFrame, seed: int = 7) -> pl.DataFrame:
+    from tests.helpers import DEFAULT_PROFILE_PATH
     from transforms.profile import load_profile
-    from transforms.schema import SCOREBOARD_COLUMNS
+    from tests.helpers import SCOREBOARD_COLUMNS
     from transforms.score import add_points, add_ranks
 
-    profile = load_profile()
+    profile = load_profile(DEFAULT_PROFILE_PATH)
     rng = np.random.default_rng(seed)
     u = units.to_dicts()
     n_units = len(u)
@@ -175,7 +176,7 @@ def test_build_cost(tmp_path):
     t0 = time.perf_counter()
     units = hanoi_units()
     scoreboard = synthetic_scoreboard(units)
-    profile = load_profile()
+    profile = load_profile(DEFAULT_PROFILE_PATH)
     inputs = {
         "weak_points": weak_points(scoreboard, profile),
         "what_if": what_if(scoreboard, profile),

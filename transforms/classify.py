@@ -10,6 +10,9 @@ from transforms.calendar import add_working_days
 
 FINISHED_STATUSES = (9, 10)
 REJECTED_STATUSES = (3, 7, 8)
+# a dossier with one of these statuses has ended (finished or rejected); any other
+# status is pending whatever dates it carries (the warehouse's reads use this too)
+CLOSED_STATUSES = (*REJECTED_STATUSES, *FINISHED_STATUSES)
 OUTCOMES = ("early", "on_time", "overdue", "no_deadline", "rejected")
 
 

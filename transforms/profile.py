@@ -1,33 +1,64 @@
-"""The scoring profile: groups, indicators, formulas, bands and minimum volume, from YAML."""
+"""The scoring profile, and the one catalogue of indicators and groups read from it.
+
+A profile (config/profiles/*.yaml) names its groups in the order of the published
+columns, each with Vietnamese and English labels and its indicators: a rate the
+engine computes, a formula (linear or saturating), maximum points and labels.
+Everything that shows or stores a group or an indicator derives from here: the
+scoreboard's columns (transforms.schema.scoreboard_schema), the points and the
+score (transforms.score), weak points, checks, the published files and the pages.
+Adding a group is an edit of the profile, nothing else.
+
+The rates themselves (RATE_CATALOGUE) are the engine's fixed set: each has a
+formula over the dossier log in transforms/score.py (what is counted, over which
+denominator), which a profile chooses from and weighs but cannot define. Their
+default labels are here; a profile may relabel the rates it scores.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 import yaml
 
-from config import config_path
-
-# The groups the published table has a column for (scoreboard.md, "Published scoreboard").
-PUBLISHED_GROUPS = ("transparency", "timeliness", "online", "payment", "digitization", "satisfaction")
-RATES = (
-    "on_time_rate",
-    "online_rate",
-    "paid_online_rate",
-    "digitized_rate",
-    "e_result_rate",
-    "synced_rate",
-    "complaint_rate",
-    "satisfaction_rate",
-)
 KINDS = ("linear", "saturating")
+# a group key becomes part of column names (points_<key>) and of file names
+GROUP_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 class ProfileError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A rate the engine computes for every unit and period (scoreboard.md)."""
+
+    name: str
+    label_vi: str
+    label_en: str
+    scorable: bool = True  # False: published and shown, never scored (apology_rate)
+
+
+# Every rate of the published scoreboard, in its column order.
+RATE_CATALOGUE: tuple[Rate, ...] = (
+    Rate("on_time_rate", "Tỷ lệ đúng hạn", "On-time rate"),
+    Rate("online_rate", "Tỷ lệ trực tuyến", "Online rate"),
+    Rate("paid_online_rate", "Tỷ lệ thanh toán trực tuyến", "Online payment rate"),
+    Rate("digitized_rate", "Tỷ lệ số hóa hồ sơ", "Digitised rate"),
+    Rate("e_result_rate", "Tỷ lệ trả kết quả điện tử", "E-result rate"),
+    Rate("synced_rate", "Tỷ lệ đồng bộ", "Synchronised rate"),
+    Rate("complaint_rate", "Tỷ lệ phản ánh, không hài lòng", "Complaint rate"),
+    Rate("satisfaction_rate", "Tỷ lệ hài lòng", "Satisfaction rate"),
+    Rate("apology_rate", "Tỷ lệ xin lỗi khi trễ hạn", "Apology rate", scorable=False),
+)
+RATE_COLUMNS: tuple[str, ...] = tuple(r.name for r in RATE_CATALOGUE)
+# the rates a profile may score
+RATES: tuple[str, ...] = tuple(r.name for r in RATE_CATALOGUE if r.scorable)
+_RATE_BY_NAME = {r.name: r for r in RATE_CATALOGUE}
 
 
 @dataclass(frozen=True)
@@ -37,6 +68,8 @@ class Indicator:
     kind: str
     max_points: float
     threshold: float | None = None
+    label_vi: str = ""
+    label_en: str = ""
 
     def points(self, rate: pl.Expr) -> pl.Expr:
         """Points earned for a rate (null stays null: not applicable)."""
@@ -46,6 +79,28 @@ class Indicator:
         return pl.when(rate.is_not_null()).then(
             pl.min_horizontal(pl.lit(1.0), rate / self.threshold) * self.max_points
         )
+
+
+@dataclass(frozen=True)
+class Group:
+    key: str
+    label_vi: str
+    label_en: str
+    indicators: tuple[Indicator, ...]
+
+    @property
+    def max_points(self) -> float:
+        """The group's maximum when every indicator applies."""
+        return sum(i.max_points for i in self.indicators)
+
+    @property
+    def points_column(self) -> str:
+        return f"points_{self.key}"
+
+    @property
+    def max_points_column(self) -> str:
+        """The applicable maximum: the maximum points of the indicators that apply."""
+        return f"max_points_{self.key}"
 
 
 @dataclass(frozen=True)
@@ -60,10 +115,33 @@ class Profile:
     name: str
     version: str
     min_volume: int
-    groups: tuple[tuple[str, str, str], ...]  # (key, label_vi, label_en)
-    indicators: tuple[Indicator, ...]
+    groups: tuple[Group, ...]  # in the order of the published columns
     bands: tuple[Band, ...]
     digest: str
+    title_vi: str = ""
+    title_en: str = ""
+
+    @property
+    def indicators(self) -> tuple[Indicator, ...]:
+        return tuple(i for g in self.groups for i in g.indicators)
+
+    @property
+    def group_keys(self) -> tuple[str, ...]:
+        return tuple(g.key for g in self.groups)
+
+    def group(self, key: str) -> Group:
+        for g in self.groups:
+            if g.key == key:
+                return g
+        raise KeyError(key)
+
+    def rate_label(self, rate: str) -> tuple[str, str]:
+        """(Vietnamese, English) label of a rate: the profile's, else the catalogue's."""
+        for i in self.indicators:
+            if i.rate == rate:
+                return i.label_vi, i.label_en
+        known = _RATE_BY_NAME.get(rate)
+        return (known.label_vi, known.label_en) if known else (rate, rate)
 
     @property
     def max_total(self) -> float:
@@ -88,12 +166,9 @@ class Profile:
         return None
 
 
-def default_profile_path() -> Path:
-    return config_path("profiles", "default.yaml")
-
-
-def load_profile(path: Path | str | None = None) -> Profile:
-    path = Path(path) if path else default_profile_path()
+def load_profile(path: Path | str) -> Profile:
+    """The profile in a YAML file (the deployment names it: SCOREBOARD_PROFILE)."""
+    path = Path(path)
     try:
         raw_bytes = path.read_bytes()
     except OSError as exc:
@@ -105,35 +180,65 @@ def load_profile(path: Path | str | None = None) -> Profile:
     return parse_profile(raw, source=str(path), digest=hashlib.sha256(raw_bytes).hexdigest()[:12])
 
 
+def _labels(raw: dict, default_vi: str, default_en: str) -> tuple[str, str]:
+    vi = str(raw.get("label_vi") or default_vi)
+    return vi, str(raw.get("label_en") or (default_en if not raw.get("label_vi") else vi))
+
+
+def _indicator(group: str, ind: dict, fail) -> Indicator:
+    if not isinstance(ind, dict):
+        raise fail(f"group {group}: each indicator must be a mapping")
+    rate, kind = ind.get("rate"), ind.get("kind", "linear")
+    if rate not in RATES:
+        raise fail(f"indicator rate {rate!r} is not one of {', '.join(RATES)}")
+    if kind not in KINDS:
+        raise fail(f"indicator {rate}: kind {kind!r} is not linear or saturating")
+    try:
+        max_points = float(ind.get("max", 0))
+    except (TypeError, ValueError):
+        raise fail(f"indicator {rate}: max {ind.get('max')!r} is not a number") from None
+    if max_points <= 0:
+        raise fail(f"indicator {rate}: max must be positive")
+    threshold = ind.get("threshold")
+    if kind == "saturating" and not (threshold and 0 < float(threshold) <= 1):
+        raise fail(f"indicator {rate}: a saturating indicator needs 0 < threshold <= 1")
+    known = _RATE_BY_NAME[rate]
+    label_vi, label_en = _labels(ind, known.label_vi, known.label_en)
+    return Indicator(
+        group, rate, kind, max_points, float(threshold) if threshold else None, label_vi, label_en
+    )
+
+
+def _group(g: dict, fail) -> Group:
+    if not isinstance(g, dict):
+        raise fail("each group must be a mapping with a key, labels and indicators")
+    key = g.get("key")
+    if not isinstance(key, str) or not GROUP_KEY.match(key):
+        raise fail(
+            f"group key {key!r} must be lower-case letters, digits and _ (it names the column points_<key>)"
+        )
+    indicators = tuple(_indicator(key, ind, fail) for ind in g.get("indicators") or [])
+    if not indicators:
+        raise fail(f"group {key} has no indicators")
+    label_vi, label_en = _labels(g, key, key)
+    return Group(key, label_vi, label_en, indicators)
+
+
 def parse_profile(raw: dict, *, source: str = "<profile>", digest: str = "") -> Profile:
     def fail(msg: str) -> ProfileError:
         return ProfileError(f"profile {source}: {msg}")
 
     if not isinstance(raw, dict):
         raise fail("expected a mapping at the top level")
-    groups, indicators = [], []
-    for g in raw.get("groups") or []:
-        key = g.get("key")
-        if key not in PUBLISHED_GROUPS:
-            raise fail(f"group {key!r} is not one of {', '.join(PUBLISHED_GROUPS)}")
-        groups.append((key, g.get("label_vi", key), g.get("label_en", key)))
-        for ind in g.get("indicators") or []:
-            rate, kind = ind.get("rate"), ind.get("kind", "linear")
-            if rate not in RATES:
-                raise fail(f"indicator rate {rate!r} is not one of {', '.join(RATES)}")
-            if kind not in KINDS:
-                raise fail(f"indicator {rate}: kind {kind!r} is not linear or saturating")
-            max_points = float(ind.get("max", 0))
-            if max_points <= 0:
-                raise fail(f"indicator {rate}: max must be positive")
-            threshold = ind.get("threshold")
-            if kind == "saturating" and not (threshold and 0 < float(threshold) <= 1):
-                raise fail(f"indicator {rate}: a saturating indicator needs 0 < threshold <= 1")
-            indicators.append(
-                Indicator(key, rate, kind, max_points, float(threshold) if threshold else None)
-            )
-    if not indicators:
-        raise fail("no indicators")
+    groups = tuple(_group(g, fail) for g in raw.get("groups") or [])
+    if not groups:
+        raise fail("no groups (each with indicators)")
+    keys = [g.key for g in groups]
+    if len(set(keys)) != len(keys):
+        raise fail(f"group {sorted(k for k in keys if keys.count(k) > 1)[0]} is given twice")
+    rates = [i.rate for g in groups for i in g.indicators]
+    if len(set(rates)) != len(rates):
+        raise fail(f"the rate {sorted(r for r in rates if rates.count(r) > 1)[0]} is scored twice")
     bands = []
     for b in raw.get("bands") or []:
         bands.append(Band(str(b["label"]), str(b.get("label_en", b["label"])), b.get("min")))
@@ -146,8 +251,9 @@ def parse_profile(raw: dict, *, source: str = "<profile>", digest: str = "") -> 
         name=str(raw.get("name", "custom")),
         version=str(raw.get("version", "")),
         min_volume=int(raw.get("min_volume", 10)),
-        groups=tuple(groups),
-        indicators=tuple(indicators),
+        groups=groups,
         bands=tuple(bands),
         digest=digest,
+        title_vi=str(raw.get("title_vi") or ""),
+        title_en=str(raw.get("title_en") or ""),
     )

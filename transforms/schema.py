@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Iterable, Sequence
+
 import polars as pl
+
+from transforms.profile import RATE_COLUMNS
+
+if TYPE_CHECKING:
+    from transforms.profile import Profile
 
 LOCAL_TZ = "Asia/Ho_Chi_Minh"
 
@@ -82,6 +89,17 @@ UNIT_SCHEMA: dict[str, pl.DataType] = {
     "valid_to": pl.Date(),
 }
 
+# The levels units are ranked within (scoreboard.md, "Ranking"), in the order
+# every table lists them; a level outside these sorts after them.
+LEVELS = ("district", "commune", "department")
+LEVEL_ORDER: dict[str, int] = {level: i for i, level in enumerate(LEVELS)}
+
+
+def level_order(column: str = "level") -> pl.Expr:
+    """A level's place in LEVEL_ORDER, for sorting (other levels last)."""
+    return pl.col(column).replace_strict(LEVEL_ORDER, default=len(LEVELS), return_dtype=pl.Int64)
+
+
 QUARANTINE_REASONS = (
     "missing_id",
     "missing_field",
@@ -93,8 +111,9 @@ QUARANTINE_REASONS = (
     "finished_no_end",
 )
 
-# The published scoreboard, in the order scoreboard.md fixes.
-SCOREBOARD_COLUMNS: dict[str, pl.DataType] = {
+# The published scoreboard (scoreboard.md, "Published scoreboard"): these columns,
+# with the profile's group columns between them (scoreboard_columns).
+SCOREBOARD_COUNTS: dict[str, pl.DataType] = {
     "period_type": pl.Utf8(),
     "period_key": pl.Utf8(),
     "period_start": pl.Date(),
@@ -111,22 +130,10 @@ SCOREBOARD_COLUMNS: dict[str, pl.DataType] = {
     "pending_overdue": pl.Int64(),
     "rejected": pl.Int64(),
     "timeliness_base": pl.Int64(),
-    "on_time_rate": pl.Float64(),
-    "online_rate": pl.Float64(),
-    "paid_online_rate": pl.Float64(),
-    "digitized_rate": pl.Float64(),
-    "e_result_rate": pl.Float64(),
-    "synced_rate": pl.Float64(),
-    "complaint_rate": pl.Float64(),
-    "satisfaction_rate": pl.Float64(),
-    "apology_rate": pl.Float64(),
+    **{rate: pl.Float64() for rate in RATE_COLUMNS},
     "avg_working_days": pl.Float64(),
-    "points_transparency": pl.Float64(),
-    "points_timeliness": pl.Float64(),
-    "points_online": pl.Float64(),
-    "points_payment": pl.Float64(),
-    "points_digitization": pl.Float64(),
-    "points_satisfaction": pl.Float64(),
+}
+SCOREBOARD_RANKS: dict[str, pl.DataType] = {
     "score": pl.Float64(),
     "band": pl.Utf8(),
     "ranked": pl.Boolean(),
@@ -136,6 +143,29 @@ SCOREBOARD_COLUMNS: dict[str, pl.DataType] = {
     "unit_valid_from": pl.Date(),
     "provisional": pl.Boolean(),
 }
+POINTS_PREFIX, MAX_POINTS_PREFIX = "points_", "max_points_"
+
+
+def scoreboard_columns(group_keys: Sequence[str]) -> dict[str, pl.DataType]:
+    """The published scoreboard of a profile with these groups, in order: the counts
+    and rates, `points_<group>` of each group, score … provisional, then (scoreboard.md:
+    "more may follow") `max_points_<group>` of each group, its applicable maximum."""
+    return {
+        **SCOREBOARD_COUNTS,
+        **{f"{POINTS_PREFIX}{g}": pl.Float64() for g in group_keys},
+        **SCOREBOARD_RANKS,
+        **{f"{MAX_POINTS_PREFIX}{g}": pl.Float64() for g in group_keys},
+    }
+
+
+def scoreboard_schema(profile: Profile) -> dict[str, pl.DataType]:
+    """The published scoreboard of `profile` (the groups of its catalogue)."""
+    return scoreboard_columns(profile.group_keys)
+
+
+def scoreboard_groups(columns: Iterable[str]) -> tuple[str, ...]:
+    """The group keys of a scoreboard's columns (its `points_<group>`), in order."""
+    return tuple(c[len(POINTS_PREFIX):] for c in columns if c.startswith(POINTS_PREFIX))
 
 
 def empty_frame(schema: dict[str, pl.DataType]) -> pl.DataFrame:

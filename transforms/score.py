@@ -19,10 +19,9 @@ import polars as pl
 from transforms.calendar import working_days_between
 from transforms.classify import classify, derive_missing_due
 from transforms.periods import Period, index_expr, periods_frame
-from transforms.profile import PUBLISHED_GROUPS, Profile
-from transforms.schema import SCOREBOARD_COLUMNS
+from transforms.profile import Profile
+from transforms.schema import level_order, scoreboard_schema
 
-LEVEL_ORDER = {"district": 0, "commune": 1, "department": 2}
 UNIT_KEY = ["unit_code", "unit_valid_from"]
 
 # name -> (numerator flag, denominator flag); a rate is num/den, null when den is 0.
@@ -289,11 +288,12 @@ def score_periods(
     calendar: pl.DataFrame,
     catalogue: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """The published scoreboard rows (SCOREBOARD_COLUMNS) for consecutive `periods`.
+    """The published scoreboard rows (transforms.schema.scoreboard_schema of the
+    profile) for consecutive `periods`.
 
     The period before the first is scored too, for rank_change, and dropped."""
     if not periods:
-        return pl.DataFrame(schema=SCOREBOARD_COLUMNS)
+        return pl.DataFrame(schema=scoreboard_schema(profile))
     facts = scoring_facts(dossiers, units, calendar, period_type, periods[-1], catalogue)
     return score_facts(facts, units, profile, periods)
 
@@ -349,12 +349,9 @@ def score_facts(facts: Facts, units: pl.DataFrame, profile: Profile, periods: li
     frame = add_ranks(frame, profile)
     return (
         frame.filter(pl.col("period_idx") >= periods[0].index)
-        .with_columns(
-            period_type=pl.lit(period_type),
-            level_order=pl.col("level").replace_strict(LEVEL_ORDER, default=9),
-        )
+        .with_columns(period_type=pl.lit(period_type), level_order=level_order())
         .sort(["period_idx", "level_order", "unit_code", "unit_valid_from"])
-        .select([pl.col(c).cast(t) for c, t in SCOREBOARD_COLUMNS.items()])
+        .select([pl.col(c).cast(t) for c, t in scoreboard_schema(profile).items()])
     )
 
 
@@ -369,33 +366,35 @@ def _in_order(frame: pl.DataFrame, columns: list[str]) -> np.ndarray:
 
 
 def add_points(frame: pl.DataFrame, profile: Profile) -> pl.DataFrame:
-    """Points per indicator and group, and the score renormalised over what applies."""
-    points = [f"_pts{i}" for i in range(len(profile.indicators))]
+    """Per group of the profile, its points (`points_<group>`) and applicable maximum
+    (`max_points_<group>`), both null when none of its indicators applies; and the
+    score renormalised over the indicators that apply."""
+    indicators = profile.indicators
+    points = [f"_pts{i}" for i in range(len(indicators))]
+    maxima = [f"_max{i}" for i in range(len(indicators))]
     frame = frame.with_columns(
-        *[ind.points(pl.col(ind.rate)).cast(pl.Float64).alias(p) for p, ind in zip(points, profile.indicators)],
+        *[ind.points(pl.col(ind.rate)).cast(pl.Float64).alias(p) for p, ind in zip(points, indicators)],
         *[
-            pl.when(pl.col(ind.rate).is_not_null()).then(pl.lit(float(ind.max_points))).alias(f"_max{i}")
-            for i, ind in enumerate(profile.indicators)
+            pl.when(pl.col(ind.rate).is_not_null()).then(pl.lit(float(ind.max_points))).alias(m)
+            for m, ind in zip(maxima, indicators)
         ],
     )
     group_cols = {}
-    for group in PUBLISHED_GROUPS:
-        members = [p for p, ind in zip(points, profile.indicators) if ind.group == group]
-        if members:
-            any_applies = pl.any_horizontal([pl.col(m).is_not_null() for m in members])
-            group_cols[f"points_{group}"] = pl.when(any_applies).then(pl.Series(_in_order(frame, members)))
-        else:
-            group_cols[f"points_{group}"] = pl.lit(None, dtype=pl.Float64)
+    for group in profile.groups:
+        members = [i for i, ind in enumerate(indicators) if ind.group == group.key]
+        applies = pl.any_horizontal([pl.col(maxima[i]).is_not_null() for i in members])
+        group_cols[group.points_column] = pl.when(applies).then(pl.Series(_in_order(frame, [points[i] for i in members])))
+        group_cols[group.max_points_column] = pl.when(applies).then(
+            pl.Series(_in_order(frame, [maxima[i] for i in members]))
+        )
     frame = frame.with_columns(**group_cols)
-    applicable_max = _in_order(frame, [f"_max{i}" for i in range(len(profile.indicators))])
+    applicable_max = _in_order(frame, maxima)
     # earned = the sum of the group points, in the published order, so that the
     # score adds up exactly as the published group columns do
-    earned_total = _in_order(frame, [f"points_{g}" for g in PUBLISHED_GROUPS])
+    earned_total = _in_order(frame, [g.points_column for g in profile.groups])
     with np.errstate(divide="ignore", invalid="ignore"):
         score = np.where(applicable_max > 0, 100 * earned_total / applicable_max, np.nan)
-    return frame.with_columns(score=pl.Series(score).fill_nan(None)).drop(
-        *points, *[f"_max{i}" for i in range(len(profile.indicators))]
-    )
+    return frame.with_columns(score=pl.Series(score).fill_nan(None)).drop(*points, *maxima)
 
 
 def add_ranks(frame: pl.DataFrame, profile: Profile) -> pl.DataFrame:
