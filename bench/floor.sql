@@ -7,6 +7,8 @@
 --   calendar  CSV date,working_days_before written from transforms.calendar
 --   now       the pinned SCOREBOARD_NOW, 'YYYY-MM-DD HH:MM:SS'
 --   out       the Parquet file to write
+--   points, earned, min_volume, band, points_columns, max_points_columns: the
+--             scoring profile's groups, weights and bands, as SQL (bench/floor.py)
 --
 -- What it does not do (the pipeline does): header aliases and other layouts
 -- (the headers here are fixed), quarantine reasons (every generated row is valid),
@@ -286,8 +288,8 @@ FROM (
 GROUP BY ALL;
 
 -- 8. every unit × period, pending overdue as the running sum of its events; listed
---    when valid in the period or holding any count
-CREATE TEMP TABLE board AS
+--    when valid in the period or holding any count; rates, points and score
+CREATE TEMP TABLE scored AS
 WITH grid AS (
     SELECT p.*, u.unit_code, u.valid_from AS unit_valid_from, u.valid_to AS unit_valid_to,
            u.unit_name, u.level, u.peer_group
@@ -331,42 +333,26 @@ WITH grid AS (
              ELSE greatest(0.0, 1 - (1 - on_time_rate) - complaint_rate) END AS satisfaction_rate
     FROM rated
 ), pointed AS (
-    -- default profile (config/profiles/default.yaml)
+    -- the points of the profile's groups (bench/floor.py writes them from the profile)
     SELECT *,
-        synced_rate * 18 AS points_transparency,
-        on_time_rate * 20 AS points_timeliness,
-        CASE WHEN online_rate IS NOT NULL THEN least(1.0, online_rate / 0.5) * 12 END AS points_online,
-        paid_online_rate * 10 AS points_payment,
-        CASE WHEN digitized_rate IS NOT NULL OR e_result_rate IS NOT NULL
-             THEN coalesce(digitized_rate * 12, 0.0) + coalesce(e_result_rate * 10, 0.0) END AS points_digitization,
-        CASE WHEN satisfaction_rate IS NOT NULL THEN least(1.0, satisfaction_rate / 0.9) * 18 END AS points_satisfaction,
-        CASE WHEN synced_rate IS NOT NULL THEN 18 ELSE 0 END
-          + CASE WHEN on_time_rate IS NOT NULL THEN 20 ELSE 0 END
-          + CASE WHEN online_rate IS NOT NULL THEN 12 ELSE 0 END
-          + CASE WHEN paid_online_rate IS NOT NULL THEN 10 ELSE 0 END
-          + CASE WHEN digitized_rate IS NOT NULL THEN 12 ELSE 0 END
-          + CASE WHEN e_result_rate IS NOT NULL THEN 10 ELSE 0 END
-          + CASE WHEN satisfaction_rate IS NOT NULL THEN 18 ELSE 0 END AS applicable_max
+${points}
     FROM satisfied
-), scored AS (
-    SELECT *,
-        CASE WHEN applicable_max > 0 THEN 100 * (
-            coalesce(points_transparency, 0.0) + coalesce(points_timeliness, 0.0)
-            + coalesce(points_online, 0.0) + coalesce(points_payment, 0.0)
-            + coalesce(points_digitization, 0.0) + coalesce(points_satisfaction, 0.0)
-        ) / applicable_max END AS score
-    FROM pointed
-), flagged AS (
+)
+SELECT *,
+    CASE WHEN applicable_max > 0 THEN 100 * (${earned}) / applicable_max END AS score
+FROM pointed;
+
+-- 8b. rank and band on the score rounded to 2 decimals, after rounding to 9
+CREATE TEMP TABLE board AS
+WITH flagged AS (
     SELECT *, round(round(score, 9), 2) AS rounded_score,
-        valid_in_period AND score IS NOT NULL AND received + timeliness_base >= 10 AS ranked
+        valid_in_period AND score IS NOT NULL AND received + timeliness_base >= ${min_volume} AS ranked
     FROM scored
 )
 SELECT *,
     CASE WHEN ranked THEN rank() OVER (PARTITION BY period_type, period_idx, level, ranked ORDER BY rounded_score DESC) END AS rank,
     CASE WHEN ranked THEN rank() OVER (PARTITION BY period_type, period_idx, level, peer_group, ranked ORDER BY rounded_score DESC) END AS rank_in_peer,
-    CASE WHEN rounded_score >= 90 THEN 'Xuất sắc' WHEN rounded_score >= 80 THEN 'Tốt'
-         WHEN rounded_score >= 70 THEN 'Khá' WHEN rounded_score >= 50 THEN 'Trung bình'
-         WHEN rounded_score IS NOT NULL THEN 'Yếu' END AS band
+    ${band} AS band
 FROM flagged;
 
 -- 9. rank_change against the period just before; the first period (only there for
@@ -380,9 +366,9 @@ COPY (
         CAST(b.timeliness_base AS BIGINT) AS timeliness_base, b.on_time_rate, b.online_rate, b.paid_online_rate,
         b.digitized_rate, b.e_result_rate, b.synced_rate, b.complaint_rate, b.satisfaction_rate,
         b.apology_rate, b.avg_working_days,
-        b.points_transparency, b.points_timeliness, b.points_online, b.points_payment,
-        b.points_digitization, b.points_satisfaction, b.score, b.band, b.ranked, b.rank,
-        b.rank_in_peer, CAST(prev.rank - b.rank AS BIGINT) AS rank_change, b.unit_valid_from, b.provisional
+        ${points_columns}, b.score, b.band, b.ranked, b.rank,
+        b.rank_in_peer, CAST(prev.rank - b.rank AS BIGINT) AS rank_change, b.unit_valid_from, b.provisional,
+        ${max_points_columns}
     FROM board b
     LEFT JOIN board prev ON prev.period_type = b.period_type AND prev.period_idx = b.period_idx - 1
         AND prev.unit_code = b.unit_code AND prev.unit_valid_from = b.unit_valid_from

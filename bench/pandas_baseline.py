@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from bench.data import HEADERS
+from transforms.profile import Profile
 
 COLUMNS = {v: k for k, v in HEADERS.items()}
 STATUS = {
@@ -27,7 +28,6 @@ CHANNEL = {"Trực tiếp": 1, "Trực tuyến": 2, "Bưu chính công ích": 3}
 RATING = {"Hài lòng": "satisfied", "Bình thường": "neutral", "Không hài lòng": "dissatisfied"}
 YES_NO = {"Có": True, "Không": False}
 EPOCH_MONDAY = pd.Timestamp("1970-01-05")
-BANDS = [(90, "Xuất sắc"), (80, "Tốt"), (70, "Khá"), (50, "Trung bình")]
 
 
 def _round_half_away(values: pd.Series, decimals: int) -> pd.Series:
@@ -185,7 +185,7 @@ def count_period(df: pd.DataFrame, p: dict) -> pd.DataFrame:
     return out
 
 
-def score(board: pd.DataFrame) -> pd.DataFrame:
+def score(board: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     b = board
     b["finished"] = b[["early", "on_time", "overdue", "no_deadline"]].sum(axis=1)
     b["timeliness_base"] = b["early"] + b["on_time"] + b["overdue"] + b["pending_overdue"]
@@ -205,27 +205,41 @@ def score(board: pd.DataFrame) -> pd.DataFrame:
     sat = np.maximum(0.0, 1 - (1 - b["on_time_rate"]) - b["complaint_rate"])
     sat = sat.where(b["on_time_rate"].notna(), np.maximum(0.0, 1 - b["complaint_rate"]))
     b["satisfaction_rate"] = sat.where(b["complaint_rate"].notna())
-    b["points_transparency"] = b["synced_rate"] * 18
-    b["points_timeliness"] = b["on_time_rate"] * 20
-    b["points_online"] = np.minimum(1.0, b["online_rate"] / 0.5) * 12
-    b["points_payment"] = b["paid_online_rate"] * 10
-    b["points_digitization"] = (
-        (b["digitized_rate"] * 12).fillna(0.0) + (b["e_result_rate"] * 10).fillna(0.0)
-    ).where(b["digitized_rate"].notna() | b["e_result_rate"].notna())
-    b["points_satisfaction"] = np.minimum(1.0, b["satisfaction_rate"] / 0.9) * 18
-    maxima = {"synced_rate": 18, "on_time_rate": 20, "online_rate": 12, "paid_online_rate": 10,
-              "digitized_rate": 12, "e_result_rate": 10, "satisfaction_rate": 18}
-    applicable = sum(b[r].notna() * m for r, m in maxima.items())
-    earned = b["points_transparency"].fillna(0.0)
-    for g in ("points_timeliness", "points_online", "points_payment", "points_digitization", "points_satisfaction"):
-        earned = earned + b[g].fillna(0.0)
+    points(b, profile)
+    return rank_and_band(b, profile)
+
+
+def points(b: pd.DataFrame, profile: Profile) -> None:
+    """Each group's points and applicable maximum, and the score, with the profile's
+    weights: rate × max, or min(1, rate / threshold) × max for a saturating indicator;
+    an indicator whose rate is unknown counts in neither."""
+    applicable = pd.Series(0.0, index=b.index)
+    earned = pd.Series(0.0, index=b.index)
+    for group in profile.groups:
+        got, mx = pd.Series(0.0, index=b.index), pd.Series(0.0, index=b.index)
+        known = pd.Series(False, index=b.index)
+        for ind in group.indicators:
+            r = b[ind.rate]
+            pts = r * ind.max_points if ind.kind == "linear" else np.minimum(1.0, r / ind.threshold) * ind.max_points
+            got = got + pts.fillna(0.0)
+            mx = mx + r.notna() * float(ind.max_points)
+            applicable = applicable + r.notna() * float(ind.max_points)
+            known = known | r.notna()
+        b[f"points_{group.key}"] = got.where(known)
+        b[f"max_points_{group.key}"] = mx.where(known)
+        earned = earned + b[f"points_{group.key}"].fillna(0.0)
     b["score"] = (100 * earned / applicable).where(applicable > 0)
+
+
+def rank_and_band(b: pd.DataFrame, profile: Profile) -> pd.DataFrame:
+    """Ranked (valid, scored, enough dossiers), band and ranks on the score rounded to
+    2 decimals after rounding to 9, so that float error never splits a tie."""
     b["rounded_score"] = _round_half_away(_round_half_away(b["score"], 9), 2)
-    b["ranked"] = b["valid_in_period"] & b["score"].notna() & (b["received"] + b["timeliness_base"] >= 10)
+    b["ranked"] = b["valid_in_period"] & b["score"].notna() & (b["received"] + b["timeliness_base"] >= profile.min_volume)
     b["band"] = None
-    for minimum, label in reversed(BANDS):
-        b.loc[b["rounded_score"] >= minimum, "band"] = label
-    b.loc[b["rounded_score"].notna() & (b["rounded_score"] < 50), "band"] = "Yếu"
+    for band in reversed(profile.bands):  # lowest first: the highest band reached wins
+        reached = b["rounded_score"].notna() if band.min_score is None else b["rounded_score"] >= band.min_score
+        b.loc[reached, "band"] = band.label
     ranked = b[b["ranked"]]
     b["rank"] = ranked.groupby(["period_key", "level"])["rounded_score"].rank(method="min", ascending=False)
     b["rank_in_peer"] = ranked.groupby(["period_key", "level", "peer_group"])["rounded_score"].rank(
@@ -234,7 +248,9 @@ def score(board: pd.DataFrame) -> pd.DataFrame:
     return b
 
 
-def scoreboard(df: pd.DataFrame, units: pd.DataFrame, period_type: str, now: pd.Timestamp) -> pd.DataFrame:
+def scoreboard(
+    df: pd.DataFrame, units: pd.DataFrame, period_type: str, now: pd.Timestamp, profile: Profile
+) -> pd.DataFrame:
     latest = df[["received_at", "end_at"]].max().max()
     plist = periods(period_type, df["received_at"].min(), latest, now)
     children = units[units["parent_code"].notna()]
@@ -262,14 +278,14 @@ def scoreboard(df: pd.DataFrame, units: pd.DataFrame, period_type: str, now: pd.
         board["period_type"], board["period_key"], board["period_start"] = period_type, p["key"], p["start"].date()
         board["provisional"], board["period_no"] = p["provisional"], i
         rows.append(board)
-    b = score(pd.concat(rows, ignore_index=True))
+    b = score(pd.concat(rows, ignore_index=True), profile)
     prev = b[["unit_code", "unit_valid_from", "period_no", "rank"]].assign(period_no=lambda x: x["period_no"] + 1)
     b = b.merge(prev.rename(columns={"rank": "previous_rank"}), on=["unit_code", "unit_valid_from", "period_no"], how="left")
     b["rank_change"] = b["previous_rank"] - b["rank"]
     return b[b["period_no"] > 0]
 
 
-def run(landing: str, registry: str, calendar: pd.DataFrame, now: datetime, out: str) -> int:
+def run(landing: str, registry: str, calendar: pd.DataFrame, now: datetime, out: str, profile: Profile) -> int:
     df = read_exports(landing)
     df = latest_copies(df)
     units = load_units(registry)
@@ -278,14 +294,15 @@ def run(landing: str, registry: str, calendar: pd.DataFrame, now: datetime, out:
     wdb.index = pd.to_datetime(wdb.index)
     df = classify(df, wdb)
     now = pd.Timestamp(now)
-    boards = [scoreboard(df, units, t, now) for t in ("week", "month")]
+    boards = [scoreboard(df, units, t, now, profile) for t in ("week", "month")]
     result = pd.concat(boards, ignore_index=True)
     cols = ["period_type", "period_key", "period_start", "level", "unit_code", "unit_name", "peer_group",
             "received", "finished", *OUTCOMES[:4], "pending_overdue", "rejected", "timeliness_base",
             "on_time_rate", "online_rate", "paid_online_rate", "digitized_rate", "e_result_rate", "synced_rate",
-            "complaint_rate", "satisfaction_rate", "apology_rate", "avg_working_days", "points_transparency",
-            "points_timeliness", "points_online", "points_payment", "points_digitization", "points_satisfaction",
-            "score", "band", "ranked", "rank", "rank_in_peer", "rank_change", "unit_valid_from", "provisional"]
+            "complaint_rate", "satisfaction_rate", "apology_rate", "avg_working_days",
+            *(f"points_{g.key}" for g in profile.groups),
+            "score", "band", "ranked", "rank", "rank_in_peer", "rank_change", "unit_valid_from", "provisional",
+            *(f"max_points_{g.key}" for g in profile.groups)]
     result = result[cols]
     for c in ("received", "finished", "early", "on_time", "overdue", "no_deadline", "pending_overdue", "rejected",
               "timeliness_base"):

@@ -11,6 +11,9 @@ RSS (os.wait4: the child's own ru_maxrss):
   (d) incremental  one more week of exports dropped on (a)'s landing folder,
                    then run_pipeline again (re-scores only what changed)
 
+After them, `python -m bench.quality` measures what the quality suites cost at a
+million rows (--skip-quality leaves it out).
+
 Results accumulate in <out>/results.json (one row per size and case) and are
 printed as a table; <out>/results.md holds the same table in Markdown. With
 --verify the pipeline's scoreboard is compared with the floor's (and pandas')
@@ -30,7 +33,6 @@ import threading
 import time
 from datetime import date, datetime
 from pathlib import Path
-from string import Template
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = "2026-06-01T00:00:00"  # SCOREBOARD_NOW: after every generated event, the increment's too
@@ -162,21 +164,30 @@ def _calendar_csv(path: Path) -> Path:
     return path
 
 
+def _profile():
+    """The scoring profile the pipeline case scores with (SCOREBOARD_PROFILE or the default)."""
+    from pipelines.resources import ScoreboardSettings
+
+    return ScoreboardSettings.from_env().profile()
+
+
 def _child_floor(args, sampler: _RssSampler) -> dict:
     import duckdb
 
+    from bench.floor import render, statements
+
     work = Path(args.work)
-    sql = Template((Path(__file__).parent / "floor.sql").read_text(encoding="utf-8")).substitute(
+    sql = render(
+        _profile(),
         landing=str(Path(args.landing).absolute()),
         registry=str(REPO / "config" / "registry" / "hanoi.csv"),
         calendar=str(_calendar_csv(work / "calendar.csv")),
         now=NOW.replace("T", " "),
         out=str(work / "floor.parquet"),
     )
-    statements = [s for s in re.split(r";\s*\n", sql) if re.sub(r"--[^\n]*", "", s).strip()]
     con = duckdb.connect()
     steps = {}
-    for stmt in statements:
+    for stmt in statements(sql):
         body = re.sub(r"--[^\n]*\n", "", stmt).strip()
         name = " ".join(body.split()[:4])
         sampler.mark(name)
@@ -202,6 +213,7 @@ def _child_pandas(args, sampler: _RssSampler) -> dict:
         cal,
         datetime.fromisoformat(NOW),
         str(work / "pandas.parquet"),
+        _profile(),
     )
     del pl
     return {"rows_out": rows}
@@ -463,6 +475,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=2025)
     p.add_argument("--increment", type=int, default=40_000, help="rows in the incremental week (default 40000)")
     p.add_argument("--skip-pandas", action="store_true", help="leave out case (c)")
+    p.add_argument("--skip-quality", action="store_true",
+                   help="leave out the quality suites' costs (python -m bench.quality)")
     p.add_argument("--pandas-mem-gb", type=float, default=16.0,
                    help="address-space cap of the pandas case, GB (0: none; default 16)")
     p.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
@@ -492,6 +506,11 @@ def main(argv: list[str] | None = None) -> int:
         results += run_size(n, args)
     print("\n" + _table(results))
     print(f"all results so far: {out / 'results.md'}")
+    if not args.skip_quality:
+        # the suites at a million rows: their cost, measured here rather than in the tests
+        done = subprocess.run([sys.executable, "-m", "bench.quality", "--rows", "1e6"], cwd=REPO, env=_env())
+        if done.returncode:
+            return done.returncode
     return 0
 
 

@@ -7,13 +7,14 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from transforms.profile import RATE_COLUMNS
+
 KEY = ["period_type", "period_key", "unit_code", "unit_valid_from"]
 INTS = ["received", "finished", "early", "on_time", "overdue", "no_deadline", "pending_overdue", "rejected",
         "timeliness_base", "rank", "rank_in_peer", "rank_change"]
-FLOATS = ["on_time_rate", "online_rate", "paid_online_rate", "digitized_rate", "e_result_rate", "synced_rate",
-          "complaint_rate", "satisfaction_rate", "apology_rate", "avg_working_days", "points_transparency",
-          "points_timeliness", "points_online", "points_payment", "points_digitization", "points_satisfaction",
-          "score"]
+# the rates, the average and the score; the profile's points_<group> and
+# max_points_<group> columns are compared too (_floats)
+FLOATS = [*RATE_COLUMNS, "avg_working_days", "score"]
 OTHER = ["band", "ranked", "level", "provisional"]
 
 
@@ -25,10 +26,14 @@ def load_pipeline(work: Path) -> pl.DataFrame:
         con.close()
 
 
+def _floats(frame: pl.DataFrame) -> list[str]:
+    return FLOATS + [c for c in frame.columns if c.startswith(("points_", "max_points_"))]
+
+
 def _normalise(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         [pl.col(c).cast(pl.Int64) for c in INTS if c in frame.columns]
-        + [pl.col(c).cast(pl.Float64) for c in FLOATS if c in frame.columns]
+        + [pl.col(c).cast(pl.Float64) for c in _floats(frame) if c in frame.columns]
         + [pl.col("unit_valid_from").cast(pl.Date), pl.col("ranked").cast(pl.Boolean)]
     )
 
@@ -44,11 +49,12 @@ def compare(ref: pl.DataFrame, other: pl.DataFrame, name: str, tol: float = 1e-9
         f"only in the pipeline {only_ref.height:,}, only in {name} {only_other.height:,}"
     )
     diffs = []
-    for c in INTS + FLOATS + OTHER:
+    floats = _floats(ref)
+    for c in INTS + floats + OTHER:
         if c not in other.columns:
             continue
         a, b = pl.col(c), pl.col(f"{c}_o")
-        if c in FLOATS:
+        if c in floats:
             differ = (a.is_null() != b.is_null()) | ((a - b).abs() > tol).fill_null(False)
         else:
             differ = a.ne_missing(b)

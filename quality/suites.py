@@ -17,21 +17,9 @@ bookkeeping on a small frame), then only the failing ones again with COMPLETE to
 get their unexpected rows (row positions only: examples and failed periods are
 looked up in the Polars frame, so no other value leaves this module).
 
-Measured (tests/test_quality.py::test_timing_*; run pytest -s to see them) on the
-shared 2-core dev container while other test suites ran (load average ~12), so
-wall times are ~4x CPU times; CPU time is what an idle machine would take:
-
-* first use in a process: import great_expectations ≈ 8 s CPU (34 s wall under
-  that load); ephemeral context + data source ≈ 0.03-0.1 s; each suite ≈ 0.01 s.
-* fixed GX overhead per call, tiny frames: dossiers (14 expectations, 38 rows)
-  0.23 s CPU; scoreboard (42 expectations, 44 rows) 0.74 s CPU — GX spends
-  ~15 ms of pydantic bookkeeping per expectation, whatever the size.
-* 1,000,000 dossier rows, all valid: 2.2 s CPU (9.9 s wall). Of it GX loads the
-  batch once and fingerprints it (md5 of pandas' row hashes, ≈ 1 s CPU; GX does
-  that for any frame under 1 GB and it cannot be turned off), to_pandas ≈ 0.15 s.
-* 1,000,000 dossier rows with 10,000 due dates a year early: 2.2 s CPU (8.3 s
-  wall), 69 periods blocked.
-* 50,028 scoreboard rows, all valid: 1.2 s CPU (4.8 s wall).
+What this costs (a first use, the fixed overhead per call, a million dossiers) is
+measured by `python -m bench.quality` (part of `make bench`); the numbers are in
+docs/benchmarks.md, "Quality suites".
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from pipelines.assets import ASSETS, dossiers, monthly_scoreboard, weekly_scoreboard
+from pipelines.assets import ASSETS, dossiers, monthly_scoreboard, scoreboard_site, weekly_scoreboard
 from pipelines.cli import run_pipeline
 from pipelines.resources import ScoreboardSettings, Warehouse
 from tests.helpers import EXAMPLE
@@ -169,6 +169,35 @@ def test_early_warning_checks_name_the_sliding_units_and_stay_quiet_on_noise(tmp
         # closed months are settled: no band is at risk in January and February
         passed, meta = warning_evaluation(materialize(monthly_scoreboard, "2024-01", "2024-02"), "band_at_risk")
         assert passed and meta["units"] == []
+
+
+def test_warnings_are_computed_once_by_scoring_and_published_from_the_warehouse(tmp_path, monkeypatch):
+    settings, warehouse = deployment(
+        tmp_path, monkeypatch, now="2024-03-14T09:00:00",
+        files={"export.csv": steady_export(5, drop_unit="00004", late_unit="00001")},
+    )
+    run_pipeline(settings, warehouse)
+    with duckdb.connect(warehouse.path, read_only=True) as con:
+        stored = con.sql("SELECT * FROM warnings ORDER BY ALL").pl()
+    got = {(r["period_key"], r["unit_code"], r["indicator"], r["kind"]) for r in stored.iter_rows(named=True)}
+    assert ("2024-W10", "00004", "received", "drop") in got
+    assert ("2024-W10", "00001", "on_time_rate", "drop") in got
+    assert ("2024-03", "00001", "score", "band_at_risk") in got
+    assert {k for k, *_ in got} <= {"2024-W10", "2024-03"}  # nothing on the weeks of noise
+    march = stored.filter(pl.col("period_key") == "2024-03", pl.col("unit_code") == "00001").row(0, named=True)
+    # the pages' number format: a decimal comma, a dot for thousands
+    assert re.search(r"là \d{1,2},\d\d, dưới ngưỡng 90 ", march["message_vi"]), march["message_vi"]
+    assert re.search(r"is \d{1,2},\d\d, below the 90 floor", march["message_en"]), march["message_en"]
+    city = (settings.site / "city.html").read_text(encoding="utf-8")
+    assert march["message_vi"] in city
+
+    # the site shows what is stored: nothing re-computes the warnings when publishing
+    with duckdb.connect(warehouse.path) as con:
+        con.execute("UPDATE warnings SET message_vi = 'Cảnh báo đã lưu' WHERE period_key = '2024-03'")
+    resources = {"settings": settings, "warehouse": warehouse}
+    assert dg.materialize(ASSETS, selection=[scoreboard_site], resources=resources).success
+    city = (settings.site / "city.html").read_text(encoding="utf-8")
+    assert "Cảnh báo đã lưu" in city and march["message_vi"] not in city
 
 
 def section(html: str, anchor: str) -> str:

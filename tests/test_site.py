@@ -246,7 +246,8 @@ def test_rank_change_and_search_folding():
 
 
 def test_labels_cover_every_column_band_group_level():
-    assert set(i18n.COLUMNS) == set(SCOREBOARD_COLUMNS)
+    # (the applicable maxima, max_points_<group>, are labelled by the catalogue's groups)
+    assert set(i18n.COLUMNS) == {c for c in SCOREBOARD_COLUMNS if not c.startswith("max_points_")}
     assert [(b.vi, b.en) for b in i18n.BANDS] == [
         ("Xuất sắc", "Excellent"), ("Tốt", "Good"), ("Khá", "Fair"), ("Trung bình", "Average"), ("Yếu", "Weak")
     ]

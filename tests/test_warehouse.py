@@ -1,0 +1,156 @@
+"""The warehouse module: its layout is versioned, an older warehouse is upgraded in
+place and runs, and no other module of the pipeline holds SQL."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from config import config_path
+from pipelines import warehouse as wh
+from pipelines.cli import run_pipeline
+from pipelines.resources import ScoreboardSettings, Warehouse
+from tests.helpers import EXAMPLE, FIXTURES, SCOREBOARD_COLUMNS
+from transforms.profile import load_profile
+from transforms.schema import scoreboard_schema
+
+OLD = FIXTURES / "warehouse_v1"
+ROOT = Path(__file__).resolve().parent.parent
+# the moment the fixture was written at (its README): February 2024 is in progress
+THEN = "2024-02-07T18:00:00"
+
+
+def old_warehouse(path: Path) -> Path:
+    """The file the code of b44d358 wrote for the worked example, rebuilt from its
+    recorded DDL and rows."""
+    con = duckdb.connect(str(path))
+    try:
+        for statement in (OLD / "schema.sql").read_text(encoding="utf-8").split(";\n"):
+            if statement.strip():
+                con.execute(statement)
+        for csv in sorted(OLD.glob("*.csv")):
+            con.execute(
+                f"COPY \"{csv.stem}\" FROM '{csv}' "
+                "(FORMAT csv, header true, allow_quoted_nulls false, quote '\"', delimiter ',')"
+            )
+    finally:
+        con.close()
+    return path
+
+
+def columns(con, table: str) -> list[str]:
+    return [r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()]
+
+
+def test_the_old_fixture_is_the_previous_layout(tmp_path):
+    path = old_warehouse(tmp_path / "old.duckdb")
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert wh.schema_version(con) == 1
+        tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+        assert "warnings" not in tables and "schema_version" not in tables
+        assert not any(c.startswith("max_points_") for c in columns(con, "scoreboard"))
+        # 4 units × (6 weeks + 2 months)
+        assert con.execute("SELECT count(*) FROM scoreboard").fetchone()[0] == 32
+
+
+def test_an_old_warehouse_is_upgraded_in_place_and_runs(tmp_path, monkeypatch):
+    path = old_warehouse(tmp_path / "w.duckdb")
+    with duckdb.connect(str(path), read_only=True) as con:
+        before = {t: con.execute(f'SELECT * FROM "{t}" ORDER BY ALL').fetchall()
+                  for t in ("units", "ingested_files", "dossier_versions", "dossiers", "quarantine")}
+        old_scores = con.sql("SELECT * FROM scoreboard").pl()
+
+    with wh.connect(path) as con:  # opening it for writing upgrades it
+        assert wh.schema_version(con) == wh.SCHEMA_VERSION == 2
+        assert con.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert set(wh.TABLES) <= {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+        assert columns(con, "warnings") == list(wh.TABLES["warnings"])
+        # nothing is lost; every period will be scored again, with the new columns
+        for table, rows in before.items():
+            assert con.execute(f'SELECT * FROM "{table}" ORDER BY ALL').fetchall() == rows, table
+        assert wh.count_rows(con, "scored_periods") == 0
+        assert wh.count_rows(con, "scoreboard") == old_scores.height
+    with wh.connect(path) as con:  # once is enough
+        assert con.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 1
+
+    monkeypatch.setenv("SCOREBOARD_NOW", THEN)
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(EXAMPLE / "dossiers.csv", landing)
+    settings = ScoreboardSettings.from_env(
+        landing_dir=str(landing), site_dir=str(tmp_path / "site"), registry_path=str(EXAMPLE / "units.csv")
+    )
+    summary = run_pipeline(settings, Warehouse(path=str(path)))
+    # the file was ingested by the old code: skipped; its periods are scored again
+    assert (summary["files"], summary["dossiers"], summary["weeks"], summary["months"]) == (1, 38, 6, 2)
+    with duckdb.connect(str(path), read_only=True) as con:
+        new = con.sql("SELECT * FROM scoreboard").pl()
+        assert con.execute("SELECT count(*) FROM scored_periods").fetchone()[0] == 8
+        assert con.execute("SELECT count(*) FROM ingested_files").fetchone()[0] == 1
+    key = ["period_type", "period_key", "unit_code"]
+    # the numbers are those the old code published, now with the applicable maxima
+    same = new.select(old_scores.columns).sort(key)
+    assert same.to_dicts() == old_scores.sort(key).to_dicts()
+    ba_dinh = new.filter(pl.col("period_key") == "2024-01", pl.col("unit_code") == "001").row(0, named=True)
+    assert (ba_dinh["max_points_digitization"], ba_dinh["max_points_satisfaction"]) == (22.0, 18.0)
+    assert new["max_points_timeliness"].is_not_null().sum() == new["on_time_rate"].is_not_null().sum()
+    published = pl.read_csv(settings.site / "data" / "scoreboard-2024-01.csv")
+    assert published.columns == list(SCOREBOARD_COLUMNS)
+
+
+def test_a_profile_with_fewer_groups_writes_beside_the_old_columns(tmp_path):
+    """Inserts name their columns: the scoreboard keeps the columns of groups a profile
+    no longer has (null in its rows), and reads give the profile's columns only."""
+    narrow = load_profile(config_path("profiles", "timeliness_online.yaml"))
+    path = old_warehouse(tmp_path / "w.duckdb")
+    with wh.connect(path) as con:
+        old = wh.read_scoreboard(con, narrow)
+        assert old.columns == list(scoreboard_schema(narrow))
+        # the old rows had no applicable maxima: read as nulls until re-scored
+        assert old["max_points_online"].is_null().all() and old["points_online"].is_not_null().any()
+        january = old.filter(pl.col("period_key") == "2024-01").with_columns(
+            max_points_timeliness=pl.lit(20.0), max_points_online=pl.lit(12.0)
+        )
+        wh.replace_periods(con, "month", ["2024-01"], {"scoreboard": january}, narrow)
+        stored = con.sql("SELECT * FROM scoreboard WHERE period_key = '2024-01'").pl()
+        assert stored.height == january.height
+        assert stored["points_transparency"].is_null().all() and stored["max_points_online"].eq(12.0).all()
+        assert wh.read_scoreboard(con, narrow).columns == list(scoreboard_schema(narrow))
+
+
+def test_a_new_warehouse_starts_at_the_latest_layout(tmp_path):
+    with wh.connect(tmp_path / "new.duckdb") as con:
+        assert wh.schema_version(con) == wh.SCHEMA_VERSION
+        assert [r[0] for r in con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()] == [
+            v for v, _, _ in wh.MIGRATIONS
+        ]
+        for table, schema in wh.TABLES.items():
+            assert columns(con, table) == list(schema), table
+
+
+def test_a_newer_warehouse_is_refused(tmp_path):
+    with wh.connect(tmp_path / "w.duckdb") as con:
+        con.execute("INSERT INTO schema_version (version, description, applied_at) VALUES (99, 'future', now())")
+    with pytest.raises(wh.WarehouseVersionError, match="layout version 99, newer than this software's 2"):
+        with wh.connect(tmp_path / "w.duckdb"):
+            pass
+
+
+SQL = re.compile(r"\b(SELECT|INSERT|CREATE|DELETE|UPDATE|ALTER|DROP)\b")
+
+
+def test_no_sql_outside_the_warehouse_module():
+    found = []
+    for folder in ("pipelines", "transforms", "quality"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if path == ROOT / "pipelines" / "warehouse.py":
+                continue
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if SQL.search(line):
+                    found.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert not found, "\n".join(found)
