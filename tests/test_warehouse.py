@@ -154,3 +154,21 @@ def test_no_sql_outside_the_warehouse_module():
                 if SQL.search(line):
                     found.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+# The layout each version stands for (a digest of TABLES). Changing a table without
+# a new version would leave existing warehouses without the change: add a MIGRATIONS
+# entry (its version, what it changes, its data step) and record the new digest here.
+LAYOUTS = {2: "fd1e6969e7f32c19"}
+
+
+def test_a_changed_layout_has_a_new_version():
+    import hashlib
+
+    text = ";".join(
+        f"{t}:" + ",".join(f"{c} {wh._sql_type(d)}" for c, d in s.items()) for t, s in sorted(wh.TABLES.items())
+    )
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    assert LAYOUTS.get(wh.SCHEMA_VERSION) == digest, (
+        f"the warehouse layout changed (digest {digest}) but SCHEMA_VERSION is still {wh.SCHEMA_VERSION}"
+    )
