@@ -384,3 +384,127 @@ def procedure_names(con: duckdb.DuckDBPyConnection, start, end) -> pl.DataFrame:
             QUALIFY row_number() OVER (PARTITION BY procedure_code ORDER BY n DESC, procedure_name) = 1""",
         params={"start": start, "end": end},
     ).pl()
+
+
+# ============================================================================
+# Reconciliation with the national portal, and alert deliveries (issue 17).
+# Tables and the named SQL that transforms/reconcile.py and pipelines/alerting.py
+# need. Kept together at the end so that they move as one block.
+# ============================================================================
+
+from transforms.reconcile import RECORD_SCHEMA as _PORTAL_RECORD_SCHEMA  # noqa: E402
+
+# One imported portal file per month: its records (who) and their scores (long).
+TABLES["portal_records"] = {
+    "period_key": pl.Utf8(),
+    "source_file": pl.Utf8(),
+    "content_hash": pl.Utf8(),
+    "record_kind": pl.Utf8(),  # "line" (CSV) or "record" (JSON): how pages name a record
+    "imported_at": pl.Datetime("us"),
+    **_PORTAL_RECORD_SCHEMA,
+}
+TABLES["portal_values"] = {
+    "period_key": pl.Utf8(),
+    "record": pl.Int64(),
+    "item": pl.Utf8(),
+    "value": pl.Float64(),
+}
+# Every digest owed to a recipient: created once per (period, channel, recipient),
+# never again (a re-run sends nothing twice); retried while not sent. The recipient
+# is kept as a hash of its address (resolved from config/alerts.yaml when sending),
+# so no address is stored here.
+ALERT_OUTBOX_KEY = ("period_type", "period_key", "channel", "recipient_sha")
+TABLES["alert_outbox"] = {
+    "period_type": pl.Utf8(),
+    "period_key": pl.Utf8(),
+    "channel": pl.Utf8(),  # email | webhook
+    "recipient_sha": pl.Utf8(),
+    "recipient_hint": pl.Utf8(),  # a masked address, for reports
+    "lang": pl.Utf8(),
+    "subject": pl.Utf8(),
+    "body": pl.Utf8(),
+    "payload": pl.Utf8(),  # the webhook's JSON
+    "digest_sha": pl.Utf8(),
+    "status": pl.Utf8(),  # pending | sent | failed
+    "attempts": pl.Int64(),
+    "last_error": pl.Utf8(),
+    "created_at": pl.Datetime("us"),
+    "sent_at": pl.Datetime("us"),
+}
+
+
+def replace_portal_import(
+    con: duckdb.DuckDBPyConnection, period_key: str, records: pl.DataFrame, values: pl.DataFrame
+) -> None:
+    """A month's portal import, replacing the one before (one transaction)."""
+    con.execute("BEGIN")
+    try:
+        for table in ("portal_records", "portal_values"):
+            con.execute(f"DELETE FROM {table} WHERE period_key = ?", [period_key])
+        insert(con, "portal_records", records.with_columns(period_key=pl.lit(period_key)))
+        insert(con, "portal_values", values.with_columns(period_key=pl.lit(period_key)))
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def portal_imports(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
+    """period_key -> (records, values) of every month with an imported portal file."""
+    records = read_table(con, "SELECT * FROM portal_records ORDER BY period_key, record")
+    values = read_table(con, "SELECT * FROM portal_values ORDER BY period_key, record, item")
+    return {
+        key: (part, values.filter(pl.col("period_key") == key))
+        for (key,), part in records.partition_by("period_key", as_dict=True, maintain_order=True).items()
+    }
+
+
+def outbox_add(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> int:
+    """Queue the digests not queued before (by ALERT_OUTBOX_KEY); how many were new."""
+    if rows.height == 0:
+        return 0
+    schema = TABLES["alert_outbox"]
+    con.register("_queued", rows.select([pl.col(c).cast(t) for c, t in schema.items()]).to_arrow())
+    same = " AND ".join(f"o.{c} = q.{c}" for c in ALERT_OUTBOX_KEY)
+    try:
+        con.execute("BEGIN")
+        new = one(con, f"SELECT count(*) FROM _queued q WHERE NOT EXISTS (SELECT 1 FROM alert_outbox o WHERE {same})")[0]
+        con.execute(f"INSERT INTO alert_outbox SELECT * FROM _queued q WHERE NOT EXISTS (SELECT 1 FROM alert_outbox o WHERE {same})")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_queued")
+    return int(new)
+
+
+def outbox_due(con: duckdb.DuckDBPyConnection, max_attempts: int) -> pl.DataFrame:
+    """Digests not yet sent that may be tried again, oldest first."""
+    return read_table(
+        con,
+        "SELECT * FROM alert_outbox WHERE status <> 'sent' AND attempts < ? "
+        "ORDER BY created_at, period_type, period_key, channel, recipient_sha",
+        [max_attempts],
+    )
+
+
+def outbox_mark(
+    con: duckdb.DuckDBPyConnection, key: tuple, *, sent: bool, error: str | None, at: datetime
+) -> None:
+    """Record one delivery attempt of the digest `key` (ALERT_OUTBOX_KEY values)."""
+    where = " AND ".join(f"{c} = ?" for c in ALERT_OUTBOX_KEY)
+    con.execute(
+        f"UPDATE alert_outbox SET status = ?, attempts = attempts + 1, last_error = ?, "
+        f"sent_at = CASE WHEN ? THEN ?::TIMESTAMP ELSE sent_at END WHERE {where}",
+        ["sent" if sent else "failed", error, sent, at, *key],
+    )
+
+
+def outbox_summary(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per period and status: how many digests, for reports."""
+    return read_table(
+        con,
+        "SELECT period_type, period_key, status, count(*) AS digests, max(attempts) AS attempts "
+        "FROM alert_outbox GROUP BY ALL ORDER BY ALL",
+    )
