@@ -70,7 +70,7 @@ class Mailbox:
     async def handle_DATA(self, server, session, envelope):
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         for rcpt in envelope.rcpt_tos:
-            self.messages.append((rcpt, msg["Subject"], msg.get_content()))
+            self.messages.append((rcpt, msg["Subject"], msg.get_content().replace("\r\n", "\n")))
         return "250 OK"
 
     def start(self) -> None:
@@ -334,3 +334,40 @@ def test_a_password_in_the_alerts_file_is_refused_in_one_sentence(tmp_path):
         load_alert_config({"recipients": {"city": [{"email": "a@b.vn", "webhook": "http://x"}]}})
     with pytest.raises(AlertConfigError, match="is not an e-mail address"):
         load_alert_config({"recipients": {"units": {"001": [{"email": "nobody"}]}}})
+
+
+def test_starttls_and_login_through_a_relay_with_the_offices_own_certificate(tmp_path, monkeypatch):
+    """The relay offers STARTTLS with a certificate of the office's own CA (ca_file);
+    the client upgrades, then logs in with the password from the environment."""
+    import shutil
+    import ssl
+    import subprocess
+
+    from pipelines.delivery import DeliveryError, send_email
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "relay.pem", tmp_path / "relay.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    box = Mailbox(free_port())
+    box.controller = Controller(box, hostname="127.0.0.1", port=box.port, tls_context=context, require_starttls=True,
+                                authenticator=lambda *a: AuthResult(success=a[4].password == b"s3cret"))
+    box.controller.start()
+    try:
+        smtp = {"host": "127.0.0.1", "port": box.port, "starttls": True, "username": "scoreboard",
+                "ca_file": str(cert), "sender": "bxh@example.gov.vn", "timeout_seconds": 5}
+        monkeypatch.delenv("SCOREBOARD_SMTP_PASSWORD", raising=False)
+        with pytest.raises(DeliveryError, match="SCOREBOARD_SMTP_PASSWORD is not"):
+            send_email(smtp, "vanphong@example.gov.vn", "Thử", "Nội dung")
+        monkeypatch.setenv("SCOREBOARD_SMTP_PASSWORD", "wrong")
+        with pytest.raises(DeliveryError, match="e-mail through 127.0.0.1"):
+            send_email(smtp, "vanphong@example.gov.vn", "Thử", "Nội dung")
+        monkeypatch.setenv("SCOREBOARD_SMTP_PASSWORD", "s3cret")
+        send_email(smtp, "vanphong@example.gov.vn", "Cảnh báo thử", "Nội dung tiếng Việt")
+        assert box.messages == [("vanphong@example.gov.vn", "Cảnh báo thử", "Nội dung tiếng Việt\n")]
+    finally:
+        box.stop()

@@ -21,7 +21,6 @@ name different units at every run. The rules and recipients are data
 
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -31,6 +30,7 @@ import yaml
 
 from config import config_path
 from quality.early_warning import band_at_risk
+from quality.settings import _merge as merge_settings  # the same deep merge as config/quality.yaml
 from transforms.periods import index_expr
 from transforms.profile import Profile
 
@@ -82,16 +82,6 @@ class AlertConfigError(ValueError):
 
 def alerts_config_path() -> Path:
     return Path(os.environ.get("SCOREBOARD_ALERTS") or config_path("alerts.yaml"))
-
-
-def _merge(base: dict, override: Mapping) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in (override or {}).items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict) and key != "units":
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def _no_secrets(node: Any, where: str, source: str) -> None:
@@ -148,7 +138,7 @@ def load_alert_config(source: Mapping | Path | str | None = None) -> dict[str, A
     if not isinstance(raw, Mapping):
         raise AlertConfigError(f"{name}: expected a mapping at the top level")
     _no_secrets(raw, "", name)
-    cfg = _merge(DEFAULTS, raw)
+    cfg = merge_settings(DEFAULTS, raw)
     if cfg["lang"] not in ("vi", "en"):
         raise AlertConfigError(f"{name}: lang must be vi or en")
     rec = cfg.get("recipients") or {}
