@@ -200,8 +200,9 @@ def alert_digests(
         with warehouse.connect() as con:
             report = send_alerts(con, settings, log=context.log.warning)
         problem = report.failed[0] if report.failed else None
-    except (AlertConfigError, OSError, ValueError) as exc:  # a bad config must not fail the publication
-        report, problem = AlertReport(failed=[str(exc)]), str(exc)
+    except Exception as exc:  # noqa: BLE001  nothing here may fail the publication: reported instead
+        report, problem = AlertReport(failed=[str(exc) or type(exc).__name__]), str(exc) or type(exc).__name__
+        context.log.error(f"alerts not sent: {problem}")
     context.log.info(report.summary())
     import logging
 

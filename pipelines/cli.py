@@ -279,8 +279,13 @@ def cmd_alerts(args) -> None:
         raise CliError(str(exc)) from None
     key = key_of(period_type, parse_key(args.period)[1])
     with warehouse.connect(read_only=args.dry_run and Path(warehouse.path).exists()) as con:
-        if not wh.one(con, "SELECT count(*) FROM scoreboard WHERE period_type = ? AND period_key = ?", [period_type, key])[0]:
+        listed, in_progress = wh.one(
+            con, "SELECT count(*), coalesce(bool_or(provisional), false) FROM scoreboard "
+            "WHERE period_type = ? AND period_key = ?", [period_type, key])
+        if not listed:
             raise CliError(f"{key} is not scored; run `scoreboard run` first")
+        if in_progress:
+            raise CliError(f"{key} is still in progress: only a closed week or month has a digest")
         report = send_alerts(con, settings, periods={period_type: key}, dry_run=args.dry_run)
     if args.dry_run:
         for p in report.previews:

@@ -279,7 +279,7 @@ def test_the_sensor_asks_for_alerts_after_each_publication(office):
 
 def scoreboard_rows(rows: list[dict]) -> pl.DataFrame:
     base = {"period_type": "month", "unit_valid_from": date(2020, 1, 1), "level": "commune", "provisional": False,
-            "rank_change": None}
+            "rank_change": None, "ranked": True}
     return pl.DataFrame([{**base, **r} for r in rows])
 
 
@@ -287,25 +287,25 @@ def test_the_digest_names_band_drops_rank_falls_near_misses_and_silence_of_close
     profile = load_profile()
     months = [("2024-01", date(2024, 1, 1)), ("2024-02", date(2024, 2, 1)), ("2024-03", date(2024, 3, 1))]
     units = {  # code: (scores per month, received per month, rank per month)
-        "A": ([85.0, 78.0, 60.0], [30, 30, 30], [1, 5, 9]),  # Tốt -> Khá (drop), then Khá -> TB in a provisional month
+        "A": ([85.0, 78.0, 60.0], [30, 30, 30], [1, 5, 9]),  # Tốt -> Khá (drop; 4 places: under 5), then TB in March
         "B": ([72.0, 71.5, 70.0], [30, 30, 30], [4, 4, 4]),  # stays Khá, 1.5 above its floor: near miss
         "C": ([60.0, 60.0, 60.0], [25, 0, 0], [6, 6, 6]),  # goes silent in February
         "D": ([95.0, 90.0, 90.0], [50, 50, 50], [2, 9, 9]),  # stays Xuất sắc, falls 7 places
+        "E": ([85.0, 60.0, 60.0], [3, 3, 3], [None, None, None]),  # Tốt -> TB on 3 dossiers: not ranked, not named
     }
     rows = []
     for code, (scores, received, ranks) in units.items():
         for m, ((key, start), score, n, rank) in enumerate(zip(months, scores, received, ranks)):
             rows.append({"period_key": key, "period_start": start, "unit_code": code, "unit_name": f"Đơn vị {code}",
                          "score": score, "band": profile.band_of(score), "rank": rank, "received": n,
-                         "timeliness_base": n, "rank_change": None if m == 0 else ranks[m - 1] - rank,
-                         "provisional": key == "2024-03"})
+                         "timeliness_base": n, "rank_change": None if m == 0 or rank is None else ranks[m - 1] - rank,
+                         "provisional": key == "2024-03", "ranked": rank is not None})
     frame = scoreboard_rows(rows)
     rules = load_alert_config({})["rules"]
     out = digest(frame, "month", None, profile=profile, rules=rules)
     got = [(r["period_key"], r["unit_code"], r["kind"]) for r in out.iter_rows(named=True)]
     assert got == [
         ("2024-02", "A", "band_drop"),
-        ("2024-02", "A", "rank_fall"),  # 1 -> 5: four places, the rule for months is 3
         ("2024-02", "B", "early_warning"),
         ("2024-02", "C", "silent"),
         ("2024-02", "D", "rank_fall"),
@@ -314,9 +314,9 @@ def test_the_digest_names_band_drops_rank_falls_near_misses_and_silence_of_close
     a = out.row(0, named=True)
     assert (a["band_before"], a["band_after"], a["score_before"], a["score_after"]) == ("Tốt", "Khá", 85.0, 78.0)
     assert sentence(a, "vi") == "Xếp loại giảm từ Tốt xuống Khá (điểm 85,00 → 78,00)."
-    assert sentence(out.row(4, named=True), "en") == "Fell 7 places, from rank 2 to 9 (score 90,00)."
-    assert sentence(out.row(3, named=True), "vi") == "Không gửi hồ sơ nào trong kỳ (kỳ trước: 25 hồ sơ)."
-    b = out.row(2, named=True)
+    assert sentence(out.row(3, named=True), "en") == "Fell 7 places, from rank 2 to 9 (score 90,00)."
+    assert sentence(out.row(2, named=True), "vi") == "Không gửi hồ sơ nào trong kỳ (kỳ trước: 25 hồ sơ)."
+    b = out.row(1, named=True)
     assert (b["value"], b["baseline"]) == (71.5, 70.0) and "71,50" in sentence(b, "vi")
     assert latest_closed(frame.select("period_type", "period_key", "period_start", "provisional")) == {"month": "2024-02"}
     # a city recipient gets every unit, a unit's contact only its own

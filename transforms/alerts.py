@@ -5,7 +5,7 @@ computed from them) in, one row per (period, unit, kind) out, with the numbers
 that say what happened. Kinds:
 
 * ``band_drop``: the unit's band is lower than in the period of the same type
-  just before (both banded);
+  just before (ranked in both: a band on a handful of dossiers is noise);
 * ``rank_fall``: its rank in its level fell by at least ``rank_fall[period_type]``
   places (rank_change ≤ −N);
 * ``early_warning``: a week's early warning (received or on-time rate far from the
@@ -63,7 +63,7 @@ DIGEST_SCHEMA: dict[str, pl.DataType] = {
 
 DEFAULTS: dict[str, Any] = {
     "site_url": "",
-    "rules": {"band_drop": True, "rank_fall": {"week": 5, "month": 3}, "early_warning": True, "silent": True},
+    "rules": {"band_drop": True, "rank_fall": {"week": 10, "month": 5}, "early_warning": True, "silent": True},
     "lang": "vi",
     "max_attempts": 10,
     "smtp": {
@@ -166,7 +166,7 @@ def _band_order(profile: Profile) -> dict[str, int]:
 
 def _with_previous(rows: pl.DataFrame, period_type: str) -> pl.DataFrame:
     """Each unit's row beside its row of the period just before (when listed)."""
-    cols = ["period_key", "band", "score", "rank", "received"]
+    cols = ["period_key", "band", "score", "rank", "received", "ranked"]
     indexed = rows.with_columns(_idx=index_expr(period_type, "period_start"))
     prev = indexed.select(*UNIT_KEY, (pl.col("_idx") + 1).alias("_idx"), *[pl.col(c).alias(f"{c}_prev") for c in cols])
     return indexed.join(prev, on=[*UNIT_KEY, "_idx"], how="left")
@@ -206,7 +206,9 @@ def digest(
         lower = pl.col("band").replace_strict(order, default=None, return_dtype=pl.Int64) > pl.col(
             "band_prev"
         ).replace_strict(order, default=None, return_dtype=pl.Int64)
-        parts.append(_base(paired.filter(lower.fill_null(False)), "band_drop"))
+        # only a unit ranked in both periods: a band on a handful of dossiers is noise
+        both_ranked = pl.col("ranked").fill_null(False) & pl.col("ranked_prev").fill_null(False)
+        parts.append(_base(paired.filter(lower.fill_null(False) & both_ranked), "band_drop"))
     fall = (rules.get("rank_fall") or {}).get(period_type)
     if fall:
         parts.append(_base(paired.filter(pl.col("rank_change") <= -int(fall)), "rank_fall"))
