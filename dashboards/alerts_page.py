@@ -106,19 +106,17 @@ def page_bytes(rows: pl.DataFrame, period_type: str, period_key: str) -> bytes:
     plab = Label(period_label(period_type, period_key, "vi"), period_label(period_type, period_key, "en"))
     units = []
     for u in _units(rows):
-        alerts = [
-            {
-                "kind": KIND_LABELS[r["kind"]],
-                "text": Label(sentence(r, "vi"), sentence(r, "en")),
-                "score": _pair(r["score_before"], r["score_after"], fmt_score),
-                "band": Label(f"{band_name(r['band_before'], 'vi')} → {band_name(r['band_after'], 'vi')}",
-                              f"{band_name(r['band_before'], 'en')} → {band_name(r['band_after'], 'en')}"),
-                "rank": _pair(r["rank_before"], r["rank_after"], lambda x: "—" if x is None else str(x)),
-                "received": _pair(r["received_before"], r["received_after"], fmt_int),
-            }
-            for r in u["alerts"]
-        ]
-        units.append(dict(u, level=_level(u["level"]), alerts=alerts))
+        r = u["alerts"][0]  # a unit's rows share its before/after figures
+        units.append(dict(
+            u, level=_level(u["level"]),
+            kinds=[KIND_LABELS[a["kind"]] for a in u["alerts"]],
+            texts=[Label(sentence(a, "vi"), sentence(a, "en")) for a in u["alerts"]],
+            score=_pair(r["score_before"], r["score_after"], fmt_score),
+            band=Label(f"{band_name(r['band_before'], 'vi')} → {band_name(r['band_after'], 'vi')}",
+                       f"{band_name(r['band_before'], 'en')} → {band_name(r['band_after'], 'en')}"),
+            rank=_pair(r["rank_before"], r["rank_after"], lambda x: "—" if x is None else str(x)),
+            received=_pair(r["received_before"], r["received_after"], fmt_int),
+        ))
     html = render(
         "alerts_page.html.j2",
         root="../", title=Label(f"{L['title'].vi} · {plab.vi}", f"{L['title'].en} · {plab.en}"), L=L, COLUMNS=COLUMNS,
