@@ -12,13 +12,11 @@ import jinja2
 from dashboards.i18n import UI
 
 TEMPLATE_DIR = Path(__file__).parent
-# The site's Content-Security-Policy (dashboards/site.py), read lazily so these
-# pages follow it if it changes.
 
 
 @functools.lru_cache(maxsize=1)
 def env() -> jinja2.Environment:
-    from dashboards.site import CSP
+    from dashboards.site import CSP  # the site's Content-Security-Policy, so these pages follow it
 
     e = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),

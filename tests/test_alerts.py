@@ -7,7 +7,6 @@ import email
 import email.policy
 import http.server
 import json
-import socket
 import threading
 from datetime import date
 from pathlib import Path
@@ -26,6 +25,7 @@ from pipelines.cli import main, run_pipeline
 from pipelines.resources import ScoreboardSettings, Warehouse
 from pipelines.sensors import alerts_sensor
 from transforms.alerts import AlertConfigError, digest, latest_closed, load_alert_config
+from tests.helpers import free_port
 from transforms.profile import load_profile
 
 HEADER = ("dossier_id,unit_code,procedure_code,channel,status,submitted_at,received_at,due_at,finished_at,"
@@ -53,12 +53,6 @@ def week_rows(unit: str, tag: str, day: int, *, late: bool) -> list[str]:
 
 def write_week(landing: Path, name: str, rows: list[str]) -> None:
     (landing / name).write_text(HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Mailbox:

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import EXAMPLE
+from tests.helpers import EXAMPLE, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DAGSTER = Path(sys.executable).parent / "dagster"
@@ -36,12 +35,6 @@ pytestmark = pytest.mark.skipif(
     not DAGSTER.is_file() or shutil.which("dagster-daemon", path=str(DAGSTER.parent)) is None,
     reason=f"the dagster CLI is not installed next to {sys.executable} (pip install -e '.[test]')",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Webserver:
