@@ -257,13 +257,11 @@ def cmd_demo(args) -> None:
 
 def cmd_reconcile(args) -> None:
     """Import the portal's published index for a month, compare, and re-publish."""
-    from pipelines.reconciling import import_portal_file
+    from pipelines.reconciling import describe, import_portal_file
 
     settings, warehouse = _settings(args)
     rec = import_portal_file(settings, warehouse, Path(args.file), args.period)
     _materialize(_instance(), scoreboard_site, {"settings": settings, "warehouse": warehouse})
-    from pipelines.reconciling import describe
-
     print(describe(rec))
     print(f"Open the reconciliation: {(settings.site / 'reconciliation' / f'{rec.period_key}.html').absolute()}")
 
@@ -274,10 +272,10 @@ def cmd_alerts(args) -> None:
 
     settings, warehouse = _settings(args)
     try:
-        period_type, _ = parse_key(args.period)
+        period_type, index = parse_key(args.period)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    key = key_of(period_type, parse_key(args.period)[1])
+    key = key_of(period_type, index)
     with warehouse.connect(read_only=args.dry_run and Path(warehouse.path).exists()) as con:
         listed, in_progress = wh.one(
             con, "SELECT count(*), coalesce(bool_or(provisional), false) FROM scoreboard "
