@@ -7,6 +7,8 @@ module) so that it can move into the site's page catalogue as it is.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +142,30 @@ def index_bytes(periods: list[dict]) -> bytes:
     return html.encode("utf-8")
 
 
+@functools.lru_cache(maxsize=1)
+def _code_digest() -> bytes:
+    """This module and its templates: a page made by other code is made again."""
+    here = Path(__file__).parent
+    h = hashlib.sha256()
+    for f in (Path(__file__), *sorted(here.glob("alert*.j2")), *sorted(here.glob("reconcile_alerts_*.j2"))):
+        h.update(f.read_bytes())
+    return h.digest()
+
+
+def _write_page(path: Path, rows: pl.DataFrame, make) -> None:
+    """Render only when the page's rows (or this code) changed since it was written: a
+    publication with years of weekly digests re-renders the few that changed."""
+    mark = f"<!-- alerts {hashlib.sha256(_code_digest() + rows.write_csv().encode()).hexdigest()[:32]} -->\n".encode()
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, path.stat().st_size - len(mark)))
+            if fh.read() == mark:
+                return
+    except OSError:
+        pass
+    write_if_changed(path, make() + mark)
+
+
 def write_alert_pages(site_dir: Path, digests: pl.DataFrame) -> list[Path]:
     """alerts/<period>.html for each closed period with a digest, and alerts/index.html;
     pages of periods that no longer have one are removed. Unchanged pages are not rewritten."""
@@ -149,7 +175,7 @@ def write_alert_pages(site_dir: Path, digests: pl.DataFrame) -> list[Path]:
         for (ptype, key), part in digests.partition_by(["period_type", "period_key"], as_dict=True, maintain_order=True).items():
             name = f"{key}.html"
             keep.add(name)
-            write_if_changed(folder / name, page_bytes(part, ptype, key))
+            _write_page(folder / name, part, lambda part=part, ptype=ptype, key=key: page_bytes(part, ptype, key))
             written.append(folder / name)
             periods.append({"period_type": ptype, "period_key": key, "href": name,
                             "count": part.height, "units": part.select("unit_code", "unit_valid_from").unique().height})
