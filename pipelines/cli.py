@@ -15,6 +15,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 import dagster as dg  # noqa: E402
 import polars as pl  # noqa: E402
 
+from pipelines.alerting import alert_digests  # noqa: E402
 from pipelines.assets import ASSETS, dossiers, monthly_scoreboard, scoreboard_site, weekly_scoreboard  # noqa: E402
 from pipelines.partitions import PARTITIONS  # noqa: E402
 from pipelines.resources import ScoreboardSettings, Warehouse, env_default, local_now  # noqa: E402
@@ -50,7 +51,7 @@ def _instance() -> dg.DagsterInstance:
 
 def _materialize(instance, asset, resources, *, tags: dict | None = None) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        ASSETS,
+        [*ASSETS, alert_digests],
         selection=[asset],
         resources=resources,
         instance=instance,
@@ -174,6 +175,9 @@ def run_pipeline(
     log.info("publishing the site to %s", settings.site)
     _materialize(instance, scoreboard_site, resources)
     summary["site"] = str((settings.site / "index.html").absolute())
+    # issue 17: the digests of the latest closed week and month, once per recipient;
+    # a failed delivery is reported and retried next time, never fails the run
+    summary["alerts"] = _metadata(_materialize(instance, alert_digests, resources), alert_digests)
     summary["seconds"] = round(time.monotonic() - started, 1)
     return summary
 
@@ -251,6 +255,42 @@ def cmd_demo(args) -> None:
     _print_summary(run_pipeline(settings, warehouse))
 
 
+def cmd_reconcile(args) -> None:
+    """Import the portal's published index for a month, compare, and re-publish."""
+    from pipelines.reconciling import describe, import_portal_file
+
+    settings, warehouse = _settings(args)
+    rec = import_portal_file(settings, warehouse, Path(args.file), args.period)
+    _materialize(_instance(), scoreboard_site, {"settings": settings, "warehouse": warehouse})
+    print(describe(rec))
+    print(f"Open the reconciliation: {(settings.site / 'reconciliation' / f'{rec.period_key}.html').absolute()}")
+
+
+def cmd_alerts(args) -> None:
+    """The digest of one closed period: print it (--dry-run) or queue and send it."""
+    from pipelines.alerting import send_alerts
+
+    settings, warehouse = _settings(args)
+    try:
+        period_type, index = parse_key(args.period)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    key = key_of(period_type, index)
+    with warehouse.connect(read_only=args.dry_run and Path(warehouse.path).exists()) as con:
+        period = wh.scoreboard_periods(con).filter(period_type=period_type, period_key=key)
+        if not period.height:
+            raise CliError(f"{key} is not scored; run `scoreboard run` first")
+        if period["provisional"].any():
+            raise CliError(f"{key} is still in progress: only a closed week or month has a digest")
+        report = send_alerts(con, settings, periods={period_type: key}, dry_run=args.dry_run)
+    if args.dry_run:
+        for p in report.previews:
+            print(f"--- {p['channel']} to {p['recipient_hint']}\nSubject: {p['subject']}\n\n{p['body']}")
+        print(f"{key}: {report.alerts} alerts; {len(report.previews)} digests would be sent (dry run: nothing sent).")
+    else:
+        print(report.summary())
+
+
 def _date(text: str, flag: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -306,6 +346,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--scale", type=float, default=1.0, help="volume multiplier (1.0 = Hà Nội's)")
     gen.add_argument("--registry", help="unit registry CSV (default: Hà Nội)")
     gen.set_defaults(func=cmd_generate)
+
+    rec = sub.add_parser("reconcile", help="compare the national portal's published index for a month with ours")
+    locations(rec)
+    rec.add_argument("file", help="the portal's index as saved: JSON as the portal serves it, or CSV")
+    rec.add_argument("--period", help="the month, e.g. 2025-10 (default: from the file's name or content)")
+    rec.set_defaults(func=cmd_reconcile)
+
+    alerts = sub.add_parser("alerts", help="send (or with --dry-run print) the alert digest of a closed week or month")
+    locations(alerts)
+    alerts.add_argument("--period", required=True, help="the period, e.g. 2025-W42 or 2025-10")
+    alerts.add_argument("--dry-run", action="store_true", help="print what would be sent; send and record nothing")
+    alerts.set_defaults(func=cmd_alerts)
 
     demo = sub.add_parser("demo", help="generate 2025 demo exports, run everything, print the site path")
     locations(demo, "where the demo exports are written")

@@ -2,13 +2,14 @@
 
 import dagster as dg
 
+from pipelines.alerting import alert_digests
 from pipelines.assets import ASSETS
 from pipelines.resources import ScoreboardSettings, Warehouse
 from pipelines.schedules import SCHEDULES
 from pipelines.sensors import SENSORS
 
 defs = dg.Definitions(
-    assets=ASSETS,
+    assets=[*ASSETS, alert_digests],
     sensors=SENSORS,
     schedules=SCHEDULES,
     resources={

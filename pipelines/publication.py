@@ -90,6 +90,12 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
     warnings = wh.read_warnings(con)
     fresh = unit_freshness(con)
     manifest = build_manifest(con, settings, scoreboard)
+    # --- issue 17 hook: alert digests (alerts/<period>.html) and portal reconciliation
+    # (reconciliation/<month>.html), self-contained page modules to move into the page
+    # catalogue at merge (pipelines/alerting.py, dashboards/alerts_page.py, reconcile_page.py)
+    from pipelines.alerting import write_pages
+
+    write_issue17_pages = write_pages(con, settings, scoreboard, profile, warnings, log)
 
     def build(folder: Path) -> None:
         # start from the current release: unchanged files are linked, not rebuilt
@@ -109,6 +115,7 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
             freshness=fresh,
             **tables,
         )
+        write_issue17_pages(folder)  # issue 17 hook (see above)
 
     site = release(settings.site, build)
     periods = scoreboard.select("period_type", "period_key").unique().height

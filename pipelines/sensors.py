@@ -8,6 +8,7 @@ import json
 
 import dagster as dg
 
+from pipelines.alerting import alert_digests
 from pipelines.assets import dossiers, monthly_scoreboard, scoreboard_site, weekly_scoreboard
 from pipelines.ingestion import landing_files
 from pipelines.resources import ScoreboardSettings
@@ -117,4 +118,20 @@ def publish_sensor(context: dg.SensorEvaluationContext):
     return dg.RunRequest(run_key=f"publish:{max(newest)}")
 
 
-SENSORS = [landing_sensor, rescore_sensor("week"), rescore_sensor("month"), publish_sensor]
+# --- issue 17: alerts after each publication
+@dg.sensor(
+    target=[alert_digests],
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def alerts_sensor(context: dg.SensorEvaluationContext):
+    """After the site is published, send the alert digests that are due (the run opens
+    the warehouse in the duckdb_writer pool; this sensor does not)."""
+    records = new_materializations(context, scoreboard_site)
+    if not records:
+        return dg.SkipReason("no new publication")
+    context.update_cursor(str(records[-1].storage_id))
+    return dg.RunRequest(run_key=f"alerts:{records[-1].storage_id}")
+
+
+SENSORS = [landing_sensor, rescore_sensor("week"), rescore_sensor("month"), publish_sensor, alerts_sensor]

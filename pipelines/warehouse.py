@@ -27,6 +27,7 @@ import polars as pl
 from quality.early_warning import WARNING_SCHEMA
 from quality.holds import HOLD_SCHEMA, SCOREBOARD_HOLD
 from transforms.classify import CLOSED_STATUSES
+from transforms.reconcile import RECORD_SCHEMA as PORTAL_RECORD_SCHEMA
 from transforms.insights import BOTTLENECK_SCHEMA, WEAK_POINT_SCHEMA, WHAT_IF_SCHEMA
 from transforms.profile import Profile
 from transforms.schema import (
@@ -91,6 +92,44 @@ SCHEMA_VERSION_SCHEMA: dict[str, pl.DataType] = {
     "applied_at": pl.Datetime("us"),
 }
 
+# One imported portal file per month: its records (who) and their scores (long).
+PORTAL_RECORDS_SCHEMA: dict[str, pl.DataType] = {
+    "period_key": pl.Utf8(),
+    "source_file": pl.Utf8(),
+    "content_hash": pl.Utf8(),
+    "record_kind": pl.Utf8(),  # "line" (CSV) or "record" (JSON): how pages name a record
+    "imported_at": pl.Datetime("us"),
+    **PORTAL_RECORD_SCHEMA,
+}
+PORTAL_VALUES_SCHEMA: dict[str, pl.DataType] = {
+    "period_key": pl.Utf8(),
+    "record": pl.Int64(),
+    "item": pl.Utf8(),
+    "value": pl.Float64(),
+}
+# Every digest owed to a recipient: created once per (period, channel, recipient),
+# never again (a re-run sends nothing twice); retried while not sent. The recipient
+# is kept as a hash of its address (resolved from config/alerts.yaml when sending),
+# so no address is stored here.
+ALERT_OUTBOX_KEY = ("period_type", "period_key", "channel", "recipient_sha")
+ALERT_OUTBOX_SCHEMA: dict[str, pl.DataType] = {
+    "period_type": pl.Utf8(),
+    "period_key": pl.Utf8(),
+    "channel": pl.Utf8(),  # email | webhook
+    "recipient_sha": pl.Utf8(),
+    "recipient_hint": pl.Utf8(),  # a masked address, for reports
+    "lang": pl.Utf8(),
+    "subject": pl.Utf8(),
+    "body": pl.Utf8(),
+    "payload": pl.Utf8(),  # the webhook's JSON
+    "digest_sha": pl.Utf8(),
+    "status": pl.Utf8(),  # pending | sent | failed
+    "attempts": pl.Int64(),
+    "last_error": pl.Utf8(),
+    "created_at": pl.Datetime("us"),
+    "sent_at": pl.Datetime("us"),
+}
+
 # The scoreboard's columns that do not depend on the profile; the columns of the
 # profile's groups are added when a profile first writes (ensure_columns).
 SCOREBOARD_FIXED = {**SCOREBOARD_COUNTS, **SCOREBOARD_RANKS}
@@ -113,6 +152,10 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
     "quality_holds": HOLD_SCHEMA,
     # early warnings and bands at risk, computed once when their periods are scored
     "warnings": WARNING_SCHEMA,
+    # imported national-portal files and the alert digests owed, sent or failed
+    "portal_records": PORTAL_RECORDS_SCHEMA,
+    "portal_values": PORTAL_VALUES_SCHEMA,
+    "alert_outbox": ALERT_OUTBOX_SCHEMA,
     "schema_version": SCHEMA_VERSION_SCHEMA,
 }
 TOUCHED = "stale_dossier_ids"
@@ -162,6 +205,7 @@ def _reset_scored_periods(con: duckdb.DuckDBPyConnection) -> None:
 MIGRATIONS: tuple[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None] | None], ...] = (
     (1, "the layout before schema versions (b44d358)", None),
     (2, "warnings table; max_points_<group> beside points_<group>; schema_version", _reset_scored_periods),
+    (3, "portal_records, portal_values (portal reconciliation); alert_outbox (alert deliveries)", None),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -603,6 +647,13 @@ def read_scoreboard(
     )
 
 
+def scoreboard_periods(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every scored period: type, key, first day and whether it is provisional."""
+    return read_table(
+        con, "SELECT DISTINCT period_type, period_key, period_start, provisional FROM scoreboard ORDER BY ALL"
+    )
+
+
 def read_period_table(con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
     """A whole insight table (weak_points, bottlenecks, what_if). No ORDER BY: the site
     sorts each on its key (sorting a million rows here costs seconds)."""
@@ -678,4 +729,87 @@ def read_warnings(
         f"SELECT {_names(WARNING_SCHEMA)} FROM warnings {where} ORDER BY period_type, period_key, "
         f"coalesce(list_position({list(LEVELS)}, level), {len(LEVELS) + 1}), unit_code, unit_valid_from, indicator",
         params,
+    )
+
+
+# ============================================================================
+# Reconciliation with the national portal, and alert deliveries (issue 17).
+# The named SQL that pipelines/reconciling.py and pipelines/alerting.py need (their
+# tables are in TABLES above).
+# ============================================================================
+
+def replace_portal_import(
+    con: duckdb.DuckDBPyConnection, period_key: str, records: pl.DataFrame, values: pl.DataFrame
+) -> None:
+    """A month's portal import, replacing the one before (one transaction)."""
+
+    def work():
+        for table in ("portal_records", "portal_values"):
+            con.execute(f"DELETE FROM {table} WHERE period_key = ?", [period_key])
+        insert(con, "portal_records", records.with_columns(period_key=pl.lit(period_key)))
+        insert(con, "portal_values", values.with_columns(period_key=pl.lit(period_key)))
+
+    _in_transaction(con, work)
+
+
+def portal_imports(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
+    """period_key -> (records, values) of every month with an imported portal file."""
+    records = read_table(con, f"SELECT {_names(TABLES['portal_records'])} FROM portal_records ORDER BY period_key, record")
+    values = read_table(con, f"SELECT {_names(TABLES['portal_values'])} FROM portal_values ORDER BY period_key, record, item")
+    return {
+        key: (part, values.filter(pl.col("period_key") == key))
+        for (key,), part in records.partition_by("period_key", as_dict=True, maintain_order=True).items()
+    }
+
+
+def outbox_add(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> int:
+    """Queue the digests not queued before (by ALERT_OUTBOX_KEY); how many were new."""
+    if rows.height == 0:
+        return 0
+    schema = TABLES["alert_outbox"]
+    con.register("_queued", rows.select([pl.col(c).cast(t) for c, t in schema.items()]).to_arrow())
+    same = " AND ".join(f"o.{c} = q.{c}" for c in ALERT_OUTBOX_KEY)
+    fresh = f"FROM _queued q WHERE NOT EXISTS (SELECT 1 FROM alert_outbox o WHERE {same})"
+    counted: list[int] = []
+
+    def work():
+        counted.append(one(con, f"SELECT count(*) {fresh}")[0])
+        con.execute(f"INSERT INTO alert_outbox ({_names(schema)}) SELECT {_names(schema)} {fresh}")
+
+    try:
+        _in_transaction(con, work)
+    finally:
+        con.unregister("_queued")
+    new = counted[0]
+    return int(new)
+
+
+def outbox_due(con: duckdb.DuckDBPyConnection, max_attempts: int) -> pl.DataFrame:
+    """Digests not yet sent that may be tried again, oldest first."""
+    return read_table(
+        con,
+        f"SELECT {_names(TABLES['alert_outbox'])} FROM alert_outbox WHERE status <> 'sent' AND attempts < ? "
+        "ORDER BY created_at, period_type, period_key, channel, recipient_sha",
+        [max_attempts],
+    )
+
+
+def outbox_mark(
+    con: duckdb.DuckDBPyConnection, key: tuple, *, sent: bool, error: str | None, at: datetime
+) -> None:
+    """Record one delivery attempt of the digest `key` (ALERT_OUTBOX_KEY values)."""
+    where = " AND ".join(f"{c} = ?" for c in ALERT_OUTBOX_KEY)
+    con.execute(
+        f"UPDATE alert_outbox SET status = ?, attempts = attempts + 1, last_error = ?, "
+        f"sent_at = CASE WHEN ? THEN ?::TIMESTAMP ELSE sent_at END WHERE {where}",
+        ["sent" if sent else "failed", error, sent, at, *key],
+    )
+
+
+def outbox_summary(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per period and status: how many digests, for reports."""
+    return read_table(
+        con,
+        "SELECT period_type, period_key, status, count(*) AS digests, max(attempts) AS attempts "
+        "FROM alert_outbox GROUP BY ALL ORDER BY ALL",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import socket
 import unicodedata
 from pathlib import Path
 
@@ -101,3 +102,10 @@ def assert_frames_match(actual: pl.DataFrame, expected: pl.DataFrame, key: list[
             if not same:
                 problems.append(f"{e.row(i, named=True)['period_key']} {e[key[-1]][i]} {col}: got {x!r}, expected {y!r}")
     assert not problems, "\n".join(problems[:40])
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 free right now, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

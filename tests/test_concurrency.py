@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,26 +21,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import EXAMPLE
+from tests.helpers import EXAMPLE, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DAGSTER = Path(sys.executable).parent / "dagster"
 LOCK_ERRORS = ("Could not set lock on file", "Conflicting lock")
 WEEKS = ["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22", "2024-01-29",
          "2024-02-05", "2024-02-12", "2024-02-19", "2024-02-26"]
-SENSORS = {"landing_sensor", "rescore_weeks_sensor", "rescore_months_sensor", "publish_sensor"}
+SENSORS = {"landing_sensor", "rescore_weeks_sensor", "rescore_months_sensor", "publish_sensor", "alerts_sensor"}
 TIMEOUT = 900  # seconds for everything to settle once the files are dropped (3 to 8 minutes seen)
 
 pytestmark = pytest.mark.skipif(
     not DAGSTER.is_file() or shutil.which("dagster-daemon", path=str(DAGSTER.parent)) is None,
     reason=f"the dagster CLI is not installed next to {sys.executable} (pip install -e '.[test]')",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Webserver:
@@ -184,6 +177,7 @@ def test_dev_daemon_sensors_and_a_backfill_at_once_meet_no_duckdb_lock(tmp_path)
         assert by_sensor["landing_sensor"] == 1, "one ingestion for the files dropped together"
         assert by_sensor["rescore_weeks_sensor"] >= 1 and by_sensor["rescore_months_sensor"] >= 1
         assert by_sensor["publish_sensor"] >= 1
+        assert by_sensor["alerts_sensor"] >= 1, "alerts follow each publication"
         for asset in ("dossiers", "weekly_scoreboard", "monthly_scoreboard", "scoreboard_site"):
             assert instance.get_latest_materialization_event(AssetKey(asset)), f"no run materialised {asset}"
 

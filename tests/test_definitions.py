@@ -7,15 +7,16 @@ import dagster as dg
 
 from pipelines.definitions import defs
 
-ASSETS = {"dossiers", "weekly_scoreboard", "monthly_scoreboard", "scoreboard_site"}
+ASSETS = {"dossiers", "weekly_scoreboard", "monthly_scoreboard", "scoreboard_site", "alert_digests"}
 CHECKS = {
     ("dossiers", "rows_accounted"), ("dossiers", "batch_quality"), ("dossiers", "dossiers_valid"),
     ("weekly_scoreboard", "early_warning"), ("weekly_scoreboard", "scoreboard_valid"),
     ("weekly_scoreboard", "published"),
     ("monthly_scoreboard", "band_at_risk"), ("monthly_scoreboard", "scoreboard_valid"),
     ("monthly_scoreboard", "published"),
+    ("alert_digests", "alerts_delivered"),
 }
-SENSORS = {"landing_sensor", "rescore_weeks_sensor", "rescore_months_sensor", "publish_sensor"}
+SENSORS = {"landing_sensor", "rescore_weeks_sensor", "rescore_months_sensor", "publish_sensor", "alerts_sensor"}
 SCHEDULES = {"weekly_schedule", "monthly_schedule"}
 
 

@@ -1,0 +1,277 @@
+"""Alerts after a publication, and the pages issue 17 adds to the site.
+
+After `scoreboard_site` materialises, `alert_digests` (started by the CLI after
+publishing, or by `alerts_sensor` in Dagster) works out the digest of the latest
+closed week and month (transforms.alerts), queues one message per recipient in
+the warehouse's `alert_outbox` (once: a re-run queues nothing new), and sends
+what is due. A delivery that fails stays queued and is tried again at the next
+run (up to `max_attempts`); it is reported, never raised: the publication is
+already done and stays done.
+
+Why the warehouse and not a state file beside the site: the site folder is a
+release rebuilt and swapped at every publication (and deleted by `make clean`),
+while the warehouse is the one durable store, written in transactions by one
+writer; the outbox step runs in the same `duckdb_writer` pool as every writer.
+
+`write_pages` is the publication hook: alerts/<period>.html for every closed
+period with a digest and reconciliation/<month>.html for every imported portal
+file, written into the release being built.
+"""
+
+# (no `from __future__ import annotations`: Dagster reads the asset's context annotation)
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import dagster as dg
+import polars as pl
+
+from dashboards import alerts_page, reconcile_page
+from pipelines import warehouse as wh
+from pipelines.delivery import DeliveryError, deliver
+from pipelines.resources import ScoreboardSettings, Warehouse, local_now
+from transforms.alerts import AlertConfigError, digest, for_recipient, latest_closed, load_alert_config
+from transforms.periods import parse_key, start_of
+from transforms.profile import Profile
+from transforms.reconcile import PortalFile, ReconcileError, load_reconcile_settings, ordered_items, reconcile
+from transforms.reconcile import registry_agency_codes
+from transforms.units import load_registry
+
+# ------------------------------------------------------------------ recipients
+
+
+def recipient_sha(channel: str, address: str) -> str:
+    return hashlib.sha256(f"{channel}:{address.strip().lower()}".encode()).hexdigest()[:16]
+
+
+def mask(channel: str, address: str) -> str:
+    """`va…@example.gov.vn`, `webhook chat.example.gov.vn`: enough to recognise, not the address."""
+    if channel == "email":
+        local, _, domain = address.partition("@")
+        return f"{local[:2]}…@{domain}"
+    if address.startswith("env:"):
+        return f"webhook ${address[4:]}"
+    from urllib.parse import urlparse
+
+    return f"webhook {urlparse(address).netloc}"
+
+
+def recipients(cfg: dict) -> list[dict]:
+    """Every recipient: scope None (the city) or a unit code."""
+    out = [dict(r, scope=None) for r in cfg["recipients"]["city"]]
+    for code, entries in cfg["recipients"]["units"].items():
+        out.extend(dict(r, scope=code) for r in entries)
+    for r in out:
+        r["sha"] = recipient_sha(r["channel"], r["address"])
+    return out
+
+
+# ------------------------------------------------------------------ digests
+
+
+def period_rows(con, period_type: str, period_key: str, profile: Profile) -> pl.DataFrame:
+    """The scoreboard rows a digest of one period reads: the period and the one before."""
+    _, idx = parse_key(period_key)
+    return wh.read_scoreboard(con, profile, period_type, start_of(period_type, idx - 1), start_of(period_type, idx + 1))
+
+
+def period_digest(con, period_type: str, period_key: str, profile: Profile, cfg: dict) -> pl.DataFrame:
+    rows = period_rows(con, period_type, period_key, profile)
+    # the early warnings scoring stored for this week (computed once, never here)
+    warnings = wh.read_warnings(con, period_type, [period_key]) if period_type == "week" else None
+    return digest(rows, period_type, [period_key], profile=profile, rules=cfg["rules"], warnings=warnings)
+
+
+def outbox_rows(rows: pl.DataFrame, period_type: str, period_key: str, cfg: dict, now) -> pl.DataFrame:
+    """One queued message per recipient whose part of the digest is not empty."""
+    out = []
+    for r in recipients(cfg):
+        part = for_recipient(rows, r["scope"])
+        if part.height == 0:
+            continue
+        msg = alerts_page.message(part, period_type, period_key, r["lang"], cfg.get("site_url") or "")
+        payload = json.dumps(msg["payload"], ensure_ascii=False, sort_keys=True, default=str)
+        out.append({
+            "period_type": period_type, "period_key": period_key, "channel": r["channel"],
+            "recipient_sha": r["sha"], "recipient_hint": mask(r["channel"], r["address"]), "lang": r["lang"],
+            "subject": msg["subject"], "body": msg["body"], "payload": payload,
+            "digest_sha": hashlib.sha256(payload.encode()).hexdigest()[:16],
+            "status": "pending", "attempts": 0, "last_error": None, "created_at": now, "sent_at": None,
+        })
+    return pl.DataFrame(out, schema=wh.TABLES["alert_outbox"])
+
+
+@dataclass
+class AlertReport:
+    periods: dict[str, str] = field(default_factory=dict)
+    alerts: int = 0
+    queued: int = 0
+    sent: int = 0
+    failed: list[str] = field(default_factory=list)  # one sentence per failed delivery
+    previews: list[dict] = field(default_factory=list)  # dry run: what would be sent
+
+    def summary(self) -> str:
+        periods = ", ".join(self.periods.values()) or "no closed period"
+        text = f"alerts for {periods}: {self.alerts} alerts, {self.queued} digests queued, {self.sent} sent"
+        if self.failed:
+            text += f", {len(self.failed)} failed (tried again at the next run): {self.failed[0]}"
+        return text
+
+
+def send_alerts(
+    con,
+    settings: ScoreboardSettings,
+    *,
+    periods: dict[str, str] | None = None,
+    dry_run: bool = False,
+    log: Callable[[str], None] = lambda _: None,
+) -> AlertReport:
+    """Queue the digests of `periods` (period_type -> key; default: the latest closed
+    week and month) and send every queued digest that is due. With `dry_run`
+    nothing is queued, sent or written: the report previews the messages."""
+    cfg = load_alert_config()
+    profile = settings.profile()
+    now = local_now()
+    if periods is None:
+        periods = latest_closed(wh.scoreboard_periods(con))
+    report = AlertReport(periods=dict(periods))
+    queued = []
+    for period_type, key in periods.items():
+        rows = period_digest(con, period_type, key, profile, cfg)
+        report.alerts += rows.height
+        queued.append(outbox_rows(rows, period_type, key, cfg, now))
+    queue = pl.concat(queued) if queued else pl.DataFrame(schema=wh.TABLES["alert_outbox"])
+    if dry_run:
+        report.previews = queue.select("channel", "recipient_hint", "subject", "body").to_dicts()
+        report.queued = queue.height
+        return report
+    report.queued = wh.outbox_add(con, queue)
+    by_sha = {r["sha"]: r for r in recipients(cfg)}
+    for item in wh.outbox_due(con, int(cfg["max_attempts"])).iter_rows(named=True):
+        key = tuple(item[c] for c in wh.ALERT_OUTBOX_KEY)
+        who = by_sha.get(item["recipient_sha"])
+        try:
+            if who is None:
+                raise DeliveryError("the recipient is no longer in the alerts config")
+            deliver(item["channel"], who["address"], {"subject": item["subject"], "body": item["body"],
+                                                      "payload": json.loads(item["payload"])}, cfg)
+        except DeliveryError as exc:
+            sentence = f"{item['period_key']} to {item['recipient_hint']}: {exc}"
+            report.failed.append(sentence)
+            wh.outbox_mark(con, key, sent=False, error=str(exc), at=local_now())
+            log(f"alert not delivered, {sentence}")
+        else:
+            report.sent += 1
+            wh.outbox_mark(con, key, sent=True, error=None, at=local_now())
+    return report
+
+
+# ------------------------------------------------------------------ the asset
+
+ALERTS_CHECK = dg.AssetCheckSpec(
+    "alerts_delivered", asset="alert_digests",
+    description="Every digest due was delivered (a failed one is tried again at the next run).",
+)
+
+
+@dg.asset(
+    group_name="publication",
+    pool="duckdb_writer",
+    deps=["scoreboard_site"],
+    kinds={"email"},
+    check_specs=[ALERTS_CHECK],
+)
+def alert_digests(
+    context: dg.AssetExecutionContext, settings: ScoreboardSettings, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """Digests of the latest closed week and month (units that dropped a band, fell in
+    rank, crossed an early-warning threshold or went silent), sent once per recipient."""
+    try:
+        with warehouse.connect() as con:
+            report = send_alerts(con, settings, log=context.log.warning)
+        problem = report.failed[0] if report.failed else None
+    except Exception as exc:  # noqa: BLE001  nothing here may fail the publication: reported instead
+        report, problem = AlertReport(failed=[str(exc) or type(exc).__name__]), str(exc) or type(exc).__name__
+        context.log.error(f"alerts not sent: {problem}")
+    context.log.info(report.summary())
+    import logging
+
+    logging.getLogger("scoreboard").info(report.summary())
+    return dg.MaterializeResult(
+        metadata={
+            "periods": report.periods, "alerts": report.alerts, "queued": report.queued,
+            "sent": report.sent, "failed": len(report.failed),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="alerts_delivered", passed=not report.failed, severity=dg.AssetCheckSeverity.WARN,
+                metadata={"failed": report.failed[:20], "first_problem": problem or ""},
+            )
+        ],
+    )
+
+
+# ------------------------------------------------------------------ pages (publication hook)
+
+
+def portal_files(con) -> dict[str, PortalFile]:
+    """The imported portal file of each month, as read."""
+    out = {}
+    for key, (records, values) in wh.portal_imports(con).items():
+        first = records.row(0, named=True)
+        out[key] = PortalFile(
+            source_file=first["source_file"], content_hash=first["content_hash"],
+            records=records.select(list(_record_columns())), values=values.select("record", "item", "value"),
+            items=ordered_items(values["item"].unique().to_list()), where=first["record_kind"],
+        )
+    return out
+
+
+def _record_columns():
+    from transforms.reconcile import RECORD_SCHEMA
+
+    return RECORD_SCHEMA.keys()
+
+
+def reconciliations(con, settings: ScoreboardSettings, scoreboard: pl.DataFrame, profile: Profile) -> list:
+    files = portal_files(con)
+    if not files:
+        return []
+    registry = load_registry(settings.registry_path)
+    agency = registry_agency_codes(registry, settings.registry_path)
+    rs = load_reconcile_settings()
+    return [
+        reconcile(portal, scoreboard, key, profile=profile, agency=agency, settings=rs)
+        for key, portal in sorted(files.items())
+    ]
+
+
+def write_pages(
+    con, settings: ScoreboardSettings, scoreboard: pl.DataFrame, profile: Profile, warnings: pl.DataFrame,
+    log: Callable[[str], None],
+) -> Callable[[Path], None]:
+    """Read what the pages need now (before the release is built); the returned
+    function writes them into the release folder."""
+    try:
+        rules = load_alert_config()["rules"]
+    except AlertConfigError as exc:
+        log(f"{exc}; the alert pages use the default rules")
+        rules = load_alert_config({})["rules"]
+    digests = [
+        digest(scoreboard, t, None, profile=profile, rules=rules, warnings=warnings if t == "week" else None)
+        for t in ("week", "month")
+    ]
+    digests_all = pl.concat(digests)
+    try:
+        recs = reconciliations(con, settings, scoreboard, profile)
+    except ReconcileError as exc:
+        log(f"reconciliation pages not written: {exc}")
+        recs = []
+
+    def write(folder: Path) -> None:
+        alerts_page.write_alert_pages(folder, digests_all)
+        reconcile_page.write_reconcile_pages(folder, recs, profile)
+
+    return write

@@ -1,0 +1,368 @@
+"""Alerts: the digest of a closed period, and its delivery through a real SMTP server
+(aiosmtpd on 127.0.0.1) and a real HTTP endpoint, once per recipient."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import http.server
+import json
+import threading
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from dashboards.alerts_page import message, sentence
+from pipelines.alerting import alert_digests
+from pipelines.assets import ASSETS, scoreboard_site
+from pipelines.cli import main, run_pipeline
+from pipelines.resources import ScoreboardSettings, Warehouse
+from pipelines.sensors import alerts_sensor
+from transforms.alerts import AlertConfigError, digest, latest_closed, load_alert_config
+from tests.helpers import DEFAULT_PROFILE, free_port
+
+HEADER = ("dossier_id,unit_code,procedure_code,channel,status,submitted_at,received_at,due_at,finished_at,"
+          "returned_at,rejected_at,fee_required,paid_online,digitized,e_result,synced,apology_issued,rating,complaint")
+REGISTRY = """unit_code,unit_name,level,parent_code,peer_group,valid_from,valid_to
+10001,Phường An Phú,commune,,urban,2020-01-01,
+10002,Xã Bình Minh,commune,,rural,2020-01-01,
+"""
+
+
+def week_rows(unit: str, tag: str, day: int, *, late: bool) -> list[str]:
+    """12 dossiers received on 2024-01-<day>: all early, online, paid, digitised, synced,
+    satisfied (score 100); or `late`: finished after the due date at the counter
+    (timeliness, online and satisfaction 0: 18 + 10 + 22 = 50 points)."""
+    rows = []
+    for i in range(12):
+        received = f"2024-01-{day:02d} 08:{i:02d}:00"
+        due = f"2024-01-{day + 1:02d} 17:00:00"
+        finished = f"2024-01-{day + (4 if late else 0):02d} 10:{i:02d}:00"
+        channel = 1 if late else 2
+        rows.append(f"{tag}-{unit}-{i},{unit},1.001776,{channel},10,,{received},{due},{finished},,,"
+                    "true,true,true,true,true,,satisfied,false")
+    return rows
+
+
+def write_week(landing: Path, name: str, rows: list[str]) -> None:
+    (landing / name).write_text(HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+
+
+class Mailbox:
+    """A real SMTP server on 127.0.0.1 that wants a login, keeping what it receives."""
+
+    def __init__(self, port: int):
+        self.port, self.messages, self.controller = port, [], None
+
+    async def handle_DATA(self, server, session, envelope):
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        for rcpt in envelope.rcpt_tos:
+            self.messages.append((rcpt, msg["Subject"], msg.get_content().replace("\r\n", "\n")))
+        return "250 OK"
+
+    def start(self) -> None:
+        def login(server, session, envelope, mechanism, data):
+            ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"scoreboard", b"s3cret")
+            return AuthResult(success=ok)
+
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, authenticator=login,
+                                     auth_require_tls=False)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+
+class Hook:
+    """A real HTTP endpoint on 127.0.0.1 that keeps the JSON posted to it."""
+
+    def __init__(self, port: int):
+        self.port, self.posts, self.server = port, [], None
+
+    def start(self) -> None:
+        posts = self.posts
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                posts.append((self.path, json.loads(body)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+@pytest.fixture
+def office(tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (tmp_path / "units.csv").write_text(REGISTRY, encoding="utf-8")
+    smtp_port, hook_port = free_port(), free_port()
+    (tmp_path / "alerts.yaml").write_text(
+        f"""site_url: https://cchc.example.gov.vn/bxh/
+smtp: {{host: 127.0.0.1, port: {smtp_port}, starttls: false, username: scoreboard,
+       sender: "Bảng xếp hạng <bxh@example.gov.vn>", timeout_seconds: 5}}
+webhook: {{timeout_seconds: 5}}
+recipients:
+  city:
+    - {{email: vanphong@example.gov.vn}}
+    - {{webhook: "http://127.0.0.1:{hook_port}/chat"}}
+  units:
+    "10001": [{{email: anphu@example.gov.vn, lang: en}}]
+    "10002": [{{email: binhminh@example.gov.vn}}]
+""",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("SCOREBOARD_ALERTS", str(tmp_path / "alerts.yaml"))
+    monkeypatch.setenv("SCOREBOARD_SMTP_PASSWORD", "s3cret")
+    settings = ScoreboardSettings.from_env(
+        landing_dir=str(landing), site_dir=str(tmp_path / "site"), registry_path=str(tmp_path / "units.csv")
+    )
+    warehouse = Warehouse(path=str(tmp_path / "w.duckdb"))
+    mailbox, hook = Mailbox(smtp_port), Hook(hook_port)
+    yield settings, warehouse, mailbox, hook, monkeypatch
+    mailbox.stop()
+    hook.stop()
+
+
+def publish_week_one(settings, warehouse, monkeypatch) -> dict:
+    """Week 2024-W02: both units score 100 (Xuất sắc)."""
+    monkeypatch.setenv("SCOREBOARD_NOW", "2024-01-16T09:00:00")
+    write_week(settings.landing, "w02.csv", week_rows("10001", "A02", 8, late=False) + week_rows("10002", "B02", 8, late=False))
+    return run_pipeline(settings, warehouse)
+
+
+def publish_week_two(settings, warehouse, monkeypatch) -> dict:
+    """Week 2024-W03: Phường An Phú is late on everything and falls to 50 (Trung bình)."""
+    monkeypatch.setenv("SCOREBOARD_NOW", "2024-01-23T09:00:00")
+    write_week(settings.landing, "w03.csv", week_rows("10001", "A03", 15, late=True) + week_rows("10002", "B03", 15, late=False))
+    return run_pipeline(settings, warehouse)
+
+
+def outbox(warehouse) -> list[tuple]:
+    with duckdb.connect(warehouse.path, read_only=True) as con:
+        return con.execute(
+            "SELECT period_key, channel, recipient_hint, status, attempts FROM alert_outbox ORDER BY channel, recipient_hint"
+        ).fetchall()
+
+
+def test_one_digest_per_recipient_naming_the_unit_that_dropped_a_band_and_none_again(office):
+    settings, warehouse, mailbox, hook, monkeypatch = office
+    mailbox.start()
+    hook.start()
+    first = publish_week_one(settings, warehouse, monkeypatch)
+    assert first["alerts"]["periods"] == {"week": "2024-W02"} and first["alerts"]["alerts"] == 0
+    assert mailbox.messages == [] and hook.posts == []
+
+    second = publish_week_two(settings, warehouse, monkeypatch)
+    assert second["alerts"]["sent"] == 3 and second["alerts"]["failed"] == 0
+    by_rcpt = {rcpt: (subject, body) for rcpt, subject, body in mailbox.messages}
+    assert len(mailbox.messages) == 2 and set(by_rcpt) == {"vanphong@example.gov.vn", "anphu@example.gov.vn"}
+    subject, body = by_rcpt["vanphong@example.gov.vn"]
+    assert subject == "[Bảng xếp hạng CCHC] Cảnh báo Tuần 03/2024 (15/01–21/01/2024): 1 đơn vị"
+    assert "Phường An Phú (10001), Cấp xã" in body
+    assert "Xếp loại giảm từ Xuất sắc xuống Trung bình (điểm 100,00 → 50,00)." in body
+    assert "https://cchc.example.gov.vn/bxh/units/10001-2020-01-01.html" in body
+    assert "Bình Minh" not in body
+    subject_en, body_en = by_rcpt["anphu@example.gov.vn"]
+    assert subject_en == "[PAR scoreboard] Alerts, Week 03/2024 (15/01–21/01/2024): 1 unit"
+    assert "Band fell from Excellent to Average (score 100,00 → 50,00)." in body_en
+    assert len(hook.posts) == 1
+    path, payload = hook.posts[0]
+    assert path == "/chat" and payload["period_key"] == "2024-W03"
+    assert [(a["unit_code"], a["kind"], a["band_before"], a["band_after"]) for a in payload["alerts"]] == [
+        ("10001", "band_drop", "Xuất sắc", "Trung bình")
+    ]
+    assert payload["page"] == "https://cchc.example.gov.vn/bxh/alerts/2024-W03.html"
+    # the digest is also on the site, whatever happens to delivery
+    page = (settings.site / "alerts" / "2024-W03.html").read_text(encoding="utf-8")
+    assert "Phường An Phú" in page and "Xuất sắc → Trung bình" in page and "Bình Minh" not in page
+    assert 'href="../units/10001-2020-01-01.html"' in page
+    assert "2024-W03.html" in (settings.site / "alerts" / "index.html").read_text(encoding="utf-8")
+
+    # the same publication again: nothing new is sent
+    again = run_pipeline(settings, warehouse)
+    assert again["alerts"]["queued"] == 0 and again["alerts"]["sent"] == 0
+    assert len(mailbox.messages) == 2 and len(hook.posts) == 1
+    assert [row[3:] for row in outbox(warehouse)] == [("sent", 1)] * 3
+
+
+def test_with_the_servers_down_the_publication_succeeds_and_the_next_run_delivers(office, capsys):
+    settings, warehouse, mailbox, hook, monkeypatch = office
+    publish_week_one(settings, warehouse, monkeypatch)
+    second = publish_week_two(settings, warehouse, monkeypatch)  # nothing listens on either port
+    assert second["alerts"]["sent"] == 0 and second["alerts"]["failed"] == 3
+    assert (settings.site / "alerts" / "2024-W03.html").is_file()
+    assert "Phường An Phú" in (settings.site / "alerts" / "2024-W03.html").read_text(encoding="utf-8")
+    assert [row[3:] for row in outbox(warehouse)] == [("failed", 1)] * 3
+
+    mailbox.start()
+    hook.start()
+    # the next run delivers what failed, once
+    third = run_pipeline(settings, warehouse)
+    assert third["alerts"]["queued"] == 0 and third["alerts"]["sent"] == 3 and third["alerts"]["failed"] == 0
+    assert sorted(r for r, _, _ in mailbox.messages) == ["anphu@example.gov.vn", "vanphong@example.gov.vn"]
+    assert len(hook.posts) == 1
+    assert [row[3:] for row in outbox(warehouse)] == [("sent", 2)] * 3
+    # and after it, neither a run nor the CLI for that week sends it again
+    run_pipeline(settings, warehouse)
+    code = main(["alerts", "--period", "2024-W03", "--landing", str(settings.landing), "--warehouse", warehouse.path,
+                 "--site", str(settings.site), "--registry", settings.registry_path])
+    assert code == 0 and "0 digests queued, 0 sent" in capsys.readouterr().out
+    assert len(mailbox.messages) == 2 and len(hook.posts) == 1
+
+
+def test_dry_run_prints_the_digest_and_sends_nothing(office, capsys):
+    settings, warehouse, mailbox, hook, monkeypatch = office
+    publish_week_one(settings, warehouse, monkeypatch)
+    monkeypatch.setenv("SCOREBOARD_ALERTS", str(Path(settings.registry_path).parent / "none.yaml"))
+    publish_week_two(settings, warehouse, monkeypatch)  # no recipients: nothing queued
+    monkeypatch.setenv("SCOREBOARD_ALERTS", str(Path(settings.registry_path).parent / "alerts.yaml"))
+    capsys.readouterr()
+    code = main(["alerts", "--period", "2024-W03", "--dry-run", "--landing", str(settings.landing),
+                 "--warehouse", warehouse.path, "--site", str(settings.site), "--registry", settings.registry_path])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.count("--- email to") == 2 and out.count("--- webhook to") == 1
+    assert "va…@example.gov.vn" in out and "vanphong@" not in out
+    assert "2024-W03: 1 alerts; 3 digests would be sent (dry run: nothing sent)." in out
+    assert outbox(warehouse) == [] and mailbox.messages == []
+
+
+def test_the_sensor_asks_for_alerts_after_each_publication(office):
+    settings, warehouse, _, _, monkeypatch = office
+    monkeypatch.setenv("SCOREBOARD_NOW", "2024-01-16T09:00:00")
+    write_week(settings.landing, "w02.csv", week_rows("10001", "A", 8, late=False))
+    run_pipeline(settings, warehouse)
+    resources = {"settings": settings, "warehouse": warehouse}
+    with dg.instance_for_test() as instance:
+        ctx = dg.build_sensor_context(instance=instance)
+        assert isinstance(alerts_sensor(ctx), dg.SkipReason)
+        assert dg.materialize([*ASSETS, alert_digests], selection=[scoreboard_site], resources=resources,
+                              instance=instance).success
+        request = alerts_sensor(ctx)
+        assert isinstance(request, dg.RunRequest)
+        ctx = dg.build_sensor_context(instance=instance, cursor=ctx.cursor)
+        assert isinstance(alerts_sensor(ctx), dg.SkipReason)
+        result = dg.materialize([*ASSETS, alert_digests], selection=[alert_digests], resources=resources,
+                                instance=instance)
+        assert result.success
+        check = result.get_asset_check_evaluations()[0]
+        assert check.passed  # nothing was due: W02 has no predecessor
+
+
+# --------------------------------------------------------------------------- the digest itself
+
+
+def scoreboard_rows(rows: list[dict]) -> pl.DataFrame:
+    base = {"period_type": "month", "unit_valid_from": date(2020, 1, 1), "level": "commune", "provisional": False,
+            "rank_change": None, "ranked": True}
+    return pl.DataFrame([{**base, **r} for r in rows])
+
+
+def test_the_digest_names_band_drops_rank_falls_near_misses_and_silence_of_closed_periods_only():
+    profile = DEFAULT_PROFILE
+    months = [("2024-01", date(2024, 1, 1)), ("2024-02", date(2024, 2, 1)), ("2024-03", date(2024, 3, 1))]
+    units = {  # code: (scores per month, received per month, rank per month)
+        "A": ([85.0, 78.0, 60.0], [30, 30, 30], [1, 5, 9]),  # Tốt -> Khá (drop; 4 places: under 5), then TB in March
+        "B": ([72.0, 71.5, 70.0], [30, 30, 30], [4, 4, 4]),  # stays Khá, 1.5 above its floor: near miss
+        "C": ([60.0, 60.0, 60.0], [25, 0, 0], [6, 6, 6]),  # goes silent in February
+        "D": ([95.0, 90.0, 90.0], [50, 50, 50], [2, 9, 9]),  # stays Xuất sắc, falls 7 places
+        "E": ([85.0, 60.0, 60.0], [3, 3, 3], [None, None, None]),  # Tốt -> TB on 3 dossiers: not ranked, not named
+    }
+    rows = []
+    for code, (scores, received, ranks) in units.items():
+        for m, ((key, start), score, n, rank) in enumerate(zip(months, scores, received, ranks)):
+            rows.append({"period_key": key, "period_start": start, "unit_code": code, "unit_name": f"Đơn vị {code}",
+                         "score": score, "band": profile.band_of(score), "rank": rank, "received": n,
+                         "timeliness_base": n, "rank_change": None if m == 0 or rank is None else ranks[m - 1] - rank,
+                         "provisional": key == "2024-03", "ranked": rank is not None})
+    frame = scoreboard_rows(rows)
+    rules = load_alert_config({})["rules"]
+    out = digest(frame, "month", None, profile=profile, rules=rules)
+    got = [(r["period_key"], r["unit_code"], r["kind"]) for r in out.iter_rows(named=True)]
+    assert got == [
+        ("2024-02", "A", "band_drop"),
+        ("2024-02", "B", "early_warning"),
+        ("2024-02", "C", "silent"),
+        ("2024-02", "D", "rank_fall"),
+        ("2024-02", "D", "early_warning"),  # 90,00: within 2 points of Xuất sắc's floor
+    ]  # nothing of March: it is still in progress
+    a = out.row(0, named=True)
+    assert (a["band_before"], a["band_after"], a["score_before"], a["score_after"]) == ("Tốt", "Khá", 85.0, 78.0)
+    assert sentence(a, "vi") == "Xếp loại giảm từ Tốt xuống Khá (điểm 85,00 → 78,00)."
+    assert sentence(out.row(3, named=True), "en") == "Fell 7 places, from rank 2 to 9 (score 90,00)."
+    assert sentence(out.row(2, named=True), "vi") == "Không gửi hồ sơ nào trong kỳ (kỳ trước: 25 hồ sơ)."
+    b = out.row(1, named=True)
+    assert (b["value"], b["baseline"]) == (71.5, 70.0) and "71,50" in sentence(b, "vi")
+    assert latest_closed(frame.select("period_type", "period_key", "period_start", "provisional")) == {"month": "2024-02"}
+    # a city recipient gets every unit, a unit's contact only its own
+    msg = message(out.filter(pl.col("unit_code") == "C"), "month", "2024-02", "vi")
+    assert msg["subject"] == "[Bảng xếp hạng CCHC] Cảnh báo Tháng 02/2024: 1 đơn vị"
+    assert "units/C-2020-01-01.html" in msg["body"]
+
+
+def test_a_password_in_the_alerts_file_is_refused_in_one_sentence(tmp_path):
+    path = tmp_path / "alerts.yaml"
+    path.write_text("smtp: {host: relay, password: hunter2}\n", encoding="utf-8")
+    with pytest.raises(AlertConfigError, match="smtp.password looks like a secret"):
+        load_alert_config(path)
+    with pytest.raises(AlertConfigError, match=r"recipients.city\[0\] needs exactly one of email, webhook"):
+        load_alert_config({"recipients": {"city": [{"email": "a@b.vn", "webhook": "http://x"}]}})
+    with pytest.raises(AlertConfigError, match="is not an e-mail address"):
+        load_alert_config({"recipients": {"units": {"001": [{"email": "nobody"}]}}})
+
+
+def test_starttls_and_login_through_a_relay_with_the_offices_own_certificate(tmp_path, monkeypatch):
+    """The relay offers STARTTLS with a certificate of the office's own CA (ca_file);
+    the client upgrades, then logs in with the password from the environment."""
+    import shutil
+    import ssl
+    import subprocess
+
+    from pipelines.delivery import DeliveryError, send_email
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "relay.pem", tmp_path / "relay.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    box = Mailbox(free_port())
+    box.controller = Controller(box, hostname="127.0.0.1", port=box.port, tls_context=context, require_starttls=True,
+                                authenticator=lambda *a: AuthResult(success=a[4].password == b"s3cret"))
+    box.controller.start()
+    try:
+        smtp = {"host": "127.0.0.1", "port": box.port, "starttls": True, "username": "scoreboard",
+                "ca_file": str(cert), "sender": "bxh@example.gov.vn", "timeout_seconds": 5}
+        monkeypatch.delenv("SCOREBOARD_SMTP_PASSWORD", raising=False)
+        with pytest.raises(DeliveryError, match="SCOREBOARD_SMTP_PASSWORD is not"):
+            send_email(smtp, "vanphong@example.gov.vn", "Thử", "Nội dung")
+        monkeypatch.setenv("SCOREBOARD_SMTP_PASSWORD", "wrong")
+        with pytest.raises(DeliveryError, match="e-mail through 127.0.0.1"):
+            send_email(smtp, "vanphong@example.gov.vn", "Thử", "Nội dung")
+        monkeypatch.setenv("SCOREBOARD_SMTP_PASSWORD", "s3cret")
+        send_email(smtp, "vanphong@example.gov.vn", "Cảnh báo thử", "Nội dung tiếng Việt")
+        assert box.messages == [("vanphong@example.gov.vn", "Cảnh báo thử", "Nội dung tiếng Việt\n")]
+    finally:
+        box.stop()
