@@ -26,6 +26,8 @@ DEFAULTS = {
     "SCOREBOARD_CATALOGUE": "",
     # optional (empty: none): old units -> new units, for unit trends across a reform
     "SCOREBOARD_CROSSWALK": str(config_path("registry", "hanoi_crosswalk.csv")),
+    # where the CLI records its runs when DAGSTER_HOME is not set (empty: nowhere)
+    "SCOREBOARD_DAGSTER_HOME": "dagster_home",
 }
 
 
