@@ -75,6 +75,11 @@ def run_tags() -> dict[str, str]:
     return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
 
 
+def is_command_line_run(run: dg.DagsterRun) -> bool:
+    """Started by `scoreboard` (which ingests, scores and publishes in one command)."""
+    return HOST_TAG in run.tags
+
+
 def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     """A CLI killed mid-run leaves its run "started" and its slot of the `duckdb_writer`
     pool claimed, so the next run would wait for that slot forever. Runs of this

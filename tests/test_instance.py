@@ -21,6 +21,7 @@ import pytest
 
 from pipelines.cli import main
 from pipelines.instance import HOST_TAG, PID_TAG, instance_home, open_instance
+from pipelines.sensors import publish_sensor, rescore_sensor
 from tests.helpers import EXAMPLE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,6 +108,12 @@ def test_the_cli_records_every_partition_and_check_where_the_ui_reads(repo_defau
     }
     assert ranges == {(WEEKS[0], WEEKS[-1]), (MONTHS[0], MONTHS[-1])}
     assert _snapshot(REPO_HOME) == repo_before, "a test wrote into the repository's dagster_home"
+
+    # `make dev`'s sensors see these runs but redo nothing: the command scored and published
+    for sensor in (rescore_sensor("week"), rescore_sensor("month"), publish_sensor):
+        context = dg.build_sensor_context(instance=instance)
+        assert isinstance(sensor(context), dg.SkipReason), sensor.name
+        assert context.cursor, sensor.name  # past the command line's materialisations
 
     # what the UI shows: the webserver's GraphQL schema over workspace.yaml and this instance
     from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
