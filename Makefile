@@ -42,9 +42,10 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # The instance `scoreboard run/backfill/demo` record in (pipelines/instance.py): DAGSTER_HOME
-# when set, else SCOREBOARD_DAGSTER_HOME, else dagster_home/ (one writer, telemetry off)
+# when set, else SCOREBOARD_DAGSTER_HOME, else dagster_home/ (one writer, telemetry off);
+# a new folder gets this checkout's dagster.yaml, as the CLI gives it
 dev: $(STAMP)
-	@mkdir -p "$(INSTANCE)"
+	@[ -d "$(INSTANCE)" ] || { mkdir -p "$(INSTANCE)" && cp dagster_home/dagster.yaml "$(INSTANCE)/"; }
 	DAGSTER_HOME="$(INSTANCE)" $(BIN)/dagster dev -w workspace.yaml
 INSTANCE = $(abspath $(or $(DAGSTER_HOME),$(SCOREBOARD_DAGSTER_HOME),dagster_home))
 
