@@ -48,8 +48,9 @@ def _env() -> dict:
         GX_ANALYTICS_ENABLED="false",
         DAGSTER_DISABLE_TELEMETRY="1",
         PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
+        SCOREBOARD_DAGSTER_HOME="",  # an in-memory Dagster instance, as in the tests
     )
-    env.pop("DAGSTER_HOME", None)  # an ephemeral Dagster instance, as in the tests
+    env.pop("DAGSTER_HOME", None)
     return env
 
 

@@ -11,12 +11,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
 import dagster as dg  # noqa: E402
 import polars as pl  # noqa: E402
 
 from pipelines.alerting import alert_digests  # noqa: E402
 from pipelines.assets import ASSETS, dossiers, monthly_scoreboard, scoreboard_site, weekly_scoreboard  # noqa: E402
+from pipelines.instance import open_instance, run_tags  # noqa: E402
 from pipelines.partitions import PARTITIONS  # noqa: E402
 from pipelines.resources import ScoreboardSettings, Warehouse, env_default, local_now  # noqa: E402
 from pipelines import warehouse as wh  # noqa: E402
@@ -45,17 +47,13 @@ class CliError(Exception):
     """A problem the user can fix, said in one sentence."""
 
 
-def _instance() -> dg.DagsterInstance:
-    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-
-
 def _materialize(instance, asset, resources, *, tags: dict | None = None) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [*ASSETS, alert_digests],
         selection=[asset],
         resources=resources,
         instance=instance,
-        tags=tags or {},
+        tags={**run_tags(), **(tags or {})},
         run_config=QUIET_DAGSTER,
         raise_on_error=True,
     )
@@ -151,7 +149,7 @@ def run_pipeline(
     if not Path(settings.registry_path).is_file():
         raise CliError(f"the unit registry {settings.registry_path} does not exist")
     resources = {"settings": settings, "warehouse": warehouse}
-    instance = _instance()
+    instance = open_instance()  # the one `make dev` shows (pipelines/instance.py)
     log.info("ingesting %s", settings.landing)
     ingested = _metadata(_materialize(instance, dossiers, resources), dossiers)
     with warehouse.connect() as con:

@@ -30,6 +30,8 @@ DEFAULTS = {
     "SCOREBOARD_CATALOGUE": "",
     # optional (empty: none): old units -> new units, for unit trends across a reform
     "SCOREBOARD_CROSSWALK": str(config_path("registry", "hanoi_crosswalk.csv")),
+    # where the CLI records its runs when DAGSTER_HOME is not set (empty: in memory only)
+    "SCOREBOARD_DAGSTER_HOME": "dagster_home",
 }
 
 

@@ -11,6 +11,7 @@ import dagster as dg
 from pipelines.alerting import alert_digests
 from pipelines.assets import dossiers, monthly_scoreboard, scoreboard_site, weekly_scoreboard
 from pipelines.ingestion import landing_files
+from pipelines.instance import is_command_line_run
 from pipelines.resources import ScoreboardSettings
 from transforms.changes import contiguous_runs
 from transforms.periods import parse_key, partition_key
@@ -66,13 +67,19 @@ def rescore_requests(affected: dict[str, list[str]], run_id: str) -> list[dg.Run
     return requests
 
 
-def new_materializations(context: dg.SensorEvaluationContext, asset) -> list:
-    """Materialisations of `asset` recorded since the sensor's cursor (a storage id)."""
+def new_materializations(context: dg.SensorEvaluationContext, asset) -> tuple[list, int | None]:
+    """Materialisations of `asset` recorded since the sensor's cursor (a storage id), and
+    the newest storage id seen. Those of `scoreboard` command-line runs are left out: the
+    command scores and publishes what it ingests itself (it records in this instance)."""
     after = int(context.cursor) if context.cursor else None
-    result = context.instance.fetch_materializations(
+    records = list(context.instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=asset.key, after_storage_id=after), limit=1000, ascending=True
-    )
-    return list(result.records)
+    ).records)
+    if not records:
+        return [], None
+    runs = context.instance.get_runs(filters=dg.RunsFilter(run_ids=sorted({r.run_id for r in records})))
+    from_cli = {run.run_id for run in runs if is_command_line_run(run)}
+    return [r for r in records if r.run_id not in from_cli], records[-1].storage_id
 
 
 def rescore_sensor(period_type: str) -> dg.SensorDefinition:
@@ -86,14 +93,16 @@ def rescore_sensor(period_type: str) -> dg.SensorDefinition:
     )
     def _sensor(context: dg.SensorEvaluationContext):
         """After an ingestion, re-score exactly the periods its rows change."""
-        records = new_materializations(context, dossiers)
-        if not records:
+        records, newest = new_materializations(context, dossiers)
+        if newest is None:
             return dg.SkipReason("no new ingestion")
+        context.update_cursor(str(newest))
+        if not records:
+            return dg.SkipReason("only command-line ingestions, which re-score their periods themselves")
         keys: set[str] = set()
         for record in records:
             value = record.asset_materialization.metadata.get("affected_partitions")
             keys.update((value.value if value else {}).get(period_type, []))
-        context.update_cursor(str(records[-1].storage_id))
         requests = rescore_requests({period_type: sorted(keys)}, records[-1].run_id)
         return requests or dg.SkipReason(f"the ingestion changed no {period_type}")
 
@@ -107,18 +116,16 @@ def rescore_sensor(period_type: str) -> dg.SensorDefinition:
 )
 def publish_sensor(context: dg.SensorEvaluationContext):
     """New scoreboard rows are published (the site build is cheap when little changed)."""
-    newest = [
-        records[-1].storage_id
-        for asset in SCORING_ASSETS.values()
-        if (records := new_materializations(context, asset))
-    ]
+    seen = [new_materializations(context, asset) for asset in SCORING_ASSETS.values()]
+    newest = [storage_id for _, storage_id in seen if storage_id is not None]
     if not newest:
         return dg.SkipReason("no new scoreboard")
     context.update_cursor(str(max(newest)))
+    if not any(records for records, _ in seen):
+        return dg.SkipReason("only command-line scoring, which publishes itself")
     return dg.RunRequest(run_key=f"publish:{max(newest)}")
 
 
-# --- issue 17: alerts after each publication
 @dg.sensor(
     target=[alert_digests],
     minimum_interval_seconds=30,
@@ -127,11 +134,13 @@ def publish_sensor(context: dg.SensorEvaluationContext):
 def alerts_sensor(context: dg.SensorEvaluationContext):
     """After the site is published, send the alert digests that are due (the run opens
     the warehouse in the duckdb_writer pool; this sensor does not)."""
-    records = new_materializations(context, scoreboard_site)
-    if not records:
+    records, newest = new_materializations(context, scoreboard_site)
+    if newest is None:
         return dg.SkipReason("no new publication")
-    context.update_cursor(str(records[-1].storage_id))
-    return dg.RunRequest(run_key=f"alerts:{records[-1].storage_id}")
+    context.update_cursor(str(newest))
+    if not records:
+        return dg.SkipReason("only command-line publications, which send their alerts themselves")
+    return dg.RunRequest(run_key=f"alerts:{newest}")
 
 
 SENSORS = [landing_sensor, rescore_sensor("week"), rescore_sensor("month"), publish_sensor, alerts_sensor]

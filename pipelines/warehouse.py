@@ -184,9 +184,11 @@ def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     # DuckDB's buffer pool would otherwise grow to 80 % of RAM while a first load of
-    # millions of dossiers is inserted; beyond this it writes to the file and spills
+    # millions of dossiers is inserted; beyond this it writes to the file and spills.
+    # The extensions used are built in: never try to download one (intranets).
     con = duckdb.connect(str(path), read_only=read_only,
-                         config={"memory_limit": os.environ.get("SCOREBOARD_DUCKDB_MEMORY", "2GB")})
+                         config={"memory_limit": os.environ.get("SCOREBOARD_DUCKDB_MEMORY", "2GB"),
+                                 "autoinstall_known_extensions": False})
     try:
         if not read_only:
             ensure_schema(con)
