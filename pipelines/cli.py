@@ -226,7 +226,7 @@ def cmd_serve(args) -> None:
 
 
 def cmd_generate(args) -> None:
-    from transforms.generate import generate_exports
+    from demo.generate import generate_exports
 
     start, end = _date(args.from_date, "--from"), _date(args.to_date, "--to")
     if end < start:
@@ -239,7 +239,7 @@ def cmd_generate(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    from transforms.generate import generate_exports
+    from demo.generate import generate_exports
 
     settings, warehouse = _settings(args)
     log.info("generating demo exports for %s … %s (scale %s) in %s", DEMO_FROM, DEMO_TO, args.scale, settings.landing)
