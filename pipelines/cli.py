@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=cmd_serve)
 
-    gen = sub.add_parser("generate", help="write realistic demo exports for Hà Nội")
+    gen = sub.add_parser("generate", help="write realistic demo exports for a registry's units (default Hà Nội)")
     gen.add_argument("--out", required=True, help="folder to write the exports to")
     gen.add_argument("--from", dest="from_date", required=True, help="first day, YYYY-MM-DD")
     gen.add_argument("--to", dest="to_date", required=True, help="last day, YYYY-MM-DD")

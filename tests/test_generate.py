@@ -11,7 +11,7 @@ import hashlib
 import io
 import re
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import fastexcel
@@ -446,3 +446,61 @@ def test_ids_start_with_the_agency_code_where_the_registry_has_one(city):
     assert seen["00002"] == {"00002"} and seen["SC"] == {"SC"}
     ids = [r["id"] for r in rows if r["id"] and r["unit"] == "00001"]
     assert all(re.fullmatch(r"000\.01\.01\.T99-\d{6}-\d{4}", i) for i in ids)
+
+
+# --------------------------------------------------------------------------- make demo
+
+
+def test_make_demo_ranks_the_126_units_and_the_departments_apart(tmp_path):
+    """What `make demo` runs (`scoreboard demo`: 2025 at scale 0.05, then the pipeline),
+    into temporary folders: December 2025 ranks the 126 wards and communes and the 16
+    departments, each among its own level; departments are ranked every week and month."""
+    import polars as pl
+
+    from config import config_path
+    from pipelines.cli import main
+    from transforms.calendar import working_calendar
+    from transforms.units import load_registry
+
+    site = tmp_path / "site"
+    main(["demo", "--landing", str(tmp_path / "landing"), "--warehouse", str(tmp_path / "warehouse.duckdb"),
+          "--site", str(site)])
+    registry = load_registry(config_path("registry", "hanoi.csv"))
+
+    def published(key: str) -> pl.DataFrame:
+        return pl.read_csv(site / "data" / f"scoreboard-{key}.csv", infer_schema=False, encoding="utf8-lossy")
+
+    def valid_throughout(first: date, last: date, level: str) -> set[str]:
+        return set(registry.filter(
+            (pl.col("level") == level) & (pl.col("valid_from") <= first)
+            & (pl.col("valid_to").is_null() | (pl.col("valid_to") >= last)))["unit_code"])
+
+    def ranked(table: pl.DataFrame, level: str) -> pl.DataFrame:
+        return table.filter((pl.col("level") == level) & (pl.col("ranked") == "true"))
+
+    december = published("2025-12")
+    communes, departments = ranked(december, "commune"), ranked(december, "department")
+    assert communes.height == 126 and set(communes["unit_code"]) == valid_throughout(
+        date(2025, 12, 1), date(2025, 12, 31), "commune")
+    assert departments.height == 16 and set(departments["unit_code"]) == valid_throughout(
+        date(2025, 12, 1), date(2025, 12, 31), "department")
+    # Each level is ranked among itself: ranks 1..n within the level, never mixed.
+    for table in (communes, departments):
+        ranks = table["rank"].cast(pl.Int64)
+        assert ranks.min() == 1 and ranks.max() <= table.height
+    assert ranked(december, "district").height == 0
+
+    calendar = working_calendar(date(2024, 12, 30), date(2026, 1, 4))
+    working = set(calendar.filter(pl.col("is_working_day"))["date"].to_list())
+    for month in range(1, 13):
+        first = date(2025, month, 1)
+        last = date(2025 + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+        got = set(ranked(published(f"2025-{month:02d}"), "department")["unit_code"])
+        assert valid_throughout(first, last, "department") <= got, month
+    for week in range(1, 53):
+        monday = date.fromisocalendar(2025, week, 1)
+        sunday = monday + timedelta(days=6)
+        got = set(ranked(published(f"2025-W{week:02d}"), "department")["unit_code"])
+        assert got, week  # even in Tết week some department has pending overdue dossiers
+        if sum(monday + timedelta(days=i) in working for i in range(7)) >= 4:
+            assert valid_throughout(monday, sunday, "department") <= got, week

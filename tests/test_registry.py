@@ -292,3 +292,42 @@ def test_cao_bang_is_built_the_same_way() -> None:
     # Cao Bằng merged no commune between 2023 and 2025 and split none in 2025.
     assert crosswalk.height == 161 and (crosswalk["share"] == 1).all()
     assert crosswalk["new_code"].n_unique() == 56
+
+
+def test_cao_bang_runs_through_the_pipeline_with_no_code_change(tmp_path, monkeypatch) -> None:
+    """`scoreboard generate --registry caobang.csv`, then `scoreboard run --registry caobang.csv`
+    into a fresh DuckDB file: every unit is listed and ranked in its own level."""
+    from pipelines.cli import main
+
+    monkeypatch.setenv("SCOREBOARD_CROSSWALK", str(CAO_BANG_CROSSWALK))
+    landing, site = tmp_path / "landing", tmp_path / "site"
+    main(["generate", "--out", str(landing), "--from", "2025-06-01", "--to", "2025-07-31",
+          "--scale", "0.2", "--registry", str(CAO_BANG)])
+    main(["run", "--landing", str(landing), "--warehouse", str(tmp_path / "warehouse.duckdb"),
+          "--site", str(site), "--registry", str(CAO_BANG)])
+    units = load_registry(CAO_BANG)
+
+    def published(key: str) -> pl.DataFrame:
+        return pl.read_csv(site / "data" / f"scoreboard-{key}.csv", infer_schema=False, encoding="utf8-lossy")
+
+    def check(key: str, day: date, level: str, expected: int) -> pl.DataFrame:
+        table = published(key).filter(pl.col("level") == level)
+        valid = valid_on(units, day).filter(pl.col("level") == level)
+        assert valid.height == expected
+        # Every unit valid in the month is listed (units that ended before it are listed
+        # too while they still have dossiers counted, but never ranked).
+        assert set(valid["unit_code"]) <= set(table["unit_code"])
+        ranked = table.filter(pl.col("ranked") == "true")
+        # Every unit of a province of this size has volume enough to be ranked in a month.
+        assert set(ranked["unit_code"]) == set(valid["unit_code"]), (key, level, ranked.height)
+        ranks = ranked["rank"].cast(pl.Int64)
+        assert ranks.min() == 1 and ranks.max() <= expected
+        return table
+
+    check("2025-06", date(2025, 6, 30), "district", 10)
+    check("2025-06", date(2025, 6, 30), "commune", 161)
+    after = check("2025-07", date(2025, 7, 1), "commune", 56)
+    assert "Phường Thục Phán" in set(after["unit_name"])
+    # No district after the reform, no department in this registry.
+    assert published("2025-07").filter(pl.col("level") == "district")["ranked"].to_list().count("true") == 0
+    assert published("2025-07").filter(pl.col("level") == "department").height == 0
