@@ -210,7 +210,7 @@ def _sheet(frame: pl.DataFrame, cols: list[tuple[str, pl.Expr, str]], style: dic
     return Sheet(
         name="BaoCao" if report else "DanhSachHoSo",
         frame=frame,
-        banner=[f"UBND {style['name'].upper()}", "BÁO CÁO TÌNH HÌNH GIẢI QUYẾT HỒ SƠ"] if report else [],
+        banner=[_banner_name(style), "BÁO CÁO TÌNH HÌNH GIẢI QUYẾT HỒ SƠ"] if report else [],
         footer=["Tổng cộng", frame.height] if report else [],
         text_over=over,
         midnight_as_date=True,
@@ -218,3 +218,10 @@ def _sheet(frame: pl.DataFrame, cols: list[tuple[str, pl.Expr, str]], style: dic
         autofilter=False,
         widths={h: max(10, min(28, len(h) + 4)) for h, _, _ in cols},
     )
+
+
+def _banner_name(style: dict) -> str:
+    """The office above a report: `UBND QUẬN BA ĐÌNH`, `UBND PHƯỜNG BA ĐÌNH`, a department
+    by its own name (`SỞ TƯ PHÁP`)."""
+    name = style["name"].upper()
+    return name if style["level"] == "department" else f"UBND {name}"

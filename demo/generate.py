@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -392,7 +392,8 @@ def _as_exported(dossiers: pl.DataFrame, d_idx: np.ndarray, f_idx: np.ndarray, e
 
 
 def _dossier_ids(unit: np.ndarray, received: np.ndarray, prefixes: list[str]) -> pl.Series:
-    """`000.00.17.H26-250312-0001`: agency code, date of receipt, number within the unit's day."""
+    """`<prefix>-yymmdd-NNNN` (`000.00.17.H26-250312-0001`): the unit's prefix, date of receipt,
+    number within the unit's day."""
     n = len(unit)
     day = received.astype("datetime64[D]")
     order = np.lexsort((received, unit))
