@@ -389,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     registry, notes = build(args.province, args.wheel_dir, args.single_snapshot, args.second_list_from,
-                            departments_file(args.province, args.out_dir))
+                            departments_file(args.province))  # kept in config/registry, wherever the output goes
     for note in notes:
         print(note)
     target = registry_file(args.province, args.out_dir)
