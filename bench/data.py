@@ -1,25 +1,25 @@
 """Synthetic landing exports for the benchmark: millions of Hà Nội dossiers, fast.
 
-Vectorised numpy/polars only (10 million dossiers take about a minute). The shape
-is the common one-stop-shop CSV export: UTF-8 with BOM, Vietnamese headers, an STT
-column and an applicant column (both dropped by the pipeline), status, channel,
-booleans and ratings as Vietnamese labels, times as ``dd/mm/yyyy HH:MM`` and the
-due date as ``dd/mm/yyyy``.
+The dossiers come from the project's one simulator, `demo.simulate` (the demo's
+exports use it too): each unit's volume and habits, receipts on working days (a few
+Saturday mornings, Tết and year-end seasonality), procedures among those the unit
+handles, and each dossier's whole life. Before 2025-07-01 dossiers go to the old
+districts, communes and departments, after to the 126 new units and the departments.
+The volumes are scaled so that the history holds about the number asked for.
 
-* Receipts are spread over working days (weekends and holidays almost empty, Tết
-  and year-end seasonality, +8 % a year), 07:30–17:00.
-* Units are picked among the registry units valid on the receipt date, so before
-  2025-07-01 dossiers go to the old districts and communes, after to the 126 new
-  units. Districts also receive dossiers themselves.
+What this module adds is how the benchmark writes them: the common one-stop-shop CSV
+export, UTF-8 with BOM, Vietnamese headers, an STT column and an applicant column
+(both dropped by the pipeline), status, channel, booleans and ratings as Vietnamese
+labels, times as ``dd/mm/yyyy HH:MM`` and the due date as ``dd/mm/yyyy``.
+
 * One file per exporting system and month: a district's system exports its own
   dossiers and its communes'; a unit without a parent exports its own
-  (``landing/<exporter>/<yyyy-mm>.csv``, ~2,400 files for 5 years). A month is
-  exported on the 3rd of the next month at 08:00; what the file says is the
-  dossier's state then: ~85 % finished (~8 % of them overdue), 5 % rejected,
-  10 % still pending.
-* ~1 % of the dossiers (pending at their first export) appear again in the next
-  month's file of the same system, now finished: duplicate rows with an updated
-  status, which deduplication must resolve to the later copy.
+  (``landing/<exporter>/<yyyy-mm>.csv``). A month is exported on the 3rd of the next
+  month at 08:00; the file says what was known of each dossier then (still pending
+  if its life had not ended).
+* ~1 % of the dossiers (pending at their first export, ended by the next) appear
+  again in the next month's file of the same system with their newer status:
+  duplicate rows which deduplication must resolve to the later copy.
 * No deliberately bad rows: every row is accepted, so the pipeline, the DuckDB
   floor and the pandas baseline count exactly the same dossiers.
 
@@ -41,9 +41,10 @@ import numpy as np
 import polars as pl
 
 from config import config_path
+from demo.exports import CHANNEL_LABELS, STATUS_LABELS  # the labels exports use
+from demo.simulate import expected_dossiers, load_procedures, simulate, unit_behaviour
 from transforms.calendar import working_calendar
 from transforms.units import load_registry
-from transforms.generate import CHANNEL_LABELS, STATUS_LABELS  # the labels exports use
 
 # Canonical field -> the export's header (all recognised by config/header_aliases.csv,
 # except STT and Chủ hồ sơ, which the pipeline must drop).
@@ -80,7 +81,6 @@ YES, NO = "Có", "Không"
 BOOL_FIELDS = ("fee_required", "paid_online", "digitized", "e_result", "synced", "apology_issued", "complaint")
 TIME_FIELDS = ("submitted_at", "received_at", "finished_at", "returned_at", "rejected_at")
 
-MONTH_FACTOR = np.array([1.10, 0.80, 1.00, 1.00, 1.00, 1.05, 0.92, 0.97, 1.00, 1.00, 1.02, 1.10])
 EPOCH = np.datetime64("1970-01-01", "D")
 MIN_PER_DAY = 1440
 SURNAMES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng", "Bùi", "Đỗ"]
@@ -130,209 +130,76 @@ def _export_minute(month_idx: np.ndarray) -> np.ndarray:
     return (_month_start_day(month_idx + 1) + 2) * MIN_PER_DAY + 8 * 60
 
 
-class _Calendar:
-    """Working days as numpy arrays, from transforms.calendar (holidays + overlay)."""
-
-    def __init__(self, start: date, end: date) -> None:
-        cal = working_calendar(start, end)
-        self.first = _day(start)
-        self.working = cal["is_working_day"].to_numpy()
-        through = cal["working_days_before"].to_numpy() + self.working.astype(np.int64)
-        self.through = through
-        self.working_days = np.flatnonzero(self.working) + self.first  # k-th working day → day
-
-    def add_working_days(self, day: np.ndarray, n: np.ndarray) -> np.ndarray:
-        """The n-th working day after `day` (n = 0: the day itself)."""
-        k = self.through[day - self.first] + n - 1
-        out = self.working_days[np.clip(k, 0, len(self.working_days) - 1)]
-        return np.where(n == 0, day, out)
-
-    def is_working(self, day: np.ndarray) -> np.ndarray:
-        return self.working[day - self.first]
-
-
 def _registry(registry_path: Path | None) -> pl.DataFrame:
     reg = load_registry(registry_path or config_path("registry", "hanoi.csv"))
     return reg.with_row_index("unit_idx")
 
 
 def _procedures() -> pl.DataFrame:
-    return pl.read_csv(config_path("procedures.csv"), infer_schema=False).with_columns(
-        pl.col("processing_days").cast(pl.Int64),
-        pl.col("weight").cast(pl.Float64),
-        (pl.col("fee_required") == "true").alias("fee_required"),
-    )
-
-
-def _pick(rng: np.random.Generator, n: int, weights: np.ndarray) -> np.ndarray:
-    cdf = np.cumsum(weights / weights.sum())
-    return np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), len(weights) - 1)
+    return load_procedures(config_path("procedures.csv"))
 
 
 # --------------------------------------------------------------- simulation
 
 
-def _receipts(rng, n: int, start: date, end: date, cal: _Calendar) -> np.ndarray:
-    """Receipt minutes (sorted) spread over the working days of [start, end]."""
-    days = np.arange(_day(start), _day(end) + 1)
-    weekday = (days + 3) % 7  # 0 = Monday
-    w = np.where(weekday < 5, 1.0, np.where(weekday == 5, 0.08, 0.01))
-    w = np.where((weekday < 5) & ~cal.is_working(days), 0.03, w)
-    w = np.where((weekday == 5) & cal.is_working(days), 1.0, w)  # Saturdays worked in exchange
-    months = _month_index(days)
-    w = w * MONTH_FACTOR[months % 12] * (1.0 + 0.08 * (days - days[0]) / 365.25)
-    day = np.sort(days[_pick(rng, n, w)])
-    return day * MIN_PER_DAY + 450 + rng.integers(0, 570, n)  # 07:30 … 17:00
+def _minutes(t: np.ndarray) -> np.ndarray:
+    """datetime64[m] -> minutes since 1970-01-01, -1 for NaT."""
+    return np.where(np.isnat(t), -1, t.astype("datetime64[m]").astype(np.int64))
 
 
-def _assign_units(rng, day: np.ndarray, reg: pl.DataFrame, unit_weight: np.ndarray) -> np.ndarray:
-    """A valid unit for every receipt day (day sorted): segments of constant validity."""
-    vf = np.array([_day(d) for d in reg["valid_from"].to_list()])
-    vt = np.array([_day(d) if d else 10**9 for d in reg["valid_to"].to_list()])
-    cuts = np.unique(np.concatenate([vf, vt + 1, [day[0], day[-1] + 1]]))
-    cuts = cuts[(cuts >= day[0]) & (cuts <= day[-1] + 1)]
-    unit = np.empty(len(day), dtype=np.int64)
-    for lo, hi in zip(cuts[:-1], cuts[1:]):
-        a, b = np.searchsorted(day, lo), np.searchsorted(day, hi)
-        if a == b:
-            continue
-        valid = np.flatnonzero((vf <= lo) & (vt >= hi - 1))
-        unit[a:b] = valid[_pick(rng, b - a, unit_weight[valid])]
-    return unit
+def _lives(reg: pl.DataFrame, procs: pl.DataFrame, start: date, end: date, n: int, seed: int,
+           rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """About `n` dossiers received by the registry's units in [start, end], from
+    demo.simulate, in receipt order; times in minutes (-1 for none)."""
+    units = unit_behaviour(reg.drop("unit_idx"), seed)
+    calendar = working_calendar(start - timedelta(days=7), end + timedelta(days=800))
+    scale = n / max(expected_dossiers(units, start, end, calendar), 1e-9)
+    life = simulate(units, procs, start, end, scale, rng, calendar)
+    order = np.argsort(life["received"], kind="stable")
+    return {k: (_minutes(v) if v.dtype.kind == "M" else v)[order] for k, v in life.items()}
 
 
-def simulate(
-    rng: np.random.Generator,
-    received: np.ndarray,
-    unit: np.ndarray,
-    export_at: np.ndarray,
-    reg: pl.DataFrame,
-    traits: dict[str, np.ndarray],
-    cal: _Calendar,
-    t_frac: np.ndarray,
-    *,
-    pending_share: float = 0.10,
-) -> dict[str, np.ndarray]:
-    """Every field of the dossiers received at `received` (minutes) by `unit`, as
-    known at `export_at` (minutes). Times are minutes, -1 for none."""
-    n = len(received)
-    procs = _procedures()
-    levels = reg["level"].to_numpy()
-    has_parent = reg["parent_code"].is_not_null().to_numpy()
-    proc_level = procs["level"].to_numpy()
-    proc_w = procs["weight"].to_numpy()
-    kind_of_unit = np.where(levels[unit] == "district", 0, np.where(has_parent[unit], 1, 2))
-    proc = np.empty(n, dtype=np.int64)
-    for k, allowed in enumerate(({"district", "both"}, {"commune", "both"}, {"district", "commune", "both"})):
-        rows = np.flatnonzero(kind_of_unit == k)
-        ok = np.flatnonzero(np.isin(proc_level, list(allowed)))
-        proc[rows] = ok[_pick(rng, len(rows), proc_w[ok])]
-    proc_days = procs["processing_days"].to_numpy()[proc]
-    fee_required = procs["fee_required"].to_numpy()[proc]
-
-    day = received // MIN_PER_DAY
-    due_day = cal.add_working_days(day, proc_days)
-    has_due = rng.random(n) >= 0.02
-    due_end = (due_day + 1) * MIN_PER_DAY - 1  # the last minute of the due date
-
-    # channel: online grows from ~25 % to ~60 % over the history, unit by unit
-    p_online = np.clip((0.25 + 0.35 * t_frac) * traits["online"][unit], 0.02, 0.95)
-    u = rng.random(n)
-    channel = np.where(u < p_online, 2, np.where(u < p_online + 0.03, 3, 1))
-    submitted = np.where(channel == 2, received - rng.integers(5, 2 * MIN_PER_DAY, n), received)
-
-    # state at export
-    u = rng.random(n)
-    pending = u < pending_share
-    rejected = (u >= pending_share) & (u < pending_share + 0.05)
-    finished = ~pending & ~rejected
-
-    # finished: ~8 % overdue (unit-dependent), the rest within the due end
-    late = finished & has_due & (rng.random(n) < np.clip(0.08 * traits["overdue"][unit], 0.0, 0.6))
-    span = np.maximum(due_end - received, 30)
-    frac = rng.beta(2.0, 1.6, n)
-    end = np.where(
-        ~has_due,
-        received + rng.exponential(5 * MIN_PER_DAY, n).astype(np.int64),
-        np.where(late, due_end + 60 + rng.exponential(4 * MIN_PER_DAY, n).astype(np.int64),
-                 received + (frac * span).astype(np.int64)),
-    )
-    room = export_at - rng.integers(1, 12 * 60, n)
-    end = np.maximum(np.minimum(end, room), received + 1)
-    status = np.full(n, 4, dtype=np.int64)
-    returned_share = rng.random(n) < 0.8
-    status[finished] = np.where(returned_share[finished], 10, 9)
-    finished_at = np.where(finished, end, -1)
-    returned_at = np.where(
-        finished & (status == 10),
-        np.minimum(end + rng.integers(0, 2 * MIN_PER_DAY, n), np.maximum(room, end)),
-        -1,
-    )
-    # rejected: refused at the counter (3), withdrawn (7), stopped (8)
-    u = rng.random(n)
-    rej_status = np.where(u < 0.4, 3, np.where(u < 0.7, 7, 8))
-    status[rejected] = rej_status[rejected]
-    rej_at = np.where(
-        rej_status == 3,
-        received + rng.integers(5, 120, n),
-        received + rng.exponential(3 * MIN_PER_DAY, n).astype(np.int64),
-    )
-    rejected_at = np.where(rejected, np.maximum(np.minimum(rej_at, room), received + 1), -1)
-    # pending: received, processing, waiting for documents or fees
-    u = rng.random(n)
-    pend_status = np.where(u < 0.2, 2, np.where(u < 0.7, 4, np.where(u < 0.9, 5, 6)))
-    status[pending] = pend_status[pending]
-
-    def tri(p_true: np.ndarray | float, p_known: float, where: np.ndarray | None = None) -> np.ndarray:
-        """1 true, 0 false, -1 unknown."""
-        known = rng.random(n) < p_known
-        val = np.where(rng.random(n) < p_true, 1, 0)
-        out = np.where(known, val, -1)
-        return out if where is None else np.where(where, out, -1)
-
-    online = channel == 2
-    overdue_fin = finished & has_due & (finished_at > due_end)
-    rating_u = rng.random(n)
-    rated = rng.random(n) < 0.35
+def known_at(life: dict[str, np.ndarray], export_at: np.ndarray, *,
+             rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """What an export made at `export_at` (minutes, one per dossier) says of each
+    dossier: its end if that had come, else its open status, no end and the first due
+    date. Booleans 1/0/-1 (unknown); rating 0 satisfied, 1 neutral, 2 dissatisfied, -1."""
+    life = life if rows is None else {k: v[rows] for k, v in life.items()}
+    ended = life["end_at"] <= export_at
+    finished = ended & np.isin(life["status"], [9, 10])
+    returned = (life["returned"] >= 0) & (life["returned"] <= export_at)
+    status = np.where(finished, np.where(returned, 10, 9), np.where(ended, life["status"], life["pending_status"]))
+    due = np.where(ended, life["due_final"], life["due_first"])
+    rating = life["rating"]
     return {
-        "unit": unit,
-        "proc": proc,
-        "channel": channel,
-        "status": status,
-        "submitted_at": submitted,
-        "received_at": received,
-        "due_day": np.where(has_due, due_day, -1),
-        "finished_at": finished_at,
-        "returned_at": returned_at,
-        "rejected_at": rejected_at,
-        "supplement_count": np.where(rng.random(n) < 0.85, 0, rng.integers(1, 3, n)),
-        "fee_required": np.where(rng.random(n) < 0.99, fee_required.astype(np.int64), -1),
-        "paid_online": tri(np.where(online, 0.7, 0.15), 0.95, fee_required),
-        "digitized": tri(np.clip((0.45 + 0.45 * t_frac) * traits["digitized"][unit], 0, 0.99), 0.97),
-        "e_result": tri(0.35 + 0.5 * t_frac, 0.9, finished),
-        "synced": tri(np.clip(0.93 * traits["synced"][unit], 0, 0.995), 0.98),
-        "apology_issued": tri(0.6, 0.85, overdue_fin),
-        "rating": np.where(rated, np.where(rating_u < 0.85, 0, np.where(rating_u < 0.95, 1, 2)), -1),
-        "complaint": tri(0.02, 0.7),
-    }
-
-
-def _unit_traits(rng, n_units: int) -> dict[str, np.ndarray]:
-    return {
-        "volume": rng.lognormal(0.0, 0.5, n_units),
-        "overdue": rng.lognormal(0.0, 0.6, n_units),
-        "online": rng.lognormal(0.0, 0.25, n_units),
-        "digitized": rng.lognormal(0.0, 0.15, n_units),
-        "synced": rng.lognormal(0.0, 0.03, n_units),
+        "unit": life["unit"],
+        "proc": life["proc"],
+        "channel": life["channel"],
+        "status": status.astype(np.int64),
+        "submitted_at": life["submitted"],
+        "received_at": life["received"],
+        "due_day": np.where(due >= 0, due // MIN_PER_DAY, -1),
+        "finished_at": np.where(finished, life["finished"], -1),
+        "returned_at": np.where(finished & returned, life["returned"], -1),
+        "rejected_at": np.where(ended & ~finished, life["rejected_at"], -1),
+        "supplement_count": life["supplements"].astype(np.int64),
+        "fee_required": life["fee"].astype(np.int64),
+        "paid_online": life["paid_online"].astype(np.int64),
+        "digitized": life["digitized"].astype(np.int64),
+        "e_result": np.where(ended, life["e_result"], -1).astype(np.int64),
+        "synced": life["synced"].astype(np.int64),
+        "apology_issued": np.where(ended, life["apology"], -1).astype(np.int64),
+        "rating": np.where(ended & (rating > 0), np.where(rating >= 4, 0, np.where(rating == 3, 1, 2)), -1),
+        "complaint": np.where(ended, life["complaint"], -1).astype(np.int64),
     }
 
 
 # ------------------------------------------------------------------- writing
 
 
-def _frame(fields: dict[str, np.ndarray], ids: pl.Series, reg: pl.DataFrame, rng) -> pl.DataFrame:
+def _frame(fields: dict[str, np.ndarray], ids: pl.Series, reg: pl.DataFrame, procs: pl.DataFrame,
+           rng) -> pl.DataFrame:
     """The export's text columns, in HEADERS order (without STT)."""
-    procs = _procedures()
     names = pl.Series([f"{s} {g}" for s in SURNAMES for g in GIVEN])
     n = len(fields["received_at"])
 
@@ -379,12 +246,12 @@ def _write_files(frame: pl.DataFrame, landing: Path, file_cols: list[str], name_
     return count
 
 
-def _ids(unit_code: pl.Series, received: np.ndarray, prefix: str = "H26") -> pl.Series:
-    """`H26.<unit>-<yymmdd>-<seq>`: unique per unit and day, in receipt order."""
+def _ids(unit_code: pl.Series, received: np.ndarray) -> pl.Series:
+    """`<unit>-<yymmdd>-<seq>`: unique per unit and day, in receipt order."""
     f = pl.DataFrame({"u": unit_code, "m": received})
     return f.select(
         pl.concat_str(
-            pl.lit(prefix + "."), "u", pl.lit("-"),
+            "u", pl.lit("-"),
             (pl.col("m") * 60_000_000).cast(pl.Datetime("us")).dt.to_string("%y%m%d"),
             pl.lit("-"),
             pl.int_range(1, pl.len() + 1).over("u", pl.col("m") // MIN_PER_DAY).cast(pl.Utf8).str.zfill(5),
@@ -408,32 +275,21 @@ def generate_history(
     rng = np.random.default_rng(seed)
     start, end = history_range(years)
     reg = _registry(registry_path)
-    cal = _Calendar(start - timedelta(days=30), end + timedelta(days=500))
-    traits = _unit_traits(rng, reg.height)
-    weight = traits["volume"] * np.where(reg["level"].to_numpy() == "district", 6.0, 1.0)
-    received = _receipts(rng, n, start, end, cal)
-    unit = _assign_units(rng, received // MIN_PER_DAY, reg, weight)
+    procs = _procedures()
+    life = _lives(reg, procs, start, end, n, seed, rng)
+    received, unit = life["received"], life["unit"]
     month = _month_index(received // MIN_PER_DAY)
     export_at = _export_minute(month)
-    t_frac = (received - received[0]) / max(1, received[-1] - received[0])
-    fields = simulate(rng, received, unit, export_at, reg, traits, cal, t_frac)
-    log(f"  simulated {n:,} dossiers in {time.monotonic() - started:.1f} s")
+    fields = known_at(life, export_at)
+    log(f"  simulated {len(received):,} dossiers in {time.monotonic() - started:.1f} s")
 
-    # ~1 % of the dossiers, pending at their first export, come again next month finished
+    # ~1 % of the dossiers, pending at their first export and ended by the next, come
+    # again in the next month's file with what that export knows
     pending = np.flatnonzero(np.isin(fields["status"], [2, 4, 5, 6]))
-    n_dup = min(len(pending), int(round(duplicate_share * n)))
-    dup = np.sort(rng.choice(pending, n_dup, replace=False))
-    upd = {k: v[dup].copy() for k, v in fields.items()}
-    first_export = export_at[dup]
-    fin = first_export + rng.integers(60, 25 * MIN_PER_DAY, n_dup)
-    upd["status"] = np.full(n_dup, 10)
-    upd["finished_at"] = fin
-    upd["returned_at"] = fin + rng.integers(0, MIN_PER_DAY, n_dup)
-    upd["e_result"] = np.where(rng.random(n_dup) < 0.6, 1, 0)
-    upd["apology_issued"] = np.where(
-        (upd["due_day"] >= 0) & (fin > (upd["due_day"] + 1) * MIN_PER_DAY - 1),
-        np.where(rng.random(n_dup) < 0.6, 1, 0), -1,
-    )
+    updatable = pending[life["end_at"][pending] <= _export_minute(month[pending] + 1)]
+    n_dup = min(len(updatable), int(round(duplicate_share * len(received))))
+    dup = np.sort(rng.choice(updatable, n_dup, replace=False))
+    upd = known_at(life, _export_minute(month[dup] + 1), rows=dup)
 
     codes = reg["unit_code"].to_numpy()
     ids = _ids(pl.Series(codes[unit]), received)
@@ -449,13 +305,13 @@ def generate_history(
     for year in np.unique(np.concatenate([file_month // 12, dup_month // 12])):
         sel = np.flatnonzero(file_month // 12 == year)
         sel_d = np.flatnonzero(dup_month // 12 == year)
-        part = _frame({k: v[sel] for k, v in fields.items()}, ids.gather(sel), reg, rng).with_columns(
+        part = _frame({k: v[sel] for k, v in fields.items()}, ids.gather(sel), reg, procs, rng).with_columns(
             _exporter=pl.Series(exporter[unit[sel]], dtype=pl.Utf8), _month=pl.Series(file_month[sel])
         )
         if len(sel_d):
             part = pl.concat([
                 part,
-                _frame({k: v[sel_d] for k, v in upd.items()}, ids.gather(dup[sel_d]), reg, rng).with_columns(
+                _frame({k: v[sel_d] for k, v in upd.items()}, ids.gather(dup[sel_d]), reg, procs, rng).with_columns(
                     _exporter=pl.Series(exporter[unit[dup[sel_d]]], dtype=pl.Utf8), _month=pl.Series(dup_month[sel_d])
                 ),
             ])
@@ -475,7 +331,7 @@ def generate_history(
         dossier_id=ids.gather(recent)
     ).write_parquet(root / "pending_recent.parquet")
     meta = {
-        "dossiers": n,
+        "dossiers": len(received),
         "rows": n_rows,
         "duplicate_rows": n_dup,
         "files": files,
@@ -532,23 +388,19 @@ def ensure_increment(ds: Dataset, k: int = 40_000, *, update_share: float = 0.12
         shutil.rmtree(folder)
     rng = np.random.default_rng(seed)
     reg = _registry(None)
+    procs = _procedures()
     monday, sunday = increment_week(ds.meta["years"])
-    cal = _Calendar(monday - timedelta(days=30), sunday + timedelta(days=500))
     export_min = (_day(sunday) + 1) * MIN_PER_DAY + 8 * 60  # Monday after, 08:00
-    traits = _unit_traits(np.random.default_rng(ds.meta["seed"]), reg.height)
-    weight = traits["volume"] * np.where(reg["level"].to_numpy() == "district", 6.0, 1.0)
 
     pend = pl.read_parquet(ds.root / "pending_recent.parquet")
     n_upd = min(pend.height, int(round(update_share * k)))
     n_new = k - n_upd
-    received = _receipts(rng, n_new, monday, sunday, cal)
-    unit = _assign_units(rng, received // MIN_PER_DAY, reg, weight)
-    fields = simulate(
-        rng, received, unit, np.full(n_new, export_min), reg, traits, cal, np.ones(n_new), pending_share=0.30
-    )
+    life = _lives(reg, procs, monday, sunday, n_new, ds.meta["seed"], rng)
+    unit = life["unit"]
+    fields = known_at(life, np.full(len(unit), export_min))
     codes = reg["unit_code"].to_numpy()
-    ids = _ids(pl.Series(codes[unit]), received)
-    frames = [_frame(fields, ids, reg, rng)]
+    ids = _ids(pl.Series(codes[unit]), life["received"])
+    frames = [_frame(fields, ids, reg, procs, rng)]
     exporters = [_exporter(reg)[unit]]
 
     upd = pend.sample(n_upd, seed=seed) if n_upd else pend.clear()
@@ -563,7 +415,7 @@ def ensure_increment(ds: Dataset, k: int = 40_000, *, update_share: float = 0.12
             (u["due_day"] >= 0) & (fin > (u["due_day"] + 1) * MIN_PER_DAY - 1),
             np.where(rng.random(n_upd) < 0.6, 1, 0), -1,
         )
-        frames.append(_frame(u, upd["dossier_id"], reg, rng))
+        frames.append(_frame(u, upd["dossier_id"], reg, procs, rng))
         exporters.append(_exporter(reg)[u["unit"]])
     frame = pl.concat(frames).with_columns(_exporter=pl.Series(np.concatenate(exporters), dtype=pl.Utf8))
     iso_year, iso_week, _ = monday.isocalendar()

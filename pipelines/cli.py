@@ -228,7 +228,7 @@ def cmd_serve(args) -> None:
 
 
 def cmd_generate(args) -> None:
-    from transforms.generate import generate_exports
+    from demo.generate import generate_exports
 
     start, end = _date(args.from_date, "--from"), _date(args.to_date, "--to")
     if end < start:
@@ -241,7 +241,7 @@ def cmd_generate(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    from transforms.generate import generate_exports
+    from demo.generate import generate_exports
 
     settings, warehouse = _settings(args)
     log.info("generating demo exports for %s … %s (scale %s) in %s", DEMO_FROM, DEMO_TO, args.scale, settings.landing)
@@ -259,7 +259,7 @@ def cmd_reconcile(args) -> None:
 
     settings, warehouse = _settings(args)
     rec = import_portal_file(settings, warehouse, Path(args.file), args.period)
-    _materialize(_instance(), scoreboard_site, {"settings": settings, "warehouse": warehouse})
+    _materialize(open_instance(), scoreboard_site, {"settings": settings, "warehouse": warehouse})
     print(describe(rec))
     print(f"Open the reconciliation: {(settings.site / 'reconciliation' / f'{rec.period_key}.html').absolute()}")
 
@@ -336,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=cmd_serve)
 
-    gen = sub.add_parser("generate", help="write realistic demo exports for Hà Nội")
+    gen = sub.add_parser("generate", help="write realistic demo exports for a registry's units (default Hà Nội)")
     gen.add_argument("--out", required=True, help="folder to write the exports to")
     gen.add_argument("--from", dest="from_date", required=True, help="first day, YYYY-MM-DD")
     gen.add_argument("--to", dest="to_date", required=True, help="last day, YYYY-MM-DD")

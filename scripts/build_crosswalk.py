@@ -1,4 +1,4 @@
-"""Build the crosswalk of Hà Nội across the reform of 2025-07-01 (config/registry/hanoi_crosswalk.csv).
+"""Build a province's crosswalk across the reform of 2025-07-01 (config/registry/<slug>_crosswalk.csv).
 
 Each row says: a share of the old commune ``old_code`` (in force on 2025-06-30)
 went to the new ward/commune ``new_code`` (from 2025-07-01). Sources:
@@ -8,11 +8,11 @@ went to the new ward/commune ``new_code`` (from 2025-07-01). Sources:
   the new units that received any part of it. Old units are matched by their
   GSO code; new units by name (the package carries provisional codes for 29 of
   the 126 new units, the registry's codes are the GSO's).
-* Nghị quyết 1656/NQ-UBTVQH15 (2025-06-16), Điều 1: which of those parts carry
-  population. Where the resolution moves only "một phần diện tích tự nhiên"
+* For Hà Nội, Nghị quyết 1656/NQ-UBTVQH15 (2025-06-16), Điều 1: which of those parts carry
+  population (other provinces: every link is taken to carry population). Where the resolution moves only "một phần diện tích tự nhiên"
   (natural area, no population), or gives an old commune's "toàn bộ quy mô dân
   số" (whole population) to one new unit so that its other parts are land
-  only, the link carries no dossiers: ``AREA_ONLY`` below lists those links
+  only, the link carries no dossiers: ``HANOI_AREA_ONLY`` below lists those links
   with their clause (khoản) so each can be checked against the resolution.
 
 Shares: the resolution gives no population figures for the parts, so an old
@@ -22,9 +22,10 @@ commune whose population went to n new units gives each ``1/n`` (written with
 
 Usage::
 
-    python scripts/build_crosswalk.py                 # pip download, write the file
-    python scripts/build_crosswalk.py --wheel-dir W   # use the wheel already in W
-    python scripts/build_crosswalk.py --check         # fail if the file differs
+    python scripts/build_crosswalk.py                          # Hà Nội: pip download, write the file
+    python scripts/build_crosswalk.py --province "Cao Bằng"    # any of the 34 provinces
+    python scripts/build_crosswalk.py --wheel-dir W            # use the wheel already in W
+    python scripts/build_crosswalk.py --check                  # fail if the file differs
 
 Run after ``scripts/build_registry.py``: codes and validity come from the registry.
 """
@@ -42,19 +43,16 @@ import zipfile
 from pathlib import Path
 
 from build_registry import (
-    CROSSWALK_COLUMNS, CROSSWALK_FILE, REFORM, REGISTRY_FILE, download_wheel, find_wheel, nfc, render,
+    CROSSWALK_COLUMNS, DEFAULT_PROVINCE, PROVINCES_PACKAGE as PACKAGE, PROVINCES_SHA256 as WHEEL_SHA256,
+    PROVINCES_VERSION as VERSION, REFORM, crosswalk_file, download_wheel, find_wheel, fold, nfc, province_key,
+    registry_file, render,
 )
 
-PACKAGE = "vietnamadminunits"
-VERSION = "1.0.4"
-WHEEL_SHA256 = "737ee3662e877290386c1c45ed4d71f2e5fae34ab6fb9c64bfb4cb74b216ea35"
-PROVINCE_KEY = "thanhphohanoi"
-PROVINCE_CODE = "01"
 LAST_OLD_DAY = "2025-06-30"
 
-# (khoản of Điều 1, old code, old name, new name): links that move land but no
-# population, per Nghị quyết 1656/NQ-UBTVQH15.
-AREA_ONLY: tuple[tuple[int, str, str, str], ...] = (
+# (khoản of Điều 1, old code, old name, new name): Hà Nội's links that move land but
+# no population, per Nghị quyết 1656/NQ-UBTVQH15 (AREA_ONLY_BY_PROVINCE below).
+HANOI_AREA_ONLY: tuple[tuple[int, str, str, str], ...] = (
     (3, "00112", "Phường Thụy Khuê", "Phường Ba Đình"),
     (14, "00139", "Phường Bồ Đề", "Phường Hồng Hà"),
     (14, "00118", "Phường Ngọc Thụy", "Phường Hồng Hà"),
@@ -117,30 +115,33 @@ AREA_ONLY: tuple[tuple[int, str, str, str], ...] = (
     (122, "00409", "Xã Quang Tiến", "Xã Sóc Sơn"),
     (124, "00427", "Xã Mai Đình", "Xã Nội Bài"),  # all its population: khoản 122
 )
+AREA_ONLY_BY_PROVINCE = {province_key("Hà Nội"): HANOI_AREA_ONLY}
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def package_links(wheel: Path) -> dict[str, set[str]]:
+def package_links(wheel: Path, province: str) -> dict[str, set[str]]:
     """Old commune code -> names of the new units that received any part of it."""
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
     if digest != WHEEL_SHA256:
         raise ValueError(f"{wheel.name}: sha256 {digest}, expected {WHEEL_SHA256}")
     with zipfile.ZipFile(wheel) as zf, tempfile.TemporaryDirectory(prefix="vau-") as tmp:
         converter = json.loads(zf.read("vietnamadminunits/data/converter_2025.json"))
+        (key,) = [k for k in converter["DICT_PROVINCE"] if province_key(k) == province_key(province)]
+        olds = converter["DICT_PROVINCE"][key]
         db_path = Path(tmp) / "dataset.db"
         db_path.write_bytes(zf.read("vietnamadminunits/data/dataset.db"))
         with sqlite3.connect(db_path) as db:
             old_key = dict(db.execute(
-                "select provinceKey || '_' || districtKey || '_' || wardKey, wardCode "
-                "from admin_units_legacy where provinceCode = ?", (PROVINCE_CODE,)))
+                "select provinceKey || '_' || districtKey || '_' || wardKey, wardCode from admin_units_legacy "
+                f"where provinceKey in ({','.join('?' * len(olds))})", olds))
             new_key = {k: nfc(name) for k, name in db.execute(
-                "select wardKey, ward from admin_units where provinceCode = ?", (PROVINCE_CODE,))}
+                "select wardKey, ward from admin_units where provinceKey = ?", (key,))}
     links: dict[str, set[str]] = {}
-    for new, olds in converter["DICT_PROVINCE_WARD_NO_DIVIDED"][PROVINCE_KEY].items():
+    for new, olds in converter["DICT_PROVINCE_WARD_NO_DIVIDED"][key].items():
         for old in olds:
             links.setdefault(old_key[old], set()).add(new_key[new])
-    for old, parts in converter["DICT_PROVINCE_WARD_DIVIDED"][PROVINCE_KEY].items():
+    for old, parts in converter["DICT_PROVINCE_WARD_DIVIDED"].get(key, {}).items():  # none split in some provinces
         for part in parts:
             links.setdefault(old_key[old], set()).add(new_key[part["newWardKey"]])
     return links
@@ -152,8 +153,25 @@ def read_registry(path: Path) -> tuple[dict[str, dict[str, str]], dict[str, dict
         rows = list(csv.DictReader(fh))
     old = {r["unit_code"]: r for r in rows
            if r["level"] == "commune" and r["valid_from"] <= LAST_OLD_DAY and r["valid_to"] == LAST_OLD_DAY}
-    new = {r["unit_name"]: r for r in rows if r["valid_from"] == REFORM.isoformat()}
+    new = {r["unit_name"]: r for r in rows if r["level"] == "commune" and r["valid_from"] == REFORM.isoformat()}
     return old, new
+
+
+def registry_names(links: dict[str, set[str]], new: dict[str, dict[str, str]]) -> dict[str, set[str]]:
+    """The package's new-unit names spelt as in the registry: the same name, else the one
+    registry name equal to it without diacritics (the package writes 'Xã Đàm Thủy', the
+    GSO 'Xã Đàm Thuỷ')."""
+    folded: dict[str, list[str]] = {}
+    for name in new:
+        folded.setdefault(fold(name), []).append(name)
+
+    def spelt(name: str) -> str:
+        if name in new:
+            return name
+        same = folded.get(fold(name), [])
+        return same[0] if len(same) == 1 else name
+
+    return {code: {spelt(n) for n in names} for code, names in links.items()}
 
 
 def share_text(n: int) -> str:
@@ -161,7 +179,8 @@ def share_text(n: int) -> str:
 
 
 def crosswalk_rows(links: dict[str, set[str]], old: dict[str, dict[str, str]],
-                   new: dict[str, dict[str, str]]) -> list[dict[str, str]]:
+                   new: dict[str, dict[str, str]],
+                   area_only: tuple[tuple[int, str, str, str], ...] = ()) -> list[dict[str, str]]:
     if set(links) != set(old):
         raise ValueError(f"source and registry disagree on the old communes: "
                          f"only in source {sorted(set(links) - set(old))}, only in registry {sorted(set(old) - set(links))}")
@@ -169,7 +188,7 @@ def crosswalk_rows(links: dict[str, set[str]], old: dict[str, dict[str, str]],
     if unknown:
         raise ValueError(f"new units not in the registry: {sorted(unknown)}")
     populated = {code: set(names) for code, names in links.items()}
-    for clause, code, name, new_name in AREA_ONLY:
+    for clause, code, name, new_name in area_only:
         if old.get(code, {}).get("unit_name") != name:
             raise ValueError(f"AREA_ONLY khoản {clause}: {code} is not {name} in the registry")
         if new_name not in new:
@@ -193,17 +212,20 @@ def crosswalk_rows(links: dict[str, set[str]], old: dict[str, dict[str, str]],
     return rows
 
 
-def build(wheel_dir: Path | None, registry: Path) -> tuple[str, list[str]]:
+def build(province: str, wheel_dir: Path | None, registry: Path) -> tuple[str, list[str]]:
     with tempfile.TemporaryDirectory(prefix="vau-") as tmp:
         wheel = find_wheel(PACKAGE, VERSION, wheel_dir) if wheel_dir is not None else download_wheel(PACKAGE, VERSION, Path(tmp))
-        links = package_links(wheel)
+        links = package_links(wheel, province)
     old, new = read_registry(registry)
-    rows = crosswalk_rows(links, old, new)
+    links = registry_names(links, new)
+    area_only = AREA_ONLY_BY_PROVINCE.get(province_key(province), ())
+    rows = crosswalk_rows(links, old, new, area_only)
     split = {r["old_code"] for r in rows if r["share"] != "1"}
     notes = [
         f"{PACKAGE} {VERSION} sha256={WHEEL_SHA256}: {len(links)} old communes, "
         f"{sum(len(v) for v in links.values())} links",
-        f"Nghị quyết 1656/NQ-UBTVQH15: {len(AREA_ONLY)} land-only links dropped",
+        f"{len(area_only)} land-only links dropped"
+        + (" (Nghị quyết 1656/NQ-UBTVQH15)" if area_only else " (no land-only list for this province)"),
         f"{len(rows)} rows: {len(old)} old communes ({len(split)} split), {len(new)} new units",
     ]
     return render(CROSSWALK_COLUMNS, rows), notes
@@ -211,13 +233,16 @@ def build(wheel_dir: Path | None, registry: Path) -> tuple[str, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--province", default=DEFAULT_PROVINCE, help="one of the 34 provinces (default Hà Nội)")
     parser.add_argument("--wheel-dir", type=Path, help="use the wheel already downloaded here")
-    parser.add_argument("--registry", type=Path, default=REGISTRY_FILE)
-    parser.add_argument("--out", type=Path, default=CROSSWALK_FILE)
+    parser.add_argument("--registry", type=Path, help="the province's registry (default config/registry/<slug>.csv)")
+    parser.add_argument("--out", type=Path, help="default config/registry/<slug>_crosswalk.csv")
     parser.add_argument("--check", action="store_true", help="compare with the file on disk, write nothing")
     args = parser.parse_args(argv)
+    args.registry = args.registry or registry_file(args.province)
+    args.out = args.out or crosswalk_file(args.province)
 
-    text, notes = build(args.wheel_dir, args.registry)
+    text, notes = build(args.province, args.wheel_dir, args.registry)
     for note in notes:
         print(note)
     if args.check:

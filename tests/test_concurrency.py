@@ -104,7 +104,7 @@ def step_windows(instance, run_id: str) -> list[tuple[float, float, str]]:
 def test_dev_daemon_sensors_and_a_backfill_at_once_meet_no_duckdb_lock(tmp_path):
     from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
-    from transforms.generate import generate_exports
+    from demo.generate import generate_exports
 
     home = tmp_path / "dagster_home"
     home.mkdir()

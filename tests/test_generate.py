@@ -1,4 +1,4 @@
-"""transforms/generate.py: synthetic district exports, checked by reading the files back.
+"""demo/generate.py: synthetic exports of any registry's units, checked by reading the files back.
 
 The files are read here with the standard library and fastexcel only, so that these
 tests say what is in the files, whatever the pipeline's reader does with them.
@@ -11,14 +11,14 @@ import hashlib
 import io
 import re
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import fastexcel
 import pytest
 
 from tests.helpers import EXAMPLE
-from transforms.generate import BAD_REASONS, GenerateSummary, generate_exports
+from demo.generate import BAD_REASONS, GenerateSummary, generate_exports
 
 PROCEDURES = """procedure_code,procedure_name,field_name,level,processing_days,fee_required,weight
 1.001193,Đăng ký khai sinh,Hộ tịch,commune,0,false,10
@@ -43,6 +43,7 @@ REFORM_UNITS = """unit_code,unit_name,level,parent_code,peer_group,valid_from,va
 10005,Xã Đa Phúc,commune,,rural,2025-07-01,
 10006,Xã Trung Giã,commune,,rural,2025-07-01,
 """
+REFORM_NAMES = {r.split(",")[0]: r.split(",")[1] for r in REFORM_UNITS.splitlines()[1:]}
 OLD_CODES = {"001", "002", "00001", "00004"}
 NEW_CODES = {"10001", "10002", "10003", "10004", "10005", "10006"}
 REFORM = date(2025, 7, 1)
@@ -253,7 +254,10 @@ def test_every_file_carries_fake_personal_columns(reform):
             assert re.fullmatch(r"\d{12}", rec["Số CCCD"])
             assert re.fullmatch(r"09\d{8}", rec["Số điện thoại"])
             assert len(pick(rec, APPLICANT).split()) >= 3
-            assert rec["Địa chỉ"].endswith("Hà Nội")
+            # In the receiving ward or commune (no province named anywhere).
+            unit = pick(rec, UNIT_CODE) or pick(rec, UNIT_NAME)
+            assert rec["Địa chỉ"].startswith(("Số ", "Thôn ", "Xóm ")) and "Hà Nội" not in rec["Địa chỉ"]
+            assert unit is None or any(n in rec["Địa chỉ"] for n in REFORM_NAMES.values()), rec["Địa chỉ"]
 
 
 def test_a_few_bad_rows_one_kind_per_quarantine_reason(reform, inputs):
@@ -322,7 +326,9 @@ def test_volumes_are_plausible_for_hanoi(year):
         assert 0.8 * 0.05 * low <= n <= 1.2 * 0.05 * high, (key, n)
     ids = [r["id"] for r in rows if r["id"]]
     assert len(set(ids)) == summary.dossiers - summary.bad_rows_by_reason["missing_id"]
-    assert all(re.fullmatch(r"\d{3}\.\d{2}\.\d{2}\.H26-\d{6}-\d{4}", i) for i in ids)
+    # Without agency codes in the registry, an id starts with the unit code (never a made-up mã định danh).
+    assert all(re.fullmatch(r"\d{3,5}-\d{6}-\d{4}", i) for i in ids)
+    assert all(i.split("-")[0] == r["unit"] for i, r in zip(ids, (r for r in rows if r["id"])) if r["unit"] in bounds)
     # Received on working days in office hours, only a few on Saturdays, none on Sundays.
     received = [r["received"] for r in rows if isinstance(r["received"], datetime)]
     assert all(r.weekday() < 6 and 7 <= r.hour < 17 for r in received)
@@ -363,3 +369,138 @@ def test_describe_says_what_was_written(reform):
     assert f"{summary.files_written:,} export files" in text
     assert f"{summary.dossiers:,} dossiers" in text and f"{summary.bad_rows:,}" in text
     assert "\n" not in text
+
+
+# --------------------------------------------------------------------------- departments, agency codes
+
+# A city with two districts until the reform, two wards after it, and three departments:
+# two merge on 2025-03-01 into a new one (which keeps one of their codes); agency codes
+# for some units (test values, not real codes).
+CITY_UNITS = """unit_code,unit_name,level,parent_code,peer_group,valid_from,valid_to,agency_code
+001,Quận Một,district,,urban,2008-08-01,2025-06-30,
+00001,Phường Một,commune,001,urban,2008-08-01,2025-06-30,000.01.01.T99
+00002,Xã Hai,commune,001,rural,2008-08-01,2025-06-30,
+10001,Phường Mới,commune,,urban,2025-07-01,,000.00.10.T99
+10002,Xã Mới,commune,,rural,2025-07-01,,
+SA,Sở Alpha,department,,department,2008-08-01,2025-02-28,000.00.21.T99
+SB,Sở Beta,department,,department,2008-08-01,2025-02-28,
+SA,Sở Alpha,department,,department,2025-03-01,,000.00.22.T99
+SC,Sở Gamma,department,,department,2008-08-01,,
+"""
+CITY_PROCEDURES = PROCEDURES.strip().replace("procedure_code,procedure_name,field_name,level,processing_days,fee_required,weight",
+                                             "procedure_code,procedure_name,field_name,level,processing_days,fee_required,weight,department") + """
+9.000001,Thủ tục của Sở Beta rồi Sở Alpha,Thử,department,5,true,1,Sở Beta|Sở Alpha
+9.000002,Thủ tục của Sở Gamma,Thử,department,3,false,1,Sở Gamma
+"""
+AGENCY = {"00001": "000.01.01.T99", "10001": "000.00.10.T99"}
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory) -> tuple[Path, GenerateSummary, list[dict]]:
+    d = tmp_path_factory.mktemp("city")
+    (d / "units.csv").write_text(CITY_UNITS, encoding="utf-8")
+    (d / "procedures.csv").write_text(CITY_PROCEDURES, encoding="utf-8")
+    out = d / "out"
+    summary = generate_exports(out, date(2025, 1, 1), date(2025, 12, 31), scale=0.05,
+                               registry_path=d / "units.csv", procedures_path=d / "procedures.csv")
+    names = display_names(d / "units.csv")
+    rows = all_rows(out, names)
+    procedures = {}
+    for path in sorted(out.iterdir()):
+        for rec in read_export(path)[1]:
+            procedures[pick(rec, ID)] = pick(rec, ("Mã TTHC", "Mã thủ tục", "MaTTHC"))
+    return out, summary, [dict(r, procedure=procedures.get(r["id"])) for r in rows]
+
+
+def test_departments_receive_more_than_a_commune_and_their_own_procedures(city):
+    _, summary, rows = city
+    by_unit = summary.dossiers_by_unit
+    # scale 0.05: a department 12,000-60,000 a year, a commune under a district 1,500-3,500.
+    for key in ("SA@2008-08-01", "SB@2008-08-01", "SC@2008-08-01"):
+        assert by_unit[key] > by_unit["00001@2008-08-01"], key
+    assert 0.8 * 0.05 * 12_000 <= by_unit["SC@2008-08-01"] <= 1.2 * 0.05 * 60_000
+    ok = [r for r in rows if r["id"] and isinstance(r["received"], datetime) and r["procedure"]]
+    dept = {r["unit"]: set() for r in ok if r["unit"] in {"SA", "SB", "SC"}}
+    for r in ok:
+        if r["unit"] in dept:
+            dept[r["unit"]].add((r["procedure"], r["received"].date() >= date(2025, 3, 1)))
+    # Sở Beta's procedure goes to Sở Alpha once Sở Beta is gone; Sở Gamma keeps its own.
+    assert {p for p, _ in dept["SB"]} == {"9.000001"}
+    assert {p for p, after in dept["SA"] if after} == {"9.000001"}
+    assert {p for p, _ in dept["SC"]} == {"9.000002"}
+    # Communes never get department procedures.
+    places = {"001", "00001", "00002", "10001", "10002"}
+    assert not any(r["procedure"].startswith("9.") for r in ok if r["unit"] in places)
+    assert any(r["unit"] in places for r in ok)
+
+
+def test_ids_start_with_the_agency_code_where_the_registry_has_one(city):
+    _, _, rows = city
+    seen = {}
+    for r in rows:
+        if r["id"] and r["unit"] and isinstance(r["received"], datetime):
+            seen.setdefault(r["unit"], set()).add(r["id"].rsplit("-", 2)[0])
+    assert seen["00001"] == {AGENCY["00001"]} and seen["10001"] == {AGENCY["10001"]}
+    # Sở Alpha has one agency code before its merger and another after (same unit code).
+    assert seen["SA"] == {"000.00.21.T99", "000.00.22.T99"}
+    assert seen["00002"] == {"00002"} and seen["SC"] == {"SC"}
+    ids = [r["id"] for r in rows if r["id"] and r["unit"] == "00001"]
+    assert all(re.fullmatch(r"000\.01\.01\.T99-\d{6}-\d{4}", i) for i in ids)
+
+
+# --------------------------------------------------------------------------- make demo
+
+
+def test_make_demo_ranks_the_126_units_and_the_departments_apart(tmp_path):
+    """What `make demo` runs (`scoreboard demo`: 2025 at scale 0.05, then the pipeline),
+    into temporary folders: December 2025 ranks the 126 wards and communes and the 16
+    departments, each among its own level; departments are ranked every week and month."""
+    import polars as pl
+
+    from config import config_path
+    from pipelines.cli import main
+    from transforms.calendar import working_calendar
+    from transforms.units import load_registry
+
+    site = tmp_path / "site"
+    main(["demo", "--landing", str(tmp_path / "landing"), "--warehouse", str(tmp_path / "warehouse.duckdb"),
+          "--site", str(site)])
+    registry = load_registry(config_path("registry", "hanoi.csv"))
+
+    def published(key: str) -> pl.DataFrame:
+        return pl.read_csv(site / "data" / f"scoreboard-{key}.csv", infer_schema=False, encoding="utf8-lossy")
+
+    def valid_throughout(first: date, last: date, level: str) -> set[str]:
+        return set(registry.filter(
+            (pl.col("level") == level) & (pl.col("valid_from") <= first)
+            & (pl.col("valid_to").is_null() | (pl.col("valid_to") >= last)))["unit_code"])
+
+    def ranked(table: pl.DataFrame, level: str) -> pl.DataFrame:
+        return table.filter((pl.col("level") == level) & (pl.col("ranked") == "true"))
+
+    december = published("2025-12")
+    communes, departments = ranked(december, "commune"), ranked(december, "department")
+    assert communes.height == 126 and set(communes["unit_code"]) == valid_throughout(
+        date(2025, 12, 1), date(2025, 12, 31), "commune")
+    assert departments.height == 16 and set(departments["unit_code"]) == valid_throughout(
+        date(2025, 12, 1), date(2025, 12, 31), "department")
+    # Each level is ranked among itself: ranks 1..n within the level, never mixed.
+    for table in (communes, departments):
+        ranks = table["rank"].cast(pl.Int64)
+        assert ranks.min() == 1 and ranks.max() <= table.height
+    assert ranked(december, "district").height == 0
+
+    calendar = working_calendar(date(2024, 12, 30), date(2026, 1, 4))
+    working = set(calendar.filter(pl.col("is_working_day"))["date"].to_list())
+    for month in range(1, 13):
+        first = date(2025, month, 1)
+        last = date(2025 + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+        got = set(ranked(published(f"2025-{month:02d}"), "department")["unit_code"])
+        assert valid_throughout(first, last, "department") <= got, month
+    for week in range(1, 53):
+        monday = date.fromisocalendar(2025, week, 1)
+        sunday = monday + timedelta(days=6)
+        got = set(ranked(published(f"2025-W{week:02d}"), "department")["unit_code"])
+        assert got, week  # even in Tết week some department has pending overdue dossiers
+        if sum(monday + timedelta(days=i) in working for i in range(7)) >= 4:
+            assert valid_throughout(monday, sunday, "department") <= got, week

@@ -17,7 +17,7 @@ import pytest
 
 from pipelines.cli import main, run_pipeline
 from pipelines.resources import ScoreboardSettings, Warehouse
-from transforms.generate import generate_exports
+from demo.generate import generate_exports
 from tests.helpers import DEFAULT_PROFILE
 from transforms.reconcile import (
     ReconcileError,
@@ -222,9 +222,9 @@ def cells(row_html: str) -> list[str]:
 
 
 def test_a_demo_month_through_the_cli_shows_every_unit_matched_with_its_differences(tmp_path, monkeypatch, capsys):
-    """The demo's October 2025 (the generator's Hà Nội, 126 wards and communes): the
-    portal lists every unit but one, by the names the portal writes ("UBND Phường …"),
-    with 1 point less for timeliness, plus the province's own record."""
+    """The demo's October 2025 (the generator's Hà Nội, 126 wards and communes and 16
+    departments): the portal lists every unit but one, by the names the portal writes
+    ("UBND Phường …", "Sở …"), with 1 point less for timeliness, plus the province's own record."""
     monkeypatch.setenv("SCOREBOARD_NOW", "2025-11-20T09:00:00")
     generate_exports(tmp_path / "landing", date(2025, 10, 1), date(2025, 10, 31), scale=0.02)
     settings = ScoreboardSettings.from_env(landing_dir=str(tmp_path / "landing"), site_dir=str(tmp_path / "site"))
@@ -232,7 +232,8 @@ def test_a_demo_month_through_the_cli_shows_every_unit_matched_with_its_differen
     run_pipeline(settings, warehouse)
     published = pl.read_csv(settings.site / "data" / "scoreboard-2025-10.csv", infer_schema=False, encoding="utf8-lossy")
     published = published.rename(lambda c: c.lstrip("\ufeff")).sort("unit_code")
-    assert published.height == 126
+    assert published.group_by("level").len().sort("level").rows() == [("commune", 126), ("department", 16)]
+    listed = published.height
 
     def points(v):
         return None if v in (None, "") else float(v)
@@ -243,21 +244,23 @@ def test_a_demo_month_through_the_cli_shows_every_unit_matched_with_its_differen
             continue
         groups = [points(r[f"points_{g}"]) for g in GROUPS]
         groups[1] = None if groups[1] is None else round(groups[1] - 1.0, 6)
-        records.append(portal_record(str(500000 + i), f"UBND {r['unit_name']}", groups, ROW_STT=i + 1))
+        name = f"UBND {r['unit_name']}" if r["level"] == "commune" else r["unit_name"]
+        records.append(portal_record(str(500000 + i), name, groups, ROW_STT=i + 1))
     records.append(portal_record("1", "UBND Thành phố Hà Nội", [12, 17, 9, 7, 10, 12]))
     portal = write_json(tmp_path / "diem-766-2025-10.json", records)
 
     code = main(["reconcile", str(portal), "--landing", str(settings.landing), "--warehouse", warehouse.path,
                  "--site", str(settings.site)])
-    out = capsys.readouterr().out
-    assert code == 0, out
-    assert "126 records, 125 matched, 1 of our units missing from the portal, 1 extra, 0 unmatched." in out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert code == 0, captured.err
+    assert f"{listed} records, {listed - 1} matched, 1 of our units missing from the portal, 1 extra, 0 unmatched." in out
 
     page = (settings.site / "reconciliation" / "2025-10.html").read_text(encoding="utf-8")
     assert "diem-766-2025-10.json" in page
     body = page[page.index('id="compared"'):page.index('id="missing"')]
     rows = re.findall(r'<tr id="u-([^"]+)">(.*?)</tr>', body, flags=re.S)
-    assert len(rows) == 125
+    assert len(rows) == listed - 1
     expected = published.filter(pl.col("unit_code") != left_out["unit_code"])
     assert sorted(code for code, _ in rows) == expected["unit_code"].to_list()
     header = cells(body[body.index("<thead>"):body.index("</thead>")])

@@ -1,9 +1,10 @@
-"""The shipped unit registry of Hà Nội (config/registry/hanoi.csv), see docs/registry.md."""
+"""The shipped unit registries: Hà Nội (config/registry/hanoi.csv) with its departments, and
+Cao Bằng (caobang.csv), built by scripts/build_registry.py; see docs/registry.md."""
 
 from __future__ import annotations
 
 import unicodedata
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 import pytest
@@ -15,15 +16,20 @@ from transforms.units import load_registry
 
 REGISTRY = config_path("registry", "hanoi.csv")
 CROSSWALK = config_path("registry", "hanoi_crosswalk.csv")
-COLUMNS = ["unit_code", "unit_name", "level", "parent_code", "peer_group", "valid_from", "valid_to"]
+DEPARTMENTS = config_path("registry", "hanoi_departments.csv")
+CAO_BANG = config_path("registry", "caobang.csv")
+CAO_BANG_CROSSWALK = config_path("registry", "caobang_crosswalk.csv")
+COLUMNS = ["unit_code", "unit_name", "level", "parent_code", "peer_group", "valid_from", "valid_to", "agency_code"]
 PEER_BY_WORD = {
     "Quận": ("district", "urban"),
     "Thị xã": ("district", "urban"),
+    "Thành phố": ("district", "urban"),
     "Huyện": ("district", "rural"),
     "Phường": ("commune", "urban"),
     "Thị trấn": ("commune", "urban"),
     "Xã": ("commune", "rural"),
 }
+REORGANISED = date(2025, 3, 1)  # Hà Nội's departments merged (HĐND TP, kỳ họp thứ 21)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +44,17 @@ def units(raw: pl.DataFrame) -> pl.DataFrame:
         pl.col("valid_from").str.to_date("%Y-%m-%d"),
         pl.col("valid_to").str.to_date("%Y-%m-%d"),
     )
+
+
+@pytest.fixture(scope="module")
+def places(units: pl.DataFrame) -> pl.DataFrame:
+    """Districts and communes (the rows built from the administrative-units packages)."""
+    return units.filter(pl.col("level") != "department")
+
+
+@pytest.fixture(scope="module")
+def departments(units: pl.DataFrame) -> pl.DataFrame:
+    return units.filter(pl.col("level") == "department")
 
 
 def valid_on(units: pl.DataFrame, day: date) -> pl.DataFrame:
@@ -60,10 +77,12 @@ def test_columns_and_types(raw: pl.DataFrame) -> None:
     typed = pl.read_csv(REGISTRY, schema_overrides={k: pl.Utf8 for k in COLUMNS}).with_columns(
         pl.col("valid_from").str.to_date(), pl.col("valid_to").str.to_date()
     )
-    assert typed.cast(UNIT_SCHEMA).schema == pl.Schema(UNIT_SCHEMA)
+    # (agency_code joins UNIT_SCHEMA with the reader's support for it)
+    assert typed.select(list(UNIT_SCHEMA)).cast(UNIT_SCHEMA).schema == pl.Schema(UNIT_SCHEMA)
 
 
 def test_codes_keep_leading_zeros(raw: pl.DataFrame) -> None:
+    raw = raw.filter(pl.col("level") != "department")
     codes = set(raw["unit_code"])
     assert {"001", "002", "00001", "00004"} <= codes
     assert raw.filter(pl.col("unit_code") == "001")["unit_name"].to_list() == ["Quận Ba Đình"]
@@ -95,7 +114,8 @@ def test_communes_before_the_reform(units: pl.DataFrame) -> None:
     assert valid_on(units, date(2025, 6, 30)).filter(pl.col("level") == "commune").height == 526
 
 
-def test_126_units_after_the_reform(units: pl.DataFrame) -> None:
+def test_126_units_after_the_reform(places: pl.DataFrame) -> None:
+    units = places
     after = valid_on(units, date(2025, 7, 1))
     assert after.height == 126
     assert after["unit_code"].n_unique() == 126
@@ -139,7 +159,9 @@ def test_identity_is_unique_and_validity_does_not_overlap(units: pl.DataFrame) -
     assert reused.height >= 2
 
 
-def test_level_words_decide_level_and_peer_group(raw: pl.DataFrame) -> None:
+@pytest.mark.parametrize("path", [REGISTRY, CAO_BANG], ids=["hanoi", "caobang"])
+def test_level_words_decide_level_and_peer_group(path) -> None:
+    raw = pl.read_csv(path, infer_schema=False).filter(pl.col("level") != "department")
     for row in raw.iter_rows(named=True):
         name = row["unit_name"]
         assert name == unicodedata.normalize("NFC", name)
@@ -149,13 +171,15 @@ def test_level_words_decide_level_and_peer_group(raw: pl.DataFrame) -> None:
         assert (row["level"], row["peer_group"]) == PEER_BY_WORD[matches[0]], name
 
 
-def test_dates(units: pl.DataFrame) -> None:
-    assert set(units["valid_from"].unique()) == {date(2008, 8, 1), date(2025, 1, 1), date(2025, 7, 1)}
-    assert set(units["valid_to"].drop_nulls().unique()) == {date(2024, 12, 31), date(2025, 6, 30)}
+def test_dates(places: pl.DataFrame, departments: pl.DataFrame) -> None:
+    assert set(places["valid_from"].unique()) == {date(2008, 8, 1), date(2025, 1, 1), date(2025, 7, 1)}
+    assert set(places["valid_to"].drop_nulls().unique()) == {date(2024, 12, 31), date(2025, 6, 30)}
+    assert set(departments["valid_from"].unique()) == {date(2008, 8, 1), REORGANISED}
+    assert set(departments["valid_to"].drop_nulls().unique()) == {REORGANISED - timedelta(days=1)}
 
 
 def test_sorted_deterministically(raw: pl.DataFrame) -> None:
-    order = {"district": 0, "commune": 1}
+    order = {"district": 0, "commune": 1, "department": 2}
     keys = [(r["valid_from"], order[r["level"]], r["unit_code"], r["unit_name"]) for r in raw.iter_rows(named=True)]
     assert keys == sorted(keys)
 
@@ -207,3 +231,103 @@ def test_crosswalk_follows_nghi_quyet_1656(crosswalk: pl.DataFrame) -> None:
     assert went_to("09619") == {"09619": 1.0}
     # khoản 39, 111: Bát Tràng's population part to Long Biên, the rest to the new Bát Tràng
     assert went_to("00583") == {"00148": 0.5, "00583": 0.5}
+
+
+# --------------------------------------------------------------------------- departments
+
+
+def test_departments_before_and_after_the_merges_of_2025_03_01(departments: pl.DataFrame) -> None:
+    # 21 cơ quan chuyên môn and the industrial-zones board until 2025-02-28; 15 and the
+    # merged high-tech and industrial-zones board from 2025-03-01 (HĐND TP, 2025-02-25).
+    before = valid_on(departments, REORGANISED - timedelta(days=1))
+    after = valid_on(departments, REORGANISED)
+    assert before.height == 22 and after.height == 16
+    assert valid_on(departments, date(2025, 12, 31)).height == 16
+    assert valid_on(departments, date(2016, 1, 4)).height == 22
+    names_after = set(after["unit_name"])
+    assert {"Sở Tài chính", "Sở Nội vụ", "Sở Xây dựng", "Sở Nông nghiệp và Môi trường",
+            "Sở Khoa học và Công nghệ", "Sở Dân tộc và Tôn giáo", "Sở Tư pháp", "Sở Y tế"} <= names_after
+    gone = {"Sở Kế hoạch và Đầu tư", "Sở Giao thông vận tải", "Sở Tài nguyên và Môi trường",
+            "Sở Lao động - Thương binh và Xã hội", "Sở Thông tin và Truyền thông", "Sở Ngoại vụ",
+            "Sở Nông nghiệp và Phát triển nông thôn", "Ban Dân tộc thành phố"}
+    assert gone <= set(before["unit_name"]) and not gone & names_after
+    # A department formed by merging (hợp nhất) is a new unit that keeps the code; one that
+    # absorbed another (sáp nhập: the Văn phòng took Sở Ngoại vụ) or was untouched keeps its row.
+    stc = departments.filter(pl.col("unit_code") == "STC").sort("valid_from")
+    assert stc["valid_to"].to_list() == [REORGANISED - timedelta(days=1), None]
+    assert departments.filter(pl.col("unit_code").is_in(["VPUB", "STP"]))["valid_to"].is_null().all()
+
+
+def test_departments_rank_apart_with_letter_codes(departments: pl.DataFrame, places: pl.DataFrame) -> None:
+    assert (departments["peer_group"] == "department").all()
+    assert departments["parent_code"].is_null().all()
+    # Letters only: never equal to a GSO code, even with leading zeros stripped.
+    assert departments["unit_code"].str.contains(r"^[A-Z]+$").all()
+    assert not set(departments["unit_code"]) & set(places["unit_code"])
+    # Every row names where it comes from.
+    source = pl.read_csv(DEPARTMENTS, infer_schema=False)
+    assert source["source"].is_not_null().all()
+    assert source.height == departments.height
+
+
+def test_agency_codes_are_empty_where_unsourced(raw: pl.DataFrame) -> None:
+    # No per-unit mã định danh of Hà Nội could be sourced (docs/registry.md): never invented.
+    assert raw["agency_code"].is_null().all()
+
+
+# --------------------------------------------------------------------------- a second province
+
+
+def test_cao_bang_is_built_the_same_way() -> None:
+    raw = pl.read_csv(CAO_BANG, infer_schema=False)
+    assert raw.columns == COLUMNS
+    units = load_registry(CAO_BANG)
+    old = valid_on(units, date(2025, 6, 30))
+    new = valid_on(units, date(2025, 7, 1))
+    assert old.filter(pl.col("level") == "district").height == 10
+    assert old.filter(pl.col("level") == "commune").height == 161
+    assert new.height == 56 and (new["level"] == "commune").all() and new["parent_code"].is_null().all()
+    assert "Thành phố Cao Bằng" in set(old["unit_name"])
+    crosswalk = load_crosswalk(CAO_BANG_CROSSWALK, units)
+    # Cao Bằng merged no commune between 2023 and 2025 and split none in 2025.
+    assert crosswalk.height == 161 and (crosswalk["share"] == 1).all()
+    assert crosswalk["new_code"].n_unique() == 56
+
+
+def test_cao_bang_runs_through_the_pipeline_with_no_code_change(tmp_path, monkeypatch) -> None:
+    """`scoreboard generate --registry caobang.csv`, then `scoreboard run --registry caobang.csv`
+    into a fresh DuckDB file: every unit is listed and ranked in its own level."""
+    from pipelines.cli import main
+
+    monkeypatch.setenv("SCOREBOARD_CROSSWALK", str(CAO_BANG_CROSSWALK))
+    landing, site = tmp_path / "landing", tmp_path / "site"
+    main(["generate", "--out", str(landing), "--from", "2025-06-01", "--to", "2025-07-31",
+          "--scale", "0.2", "--registry", str(CAO_BANG)])
+    main(["run", "--landing", str(landing), "--warehouse", str(tmp_path / "warehouse.duckdb"),
+          "--site", str(site), "--registry", str(CAO_BANG)])
+    units = load_registry(CAO_BANG)
+
+    def published(key: str) -> pl.DataFrame:
+        return pl.read_csv(site / "data" / f"scoreboard-{key}.csv", infer_schema=False, encoding="utf8-lossy")
+
+    def check(key: str, day: date, level: str, expected: int) -> pl.DataFrame:
+        table = published(key).filter(pl.col("level") == level)
+        valid = valid_on(units, day).filter(pl.col("level") == level)
+        assert valid.height == expected
+        # Every unit valid in the month is listed (units that ended before it are listed
+        # too while they still have dossiers counted, but never ranked).
+        assert set(valid["unit_code"]) <= set(table["unit_code"])
+        ranked = table.filter(pl.col("ranked") == "true")
+        # Every unit of a province of this size has volume enough to be ranked in a month.
+        assert set(ranked["unit_code"]) == set(valid["unit_code"]), (key, level, ranked.height)
+        ranks = ranked["rank"].cast(pl.Int64)
+        assert ranks.min() == 1 and ranks.max() <= expected
+        return table
+
+    check("2025-06", date(2025, 6, 30), "district", 10)
+    check("2025-06", date(2025, 6, 30), "commune", 161)
+    after = check("2025-07", date(2025, 7, 1), "commune", 56)
+    assert "Phường Thục Phán" in set(after["unit_name"])
+    # No district after the reform, no department in this registry.
+    assert published("2025-07").filter(pl.col("level") == "district")["ranked"].to_list().count("true") == 0
+    assert published("2025-07").filter(pl.col("level") == "department").height == 0

@@ -15,7 +15,7 @@ from pipelines.assets import ASSETS, dossiers
 from pipelines.resources import ScoreboardSettings, Warehouse
 from pipelines.scoring import plan_chunks, score_partitions
 from quality.holds import check_holds
-from transforms.generate import generate_exports
+from demo.generate import generate_exports
 from transforms.periods import covered_range, partition_key, start_of
 
 HELD = [("week", "2024-W20"), ("month", "2024-05")]

@@ -67,6 +67,18 @@ class Sheet:
     freeze_header: bool = True
     autofilter: bool = True
     widths: dict[str, float] = field(default_factory=dict)
+    # Report-style sheets (the demo's exports): bold lines above the header with a blank
+    # row under them, one bold row under the data (a label and a count).
+    banner: list[str] = field(default_factory=list)
+    footer: list[str | int | float] = field(default_factory=list)
+    # column -> a text column of the frame written instead where it is not null (an
+    # impossible date typed over a date column); the text columns are not written.
+    text_over: dict[str, str] = field(default_factory=dict)
+    midnight_as_date: bool = False  # a datetime at exactly 00:00 gets the date format
+
+    @property
+    def header_row(self) -> int:
+        return len(self.banner) + 2 if self.banner else 1
 
 
 def _text(expr: pl.Expr) -> pl.Expr:
@@ -78,7 +90,8 @@ def _text(expr: pl.Expr) -> pl.Expr:
     )
 
 
-def _cell_expr(name: str, dtype: pl.DataType, letter: str, style: int | None) -> pl.Expr:
+def _cell_expr(name: str, dtype: pl.DataType, letter: str, style: int | None,
+               midnight_as_date: bool = False) -> pl.Expr:
     """The XML of each cell of a column ('' for a null), vectorised."""
     col = pl.col(name)
     ref = pl.lit(letter) + pl.col("__row").cast(pl.Utf8)
@@ -90,40 +103,66 @@ def _cell_expr(name: str, dtype: pl.DataType, letter: str, style: int | None) ->
         body = pl.when(col.is_nan() if dtype.is_float() else pl.lit(False)).then(pl.lit("")).otherwise(body)
     elif dtype == pl.Date or isinstance(dtype, pl.Datetime):
         serial = (col.cast(pl.Datetime("us")) - pl.lit(_EXCEL_EPOCH)).dt.total_microseconds() / 86_400_000_000
-        fmt = DATE if dtype == pl.Date else DATETIME
-        body = pl.concat_str([pl.lit('<c r="'), ref, pl.lit(f'" s="{style or fmt}"><v>'), serial.cast(pl.Utf8), pl.lit("</v></c>")])
+        fmt = pl.lit(f'" s="{style or (DATE if dtype == pl.Date else DATETIME)}"><v>')
+        if midnight_as_date and dtype != pl.Date and not style:
+            at_midnight = col.cast(pl.Datetime("us")) == col.cast(pl.Datetime("us")).dt.truncate("1d")
+            fmt = pl.when(at_midnight).then(pl.lit(f'" s="{DATE}"><v>')).otherwise(fmt)
+        body = pl.concat_str([pl.lit('<c r="'), ref, fmt, serial.cast(pl.Utf8), pl.lit("</v></c>")])
     else:
-        body = pl.concat_str(
-            [pl.lit('<c r="'), ref, pl.lit(f'" t="inlineStr"{s}><is><t xml:space="preserve">'),
-             _text(col.cast(pl.Utf8)), pl.lit("</t></is></c>")]
-        )
+        body = _text_cell_expr(col, ref, s)
     return body.fill_null("")
 
 
-def sheet_xml(sheet: Sheet) -> str:
-    frame = sheet.frame
-    names = frame.columns
-    header = sheet.header or names
-    head = "".join(
-        f'<c r="{column_letter(i)}1" t="inlineStr" s="{HEADER}"><is><t xml:space="preserve">'
-        f"{escape(str(h))}</t></is></c>"
-        for i, h in enumerate(header)
+def _text_cell_expr(col: pl.Expr, ref: pl.Expr, s: str = "") -> pl.Expr:
+    return pl.concat_str(
+        [pl.lit('<c r="'), ref, pl.lit(f'" t="inlineStr"{s}><is><t xml:space="preserve">'),
+         _text(col.cast(pl.Utf8)), pl.lit("</t></is></c>")]
     )
-    rows = [f'<row r="1">{head}</row>']
+
+
+def _row_of_values(row: int, values: list, style: int = HEADER) -> str:
+    """One row of literal cells (header, banner, footer): text as inline strings, numbers as numbers."""
+    cells = []
+    for i, v in enumerate(values):
+        ref = f"{column_letter(i)}{row}"
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            cells.append(f'<c r="{ref}" s="{style}"><v>{v}</v></c>')
+        else:
+            cells.append(f'<c r="{ref}" t="inlineStr" s="{style}"><is><t xml:space="preserve">'
+                         f"{escape(str(v))}</t></is></c>")
+    return f'<row r="{row}">{"".join(cells)}</row>'
+
+
+def sheet_xml(sheet: Sheet) -> str:
+    helper = set(sheet.text_over.values())
+    frame = sheet.frame
+    names = [n for n in frame.columns if n not in helper]
+    header = sheet.header or names
+    top = sheet.header_row
+    rows = [_row_of_values(r, [text]) for r, text in enumerate(sheet.banner, start=1)]
+    rows.append(_row_of_values(top, list(header)))
     if frame.height:
-        cells = [
-            _cell_expr(n, frame.schema[n], column_letter(i), sheet.styles.get(n))
-            for i, n in enumerate(names)
-        ]
-        body = frame.with_columns(__row=pl.int_range(2, frame.height + 2, dtype=pl.Int64)).select(
+        cells = []
+        for i, n in enumerate(names):
+            cell = _cell_expr(n, frame.schema[n], column_letter(i), sheet.styles.get(n), sheet.midnight_as_date)
+            if n in sheet.text_over:
+                over = pl.col(sheet.text_over[n])
+                ref = pl.lit(column_letter(i)) + pl.col("__row").cast(pl.Utf8)
+                cell = pl.when(over.is_not_null()).then(_text_cell_expr(over, ref)).otherwise(cell)
+            cells.append(cell)
+        body = frame.with_columns(__row=pl.int_range(top + 1, top + 1 + frame.height, dtype=pl.Int64)).select(
             pl.concat_str(
                 [pl.lit('<row r="'), pl.col("__row").cast(pl.Utf8), pl.lit('">'), *cells, pl.lit("</row>")]
             ).alias("xml")
         )["xml"].str.join("")
         rows.append(body.item())
-    last = f"{column_letter(max(len(names), 1) - 1)}{frame.height + 1}"
+    bottom = top + frame.height
+    if sheet.footer:
+        bottom += 1
+        rows.append(_row_of_values(bottom, sheet.footer))
+    last = f"{column_letter(max(len(names), 1) - 1)}{bottom}"
     views = (
-        '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
+        f'<sheetViews><sheetView workbookViewId="0"><pane ySplit="{top}" topLeftCell="A{top + 1}" '
         'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>'
         if sheet.freeze_header
         else '<sheetViews><sheetView workbookViewId="0"/></sheetViews>'
@@ -132,7 +171,7 @@ def sheet_xml(sheet: Sheet) -> str:
         f'<col min="{i + 1}" max="{i + 1}" width="{sheet.widths.get(n, max(10, min(40, len(str(h)) + 2)))}" customWidth="1"/>'
         for i, (n, h) in enumerate(zip(names, header))
     )
-    autofilter = f'<autoFilter ref="A1:{last}"/>' if sheet.autofilter and names else ""
+    autofilter = f'<autoFilter ref="A{top}:{last}"/>' if sheet.autofilter and names else ""
     return (
         _XML + f"<worksheet {_NS} {_NS_R}><dimension ref=\"A1:{last}\"/>{views}"
         f'<sheetFormatPr defaultRowHeight="15"/>{"<cols>" + cols + "</cols>" if cols else ""}'
