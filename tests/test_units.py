@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from transforms.schema import UNIT_SCHEMA
+from transforms.schema import REGISTRY_SCHEMA
 from transforms.units import load_registry, resolve_units
 
 FIXTURES = Path(__file__).parent / "fixtures" / "example"
@@ -54,7 +54,8 @@ V25 = dt.date(2025, 7, 1)
 
 def test_load_registry_types_and_codes_as_text():
     reg = load_registry(FIXTURES / "units.csv")
-    assert dict(reg.schema) == UNIT_SCHEMA
+    assert dict(reg.schema) == REGISTRY_SCHEMA  # the units' columns and the optional agency_code
+    assert reg["agency_code"].to_list() == [None] * 4
     assert reg["unit_code"].to_list() == ["001", "002", "00001", "00004"]
     assert reg["valid_from"].to_list()[0] == dt.date(2008, 8, 1)
     assert reg["valid_to"].to_list() == [None] * 4
@@ -133,7 +134,7 @@ def test_code_first_then_name(registry):
         ("020", V08, None),
         ("09552", V08, None),
         (None, None, "unknown_unit"),
-        (None, None, "unknown_unit"),
+        (None, None, "no_unit"),  # nothing names a unit: ingestion says missing_field
     ]
 
 

@@ -1,0 +1,119 @@
+"""HTML tables: what the "Excel" button of most web one-stop-shop screens saves (an
+``<html xmlns:x="urn:schemas-microsoft-com:office:excel">`` page holding a
+``<table>``, named ``.xls``), and plain ``.html`` exports. Parsed with lxml; merged
+cells (rowspan, colspan) are laid out on the grid as a spreadsheet would show them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from transforms.readers.aliases import HeaderMatcher
+from transforms.readers.grid import read_grid
+from transforms.readers.mapping import SourceMapping
+from transforms.readers.table import MAX_CELL_CHARS, RawTable, UnusableFile
+from transforms.readers.text import decode, read_bytes
+
+# rowspan/colspan beyond these are broken markup, not a table layout
+MAX_SPAN = 1000
+MAX_COLUMNS = 2000
+
+
+def looks_like_html(text: str) -> bool:
+    """Markup that holds a table (an XML declaration, a doctype, <html> or a bare
+    <table> first)."""
+    return text[:4096].lstrip().startswith("<") and "<table" in text[:1_000_000].lower()
+
+
+def _span(cell, name: str) -> int:
+    try:
+        return max(1, min(MAX_SPAN, int(str(cell.get(name, "1")).strip() or 1)))
+    except ValueError:
+        return 1
+
+
+def _cell_text(cell) -> str:
+    """The cell's text, with a line break for <br> and between block elements."""
+    for br in cell.iter("br"):
+        br.tail = "\n" + (br.tail or "")
+    for block in cell.iter("p", "div", "li"):
+        block.tail = "\n" + (block.tail or "")
+    text = cell.text_content()
+    return text[:MAX_CELL_CHARS] if len(text) > MAX_CELL_CHARS else text
+
+
+def table_grid(table) -> tuple[list[list[str | None]], list[bool]]:
+    """(rows of cells, whether each row is one cell spanning several columns).
+
+    A cell covered by a rowspan/colspan is empty except where a header needs its
+    text: a cell spanning rows repeats down (the header finder takes a column's
+    lowest non-empty row), a cell spanning columns is written once, in its first
+    column (as spreadsheets keep merged cells)."""
+    rows = table.xpath("./tr|./thead/tr|./tbody/tr|./tfoot/tr")
+    grid: list[list[str | None]] = []
+    spanning: list[bool] = []
+    pending: dict[tuple[int, int], str] = {}  # (row, col) -> text carried down by a rowspan
+    for r, tr in enumerate(rows):
+        out: list[str | None] = []
+        cells = tr.xpath("./td|./th")
+        col = 0
+        for cell in cells:
+            while (r, col) in pending:
+                out.append(pending.pop((r, col)))
+                col += 1
+            text = _cell_text(cell)
+            rowspan, colspan = _span(cell, "rowspan"), _span(cell, "colspan")
+            for k in range(colspan):
+                if col + k >= MAX_COLUMNS:
+                    break
+                value = text if k == 0 else None
+                out.append(value)
+                for down in range(1, rowspan):
+                    pending[(r + down, col + k)] = value
+            col += colspan
+        while (r, col) in pending:
+            out.append(pending.pop((r, col)))
+            col += 1
+        spanning.append(len(cells) == 1 and _span(cells[0], "colspan") > 1)
+        grid.append(out)
+        for key in [k for k in pending if k[0] <= r]:
+            pending.pop(key)
+    return grid, spanning
+
+
+def read_html(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) -> RawTable:
+    import lxml.etree
+    import lxml.html
+
+    text, encoding = decode(path, read_bytes(path))
+    if text.lstrip().startswith("<?xml"):  # lxml refuses a str with an encoding declaration
+        text = text.split("?>", 1)[1] if "?>" in text else text
+    try:
+        doc = lxml.html.document_fromstring(text, parser=lxml.html.HTMLParser(recover=True, huge_tree=True))
+    except (lxml.etree.ParserError, ValueError):
+        raise UnusableFile(path, "not a readable HTML table (corrupt or empty page)") from None
+    tables = [t for t in doc.iter("table") if not t.xpath("ancestor::table")]
+    if not tables:
+        raise UnusableFile(path, "no table in the HTML page (not a dossier table)")
+    first_incomplete: UnusableFile | None = None
+    for table in tables:
+        grid, spanning = table_grid(table)
+        width = max((len(r) for r in grid), default=0)
+        if not grid or width == 0:
+            continue
+        frame = pl.DataFrame(
+            [r + [None] * (width - len(r)) for r in grid],
+            schema={f"column_{i}": pl.Utf8 for i in range(width)},
+            orient="row",
+        )
+        try:
+            raw = read_grid(path, "html", frame, matcher, mapping, spanning=pl.Series(spanning, dtype=pl.Boolean), encoding=encoding)
+        except UnusableFile as exc:
+            first_incomplete = first_incomplete or exc
+            continue
+        if raw is not None:
+            return raw
+    if first_incomplete is not None:
+        raise first_incomplete
+    raise UnusableFile(path, "no table of the HTML page has a recognisable header row (not a dossier table)")
