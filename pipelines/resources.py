@@ -33,6 +33,12 @@ def env_default(name: str) -> str:
     return os.environ.get(name) or DEFAULTS[name]
 
 
+def mappings_dir(landing: Path) -> Path:
+    """Where the per-source mapping files are (README: Per-source mappings):
+    SCOREBOARD_MAPPINGS, else the folder `mappings` beside the landing folder."""
+    return Path(os.environ.get("SCOREBOARD_MAPPINGS") or Path(landing).parent / "mappings")
+
+
 def local_now() -> datetime:
     """The moment of ingestion, naive local time; SCOREBOARD_NOW pins it (tests, re-runs)."""
     pinned = os.environ.get("SCOREBOARD_NOW")

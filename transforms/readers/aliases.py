@@ -20,6 +20,22 @@ IGNORE = {"", "-", "ignore", "drop", "none", "skip"}
 
 _MATCHER_CACHE_MAX = 200_000
 
+# Headers whose values are never read, whatever an alias or a mapping says: free-text
+# summaries carry applicants' names, the officer's name is personal, DinhDanhCHS
+# holds identity numbers (dossier-log.md, Real exports).
+NEVER_READ = frozenset(
+    k.replace("_", "")
+    for k in map(normalise_key, (
+        "TrichYeuHoSo", "Trích yếu", "Trích yếu hồ sơ", "Nội dung hồ sơ", "Nội dung",
+        "Người nhận hồ sơ", "Người tiếp nhận", "Cán bộ tiếp nhận", "TenCanBoTiepNhan", "TenNguoiNhanHoSo",
+        "DinhDanhCHS", "SoDinhDanh", "SoGiayToChuHoSo",
+    ))
+)
+
+
+def never_read(text: str) -> bool:
+    return normalise_key(text).replace("_", "") in NEVER_READ
+
 
 @lru_cache(maxsize=4)
 def _alias_table(path: str) -> dict[str, str]:
@@ -28,7 +44,7 @@ def _alias_table(path: str) -> dict[str, str]:
         for row in csv.DictReader(fh):
             fld = (row.get("field") or "").strip()
             alias = row.get("alias") or ""
-            if fld in READ_FIELDS and alias.strip():
+            if fld in READ_FIELDS and alias.strip() and not never_read(alias):
                 table.setdefault(normalise_key(alias), fld)
     for fld in READ_FIELDS:  # canonical names always match
         table[normalise_key(fld)] = fld
@@ -66,7 +82,7 @@ class HeaderMatcher:
         if len(text) > MAX_HEADER_CHARS:  # a data cell, or a whole line split wrongly
             return None
         key = normalise_key(text)
-        if not key:
+        if not key or key.replace("_", "") in NEVER_READ:
             return None
         candidates = [key]
         stripped = normalise_key(re.sub(r"\([^)]*\)|\[[^\]]*\]|\*", " ", text))

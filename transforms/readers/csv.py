@@ -79,7 +79,8 @@ def read_csv(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) 
     header, offset, above, sep = best
     if header.cells is None:
         raise UnusableFile(path, "no recognisable header row (not a dossier table)")
-    plan = plan_columns(path, header.cells, matcher, unit_given=bool(mapping and mapping.unit))
+    banner = banner_lines(above)
+    plan = plan_columns(path, header.cells, matcher, unit_given=bool(mapping and mapping.unit), banner=bool(banner))
     body_text = text[offset:]
     del text
     width = len(header.cells)
@@ -90,4 +91,4 @@ def read_csv(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) 
             body = _polars_csv(body_text, sep, width)
         except Exception:
             raise UnusableFile(path, "the table cannot be parsed as CSV (corrupt or ragged beyond repair)") from None
-    return assemble_body(path, "csv", body, plan, mapping, unit_hints=banner_lines(above), encoding=encoding)
+    return assemble_body(path, "csv", body, plan, mapping, unit_hints=banner, encoding=encoding)

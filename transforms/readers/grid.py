@@ -59,23 +59,27 @@ def read_grid(
     matcher: HeaderMatcher,
     mapping: SourceMapping | None,
     *,
+    filled: pl.DataFrame | None = None,
     spanning: pl.Series | None = None,
     sheet: str | None = None,
     encoding: str | None = None,
 ) -> RawTable | None:
     """A whole grid (no header row taken out yet) -> RawTable; None when no row of
-    its top looks like a header; UnusableFile when the header lacks a required field."""
+    its top looks like a header; UnusableFile when the header lacks a required field.
+    ``filled``: the same grid with merged cells repeated where they span, for the
+    rows under the header (HTML knows its merges; a sheet read by calamine does not)."""
     if grid.height == 0 or grid.width == 0:
         return None
     head = [list(r) for r in grid.head(HEADER_SEARCH_ROWS).rows()]
     header = find_header(head, matcher)
     if header.cells is None:
         return None
-    plan = plan_columns(path, header.cells, matcher, unit_given=bool(mapping and mapping.unit))
-    body = grid.slice(header.last + 1)
+    banner = banner_lines(head[: header.first])
+    plan = plan_columns(path, header.cells, matcher, unit_given=bool(mapping and mapping.unit), banner=bool(banner))
+    body = (grid if filled is None else filled).slice(header.last + 1)
     return assemble_body(
         path, fmt, body, plan, mapping,
-        unit_hints=banner_lines(head[: header.first]),
+        unit_hints=banner,
         spanning=spanning.slice(header.last + 1) if spanning is not None else None,
         encoding=encoding, sheet=sheet,
     )

@@ -134,13 +134,14 @@ def missing_fields(fields: Iterable[str], *, unit_given: bool = False) -> list[s
     return missing
 
 
-def plan_columns(path: Path, headers: list[object], matcher: HeaderMatcher, *, unit_given: bool = False) -> Plan:
+def plan_columns(path: Path, headers: list[object], matcher: HeaderMatcher, *, unit_given: bool = False, banner: bool = False) -> Plan:
     """Positions to keep, their fields and header names, the dropped header names.
 
     Raises UnusableFile when a required column is missing. A file with no unit
     column and no unit evidence (``unit_given``: a banner, an envelope, a mapping)
-    is not refused here: its dossier ids may name the unit, which only the registry
-    can tell (``Plan.unit_missing`` is the error to give when they do not)."""
+    is not refused here: its dossier ids or its ``banner`` may name the unit, which
+    only the registry can tell (``Plan.unit_missing`` is the error to give when they
+    do not)."""
     positions: list[int] = []
     kept_fields: list[str] = []
     kept_headers: list[str] = []
@@ -164,7 +165,7 @@ def plan_columns(path: Path, headers: list[object], matcher: HeaderMatcher, *, u
     unit_absent = not any(u in kept_fields for u in UNIT_COLUMNS)
     missing = missing_fields(kept_fields, unit_given=True)
     if missing:
-        if unit_absent and not unit_given:
+        if unit_absent and not unit_given and not banner:
             missing.append("unit_code or unit_name")
         raise UnusableFile(path, "the header lacks required columns", missing, shown)
     plan = Plan(positions, kept_fields, kept_headers, dropped)

@@ -43,25 +43,35 @@ def _cell_text(cell) -> str:
     return text[:MAX_CELL_CHARS] if len(text) > MAX_CELL_CHARS else text
 
 
-def table_grid(table) -> tuple[list[list[str | None]], list[bool]]:
-    """(rows of cells, whether each row is one cell spanning several columns).
+def table_grid(table) -> tuple[list[list[str | None]], list[list[str | None]], list[bool]]:
+    """(rows of cells as laid out, the same with merged cells filled, whether each
+    row is one cell spanning several columns).
 
-    A cell covered by a rowspan/colspan is empty except where a header needs its
-    text: a cell spanning rows repeats down (the header finder takes a column's
-    lowest non-empty row), a cell spanning columns is written once, in its first
-    column (as spreadsheets keep merged cells)."""
+    As laid out, a merged cell holds its text in its first row and column only, as
+    spreadsheets keep merged cells (the header finder reads a column's lowest
+    non-empty row, and fills a group cell to the right itself). Filled, a cell
+    spanning rows repeats down: a data cell merged over several dossiers (their
+    unit, say) belongs to each of them."""
     rows = table.xpath("./tr|./thead/tr|./tbody/tr|./tfoot/tr")
-    grid: list[list[str | None]] = []
+    laid: list[list[str | None]] = []
+    filled: list[list[str | None]] = []
     spanning: list[bool] = []
     pending: dict[tuple[int, int], str] = {}  # (row, col) -> text carried down by a rowspan
     for r, tr in enumerate(rows):
         out: list[str | None] = []
+        full: list[str | None] = []
         cells = tr.xpath("./td|./th")
         col = 0
-        for cell in cells:
+
+        def carried() -> None:
+            nonlocal col
             while (r, col) in pending:
-                out.append(pending.pop((r, col)))
+                out.append(None)
+                full.append(pending.pop((r, col)))
                 col += 1
+
+        for cell in cells:
+            carried()
             text = _cell_text(cell)
             rowspan, colspan = _span(cell, "rowspan"), _span(cell, "colspan")
             for k in range(colspan):
@@ -69,17 +79,25 @@ def table_grid(table) -> tuple[list[list[str | None]], list[bool]]:
                     break
                 value = text if k == 0 else None
                 out.append(value)
+                full.append(value)
                 for down in range(1, rowspan):
                     pending[(r + down, col + k)] = value
             col += colspan
-        while (r, col) in pending:
-            out.append(pending.pop((r, col)))
-            col += 1
+        carried()
         spanning.append(len(cells) == 1 and _span(cells[0], "colspan") > 1)
-        grid.append(out)
+        laid.append(out)
+        filled.append(full)
         for key in [k for k in pending if k[0] <= r]:
             pending.pop(key)
-    return grid, spanning
+    return laid, filled, spanning
+
+
+def _frame(rows: list[list[str | None]], width: int) -> pl.DataFrame:
+    return pl.DataFrame(
+        [r + [None] * (width - len(r)) for r in rows],
+        schema={f"column_{i}": pl.Utf8 for i in range(width)},
+        orient="row",
+    )
 
 
 def read_html(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) -> RawTable:
@@ -98,17 +116,15 @@ def read_html(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None)
         raise UnusableFile(path, "no table in the HTML page (not a dossier table)")
     first_incomplete: UnusableFile | None = None
     for table in tables:
-        grid, spanning = table_grid(table)
-        width = max((len(r) for r in grid), default=0)
-        if not grid or width == 0:
+        laid, filled, spanning = table_grid(table)
+        width = max((len(r) for r in laid), default=0)
+        if not laid or width == 0:
             continue
-        frame = pl.DataFrame(
-            [r + [None] * (width - len(r)) for r in grid],
-            schema={f"column_{i}": pl.Utf8 for i in range(width)},
-            orient="row",
-        )
         try:
-            raw = read_grid(path, "html", frame, matcher, mapping, spanning=pl.Series(spanning, dtype=pl.Boolean), encoding=encoding)
+            raw = read_grid(
+                path, "html", _frame(laid, width), matcher, mapping, filled=_frame(filled, width),
+                spanning=pl.Series(spanning, dtype=pl.Boolean), encoding=encoding,
+            )
         except UnusableFile as exc:
             first_incomplete = first_incomplete or exc
             continue

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Mapping
 
 from transforms.normalise import normalise_key
-from transforms.readers.aliases import IGNORE
+from transforms.readers.aliases import IGNORE, never_read
 from transforms.schema import BOOL_FIELDS, READ_FIELDS
 
 SECTIONS = ("files", "columns", "values", "unit", "z_means_local")
@@ -78,6 +78,8 @@ def _column_target(where: str, line: int | None, header: str, target: str | None
     if target is None or target.strip().lower() in IGNORE:
         return None
     target = target.strip()
+    if never_read(header):
+        raise _fail(where, line, f"the column '{header}' carries personal data (a free-text summary, an officer, an identity number) and is never read")
     if target not in READ_FIELDS:
         raise _fail(where, line, f"'{target}' (for the column '{header}') is not a field we read; use one of {', '.join(READ_FIELDS)} or 'ignore'")
     return target
