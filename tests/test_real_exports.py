@@ -360,3 +360,21 @@ def test_a_catalogue_gives_a_due_date_to_a_procedure_known_by_name(tmp_path):
     # Friday 01/03 + 3 working days = Wednesday 06/03
     assert derive_missing_due(dossiers, catalogue, cal)["due_at"].to_list() == [
         dt.datetime(2024, 3, 6), dt.datetime(2024, 3, 6), None]
+
+
+@pytest.mark.parametrize(
+    "name,content,reason",
+    [
+        ("trang.xls", b"<html><body><p>Kh\xc3\xb4ng c\xc3\xb3 d\xe1\xbb\xaf li\xe1\xbb\x87u</p></body></html>", "no table in the HTML page"),
+        ("rong.html", b"<html><body><table><tr><td>Nguy\xe1\xbb\x85n Th\xe1\xbb\x8b Kh\xc3\xa1c</td></tr></table></body></html>",
+         "no table of the HTML page has a recognisable header row"),
+        ("hong.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600), "not a readable spreadsheet"),
+        ("so.xls", b"%PDF-1.4 \x00\x01", "not a table: the content is a PDF document"),
+    ],
+)
+def test_unusable_html_and_xls_files_say_why_in_one_sentence(tmp_path, registry, name, content, reason):
+    path = tmp_path / name
+    path.write_bytes(content)
+    res = ingest([(path, name)], registry)[0]
+    assert res.status == "rejected" and res.message.startswith(f"{name}: {reason}")
+    assert "Khác" not in res.message

@@ -163,3 +163,25 @@ def test_the_manifest_names_every_input(real_run):
     text = json.dumps(manifest, ensure_ascii=False)
     for name in LOADED:
         assert name in text
+
+
+def test_no_planted_personal_value_is_stored_or_published(real_run):
+    """The shapes' personal fields (names, identity numbers, phones, e-mails,
+    addresses, the officer, free-text summaries naming the applicant) are nowhere
+    but in the user's own files. (tests/test_personal_data.py searches every log
+    and encoding too.)"""
+    from tests.test_personal_data import expand
+
+    db = real_run / "warehouse.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CHECKPOINT")
+        tables = [r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()]
+        text = "".join(con.sql(f'SELECT * FROM "{t}"').pl().select(pl.all().cast(pl.Utf8)).write_csv() for t in tables)
+    written = [p for p in real_run.rglob("*") if p.is_file() and "landing" not in p.relative_to(real_run).parts[:1]]
+    assert any(p.suffix == ".duckdb" for p in written) and any(p.suffix == ".html" for p in written)
+    blobs = {str(p): expand(p) for p in written}
+    for value in rs.PERSONAL.values():
+        assert value not in text, value
+        for name, data in blobs.items():
+            assert value.encode("utf-8") not in data, (value, name)
