@@ -15,7 +15,7 @@ from tests import real_shapes as rs
 from transforms.classify import derive_missing_due, load_catalogue
 from transforms.calendar import working_calendar
 from transforms.ingest import ingest_files
-from transforms.readers import MappingError, UnusableFile, load_mapping, read_table
+from transforms.readers import UnusableFile, load_mapping, read_table
 from transforms.units import load_registry
 
 NOW = dt.datetime(2024, 4, 15, 12, 0)

@@ -5,6 +5,7 @@ below it."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable, Iterable
 
 import polars as pl
 
@@ -20,7 +21,7 @@ from transforms.readers.header import (
     totals_mask,
 )
 from transforms.readers.mapping import SourceMapping
-from transforms.readers.table import HEADER_SEARCH_ROWS, RawTable
+from transforms.readers.table import HEADER_SEARCH_ROWS, RawTable, UnusableFile
 
 
 def assemble_body(
@@ -83,3 +84,22 @@ def read_grid(
         spanning=spanning.slice(header.last + 1) if spanning is not None else None,
         encoding=encoding, sheet=sheet,
     )
+
+
+def first_table(path: Path, attempts: Iterable[Callable[[], RawTable | None]], nothing: str) -> RawTable:
+    """The first of a file's tables (a workbook's sheets, a page's tables) that has a
+    recognisable header. When none has, the first one's missing fields, if a header
+    lacked some, else UnusableFile(``nothing``). An error raised by ``attempts``
+    itself (a size guard) is not a table's: it goes through."""
+    first_incomplete: UnusableFile | None = None
+    for attempt in attempts:
+        try:
+            raw = attempt()
+        except UnusableFile as exc:
+            first_incomplete = first_incomplete or exc
+            continue
+        if raw is not None:
+            return raw
+    if first_incomplete is not None:
+        raise first_incomplete
+    raise UnusableFile(path, nothing)

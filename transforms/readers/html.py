@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from transforms.readers.aliases import HeaderMatcher
-from transforms.readers.grid import read_grid
+from transforms.readers.grid import first_table, read_grid
 from transforms.readers.mapping import SourceMapping
 from transforms.readers.table import MAX_CELL_CHARS, RawTable, UnusableFile
 from transforms.readers.text import decode, read_bytes
@@ -114,22 +114,15 @@ def read_html(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None)
     tables = [t for t in doc.iter("table") if not t.xpath("ancestor::table")]
     if not tables:
         raise UnusableFile(path, "no table in the HTML page (not a dossier table)")
-    first_incomplete: UnusableFile | None = None
-    for table in tables:
-        laid, filled, spanning = table_grid(table)
-        width = max((len(r) for r in laid), default=0)
-        if not laid or width == 0:
-            continue
-        try:
-            raw = read_grid(
-                path, "html", _frame(laid, width), matcher, mapping, filled=_frame(filled, width),
-                spanning=pl.Series(spanning, dtype=pl.Boolean), encoding=encoding,
-            )
-        except UnusableFile as exc:
-            first_incomplete = first_incomplete or exc
-            continue
-        if raw is not None:
-            return raw
-    if first_incomplete is not None:
-        raise first_incomplete
-    raise UnusableFile(path, "no table of the HTML page has a recognisable header row (not a dossier table)")
+
+    def attempts():
+        for table in tables:
+            laid, filled, spanning = table_grid(table)
+            width = max((len(r) for r in laid), default=0)
+            if width:
+                yield lambda laid=laid, filled=filled, spanning=spanning, width=width: read_grid(
+                    path, "html", _frame(laid, width), matcher, mapping, filled=_frame(filled, width),
+                    spanning=pl.Series(spanning, dtype=pl.Boolean), encoding=encoding,
+                )
+
+    return first_table(path, attempts(), "no table of the HTML page has a recognisable header row (not a dossier table)")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from transforms.readers.aliases import HeaderMatcher
-from transforms.readers.grid import read_grid
+from transforms.readers.grid import first_table, read_grid
 from transforms.readers.mapping import SourceMapping
 from transforms.readers.table import RawTable, UnusableFile
 
@@ -35,20 +35,14 @@ def read_sheets(
     check: Callable[[int, str], None] = lambda position, name: None,
 ) -> RawTable:
     """``check(position, name)`` runs before a sheet is loaded (a size guard)."""
-    first_incomplete: UnusableFile | None = None
-    for position, name in enumerate(sheet_names, start=1):
-        check(position, name)
-        try:
-            df = reader.load_sheet(name, header_row=None, dtypes="string").to_polars()
-        except Exception:
-            continue
-        try:
-            raw = read_grid(path, fmt, df, matcher, mapping, sheet=name)
-        except UnusableFile as exc:
-            first_incomplete = first_incomplete or exc
-            continue
-        if raw is not None:
-            return raw
-    if first_incomplete is not None:
-        raise first_incomplete
-    raise UnusableFile(path, "no sheet has a recognisable header row (not a dossier table)")
+
+    def attempts():
+        for position, name in enumerate(sheet_names, start=1):
+            check(position, name)
+            try:
+                df = reader.load_sheet(name, header_row=None, dtypes="string").to_polars()
+            except Exception:
+                continue
+            yield lambda df=df, name=name: read_grid(path, fmt, df, matcher, mapping, sheet=name)
+
+    return first_table(path, attempts(), "no sheet has a recognisable header row (not a dossier table)")
