@@ -219,13 +219,18 @@ def group_labels(df: pl.DataFrame, kept: list[int], spanning: pl.Series | None =
     HTML colspan). It is not a dossier; its text is unit evidence for the rows below."""
     if df.height == 0 or df.width < 3:
         return pl.Series([None] * df.height, dtype=pl.Utf8)
+    none = pl.Series([None] * df.height, dtype=pl.Utf8)
     # only columns that hold something (a sheet may be 16,384 columns wide)
     nulls = df.null_count().row(0)
     held = [i for i, n in enumerate(nulls) if n < df.height]
     if not held:
-        return pl.Series([None] * df.height, dtype=pl.Utf8)
-    kept_set = {held.index(i) for i in kept if i in held}
+        return none
     df = df.select([df.columns[i] for i in held])
+    # most files have no row with a single cell: one cheap pass says so
+    lone = df.select((pl.sum_horizontal(pl.all().is_not_null()) == 1).any()).item()
+    if not lone and spanning is None:
+        return none
+    kept_set = {held.index(i) for i in kept if i in held}
     cols = df.columns
     texts = [pl.col(c).cast(pl.Utf8).str.strip_chars() for c in cols]
     filled = pl.sum_horizontal([(t.str.len_chars() > 0).fill_null(False).cast(pl.Int32) for t in texts])
