@@ -39,7 +39,7 @@ def _cell_text(cell) -> str:
         br.tail = "\n" + (br.tail or "")
     for block in cell.iter("p", "div", "li"):
         block.tail = "\n" + (block.tail or "")
-    text = cell.text_content()
+    text = cell.text_content().replace("\xa0", " ")  # &nbsp; is layout, not data
     return text[:MAX_CELL_CHARS] if len(text) > MAX_CELL_CHARS else text
 
 
