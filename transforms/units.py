@@ -29,7 +29,7 @@ from pathlib import Path
 import polars as pl
 
 from transforms.normalise import clean_text_expr, key_expr, parse_datetime_expr
-from transforms.schema import REGISTRY_SCHEMA, UNIT_HINT
+from transforms.schema import REGISTRY_SCHEMA, UNIT_HINT, UNIT_SCHEMA
 
 UNKNOWN_UNIT = "unknown_unit"
 AMBIGUOUS_UNIT = "ambiguous_unit"
@@ -87,8 +87,9 @@ def id_prefix_expr(dossier_id: pl.Expr) -> pl.Expr:
 
 
 def load_registry(path: Path | str) -> pl.DataFrame:
-    """Read a registry CSV (schema.REGISTRY_SCHEMA: the units' columns and the optional
-    ``agency_code``; codes stay text, dates ISO)."""
+    """Read a registry CSV: the columns of schema.UNIT_SCHEMA, plus ``agency_code``
+    when the file has that optional column (schema.REGISTRY_SCHEMA); codes stay
+    text, dates ISO."""
     path = Path(path)
     raw = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
     raw = raw.rename({c: c.strip().lstrip("\ufeff") for c in raw.columns})
@@ -96,7 +97,8 @@ def load_registry(path: Path | str) -> pl.DataFrame:
     if missing:
         raise ValueError(f"{path.name}: registry lacks columns: {', '.join(missing)}")
     exprs = []
-    for name, dtype in REGISTRY_SCHEMA.items():
+    schema = REGISTRY_SCHEMA if "agency_code" in raw.columns else UNIT_SCHEMA
+    for name, dtype in schema.items():
         col = clean_text_expr(pl.col(name)) if name in raw.columns else pl.lit(None, dtype=pl.Utf8)
         if dtype == pl.Date:
             col = parse_datetime_expr(col).dt.date()
