@@ -211,6 +211,29 @@ def _file_evidence(keys: pl.DataFrame, hints: pl.DataFrame, reg: pl.DataFrame) -
     return per_day.join(known, on="__hfile", how="left")
 
 
+def _decision(explicit: pl.Series) -> list[pl.Expr]:
+    """The unit of each key from its stages' results (``__n_<stage>`` …): the first
+    stage that names a unit decides; a row with no unit evidence at all is NO_UNIT."""
+    code = pl.lit(None, dtype=pl.Utf8)
+    valid_from = pl.lit(None, dtype=pl.Date)
+    problem = pl.lit(UNKNOWN_UNIT)
+    for tag in reversed(["own", "prefix", "group", "file"]):
+        n = pl.col(f"__n_{tag}").fill_null(0)
+        code = pl.when(n == 1).then(pl.col(f"__unit_{tag}")).when(n > 1).then(None).otherwise(code)
+        valid_from = pl.when(n == 1).then(pl.col(f"__vf_{tag}")).when(n > 1).then(None).otherwise(valid_from)
+        problem = pl.when(n == 1).then(pl.lit(None, dtype=pl.Utf8)).when(n > 1).then(pl.lit(AMBIGUOUS_UNIT)).otherwise(problem)
+    evidence = (
+        pl.col("unit_code").is_not_null()
+        | pl.col("unit_name").is_not_null()
+        | pl.col("__ghint").is_not_null()
+        | (pl.col("__n_prefix_any").fill_null(0) > 0)
+        | pl.col("__any").fill_null(False)
+        | pl.col("__hfile").is_in(explicit).fill_null(False)
+    )
+    problem = pl.when(problem.is_not_null() & ~evidence).then(pl.lit(NO_UNIT)).otherwise(problem)
+    return [code.alias("__unit_code"), valid_from.alias("unit_valid_from"), problem.alias("unit_problem")]
+
+
 def resolve_units(frame: pl.DataFrame, registry: pl.DataFrame, hints: pl.DataFrame | None = None) -> pl.DataFrame:
     """Add ``unit_code`` (the resolved registry code; the file's value is kept in
     ``unit_code_given``), ``unit_valid_from`` and ``unit_problem`` (null |
@@ -260,29 +283,7 @@ def resolve_units(frame: pl.DataFrame, registry: pl.DataFrame, hints: pl.DataFra
         files.rename({"__n": "__n_file", "__unit": "__unit_file", "__vf": "__vf_file"}),
         on=["__hfile", "__d"], how="left",
     )
-    code = pl.lit(None, dtype=pl.Utf8)
-    valid_from = pl.lit(None, dtype=pl.Date)
-    problem = pl.lit(UNKNOWN_UNIT)
-    for tag in reversed(["own", "prefix", "group", "file"]):
-        n = pl.col(f"__n_{tag}").fill_null(0)
-        code = pl.when(n == 1).then(pl.col(f"__unit_{tag}")).when(n > 1).then(None).otherwise(code)
-        valid_from = pl.when(n == 1).then(pl.col(f"__vf_{tag}")).when(n > 1).then(None).otherwise(valid_from)
-        problem = pl.when(n == 1).then(pl.lit(None, dtype=pl.Utf8)).when(n > 1).then(pl.lit(AMBIGUOUS_UNIT)).otherwise(problem)
-    evidence = (
-        pl.col("unit_code").is_not_null()
-        | pl.col("unit_name").is_not_null()
-        | pl.col("__ghint").is_not_null()
-        | (pl.col("__n_prefix_any").fill_null(0) > 0)
-        | pl.col("__any").fill_null(False)
-        | pl.col("__hfile").is_in(explicit).fill_null(False)
-    )
-    problem = pl.when(problem.is_not_null() & ~evidence).then(pl.lit(NO_UNIT)).otherwise(problem)
-    resolved = out.select(
-        *key_cols,
-        code.alias("__unit_code"),
-        valid_from.alias("unit_valid_from"),
-        problem.alias("unit_problem"),
-    )
+    resolved = out.select(*key_cols, *_decision(explicit))
     return (
         df.join(resolved, on=key_cols, how="left", nulls_equal=True, maintain_order="left")
         .with_columns(
