@@ -56,7 +56,8 @@ def dossiers(
             registry_path=Path(settings.registry_path),
             now=local_now(),
             log=_log(context),
-            header_mapping=settings.header_mapping(),
+            aliases=settings.aliases(),
+            mappings=settings.mappings(),
         )
         holds = batch_holds_in(con, report.by_file, settings.quality_config())
         wh.replace_batch_holds(con, holds)

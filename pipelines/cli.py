@@ -198,6 +198,7 @@ def _settings(args) -> tuple[ScoreboardSettings, Warehouse]:
         catalogue_path=getattr(args, "catalogue", None),
         quality_path=getattr(args, "quality", None),
         aliases_path=getattr(args, "aliases", None),
+        mappings_path=getattr(args, "mappings", None),
     )
     return settings, Warehouse.from_env(args.warehouse)
 
@@ -315,6 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quality", help="quality thresholds YAML (SCOREBOARD_QUALITY, default config/quality.yaml)")
         p.add_argument(
             "--aliases", help="header aliases CSV (SCOREBOARD_ALIASES, default config/header_aliases.csv)"
+        )
+        p.add_argument(
+            "--mappings",
+            help="folder of the vendors' per-source mapping files (SCOREBOARD_MAPPINGS, default: "
+            "`mappings` beside the landing folder)",
         )
 
     run = sub.add_parser("run", help="ingest the landing folder, score and publish")

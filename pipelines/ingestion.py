@@ -12,10 +12,12 @@ from pathlib import Path
 import polars as pl
 
 from pipelines import warehouse as wh
+from pipelines.resources import mappings_dir
 from quality.suites import DOSSIER_BUCKET_ROWS, QualityResult, merge_results, validate_dossiers
 from transforms.changes import affected_periods
 from transforms.periods import PERIOD_TYPES, covered_range, index_of
 from transforms.ingest import content_hash, ingest_files
+from transforms.readers import load_mappings
 from transforms.units import load_registry
 
 REJECTED_DIR = "_rejected"
@@ -98,10 +100,15 @@ def ingest_landing(
     registry_path: Path,
     now: datetime,
     log: Callable[[str], None] = print,
-    header_mapping: dict[str, str] | None = None,
+    aliases: Path | None = None,
+    mappings: Path | None = None,
 ) -> IngestionReport:
-    """Ingest what is new or changed in the landing folder (`header_mapping`: the
-    deployment's header aliases over the shipped ones, ScoreboardSettings.header_mapping)."""
+    """Ingest what is new or changed in the landing folder. ``aliases``: the header
+    alias table applied over the shipped one (ScoreboardSettings.aliases); ``mappings``:
+    the folder of per-source mapping files (default: resources.mappings_dir). A wrong
+    mapping file stops the run with one sentence naming it, its line and the problem
+    (MappingError)."""
+    vendors = load_mappings(mappings if mappings is not None else mappings_dir(landing))
     registry = load_registry(registry_path)
     wh.replace_units(con, registry)
     report = IngestionReport()
@@ -123,7 +130,7 @@ def ingest_landing(
         pending.append((path, source, digest))
     done = 0
     for batch in _batches(pending):
-        results = ingest_files(batch, registry, now=now, mapping=header_mapping)
+        results = ingest_files(batch, registry, now=now, mappings=vendors, aliases=aliases)
         rows = []
         for (path, source, digest), result in zip(batch, results):
             rows.append(

@@ -39,6 +39,12 @@ def env_default(name: str) -> str:
     return os.environ.get(name) or DEFAULTS[name]
 
 
+def mappings_dir(landing: Path, configured: str = "") -> Path:
+    """Where the per-source mapping files are (README: Per-source mappings): the
+    configured folder, else the folder `mappings` beside the landing folder."""
+    return Path(configured) if configured else Path(landing).parent / "mappings"
+
+
 def local_now() -> datetime:
     """The moment of ingestion, naive local time; SCOREBOARD_NOW pins it (tests, re-runs)."""
     pinned = os.environ.get("SCOREBOARD_NOW")
@@ -61,6 +67,8 @@ class ScoreboardSettings(dg.ConfigurableResource):
     crosswalk_path: str = DEFAULTS["SCOREBOARD_CROSSWALK"]
     quality_path: str = DEFAULTS["SCOREBOARD_QUALITY"]
     aliases_path: str = DEFAULTS["SCOREBOARD_ALIASES"]
+    # the vendors' per-source mapping files (empty: `mappings` beside the landing folder)
+    mappings_path: str = ""
 
     @classmethod
     def from_env(cls, **overrides: str | None) -> "ScoreboardSettings":
@@ -74,6 +82,7 @@ class ScoreboardSettings(dg.ConfigurableResource):
             "crosswalk_path": os.environ.get("SCOREBOARD_CROSSWALK", DEFAULTS["SCOREBOARD_CROSSWALK"]),
             "quality_path": env_default("SCOREBOARD_QUALITY"),
             "aliases_path": env_default("SCOREBOARD_ALIASES"),
+            "mappings_path": os.environ.get("SCOREBOARD_MAPPINGS", ""),
         }
         values.update({k: str(v) for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -90,17 +99,17 @@ class ScoreboardSettings(dg.ConfigurableResource):
 
         return load_quality_config(Path(self.quality_path))
 
-    def header_mapping(self) -> dict[str, str] | None:
-        """The deployment's header aliases for the reader: None for the shipped table,
-        which the reader knows; another table as a mapping the reader applies over
-        the shipped one (transforms.read's per-source mapping)."""
-        from transforms.read import load_aliases
-
-        if Path(self.aliases_path).resolve() == Path(DEFAULTS["SCOREBOARD_ALIASES"]).resolve():
-            return None
-        if not Path(self.aliases_path).is_file():
+    def aliases(self) -> Path:
+        """The header alias table the reader applies over the shipped one (the shipped
+        one itself by default)."""
+        path = Path(self.aliases_path)
+        if not path.is_file():
             raise FileNotFoundError(f"the header aliases {self.aliases_path} do not exist")
-        return load_aliases(Path(self.aliases_path))
+        return path
+
+    def mappings(self) -> Path:
+        """The folder of the vendors' per-source mapping files."""
+        return mappings_dir(self.landing, self.mappings_path)
 
     def config_versions(self) -> dict:
         """What the numbers are made with, besides the dossiers: profile, registry,
@@ -124,6 +133,9 @@ class ScoreboardSettings(dg.ConfigurableResource):
             "calendar": calendar_version(Path(self.calendar_path)),
             "quality": _file_version(Path(self.quality_path)),
             "aliases": _file_version(Path(self.aliases_path)),
+            # a vendor's mapping decides how its files read
+            "mappings": [_file_version(p) for p in sorted(self.mappings().glob("*")) if p.is_file()]
+            if self.mappings().is_dir() else [],
             "catalogue": (
                 {
                     "file": Path(self.catalogue_path).name,

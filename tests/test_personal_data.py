@@ -1,10 +1,13 @@
 """Personal data never enters (dossier-log.md): not the warehouse, the quarantine,
 a log, Dagster's event log or a published file.
 
-Fake names, identity numbers, phone numbers, e-mails and addresses are planted in
-personal columns of every input format (CSV UTF-8, CSV Windows-1258 with ``;``, XLSX
-with a banner, JSON, JSON Lines, Parquet), on accepted rows and on rows that are
-quarantined, and in two files that are set aside. The whole pipeline then runs on a
+Fake names, identity numbers, phone numbers, e-mails, addresses, an officer's name
+and free-text summaries are planted in personal columns of every input format (CSV
+UTF-8, CSV Windows-1258 with ``;``, XLSX with a banner, JSON, JSON Lines, Parquet)
+and of every real export shape (tests/real_shapes.py: the national sync envelope and
+its bare array with their nested lists, an HTML list saved as .xls with the officer
+column, the printed list as binary .xls, the "Sổ theo dõi" book), on accepted rows
+and on rows that are quarantined, and in files that are set aside. The whole pipeline then runs on a
 persistent Dagster instance with every log captured at DEBUG, and every place it
 writes is searched for every planted value, in every encoding it could be stored in.
 The only place they may remain is the set-aside files themselves (the user's files,
@@ -45,9 +48,16 @@ PERSONAL = {
     "Số điện thoại": "0912345678",
     "Email": "hoa.mai.canary@example.vn",
     "Địa chỉ": "Số 7 ngõ 15 phố Hàng Bạc, Hoàn Kiếm",
+    "Người nhận hồ sơ": "Đinh Công Cán Bộ",  # the officer
+    "Trích yếu": "Đăng ký khai sinh cho cháu Nguyễn Thị Hoa Mai",  # a free-text summary
 }
 # fragments that would betray a value cut or re-cased on the way
-FRAGMENTS = ["Hoa Mai", "Bảo Ngọc", "hoa.mai.canary", "Hàng Bạc", "912345678", "1234567890", "88001122"]
+FRAGMENTS = ["Hoa Mai", "Bảo Ngọc", "hoa.mai.canary", "Hàng Bạc", "912345678", "1234567890", "88001122", "Cán Bộ"]
+# the same planted values in the real shapes' personal fields
+REAL_PERSONAL = {
+    "name": PERSONAL["Họ tên"], "id": PERSONAL["Số CCCD"], "phone": PERSONAL["Số điện thoại"],
+    "email": PERSONAL["Email"], "address": PERSONAL["Địa chỉ"], "officer": PERSONAL["Người nhận hồ sơ"],
+}
 
 CANON = {
     "dossier_id": "Mã hồ sơ",
@@ -117,6 +127,8 @@ def write_inputs(landing: Path) -> None:
     )
     pl.DataFrame(records("parquet")).write_parquet(landing / "table.parquet")
 
+    write_real_shapes(landing)
+
     # set aside: no recognisable header at all, only personal columns
     only_personal = [dict(PERSONAL), dict(PERSONAL)]
     (landing / "khong-tieu-de.csv").write_text(csv_text(only_personal, ","), encoding="utf-8")
@@ -128,7 +140,40 @@ def write_inputs(landing: Path) -> None:
     wb.close()
 
 
-SET_ASIDE = ("khong-tieu-de.csv", "thieu-cot.xlsx")
+def write_real_shapes(landing: Path) -> None:
+    """Each real shape with one accepted and one quarantined row (units of the
+    example registry, named as those systems name them)."""
+    from tests import real_shapes as rs
+
+    p = REAL_PERSONAL
+    rs.write_sync_envelope(landing / "dvcqg" / "dongbo.json", [
+        dict(id="RS-sync-1", received="2024-01-03T08:00:00", due="2024-01-10T17:00:00", status="4"),
+        dict(id="RS-sync-2", received="20240230", status="2"),  # bad_date
+    ], "00001", p)
+    rs.write_sync_array(landing / "dvcqg" / "mang.json", [
+        dict(id="RS-arr-1", received="2024-01-04T08:00:00", status="2", unit_name="UBND Quận Ba Đình"),
+        dict(id="", received="2024-01-04T08:00:00", status="2", unit_name="UBND Quận Ba Đình"),  # missing_id
+    ], p)
+    rs.write_danh_sach(landing / "Danh sách hồ sơ.xls", [
+        dict(unit_name="Phường Phúc Xá", name="Đăng ký khai sinh", id="RS-html-1", status="10",
+             received="2024-01-05T08:00:00", due="2024-01-09T17:00:00", finished="2024-01-08T08:00:00"),
+        dict(unit_name="Phường Phúc Xá", name="Đăng ký khai sinh", id="RS-html-2", status="10",
+             received="2024-01-05T08:00:00", finished="2024-01-04T08:00:00"),  # chronology
+    ], p, officer=True)
+    rs.write_printed_list_xls(landing / "danh_sach_in.xls", [
+        dict(id="RS-xls-1", name="Chứng thực bản sao", unit_name="Phường Phúc Xá", received="2024-01-08", due="2024-01-09"),
+        dict(id="RS-xls-2", name="Chứng thực bản sao", unit_name="Phường Phúc Xá", received_text="31/02/2024"),  # bad_date
+    ], p, banner=("UBND PHƯỜNG PHÚC XÁ",))
+    # set aside: the book has no procedure column
+    rs.write_so_theo_doi(landing / "so_theo_doi.xlsx", [
+        dict(id="RS-so-1", received="2024-01-08T08:00:00", due="2024-01-09T17:00:00")], "UBND Phường Phúc Xá", p)
+
+
+REAL_LOADED = {
+    "dvcqg/dongbo.json": "bad_date", "dvcqg/mang.json": "missing_id",
+    "Danh sách hồ sơ.xls": "chronology", "danh_sach_in.xls": "bad_date",
+}
+SET_ASIDE = ("khong-tieu-de.csv", "thieu-cot.xlsx", "so_theo_doi.xlsx")
 
 
 def needles() -> dict[str, list[bytes]]:
@@ -219,12 +264,21 @@ def test_the_pipeline_really_read_the_personal_files(pipeline_run):
         reasons = con.execute("SELECT source_file, reason FROM quarantine ORDER BY ALL").fetchall()
         dropped = dict(con.execute("SELECT source_file, dropped_columns FROM ingested_files").fetchall())
     loaded = ["Quận Ba Đình/cp1258.csv", "array.json", "banner.xlsx", "lines.jsonl", "table.parquet", "utf8.csv"]
-    assert {f for f, s in files.items() if s == "loaded"} == set(loaded)
+    assert {f for f, s in files.items() if s == "loaded"} == set(loaded) | set(REAL_LOADED)
     assert {f for f, s in files.items() if s == "rejected"} == set(SET_ASIDE)
-    assert len(dossiers) == 12  # two per format
-    assert sorted(reasons) == sorted([(f, "missing_id") for f in loaded] + [(f, "bad_date") for f in loaded])
+    assert len(dossiers) == 12 + 4  # two per format, one per real shape
+    assert sorted(reasons) == sorted(
+        [(f, "missing_id") for f in loaded] + [(f, "bad_date") for f in loaded] + list(REAL_LOADED.items()))
     for f in loaded:  # only the names of the dropped columns are recorded
         assert set(PERSONAL) <= set(json.loads(dropped[f])), f
+    real = {
+        "dvcqg/dongbo.json": {"ChuHoSo", "SoGiayToChuHoSo", "Email", "SoDienThoai", "TrichYeuHoSo", "DinhDanhCHS", "TaiLieuNop"},
+        "dvcqg/mang.json": {"ChuHoSo", "TrichYeuHoSo", "ThongTinKhac"},
+        "Danh sách hồ sơ.xls": {"Người nộp", "Chủ hồ sơ", "Địa chỉ", "Người tiếp nhận"},
+        "danh_sach_in.xls": {"Tên cá nhân, tổ chức", "Địa chỉ, số điện thoại"},
+    }
+    for f, names in real.items():
+        assert names <= set(json.loads(dropped[f])), f
     for name in SET_ASIDE:
         assert (pipeline_run["landing"] / REJECTED_DIR / name).is_file()
     assert "khong-tieu-de.csv" in pipeline_run["logs"], "the logs were not captured"
@@ -281,7 +335,7 @@ def test_no_personal_value_in_dagsters_event_log_or_metadata(pipeline_run):
     key = dg.AssetKey("dossiers")
     event = instance.get_latest_materialization_event(key)
     metadata = event.asset_materialization.metadata
-    assert metadata["files_set_aside"].value == 2
+    assert metadata["files_set_aside"].value == len(SET_ASIDE)
     assert not leaks(str({k: v.value for k, v in metadata.items()}))
     # and whatever Dagster keeps on disk (sqlite storage, compute logs)
     found = {str(p.relative_to(pipeline_run["home"])): leaks(p.read_bytes())
@@ -314,7 +368,7 @@ def test_no_personal_value_anywhere_else_on_disk(pipeline_run):
         if hit:
             found[str(p.relative_to(tmp))] = hit
     reasons = [p for p in checked if p.name.endswith(".reason.txt")]
-    assert len(reasons) == 2
+    assert len(reasons) == len(SET_ASIDE)
     for p in reasons:
         text = p.read_text(encoding="utf-8")
         assert text.startswith(p.name.removesuffix(".reason.txt") + ":")

@@ -140,7 +140,25 @@ def test_header_key_normalisation():
         ("NgayTuChoi", "rejected_at"),
         ("Số lần bổ sung", "supplement_count"),
         ("Có lệ phí", "fee_required"),
-        ("DuocThanhToanTrucTuyen", "paid_online"),
+        # the sync's 0/1/2/3 code decides fee_required and paid_online (normalise)
+        ("DuocThanhToanTrucTuyen", "payment_code"),
+        ("HinhThuc", None),  # how the result is returned, never the channel
+        ("Hình thức", None),
+        ("DonViXuLy", "unit_name"),
+        ("Đơn vị xử lý", "unit_name"),
+        ("Đơn vị giải quyết", "unit_name"),
+        ("Nhận hồ sơ", "received_at"),
+        ("Ngày nhận", "received_at"),
+        ("Ngày nộp hồ sơ", "submitted_at"),
+        ("Hẹn trả kết quả", "due_at"),
+        ("Ngày có kết quả", "finished_at"),
+        ("Ngày nhận kết quả", "returned_at"),
+        ("Tên thủ tục hành chính", "procedure_name"),
+        ("TrichYeuHoSo", None),  # free-text summaries carry names
+        ("Trích yếu", None),
+        ("Nội dung hồ sơ", None),
+        ("Người nhận hồ sơ", None),  # the officer
+        ("DinhDanhCHS", None),
         ("HoSoCoThanhPhanSoHoa", "digitized"),
         ("Kết quả điện tử", "e_result"),
         ("Đã đồng bộ", "synced"),
@@ -176,7 +194,8 @@ def test_every_alias_of_the_spec_is_shipped():
         "rejected_at": ["Ngày từ chối", "NgayTuChoi"],
         "supplement_count": ["Số lần yêu cầu bổ sung", "Số lần bổ sung"],
         "fee_required": ["Có phí", "Có lệ phí", "Thu phí"],
-        "paid_online": ["Thanh toán trực tuyến", "DuocThanhToanTrucTuyen"],
+        "paid_online": ["Thanh toán trực tuyến"],
+        "payment_code": ["DuocThanhToanTrucTuyen"],  # decides paid_online (Real exports)
         "digitized": ["Số hóa", "Đã số hóa", "HoSoCoThanhPhanSoHoa"],
         "e_result": ["Kết quả điện tử"],
         "synced": ["Đồng bộ DVCQG", "Đã đồng bộ"],
@@ -356,7 +375,7 @@ def test_json_array_of_objects(tmp_path):
     assert raw.dropped_columns == ["HoTenNguoiNop"]
     assert raw.frame["status"].to_list() == ["10", "4"]
     assert raw.frame["supplement_count"].to_list() == ["1", None]
-    assert raw.frame["paid_online"].to_list() == ["true", None]
+    assert raw.frame["payment_code"].to_list() == ["true", None]
     assert raw.frame["unit_code"].to_list() == ["001", "00001"]
     assert "Bí Ẩn" not in all_text(raw) and "Lồng Nhau" not in all_text(raw)
 

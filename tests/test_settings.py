@@ -46,7 +46,7 @@ def test_every_configuration_file_is_a_setting_with_an_environment_variable(tmp_
     shipped = ScoreboardSettings.from_env()
     assert shipped.quality_path == str(config_path("quality.yaml"))
     assert shipped.aliases_path == str(config_path("header_aliases.csv"))
-    assert shipped.header_mapping() is None
+    assert shipped.aliases() == config_path("header_aliases.csv")
 
 
 def ingest(tmp_path, name: str, **settings) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from transforms.schema import UNIT_SCHEMA
+from transforms.schema import REGISTRY_SCHEMA, UNIT_SCHEMA
 from transforms.units import load_registry, resolve_units
 
 FIXTURES = Path(__file__).parent / "fixtures" / "example"
@@ -59,6 +59,23 @@ def test_load_registry_types_and_codes_as_text():
     assert reg["valid_from"].to_list()[0] == dt.date(2008, 8, 1)
     assert reg["valid_to"].to_list() == [None] * 4
     assert reg["parent_code"].to_list() == [None, None, "001", "002"]
+
+
+def test_load_registry_reads_the_optional_agency_code(tmp_path):
+    path = tmp_path / "units.csv"
+    path.write_text(REGISTRY.replace("valid_to\n", "valid_to,agency_code\n", 1).replace(
+        "001,Quận Ba Đình,district,,urban,2008-08-01,2025-06-30", "001,Quận Ba Đình,district,,urban,2008-08-01,2025-06-30, 000.00.01.h26 "),
+        encoding="utf-8")
+    reg = load_registry(path)
+    assert dict(reg.schema) == REGISTRY_SCHEMA
+    assert reg["agency_code"].to_list()[:2] == ["000.00.01.h26", None]
+    # as a unit code, an agency code (any case), or the prefix of a dossier id
+    frame = pl.DataFrame(
+        {"unit_code": ["000.00.01.H26", None], "dossier_id": ["X-1", "000.00.01.H26-240501-0001"], "received_at": [OLD, OLD]},
+        schema={"unit_code": pl.Utf8, "dossier_id": pl.Utf8, "received_at": pl.Datetime("us")},
+    )
+    out = resolve_units(frame, reg)
+    assert out.select("unit_code", "unit_valid_from", "unit_problem").rows() == [("001", V08, None), ("001", V08, None)]
 
 
 def test_load_registry_rejects_missing_columns(tmp_path):
@@ -133,7 +150,7 @@ def test_code_first_then_name(registry):
         ("020", V08, None),
         ("09552", V08, None),
         (None, None, "unknown_unit"),
-        (None, None, "unknown_unit"),
+        (None, None, "no_unit"),  # nothing names a unit: ingestion says missing_field
     ]
 
 

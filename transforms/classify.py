@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from transforms.calendar import add_working_days
+from transforms.normalise import procedure_key_expr
 
 FINISHED_STATUSES = (9, 10)
 REJECTED_STATUSES = (3, 7, 8)
@@ -74,15 +75,23 @@ def classify(dossiers: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFra
 
 
 def load_catalogue(path: Path | str) -> pl.DataFrame:
-    """A procedure catalogue: procedure_code → legal processing time in working days."""
+    """A procedure catalogue: procedure_code → legal processing time in working days.
+    Where it also has ``procedure_name``, the procedure's name key (the key of a
+    dossier exported with a name and no code, normalise.procedure_key_expr) maps to
+    the same days, after the codes."""
     frame = pl.read_csv(path, infer_schema=False)
     missing = {"procedure_code", "processing_days"} - set(frame.columns)
     if missing:
         raise ValueError(f"the procedure catalogue {path} has no column {', '.join(sorted(missing))}")
-    return frame.select(
-        pl.col("procedure_code").str.strip_chars(),
-        pl.col("processing_days").str.strip_chars().cast(pl.Int64, strict=False),
-    ).filter(pl.col("processing_days").is_not_null()).unique("procedure_code", keep="first")
+    days = pl.col("processing_days").str.strip_chars().cast(pl.Int64, strict=False)
+    keys = [frame.select(pl.col("procedure_code").str.strip_chars(), days)]
+    if "procedure_name" in frame.columns:
+        keys.append(frame.select(procedure_key_expr(pl.col("procedure_name")).alias("procedure_code"), days))
+    return (
+        pl.concat(keys)
+        .filter(pl.col("procedure_code").is_not_null() & pl.col("processing_days").is_not_null())
+        .unique("procedure_code", keep="first", maintain_order=True)
+    )
 
 
 def derive_missing_due(

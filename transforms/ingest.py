@@ -18,15 +18,14 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from transforms.classify import due_end_expr
-from transforms.normalise import BAD_DATE, MAX_TEXT_CHARS, UNREADABLE, normalise
-from transforms.read import (
-    CSV_EXTENSIONS,
-    EXCEL_EXTENSIONS,
-    JSON_EXTENSIONS,
-    JSONL_EXTENSIONS,
-    PARQUET_EXTENSIONS,
+from transforms.normalise import BAD_DATE, MAX_TEXT_CHARS, UNREADABLE, normalise, procedure_key_expr
+from transforms.readers import (
+    MappingError,
     RawTable,
+    SourceMapping,
     UnusableFile,
+    format_of,
+    mapping_for,
     read_table,
 )
 from transforms.schema import (
@@ -35,9 +34,10 @@ from transforms.schema import (
     EVENT_FIELDS,
     LOCAL_TZ,
     TIMESTAMP,
+    UNIT_HINT,
     empty_frame,
 )
-from transforms.units import resolve_units
+from transforms.units import NO_UNIT, resolve_units
 
 QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "source_file": pl.Utf8(),
@@ -81,20 +81,6 @@ def content_hash(path: Path | str) -> str:
     return h.hexdigest()
 
 
-def _format_of(path: Path) -> str | None:
-    ext = path.suffix.lower()
-    for fmt, exts in (
-        ("csv", CSV_EXTENSIONS),
-        ("xlsx", EXCEL_EXTENSIONS),
-        ("json", JSON_EXTENSIONS),
-        ("jsonl", JSONL_EXTENSIONS),
-        ("parquet", PARQUET_EXTENSIONS),
-    ):
-        if ext in exts:
-            return fmt
-    return None
-
-
 def _local_naive(now: datetime) -> datetime:
     if now.tzinfo is not None:
         now = now.astimezone(ZoneInfo(LOCAL_TZ)).replace(tzinfo=None)
@@ -116,9 +102,9 @@ def reason_expr(now: datetime, raw_received_present: pl.Expr) -> pl.Expr:
         & pl.col("returned_at").is_null()
     )
     missing_field = (
-        pl.col("procedure_code").is_null()
+        (pl.col("procedure_code").is_null() & pl.col("procedure_name").is_null())
         | ~raw_received_present
-        | (pl.col("unit_code_given").is_null() & pl.col("unit_name").is_null())
+        | (pl.col("unit_problem") == NO_UNIT).fill_null(False)
     )
     return (
         pl.when(pl.col("dossier_id").is_null())
@@ -174,30 +160,34 @@ def ingest_file(
     *,
     now: datetime,
     source_name: str,
-    mapping: Mapping[str, str | None] | Path | str | None = None,
+    mapping: SourceMapping | Mapping[str, str | None] | Path | str | None = None,
 ) -> FileResult:
     """Read, normalise, resolve and classify one file. Never raises for a bad file:
     it comes back with ``status='rejected'`` and a message."""
     return ingest_files([(Path(path), source_name)], registry, now=now, mapping=mapping)[0]
 
 
-def _read(path: Path, source_name: str, mapping, digest: str | None = None) -> tuple[str, RawTable | FileResult]:
+def _read(
+    path: Path, source_name: str, mapping, digest: str | None = None, aliases: Path | None = None
+) -> tuple[str, RawTable | FileResult]:
     """(content hash, the file's raw table) or a rejected FileResult."""
     try:
         digest = digest or content_hash(path)
     except OSError:
-        return "", _empty_result(source_name, "", _format_of(path), f"{source_name}: the file cannot be read", [])
+        return "", _empty_result(source_name, "", format_of(path), f"{source_name}: the file cannot be read", [])
     try:
-        return digest, read_table(path, mapping)
+        return digest, read_table(path, mapping, aliases)
     except UnusableFile as exc:
         return digest, _empty_result(
-            source_name, digest, _format_of(path), exc.describe(source_name), exc.missing_fields
+            source_name, digest, format_of(path), exc.describe(source_name), exc.missing_fields
         )
+    except MappingError as exc:  # the mapping's fault, said in its own sentence
+        return digest, _empty_result(source_name, digest, format_of(path), f"{source_name}: {exc}", [])
     except Exception as exc:  # never show a library message: it may quote values
         return digest, _empty_result(
             source_name,
             digest,
-            _format_of(path),
+            format_of(path),
             f"{source_name}: the file cannot be read ({type(exc).__name__})",
             [],
         )
@@ -218,21 +208,49 @@ def _blank_to_false(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     )
 
 
+def _mapping_of(source_name: str, mapping, mappings: list[SourceMapping] | None):
+    """The mapping one file is read with: the one given for all, else the one of
+    ``mappings`` that claims it (MappingError when two do)."""
+    if mapping is not None or not mappings:
+        return mapping
+    return mapping_for(source_name, mappings)
+
+
+def _unit_hints(raws: list[tuple[int, str, RawTable]]) -> pl.DataFrame:
+    """The files' unit evidence, one line per row (never stored)."""
+    rows = [
+        {"__file": i, "hint": hint, "explicit": raw.unit_declared}
+        for i, _, raw in raws
+        for hint in raw.unit_hints
+    ]
+    return pl.DataFrame(rows, schema={"__file": pl.Int32, "hint": pl.Utf8, "explicit": pl.Boolean})
+
+
 def ingest_files(
     items: list[tuple[Path, str]] | list[tuple[Path, str, str]],
     registry: pl.DataFrame,
     *,
     now: datetime,
-    mapping: Mapping[str, str | None] | Path | str | None = None,
+    mapping: SourceMapping | Mapping[str, str | None] | Path | str | None = None,
+    mappings: list[SourceMapping] | None = None,
+    aliases: Path | None = None,
 ) -> list[FileResult]:
-    """Several files at once: each is read on its own (its header, its x-mark columns),
-    then all rows are normalised, resolved and classified together, which costs
-    about the same for one file as for hundreds. One FileResult per item, in order.
-    An item may carry the file's content hash, when the caller has it already."""
+    """Several files at once: each is read on its own (its header, its x-mark columns,
+    its per-source mapping), then all rows are normalised, resolved and classified
+    together, which costs about the same for one file as for hundreds. One
+    FileResult per item, in order. An item may carry the file's content hash, when
+    the caller has it already. ``mapping`` applies to every file; else each file
+    gets the one of ``mappings`` whose patterns claim it, if any. ``aliases``: the
+    header alias table (default the shipped one)."""
     results: list[FileResult | None] = [None] * len(items)
     raws: list[tuple[int, str, RawTable]] = []
     for i, (path, source_name, *known) in enumerate(items):
-        digest, raw = _read(Path(path), source_name, mapping, known[0] if known else None)
+        try:
+            own = _mapping_of(source_name, mapping, mappings)
+        except MappingError as exc:
+            results[i] = _empty_result(source_name, known[0] if known else content_hash(path), format_of(Path(path)), str(exc).rstrip("."), [])
+            continue
+        digest, raw = _read(Path(path), source_name, own, known[0] if known else None, aliases)
         if isinstance(raw, FileResult):
             results[i] = raw
         else:
@@ -243,9 +261,14 @@ def ingest_files(
             for i, _, raw in raws
         ]
         batch = pl.concat(frames, how="diagonal_relaxed")
-        per_file = _classify_rows(batch, registry, now, names={i: items[i][1] for i, _, _ in raws})
+        per_file = _classify_rows(batch, registry, now, names={i: items[i][1] for i, _, _ in raws}, hints=_unit_hints(raws))
         for i, digest, raw in raws:
-            accepted, quarantine, unreadable = per_file.get(i, (None, None, {}))
+            accepted, quarantine, unreadable, unit_named = per_file[i]
+            if raw.unit_missing is not None and not unit_named:
+                # no unit column, and neither the ids nor the banner name a unit
+                exc = raw.unit_missing
+                results[i] = _empty_result(items[i][1], digest, raw.format, exc.describe(items[i][1]), exc.missing_fields)
+                continue
             results[i] = FileResult(
                 source_file=items[i][1],
                 content_hash=digest,
@@ -255,32 +278,44 @@ def ingest_files(
                 rows_read=raw.rows_read,
                 dropped_columns=list(raw.dropped_columns),
                 unreadable=unreadable,
-                accepted=accepted if accepted is not None else empty_frame(DOSSIER_SCHEMA),
-                quarantine=quarantine if quarantine is not None else empty_frame(QUARANTINE_SCHEMA),
+                accepted=accepted,
+                quarantine=quarantine,
             )
     return results  # type: ignore[return-value]
 
 
 def _classify_rows(
-    batch: pl.DataFrame, registry: pl.DataFrame, now: datetime, names: dict[int, str]
-) -> dict[int, tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]]:
+    batch: pl.DataFrame, registry: pl.DataFrame, now: datetime, names: dict[int, str], hints: pl.DataFrame | None = None
+) -> dict[int, tuple[pl.DataFrame, pl.DataFrame, dict[str, int], bool]]:
     """Raw rows of several files (``__file`` says which) → per file: accepted
-    dossiers, quarantined rows and counts of unreadable values."""
+    dossiers, quarantined rows, counts of unreadable values, and whether anything
+    names a unit for some row (its columns, ids, group rows or file evidence)."""
     for name in CANONICAL_FIELDS:
         if name not in batch.columns:
             batch = batch.with_columns(pl.lit(None, dtype=pl.Utf8).alias(name))
     typed, _ = normalise(batch, x_marks=[], flags=True, cleaned=True)  # read_table cleaned it
     typed = typed.with_columns(batch.get_column("__file"))
-    resolved = resolve_units(typed, registry)
+    if UNIT_HINT in batch.columns:
+        typed = typed.with_columns(batch.get_column(UNIT_HINT))
+    resolved = resolve_units(typed, registry, hints)
+    unit_named = dict(
+        resolved.group_by("__file").agg((pl.col("unit_problem") != NO_UNIT).fill_null(True).any()).iter_rows()
+    )
     raw_received = batch.select(pl.col("__file"), pl.col("source_row"), __raw_received=pl.col("received_at").is_not_null())
     classified = resolved.join(raw_received, on=["__file", "source_row"], how="left").with_columns(
         reason_expr(now, pl.col("__raw_received")).alias("reason")
     )
     source_file = pl.col("__file").replace_strict(names, return_dtype=pl.Utf8)
+    # A procedure known only by its name is keyed by the normalised name
+    # (dossier-log.md, Real exports): bottlenecks, the catalogue's due dates and the
+    # dossier suite then see one key per procedure.
+    procedure = pl.coalesce(pl.col("procedure_code"), procedure_key_expr(pl.col("procedure_name")))
     accepted = classified.filter(pl.col("reason").is_null()).select(
         pl.col("__file"),
         *[
-            (source_file if name == "source_file" else pl.col(name)).cast(dtype).alias(name)
+            (source_file if name == "source_file" else procedure if name == "procedure_code" else pl.col(name))
+            .cast(dtype)
+            .alias(name)
             for name, dtype in DOSSIER_SCHEMA.items()
         ],
     )
@@ -313,7 +348,7 @@ def _classify_rows(
         row["__file"]: {k: int(v) for k, v in row.items() if k != "__file" and v}
         for row in unreadable.iter_rows(named=True)
     }
-    out: dict[int, tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]] = {}
+    out: dict[int, tuple[pl.DataFrame, pl.DataFrame, dict[str, int], bool]] = {}
     accepted_by = accepted.sort("__file", "source_row").partition_by("__file", as_dict=True)
     quarantine_by = quarantine.sort("__file", "source_row").partition_by("__file", as_dict=True)
     for i in names:
@@ -323,5 +358,6 @@ def _classify_rows(
             a.drop("__file") if a is not None else empty_frame(DOSSIER_SCHEMA),
             q.drop("__file") if q is not None else empty_frame(QUARANTINE_SCHEMA),
             counts.get(i, {}),
+            bool(unit_named.get(i, False)),
         )
     return out

@@ -97,11 +97,14 @@ _DMY = re.compile(
 )
 # ISO year first: yyyy-mm-dd (also / and .), optional time with space or T, offset.
 _YMD = re.compile(r"^(?P<y>\d{4})[/.\-](?P<m>\d{1,2})[/.\-](?P<d>\d{1,2})" + _TIME + _OFF + "$")
-# Time first, as some one-stop-shop systems print it: "08:30 12/01/2024".
+# Time first, as some one-stop-shop systems print it: "08:30 12/01/2024",
+# "08:30, 12/01/2024" (HH:mm, DD/MM/YYYY), with or without seconds.
 _TDMY = re.compile(
     r"^(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?[ ,]+"
     r"(?P<d>\d{1,2})[/.\-](?P<m>\d{1,2})[/.\-](?P<y>\d{4})$"
 )
+# The national sync format's yyyyMMddHHmmss and yyyyMMdd (local time).
+_COMPACT = re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?:(?P<H>\d{2})(?P<M>\d{2})(?P<S>\d{2}))?$")
 # Excel serial day numbers (1927..2173), with an optional fraction of a day.
 _SERIAL = re.compile(r"^(?P<n>\d{5})(?:[.,](?P<f>\d+))?$")
 _EXCEL_EPOCH = pl.datetime(1899, 12, 30)
@@ -117,17 +120,19 @@ def parse_datetime_expr(text: pl.Expr) -> pl.Expr:
     dmy = _parts(text, _DMY)
     ymd = _parts(text, _YMD)
     tdmy = _parts(text, _TDMY)
+    compact = _parts(text, _COMPACT)
+    every = [dmy, ymd, tdmy, compact]
 
     def field(name: str, sources: list[pl.Expr]) -> pl.Expr:
         return pl.coalesce([s.struct.field(name) for s in sources])
 
-    y = field("y", [dmy, ymd, tdmy])
+    y = field("y", every)
     y = pl.when(y.str.len_chars() == 2).then(pl.lit("20") + y).otherwise(y)
-    m = field("m", [dmy, ymd, tdmy]).str.zfill(2)
-    d = field("d", [dmy, ymd, tdmy]).str.zfill(2)
-    hh = field("H", [dmy, ymd, tdmy]).fill_null("0").str.zfill(2)
-    mi = field("M", [dmy, ymd, tdmy]).fill_null("00")
-    ss = field("S", [dmy, ymd, tdmy]).fill_null("00")
+    m = field("m", every).str.zfill(2)
+    d = field("d", every).str.zfill(2)
+    hh = field("H", every).fill_null("0").str.zfill(2)
+    mi = field("M", every).fill_null("00")
+    ss = field("S", every).fill_null("00")
     frac = field("F", [dmy, ymd]).fill_null("0")
     off = field("O", [dmy, ymd])
 
@@ -266,9 +271,9 @@ for _code, _labels in {
     5: "yeu_cau_bo_sung cho_bo_sung bo_sung_ho_so yeu_cau_bo_sung_ho_so more_documents_requested "
     "documents_requested supplement_requested dang_bo_sung",
     6: "nghia_vu_tai_chinh cho_thuc_hien_nghia_vu_tai_chinh thuc_hien_nghia_vu_tai_chinh awaiting_fees "
-    "cho_nghia_vu_tai_chinh",
+    "cho_nghia_vu_tai_chinh yeu_cau_thuc_hien_nghia_vu_tai_chinh",
     7: "cong_dan_rut cong_dan_rut_ho_so rut_ho_so da_rut withdrawn to_chuc_cong_dan_rut_ho_so "
-    "cong_dan_rut_ho_so_khong_xu_ly",
+    "cong_dan_rut_ho_so_khong_xu_ly cong_dan_yeu_cau_rut_ho_so yeu_cau_rut_ho_so",
     8: "dung_xu_ly da_dung_xu_ly stopped",
     9: "da_xu_ly_xong xu_ly_xong da_giai_quyet_xong da_giai_quyet processing_finished finished "
     "hoan_thanh da_hoan_thanh da_co_ket_qua co_ket_qua",
@@ -321,6 +326,27 @@ def parse_rating_expr(text: pl.Expr) -> pl.Expr:
     return pl.coalesce([by_number, by_label]).cast(pl.Utf8)
 
 
+def payment_expr(text: pl.Expr) -> pl.Expr:
+    """The national sync's DuocThanhToanTrucTuyen -> struct(fee_required, paid_online)
+    (dossier-log.md, Real exports): 1 paid on the national portal and 2 through the
+    province's gateway (a fee, paid online), 3 a fee not paid online, 0 not paid
+    online (fee unknown). A vendor that writes a yes/no there says only whether it
+    was paid online."""
+    n = _int_text(text)
+    yes_no = parse_bool_expr(text)
+    fee = pl.when(n.is_in([1, 2, 3])).then(pl.lit(True))
+    paid = pl.when(n.is_in([1, 2])).then(pl.lit(True)).when(n.is_in([0, 3])).then(pl.lit(False)).when(n.is_null()).then(yes_no)
+    return pl.struct(fee.cast(pl.Boolean).alias("fee_required"), paid.cast(pl.Boolean).alias("paid_online"))
+
+
+def procedure_key_expr(name: pl.Expr) -> pl.Expr:
+    """The key of a procedure known only by its name (dossier-log.md: keyed by its
+    normalised name): the name as headers are normalised, ``Đăng ký khai sinh`` ->
+    ``dang_ky_khai_sinh``."""
+    k = key_expr(name)
+    return pl.when(k.str.len_chars() > 0).then(k)
+
+
 def parse_count_expr(text: pl.Expr) -> pl.Expr:
     """Non-negative whole number; a decimal comma is accepted (``2,0``)."""
     t = text.str.replace_all(r"\s", "").str.replace(",", ".")
@@ -347,7 +373,14 @@ _FAST_DATE_FORMATS = (
     "%d-%m-%Y %H:%M:%S",
     "%d-%m-%Y %H:%M",
     "%d-%m-%Y",
+    "%H:%M:%S %d/%m/%Y",
+    "%H:%M %d/%m/%Y",
+    "%H:%M:%S, %d/%m/%Y",
+    "%H:%M, %d/%m/%Y",
 )
+# Digits only: tried only on values of exactly that many digits (chrono would read
+# "2024031" with "%Y%m%d").
+_FAST_COMPACT_FORMATS = ((14, "%Y%m%d%H%M%S"), (8, "%Y%m%d"))
 
 
 def _eval(series: pl.Series, fn, dtype: pl.DataType) -> pl.Series:
@@ -384,10 +417,16 @@ def parse_datetime(series: pl.Series) -> pl.Series:
         f for f in _FAST_DATE_FORMATS
         if sample.str.strptime(TIMESTAMP, f, strict=False).is_not_null().any()
     ]
+    compact = [
+        (n, f) for n, f in _FAST_COMPACT_FORMATS if sample.str.contains(rf"^\d{{{n}}}$").any()
+    ]
     fast = pl.Series(series.name, [None] * series.len(), dtype=TIMESTAMP)
-    if formats:
+    if formats or compact:
         frame = pl.DataFrame({"v": series})
-        tries = [pl.col("v").str.strptime(TIMESTAMP, f, strict=False) for f in formats]
+        tries = [pl.col("v").str.strptime(TIMESTAMP, f, strict=False) for f in formats] + [
+            pl.when(pl.col("v").str.contains(rf"^\d{{{n}}}$")).then(pl.col("v").str.strptime(TIMESTAMP, f, strict=False))
+            for n, f in compact
+        ]
         got = pl.coalesce(tries)
         # chrono reads "%Y" leniently ("24" -> year 24): such rows take the slow path.
         fast = frame.select(
@@ -419,7 +458,7 @@ def _bool_keys(values: list[str]) -> list[str | None]:
 
 def x_mark_columns(frame: pl.DataFrame) -> list[str]:
     """Boolean columns whose only non-empty values are ``x`` marks."""
-    present = [c for c in BOOL_FIELDS if c in frame.columns]
+    present = [c for c in (*BOOL_FIELDS, "payment_code") if c in frame.columns]
     if not present:
         return []
     distinct = frame.select([pl.col(c).cast(pl.Utf8).drop_nulls().unique().implode() for c in present]).row(0)
@@ -438,6 +477,31 @@ _PARSERS = {
     "supplement_count": parse_count_expr,
     **{b: parse_bool_expr for b in BOOL_FIELDS},
 }
+
+
+def _with_payment(frame, columns, x_marks, counts, flag_columns, *, cleaned: bool, flags: bool) -> list[pl.Series]:
+    """fee_required and paid_online completed from the payment code where the file
+    has no value of its own for them."""
+    text = frame.get_column("payment_code").cast(pl.Utf8)
+    text = (text if cleaned else clean_text(text)).alias("payment_code")
+    if "payment_code" in x_marks:
+        text = text.fill_null("0")
+    parts = {
+        name: map_distinct(text, lambda e, name=name: payment_expr(e).struct.field(name), pl.Boolean())
+        for name in ("fee_required", "paid_online")
+    }
+    unreadable = text.is_not_null() & parts["fee_required"].is_null() & parts["paid_online"].is_null()
+    n_bad = int(unreadable.sum())
+    if n_bad:
+        counts["payment_code"] = n_bad
+        if flags:
+            flag_columns.append(unreadable.alias(f"{UNREADABLE}payment_code"))
+    out = []
+    for col in columns:
+        if col.name in ("fee_required", "paid_online"):
+            col = col.fill_null(parts[col.name])
+        out.append(col)
+    return out
 
 
 def normalise(
@@ -489,6 +553,8 @@ def normalise(
                     pl.when(~pl.col("bad")).then(pl.col("v")).alias(name)
                 ).to_series()
         columns.append(value.cast(dtype).alias(name))
+    if "payment_code" in frame.columns:
+        columns = _with_payment(frame, columns, x_marks, counts, flag_columns, cleaned=cleaned, flags=flags)
     if "source_row" in frame.columns:
         columns.append(frame.get_column("source_row").cast(pl.Int64))
     columns.append(bad.alias(BAD_DATE))

@@ -62,6 +62,11 @@ CANONICAL_FIELDS: dict[str, pl.DataType] = {
 # DuocThanhToanTrucTuyen 0/1/2/3 decides both fee_required and paid_online).
 READ_FIELDS: dict[str, pl.DataType] = {**CANONICAL_FIELDS, "payment_code": pl.Utf8()}
 
+# A column a reader adds, not read from any header: the text of the group row above
+# a row (an overdue list's merged row naming the unit of the dossiers below it),
+# unit evidence for rows that name no unit. Never stored.
+UNIT_HINT = "unit_hint"
+
 # A file must have a column for each of these, for one of PROCEDURE_COLUMNS, and
 # for one of UNIT_COLUMNS unless the file names its unit otherwise (banner,
 # envelope, per-source mapping, dossier_id prefix).
@@ -99,6 +104,11 @@ def level_order(column: str = "level") -> pl.Expr:
     """A level's place in LEVEL_ORDER, for sorting (other levels last)."""
     return pl.col(column).replace_strict(LEVEL_ORDER, default=len(LEVELS), return_dtype=pl.Int64)
 
+
+# The registry as read (transforms.units.load_registry): the units table plus the
+# optional agency code (mã định danh, QCVN 102:2016/BTTTT, e.g. 000.12.20.H26) that
+# resolution uses; the warehouse keeps UNIT_SCHEMA.
+REGISTRY_SCHEMA: dict[str, pl.DataType] = {**UNIT_SCHEMA, "agency_code": pl.Utf8()}
 
 QUARANTINE_REASONS = (
     "missing_id",
