@@ -15,6 +15,7 @@ from pipelines import warehouse as wh
 from pipelines.resources import local_now
 from quality.completeness import freshness
 from quality.early_warning import band_at_risk, early_warnings
+from quality.holds import BATCH_DRIFT, BATCH_QUARANTINE, held_batches, page_holds
 from transforms.profile import load_profile
 
 RELEASES_KEPT = 2
@@ -44,6 +45,16 @@ def build_manifest(con, settings, scoreboard) -> dict:
             period_type: sorted(scoreboard.filter(period_type=period_type)["period_key"].unique().to_list())
             for period_type in ("month", "week")
         },
+        # files held as drifting from their units' history, and those the office released
+        "held": [
+            {"file": r["source_file"], "sha256": r["content_hash"], "checks": r["checks"], "rows_read": r["rows_read"]}
+            for r in wh.held_files(con).iter_rows(named=True)
+        ],
+        "releases": [
+            {"file": r["source_file"], "sha256": r["content_hash"], "checks": r["checks"], "reason": r["reason"],
+             "released_at": r["released_at"].isoformat()}
+            for r in wh.releases(con).iter_rows(named=True)
+        ],
     }
 
 
@@ -79,15 +90,11 @@ def release(site: Path, build: Callable[[Path], None]) -> Path:
 def quality_frame(scoreboard: pl.DataFrame, holds: pl.DataFrame) -> pl.DataFrame:
     """Per published period and check: passed, or failed and holding the period back."""
     periods = scoreboard.select("period_type", "period_key").unique()
-    checks = pl.DataFrame(
-        {
-            "check": ["scoreboard_valid", "batch_quarantine_share"],
-            "source_is_scoreboard": [True, False],
-        }
-    )
-    failed = holds.with_columns(source_is_scoreboard=pl.col("source") == wh.SCOREBOARD_HOLD).group_by(
-        "period_type", "period_key", "source_is_scoreboard"
-    ).agg(
+    checks = pl.DataFrame({"check": ["scoreboard_valid", BATCH_QUARANTINE, BATCH_DRIFT]})
+    holds = page_holds(holds)
+    failed = holds.with_columns(
+        check=pl.when(pl.col("source") == wh.SCOREBOARD_HOLD).then(pl.lit("scoreboard_valid")).otherwise("check_name")
+    ).group_by("period_type", "period_key", "check").agg(
         unexpected_count=pl.len(),
         description_vi=pl.col("message_vi").sort().str.join(" "),
         description_en=pl.col("message_en").sort().str.join(" "),
@@ -96,7 +103,7 @@ def quality_frame(scoreboard: pl.DataFrame, holds: pl.DataFrame) -> pl.DataFrame
     return (
         pl.concat([periods, held_keys]).unique()
         .join(checks, how="cross")
-        .join(failed, on=["period_type", "period_key", "source_is_scoreboard"], how="left")
+        .join(failed, on=["period_type", "period_key", "check"], how="left")
         .with_columns(
             success=pl.col("unexpected_count").is_null(),
             blocked=pl.col("unexpected_count").is_not_null(),
@@ -180,6 +187,7 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
             log=log,
             crosswalk=settings.crosswalk(),
             freshness=fresh,
+            held_batches=held_batches(holds),
             **tables,
         )
 
