@@ -23,9 +23,9 @@ from quality.settings import load_quality_config
 from transforms.calendar import load_overlay, working_calendar
 from transforms.classify import load_catalogue
 
-# how far past the latest receipt the working-day calendar reaches (due dates beyond
-# it, years away, are estimated: quality.drift.duration.promised_days)
-CALENDAR_AHEAD_DAYS = 3 * 366
+# how far past the latest receipt the working-day calendar reaches: a due date beyond
+# it is far from any usual promise and is estimated (quality.drift.duration.promised_days)
+CALENDAR_AHEAD_DAYS = 400
 
 
 @dataclass
@@ -76,7 +76,8 @@ def find_drift(con, versions: pl.DataFrame, replaced: list[str], *, now: datetim
         return pl.DataFrame(schema=FINDING_SCHEMA)
     history = read_history(con, versions, replaced, inputs.config)
     dates = pl.concat([versions.select(d=pl.col("received_at").dt.date()),
-                       history.recent.select(d=pl.col("received_at").dt.date())])["d"]
+                       history.recent.select(d=pl.col("received_at").dt.date()),
+                       history.months.select(d=pl.col("month"))])["d"]
     start, last = dates.min(), dates.max()
     overlay = load_overlay(inputs.calendar_path) if inputs.calendar_path else None
     calendar = working_calendar(start, last + timedelta(days=CALENDAR_AHEAD_DAYS), overlay)

@@ -135,7 +135,7 @@ def is_drift(check_name: pl.Expr) -> pl.Expr:
 
 def _listed(names: pl.Expr, limit: int = 3) -> pl.Expr:
     """'a, b, c' or 'a, b, c +2' from a list of names."""
-    more = names.list.len() - limit
+    more = names.list.len().cast(pl.Int64) - limit
     head = names.list.head(limit).list.join(", ")
     return pl.when(more > 0).then(pl.format("{} +{}", head, more)).otherwise(head)
 

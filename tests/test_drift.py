@@ -122,27 +122,40 @@ def may_file(name: str, first: int, n: int = 100) -> pl.DataFrame:
                 received_at=[datetime(2025, 5, 2 + i % 28, 9) for i in range(n)])
 
 
-STORED = {date(2025, m, 1): 100 for m in (1, 2, 3, 4, 5)}
+# 5 dossiers a working day: January 2025 has 17 (Tết), February 20, March and April 21, May 20
+STORED = {date(2025, m, 1): 5 * days for m, days in zip((1, 2, 3, 4, 5), (17, 20, 21, 21, 20))}
 NO_IDS = pl.DataFrame({"dossier_id": []}, schema={"dossier_id": pl.Utf8})
 
 
 def test_a_month_sent_again_under_new_numbers_doubles_the_month_and_drifts():
-    [finding] = volume(may_file("repeat.csv", 50_000), NO_IDS, month_counts(STORED), CONFIG).to_dicts()
+    [finding] = volume(may_file("repeat.csv", 50_000), NO_IDS, month_counts(STORED), CALENDAR, CONFIG).to_dicts()
     assert (finding["usual"], finding["observed"], finding["rows"]) == (100.0, 200.0, 100)
     assert finding["message_en"] == (
-        "Dossiers received in 05/2025 would be 200, 2.0 times the unit's usual (100 a month, median of 4 nearby "
-        "months): the file adds 100 new dossiers to that month."
+        "Dossiers received in 05/2025 would be 200, 2.0 times the unit's usual (100 for the month's 20 working days, "
+        "at the median daily rate of 4 nearby months): the file adds 100 new dossiers to that month."
     )
+
+
+def test_months_are_compared_per_working_day():
+    # 20 dossiers a working day: January (Tết, 17 days) 340, February 400, March 420
+    stored = {date(2025, 1, 1): 340, date(2025, 2, 1): 400, date(2025, 3, 1): 420}
+    april = rows(660, dossier_id=[f"A{i:04d}" for i in range(660)],
+                 received_at=[datetime(2025, 4, 1 + i % 29, 9) for i in range(660)])
+    # 660 is 1.65 times the monthly median of 400, but 1.57 times April's usual 20 × 21 = 420
+    assert volume(april, NO_IDS, month_counts(stored), CALENDAR, CONFIG).is_empty()
+    more = rows(700, dossier_id=[f"A{i:04d}" for i in range(700)],
+                received_at=[datetime(2025, 4, 1 + i % 29, 9) for i in range(700)])
+    assert volume(more, NO_IDS, month_counts(stored), CALENDAR, CONFIG)["usual"].to_list() == [420.0]
 
 
 def test_the_same_dossiers_again_add_nothing_and_two_files_of_a_run_count_together():
     again = may_file("again.csv", 0)
-    assert volume(again, again.select("dossier_id"), month_counts(STORED), CONFIG).is_empty()
+    assert volume(again, again.select("dossier_id"), month_counts(STORED), CALENDAR, CONFIG).is_empty()
     # May not stored yet: one file of May is the usual month, a second one under other numbers doubles it;
     # a third carrying the first one's dossiers adds nothing
     stored = {m: n for m, n in STORED.items() if m.month < 5}
     batch = pl.concat([may_file("a.csv", 0), may_file("b.csv", 1000), may_file("c.csv", 0)])
-    found = volume(batch, NO_IDS, month_counts(stored), CONFIG)
+    found = volume(batch, NO_IDS, month_counts(stored), CALENDAR, CONFIG)
     assert found.select("source_file", "observed").rows() == [("b.csv", 200.0)]
 
 
@@ -248,3 +261,46 @@ def test_a_quality_file_without_the_batch_section_uses_the_defaults(tmp_path):
     path.write_text("drift:\n  volume:\n    max_ratio: [2]\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"quality.yaml: drift.volume.max_ratio must be a number of at least 1, not \[2\]$"):
         load_quality_config(path)
+
+
+def test_a_held_file_holds_the_weeks_and_months_of_its_rows_and_says_so_once_per_period():
+    from quality.holds import drift_holds, held_batches, page_holds
+
+    batch = april_batch([timedelta(0)])
+    findings = promised_duration(batch, five_day_history(), CALENDAR, None, CONFIG)
+    units = pl.DataFrame({"unit_code": ["268"], "valid_from": [date(2008, 8, 1)], "unit_name": ["Quận Hà Đông"]})
+    holds = drift_holds(findings, batch, units)
+    # received on 7, 14 and 21 April 2025: weeks 15 to 17 and the month
+    assert holds.select("period_type", "period_key", "unit_name", "usual", "observed").rows() == [
+        ("month", "2025-04", "Quận Hà Đông", 5.0, 0.0),
+        ("week", "2025-W15", "Quận Hà Đông", 5.0, 0.0),
+        ("week", "2025-W16", "Quận Hà Đông", 5.0, 0.0),
+        ("week", "2025-W17", "Quận Hà Đông", 5.0, 0.0),
+    ]
+    pages = page_holds(holds)
+    assert pages["check_name"].unique().to_list() == ["batch_drift"] and pages.height == 4
+    assert pages["message_vi"][0] == (
+        "Tệp f.csv lệch so với dữ liệu thường lệ của đơn vị (Quận Hà Đông: thời hạn hẹn trả so với thường lệ) "
+        "nên đang được giữ lại, chưa tính vào số liệu."
+    )
+    [held] = held_batches(holds).to_dicts()
+    assert (held["source_file"], held["unit_name"], held["check_name"], held["periods"], held["first_period"]) == (
+        "f.csv", "Quận Hà Đông", "batch_promised_duration", 4, "2025-04")
+    assert held["message_en"].endswith("usually 5 days, this batch 0 days (median).")
+
+
+def test_a_period_held_by_a_file_of_many_units_names_three_and_counts_the_rest():
+    from quality.holds import HOLD_SCHEMA, page_holds
+
+    holds = pl.DataFrame(
+        [{"source": "x.csv", "period_type": "month", "period_key": "2025-04", "check_name": check,
+          "message_vi": "…", "message_en": "…", "unit_code": f"0000{i}", "unit_name": f"Phường {name}"}
+         for i, name in enumerate("ABCDE") for check in ("batch_clock_shift", "batch_promised_duration")],
+    ).select(pl.col(c).cast(t) if c in ("source", "period_type", "period_key", "check_name", "message_vi",
+                                         "message_en", "unit_code", "unit_name") else pl.lit(None, dtype=t).alias(c)
+             for c, t in HOLD_SCHEMA.items())
+    [row] = page_holds(holds).to_dicts()
+    assert row["message_en"] == (
+        "File x.csv drifts from its units' usual data (Phường A, Phường B, Phường C +2: promised duration against "
+        "the unit's usual; times of day against the unit's usual) and is held, not counted yet."
+    )

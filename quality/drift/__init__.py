@@ -71,14 +71,15 @@ def drift_findings(
 ) -> pl.DataFrame:
     """FINDING_SCHEMA rows, one per (file, unit, check) that drifts, sorted. `batch`:
     the accepted rows of the new files (transforms.schema.DOSSIER_SCHEMA, with
-    source_file); `calendar`: transforms.calendar.working_calendar over their dates."""
+    source_file); `calendar`: transforms.calendar.working_calendar over their dates
+    and the history's months."""
     cfg = load_quality_config(config)
     if batch.is_empty():
         return no_findings()
     parts = [
         promised_duration(batch, history.recent, calendar, catalogue, cfg),
         clock_shift(batch, history.recent, cfg),
-        volume(batch, history.known_ids, history.months, cfg),
+        volume(batch, history.known_ids, history.months, calendar, cfg),
         status_mix(batch, history.earlier, cfg),
         history_rewrite(batch, history.stored, now, cfg),
     ]

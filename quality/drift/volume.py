@@ -4,9 +4,10 @@ month under new dossier numbers; a file that marks everything finished).
 Volume. The dossiers a file adds (ids no stored file has, counted once across the
 files of a run, in the order of their names) are counted per unit and month of
 receipt, on top of what is stored for that month. That total is compared with the
-unit's months around it (up to `lookback_months` either side, those with data, at
-least `min_history_months`): it drifts when it is at least `max_ratio` × their
-median, `min_excess` dossiers above it, and `spike_z` spreads above it. The spread
+unit's usual for the month: the median per working day of its months around it (up
+to `lookback_months` either side, those with data, at least `min_history_months`)
+times the month's working days. It drifts when it is at least `max_ratio` × the
+usual, `min_excess` dossiers above it, and `spike_z` spreads above it. The spread
 is mad_scale × their MAD, but at least `mad_floor_relative` × the median and the
 counts' own Poisson noise, that of the month and that of a median of few months
 (three months can have a MAD of 0 and a median a standard deviation low).
@@ -56,27 +57,48 @@ def new_by_month(batch: pl.DataFrame, known_ids: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def volume(batch: pl.DataFrame, known_ids: pl.DataFrame, stored_months: pl.DataFrame, config: dict) -> pl.DataFrame:
+def working_days_by_month(calendar: pl.DataFrame) -> pl.DataFrame:
+    """(month, days): the working days of each month the calendar covers whole."""
+    return (
+        calendar.group_by(month=pl.col("date").dt.truncate("1mo"))
+        .agg(days=pl.col("is_working_day").sum().cast(pl.Float64), n=pl.len(),
+             whole=pl.col("date").max().dt.month_end() == pl.col("date").max())
+        .filter(pl.col("whole") & (pl.col("n") >= 28) & (pl.col("days") > 0))
+        .select("month", "days")
+    )
+
+
+def volume(
+    batch: pl.DataFrame, known_ids: pl.DataFrame, stored_months: pl.DataFrame, calendar: pl.DataFrame, config: dict
+) -> pl.DataFrame:
     """Findings for the files that would push a unit's month far above its usual.
     `known_ids`: the dossier ids already stored (by files this run does not replace);
-    `stored_months`: MONTH_COUNTS of those stored ids, around the files' months."""
+    `stored_months`: MONTH_COUNTS of those stored ids, around the files' months;
+    `calendar`: transforms.calendar.working_calendar over those months (a month is
+    compared per working day: Tết or a month of holidays is not a drop)."""
     cfg = config["drift"]["volume"]
     if stored_months.is_empty():
         return no_findings()
     added = new_by_month(batch, known_ids)
     if added.is_empty():
         return no_findings()
-    stored = stored_months.with_columns(midx=index_expr("month", "month"))
+    days = working_days_by_month(calendar)
+    stored = stored_months.join(days, on="month").with_columns(midx=index_expr("month", "month"))
     lookback = int(cfg["lookback_months"])
     history = (
         added.select(*UNIT_KEY, "month").unique()
+        .join(days, on="month")
         .with_columns(midx=index_expr("month", "month"))
-        .join(stored.select(*UNIT_KEY, hidx="midx", hn="n"), on=UNIT_KEY)
+        .join(stored.select(*UNIT_KEY, hidx="midx", rate=pl.col("n") / pl.col("days")), on=UNIT_KEY)
         .filter((pl.col("hidx") != pl.col("midx")) & ((pl.col("hidx") - pl.col("midx")).abs() <= lookback)
-                & (pl.col("hn") > 0))
+                & (pl.col("rate") > 0))
     )
-    med, mad = median_and_mad(pl.col("hn").cast(pl.Float64))
-    usual = history.group_by(*UNIT_KEY, "month").agg(months=pl.len(), usual=med, mad=mad)
+    med, mad = median_and_mad(pl.col("rate"))
+    # the month's usual count: the median daily rate of the months around, times its working days
+    usual = history.group_by(*UNIT_KEY, "month").agg(
+        months=pl.len(), days=pl.col("days").first(), usual=med * pl.col("days").first(),
+        mad=mad * pl.col("days").first(),
+    )
     # never below the counts' own noise: the month's (a Poisson count's variance is
     # itself) and the median's, of `months` such counts (π/2 × the variance of one / n)
     noise = (pl.col("observed") + MEDIAN_VARIANCE * pl.col("usual") / pl.col("months")).sqrt()
@@ -103,15 +125,17 @@ def volume(batch: pl.DataFrame, known_ids: pl.DataFrame, stored_months: pl.DataF
     def vi(r: dict) -> str:
         return (
             f"Số hồ sơ tiếp nhận tháng {month_label(r['month'])} của đơn vị sẽ là {number(r['observed'], 'vi')}, "
-            f"gấp {number(r['observed'] / r['usual'], 'vi', 1)} lần mức thường lệ ({number(r['usual'], 'vi')} hồ sơ/tháng, "
-            f"trung vị của {r['months']} tháng gần đó): tệp thêm {r['rows']} hồ sơ mới vào tháng này."
+            f"gấp {number(r['observed'] / r['usual'], 'vi', 1)} lần mức thường lệ ({number(r['usual'], 'vi')} hồ sơ "
+            f"cho {number(r['days'], 'vi')} ngày làm việc của tháng, theo trung vị mỗi ngày của {r['months']} tháng gần đó): "
+            f"tệp thêm {r['rows']} hồ sơ mới vào tháng này."
         )
 
     def en(r: dict) -> str:
         return (
             f"Dossiers received in {month_label(r['month'])} would be {number(r['observed'], 'en')}, "
-            f"{number(r['observed'] / r['usual'], 'en', 1)} times the unit's usual ({number(r['usual'], 'en')} a month, "
-            f"median of {r['months']} nearby months): the file adds {r['rows']} new dossiers to that month."
+            f"{number(r['observed'] / r['usual'], 'en', 1)} times the unit's usual ({number(r['usual'], 'en')} for the "
+            f"month's {number(r['days'], 'en')} working days, at the median daily rate of {r['months']} nearby months): "
+            f"the file adds {r['rows']} new dossiers to that month."
         )
 
     return findings(scored, VOLUME, vi, en)
