@@ -129,6 +129,10 @@ def drift_holds(findings: pl.DataFrame, versions: pl.DataFrame, units: pl.DataFr
     )
 
 
+# districts (3-digit codes) before their communes (5-digit), then by code
+UNITS_FIRST = (pl.col("unit_code").str.len_chars(), "unit_code")
+
+
 def is_drift(check_name: pl.Expr) -> pl.Expr:
     return check_name.is_in(list(DRIFT_CHECKS))
 
@@ -152,11 +156,12 @@ def page_holds(holds: pl.DataFrame) -> pl.DataFrame:
     summary = (
         drift.join(labels, on="check_name", how="left")
         .with_columns(unit=pl.coalesce("unit_name", "unit_code"))
+        .sort(*UNITS_FIRST)
         .group_by("source", "period_type", "period_key")
         .agg(
             checks_vi=pl.col("label_vi").unique().sort().str.to_lowercase(),
             checks_en=pl.col("label_en").unique().sort().str.to_lowercase(),
-            units=pl.col("unit").unique().sort(),
+            units=pl.col("unit").unique(maintain_order=True),
         )
         .with_columns(
             check_name=pl.lit(BATCH_DRIFT),
@@ -197,5 +202,5 @@ def held_batches(holds: pl.DataFrame) -> pl.DataFrame:
         )
         .rename({"source": "source_file"})
         .select([pl.col(c).cast(t) for c, t in HELD_BATCH_SCHEMA.items()])
-        .sort("source_file", "unit_code", "check_name")
+        .sort("source_file", *UNITS_FIRST, "check_name")
     )

@@ -263,7 +263,8 @@ def test_a_repeated_month_is_held_and_the_right_export_publishes(deployment):
     own = stored(warehouse, "SELECT count(*) AS n FROM dossiers WHERE unit_code = '268' "
                             "AND received_at >= '2025-05-01' AND received_at < '2025-06-01'")["n"][0]
     html = (settings.site / "quality.html").read_text(encoding="utf-8")
-    assert f"Số hồ sơ tiếp nhận tháng 05/2025 của đơn vị sẽ là {2 * own}, gấp " in html
+    doubled = f"{2 * own:,}".replace(",", " ")  # 1 436: Vietnamese thousands
+    assert f"Số hồ sơ tiếp nhận tháng 05/2025 của đơn vị sẽ là {doubled}, gấp " in html
     may_268 = read_published(settings.site, "2025-05").filter(pl.col("unit_code") == HA_DONG)["received"][0]
 
     shutil.copy(export_of(base["exports"], "quanhadong", "2025-06"), settings.landing / name)
@@ -271,6 +272,13 @@ def test_a_repeated_month_is_held_and_the_right_export_publishes(deployment):
     assert holds(warehouse) == []
     assert read_published(settings.site, "2025-06").filter(pl.col("unit_code") == HA_DONG)["received"][0] > 0
     assert read_published(settings.site, "2025-05").filter(pl.col("unit_code") == HA_DONG)["received"][0] == may_268
+
+    # the same path sent wrong again: held, and what its right content gave still counts
+    good = published_data(settings.site)
+    write_export(settings.landing / name, may.with_columns(dossier_id=pl.col("dossier_id") + "-R"))
+    run_pipeline(settings, warehouse)
+    assert {c for s, c in holds(warehouse) if s == name} == {"batch_volume"}
+    assert published_data(settings.site) == good
 
 
 def test_due_dates_a_day_earlier_and_the_next_normal_export_publish_at_once(deployment):

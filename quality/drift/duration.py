@@ -99,14 +99,14 @@ def promised_duration(
     def vi(r: dict) -> str:
         return (
             f"Thời hạn hẹn trả (số ngày làm việc từ ngày tiếp nhận đến ngày hẹn trả) lệch xa mức thường lệ "
-            f"của đơn vị ở {share(r['deviating'] / r['rows'], 'vi')} số hồ sơ ({r['deviating']}/{r['rows']}): "
+            f"của đơn vị ở {share(r['deviating'] / r['rows'], 'vi')} số hồ sơ ({number(r['deviating'], 'vi')}/{number(r['rows'], 'vi')}): "
             f"thường lệ {number(r['usual'], 'vi')} ngày, lô này {number(r['observed'], 'vi')} ngày (trung vị)."
         )
 
     def en(r: dict) -> str:
         return (
             f"Promised duration (working days from receipt to due date) far from the unit's usual for "
-            f"{share(r['deviating'] / r['rows'], 'en')} of the dossiers ({r['deviating']}/{r['rows']}): "
+            f"{share(r['deviating'] / r['rows'], 'en')} of the dossiers ({number(r['deviating'], 'en')}/{number(r['rows'], 'en')}): "
             f"usually {number(r['usual'], 'en')} days, this batch {number(r['observed'], 'en')} days (median)."
         )
 

@@ -87,15 +87,15 @@ def history_rewrite(batch: pl.DataFrame, stored: pl.DataFrame, now: datetime, co
 
     def vi(r: dict) -> str:
         return (
-            f"Tệp viết lại {r['rows']} hồ sơ đã kết thúc của các kỳ đã đóng "
-            f"({share(r['rows'] / r['final'], 'vi')} trong {r['final']} hồ sơ như vậy có trong tệp; "
+            f"Tệp viết lại {number(r['rows'], 'vi')} hồ sơ đã kết thúc của các kỳ đã đóng "
+            f"({share(r['rows'] / r['final'], 'vi')} trong {number(r['final'], 'vi')} hồ sơ như vậy có trong tệp; "
             f"thường lệ một tệp cập nhật không sửa hồ sơ đã kết thúc); thay đổi: {fields(r, 0)}."
         )
 
     def en(r: dict) -> str:
         return (
-            f"The file rewrites {r['rows']} dossiers already final in closed periods "
-            f"({share(r['rows'] / r['final'], 'en')} of the {r['final']} such dossiers it carries; "
+            f"The file rewrites {number(r['rows'], 'en')} dossiers already final in closed periods "
+            f"({share(r['rows'] / r['final'], 'en')} of the {number(r['final'], 'en')} such dossiers it carries; "
             f"an update usually leaves final dossiers alone); changed: {fields(r, 1)}."
         )
 

@@ -127,7 +127,7 @@ def volume(
             f"Số hồ sơ tiếp nhận tháng {month_label(r['month'])} của đơn vị sẽ là {number(r['observed'], 'vi')}, "
             f"gấp {number(r['observed'] / r['usual'], 'vi', 1)} lần mức thường lệ ({number(r['usual'], 'vi')} hồ sơ "
             f"cho {number(r['days'], 'vi')} ngày làm việc của tháng, theo trung vị mỗi ngày của {r['months']} tháng gần đó): "
-            f"tệp thêm {r['rows']} hồ sơ mới vào tháng này."
+            f"tệp thêm {number(r['rows'], 'vi')} hồ sơ mới vào tháng này."
         )
 
     def en(r: dict) -> str:
@@ -135,7 +135,7 @@ def volume(
             f"Dossiers received in {month_label(r['month'])} would be {number(r['observed'], 'en')}, "
             f"{number(r['observed'] / r['usual'], 'en', 1)} times the unit's usual ({number(r['usual'], 'en')} for the "
             f"month's {number(r['days'], 'en')} working days, at the median daily rate of {r['months']} nearby months): "
-            f"the file adds {r['rows']} new dossiers to that month."
+            f"the file adds {number(r['rows'], 'en')} new dossiers to that month."
         )
 
     return findings(scored, VOLUME, vi, en)
@@ -198,14 +198,14 @@ def status_mix(batch: pl.DataFrame, earlier: pl.DataFrame, config: dict) -> pl.D
 
     def vi(r: dict) -> str:
         return (
-            f"Cơ cấu trạng thái bất thường: {share(r['observed'], 'vi')} trong {r['rows']} hồ sơ tiếp nhận "
+            f"Cơ cấu trạng thái bất thường: {share(r['observed'], 'vi')} trong {number(r['rows'], 'vi')} hồ sơ tiếp nhận "
             f"trong {young_days} ngày cuối của tệp đã kết thúc, thường lệ {share(r['usual'], 'vi')} "
             f"(trung vị của {r['files']} tệp trước)."
         )
 
     def en(r: dict) -> str:
         return (
-            f"Status mix far from usual: {share(r['observed'], 'en')} of the {r['rows']} dossiers received in the "
+            f"Status mix far from usual: {share(r['observed'], 'en')} of the {number(r['rows'], 'en')} dossiers received in the "
             f"file's last {young_days} days are already closed, usually {share(r['usual'], 'en')} "
             f"(median of {r['files']} earlier files)."
         )
