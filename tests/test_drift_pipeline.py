@@ -28,10 +28,10 @@ from transforms.ingest import ingest_files
 from transforms.schema import DOSSIER_SCHEMA
 from transforms.units import load_registry
 
-HA_DONG, BA_DINH, GIA_LAM = "268", "001", "018"
+HA_DONG, BA_DINH, QUOC_OAI = "268", "001", "275"  # Quốc Oai's system exports every week
 NOW = "2025-07-02T08:00:00"
 # exports that have not arrived when the base state is made: the scenarios send them
-WITHHELD = {("quanhadong", "2025-06"), ("quanbadinh", "2025-06")}
+WITHHELD = {("quanhadong", "2025-06"), ("quanbadinh", "2025-06"), ("huyenquocoai", "2025-W26")}
 TIMES = ("submitted_at", "received_at", "finished_at", "returned_at", "rejected_at")
 
 
@@ -41,8 +41,19 @@ def folded(name: str) -> str:
     return re.sub(r"[^a-z0-9-]", "", "".join(c for c in text if not unicodedata.combining(c)).lower())
 
 
-def month_of(name: str) -> str:
-    return re.search(r"(\d{4}-\d{2})", name).group(1)
+def period_of(name: str) -> str:
+    """The period an export covers, from its name: '2025-06' or '2025-W26'."""
+    return re.search(r"(\d{4}-(?:W\d{2}|\d{2}))", name).group(1)
+
+
+def arrival(name: str) -> date:
+    """When an export arrives: the Monday after its week, the 1st after its month."""
+    period = period_of(name)
+    if "W" in period:
+        year, week = map(int, period.split("-W"))
+        return date.fromisocalendar(year, week, 1) + timedelta(days=7)
+    year, month = map(int, period.split("-"))
+    return date(year + month // 12, month % 12 + 1, 1)
 
 
 def sender(name: str) -> str:
@@ -50,8 +61,8 @@ def sender(name: str) -> str:
     return re.sub(r"-?\d{4}-.*$", "", folded(name))
 
 
-def export_of(folder: Path, district: str, month: str) -> Path:
-    [path] = [p for p in folder.iterdir() if sender(p.name) == district and month_of(p.name) == month]
+def export_of(folder: Path, district: str, period: str) -> Path:
+    [path] = [p for p in folder.iterdir() if sender(p.name) == district and period_of(p.name) == period]
     return path
 
 
@@ -86,35 +97,36 @@ def read_export(path: Path, registry: Path) -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    """Six months of generated exports for Hà Đông, Ba Đình and Gia Lâm (with their
-    communes), ingested month by month as they would arrive, then scored and published.
-    Hà Đông's and Ba Đình's June exports are kept back for the scenarios."""
+    """Six months of generated exports for Hà Đông, Ba Đình (monthly) and Quốc Oai
+    (weekly), with their communes, ingested as they would arrive (every Monday and on
+    the 1st), then scored and published. Hà Đông's and Ba Đình's June exports and Quốc
+    Oai's last week are kept back for the scenarios."""
     root = tmp_path_factory.mktemp("drift-base")
     units = pl.read_csv(config_path("registry", "hanoi.csv"), infer_schema=False)
-    keep = [HA_DONG, BA_DINH, GIA_LAM]
+    keep = [HA_DONG, BA_DINH, QUOC_OAI]
     registry = root / "registry.csv"
     units.filter(pl.col("unit_code").is_in(keep) | pl.col("parent_code").is_in(keep)).write_csv(registry)
     exports = root / "exports"
     generate_exports(exports, date(2025, 1, 1), date(2025, 6, 30), seed=2025, scale=0.2, registry_path=registry)
+    arriving = [p for p in exports.iterdir() if (sender(p.name), period_of(p.name)) not in WITHHELD
+                and arrival(p.name) <= datetime.fromisoformat(NOW).date()]
+    assert any("W" in period_of(p.name) for p in arriving)
     state = root / "state"
     landing = state / "landing"
     landing.mkdir(parents=True)
     settings = ScoreboardSettings.from_env(landing_dir=str(landing), site_dir=str(state / "site"),
                                            registry_path=str(registry))
     warehouse = Warehouse(path=str(state / "warehouse.duckdb"))
-    monthly = sorted(exports.iterdir(), key=lambda p: (month_of(p.name), p.name))
     with pytest.MonkeyPatch.context() as mp, dg.instance_for_test() as instance:
-        # each month's exports arrive on the 1st of the next month and are ingested then
-        for month in sorted({month_of(p.name) for p in monthly}):
-            for path in monthly:
-                if month_of(path.name) == month and (sender(path.name), month) not in WITHHELD:
+        for day in sorted({arrival(p.name) for p in arriving}):
+            for path in arriving:
+                if arrival(path.name) == day:
                     shutil.copy(path, landing / path.name)
-            year, m = map(int, month.split("-"))
-            mp.setenv("SCOREBOARD_NOW", f"{date(year + m // 12, m % 12 + 1, 1)}T08:00:00")
+            mp.setenv("SCOREBOARD_NOW", f"{day}T08:00:00")
             result = dg.materialize(ASSETS, selection=[dossiers], instance=instance,
                                     resources={"settings": settings, "warehouse": warehouse})
-            assert result.success, month
-            assert holds(warehouse) == [], f"a normal export of {month} was held: {holds(warehouse)}"
+            assert result.success, day
+            assert holds(warehouse) == [], f"a normal export arriving on {day} was held: {holds(warehouse)}"
         mp.setenv("SCOREBOARD_NOW", NOW)
         run_pipeline(settings, warehouse)
     assert holds(warehouse) == []
@@ -142,8 +154,8 @@ def year_later(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.with_columns(due_at=pl.col("due_at").dt.offset_by("1y"))
 
 
-def test_generated_exports_arriving_month_by_month_are_never_held(base):
-    # the fixture asserts it after every month; here what was published
+def test_generated_exports_arriving_week_by_week_are_never_held(base):
+    # the fixture asserts it after every arrival; here what was published
     site = base["state"] / "site"
     assert read_published(site, "2025-05").filter(pl.col("unit_code") == HA_DONG)["received"][0] > 300
     assert "Tệp đang bị giữ lại" not in (site / "quality.html").read_text(encoding="utf-8")
@@ -281,7 +293,7 @@ def test_a_repeated_month_is_held_and_the_right_export_publishes(deployment):
     assert published_data(settings.site) == good
 
 
-def test_due_dates_a_day_earlier_and_the_next_normal_export_publish_at_once(deployment):
+def test_due_dates_a_day_earlier_and_normal_weekly_and_monthly_updates_publish_at_once(deployment):
     settings, warehouse, base = deployment
     before = published_data(settings.site)
     may = ha_dong_dossiers(warehouse, "received_at >= '2025-05-01' AND received_at < '2025-06-01'")
@@ -290,7 +302,8 @@ def test_due_dates_a_day_earlier_and_the_next_normal_export_publish_at_once(depl
     earlier = may.with_columns(due_at=pl.when(movable).then(pl.col("due_at") - timedelta(days=1)).otherwise("due_at"))
     assert earlier.filter(pl.col("due_at") != may["due_at"]).height > 50
     write_export(settings.landing / "QuanHaDong_2025-05_cap-nhat.csv", earlier)
-    # and Ba Đình's June export, as usual
+    # and Quốc Oai's weekly export of the last week of June, and Ba Đình's June export, as usual
+    shutil.copy(export_of(base["exports"], "huyenquocoai", "2025-W26"), settings.landing)
     shutil.copy(export_of(base["exports"], "quanbadinh", "2025-06"), settings.landing)
     run_pipeline(settings, warehouse)
     assert holds(warehouse) == []
@@ -299,3 +312,7 @@ def test_due_dates_a_day_earlier_and_the_next_normal_export_publish_at_once(depl
     published_may = read_published(settings.site, "2025-05").filter(pl.col("unit_code") == HA_DONG)
     assert published_may["received"][0] == may.height  # the same dossiers, a day earlier due for some
     assert read_published(settings.site, "2025-06").filter(pl.col("unit_code") == BA_DINH)["received"][0] > 0
+    assert after["scoreboard-2025-W26.csv"] != before["scoreboard-2025-W26.csv"]
+    week = read_published(settings.site, "2025-W26").filter(pl.col("unit_code") == QUOC_OAI)["received"][0]
+    weekly = read_export(export_of(base["exports"], "huyenquocoai", "2025-W26"), base["registry"])
+    assert week == weekly.filter(pl.col("received_at") >= datetime(2025, 6, 23)).height > 0
