@@ -297,6 +297,15 @@ CHECKS: dict[str, Label] = {
     "scoreboard_valid": Label("Bảng xếp hạng đạt các kiểm tra số liệu", "The scoreboard passes its data checks"),
     "batch_quarantine_share": Label("Tỷ lệ dòng bị cách ly trong lô nạp ở mức cho phép",
                                     "The share of quarantined rows in the batch is acceptable"),
+    "batch_drift": Label("Không tệp nào lệch xa dữ liệu thường lệ của đơn vị",
+                         "No file drifts far from its units' usual data"),
+    # quality/drift's checks (the same labels as quality.drift.DRIFT_CHECKS)
+    "batch_promised_duration": Label("Thời hạn hẹn trả so với thường lệ", "Promised duration against the unit's usual"),
+    "batch_clock_shift": Label("Giờ của các mốc thời gian so với thường lệ", "Times of day against the unit's usual"),
+    "batch_volume": Label("Số hồ sơ tiếp nhận so với thường lệ", "Received volume against the unit's usual"),
+    "batch_status_mix": Label("Cơ cấu trạng thái so với thường lệ", "Status mix against the unit's usual"),
+    "batch_history_rewrite": Label("Hồ sơ đã kết thúc của kỳ đã đóng không bị viết lại",
+                                   "Final dossiers of closed periods are not rewritten"),
 }
 
 CHECK_STATUS: dict[bool, Label] = {
@@ -401,6 +410,19 @@ UI.update(
         "held_back": Label("Số liệu mới của kỳ này đang bị giữ lại vì: {reasons}.",
                            "New figures for this period are held back because: {reasons}."),
         "held_back_title": Label("Kỳ đang bị giữ lại", "Periods held back"),
+        "held_batches_title": Label("Tệp đang bị giữ lại", "Files held back"),
+        "held_batches_note": Label(
+            "Các dòng của tệp hợp lệ từng dòng nhưng lệch xa dữ liệu thường lệ của đơn vị: chúng được lưu riêng và "
+            "chưa làm thay đổi số liệu nào đã công bố. Thay tệp bằng bản đã sửa, hoặc nếu tệp đúng, chạy "
+            "scoreboard release TỆP --reason \"lý do\" (được ghi vào manifest.json) để công bố.",
+            "Its rows are valid one by one but drift far from the unit's usual data: they are stored aside and change "
+            "no published figure yet. Replace the file with a corrected one or, if it is right, run "
+            "scoreboard release FILE --reason \"why\" (recorded in manifest.json) to publish it.",
+        ),
+        "held_file": Label("Tệp", "File"),
+        "held_unit": Label("Đơn vị", "Unit"),
+        "held_reason": Label("Lý do (thường lệ và lô này)", "Reason (usual and this batch)"),
+        "held_periods": Label("Kỳ bị giữ", "Periods held"),
         "checks_title": Label("Kết quả kiểm tra theo kỳ", "Checks by period"),
         "checks_failed_title": Label("Các kiểm tra không đạt", "Failed checks"),
         "checks_latest": Label("Chi tiết kiểm tra kỳ gần nhất", "Checks of the latest periods"),

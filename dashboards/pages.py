@@ -594,6 +594,40 @@ def _newest_first(frame: pl.DataFrame) -> pl.DataFrame:
     ).drop("_t")
 
 
+def held_batches_table(held_batches: pl.DataFrame | None) -> dict | None:
+    """Files held as drifting (quality.holds.held_batches): file, unit, check, the reason
+    with its figures, and the months and number of periods held."""
+    if held_batches is None or held_batches.is_empty():
+        return None
+    head = [
+        _col("source_file", "text", label=UI["held_file"]),
+        _col("unit_name", "text", label=UI["held_unit"]),
+        _col("check", "text", label=UI["check"]),
+        _col("reason", "text", label=UI["held_reason"]),
+        _col("periods", "text", label=UI["held_periods"]),
+    ]
+
+    def months(r: dict) -> Label:
+        first, last = (plabel("month", r[k]) if r[k] else None for k in ("first_period", "last_period"))
+        if first is None:
+            return same("")
+        if first == last:
+            return first
+        return Label(f"{first.vi} – {last.vi}", f"{first.en} – {last.en}")
+
+    rows = [
+        row([
+            {"kind": "file", "text": r["source_file"]},
+            rowhead(same(r["unit_name"] or r["unit_code"]), same(r["unit_code"])),
+            label_cell(CHECKS.get(r["check_name"]) or same(r["check_name"])),
+            label_cell(Label(r["message_vi"], r["message_en"])),
+            label_cell(Label(f"{fmt_int(r['periods'])} · {months(r).vi}", f"{fmt_int(r['periods'])} · {months(r).en}")),
+        ])
+        for r in held_batches.iter_rows(named=True)
+    ]
+    return table(UI["held_batches_title"], head, rows)
+
+
 def quality_context(
     quality: pl.DataFrame | None,
     quarantine: pl.DataFrame | None,
@@ -601,9 +635,10 @@ def quality_context(
     silent: list[dict],
     keys: set[str],
     held: dict[str, Label],
+    held_batches: pl.DataFrame | None = None,
 ) -> dict:
     ctx: dict[str, Any] = {"held": [], "checks": None, "failed": None, "latest_checks": [], "quarantine": [],
-                           "silent": silent, "warnings": None}
+                           "silent": silent, "warnings": None, "held_batches": held_batches_table(held_batches)}
     if quality is not None and not quality.is_empty():
         q = quality.with_columns(pl.col("success").fill_null(False), pl.col("blocked").fill_null(False))
         types = dict(q.select("period_key", "period_type").unique().iter_rows())

@@ -539,6 +539,7 @@ def build_site(
     log: Any = None,
     crosswalk: pl.DataFrame | None = None,
     freshness: pl.DataFrame | None = None,
+    held_batches: pl.DataFrame | None = None,
 ) -> Path:
     """Write the whole site under `site_dir`; return the path of its index.html.
 
@@ -553,6 +554,8 @@ def build_site(
     `log`: called with one line per stage and the seconds it took.
     `crosswalk`: transforms.crosswalk.load_crosswalk's frame; a new unit's score
     chart then also shows, paler, the scores reconstructed from its predecessors.
+    `held_batches`: files held as drifting (quality.holds.held_batches), listed on
+    the quality page.
     """
     clock = _Stages(log)
     site_dir = Path(site_dir)
@@ -769,7 +772,7 @@ def build_site(
     # ---- data quality
     latest_pairs = [(p["type"], p["key"]) for p in (latest_month, latest_week) if p]
     silent = pages.silent_tables(pf, latest_pairs, slugs, meta, freshness)
-    qctx = pages.quality_context(quality, quarantine_summary, warnings, silent, keys, held)
+    qctx = pages.quality_context(quality, quarantine_summary, warnings, silent, keys, held, held_batches)
     week_rows = pf.filter(pl.col("period_key") == latest_week["key"]) if latest_week else None
     qctx["freshness"] = pages.freshness_table(freshness, week_rows, slugs)
     qctx["completeness"] = pages.completeness_table(pf, keys)

@@ -294,6 +294,13 @@ QUALITY = """\
 {% block main %}
 <h2>{{ m.t(UI.quality_title) }}</h2>
 <p class="note">{{ m.t(UI.quality_note) }}</p>
+{% if held_batches %}
+<section id="held-batches" aria-labelledby="held-batches-h">
+<h2 id="held-batches-h">{{ m.t(UI.held_batches_title) }}</h2>
+<p class="note">{{ m.t(UI.held_batches_note) }}</p>
+{{ m.table(held_batches, "data sortable") }}
+</section>
+{% endif %}
 {% if held %}
 <section aria-labelledby="held-h">
 <h2 id="held-h">{{ m.t(UI.held_back_title) }}</h2>

@@ -14,7 +14,7 @@ from dashboards.site import build_site, seed_site
 from pipelines import warehouse as wh
 from pipelines.resources import local_now
 from quality.completeness import freshness
-from quality.holds import quality_frame
+from quality.holds import held_batches, quality_frame
 from transforms.periods import PERIOD_TYPES
 
 RELEASES_KEPT = 2
@@ -41,6 +41,16 @@ def build_manifest(con, settings, scoreboard) -> dict:
             period_type: sorted(scoreboard.filter(period_type=period_type)["period_key"].unique().to_list())
             for period_type in sorted(PERIOD_TYPES)
         },
+        # files held as drifting from their units' history, and those the office released
+        "held": [
+            {"file": r["source_file"], "sha256": r["content_hash"], "checks": r["checks"], "rows_read": r["rows_read"]}
+            for r in wh.held_files(con).iter_rows(named=True)
+        ],
+        "releases": [
+            {"file": r["source_file"], "sha256": r["content_hash"], "checks": r["checks"], "reason": r["reason"],
+             "released_at": r["released_at"].isoformat()}
+            for r in wh.releases(con).iter_rows(named=True)
+        ],
     }
 
 
@@ -113,6 +123,7 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
             log=log,
             crosswalk=settings.crosswalk(),
             freshness=fresh,
+            held_batches=held_batches(holds),
             **tables,
         )
         write_issue17_pages(folder)  # issue 17 hook (see above)
