@@ -1,35 +1,31 @@
-"""The published data files: one CSV, Parquet and XLSX per period, and the manifest.
+"""The bytes of the published data files: one CSV, Parquet and XLSX per period, and the manifest.
 
 `data/scoreboard-<period_key>.csv|.parquet|.xlsx` (scoreboard.md, Published
 scoreboard), and beside them the tables that explain it, as CSV and XLSX:
 `data/weak_points-<key>`, `data/bottlenecks-<key>`, `data/what_if-<key>`.
 Month keys (`2024-02`) and ISO week keys (`2024-W07`) never collide. Files are
 byte-for-byte reproducible: the same frame gives the same bytes, so a re-run
-changes nothing and a changed file means changed numbers.
+changes nothing and a changed file means changed numbers. dashboards.pages.data
+writes them (through the build cache, like every other file of the site).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
-import os
 import re
-import struct
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import polars as pl
 
 from dashboards.i18n import COLUMNS, INSIGHT_COLUMNS, LEVEL_ORDER, Label
+from transforms.periods import PERIOD_TYPES
 from transforms.insights import BOTTLENECK_SCHEMA, WEAK_POINT_SCHEMA, WHAT_IF_SCHEMA
 from transforms.schema import SCOREBOARD_COLUMNS
 from transforms.xlsx import DECIMAL, PERCENT, Sheet, workbook_bytes
 
-PERIOD_TYPES = ("month", "week")
 _KEY_PATTERN = {"month": re.compile(r"^\d{4}-(0[1-9]|1[0-2])$"), "week": re.compile(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$")}
 
 # A cell starting with one of these is read as a formula by spreadsheets
@@ -105,13 +101,14 @@ def check_period_key(period_type: str, period_key: str) -> None:
     """Refuse a key that is not `YYYY-MM` / `YYYY-Www` (it becomes a file name)."""
     pattern = _KEY_PATTERN.get(period_type)
     if pattern is None:
-        raise ValueError(f"unknown period_type {period_type!r}, expected one of {PERIOD_TYPES}")
+        raise ValueError(f"unknown period_type {period_type!r}, expected one of {sorted(PERIOD_TYPES)}")
     if period_key is None or not pattern.match(period_key):
         raise ValueError(f"bad {period_type} period_key {period_key!r}")
 
 
-def prepare_scoreboard(scoreboard: pl.DataFrame) -> pl.DataFrame:
-    """The published columns, in order and with their types, sorted deterministically.
+def prepare_scoreboard(scoreboard: pl.DataFrame, extra: tuple[str, ...] = ()) -> pl.DataFrame:
+    """The published columns, in order and with their types (then the `extra`
+    columns the frame has), sorted deterministically.
 
     Sort: period_type, period_start, period_key, then level (district, commune,
     department, then any other level by name), rank (nulls last), unit_code,
@@ -121,7 +118,8 @@ def prepare_scoreboard(scoreboard: pl.DataFrame) -> pl.DataFrame:
     if missing:
         raise ValueError(f"scoreboard lacks columns: {missing}")
     frame = scoreboard.select(
-        [pl.col(c).cast(t, strict=True) for c, t in SCOREBOARD_COLUMNS.items()]
+        *[pl.col(c).cast(t, strict=True) for c, t in SCOREBOARD_COLUMNS.items()],
+        *[c for c in extra if c in scoreboard.columns and c not in SCOREBOARD_COLUMNS],
     )
     pairs = frame.select("period_type", "period_key").unique()
     for period_type, period_key in pairs.iter_rows():
@@ -188,58 +186,21 @@ def parquet_bytes(period: pl.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-# Bump when xlsx_bytes changes what it writes: workbooks carry a fingerprint of
-# their content and of this version, and one that matches is not rebuilt.
-XLSX_LAYOUT_VERSION = "2 transforms.xlsx"
-_XLSX_MARK = b"par-xlsx "
-
-
-def xlsx_fingerprint(period: pl.DataFrame, sheet_name: str, spec: TableSpec | None = None) -> str:
-    h = hashlib.sha256()
-    table = f" {spec.name}" if spec is not None else ""
-    labels = spec.labels if spec is not None else COLUMNS
-    h.update(f"xlsx {XLSX_LAYOUT_VERSION}{table} {sheet_name}\n".encode())
-    h.update(json.dumps({k: tuple(v) for k, v in labels.items()}, ensure_ascii=False).encode())
-    buf = io.BytesIO()
-    period.write_csv(buf, null_value="\\N")  # raw values, nulls told apart from ""
-    h.update(buf.getvalue())
-    return h.hexdigest()
-
-
-def _zip_comment(data: bytes, comment: bytes) -> bytes:
-    """The zip with `comment` as its archive comment (ignored by spreadsheets)."""
-    eocd = data[-22:]
-    if eocd[:4] != b"PK\x05\x06" or eocd[-2:] != b"\x00\x00" or len(comment) > 0xFFFF:
-        raise ValueError("not a zip without a comment")
-    return data[:-2] + struct.pack("<H", len(comment)) + comment
-
-
-def _xlsx_has_fingerprint(path: Path, fingerprint: str) -> bool:
-    """True when the workbook at `path` ends with this fingerprint (its zip comment)."""
-    mark = _XLSX_MARK + fingerprint.encode()
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            if fh.tell() < len(mark) + 22:
-                return False
-            fh.seek(-len(mark), os.SEEK_END)
-            return fh.read() == mark
-    except OSError:
-        return False
-
-
-def xlsx_bytes(period: pl.DataFrame, sheet_name: str, spec: TableSpec | None = None) -> bytes:
+def xlsx_bytes(
+    period: pl.DataFrame, sheet_name: str, spec: TableSpec | None = None, *, labels: Mapping[str, Label] | None = None
+) -> bytes:
     """A workbook with the table (bold header, frozen, filtered) and a legend sheet.
 
     Written by transforms.xlsx (sheet XML built column-wise by Polars): text is
     always an inline string, so a unit named `=HYPERLINK(...)` stays text. Dates
     show as dd/mm/yyyy, rates as percentages, other decimals with 2 places; the
     stored values keep full precision. `spec` names one of TABLES; without it the
-    table is the scoreboard. The zip comment carries the content's fingerprint.
+    table is the scoreboard. `labels`: the legend's labels of columns COLUMNS
+    does not name (the groups' points, from the profile: dashboards.groups).
     """
     rates = spec.rates if spec is not None else _RATE_COLUMNS
     two_decimals = spec.two_decimals if spec is not None else _TWO_DECIMALS
-    labels = spec.labels if spec is not None else COLUMNS
+    labels = {**(spec.labels if spec is not None else COLUMNS), **(labels or {})}
     title = f"{spec.title} {sheet_name}" if spec is not None else f"Bảng xếp hạng {sheet_name}"
     # a spreadsheet number cannot be infinite: such a value is left empty, like NaN
     frame = period.with_columns(
@@ -258,7 +219,7 @@ def xlsx_bytes(period: pl.DataFrame, sheet_name: str, spec: TableSpec | None = N
         },
         schema={"Cột / Column": pl.Utf8, "Tiếng Việt": pl.Utf8, "English": pl.Utf8},
     )
-    data = workbook_bytes(
+    return workbook_bytes(
         [
             Sheet(sheet_name[:31], frame, styles=styles, widths=widths),
             Sheet("Chú thích", legend, autofilter=False, widths={"Cột / Column": 22, "Tiếng Việt": 34, "English": 34}),
@@ -266,140 +227,6 @@ def xlsx_bytes(period: pl.DataFrame, sheet_name: str, spec: TableSpec | None = N
         created=XLSX_CREATED,
         title=title,
     )
-    return _zip_comment(data, _XLSX_MARK + xlsx_fingerprint(period, sheet_name, spec).encode())
-
-
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Write atomically unless the file already holds these bytes. True if written."""
-    path = Path(path)
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
-
-
-def period_digests(frame: pl.DataFrame) -> dict[str, str]:
-    """Per period_key: a digest of the period's rows, in the frame's order (a prepared
-    frame is sorted). Equal digests mean equal files, so a build skips the period.
-
-    Row hashes are Polars' (stable for one Polars version: the site's build state
-    names the versions it was made with and is ignored when they differ)."""
-    if frame.height == 0:
-        return {}
-    schema = repr(list(frame.schema.items())).encode()
-    hashes = pl.DataFrame(
-        {"k": frame["period_key"], "h": frame.hash_rows(seed=7)}
-    )
-    out = {}
-    for (key,), part in hashes.partition_by("k", as_dict=True, maintain_order=True).items():
-        h = hashlib.sha256(schema)
-        h.update(part["h"].to_numpy().tobytes())
-        out[key] = h.hexdigest()[:32]
-    return out
-
-
-def _each(work: Any, items: list, workers: int) -> list:
-    """`work(item)` for every item, in order; on threads when `workers` > 1 (zlib,
-    Polars and file writes release the GIL, so two cores do nearly twice the work)."""
-    if workers <= 1 or len(items) <= 1:
-        return [work(i) for i in items]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(work, items))
-
-
-def default_workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-def write_period_files(
-    scoreboard: pl.DataFrame, data_dir: Path, *, keys: Iterable[str] | None = None, workers: int = 1
-) -> list[Path]:
-    """Write `scoreboard-<period_key>.csv|.parquet|.xlsx` for every period in the frame
-    (or only those in `keys`).
-
-    Returns the paths, periods in (period_type, period_start) order, each as
-    csv, parquet, xlsx. Files whose bytes are already right are left alone.
-    """
-    data_dir = Path(data_dir)
-    frame = prepare_scoreboard(scoreboard)
-    if frame.height == 0:
-        return []
-    if keys is not None:
-        frame = frame.filter(pl.col("period_key").is_in(sorted(set(keys))))
-    data_dir.mkdir(parents=True, exist_ok=True)
-
-    def write(period: pl.DataFrame) -> list[Path]:
-        key = period.item(0, "period_key")
-        out = []
-        for suffix, make in (("csv", csv_bytes), ("parquet", parquet_bytes)):
-            path = data_dir / data_file_name(key, suffix)
-            write_if_changed(path, make(period))
-            out.append(path)
-        path = data_dir / data_file_name(key, "xlsx")
-        if not _xlsx_has_fingerprint(path, xlsx_fingerprint(period, key)):
-            write_if_changed(path, xlsx_bytes(period, key))
-        out.append(path)
-        return out
-
-    parts = frame.partition_by(["period_type", "period_key"], maintain_order=True) if frame.height else []
-    return [p for paths in _each(write, parts, workers) for p in paths]
-
-
-def write_table_files(
-    frame: pl.DataFrame,
-    data_dir: Path,
-    table: TableSpec | str,
-    periods: Iterable[tuple[str, str]] | None = None,
-    *,
-    workers: int = 1,
-) -> list[Path]:
-    """Write `<table>-<period_key>.csv|.xlsx` for every period in `periods`
-    (default: those in the frame); a period without rows gets the header alone,
-    so every link to it works. The same bytes as the scoreboard's files: BOM,
-    formulas neutralised, ISO dates; workbooks rebuilt only when their content
-    changed. Returns the paths, csv then xlsx per period."""
-    spec = TABLES[table] if isinstance(table, str) else table
-    data_dir = Path(data_dir)
-    frame = prepare_table(frame, spec)
-    by_key = {
-        p.item(0, "period_key"): p for p in frame.partition_by(["period_type", "period_key"], maintain_order=True)
-    } if frame.height else {}
-    if periods is None:
-        periods = frame.select("period_type", "period_key").unique(maintain_order=True).iter_rows()
-    periods = list(periods)
-    for period_type, key in periods:
-        check_period_key(period_type, key)
-        period = by_key.get(key)
-        if period is not None and period.item(0, "period_type") != period_type:
-            raise ValueError(f"{spec.name}: period {key} is a {period.item(0, 'period_type')}, not a {period_type}")
-
-    def write(pair: tuple[str, str]) -> list[Path]:
-        key = pair[1]
-        period = by_key.get(key)
-        if period is None:
-            period = frame.clear()
-        csv_path = data_dir / data_file_name(key, "csv", spec.name)
-        write_if_changed(csv_path, csv_bytes(period))
-        path = data_dir / data_file_name(key, "xlsx", spec.name)
-        if not _xlsx_has_fingerprint(path, xlsx_fingerprint(period, key, spec)):
-            write_if_changed(path, xlsx_bytes(period, key, spec))
-        return [csv_path, path]
-
-    return [p for paths in _each(write, periods, workers) for p in paths]
 
 
 def _json_default(value: Any) -> Any:
@@ -419,8 +246,3 @@ def manifest_bytes(manifest: dict) -> bytes:
     return (text + "\n").encode("utf-8")
 
 
-def write_manifest(site_dir: Path, manifest: dict) -> Path:
-    """`<site_dir>/data/manifest.json`: sorted keys, indent 2, UTF-8 (not \\u-escaped)."""
-    path = Path(site_dir) / "data" / "manifest.json"
-    write_if_changed(path, manifest_bytes(manifest))
-    return path

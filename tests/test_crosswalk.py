@@ -10,8 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dashboards.site import build_site
-from dashboards.tables import unit_slug
+from dashboards.site import build_site, unit_slug
 from transforms.crosswalk import CrosswalkError, follow_territory, load_crosswalk
 from transforms.schema import SCOREBOARD_COLUMNS
 from transforms.units import load_registry
