@@ -86,6 +86,7 @@ class Site:
         self.keys: dict[str, str] = {}
         self.log = log
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         self.rendered: dict[str, int] = {}
 
     def table(self, name: str) -> pl.DataFrame:
@@ -178,7 +179,7 @@ def run(site: Site, kinds: Sequence[Kind]) -> None:
     """Every kind in turn: list its outputs, render the stale ones, remove the files
     it owns that are no longer outputs. Then save the cache."""
     for kind in kinds:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         outputs = kind.outputs(site)
         digests = {
             name: site.digests(read, [tuple(k) for o in outputs for k in o.rows.get(name, ())] if read.by else [()])
@@ -198,8 +199,10 @@ def run(site: Site, kinds: Sequence[Kind]) -> None:
         _prune(site, kind, {o.path for o in outputs})
         site.seconds[kind.name] = site.seconds.get(kind.name, 0.0) + time.perf_counter() - t0
         site.rendered[kind.name] = site.rendered.get(kind.name, 0) + n
+        site.cpu[kind.name] = site.cpu.get(kind.name, 0.0) + time.process_time() - c0
         if site.log:
-            site.log(f"site: {kind.name} {n}/{len(outputs)} files {time.perf_counter() - t0:.1f} s")
+            site.log(f"site: {kind.name} {n}/{len(outputs)} files {time.perf_counter() - t0:.1f} s "
+                     f"(CPU {time.process_time() - c0:.1f} s)")
     site.cache.save()
 
 

@@ -186,6 +186,43 @@ def parquet_bytes(period: pl.DataFrame) -> bytes:
     return buf.getvalue()
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How a period's table is laid out as a workbook (Python or site.js writes it)."""
+
+    title: str
+    sheet: str
+    styles: dict[str, int]  # column -> transforms.xlsx style id (PERCENT, DECIMAL)
+    widths: dict[str, float]
+    legend: list[tuple[str, str, str]]  # (column, Vietnamese, English)
+
+
+LEGEND_SHEET = "Chú thích"
+LEGEND_HEAD = ("Cột / Column", "Tiếng Việt", "English")
+LEGEND_WIDTHS = (22, 34, 34)
+
+
+def layout(
+    columns: list[str], sheet_name: str, spec: TableSpec | None = None, *, labels: Mapping[str, Label] | None = None
+) -> Layout:
+    """Rates as percentages, other decimals with 2 places, a legend of every column.
+    `spec` names one of TABLES; without it the table is the scoreboard. `labels`:
+    the legend's labels of columns COLUMNS does not name (the groups' points,
+    from the profile: dashboards.groups)."""
+    rates = spec.rates if spec is not None else _RATE_COLUMNS
+    two_decimals = spec.two_decimals if spec is not None else _TWO_DECIMALS
+    labels = {**(spec.labels if spec is not None else COLUMNS), **(labels or {})}
+    styles = {c: PERCENT for c in columns if c in rates}
+    styles.update({c: DECIMAL for c in columns if c in two_decimals})
+    return Layout(
+        title=f"{spec.title} {sheet_name}" if spec is not None else f"Bảng xếp hạng {sheet_name}",
+        sheet=sheet_name[:31],
+        styles=styles,
+        widths={c: _COLUMN_WIDTHS.get(c, max(10, min(len(c) + 2, 20))) for c in columns},
+        legend=[(c, labels[c].vi if c in labels else "", labels[c].en if c in labels else "") for c in columns],
+    )
+
+
 def xlsx_bytes(
     period: pl.DataFrame, sheet_name: str, spec: TableSpec | None = None, *, labels: Mapping[str, Label] | None = None
 ) -> bytes:
@@ -194,39 +231,51 @@ def xlsx_bytes(
     Written by transforms.xlsx (sheet XML built column-wise by Polars): text is
     always an inline string, so a unit named `=HYPERLINK(...)` stays text. Dates
     show as dd/mm/yyyy, rates as percentages, other decimals with 2 places; the
-    stored values keep full precision. `spec` names one of TABLES; without it the
-    table is the scoreboard. `labels`: the legend's labels of columns COLUMNS
-    does not name (the groups' points, from the profile: dashboards.groups).
+    stored values keep full precision (`layout`).
     """
-    rates = spec.rates if spec is not None else _RATE_COLUMNS
-    two_decimals = spec.two_decimals if spec is not None else _TWO_DECIMALS
-    labels = {**(spec.labels if spec is not None else COLUMNS), **(labels or {})}
-    title = f"{spec.title} {sheet_name}" if spec is not None else f"Bảng xếp hạng {sheet_name}"
+    lay = layout(period.columns, sheet_name, spec, labels=labels)
     # a spreadsheet number cannot be infinite: such a value is left empty, like NaN
     frame = period.with_columns(
         pl.when(pl.col(c).is_infinite()).then(None).otherwise(pl.col(c)).alias(c)
         for c, t in period.schema.items()
         if t.is_float()
     )
-    styles = {c: PERCENT for c in frame.columns if c in rates}
-    styles.update({c: DECIMAL for c in frame.columns if c in two_decimals})
-    widths = {c: _COLUMN_WIDTHS.get(c, max(10, min(len(c) + 2, 20))) for c in frame.columns}
-    legend = pl.DataFrame(
-        {
-            "Cột / Column": frame.columns,
-            "Tiếng Việt": [labels[c].vi if c in labels else "" for c in frame.columns],
-            "English": [labels[c].en if c in labels else "" for c in frame.columns],
-        },
-        schema={"Cột / Column": pl.Utf8, "Tiếng Việt": pl.Utf8, "English": pl.Utf8},
-    )
+    legend = pl.DataFrame(lay.legend, schema={h: pl.Utf8 for h in LEGEND_HEAD}, orient="row")
     return workbook_bytes(
         [
-            Sheet(sheet_name[:31], frame, styles=styles, widths=widths),
-            Sheet("Chú thích", legend, autofilter=False, widths={"Cột / Column": 22, "Tiếng Việt": 34, "English": 34}),
+            Sheet(lay.sheet, frame, styles=lay.styles, widths=lay.widths),
+            Sheet(LEGEND_SHEET, legend, autofilter=False, widths=dict(zip(LEGEND_HEAD, LEGEND_WIDTHS))),
         ],
         created=XLSX_CREATED,
-        title=title,
+        title=lay.title,
     )
+
+
+def workbook_recipe(period: pl.DataFrame, sheet_name: str, spec: TableSpec) -> bytes:
+    """`data/<table>-<key>.js`: what site.js (static/xlsx.js) needs to make, when the
+    reader asks for it, the workbook xlsx_bytes would write: the parts of that
+    workbook without its rows, the kind and style of each column, and the period's
+    CSV (gzip, base64). A page opened from disk cannot read the CSV itself:
+    browsers refuse file:// requests, so the CSV comes as a script."""
+    import base64
+    import gzip
+    import zipfile
+
+    def kind(t: pl.DataType) -> str:
+        return "b" if t == pl.Boolean else "n" if t.is_numeric() else "d" if t == pl.Date else "t" if t.is_temporal() else "s"
+
+    lay = layout(period.columns, sheet_name, spec)
+    with zipfile.ZipFile(io.BytesIO(xlsx_bytes(period.clear(), sheet_name, spec))) as zf:
+        parts = {name: zf.read(name).decode("utf-8") for name in zf.namelist()}
+    recipe = {
+        "parts": parts,
+        "sheet": "xl/worksheets/sheet1.xml",
+        "columns": [{"kind": kind(t), "style": lay.styles.get(c, 0)} for c, t in period.schema.items()],
+        "csv": base64.b64encode(gzip.compress(csv_bytes(period), compresslevel=6, mtime=0)).decode("ascii"),
+    }
+    text = json.dumps(recipe, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f"/* {lay.title}: the workbook site.js makes on request */\nwindow.parWorkbook({text});\n".encode("utf-8")
 
 
 def _json_default(value: Any) -> Any:

@@ -289,7 +289,8 @@ def test_files_written(site):
     assert (site / "index.html").is_file()
     assert (site / "ingestion.html").is_file()
     assert sorted(p.stem for p in (site / "periods").glob("*.html")) == sorted(PERIOD_KEYS)
-    assert sorted(p.name for p in (site / "assets").iterdir()) == ["charts.js", "site.css", "site.js", "vega-bundle.js"]
+    assert sorted(p.name for p in (site / "assets").iterdir()) == [
+        "charts.js", "site.css", "site.js", "vega-bundle.js", "xlsx.js"]
     assert sorted(p.name for p in site.glob("*.html")) == [
         "city.html", "index.html", "ingestion.html", "quality.html", "report-2024-01.html", "report-2024-02.html",
         "report.html",
@@ -302,8 +303,9 @@ def test_files_written(site):
         ["001-2008-08-01.html", "00001-2008-08-01.html", "00004-2008-08-01.html", "002-2008-08-01.html"]
     )
     for table in ("weak_points", "bottlenecks", "what_if"):  # every period, even one without rows
+        # the CSV, and what site.js makes the workbook from (tests/test_browser.py)
         assert sorted(p.name for p in (site / "data").glob(f"{table}-*")) == sorted(
-            f"{table}-{k}.{s}" for k in PERIOD_KEYS for s in ("csv", "xlsx")
+            f"{table}-{k}.{s}" for k in PERIOD_KEYS for s in ("csv", "js")
         )
     assert sorted(p.name for p in (site / "charts").iterdir()) == [
         "bands-2024-01.png", "bands-2024-01.svg", "heatmap-commune-2024-01.png", "heatmap-commune-2024-01.svg",
@@ -361,7 +363,7 @@ def test_no_network_reference_anywhere(site):
             target = (page.parent / ref.split("#")[0]).resolve()
             assert target.is_file(), (page.name, tag, ref)  # every link works from file://
             assert site.resolve() in target.parents
-    for asset in ("site.css", "site.js", "charts.js"):
+    for asset in ("site.css", "site.js", "charts.js", "xlsx.js"):
         text = read(site / "assets" / asset)
         assert not re.search(r"https?:|url\(|@import|fetch\(|XMLHttpRequest|import\(", text), asset
     # the Vega bundle may carry URL strings, but the page never loads one
@@ -652,7 +654,9 @@ BOM = b"\xef\xbb\xbf"
 
 
 def test_insight_tables_published_beside_the_scoreboard(site, inputs):
-    import openpyxl
+    import base64
+    import gzip
+
     from polars.testing import assert_frame_equal
 
     from dashboards.publish import TABLES, prepare_table
@@ -666,9 +670,12 @@ def test_insight_tables_published_beside_the_scoreboard(site, inputs):
             back = pl.read_csv(site / "data" / f"{table}-{key}.csv", schema_overrides=schema)
             expected = prepare_table(inputs[table], table).filter(pl.col("period_key") == key)
             assert_frame_equal(back, expected, check_exact=True)
-            ws = openpyxl.load_workbook(site / "data" / f"{table}-{key}.xlsx").worksheets[0]
-            assert ws.title == key and ws.freeze_panes == "A2"
-            assert ws.max_row == expected.height + 1
+            # the workbook's recipe: the same CSV, and the parts of the workbook without rows
+            text = (site / "data" / f"{table}-{key}.js").read_text(encoding="utf-8")
+            assert text.split("\n")[1].startswith("window.parWorkbook({") and text.endswith("});\n")
+            recipe = json.loads(text.split("\n")[1].removeprefix("window.parWorkbook(").removesuffix(");"))
+            assert gzip.decompress(base64.b64decode(recipe["csv"])) == raw
+            assert '<dimension ref="A1:' in recipe["parts"][recipe["sheet"]] and len(recipe["columns"]) == len(schema)
     # e.g. Ba Đình's January weak points, most points lost first
     jan = pl.read_csv(site / "data" / "weak_points-2024-01.csv", schema_overrides=TABLES["weak_points"].schema)
     assert jan.filter(pl.col("unit_code") == "001")["indicator"].to_list()[:2] == ["satisfaction_rate", "on_time_rate"]
@@ -708,9 +715,11 @@ def test_unit_page_latest_month(site):
     # bottleneck procedures of February, the counts, the downloads of that period
     assert re.search(r"<th scope=\"row\" class=\"t\">1.001776</th><td class=\"t\"></td><td>1</td><td>1</td><td>2</td><td>100,0 %</td>", html)
     assert re.search(r"Quá hạn đang xử lý</span></th><td>1</td>", html)
-    for f in ("scoreboard-2024-02.csv", "scoreboard-2024-02.xlsx", "weak_points-2024-02.csv", "bottlenecks-2024-02.xlsx",
-              "what_if-2024-02.csv"):
+    for f in ("scoreboard-2024-02.csv", "scoreboard-2024-02.xlsx", "weak_points-2024-02.csv", "what_if-2024-02.csv"):
         assert f'href="../data/{f}"' in html
+    # the workbook of a table that explains the ranking is made by site.js from its script
+    assert ('<a href="../data/bottlenecks-2024-02.csv" download data-xlsx="../data/bottlenecks-2024-02.js" '
+            'data-name="bottlenecks-2024-02.xlsx">') in html
     # the unit's early warning
     assert "Tỷ lệ đúng hạn giảm mạnh" in html and 'data-en="On-time rate fell sharply"' in html
     # history: score and rank over months and weeks, data inline, the specs shared by every unit page

@@ -199,14 +199,21 @@ def files(key: str, root: str) -> list[dict]:
 
 
 def all_files(key: str, root: str, published: Iterable[str]) -> list[dict]:
-    """The scoreboard's files of a period, then each published table's CSV and XLSX."""
+    """The scoreboard's files of a period, then each published table's CSV and XLSX
+    (the XLSX made by site.js from `<table>-<key>.js`; without JavaScript the link
+    gives the CSV)."""
     out = []
     for name in ("scoreboard", *published):
         lab = TABLE_LABELS[name]
         for sfx in DATA_SUFFIXES if name == "scoreboard" else TABLE_SUFFIXES:
             f = FILE_LABELS[sfx]
-            out.append({"href": f"{root}data/{data_file_name(key, sfx, name)}",
-                        "label": Label(f"{lab.vi}: {f.vi}", f"{lab.en}: {f.en}")})
+            item = {"href": f"{root}data/{data_file_name(key, sfx, name)}", "xlsx": None,
+                    "label": Label(f"{lab.vi}: {f.vi}", f"{lab.en}: {f.en}")}
+            if name != "scoreboard" and sfx == "xlsx":
+                item.update(href=f"{root}data/{data_file_name(key, 'csv', name)}",
+                            xlsx=f"{root}data/{data_file_name(key, 'js', name)}",
+                            name=data_file_name(key, "xlsx", name))
+            out.append(item)
     return out
 
 

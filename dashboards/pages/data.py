@@ -1,11 +1,14 @@
 """The published data files: per period the scoreboard as CSV, Parquet and XLSX
-(scoreboard.md, Published scoreboard), the tables that explain it as CSV and
-XLSX, and data/manifest.json.
+(scoreboard.md, Published scoreboard), the tables that explain it (weak
+points, bottlenecks, what-if) as CSV, and data/manifest.json.
 
 Each file reads its period's rows of its table, straight from the frame (Arrow)
 to bytes: Polars' CSV and Parquet writers, transforms.xlsx's column-wise
-workbook. A table given for no period at all is not published; a period with
-no rows of a published table gets the header alone, so every link works.
+workbook. The explaining tables' workbooks are made in the browser when asked
+for, from `data/<table>-<key>.js` (the CSV, compressed, and the workbook's
+layout): see docs/site-build.md for the measurements behind that. A table
+given for no period at all is not published; a period with no rows of a
+published table gets the header alone, so every link works.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from typing import Iterator
 from dashboards.build import Data, Kind, Output, Read, Site
 from dashboards.groups import group_labels
 from dashboards.pages.common import INSIGHTS
-from dashboards.publish import TABLES, csv_bytes, data_file_name, manifest_bytes, parquet_bytes, xlsx_bytes
+from dashboards.publish import (
+    TABLES, csv_bytes, data_file_name, manifest_bytes, parquet_bytes, workbook_recipe, xlsx_bytes,
+)
 from transforms.schema import SCOREBOARD_COLUMNS
 
 PUBLISHED = tuple(SCOREBOARD_COLUMNS)
@@ -33,6 +38,8 @@ class PeriodFile(Kind):
         columns = PUBLISHED if table == "scoreboard" else tuple(TABLES[table].schema)
         self.reads = {"rows": Read(table, columns, by=("period_key",))}
         self.owns = (f"data/{table}-*.{suffix}",)
+        if suffix == "js":  # the workbooks it replaces, from older builds
+            self.owns += (f"data/{table}-*.xlsx",)
         if suffix == "xlsx" and table == "scoreboard":
             self.facts = ("groups",)  # the legend names the groups' columns
 
@@ -53,6 +60,8 @@ class PeriodFile(Kind):
                 yield o, csv_bytes(rows)
             elif self.suffix == "parquet":
                 yield o, parquet_bytes(rows)
+            elif self.suffix == "js":
+                yield o, workbook_recipe(rows, o.params["key"], spec)
             else:
                 yield o, xlsx_bytes(rows, o.params["key"], spec, labels=labels)
 
@@ -73,6 +82,6 @@ class Manifest(Kind):
 
 KINDS: tuple[Kind, ...] = (
     *(PeriodFile("scoreboard", s) for s in ("csv", "parquet", "xlsx")),
-    *(PeriodFile(t, s) for t in INSIGHTS for s in ("csv", "xlsx")),
+    *(PeriodFile(t, s) for t in INSIGHTS for s in ("csv", "js")),
     Manifest(),
 )

@@ -4,6 +4,8 @@
   "use strict";
   var KEY = "par-scoreboard-lang";
   var views = [];
+  // where this script was loaded from: assets/xlsx.js sits beside it
+  var ASSETS = (document.currentScript && document.currentScript.src || "").replace(/site\.js([?#].*)?$/, "");
 
   function stored() {
     try { return window.localStorage.getItem(KEY); } catch (e) { return null; }
@@ -189,7 +191,55 @@
     }
   }
 
+  // The workbooks of the tables that explain a ranking (weak points, bottlenecks, what-if)
+  // are made here when asked for, from data/<table>-<key>.js (the CSV and the workbook's
+  // parts: assets/xlsx.js). A page opened from disk cannot read the CSV itself (browsers
+  // refuse file:// requests), so both come as scripts. Without this, the link gives the CSV.
+  var recipe = null;
+  var queue = Promise.resolve();
+  window.parWorkbook = function (r) { recipe = r; };
+
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      var s = document.createElement("script");
+      s.src = src;
+      s.charset = "utf-8";
+      s.onload = function () { s.remove(); resolve(); };
+      s.onerror = function () { s.remove(); reject(new Error(src)); };
+      document.head.appendChild(s);
+    });
+  }
+
+  function saveAs(href, name) {
+    var link = document.createElement("a");
+    link.href = href;
+    link.download = name;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+  }
+
+  function setupWorkbooks() {
+    if (typeof DecompressionStream === "undefined" || typeof Blob === "undefined") { return; }
+    document.addEventListener("click", function (ev) {
+      var a = ev.target.closest ? ev.target.closest("a[data-xlsx]") : null;
+      if (!a) { return; }
+      ev.preventDefault();
+      queue = queue.then(function () {
+        return (window.parXlsx ? Promise.resolve() : loadScript(ASSETS + "xlsx.js"))
+          .then(function () { recipe = null; return loadScript(a.getAttribute("data-xlsx")); })
+          .then(function () { return window.parXlsx(recipe); })
+          .then(function (blob) {
+            var url = URL.createObjectURL(blob);
+            saveAs(url, a.getAttribute("data-name"));
+            setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+          });
+      }).catch(function () { saveAs(a.getAttribute("href"), ""); });  // the CSV after all
+    });
+  }
+
   function init() {
+    setupWorkbooks();
     setupPrint();
     setupSort();
     setupSearch();
