@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import polars as pl
 
-from dashboards.cache import BuildCache, code_version, digest
+from dashboards.cache import SITE_CODE, BuildCache, code_version, digest
 
 EMPTY = "-"  # the digest of a partition without rows
 
@@ -57,20 +57,31 @@ class Output:
     key: str = ""
 
 
+@dataclass
+class Later:
+    """A file made outside this process (Chromium printing a PDF): `work` runs on a
+    thread while the other kinds render, and returns the files to write, as
+    (path, bytes, key), when the build ends."""
+
+    work: Callable[[], list[tuple[str, bytes, str]]]
+
+
 class Kind:
     """A page kind of the catalogue. Subclasses set `name`, `reads`, `facts`,
     `owns` (globs of the files it manages: any other file matching them is
-    removed) and implement `outputs` and `render`."""
+    removed), `code` (the files its output depends on, when fewer than the
+    whole site: dashboards.cache.SITE_CODE) and implement `outputs` and `render`."""
 
     name: str = ""
     reads: Mapping[str, Read] = {}
     facts: tuple[str, ...] = ()
     owns: tuple[str, ...] = ()
+    code: tuple[str, ...] = SITE_CODE
 
     def outputs(self, site: "Site") -> list[Output]:  # may look at anything: what it passes on is in params
         raise NotImplementedError
 
-    def render(self, batch: list[Output], data: "Data") -> Iterator[tuple[Output, bytes]]:
+    def render(self, batch: list[Output], data: "Data") -> Iterator[tuple[Output, bytes | Later]]:
         raise NotImplementedError
 
 
@@ -164,6 +175,21 @@ class Data:
         return self._site.facts[name]
 
 
+def each(work: Callable[[Any], Any], items: Sequence[Any], workers: int | None = None) -> Iterator[Any]:
+    """`work(item)` for every item, in order; on threads (zlib, Polars and file
+    writes release the GIL, so two cores do nearly twice the work)."""
+    import os
+
+    workers = workers or max(1, min(4, os.cpu_count() or 1))
+    if workers <= 1 or len(items) <= 1:
+        yield from map(work, items)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(work, items)
+
+
 def output_key(site: Site, kind: Kind, output: Output, digests: Mapping[str, Mapping[tuple, str]]) -> str:
     reads = []
     for name, read in sorted(kind.reads.items()):
@@ -172,12 +198,16 @@ def output_key(site: Site, kind: Kind, output: Output, digests: Mapping[str, Map
         reads.append([name, read.table, read.projection(site.tables[read.table].columns), list(read.by),
                       [[list(k), found.get(tuple(k), EMPTY)] for k in keys]])
     facts = {f: site.facts[f] for f in kind.facts}
-    return digest(code_version(), kind.name, output.path, output.params, facts, reads)
+    return digest(code_version(kind.code), kind.name, output.path, output.params, facts, reads)
 
 
 def run(site: Site, kinds: Sequence[Kind]) -> None:
     """Every kind in turn: list its outputs, render the stale ones, remove the files
-    it owns that are no longer outputs. Then save the cache."""
+    it owns that are no longer outputs. Then write what was made on threads
+    (`Later`) and save the cache."""
+    import threading
+
+    later: list[tuple[threading.Thread, list]] = []
     for kind in kinds:
         t0, c0 = time.perf_counter(), time.process_time()
         outputs = kind.outputs(site)
@@ -194,6 +224,12 @@ def run(site: Site, kinds: Sequence[Kind]) -> None:
         n = 0
         if stale:
             for output, data in kind.render(stale, Data(site, kind, stale)):
+                if isinstance(data, Later):
+                    result: list = []
+                    thread = threading.Thread(target=lambda w=data.work, r=result: r.extend(w()), daemon=True)
+                    thread.start()
+                    later.append((thread, result))
+                    continue
                 site.cache.write(output.path, data, output.key)
                 n += 1
         _prune(site, kind, {o.path for o in outputs})
@@ -203,6 +239,13 @@ def run(site: Site, kinds: Sequence[Kind]) -> None:
         if site.log:
             site.log(f"site: {kind.name} {n}/{len(outputs)} files {time.perf_counter() - t0:.1f} s "
                      f"(CPU {time.process_time() - c0:.1f} s)")
+    t0 = time.perf_counter()
+    for thread, result in later:
+        thread.join()
+        for path, data, key in result:
+            site.cache.write(path, data, key)
+    if later and site.log:
+        site.log(f"site: waited {time.perf_counter() - t0:.1f} s for {len(later)} file(s) made aside")
     site.cache.save()
 
 

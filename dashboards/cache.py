@@ -25,19 +25,27 @@ from typing import Any
 
 STATE_FILE = ".par-build.json"
 DIRTY_FILE = ".par-build.dirty"
-PACKAGE = Path(__file__).parent
-# what the package is made of: its code, its templates and static files, the vendored bundle
-CODE_SUFFIXES = (".py", ".j2", ".css", ".js")
-LIBRARIES = ("jinja2", "markupsafe", "polars", "altair", "vl-convert-python")
+ROOT = Path(__file__).parent.parent
+# What the site is made of: every code, template and static file of dashboards/
+# (the vendored bundle too), and the modules of other layers whose code shapes
+# what it writes.
+SITE_CODE = (
+    "dashboards/**/*.py", "dashboards/**/*.j2", "dashboards/**/*.css", "dashboards/**/*.js",
+    "transforms/xlsx.py", "transforms/schema.py", "transforms/insights.py", "transforms/crosswalk.py",
+    "transforms/periods.py", "transforms/score.py", "transforms/profile.py", "quality/completeness.py",
+)
+LIBRARIES = ("jinja2", "markupsafe", "polars", "pyarrow", "altair", "vl-convert-python")
 
 
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-    """A hash of every code, template and static file of dashboards/ and of the
-    versions of the libraries that shape its output."""
+@functools.lru_cache(maxsize=32)
+def code_version(patterns: tuple[str, ...] = SITE_CODE) -> str:
+    """A hash of the files matching `patterns` (relative to the repository; by
+    default everything the site is made of) and of the versions of the libraries
+    that shape the output."""
     h = hashlib.sha256()
-    for f in sorted(p for p in PACKAGE.rglob("*") if p.suffix in CODE_SUFFIXES and "__pycache__" not in p.parts):
-        h.update(f.relative_to(PACKAGE).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    files = sorted({f for pattern in patterns for f in ROOT.glob(pattern) if f.is_file() and "__pycache__" not in f.parts})
+    for f in files:
+        h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
     for lib in LIBRARIES:
         h.update(f"{lib} {version(lib)}\n".encode())
     return h.hexdigest()[:16]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from dashboards.build import Data, Kind, Output, Read, Site
+from dashboards.build import Data, Kind, Output, Read, Site, each
 from dashboards.groups import group_labels
 from dashboards.pages.common import INSIGHTS
 from dashboards.publish import (
@@ -24,6 +24,12 @@ from dashboards.publish import (
 from transforms.schema import SCOREBOARD_COLUMNS
 
 PUBLISHED = tuple(SCOREBOARD_COLUMNS)
+# A data file depends on this code only: a new page template does not rewrite the data.
+DATA_CODE = (
+    "dashboards/pages/data.py", "dashboards/publish.py", "dashboards/i18n.py", "dashboards/groups.py",
+    "dashboards/build.py", "dashboards/cache.py", "transforms/xlsx.py", "transforms/schema.py",
+    "transforms/insights.py",
+)
 ALL_GROUPS = "groups_all"  # fact: every group of the profile, for the workbook's legend
 
 
@@ -31,6 +37,7 @@ class PeriodFile(Kind):
     """`data/<table>-<period_key>.<suffix>`: one table's rows of one period."""
 
     facts = ()
+    code = DATA_CODE
 
     def __init__(self, table: str, suffix: str):
         self.table, self.suffix = table, suffix
@@ -54,22 +61,26 @@ class PeriodFile(Kind):
     def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, bytes]]:
         spec = None if self.table == "scoreboard" else TABLES[self.table]
         labels = group_labels(data.fact("groups")) if "groups" in self.facts else None
-        for o in batch:
-            rows = data.rows("rows", o)
+        parts = {o.path: data.rows("rows", o) for o in batch}  # cut before the threads
+
+        def make(o: Output) -> tuple[Output, bytes]:
+            rows = parts[o.path]
             if self.suffix == "csv":
-                yield o, csv_bytes(rows)
-            elif self.suffix == "parquet":
-                yield o, parquet_bytes(rows)
-            elif self.suffix == "js":
-                yield o, workbook_recipe(rows, o.params["key"], spec)
-            else:
-                yield o, xlsx_bytes(rows, o.params["key"], spec, labels=labels)
+                return o, csv_bytes(rows)
+            if self.suffix == "parquet":
+                return o, parquet_bytes(rows)
+            if self.suffix == "js":
+                return o, workbook_recipe(rows, o.params["key"], spec)
+            return o, xlsx_bytes(rows, o.params["key"], spec, labels=labels)
+
+        yield from each(make, batch)
 
 
 class Manifest(Kind):
     """`data/manifest.json`: what the publication was made from."""
 
     name = "manifest"
+    code = DATA_CODE
     facts = ("manifest",)
 
     def outputs(self, site: Site) -> list[Output]:

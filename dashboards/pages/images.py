@@ -58,6 +58,8 @@ def image_links(name: str, root: str = "") -> list[dict]:
 class ChartImages(Kind):
     name = "chart images"
     owns = ("charts/*",)
+    # what an image shows is all in its parameters (spec, data, renderer versions)
+    code = ("dashboards/pages/images.py", "dashboards/images.py", "dashboards/build.py", "dashboards/cache.py")
 
     def outputs(self, site: Site) -> list[Output]:
         month_key = site.facts["headline"]["month"]["headline"]

@@ -9,7 +9,7 @@ from typing import Iterator
 import polars as pl
 
 from dashboards import html
-from dashboards.build import Data, Kind, Output, Read, Site
+from dashboards.build import Data, Kind, Later, Output, Read, Site
 from dashboards.format import Fmt, texts
 from dashboards.groups import group_label
 from dashboards.html import Head
@@ -145,24 +145,29 @@ class ReportPdf(Kind):
         page_path = f"report-{headline}.html"
         return [Output(f"report-{headline}.pdf", {"page": page_path, "page_key": site.keys.get(page_path)})]
 
-    def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, bytes]]:
+    def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, Later]]:
         site = data._site
         for o in batch:
-            page_path = site.root / o.params["page"]
-            pdf = site.root / f".{o.path}.printing"
-            if print_report_pdf(page_path, pdf):
-                yield o, pdf.read_bytes()
-                pdf.unlink(missing_ok=True)
-                continue
-            # no PDF after all: no link to it, in the page and in report.html
-            for rel in (o.params["page"], "report.html"):
-                out = next(x for x in self.report.outputs(site) if x.path == rel)
-                out.params = dict(out.params, pdf=None)
-                rdata = Data(site, self.report, [out])
-                tables = ranking_tables(rdata.frame("rows"), REPORT_COLUMNS, rdata.fact("groups"), root="")
-                body = self.report.page(out, rdata, tables, rdata.fact("groups"),
-                                        "weak_points" in rdata.fact("published"))
-                site.cache.write(rel, body, key="no pdf")
+            yield o, Later(lambda o=o: self.print(site, o))
+
+    def print(self, site: Site, o: Output) -> list[tuple[str, bytes, str]]:
+        """Chromium prints the page (on a thread, while the other pages render)."""
+        pdf = site.root / f".{o.path}.printing"
+        if print_report_pdf(site.root / o.params["page"], pdf):
+            data = pdf.read_bytes()
+            pdf.unlink(missing_ok=True)
+            return [(o.path, data, o.key)]
+        # no PDF after all: no link to it, in the page and in report.html
+        out = []
+        for rel in (o.params["page"], "report.html"):
+            page_out = next(x for x in self.report.outputs(site) if x.path == rel)
+            page_out.params = dict(page_out.params, pdf=None)
+            rdata = Data(site, self.report, [page_out])
+            tables = ranking_tables(rdata.frame("rows"), REPORT_COLUMNS, rdata.fact("groups"), root="")
+            body = self.report.page(page_out, rdata, tables, rdata.fact("groups"),
+                                    "weak_points" in rdata.fact("published"))
+            out.append((rel, body, "no pdf"))
+        return out
 
 
 def pdf_wanted(report_pdf: bool) -> bool:
