@@ -251,12 +251,13 @@ def xlsx_bytes(
     )
 
 
-def workbook_recipe(period: pl.DataFrame, sheet_name: str, spec: TableSpec) -> bytes:
+def workbook_recipe(period: pl.DataFrame, sheet_name: str, spec: TableSpec, csv: bytes | None = None) -> bytes:
     """`data/<table>-<key>.js`: what site.js (static/xlsx.js) needs to make, when the
     reader asks for it, the workbook xlsx_bytes would write: the parts of that
     workbook without its rows, the kind and style of each column, and the period's
-    CSV (gzip, base64). A page opened from disk cannot read the CSV itself:
-    browsers refuse file:// requests, so the CSV comes as a script."""
+    CSV (gzip, base64; `csv`: its bytes when already made). A page opened from
+    disk cannot read the CSV itself: browsers refuse file:// requests, so the CSV
+    comes as a script. Compressed fast (level 1): it is read once, by a browser."""
     import base64
     import gzip
     import zipfile
@@ -271,7 +272,7 @@ def workbook_recipe(period: pl.DataFrame, sheet_name: str, spec: TableSpec) -> b
         "parts": parts,
         "sheet": "xl/worksheets/sheet1.xml",
         "columns": [{"kind": kind(t), "style": lay.styles.get(c, 0)} for c, t in period.schema.items()],
-        "csv": base64.b64encode(gzip.compress(csv_bytes(period), compresslevel=6, mtime=0)).decode("ascii"),
+        "csv": base64.b64encode(gzip.compress(csv or csv_bytes(period), compresslevel=1, mtime=0)).decode("ascii"),
     }
     text = json.dumps(recipe, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

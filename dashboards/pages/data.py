@@ -34,46 +34,58 @@ ALL_GROUPS = "groups_all"  # fact: every group of the profile, for the workbook'
 
 
 class PeriodFile(Kind):
-    """`data/<table>-<period_key>.<suffix>`: one table's rows of one period."""
+    """`data/<table>-<period_key>.<suffix>`: one table's rows of one period, for
+    each of `suffixes` (made from one cut of the rows)."""
 
     facts = ()
     code = DATA_CODE
 
-    def __init__(self, table: str, suffix: str):
-        self.table, self.suffix = table, suffix
-        self.name = f"data {table} {suffix}"
+    def __init__(self, table: str, suffixes: tuple[str, ...]):
+        self.table, self.suffixes = table, suffixes
+        self.name = f"data {table} {'+'.join(suffixes)}"
         columns = PUBLISHED if table == "scoreboard" else tuple(TABLES[table].schema)
         self.reads = {"rows": Read(table, columns, by=("period_key",))}
-        self.owns = (f"data/{table}-*.{suffix}",)
-        if suffix == "js":  # the workbooks it replaces, from older builds
+        self.owns = tuple(f"data/{table}-*.{suffix}" for suffix in suffixes)
+        if "js" in suffixes:  # the workbooks it replaces, from older builds
             self.owns += (f"data/{table}-*.xlsx",)
-        if suffix == "xlsx" and table == "scoreboard":
+        if "xlsx" in suffixes and table == "scoreboard":
             self.facts = ("groups",)  # the legend names the groups' columns
 
     def outputs(self, site: Site) -> list[Output]:
         if self.table != "scoreboard" and self.table not in site.facts["published"]:
             return []
         return [
-            Output(f"data/{data_file_name(p['key'], self.suffix, self.table)}", {"key": p["key"]}, {"rows": [(p["key"],)]})
-            for p in site.facts["periods"]
+            Output(f"data/{data_file_name(p['key'], suffix, self.table)}", {"key": p["key"], "suffix": suffix},
+                   {"rows": [(p["key"],)]})
+            for p in site.facts["periods"] for suffix in self.suffixes
         ]
 
     def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, bytes]]:
         spec = None if self.table == "scoreboard" else TABLES[self.table]
         labels = group_labels(data.fact("groups")) if "groups" in self.facts else None
-        parts = {o.path: data.rows("rows", o) for o in batch}  # cut before the threads
+        periods: dict[str, list[Output]] = {}
+        for o in batch:
+            periods.setdefault(o.params["key"], []).append(o)
+        cuts = {key: data.part("rows", (key,)) for key in periods}  # cut before the threads
 
-        def make(o: Output) -> tuple[Output, bytes]:
-            rows = parts[o.path]
-            if self.suffix == "csv":
-                return o, csv_bytes(rows)
-            if self.suffix == "parquet":
-                return o, parquet_bytes(rows)
-            if self.suffix == "js":
-                return o, workbook_recipe(rows, o.params["key"], spec)
-            return o, xlsx_bytes(rows, o.params["key"], spec, labels=labels)
+        def make(key: str) -> list[tuple[Output, bytes]]:
+            rows, out, csv = cuts[key], [], None
+            for o in periods[key]:
+                suffix = o.params["suffix"]
+                if suffix in ("csv", "js") and csv is None:
+                    csv = csv_bytes(rows)
+                if suffix == "csv":
+                    out.append((o, csv))
+                elif suffix == "parquet":
+                    out.append((o, parquet_bytes(rows)))
+                elif suffix == "js":
+                    out.append((o, workbook_recipe(rows, key, spec, csv)))
+                else:
+                    out.append((o, xlsx_bytes(rows, key, spec, labels=labels)))
+            return out
 
-        yield from each(make, batch)
+        for made in each(make, list(periods)):
+            yield from made
 
 
 class Manifest(Kind):
@@ -92,7 +104,8 @@ class Manifest(Kind):
 
 
 KINDS: tuple[Kind, ...] = (
-    *(PeriodFile("scoreboard", s) for s in ("csv", "parquet", "xlsx")),
-    *(PeriodFile(t, s) for t in INSIGHTS for s in ("csv", "js")),
+    PeriodFile("scoreboard", ("csv", "parquet")),
+    PeriodFile("scoreboard", ("xlsx",)),  # apart: its legend reads the groups' labels
+    *(PeriodFile(t, ("csv", "js")) for t in INSIGHTS),
     Manifest(),
 )

@@ -10,7 +10,7 @@ import polars as pl
 
 from dashboards import charts as charts_mod
 from dashboards.build import Data, Kind, Output, Read, Site
-from dashboards.i18n import UI, Label
+from dashboards.i18n import UI
 from dashboards.pages.common import (
     COMPACT_COLUMNS, chart_json, figure, files, fmt_lab, page, peers_of, ranking_tables, with_labels,
 )

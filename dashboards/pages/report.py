@@ -11,11 +11,10 @@ import polars as pl
 from dashboards import html
 from dashboards.build import Data, Kind, Later, Output, Read, Site
 from dashboards.format import Fmt, texts
-from dashboards.groups import group_label
 from dashboards.html import Head
 from dashboards.i18n import BANDS, INDICATORS, INSIGHT_COLUMNS, LEVELS, NO_BAND, UI, Label
 from dashboards.images import chromium_path, print_report_pdf
-from dashboards.pages.common import REPORT_COLUMNS, fmt_lab, level_lab, levels_of, page, ranking_tables, with_labels
+from dashboards.pages.common import REPORT_COLUMNS, level_lab, levels_of, page, ranking_tables, with_labels
 from dashboards.pages.quality import HELD_COLUMNS, held_notes
 
 ROWS = (*REPORT_COLUMNS, "period_type", "level", "unit_code", "unit_valid_from", "ranked", "peer_group", "_slug")

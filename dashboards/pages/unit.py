@@ -14,25 +14,23 @@ unit of the batch is one Polars pass, each page then one template render.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Iterator
 
 import polars as pl
 from markupsafe import Markup
 
 from dashboards import html
 from dashboards.build import Data, Kind, Output, Read, Site
-from dashboards.format import Fmt, fmt_date, fmt_int, fmt_score, texts
-from dashboards.groups import group_label
+from dashboards.charts import VI_FORMAT_LOCALE
+from dashboards.format import Fmt, fmt_date, fmt_int, fmt_rank_change, fmt_score, rank_change_text, texts
 from dashboards.html import Head
-from dashboards.i18n import BAND_BY_VI, BANDS, COLUMNS, INDICATORS, INSIGHT_COLUMNS, NO_BAND, UI, Label
-from dashboards.format import fmt_rank_change, rank_change_text
+from dashboards.i18n import BAND_BY_VI, COLUMNS, INDICATORS, INSIGHT_COLUMNS, NO_BAND, UI, Label
 from dashboards.pages.city import WARNING_READ, warnings_table
 from dashboards.pages.common import (
     COUNT_COLUMNS, RATE_COLUMNS, all_files, chart_json, figure, fmt_lab, level_lab, page, peer_lab, plabel, pshort,
     same,
 )
 from dashboards.pages.quality import HELD_COLUMNS, held_notes
-from dashboards.charts import VI_FORMAT_LOCALE
 from transforms.insights import BOTTLENECK_SCHEMA, WEAK_POINT_SCHEMA, WHAT_IF_SCHEMA
 
 UNIT = ("unit_code", "unit_valid_from")
@@ -81,7 +79,6 @@ def history_bodies(history: pl.DataFrame) -> dict[tuple, list[dict]]:
         *[html.td_num(pl.col(f"_t_{c}")) for c in ("received", "overdue", "pending_overdue")],
     ]
     head = [Head(COLUMNS["period_key"], "text"), *[Head(COLUMNS[c]) for c in HISTORY_COLUMNS]]
-    head[2] = Head(COLUMNS["band"])
     found = bodies(h, html.rows(h, cells, unranked=~pl.col("ranked")), [*UNIT, "period_type", "_count"])
     out: dict[tuple, list[dict]] = {}
     for (code, vf, ptype, count), (body, n) in sorted(found.items(), key=lambda kv: (kv[0][:2], kv[0][2] != "month")):
@@ -242,22 +239,19 @@ def what_if_sentences(w: dict | None, ranked: bool, have_table: bool) -> list[La
         known = BAND_BY_VI.get(b)
         return Label(known.vi, known.en) if known else same(b)
 
-    out = []
-    if w["target_rank"] is None:
-        out.append(UI["what_if_top_rank"])
-    elif w["dossiers_for_rank"] is not None:
-        n = w["dossiers_for_rank"]
-        out.append(fmt_lab(UI["what_if_rank"], n=fmt_int(n), r=fmt_int(w["target_rank"]), dossiers=dossiers(n)))
-    else:
-        out.append(fmt_lab(UI["what_if_rank_none"], n=fmt_int(late), r=fmt_int(w["target_rank"]), dossiers=dossiers(late)))
-    if w["target_band"] is None:
-        out.append(UI["what_if_top_band"])
-    elif w["dossiers_for_band"] is not None:
-        n = w["dossiers_for_band"]
-        out.append(fmt_lab(UI["what_if_band"], n=fmt_int(n), b=band(w["target_band"]), dossiers=dossiers(n)))
-    else:
-        out.append(fmt_lab(UI["what_if_band_none"], n=fmt_int(late), b=band(w["target_band"]), dossiers=dossiers(late)))
-    return out
+    def step(what: str, target: Label | str | None, needed: int | None) -> Label:
+        """The next rank (`what` = rank) or band up: reached with `needed` more on time, or not even with all."""
+        if target is None:
+            return UI[f"what_if_top_{what}"]
+        arg = {"r" if what == "rank" else "b": target}
+        if needed is not None:
+            return fmt_lab(UI[f"what_if_{what}"], n=fmt_int(needed), dossiers=dossiers(needed), **arg)
+        return fmt_lab(UI[f"what_if_{what}_none"], n=fmt_int(late), dossiers=dossiers(late), **arg)
+
+    return [
+        step("rank", None if w["target_rank"] is None else fmt_int(w["target_rank"]), w["dossiers_for_rank"]),
+        step("band", None if w["target_band"] is None else band(w["target_band"]), w["dossiers_for_band"]),
+    ]
 
 
 def facts_of(r: dict, n_ranked: int) -> list[dict]:
