@@ -39,7 +39,7 @@ from dashboards.headline import choose, period_stats
 from dashboards.pages import CATALOGUE
 from dashboards.pages.common import INSIGHTS, period_record
 from dashboards.pages.report import pdf_wanted
-from dashboards.publish import TABLES, prepare_scoreboard, prepare_table
+from dashboards.data_files import TABLES, prepare_scoreboard, prepare_table
 from transforms.crosswalk import reconstruct
 
 __all__ = ["build_site", "seed_site", "unit_slug"]

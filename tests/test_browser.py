@@ -243,7 +243,7 @@ def test_workbooks_made_in_the_browser(site, browser, tmp_path):
     Python writer would, from data/<table>-<key>.js, offline."""
     import polars as pl
 
-    from dashboards.publish import TABLES, xlsx_bytes
+    from dashboards.data_files import TABLES, xlsx_bytes
 
     tab = Tab(browser).open(site / "periods" / "2024-01.html")
     for table in ("weak_points", "bottlenecks", "what_if"):

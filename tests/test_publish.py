@@ -1,4 +1,4 @@
-"""dashboards.publish: the bytes of the per-period CSV / Parquet / XLSX files and of the manifest.
+"""dashboards.data_files: the bytes of the per-period CSV / Parquet / XLSX files and of the manifest.
 
 (The site writes them through its build cache: tests/test_site*.py check which
 files a build writes and leaves alone.)"""
@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from dashboards.publish import (
+from dashboards.data_files import (
     TABLES,
     XLSX_CREATED,
     check_period_key,

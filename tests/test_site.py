@@ -659,7 +659,7 @@ def test_insight_tables_published_beside_the_scoreboard(site, inputs):
 
     from polars.testing import assert_frame_equal
 
-    from dashboards.publish import TABLES, prepare_table
+    from dashboards.data_files import TABLES, prepare_table
 
     for table in ("weak_points", "bottlenecks", "what_if"):
         schema = TABLES[table].schema

@@ -36,7 +36,7 @@ def _value_texts(frame: pl.DataFrame, column: str) -> pl.Expr:
     )
 
 
-def warnings_table(w: pl.DataFrame, caption: Label, *, with_unit: bool, root: str = "") -> dict:
+def early_warning_table(w: pl.DataFrame, caption: Label, *, with_unit: bool, root: str = "") -> dict:
     """Early warnings: (unit, level,) indicator, value, baseline, z, kind, message."""
     spec = {}
     for c in ("value", "baseline"):
@@ -167,7 +167,7 @@ class CityPage(Kind):
                 w = data.part("warnings", (key,)).with_columns(_lv=level_rank(), _az=pl.col("z").abs()).sort(
                     ["_lv", "_az", "unit_code", "indicator"], descending=[False, True, False, False], nulls_last=True
                 )
-                warnings.append(warnings_table(w, plabel(ptype, key), with_unit=True))
+                warnings.append(early_warning_table(w, plabel(ptype, key), with_unit=True))
             yield o, page(
                 data, "city", root="", title=UI["city_title"], period=month, charts=figures,
                 chart_json=chart_json(heat["datasets"], heat["charts"], charts_mod.VI_FORMAT_LOCALE),

@@ -18,7 +18,7 @@ from typing import Iterator
 from dashboards.build import Data, Kind, Output, Read, Site, each
 from dashboards.groups import group_labels
 from dashboards.pages.common import INSIGHTS
-from dashboards.publish import (
+from dashboards.data_files import (
     TABLES, csv_bytes, data_file_name, manifest_bytes, parquet_bytes, workbook_recipe, xlsx_bytes,
 )
 from transforms.schema import SCOREBOARD_COLUMNS
@@ -26,7 +26,7 @@ from transforms.schema import SCOREBOARD_COLUMNS
 PUBLISHED = tuple(SCOREBOARD_COLUMNS)
 # A data file depends on this code only: a new page template does not rewrite the data.
 DATA_CODE = (
-    "dashboards/pages/data.py", "dashboards/publish.py", "dashboards/i18n.py", "dashboards/groups.py",
+    "dashboards/pages/data.py", "dashboards/data_files.py", "dashboards/i18n.py", "dashboards/groups.py",
     "dashboards/build.py", "dashboards/cache.py", "transforms/xlsx.py", "transforms/schema.py",
     "transforms/insights.py",
 )

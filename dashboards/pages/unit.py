@@ -25,7 +25,7 @@ from dashboards.charts import VI_FORMAT_LOCALE
 from dashboards.format import Fmt, fmt_date, fmt_int, fmt_rank_change, fmt_score, rank_change_text, texts
 from dashboards.html import Head
 from dashboards.i18n import BAND_BY_VI, COLUMNS, INDICATORS, INSIGHT_COLUMNS, NO_BAND, UI, Label
-from dashboards.pages.city import WARNING_READ, warnings_table
+from dashboards.pages.city import WARNING_READ, early_warning_table
 from dashboards.pages.common import (
     COUNT_COLUMNS, RATE_COLUMNS, all_files, chart_json, figure, fmt_lab, level_lab, page, peer_lab, plabel, pshort,
     same,
@@ -347,7 +347,7 @@ class UnitPage(Kind):
                     html.table(UI["bottleneck_title"], [Head(UI["bottleneck_title"], "text")],
                                f'<tr><th scope="row" class="t">{html.t(UI["no_rows"])}</th></tr>\n', 1)
                 ) if "bottlenecks" in published else None,
-                "warnings": warnings_table(w, UI["warnings_title"], with_unit=False, root="../") if w.height else None,
+                "warnings": early_warning_table(w, UI["warnings_title"], with_unit=False, root="../") if w.height else None,
                 "counts": html.table(UI["counts_title"], count_head, *count_rows.get(ukey, empty)),
                 "files": all_files(key, "../", published),
             }
