@@ -1,7 +1,8 @@
 """The bytes of the published data files: one CSV, Parquet and XLSX per period, and the manifest.
 
 `data/scoreboard-<period_key>.csv|.parquet|.xlsx` (scoreboard.md, Published
-scoreboard), and beside them the tables that explain it, as CSV and XLSX:
+scoreboard), and beside them the tables that explain it, as CSV, with what the
+browser makes their workbooks from (`workbook_recipe`):
 `data/weak_points-<key>`, `data/bottlenecks-<key>`, `data/what_if-<key>`.
 Month keys (`2024-02`) and ISO week keys (`2024-W07`) never collide. Files are
 byte-for-byte reproducible: the same frame gives the same bytes, so a re-run

@@ -9,6 +9,7 @@ escaped here as markupsafe would (`&`, `<`, `>`, `"`, `'`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
@@ -231,8 +232,36 @@ def body(frame: pl.DataFrame, row: pl.Expr) -> Markup:
 
 def table(caption: Label, head: list[Head], html: Markup | str, n: int, note: Label | None = None,
           *, collapsed: bool = False) -> dict:
-    """What the `table` macro renders."""
+    """A table as the templates place it (`table_html`)."""
     return {"caption": caption, "note": note, "columns": head, "body": Markup(html), "n": n, "collapsed": collapsed}
+
+
+@functools.lru_cache(maxsize=256)
+def _head_html(head: tuple[Head, ...]) -> str:
+    """The heading row (the same for every page's table of a kind: made once)."""
+    cells = []
+    for c in head:
+        title = f" {tattr('title', c.title)}" if c.title else ""
+        sub = f"<small>{t(c.sub)}</small>" if c.sub else ""
+        cells.append(f'<th scope="col" data-sort="{escape(c.sort)}"{title}>{t(c.label)}{sub}</th>\n')
+    return "<thead><tr>\n" + "".join(cells) + "</tr></thead>\n"
+
+
+def table_html(tb: dict, cls: str = "ranking sortable") -> Markup:
+    """A whole table: caption, headings, body, the "no match" note of the search; a
+    table marked `collapsed` (a level with no ranked unit) folded in a <details>."""
+    note = f' <span class="meta">· {t(tb["note"])}</span>' if tb.get("note") else ""
+    if tb.get("collapsed"):
+        start = (f'<details class="ranking-block">\n<summary>{t(tb["caption"])} · {t(tb["note"])} — '
+                 f'{t(UI["none_ranked"])}</summary>\n')
+        end = "</details>"
+    else:
+        start, end = '<div class="ranking-block">', "</div>"
+    return Markup(
+        f'{start}<div class="table-wrap">\n<table class="{escape(cls)}">\n<caption>{t(tb["caption"])}{note}</caption>\n'
+        f'{_head_html(tuple(tb["columns"]))}<tbody>\n{tb["body"]}</tbody>\n</table>\n</div>\n'
+        f'<p class="no-match" hidden>{t(UI["no_match"])}</p>\n{end}'
+    )
 
 
 def small_table(caption: Label, head: list[Head], frame: pl.DataFrame, cells: list[pl.Expr],

@@ -186,7 +186,9 @@ def build_site(
 
         profile = load_profile()
     groups = profile_groups(profile)
-    frame = with_max_points(prepare_scoreboard(scoreboard, tuple(g.max_column for g in groups)), groups)
+    # the groups' points and maxima beyond the published columns (a profile's own groups)
+    extra = tuple(c for c in scoreboard.columns if c.startswith(("points_", "max_points_")))
+    frame = with_max_points(prepare_scoreboard(scoreboard, extra), groups)
     units = frame.select(UNIT).unique(maintain_order=True)
     slugs = units.with_columns(
         _slug=pl.Series([unit_slug(c, vf) for c, vf in units.iter_rows()], dtype=pl.Utf8)

@@ -72,7 +72,7 @@ def env() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         auto_reload=False,
     )
-    e.globals.update(UI=UI, COLUMNS=COLUMNS, csp=CSP)
+    e.globals.update(UI=UI, COLUMNS=COLUMNS, csp=CSP, table_html=html.table_html)
     return e
 
 
@@ -292,7 +292,8 @@ def ranking_tables(
     `u-<unit slug>` that unit pages link to. A level with no ranked unit (the
     districts after the 2025 reform, listed only for their late dossiers) is
     folded away, after the others."""
-    columns = expand(columns, groups)
+    missing = {g.column for g in groups} - set(frame.columns)  # a group the scoreboard has no points for
+    columns = tuple(c for c in expand(columns, groups) if c not in missing)
     if frame.height == 0:
         return {}
     f = with_texts(frame, columns, groups)
