@@ -357,10 +357,13 @@ def _heatmap_spec(lang: str, dataset: str, group_labels: tuple[tuple[str, str], 
 
 
 def heatmap_charts(latest_month: pl.DataFrame, groups: list[tuple[str, str, str]]) -> dict[str, Any]:
-    """One heatmap per level of the latest month, over datasets `heat_<level>`.
+    """One heatmap per level of the month, over datasets `heat_<level>`: its ranked
+    units (a unit listed only for late dossiers, as the communes of before the
+    2025 reform are after it, is no part of the city's picture).
 
     `latest_month` carries `points_<group>` and `max_points_<group>` for every group
     key of `groups` ((key, label_vi, label_en), in display order)."""
+    latest_month = latest_month.filter(pl.col("ranked"))
     datasets: dict[str, list] = {}
     charts: list[dict[str, Any]] = []
     keys = [g for g, _vi, _en in groups]

@@ -376,8 +376,8 @@ UI.update(
         "city_title": Label("Toàn thành phố", "City overview"),
         "heatmap_title": Label("Tỷ lệ điểm đạt theo nhóm chỉ số", "Share of the maximum points by group"),
         "heatmap_note": Label(
-            "Mỗi ô là điểm đạt của nhóm chia cho điểm tối đa của các chỉ tiêu áp dụng, ghi bằng số (%); ô trống: không áp dụng.",
-            "Each cell is the group's points earned over the maximum of its applicable indicators, written as a number (%); empty: not applicable.",
+            "Các đơn vị được xếp hạng; mỗi ô là điểm đạt của nhóm chia cho điểm tối đa của các chỉ tiêu áp dụng, ghi bằng số (%); ô trống: không áp dụng.",
+            "The ranked units; each cell is the group's points earned over the maximum of its applicable indicators, written as a number (%); empty: not applicable.",
         ),
         "crossings_title": Label("Đơn vị thay đổi xếp loại", "Units that changed band"),
         "crossings_note": Label("So với kỳ cùng loại liền trước: {p}.", "Against the previous period of the same kind: {p}."),

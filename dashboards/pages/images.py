@@ -23,7 +23,7 @@ from dashboards.vega import vega_lite_version
 TREND_COLUMNS = ("period_type", "period_key", "period_start", "level", "unit_code", "unit_valid_from", "unit_name",
                  "score", "ranked")
 BAND_COLUMNS = ("level", "band", "ranked", "unit_code")
-HEAT_COLUMNS = ("level", "unit_code", "unit_name", "rank", "score", "points_*", "max_points_*")
+HEAT_COLUMNS = ("level", "unit_code", "unit_name", "rank", "score", "ranked", "points_*", "max_points_*")
 
 
 def trend_keys(site: Site) -> list[str]:
