@@ -77,6 +77,7 @@ class Kind:
     facts: tuple[str, ...] = ()
     owns: tuple[str, ...] = ()
     code: tuple[str, ...] = SITE_CODE
+    batch: int = 0  # stale outputs rendered together at most (0: all): bounds a build's memory
 
     def outputs(self, site: "Site") -> list[Output]:  # may look at anything: what it passes on is in params
         raise NotImplementedError
@@ -115,8 +116,7 @@ class Site:
         if not read.by:
             h = frame.select(cols).hash_rows(seed=7) if frame.height else pl.Series([], dtype=pl.UInt64)
             return {(): digest(repr(frame.select(cols).schema), h.to_numpy().tobytes()) if frame.height else EMPTY}
-        wanted = _keys_frame(frame, read.by, keys)
-        part = frame.join(wanted, on=list(read.by), how="semi", nulls_equal=True)
+        part = _only(frame, read.by, keys)
         if part.height == 0:
             return {}
         hashed = part.select(*read.by, _h=part.select(cols).hash_rows(seed=7)).group_by(
@@ -129,6 +129,28 @@ class Site:
 def _keys_frame(frame: pl.DataFrame, by: Sequence[str], keys: Iterable[tuple]) -> pl.DataFrame:
     schema = {c: frame.schema[c] for c in by}
     return pl.DataFrame(list(set(keys)), schema=schema, orient="row")
+
+
+def _only(frame: pl.DataFrame, by: Sequence[str], keys: Iterable[tuple]) -> pl.DataFrame:
+    """The rows of `frame` whose `by` values are among `keys` (the frame itself, not a
+    copy, when every partition is wanted: a full build reads tables whole)."""
+    wanted = _keys_frame(frame, by, keys)
+    if wanted.height >= frame.select(by).n_unique():
+        have = frame.select(by).unique()
+        if have.join(wanted, on=list(by), how="anti", nulls_equal=True).height == 0:
+            return frame
+    return frame.join(wanted, on=list(by), how="semi", nulls_equal=True)
+
+
+def _slices(frame: pl.DataFrame, by: Sequence[str]) -> dict[tuple, pl.DataFrame]:
+    """Each partition of `frame` by `by`, as a slice of it (no copy) where its rows
+    lie together, as they do in the tables sorted on their period (else copies)."""
+    spans = frame.select(by).with_row_index("_i").group_by(list(by), maintain_order=True).agg(
+        _start=pl.col("_i").min(), _end=pl.col("_i").max(), _n=pl.len()
+    )
+    if (spans["_end"] - spans["_start"] + 1 == spans["_n"]).all():
+        return {tuple(r[:-3]): frame.slice(r[-3], r[-1]) for r in spans.iter_rows()}
+    return dict(frame.partition_by(list(by), as_dict=True, maintain_order=True).items())
 
 
 class Data:
@@ -146,8 +168,7 @@ class Data:
             table = self._site.tables[read.table]
             frame = table.select(read.projection(table.columns))
             if read.by:
-                keys = [k for o in self._batch for k in o.rows.get(name, ())]
-                frame = frame.join(_keys_frame(frame, read.by, keys), on=list(read.by), how="semi", nulls_equal=True)
+                frame = _only(frame, read.by, [k for o in self._batch for k in o.rows.get(name, ())])
             self._frames[name] = frame
         return self._frames[name]
 
@@ -156,10 +177,7 @@ class Data:
         if name not in self._parts:
             read = self._kind.reads[name]
             frame = self.frame(name)
-            self._parts[name] = (
-                {k: v for k, v in frame.partition_by(list(read.by), as_dict=True, maintain_order=True).items()}
-                if frame.height else {}
-            )
+            self._parts[name] = _slices(frame, read.by) if frame.height else {}
         found = self._parts[name].get(tuple(key))
         return found if found is not None else self.frame(name).clear()
 
@@ -177,8 +195,10 @@ class Data:
 
 def each(work: Callable[[Any], Any], items: Sequence[Any], workers: int | None = None) -> Iterator[Any]:
     """`work(item)` for every item, in order; on threads (zlib, Polars and file
-    writes release the GIL, so two cores do nearly twice the work)."""
+    writes release the GIL, so two cores do nearly twice the work), with at most
+    two items a thread in flight (their results are held until written)."""
     import os
+    from collections import deque
 
     workers = workers or max(1, min(4, os.cpu_count() or 1))
     if workers <= 1 or len(items) <= 1:
@@ -187,7 +207,13 @@ def each(work: Callable[[Any], Any], items: Sequence[Any], workers: int | None =
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(work, items)
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def output_key(site: Site, kind: Kind, output: Output, digests: Mapping[str, Mapping[tuple, str]]) -> str:
@@ -222,8 +248,9 @@ def run(site: Site, kinds: Sequence[Kind]) -> None:
             if not site.cache.fresh(o.path, o.key):
                 stale.append(o)
         n = 0
-        if stale:
-            for output, data in kind.render(stale, Data(site, kind, stale)):
+        size = kind.batch or max(len(stale), 1)
+        for chunk in (stale[i:i + size] for i in range(0, len(stale), size)):
+            for output, data in kind.render(chunk, Data(site, kind, chunk)):
                 if isinstance(data, Later):
                     result: list = []
                     thread = threading.Thread(target=lambda w=data.work, r=result: r.extend(w()), daemon=True)

@@ -146,6 +146,33 @@ def _units(frame: pl.DataFrame) -> pl.DataFrame:
     return newest.join(detail, on=UNIT, how="left", nulls_equal=True).sort(UNIT)
 
 
+def _derived(frame: pl.DataFrame, groups: tuple, crosswalk: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
+    """The tables pages read that the scoreboard implies: per unit (its slug, names,
+    detail period), per period and level (ranked counts, peer medians), per period
+    (completeness), per unit and period type (its last period with receipts), and
+    the scores reconstructed across a reform."""
+    from quality.completeness import completeness
+
+    ranked = frame.filter(pl.col("ranked"))
+    return {
+        "units": _units(frame),
+        "completeness": completeness(frame),
+        "last_active": frame.filter(pl.col("received") > 0).sort("period_start").group_by(
+            "period_type", *UNIT, maintain_order=True).agg(last_key=pl.col("period_key").last()).sort(
+            "period_type", *UNIT),
+        "peer_medians": ranked.group_by("period_key", "level", "peer_group").agg(
+            [pl.col(g.column).median() for g in groups if g.column in frame.columns]
+        ).sort("period_key", "level", "peer_group", nulls_last=True),
+        "ranked_counts": ranked.group_by("period_key", "level").len("n").sort("period_key", "level"),
+        "rebuilt": (
+            reconstruct(frame, crosswalk).select(*UNIT, "period_type", "period_start", "score")
+            if crosswalk is not None and crosswalk.height else
+            pl.DataFrame(schema={"unit_code": pl.Utf8, "unit_valid_from": pl.Date, "period_type": pl.Utf8,
+                                 "period_start": pl.Date, "score": pl.Float64})
+        ),
+    }
+
+
 def build_site(
     site_dir: Path,
     scoreboard: pl.DataFrame,
@@ -180,7 +207,6 @@ def build_site(
     `freshness`: quality.completeness.freshness's frame; the quality page lists it
     and the periods in progress name the latest time in it as their cut-off.
     """
-    site_dir = Path(site_dir)
     if profile is None:
         from transforms.profile import load_profile
 
@@ -190,72 +216,49 @@ def build_site(
     extra = tuple(c for c in scoreboard.columns if c.startswith(("points_", "max_points_")))
     frame = with_max_points(prepare_scoreboard(scoreboard, extra), groups)
     units = frame.select(UNIT).unique(maintain_order=True)
-    slugs = units.with_columns(
-        _slug=pl.Series([unit_slug(c, vf) for c, vf in units.iter_rows()], dtype=pl.Utf8)
-    )
+    slugs = units.with_columns(_slug=pl.Series([unit_slug(c, vf) for c, vf in units.iter_rows()], dtype=pl.Utf8))
     frame = _with_slugs(frame, slugs)
     stats = period_stats(frame)
     periods = [
-        period_record(t, k, s, p) for t, k, s, p in stats.select(
-            "period_type", "period_key", "period_start", "provisional").iter_rows()
+        period_record(t, k, s, p)
+        for t, k, s, p in stats.select("period_type", "period_key", "period_start", "provisional").iter_rows()
     ]
     keys = sorted(p["key"] for p in periods)
-    insight = {}
-    for name, given in (("weak_points", weak_points), ("bottlenecks", bottlenecks), ("what_if", what_if)):
-        if given is not None:
-            insight[name] = prepare_table(given, name).filter(pl.col("period_key").is_in(keys))
-    ranked = frame.filter(pl.col("ranked"))
-    group_cols = [g.column for g in groups]
-    fresh = None
-    if freshness is not None:
-        fresh = _with_slugs(_stable(freshness), slugs)
-    latest_event = freshness["latest_event"].max() if freshness is not None and "latest_event" in freshness.columns else None
-    warned = _stable(_conform(warnings, WARNING_COLUMNS).filter(pl.col("period_key").is_in(keys)))
-    from quality.completeness import completeness
-
+    insight = {
+        name: prepare_table(given, name).filter(pl.col("period_key").is_in(keys))
+        for name, given in (("weak_points", weak_points), ("bottlenecks", bottlenecks), ("what_if", what_if))
+        if given is not None
+    }
     tables = {
         "scoreboard": frame,
         **{name: insight.get(name, pl.DataFrame(schema=TABLES[name].schema)) for name in INSIGHTS},
         "quality": _stable(_conform(quality, QUALITY_COLUMNS)),
-        "warnings": _with_slugs(warned, slugs),
+        "warnings": _with_slugs(_stable(_conform(warnings, WARNING_COLUMNS).filter(pl.col("period_key").is_in(keys))),
+                                slugs),
         "ingestion": _stable(ingestion),
         "quarantine": _stable(quarantine_summary),
-        "freshness": fresh if fresh is not None else pl.DataFrame(),
-        "completeness": completeness(frame),
-        "last_active": frame.filter(pl.col("received") > 0).sort("period_start").group_by(
-            "period_type", *UNIT, maintain_order=True).agg(last_key=pl.col("period_key").last()).sort(
-            "period_type", *UNIT),
-        "units": _units(frame),
-        "peer_medians": ranked.group_by("period_key", "level", "peer_group").agg(
-            [pl.col(c).median() for c in group_cols]).sort("period_key", "level", "peer_group", nulls_last=True),
-        "ranked_counts": ranked.group_by("period_key", "level").len("n").sort("period_key", "level"),
-        "rebuilt": (
-            reconstruct(frame, crosswalk).select(*UNIT, "period_type", "period_start", "score")
-            if crosswalk is not None and crosswalk.height else
-            pl.DataFrame(schema={"unit_code": pl.Utf8, "unit_valid_from": pl.Date, "period_type": pl.Utf8,
-                                 "period_start": pl.Date, "score": pl.Float64})
-        ),
+        "freshness": _with_slugs(_stable(freshness), slugs) if freshness is not None else pl.DataFrame(),
+        **_derived(frame, groups, crosswalk),
     }
     headline = choose(stats)
-    has_ingestion = ingestion is not None or quarantine_summary is not None
-    latest = {t: next((p["key"] for p in reversed(periods) if p["type"] == t), None) for t in ("month", "week")}
+    latest_event = freshness["latest_event"].max() if freshness is not None and "latest_event" in freshness.columns else None
     facts = {
         "groups": groups,
         "published": [n for n in INSIGHTS if n in insight],
         "published_keys": keys,
         "periods": periods,
         "headline": headline,
-        "latest": latest,
+        "latest": {t: next((p["key"] for p in reversed(periods) if p["type"] == t), None) for t in ("month", "week")},
         "cutoff": f"{fmt_date(latest_event)} {latest_event:%H:%M}" if latest_event is not None else None,
-        "nav": {"city": True, "quality": True, "ingestion": has_ingestion,
+        "nav": {"city": True, "quality": True, "ingestion": ingestion is not None or quarantine_summary is not None,
                 "report": "report.html" if headline["month"]["headline"] else None},
         "manifest": manifest,
         "pdf": pdf_wanted(report_pdf),
         "unit_pages": frame.height > 0,
-        "has_freshness": fresh is not None,
+        "has_freshness": freshness is not None,
     }
-    site = build.Site(site_dir, tables, facts, log=log)
+    site = build.Site(Path(site_dir), tables, facts, log=log)
     build.run(site, CATALOGUE)
     if log:
         log(f"site: built in {sum(site.seconds.values()):.1f} s, {len(site.cache.written)} files written")
-    return site_dir / "index.html"
+    return Path(site_dir) / "index.html"

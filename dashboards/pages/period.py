@@ -26,6 +26,7 @@ class PeriodPage(Kind):
     }
     facts = ("groups", "published", "nav")
     owns = ("periods/*.html",)
+    batch = 40  # pages formatted together: the tables of a batch are held in memory at once
 
     def outputs(self, site: Site) -> list[Output]:
         out = []

@@ -85,6 +85,7 @@ class Report(Kind):
     }
     facts = ("groups", "nav", "published")
     owns = ("report-*.html", "report.html")
+    batch = 24  # pages formatted together: the tables of a batch are held in memory at once
 
     def outputs(self, site: Site) -> list[Output]:
         months = [p for p in site.facts["periods"] if p["type"] == "month"]

@@ -293,6 +293,7 @@ class UnitPage(Kind):
     }
     facts = ("groups", "nav", "published")
     owns = ("units/*.html",)
+    batch = 200  # pages formatted together: the tables of a batch are held in memory at once
 
     def outputs(self, site: Site) -> list[Output]:
         out = []
