@@ -179,33 +179,10 @@ def image_name(chart_id: str, month_key: str | None) -> str:
 # --------------------------------------------------------------------------- unit pages
 
 # The unit pages share one pair of specs (assets/charts.js); each page carries
-# only its own data, as the dataset `history`: {d: period start, t: month|week,
-# s: score (2 decimals), r: rank}, and x: 1 on a point reconstructed from the
-# units before a reform (transforms.crosswalk), which has no rank.
-
-def unit_history(rows: pl.DataFrame | list[dict], reconstructed: pl.DataFrame | None = None) -> list[dict[str, Any]]:
-    """One unit's periods (a frame, or its rows as dicts), months then weeks, oldest
-    first, with score and rank (null when unranked); `reconstructed`: its rows
-    from transforms.crosswalk.reconstruct, before its own."""
-    recs = rows.to_dicts() if isinstance(rows, pl.DataFrame) else rows
-    out = []
-    if reconstructed is not None:
-        for r in reconstructed.sort("period_type", "period_start").iter_rows(named=True):
-            score = r["score"]
-            out.append({"d": r["period_start"].isoformat(), "t": r["period_type"],
-                        "s": None if score is None else round(score, 2), "r": None, "x": 1})
-    for r in sorted(recs, key=lambda r: (r["period_type"], r["period_start"])):
-        ptype, start, score, rank, ranked = r["period_type"], r["period_start"], r["score"], r["rank"], r["ranked"]
-        out.append(
-            {
-                "d": start.isoformat(),
-                "t": ptype,
-                "s": None if score is None else round(score, 2),
-                "r": rank if ranked else None,
-            }
-        )
-    return sorted(out, key=lambda h: (h["t"], h["d"]))
-
+# only its own data, as the dataset `history` (dashboards.pages.unit.history_json):
+# {d: period start, t: month|week, s: score (2 decimals), r: rank}, and x: 1 on a
+# point reconstructed from the units before a reform (transforms.crosswalk), which
+# has no rank.
 
 def _kind_expr(lang: str) -> str:
     month, week = UI["months"].get(lang), UI["weeks"].get(lang)

@@ -68,11 +68,6 @@ def with_max_points(frame: pl.DataFrame, groups: tuple[Group, ...]) -> pl.DataFr
     return frame.with_columns(exprs) if exprs else frame
 
 
-def group_facts(groups: tuple[Group, ...]) -> list:
-    """What pages show of the groups, as plain values (a page's cache key includes it)."""
-    return [[g.key, list(g.label), [list(i) for i in g.indicators]] for g in groups]
-
-
 def group_labels(groups: tuple[Group, ...]) -> dict[str, Label]:
     """Labels of the groups' columns: `points_<g>` and `max_points_<g>`, and of the
     group keys the insight tables use."""
@@ -81,10 +76,3 @@ def group_labels(groups: tuple[Group, ...]) -> dict[str, Label]:
         out[g.column] = g.label
         out[g.max_column] = Label(f"{g.label.vi}: điểm tối đa áp dụng", f"{g.label.en}: applicable maximum")
     return out
-
-
-def group_label(key: str | None, groups: tuple[Group, ...]) -> Label:
-    for g in groups:
-        if g.key == key:
-            return g.label
-    return Label(key or "", key or "")

@@ -237,7 +237,8 @@ def build_site(
                                 slugs),
         "ingestion": _stable(ingestion),
         "quarantine": _stable(quarantine_summary),
-        "freshness": _with_slugs(_stable(freshness), slugs) if freshness is not None else pl.DataFrame(),
+        # in the order quality.completeness.freshness gives (stalest first): the page shows it so
+        "freshness": _with_slugs(freshness, slugs) if freshness is not None else pl.DataFrame(),
         **_derived(frame, groups, crosswalk),
     }
     headline = choose(stats)

@@ -227,13 +227,6 @@ def expand(columns: Iterable[str], groups: tuple[Group, ...]) -> tuple[str, ...]
     return tuple(out)
 
 
-def ranking_reads(columns: Iterable[str], groups_needed: bool = True) -> tuple[str, ...]:
-    """The scoreboard columns a ranking table with these columns reads (groups: by prefix)."""
-    base = [c for c in columns if c != GROUPS]
-    return tuple(dict.fromkeys((*base, "period_type", "period_key", "level", "unit_code", "ranked", "peer_group",
-                                "_slug")))
-
-
 def column_head(key: str, groups: tuple[Group, ...]) -> Head:
     for g in groups:
         if key == g.column:
