@@ -87,6 +87,23 @@ def example_bottlenecks() -> pl.DataFrame:
     return pl.concat(parts)
 
 
+def example_evidence() -> pl.DataFrame:
+    """The dossiers behind the worked example's late counts, months and weeks."""
+    from transforms.calendar import working_calendar
+    from transforms.evidence import evidence
+    from transforms.periods import index_of, make_periods
+    from transforms.units import load_registry
+
+    units = load_registry(EXAMPLE / "units.csv")
+    cal = working_calendar(dt.date(2023, 1, 1), dt.date(2025, 1, 1))
+    parts = []
+    for ptype, first, last in (("month", dt.date(2024, 1, 1), dt.date(2024, 2, 1)), ("week", dt.date(2024, 1, 1), dt.date(2024, 2, 26))):
+        periods = make_periods(ptype, index_of(ptype, first), index_of(ptype, last),
+                               latest_event=dt.datetime(2024, 2, 7, 15), now=dt.datetime(2026, 1, 1))
+        parts.append(evidence(read_example_dossiers(), units, cal, ptype, periods))
+    return pl.concat(parts)
+
+
 def example_quality() -> pl.DataFrame:
     """Check outcomes as the pipeline hands them over: February held back by a failed blocking check."""
     return pl.DataFrame(
@@ -138,6 +155,7 @@ def example_inputs(scoreboard: pl.DataFrame) -> dict:
         "weak_points": weak_points(scoreboard, profile),
         "bottlenecks": example_bottlenecks(),
         "what_if": what_if(scoreboard, profile),
+        "evidence": example_evidence(),
         "quality": example_quality(),
         "warnings": example_warnings(),
         "profile": profile,
@@ -289,8 +307,8 @@ def test_files_written(site):
     assert sorted(p.name for p in (site / "assets").iterdir()) == [
         "charts.js", "site.css", "site.js", "vega-bundle.js", "xlsx.js"]
     assert sorted(p.name for p in site.glob("*.html")) == [
-        "city.html", "index.html", "ingestion.html", "quality.html", "report-2024-01.html", "report-2024-02.html",
-        "report.html",
+        "city.html", "index.html", "ingestion.html", "methodology.html", "quality.html", "report-2024-01.html",
+        "report-2024-02.html", "report.html",
     ]
     # the menu's report link never changes: report.html is the headline month's report
     # (January: February received one dossier and ranked nobody)

@@ -226,9 +226,8 @@
       if (!a) { return; }
       ev.preventDefault();
       queue = queue.then(function () {
-        return (window.parXlsx ? Promise.resolve() : loadScript(ASSETS + "xlsx.js"))
-          .then(function () { recipe = null; return loadScript(a.getAttribute("data-xlsx")); })
-          .then(function () { return window.parXlsx(recipe); })
+        return withRecipe(a.getAttribute("data-xlsx"))
+          .then(function (r) { return window.parXlsx(r); })
           .then(function (blob) {
             var url = URL.createObjectURL(blob);
             saveAs(url, a.getAttribute("data-name"));
@@ -238,7 +237,135 @@
     });
   }
 
+  // A unit's late dossiers (the evidence): the page holds no row; when its section is
+  // opened, the unit's data/evidence/<key>/<unit>.js (the recipe of its workbook) is
+  // loaded, its CSV read into the table, and the filter box and class menu hide rows.
+  // The same script gives the unit's CSV and Excel files.
+  function withRecipe(src) {
+    return (window.parXlsx ? Promise.resolve() : loadScript(ASSETS + "xlsx.js"))
+      .then(function () { recipe = null; return loadScript(src); })
+      .then(function () { return recipe; });
+  }
+
+  function ddmmyyyy(iso, withTime) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})(?: (\d{2}):(\d{2}))?/.exec(iso || "");
+    if (!m) { return ""; }
+    var d = m[3] + "/" + m[2] + "/" + m[1];
+    return withTime && m[4] && (m[4] !== "00" || m[5] !== "00") ? d + " " + m[4] + ":" + m[5] : d;
+  }
+
+  function fillEvidence(box, records) {
+    var table = box.querySelector("table.evidence-table");
+    var heads = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) { return th.getAttribute("data-col"); });
+    var header = records[0] || [];
+    var at = {};
+    header.forEach(function (name, i) { at[name] = i; });
+    var classes = JSON.parse(box.getAttribute("data-classes") || "{}");
+    var lang = document.documentElement.lang === "en" ? "en" : "vi";
+    var rows = records.slice(1).filter(function (r) { return r.length > 1; });
+    // the receiving unit matters only where a district lists its communes' dossiers
+    var own = rows.length ? rows[0][at.unit_code] : "";
+    var others = rows.some(function (r) { return r[at.receiving_unit_code] !== own; });
+    var body = document.createElement("tbody");
+    rows.forEach(function (r) {
+      var tr = document.createElement("tr");
+      var text = [];
+      heads.forEach(function (col) {
+        var cell = document.createElement(col === "dossier_id" ? "th" : "td");
+        var raw = r[at[col]] || "";
+        var shown = raw;
+        if (col === "dossier_id") { cell.scope = "row"; }
+        if (col === "class") {
+          var lab = classes[raw] || [raw, raw];
+          cell.setAttribute("data-vi", lab[0]);
+          cell.setAttribute("data-en", lab[1]);
+          shown = lab[lang === "en" ? 1 : 0];
+          text.push(lab[0], lab[1]);
+          tr.setAttribute("data-class", raw);
+        } else if (col === "received_at" || col === "due_at" || col === "end_at") {
+          shown = ddmmyyyy(raw, col === "due_at");
+          cell.className = "d";
+          if (raw) { cell.setAttribute("data-v", raw); text.push(raw); }
+        } else if (col !== "working_days_late") {
+          cell.className = "t";
+        }
+        if (col !== "class") { text.push(shown); }
+        cell.textContent = shown === "" ? "—" : shown;
+        tr.appendChild(cell);
+      });
+      tr.setAttribute("data-q", fold(text.join(" ")));
+      body.appendChild(tr);
+    });
+    table.replaceChild(body, table.tBodies[0]);
+    var last = heads.indexOf("receiving_unit_code");
+    if (!others && last >= 0) {
+      table.tHead.rows[0].cells[last].hidden = true;
+      for (var i = 0; i < body.rows.length; i++) { body.rows[i].cells[last].hidden = true; }
+    }
+    filterEvidence(box);
+  }
+
+  function filterEvidence(box) {
+    var input = box.querySelector("#evidence-filter");
+    var select = box.querySelector("#evidence-class");
+    var q = fold(input ? input.value : "");
+    var kind = select ? select.value : "";
+    var body = box.querySelector("table.evidence-table").tBodies[0];
+    var shown = 0, all = 0;
+    for (var r = 0; r < body.rows.length; r++) {
+      var row = body.rows[r];
+      if (!row.hasAttribute("data-q")) { continue; }
+      all++;
+      var hit = (q === "" || row.getAttribute("data-q").indexOf(q) !== -1) &&
+        (kind === "" || row.getAttribute("data-class") === kind);
+      row.hidden = !hit;
+      if (hit) { shown++; }
+    }
+    var out = box.querySelector(".evidence-count");
+    if (out) { out.textContent = shown + "/" + all; }
+  }
+
+  function setupEvidence() {
+    var box = document.querySelector("details[data-evidence]");
+    if (!box || typeof DecompressionStream === "undefined") { return; }
+    var loaded = false;
+    box.addEventListener("toggle", function () {
+      if (!box.open || loaded) { return; }
+      loaded = true;
+      queue = queue.then(function () {
+        return withRecipe(box.getAttribute("data-evidence"))
+          .then(function (r) { return window.parCsvRecords(r); })
+          .then(function (records) { fillEvidence(box, records); });
+      }).catch(function () { loaded = false; });
+    });
+    box.querySelector("#evidence-filter").addEventListener("input", function () { filterEvidence(box); });
+    box.querySelector("#evidence-class").addEventListener("change", function () { filterEvidence(box); });
+    if (window.location.hash === "#evidence") { box.open = true; }
+  }
+
+  function setupCsvDownloads() {
+    if (typeof DecompressionStream === "undefined" || typeof Blob === "undefined") { return; }
+    document.addEventListener("click", function (ev) {
+      var a = ev.target.closest ? ev.target.closest("a[data-csv-from]") : null;
+      if (!a) { return; }
+      ev.preventDefault();
+      queue = queue.then(function () {
+        return withRecipe(a.getAttribute("data-csv-from"))
+          .then(function (r) { return window.parCsvText(r); })
+          .then(function (text) {
+            // with a BOM, as every CSV of the site: Excel then reads it as UTF-8
+            var url = URL.createObjectURL(new Blob(["\ufeff" + text.replace(/^\ufeff/, "")],
+                                                   { type: "text/csv;charset=utf-8" }));
+            saveAs(url, a.getAttribute("data-name"));
+            setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+          });
+      }).catch(function () { saveAs(a.getAttribute("href"), ""); });
+    });
+  }
+
   function init() {
+    setupEvidence();
+    setupCsvDownloads();
     setupWorkbooks();
     setupPrint();
     setupSort();
