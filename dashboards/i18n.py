@@ -514,6 +514,7 @@ INSIGHT_COLUMNS.update(
 UI.update(
     {
         "nav_methodology": Label("Phương pháp", "Methodology"),
+        "how_computed": Label("Cách tính", "How it is computed"),
         "evidence_title": Label("Hồ sơ trễ hạn", "Late dossiers"),
         "evidence_heading": Label("Hồ sơ trễ hạn và quá hạn đang xử lý", "Overdue and pending-overdue dossiers"),
         "evidence_summary": Label(

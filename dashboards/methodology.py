@@ -136,7 +136,7 @@ def _calendar(overlay: pl.DataFrame, years: list[int], calendar_version: str) ->
             changes.append({"date": fmt_date(d), "year": d.year, "working": working, "name": name})
     return {
         "version": calendar_version,
-        "package": calendar_version.split("+")[0].replace("holidays-", "holidays "),
+        "package": f"holidays {holidays.__version__}",
         "overlay": rows,
         "overlay_years": sorted({int(r["date"][-4:]) for r in rows}),
         "years": years,
@@ -429,3 +429,17 @@ TEXT: dict[str, Label] = {
     "input_col": L("Đầu vào", "Input"),
     "version_col": L("Phiên bản", "Version"),
 }
+
+
+def score_line(row: Mapping[str, Any], groups) -> Label | None:
+    """A unit page's score as its groups make it: `Điểm = 100 × (18,00 + 17,14 + …) /
+    (18 + 20 + …) = 100 × 89,98 / 100 = 89,98` (the groups that apply; dashboards.groups)."""
+    applied = [(row.get(g.column), row.get(g.max_column)) for g in groups
+               if row.get(g.column) is not None and row.get(g.max_column)]
+    if not applied or row.get("score") is None:
+        return None
+    earned, maxima = sum(p for p, _ in applied), sum(m for _, m in applied)
+    terms = " + ".join(fmt_num(p, 2) for p, _ in applied)
+    tops = " + ".join(_num(m) for _, m in applied)
+    text = f"100 × ({terms}) / ({tops}) = 100 × {fmt_num(earned, 2)} / {_num(maxima)} = {fmt_score(row['score'])}"
+    return L(f"Điểm = {text}.", f"Score = {text}.")
