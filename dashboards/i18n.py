@@ -543,6 +543,10 @@ UI.update(
             "Danh sách cần JavaScript; không có JavaScript, hãy tải tệp CSV của kỳ (mọi đơn vị) ở dưới.",
             "The list needs JavaScript; without it, download the period's CSV (every unit) below.",
         ),
+        "evidence_more": Label(
+            "Bảng hiện {n} hồ sơ đầu tiên phù hợp; lọc thêm để thu hẹp, hoặc tải tệp CSV, Excel để có đủ.",
+            "The table shows the first {n} matching dossiers; filter further, or download the CSV or Excel file for all.",
+        ),
         "evidence_csv": Label("Các hồ sơ này: CSV (UTF-8)", "These dossiers: CSV (UTF-8)"),
         "evidence_xlsx": Label("Các hồ sơ này: Excel", "These dossiers: Excel"),
     }

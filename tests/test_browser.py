@@ -307,7 +307,7 @@ def test_unit_evidence_opens_and_filters(site, browser, tmp_path):
     assert box.get_attribute("data-evidence") == "../data/evidence/2024-01/002-2008-08-01.js"
     assert "3 hồ sơ: 3 trễ hạn, 0 quá hạn đang xử lý." in page.inner_text("#evidence")
     page.click("details[data-evidence] summary")
-    page.wait_for_selector("table.evidence-table tbody tr[data-q]")
+    page.wait_for_selector("table.evidence-table tbody tr[data-class]")
     rows = lambda: page.eval_on_selector_all(  # noqa: E731
         "table.evidence-table tbody tr", "rs => rs.filter(r => !r.hidden).map(r => r.cells[0].textContent)")
     assert rows() == ["WX-028", "WX-029", "WX-030"]
@@ -328,6 +328,11 @@ def test_unit_evidence_opens_and_filters(site, browser, tmp_path):
     page.select_option("#evidence-class", "overdue")
     assert len(rows()) == 3
     tab.shot(tmp_path, "unit-evidence")
+    # the headers sort every row, not only those shown
+    received = page.locator("table.evidence-table thead th[data-col=received_at]")
+    received.click()
+    received.click()
+    assert received.get_attribute("aria-sort") == "descending" and rows() == ["WX-030", "WX-029", "WX-028"]
     page.click(".lang-switch button[data-lang=en]")
     assert first.locator("td").nth(2).inner_text() == "Overdue"
     assert "3 dossiers: 3 overdue, 0 pending overdue." in page.inner_text("#evidence")
@@ -348,6 +353,30 @@ def test_unit_evidence_opens_and_filters(site, browser, tmp_path):
     (tmp_path / "expected.xlsx").write_bytes(xlsx_bytes(expected, "2024-01", TABLES["evidence"]))
     assert _workbook_cells(tmp_path / "unit.xlsx") == _workbook_cells(tmp_path / "expected.xlsx")
     assert len(_workbook_cells(tmp_path / "unit.xlsx")["sheets"][0][1]) == 4
+    tab.check_clean()
+    tab.close()
+
+
+def test_unit_evidence_shows_its_first_rows_and_selects_among_all(site, browser):
+    """The table shows at most data-shown rows (a unit with tens of thousands of late
+    dossiers would take the browser seconds to lay out); the filter, the class menu and
+    the sort work on all of them, and a note says the files have them all."""
+    tab = Tab(browser).open(site / "units" / "002-2008-08-01.html")
+    page = tab.page
+    page.evaluate("document.querySelector('details[data-evidence]').setAttribute('data-shown', '2')")
+    page.click("details[data-evidence] summary")
+    page.wait_for_selector("table.evidence-table tbody tr[data-class]")
+    rows = lambda: page.eval_on_selector_all(  # noqa: E731
+        "table.evidence-table tbody tr", "rs => rs.filter(r => !r.hidden).map(r => r.cells[0].textContent)")
+    assert rows() == ["WX-028", "WX-029"] and page.inner_text(".evidence-count") == "3/3"
+    assert page.locator(".evidence-more").is_visible()
+    page.fill("#evidence-filter", "030")
+    assert rows() == ["WX-030"] and not page.locator(".evidence-more").is_visible()
+    page.fill("#evidence-filter", "")
+    due = page.locator("table.evidence-table thead th[data-col=due_at]")
+    due.click()
+    due.click()
+    assert rows() == ["WX-030", "WX-029"]
     tab.check_clean()
     tab.close()
 

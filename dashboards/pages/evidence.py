@@ -31,6 +31,9 @@ from transforms.evidence import CLASSES, EVIDENCE_SCHEMA
 PART = ("unit_code", "unit_valid_from", "period_key")
 FOLDER = "data/evidence"
 # the columns the unit page shows, in order (the script reads them by name from the CSV)
+# rows the unit page's table shows at most (the filter and the sort see them all): a
+# table of tens of thousands of rows takes the browser seconds to lay out
+SHOWN_ROWS = 1000
 SHOWN = ("dossier_id", "procedure_code", "procedure_name", "class", "received_at", "due_at", "end_at",
          "working_days_late", "receiving_unit_code")
 
@@ -85,6 +88,8 @@ def section(detail: dict, key: str, slug: str, published) -> dict | None:
         "summary": fmt_lab(UI["evidence_summary"], n=fmt_int(n), o=fmt_int(overdue), p=fmt_int(pending)),
         "script": script,
         "what_if": bool(detail["ranked"]) and n > 0,
+        "shown": SHOWN_ROWS,
+        "more": fmt_lab(UI["evidence_more"], n=fmt_int(SHOWN_ROWS)),
         "columns": [{"key": c, "label": INSIGHT_COLUMNS.get(c) or COLUMNS[c]} for c in SHOWN],
         "classes": {c: list(COLUMNS[c]) for c in CLASSES},
         "files": [
