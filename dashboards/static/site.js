@@ -221,21 +221,36 @@
     link.remove();
   }
 
-  function setupWorkbooks() {
+  // A link whose `attr` names a recipe script (data/…/*.js): when clicked, the file
+  // makeBlob(recipe) makes is saved under its data-name; where that fails, the link's
+  // href is (the CSV).
+  function recipeDownloads(attr, makeBlob) {
     if (typeof DecompressionStream === "undefined" || typeof Blob === "undefined") { return; }
     document.addEventListener("click", function (ev) {
-      var a = ev.target.closest ? ev.target.closest("a[data-xlsx]") : null;
+      var a = ev.target.closest ? ev.target.closest("a[" + attr + "]") : null;
       if (!a) { return; }
       ev.preventDefault();
       queue = queue.then(function () {
-        return withRecipe(a.getAttribute("data-xlsx"))
-          .then(function (r) { return window.parXlsx(r); })
-          .then(function (blob) {
-            var url = URL.createObjectURL(blob);
-            saveAs(url, a.getAttribute("data-name"));
-            setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
-          });
+        return withRecipe(a.getAttribute(attr)).then(makeBlob).then(function (blob) {
+          var url = URL.createObjectURL(blob);
+          saveAs(url, a.getAttribute("data-name"));
+          setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+        });
       }).catch(function () { saveAs(a.getAttribute("href"), ""); });  // the CSV after all
+    });
+  }
+
+  function setupWorkbooks() {
+    recipeDownloads("data-xlsx", function (r) { return window.parXlsx(r); });
+  }
+
+  // A unit's evidence as CSV, from its script: with a BOM, as every CSV of the site
+  // (Excel then reads it as UTF-8).
+  function setupCsvDownloads() {
+    recipeDownloads("data-csv-from", function (r) {
+      return window.parCsvText(r).then(function (text) {
+        return new Blob(["\ufeff" + text.replace(/^\ufeff/, "")], { type: "text/csv;charset=utf-8" });
+      });
     });
   }
 
@@ -369,26 +384,6 @@
     box.querySelector("#evidence-filter").addEventListener("input", function () { showEvidence(box); });
     box.querySelector("#evidence-class").addEventListener("change", function () { showEvidence(box); });
     if (window.location.hash === "#evidence") { box.open = true; }
-  }
-
-  function setupCsvDownloads() {
-    if (typeof DecompressionStream === "undefined" || typeof Blob === "undefined") { return; }
-    document.addEventListener("click", function (ev) {
-      var a = ev.target.closest ? ev.target.closest("a[data-csv-from]") : null;
-      if (!a) { return; }
-      ev.preventDefault();
-      queue = queue.then(function () {
-        return withRecipe(a.getAttribute("data-csv-from"))
-          .then(function (r) { return window.parCsvText(r); })
-          .then(function (text) {
-            // with a BOM, as every CSV of the site: Excel then reads it as UTF-8
-            var url = URL.createObjectURL(new Blob(["\ufeff" + text.replace(/^\ufeff/, "")],
-                                                   { type: "text/csv;charset=utf-8" }));
-            saveAs(url, a.getAttribute("data-name"));
-            setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
-          });
-      }).catch(function () { saveAs(a.getAttribute("href"), ""); });
-    });
   }
 
   function init() {
