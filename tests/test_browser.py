@@ -401,3 +401,51 @@ def test_methodology_page(site, browser, tmp_path):
     tab.shot(tmp_path, "methodology-en")
     tab.check_clean()
     tab.close()
+
+
+def test_on_the_demo_a_units_evidence_opens_from_its_page(demo_run, browser, tmp_path):
+    """The issue's case: on the demo (`scoreboard demo`, tests/conftest.py demo_run), the
+    unit page with the most late dossiers in its detail period opens its evidence file
+    and lists exactly its overdue + pending overdue dossiers, as the period's scoreboard
+    and evidence files have them; the CSV it gives has the same rows."""
+    import polars as pl
+
+    site = demo_run["site"]
+    linked = {}
+    for path in (site / "units").glob("*.html"):
+        found = re.search(r'data-evidence="\.\./data/evidence/([^/"]+)/[^"]+\.js"[^>]*>\s*<summary>.*?\(([\d.]+)\)</summary>',
+                          path.read_text(encoding="utf-8"), re.S)
+        if found:
+            linked[path] = (found.group(1), int(found.group(2).replace(".", "")))
+    assert len(linked) > 300
+    page_path, (key, _) = max(linked.items(), key=lambda item: (item[1][1], item[0].name))
+    code, valid_from = page_path.stem[:-11], page_path.stem[-10:]
+    board = pl.read_csv(site / "data" / f"scoreboard-{key}.csv", infer_schema=False, encoding="utf8-lossy").filter(
+        unit_code=code, unit_valid_from=valid_from)
+    overdue, pending = int(board["overdue"][0]), int(board["pending_overdue"][0])
+    late = overdue + pending
+    period_rows = pl.read_csv(site / "data" / f"evidence-{key}.csv", infer_schema=False, encoding="utf8-lossy").filter(
+        unit_code=code, unit_valid_from=valid_from)
+    assert period_rows.height == late > 20
+
+    tab = Tab(browser).open(page_path)
+    page = tab.page
+    assert f"{late} hồ sơ: {overdue} trễ hạn, {pending} quá hạn đang xử lý." in page.inner_text("#evidence")
+    page.click("details[data-evidence] summary")
+    page.wait_for_selector("table.evidence-table tbody tr[data-class]")
+    rows = lambda: page.eval_on_selector_all(  # noqa: E731
+        "table.evidence-table tbody tr", "rs => rs.filter(r => !r.hidden).map(r => r.cells[0].textContent)")
+    assert sorted(rows()) == sorted(period_rows["dossier_id"]) and len(rows()) == late
+    assert page.inner_text(".evidence-count") == f"{late}/{late}"
+    page.select_option("#evidence-class", "pending_overdue")
+    assert len(rows()) == pending and page.inner_text(".evidence-count") == f"{pending}/{late}"
+    page.select_option("#evidence-class", "overdue")
+    assert len(rows()) == overdue
+    tab.shot(tmp_path, "demo-unit-evidence")
+    with page.expect_download() as download:
+        page.locator(f'a[data-csv-from="../data/evidence/{key}/{page_path.stem}.js"]').click()
+    made = pl.read_csv(Path(download.value.path()), infer_schema=False, encoding="utf8-lossy")
+    assert made.height == late and made.columns == period_rows.columns
+    assert made.sort("dossier_id").equals(period_rows.sort("dossier_id"))
+    tab.check_clean()
+    tab.close()

@@ -14,7 +14,6 @@ import gzip
 import io
 import json
 import re
-import shutil
 from datetime import date, datetime
 from pathlib import Path
 
@@ -177,13 +176,10 @@ def run(tmp_path_factory):
     return {"site": settings.site.resolve(), "scores": scores, "evidence": ev, "what_if": what_if}
 
 
-def test_the_stored_evidence_matches_every_unit_period(run):
-    scores, ev = run["scores"], run["evidence"]
-    assert set(scores["period_type"]) == {"week", "month"} and scores["provisional"].any()
+def assert_stored_evidence_matches(scores: pl.DataFrame, ev: pl.DataFrame) -> pl.DataFrame:
+    """The warehouse's evidence against its scoreboard, every unit-period."""
+    assert set(scores["period_type"]) == {"week", "month"}
     both = assert_counts_match(scores, ev)
-    # a real test: many unit-periods with late dossiers, of both classes, districts among them
-    assert both.filter(pl.col("ev_overdue") > 0).height > 50 and both.filter(pl.col("ev_pending") > 0).height > 50
-    assert ev.filter(pl.col("unit_code") != pl.col("receiving_unit_code")).height > 0
     # what the rows say agrees with their class and period
     assert ev["working_days_late"].null_count() == 0 and ev["working_days_late"].min() >= 0
     assert ev.filter(pl.col("class") == "overdue")["end_at"].null_count() == 0
@@ -195,19 +191,32 @@ def test_the_stored_evidence_matches_every_unit_period(run):
     # one dossier once per unit and period
     assert ev.select(*UNIT_PERIOD, "dossier_id").is_duplicated().sum() == 0
     assert ev["procedure_name"].null_count() == 0
+    return both
 
 
-def test_the_what_if_counts_exactly_the_evidence(run):
+def assert_what_if_counts_the_evidence(what_if: pl.DataFrame, ev: pl.DataFrame) -> None:
     """late_dossiers of every ranked unit is its number of evidence rows."""
-    counts = run["evidence"].group_by(UNIT_PERIOD).len("rows")
-    joined = run["what_if"].join(counts, on=UNIT_PERIOD, how="left").with_columns(pl.col("rows").fill_null(0))
+    counts = ev.group_by(UNIT_PERIOD).len("rows")
+    joined = what_if.join(counts, on=UNIT_PERIOD, how="left").with_columns(pl.col("rows").fill_null(0))
     assert joined.height > 50
     assert (joined["late_dossiers"] == joined["rows"]).all()
 
 
-def test_every_published_evidence_file_matches_its_scoreboard_file(run):
-    site = run["site"]
-    keys = sorted(run["scores"]["period_key"].unique())
+def test_the_stored_evidence_matches_every_unit_period(run):
+    scores, ev = run["scores"], run["evidence"]
+    assert scores["provisional"].any()
+    both = assert_stored_evidence_matches(scores, ev)
+    # a real test: many unit-periods with late dossiers, of both classes, districts among them
+    assert both.filter(pl.col("ev_overdue") > 0).height > 50 and both.filter(pl.col("ev_pending") > 0).height > 50
+    assert ev.filter(pl.col("unit_code") != pl.col("receiving_unit_code")).height > 0
+
+
+def test_the_what_if_counts_exactly_the_evidence(run):
+    assert_what_if_counts_the_evidence(run["what_if"], run["evidence"])
+
+
+def assert_published_evidence_matches(site: Path, keys: list[str]) -> None:
+    """Every period's data/evidence-<key>.csv against its data/scoreboard-<key>.csv."""
     for key in keys:
         published = read_evidence_csv(site / "data" / f"evidence-{key}.csv")
         board = pl.read_csv(site / "data" / f"scoreboard-{key}.csv", infer_schema=False).rename(
@@ -218,9 +227,14 @@ def test_every_published_evidence_file_matches_its_scoreboard_file(run):
         assert (site / "data" / f"evidence-{key}.js").is_file()
 
 
-def test_each_unit_pages_own_file_has_its_detail_periods_late_dossiers(run):
-    site = run["site"]
-    scores = run["scores"]
+def test_every_published_evidence_file_matches_its_scoreboard_file(run):
+    assert_published_evidence_matches(run["site"], sorted(run["scores"]["period_key"].unique()))
+
+
+def assert_unit_files_match(site: Path, scores: pl.DataFrame) -> int:
+    """Each unit page's own evidence file (data/evidence/<key>/<unit>.js, the rows its
+    CSV and workbook are made of) has exactly its detail period's overdue + pending
+    overdue rows, and the page links it; the number of units with late dossiers."""
     checked = 0
     for page in sorted((site / "units").glob("*.html")):
         text = page.read_text(encoding="utf-8")
@@ -239,6 +253,30 @@ def test_each_unit_pages_own_file_has_its_detail_periods_late_dossiers(run):
         assert set(rows["unit_code"]) == {unit["unit_code"][0]} and set(rows["period_key"]) == {key}
         assert (rows["class"] == "overdue").sum() == unit["overdue"][0]
         checked += 1
-    assert checked > 10
     # no other unit file than those the pages link to
     assert len(list((site / "data" / "evidence").rglob("*.js"))) == checked
+    return checked
+
+
+def test_each_unit_pages_own_file_has_its_detail_periods_late_dossiers(run):
+    assert assert_unit_files_match(run["site"], run["scores"]) > 10
+
+
+# --------------------------------------------------------------------------- on the demo
+
+
+def test_on_the_demo_every_units_evidence_file_has_its_late_count_of_rows(demo_run):
+    """The issue's case: `scoreboard demo` (tests/conftest.py demo_run). Stored, in each
+    period's file and in each unit page's own file, the evidence has exactly as many
+    rows as the overdue + pending overdue counts, for every unit and period."""
+    with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
+        scores = con.sql("SELECT * FROM scoreboard").pl()
+        ev = con.sql("SELECT * FROM evidence").pl()
+        what_if = con.sql("SELECT * FROM what_if").pl()
+    both = assert_stored_evidence_matches(scores, ev)
+    assert_what_if_counts_the_evidence(what_if, ev)
+    assert both.filter(pl.col("ev_overdue") > 0).height > 1000 and both.filter(pl.col("ev_pending") > 0).height > 1000
+    keys = sorted(scores["period_key"].unique())
+    assert len(keys) == 12 + 53  # 2025's months and ISO weeks (2025-W01 .. 2026-W01)
+    assert_published_evidence_matches(demo_run["site"], keys)
+    assert assert_unit_files_match(demo_run["site"], scores) > 300

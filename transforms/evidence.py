@@ -24,8 +24,9 @@ from datetime import timedelta
 import polars as pl
 
 from transforms.calendar import working_days_between
+from transforms.insights import procedure_names
 from transforms.periods import Period, periods_frame
-from transforms.score import OUTCOME_CODE, UNIT_KEY, Facts, overdue_spans
+from transforms.score import OUTCOME_CODE, UNIT_KEY, Facts, overdue_spans, scoring_facts
 
 OVERDUE, PENDING_OVERDUE = "overdue", "pending_overdue"
 CLASSES = (OVERDUE, PENDING_OVERDUE)
@@ -54,9 +55,6 @@ def evidence(
 ) -> pl.DataFrame:
     """The evidence of consecutive `periods` from the dossiers themselves (scoring
     makes it from the facts it scores with: evidence_of)."""
-    from transforms.insights import procedure_names
-    from transforms.score import scoring_facts
-
     if not periods:
         return empty()
     facts = scoring_facts(dossiers, units, calendar, period_type, periods[-1], catalogue)
