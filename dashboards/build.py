@@ -286,3 +286,8 @@ def _prune(site: Site, kind: Kind, keep: set[str]) -> None:
     for rel in sorted(candidates - keep):
         (site.root / rel).unlink(missing_ok=True)
         site.cache.forget(rel)
+        # and the folders this leaves empty (a period's folder of per-unit files)
+        folder = (site.root / rel).parent
+        while folder != site.root and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent

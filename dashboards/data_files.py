@@ -3,7 +3,8 @@
 `data/scoreboard-<period_key>.csv|.parquet|.xlsx` (scoreboard.md, Published
 scoreboard), and beside them the tables that explain it, as CSV, with what the
 browser makes their workbooks from (`workbook_recipe`):
-`data/weak_points-<key>`, `data/bottlenecks-<key>`, `data/what_if-<key>`.
+`data/weak_points-<key>`, `data/bottlenecks-<key>`, `data/what_if-<key>`, and the
+dossiers behind the late counts, `data/evidence-<key>`.
 Month keys (`2024-02`) and ISO week keys (`2024-W07`) never collide. Files are
 byte-for-byte reproducible: the same frame gives the same bytes, so a re-run
 changes nothing and a changed file means changed numbers. dashboards.pages.data
@@ -23,6 +24,7 @@ import polars as pl
 
 from dashboards.i18n import COLUMNS, INSIGHT_COLUMNS, LEVEL_ORDER, Label
 from transforms.periods import PERIOD_TYPES
+from transforms.evidence import EVIDENCE_ORDER, EVIDENCE_SCHEMA
 from transforms.insights import BOTTLENECK_SCHEMA, WEAK_POINT_SCHEMA, WHAT_IF_SCHEMA
 from transforms.schema import SCOREBOARD_COUNTS, SCOREBOARD_RANKS, scoreboard_columns, scoreboard_groups
 from transforms.xlsx import DECIMAL, PERCENT, Sheet, workbook_bytes
@@ -50,6 +52,7 @@ def _two_decimals(columns: list[str]) -> frozenset[str]:
 _COLUMN_WIDTHS = {
     "unit_name": 30, "peer_group": 14, "band": 12, "period_start": 12, "unit_valid_from": 12, "procedure_name": 40,
     "indicator": 18, "group": 14, "target_band": 12,
+    "dossier_id": 24, "class": 16, "received_at": 18, "due_at": 18, "end_at": 18,
 }
 
 
@@ -100,6 +103,13 @@ TABLES: dict[str, TableSpec] = {
         ("level", "rank", "unit_code", "unit_valid_from"),
         "Nếu đúng hạn thêm",
         two_decimals=frozenset({"score", "target_rank_score"}),
+    ),
+    # the dossiers behind each unit's overdue and pending-overdue counts (transforms.evidence)
+    "evidence": TableSpec(
+        "evidence",
+        EVIDENCE_SCHEMA,
+        ("unit_code", "unit_valid_from", *EVIDENCE_ORDER),
+        "Hồ sơ trễ hạn",
     ),
 }
 TABLE_SUFFIXES = ("csv", "xlsx")
@@ -187,9 +197,12 @@ def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def csv_bytes(period: pl.DataFrame) -> bytes:
-    """UTF-8 with BOM; ISO dates, true/false, full-precision floats, empty nulls."""
+    """UTF-8 with BOM; ISO dates and times (`2024-01-31 17:00:00`), true/false,
+    full-precision floats, empty nulls."""
     buf = io.BytesIO()
-    neutralise_formulas(period).write_csv(buf, include_bom=True, null_value="", date_format="%Y-%m-%d")
+    neutralise_formulas(period).write_csv(
+        buf, include_bom=True, null_value="", date_format="%Y-%m-%d", datetime_format="%Y-%m-%d %H:%M:%S"
+    )
     return buf.getvalue()
 
 

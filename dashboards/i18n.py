@@ -496,3 +496,58 @@ UI.update(
         ),
     }
 )
+
+
+# The evidence behind the late counts (transforms.evidence): its columns and the
+# unit page's section.
+INSIGHT_COLUMNS.update(
+    {
+        "class": Label("Loại", "Class"),
+        "dossier_id": Label("Mã hồ sơ", "Dossier id"),
+        "received_at": Label("Ngày tiếp nhận", "Received"),
+        "due_at": Label("Hạn trả", "Due"),
+        "end_at": Label("Ngày kết thúc", "Ended"),
+        "working_days_late": Label("Số ngày làm việc trễ", "Working days late"),
+        "receiving_unit_code": Label("Đơn vị tiếp nhận", "Receiving unit"),
+    }
+)
+UI.update(
+    {
+        "nav_methodology": Label("Phương pháp", "Methodology"),
+        "how_computed": Label("Cách tính", "How it is computed"),
+        "evidence_title": Label("Hồ sơ trễ hạn", "Late dossiers"),
+        "evidence_heading": Label("Hồ sơ trễ hạn và quá hạn đang xử lý", "Overdue and pending-overdue dossiers"),
+        "evidence_summary": Label(
+            "{n} hồ sơ: {o} trễ hạn, {p} quá hạn đang xử lý.",
+            "{n} dossiers: {o} overdue, {p} pending overdue.",
+        ),
+        "evidence_none": Label("Không có hồ sơ trễ hạn hay quá hạn trong kỳ.",
+                               "No overdue or pending-overdue dossier in the period."),
+        "evidence_what_if": Label(
+            "Phần “Nếu đúng hạn thêm” tính trên chính các hồ sơ này: bất kỳ k hồ sơ nào trong số đó đúng hạn đều nâng tỷ lệ đúng hạn như nhau.",
+            "The what-if above counts exactly these dossiers: any k of them on time would raise the on-time rate alike.",
+        ),
+        "evidence_note": Label(
+            "Số ngày làm việc trễ: các ngày làm việc sau ngày hẹn trả đến hết ngày kết thúc; hồ sơ đang xử lý tính đến hết kỳ. Chỉ có mã hồ sơ và thủ tục, không có thông tin cá nhân.",
+            "Working days late: the working days after the due date up to the day it ended; a dossier still open counts to the end of the period. Dossier ids and procedures only, no personal data.",
+        ),
+        "evidence_show": Label("Xem danh sách hồ sơ", "Show the dossiers"),
+        "evidence_filter": Label("Lọc", "Filter"),
+        "evidence_filter_hint": Label("Mã hồ sơ, thủ tục, ngày…, có dấu hoặc không dấu",
+                                      "Dossier id, procedure, date…, with or without diacritics"),
+        "evidence_class": Label("Loại", "Class"),
+        "evidence_all_classes": Label("Tất cả", "All"),
+        "evidence_shown": Label("Đang hiện", "Shown"),
+        "evidence_loading": Label("Đang tải…", "Loading…"),
+        "evidence_noscript": Label(
+            "Danh sách cần JavaScript; không có JavaScript, hãy tải tệp CSV của kỳ (mọi đơn vị) ở dưới.",
+            "The list needs JavaScript; without it, download the period's CSV (every unit) below.",
+        ),
+        "evidence_more": Label(
+            "Bảng hiện {n} hồ sơ đầu tiên phù hợp; lọc thêm để thu hẹp, hoặc tải tệp CSV, Excel để có đủ.",
+            "The table shows the first {n} matching dossiers; filter further, or download the CSV or Excel file for all.",
+        ),
+        "evidence_csv": Label("Các hồ sơ này: CSV (UTF-8)", "These dossiers: CSV (UTF-8)"),
+        "evidence_xlsx": Label("Các hồ sơ này: Excel", "These dossiers: Excel"),
+    }
+)

@@ -9,12 +9,14 @@
                                  latest data per unit, completeness per period
       report-<YYYY-MM>.html      the printable monthly report (A4), one per month; report.html the headline's
       ingestion.html             rows read/accepted/quarantined per input file (optional)
+      methodology.html           how the index is computed, from the profile, calendar and inputs in force
       assets/site.css, site.js   shared style and behaviour (package files under static/)
       assets/charts.js           the chart specs every unit page shares
       assets/vega-bundle.js      Vega + Vega-Lite + vega-embed, vendored from vl-convert
       charts/<name>.svg|.png     the overview's and the city page's charts as images
       data/scoreboard-<key>.csv|.parquet|.xlsx, data/manifest.json
-      data/weak_points|bottlenecks|what_if-<key>.csv|.xlsx (when given)
+      data/weak_points|bottlenecks|what_if|evidence-<key>.csv|.xlsx (when given)
+      data/evidence/<key>/<code>-<valid_from>.js  a unit's late dossiers of its detail period
 
 `build_site` prepares the tables and facts every page kind reads, then runs
 the page catalogue (dashboards.pages) through the builder (dashboards.build),
@@ -36,12 +38,14 @@ from dashboards.cache import STATE_FILE
 from dashboards.format import fmt_date
 from dashboards.groups import profile_groups, with_max_points
 from dashboards.headline import choose, period_stats
+from dashboards.methodology import methodology_fact
 from dashboards.pages import CATALOGUE
 from dashboards.pages.common import INSIGHTS, period_record
 from dashboards.pages.report import pdf_wanted
 from dashboards.data_files import TABLES, prepare_scoreboard, prepare_table
 from quality.holds import HELD_BATCH_SCHEMA
 from transforms.alerts import DIGEST_SCHEMA
+from transforms.calendar import load_overlay
 from transforms.crosswalk import reconstruct
 
 __all__ = ["build_site", "seed_site", "unit_slug"]
@@ -185,6 +189,7 @@ def build_site(
     weak_points: pl.DataFrame | None = None,
     bottlenecks: pl.DataFrame | None = None,
     what_if: pl.DataFrame | None = None,
+    evidence: pl.DataFrame | None = None,
     quality: pl.DataFrame | None = None,
     warnings: pl.DataFrame | None = None,
     profile: Any,
@@ -195,12 +200,15 @@ def build_site(
     held_batches: pl.DataFrame | None = None,
     alerts: pl.DataFrame | None = None,
     reconciliations: dict[str, dict] | None = None,
+    calendar_overlay: pl.DataFrame | None = None,
 ) -> Path:
     """Write the whole site under `site_dir`; return the path of its index.html.
 
     `weak_points`, `bottlenecks`, `what_if`: the engine's tables
     (transforms.insights schemas), all periods; each is published as
-    data/<table>-<key>.csv|.xlsx and shown on the unit pages. `quality`: one row
+    data/<table>-<key>.csv|.xlsx and shown on the unit pages; so is `evidence`
+    (transforms.evidence: the dossiers behind the late counts), which the unit
+    pages list, filterable, from data/evidence/<key>/<unit>.js. `quality`: one row
     per period and check (period_type, period_key, check, success,
     unexpected_count, description_vi, description_en, blocked); `warnings`: the
     early-warning rows. `profile`: the scoring profile (its catalogue of groups:
@@ -214,6 +222,9 @@ def build_site(
     `held_batches`: quality.holds.held_batches (files held as drifting), on the
     quality page. `alerts`: transforms.alerts.digest rows, one page per period;
     `reconciliations`: month -> dashboards.reconcile_page.page_context.
+    `calendar_overlay`: the calendar's overlay in force (transforms.calendar.load_overlay;
+    the shipped one by default), which methodology.html lists with the versions of
+    the inputs the manifest records.
     """
     groups = profile_groups(profile)
     # the groups' points and maxima beyond the published columns (a profile's own groups)
@@ -230,7 +241,8 @@ def build_site(
     keys = sorted(p["key"] for p in periods)
     insight = {
         name: prepare_table(given, name).filter(pl.col("period_key").is_in(keys))
-        for name, given in (("weak_points", weak_points), ("bottlenecks", bottlenecks), ("what_if", what_if))
+        for name, given in (("weak_points", weak_points), ("bottlenecks", bottlenecks), ("what_if", what_if),
+                            ("evidence", evidence))
         if given is not None
     }
     tables = {
@@ -264,6 +276,10 @@ def build_site(
         "unit_pages": frame.height > 0,
         "has_freshness": freshness is not None,
         "reconciliations": reconciliations or {},
+        "methodology": methodology_fact(
+            profile, manifest, calendar_overlay if calendar_overlay is not None else load_overlay(),
+            sorted({int(p["start_iso"][:4]) for p in periods if p["start_iso"]}),
+        ),
     }
     site = build.Site(Path(site_dir), tables, facts, log=log)
     build.run(site, CATALOGUE)

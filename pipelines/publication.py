@@ -16,6 +16,7 @@ from pipelines.alerting import site_pages
 from pipelines.resources import local_now
 from quality.completeness import freshness
 from quality.holds import held_batches, quality_frame
+from transforms.calendar import load_overlay
 from transforms.periods import PERIOD_TYPES
 
 RELEASES_KEPT = 2
@@ -93,7 +94,7 @@ def unit_freshness(con) -> pl.DataFrame:
 def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Published:
     profile = settings.profile()
     scoreboard = wh.read_scoreboard(con, profile)
-    tables = {name: wh.read_period_table(con, name) for name in ("weak_points", "bottlenecks", "what_if")}
+    tables = {name: wh.read_period_table(con, name) for name in ("weak_points", "bottlenecks", "what_if", "evidence")}
     ingestion = wh.file_accounting(con)
     quarantine = wh.quarantine_summary(con)
     holds = wh.read_holds(con)
@@ -121,6 +122,7 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
             crosswalk=settings.crosswalk(),
             freshness=fresh,
             held_batches=held_batches(holds),
+            calendar_overlay=load_overlay(Path(settings.calendar_path)),
             **pages,
             **tables,
         )

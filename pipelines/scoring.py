@@ -23,6 +23,7 @@ from quality.early_warning import early_warnings, months_in_progress_at_risk
 from quality.holds import SCOREBOARD_HOLD, check_holds
 from quality.suites import QualityResult, merge_results, validate_scoreboard
 from transforms.calendar import load_overlay, working_calendar
+from transforms.evidence import empty as no_evidence, evidence_of
 from transforms.insights import BOTTLENECK_SCHEMA, bottlenecks_of, weak_points, what_if
 from transforms.periods import index_expr, key_of, make_periods, parse_key, start_of
 from transforms.profile import Profile
@@ -172,6 +173,7 @@ def _score_chunk(
     in_publish = pl.col("period_key").is_in(publish)
     rows = rows.filter(in_publish)
     late = bottlenecks_of(facts, names, periods) if facts is not None else pl.DataFrame(schema=BOTTLENECK_SCHEMA)
+    evidence = evidence_of(facts, names, units, periods, calendar) if facts is not None else no_evidence()
     wh.replace_periods(
         con,
         period_type,
@@ -185,6 +187,7 @@ def _score_chunk(
             "weak_points": weak_points(rows, profile),
             "what_if": what_if(rows, profile),
             "bottlenecks": late.filter(in_publish),
+            "evidence": evidence.filter(in_publish),
         },
         profile,
     )

@@ -28,6 +28,7 @@ from quality.early_warning import WARNING_SCHEMA
 from quality.drift import DRIFT_CHECKS
 from quality.holds import BATCH_QUARANTINE, HOLD_SCHEMA, SCOREBOARD_HOLD
 from transforms.classify import CLOSED_STATUSES
+from transforms.evidence import EVIDENCE_SCHEMA
 from transforms.reconcile import RECORD_SCHEMA as PORTAL_RECORD_SCHEMA
 from transforms.insights import BOTTLENECK_SCHEMA, WEAK_POINT_SCHEMA, WHAT_IF_SCHEMA
 from transforms.profile import Profile
@@ -153,6 +154,8 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
     "weak_points": WEAK_POINT_SCHEMA,
     "bottlenecks": BOTTLENECK_SCHEMA,
     "what_if": WHAT_IF_SCHEMA,
+    # the dossiers behind each unit's overdue and pending-overdue counts, per period
+    "evidence": EVIDENCE_SCHEMA,
     "scored_periods": SCORED_PERIODS_SCHEMA,
     # Dossier ids whose kept copy a file write may have changed and that `dossiers`
     # has not caught up with yet: written with the files, cleared with the refresh,
@@ -176,7 +179,7 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
     "schema_version": SCHEMA_VERSION_SCHEMA,
 }
 TOUCHED = "stale_dossier_ids"
-PERIOD_TABLES = ("scored_periods", "scoreboard", "weak_points", "bottlenecks", "what_if", "warnings")
+PERIOD_TABLES = ("scored_periods", "scoreboard", "weak_points", "bottlenecks", "what_if", "warnings", "evidence")
 
 FILE_ACCOUNTING_SQL = """
 CREATE OR REPLACE VIEW file_accounting AS
@@ -216,7 +219,7 @@ def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
 
 def _reset_scored_periods(con: duckdb.DuckDBPyConnection) -> None:
     # rows written before version 2 have no max_points_<group> and their warnings
-    # were never stored: the next run re-scores every period
+    # were never stored, before version 5 no evidence: the next run re-scores every period
     con.execute("DELETE FROM scored_periods")
 
 
@@ -227,6 +230,8 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None] | 
     (3, "portal_records, portal_values (portal reconciliation); alert_outbox (alert deliveries)", None),
     (4, "held_files, held_versions, held_quarantine, batch_releases (drifting batches); quality_holds: "
         "unit_code, unit_valid_from, unit_name, usual, observed", None),
+    # its periods are scored again, which fills it
+    (5, "evidence (the dossiers behind the late counts)", _reset_scored_periods),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -564,10 +569,10 @@ def unit_latest_events(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 # ------------------------------------------------------------------ scoring reads
 
-# The dossier fields scoring reads (counts, rates, due dates, bottlenecks): not the
-# id, names, lineage or submission time.
+# The dossier fields scoring reads (counts, rates, due dates, bottlenecks; the id for
+# the evidence): not the names, lineage or submission time.
 SCORING_FIELDS = (
-    "unit_code", "unit_valid_from", "procedure_code", "channel", "status",
+    "dossier_id", "unit_code", "unit_valid_from", "procedure_code", "channel", "status",
     "received_at", "due_at", "finished_at", "returned_at", "rejected_at",
     "fee_required", "paid_online", "digitized", "e_result", "synced", "apology_issued",
     "rating", "complaint",
@@ -676,9 +681,9 @@ def scoreboard_periods(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 
 def read_period_table(con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
-    """A whole insight table (weak_points, bottlenecks, what_if). No ORDER BY: the site
-    sorts each on its key (sorting a million rows here costs seconds)."""
-    assert table in ("weak_points", "bottlenecks", "what_if"), table
+    """A whole insight table (weak_points, bottlenecks, what_if, evidence). No ORDER BY:
+    the site sorts each on its key (sorting a million rows here costs seconds)."""
+    assert table in ("weak_points", "bottlenecks", "what_if", "evidence"), table
     return read_table(con, f'SELECT {_names(TABLES[table])} FROM "{table}"')
 
 

@@ -288,3 +288,164 @@ def test_browser_workbook_keeps_formula_like_text_as_text(browser, tmp_path):
     assert {r[head.index("procedure_code")].data_type for r in rows} == {"s"}  # text, never a formula
     tab.check_clean()
     tab.close()
+
+
+def test_unit_evidence_opens_and_filters(site, browser, tmp_path):
+    """The unit page's late dossiers: none in the page; opening the section loads the
+    unit's data/evidence/<key>/<unit>.js from disk, fills the table, filters it by text
+    (without diacritics) and by class, switches language, and gives the unit's CSV and
+    Excel (the same workbook as the Python writer's)."""
+    import polars as pl
+
+    from dashboards.data_files import TABLES, xlsx_bytes
+
+    source = (site / "units" / "002-2008-08-01.html").read_text(encoding="utf-8")
+    assert "WX-028" not in source  # no row in the page itself
+    tab = Tab(browser).open(site / "units" / "002-2008-08-01.html")
+    page = tab.page
+    box = page.locator("details[data-evidence]")
+    assert box.get_attribute("data-evidence") == "../data/evidence/2024-01/002-2008-08-01.js"
+    assert "3 hồ sơ: 3 trễ hạn, 0 quá hạn đang xử lý." in page.inner_text("#evidence")
+    page.click("details[data-evidence] summary")
+    page.wait_for_selector("table.evidence-table tbody tr[data-class]")
+    rows = lambda: page.eval_on_selector_all(  # noqa: E731
+        "table.evidence-table tbody tr", "rs => rs.filter(r => !r.hidden).map(r => r.cells[0].textContent)")
+    assert rows() == ["WX-028", "WX-029", "WX-030"]
+    # Sóc Sơn lists Bắc Sơn's dossiers: the receiving unit's column is shown
+    first = page.locator("table.evidence-table tbody tr").first
+    assert first.locator("td").all_inner_texts() == [
+        "1.001776", "—", "Trễ hạn", "02/01/2024", "09/01/2024", "10/01/2024", "1", "00004"]
+    assert page.inner_text(".evidence-count") == "3/3"
+    page.fill("#evidence-filter", "wx-029")
+    assert rows() == ["WX-029"] and page.inner_text(".evidence-count") == "1/3"
+    page.fill("#evidence-filter", "tre han")  # "Trễ hạn" without its diacritics
+    assert len(rows()) == 3
+    page.fill("#evidence-filter", "12/01/2024")  # a date as the page writes it: WX-030 ended that day
+    assert rows() == ["WX-030"]
+    page.fill("#evidence-filter", "")
+    page.select_option("#evidence-class", "pending_overdue")
+    assert rows() == [] and page.inner_text(".evidence-count") == "0/3"
+    page.select_option("#evidence-class", "overdue")
+    assert len(rows()) == 3
+    tab.shot(tmp_path, "unit-evidence")
+    # the headers sort every row, not only those shown
+    received = page.locator("table.evidence-table thead th[data-col=received_at]")
+    received.click()
+    received.click()
+    assert received.get_attribute("aria-sort") == "descending" and rows() == ["WX-030", "WX-029", "WX-028"]
+    page.click(".lang-switch button[data-lang=en]")
+    assert first.locator("td").nth(2).inner_text() == "Overdue"
+    assert "3 dossiers: 3 overdue, 0 pending overdue." in page.inner_text("#evidence")
+
+    expected = pl.read_csv(site / "data" / "evidence-2024-01.csv", schema_overrides=TABLES["evidence"].schema,
+                           try_parse_dates=True).filter(pl.col("unit_code") == "002")
+    with page.expect_download() as download:
+        page.locator('a[data-csv-from="../data/evidence/2024-01/002-2008-08-01.js"]').click()
+    assert download.value.suggested_filename == "evidence-2024-01-002-2008-08-01.csv"
+    made = Path(download.value.path()).read_bytes()
+    assert made.startswith(b"\xef\xbb\xbf") and not made.startswith(b"\xef\xbb\xbf\xef\xbb\xbf")
+    period_csv = (site / "data" / "evidence-2024-01.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert made.decode("utf-8-sig").splitlines() == [period_csv[0]] + [r for r in period_csv[1:] if ",002," in r]
+    with page.expect_download() as download:
+        page.locator('a[data-xlsx="../data/evidence/2024-01/002-2008-08-01.js"]').click()
+    assert download.value.suggested_filename == "evidence-2024-01-002-2008-08-01.xlsx"
+    download.value.save_as(tmp_path / "unit.xlsx")
+    (tmp_path / "expected.xlsx").write_bytes(xlsx_bytes(expected, "2024-01", TABLES["evidence"]))
+    assert _workbook_cells(tmp_path / "unit.xlsx") == _workbook_cells(tmp_path / "expected.xlsx")
+    assert len(_workbook_cells(tmp_path / "unit.xlsx")["sheets"][0][1]) == 4
+    tab.check_clean()
+    tab.close()
+
+
+def test_unit_evidence_shows_its_first_rows_and_selects_among_all(site, browser):
+    """The table shows at most data-shown rows (a unit with tens of thousands of late
+    dossiers would take the browser seconds to lay out); the filter, the class menu and
+    the sort work on all of them, and a note says the files have them all."""
+    tab = Tab(browser).open(site / "units" / "002-2008-08-01.html")
+    page = tab.page
+    page.evaluate("document.querySelector('details[data-evidence]').setAttribute('data-shown', '2')")
+    page.click("details[data-evidence] summary")
+    page.wait_for_selector("table.evidence-table tbody tr[data-class]")
+    rows = lambda: page.eval_on_selector_all(  # noqa: E731
+        "table.evidence-table tbody tr", "rs => rs.filter(r => !r.hidden).map(r => r.cells[0].textContent)")
+    assert rows() == ["WX-028", "WX-029"] and page.inner_text(".evidence-count") == "3/3"
+    assert page.locator(".evidence-more").is_visible()
+    page.fill("#evidence-filter", "030")
+    assert rows() == ["WX-030"] and not page.locator(".evidence-more").is_visible()
+    page.fill("#evidence-filter", "")
+    due = page.locator("table.evidence-table thead th[data-col=due_at]")
+    due.click()
+    due.click()
+    assert rows() == ["WX-030", "WX-029"]
+    tab.check_clean()
+    tab.close()
+
+
+def test_unit_evidence_of_a_unit_with_none(site, browser):
+    tab = Tab(browser).open(site / "units" / "00001-2008-08-01.html")
+    assert tab.page.locator("details[data-evidence]").count() == 0
+    assert "Không có hồ sơ trễ hạn hay quá hạn trong kỳ." in tab.page.inner_text("#evidence")
+    tab.check_clean()
+    tab.close()
+
+
+def test_methodology_page(site, browser, tmp_path):
+    tab = Tab(browser).open(site / "index.html")
+    tab.page.click("nav.main a[href='methodology.html']")
+    tab.page.wait_for_load_state("load")
+    assert tab.page.locator("main h2").first.inner_text() == "Phương pháp tính"
+    assert "18 × r" in tab.page.inner_text("#groups")
+    tab.page.click(".lang-switch button[data-lang=en]")
+    assert tab.page.locator("main h2").first.inner_text() == "Methodology"
+    assert tab.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    tab.shot(tmp_path, "methodology-en")
+    tab.check_clean()
+    tab.close()
+
+
+def test_on_the_demo_a_units_evidence_opens_from_its_page(demo_run, browser, tmp_path):
+    """The issue's case: on the demo (`scoreboard demo`, tests/conftest.py demo_run), the
+    unit page with the most late dossiers in its detail period opens its evidence file
+    and lists exactly its overdue + pending overdue dossiers, as the period's scoreboard
+    and evidence files have them; the CSV it gives has the same rows."""
+    import polars as pl
+
+    site = demo_run["site"]
+    linked = {}
+    for path in (site / "units").glob("*.html"):
+        found = re.search(r'data-evidence="\.\./data/evidence/([^/"]+)/[^"]+\.js"[^>]*>\s*<summary>.*?\(([\d.]+)\)</summary>',
+                          path.read_text(encoding="utf-8"), re.S)
+        if found:
+            linked[path] = (found.group(1), int(found.group(2).replace(".", "")))
+    assert len(linked) > 300
+    page_path, (key, _) = max(linked.items(), key=lambda item: (item[1][1], item[0].name))
+    code, valid_from = page_path.stem[:-11], page_path.stem[-10:]
+    board = pl.read_csv(site / "data" / f"scoreboard-{key}.csv", infer_schema=False, encoding="utf8-lossy").filter(
+        unit_code=code, unit_valid_from=valid_from)
+    overdue, pending = int(board["overdue"][0]), int(board["pending_overdue"][0])
+    late = overdue + pending
+    period_rows = pl.read_csv(site / "data" / f"evidence-{key}.csv", infer_schema=False, encoding="utf8-lossy").filter(
+        unit_code=code, unit_valid_from=valid_from)
+    assert period_rows.height == late > 20
+
+    tab = Tab(browser).open(page_path)
+    page = tab.page
+    assert f"{late} hồ sơ: {overdue} trễ hạn, {pending} quá hạn đang xử lý." in page.inner_text("#evidence")
+    page.click("details[data-evidence] summary")
+    page.wait_for_selector("table.evidence-table tbody tr[data-class]")
+    rows = lambda: page.eval_on_selector_all(  # noqa: E731
+        "table.evidence-table tbody tr", "rs => rs.filter(r => !r.hidden).map(r => r.cells[0].textContent)")
+    assert sorted(rows()) == sorted(period_rows["dossier_id"]) and len(rows()) == late
+    assert page.inner_text(".evidence-count") == f"{late}/{late}"
+    page.select_option("#evidence-class", "pending_overdue")
+    assert len(rows()) == pending and page.inner_text(".evidence-count") == f"{pending}/{late}"
+    page.select_option("#evidence-class", "overdue")
+    assert len(rows()) == overdue
+    tab.shot(tmp_path, "demo-unit-evidence")
+    with page.expect_download() as download:
+        page.locator(f'a[data-csv-from="../data/evidence/{key}/{page_path.stem}.js"]').click()
+    made = pl.read_csv(Path(download.value.path()), infer_schema=False, encoding="utf8-lossy")
+    assert made.height == late and made.columns == period_rows.columns
+    assert made.sort("dossier_id").equals(period_rows.sort("dossier_id"))
+    tab.check_clean()
+    tab.close()

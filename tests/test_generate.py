@@ -451,20 +451,17 @@ def test_ids_start_with_the_agency_code_where_the_registry_has_one(city):
 # --------------------------------------------------------------------------- make demo
 
 
-def test_make_demo_ranks_the_126_units_and_the_departments_apart(tmp_path):
-    """What `make demo` runs (`scoreboard demo`: 2025 at scale 0.05, then the pipeline),
-    into temporary folders: December 2025 ranks the 126 wards and communes and the 16
+def test_make_demo_ranks_the_126_units_and_the_departments_apart(demo_run):
+    """What `make demo` runs (`scoreboard demo`: 2025 at scale 0.05, then the pipeline;
+    tests/conftest.py demo_run): December 2025 ranks the 126 wards and communes and the 16
     departments, each among its own level; departments are ranked every week and month."""
     import polars as pl
 
     from config import config_path
-    from pipelines.cli import main
     from transforms.calendar import working_calendar
     from transforms.units import load_registry
 
-    site = tmp_path / "site"
-    main(["demo", "--landing", str(tmp_path / "landing"), "--warehouse", str(tmp_path / "warehouse.duckdb"),
-          "--site", str(site)])
+    site = demo_run["site"]
     registry = load_registry(config_path("registry", "hanoi.csv"))
 
     def published(key: str) -> pl.DataFrame:

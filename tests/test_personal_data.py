@@ -16,10 +16,13 @@ moved aside) and the user's files left in the landing folder.
 
 from __future__ import annotations
 
+import base64
 import csv
+import gzip
 import io
 import json
 import logging
+import re
 import unicodedata
 import zipfile
 from contextlib import redirect_stderr, redirect_stdout
@@ -35,6 +38,7 @@ from pipelines.cli import run_pipeline
 from pipelines.ingestion import REJECTED_DIR
 from pipelines.resources import ScoreboardSettings, Warehouse
 from tests.helpers import to_cp1258
+from transforms.evidence import EVIDENCE_SCHEMA as EVIDENCE_COLUMNS
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
 
@@ -203,8 +207,9 @@ def leaks(data: bytes | str) -> list[str]:
 
 
 def expand(path: Path) -> bytes:
-    """A file's bytes, plus its members when it is a zip (xlsx) and its rows as CSV
-    when it is Parquet (both compress, so raw bytes alone prove nothing)."""
+    """A file's bytes, plus its members when it is a zip (xlsx), its rows as CSV when
+    it is Parquet, and the CSV inside a workbook recipe (data/…/*.js: gzip, base64),
+    all of which compress, so raw bytes alone prove nothing."""
     data = path.read_bytes()
     parts = [data]
     if data.startswith(b"PK\x03\x04"):
@@ -212,7 +217,15 @@ def expand(path: Path) -> bytes:
             parts += [zf.read(n) for n in zf.namelist()]
     if data.startswith(b"PAR1"):
         parts.append(pl.read_parquet(path).write_csv().encode("utf-8"))
+    recipe = RECIPE.search(data)
+    if recipe:
+        payload = json.loads(recipe.group(1))
+        parts.append(gzip.decompress(base64.b64decode(payload["csv"])))
+        parts += [v.encode("utf-8") for v in payload["parts"].values()]
     return b"\n".join(parts)
+
+
+RECIPE = re.compile(rb"window\.parWorkbook\((.*)\);\s*$", re.S)
 
 
 LOGGERS = ("dagster", "scoreboard", "pipelines", "transforms", "dashboards", "duckdb", "polars")
@@ -349,6 +362,26 @@ def test_no_personal_value_in_the_published_site(pipeline_run):
     assert any(p.suffix == ".html" for p in files) and any(p.suffix == ".xlsx" for p in files)
     found = {str(p.relative_to(site)): leaks(expand(p)) for p in files}
     assert not any(found.values()), {k: v for k, v in found.items() if v}
+
+
+def test_the_evidence_lists_late_dossiers_and_nothing_personal(pipeline_run):
+    """The dossiers behind the late counts are published by id and procedure (the
+    accepted dossiers still open past their due date are there), the personal values
+    of the same rows nowhere: not in the period's CSV, its workbook's recipe, nor the
+    unit page's own file (their CSV decompressed by expand)."""
+    site = pipeline_run["site"].resolve()
+    csv_text = (site / "data" / "evidence-2024-01.csv").read_text(encoding="utf-8-sig")
+    late = {line.split(",")[5] for line in csv_text.splitlines()[1:]}
+    assert {"PD-csv-2", "PD-win-2", "PD-json-2", "RS-sync-1"} <= late
+    files = [site / "data" / "evidence-2024-01.csv", site / "data" / "evidence-2024-01.js",
+             *sorted((site / "data" / "evidence").rglob("*.js"))]
+    assert len(files) > 2
+    for path in files:
+        content = expand(path)
+        assert b"PD-csv-2" in content or b"RS-" in content or b"PD-" in content, path
+        assert not leaks(content), (path, leaks(content))
+    header = csv_text.splitlines()[0].split(",")
+    assert header == list(EVIDENCE_COLUMNS)
 
 
 def test_no_personal_value_anywhere_else_on_disk(pipeline_run):

@@ -67,24 +67,39 @@ def ingestion_frames() -> tuple[pl.DataFrame, pl.DataFrame]:
     return ingestion, quarantine
 
 
-def example_bottlenecks() -> pl.DataFrame:
-    """Bottleneck procedures of the worked example, months and weeks (as tests/test_insights.py builds them)."""
+def by_period_type(make) -> pl.DataFrame:
+    """make(units, calendar, period_type, periods) for the worked example's months and
+    weeks, concatenated."""
     from transforms.calendar import working_calendar
-    from transforms.insights import bottlenecks
     from transforms.periods import index_of, make_periods
     from transforms.units import load_registry
 
-    dossiers = read_example_dossiers().with_columns(
-        procedure_code=pl.when(pl.col("dossier_id") == "WX-005").then(pl.lit("2.000001")).otherwise("procedure_code")
-    )
     units = load_registry(EXAMPLE / "units.csv")
     cal = working_calendar(dt.date(2023, 1, 1), dt.date(2025, 1, 1))
     parts = []
     for ptype, first, last in (("month", dt.date(2024, 1, 1), dt.date(2024, 2, 1)), ("week", dt.date(2024, 1, 1), dt.date(2024, 2, 26))):
         periods = make_periods(ptype, index_of(ptype, first), index_of(ptype, last),
                                latest_event=dt.datetime(2024, 2, 7, 15), now=dt.datetime(2026, 1, 1))
-        parts.append(bottlenecks(dossiers, units, cal, ptype, periods))
+        parts.append(make(units, cal, ptype, periods))
     return pl.concat(parts)
+
+
+def example_bottlenecks() -> pl.DataFrame:
+    """Bottleneck procedures of the worked example, months and weeks (as tests/test_insights.py builds them)."""
+    from transforms.insights import bottlenecks
+
+    dossiers = read_example_dossiers().with_columns(
+        procedure_code=pl.when(pl.col("dossier_id") == "WX-005").then(pl.lit("2.000001")).otherwise("procedure_code")
+    )
+    return by_period_type(lambda units, cal, ptype, periods: bottlenecks(dossiers, units, cal, ptype, periods))
+
+
+def example_evidence() -> pl.DataFrame:
+    """The dossiers behind the worked example's late counts, months and weeks."""
+    from transforms.evidence import evidence
+
+    dossiers = read_example_dossiers()
+    return by_period_type(lambda units, cal, ptype, periods: evidence(dossiers, units, cal, ptype, periods))
 
 
 def example_quality() -> pl.DataFrame:
@@ -138,6 +153,7 @@ def example_inputs(scoreboard: pl.DataFrame) -> dict:
         "weak_points": weak_points(scoreboard, profile),
         "bottlenecks": example_bottlenecks(),
         "what_if": what_if(scoreboard, profile),
+        "evidence": example_evidence(),
         "quality": example_quality(),
         "warnings": example_warnings(),
         "profile": profile,
@@ -289,8 +305,8 @@ def test_files_written(site):
     assert sorted(p.name for p in (site / "assets").iterdir()) == [
         "charts.js", "site.css", "site.js", "vega-bundle.js", "xlsx.js"]
     assert sorted(p.name for p in site.glob("*.html")) == [
-        "city.html", "index.html", "ingestion.html", "quality.html", "report-2024-01.html", "report-2024-02.html",
-        "report.html",
+        "city.html", "index.html", "ingestion.html", "methodology.html", "quality.html", "report-2024-01.html",
+        "report-2024-02.html", "report.html",
     ]
     # the menu's report link never changes: report.html is the headline month's report
     # (January: February received one dossier and ranked nobody)

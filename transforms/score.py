@@ -87,6 +87,10 @@ class Facts:
     parents: pl.DataFrame  # uid, parent_uid: where a unit's counts also go
     procedures: pl.DataFrame  # pid, procedure_code
     rows: pl.DataFrame  # uid, pid, received_idx, end_idx, outcome, overdue_from, *FLAGS, working_days
+    # The dossiers that are overdue or pending overdue in some period (LATE_DETAILS;
+    # `did` is the dossier's row in `rows`), for the evidence (transforms.evidence);
+    # None when the dossiers came without their ids.
+    late: pl.DataFrame | None = None
 
 
 def _ids(values: pl.DataFrame, name: str) -> pl.DataFrame:
@@ -147,10 +151,11 @@ def scoring_facts(
         due_from = pl.when((due_from == last.index) & (pl.col("due_end") >= pl.lit(last.cutoff))).then(
             due_from + 1
         ).otherwise(due_from)
-    rows = (
+    facts = (
         d.join(keys.lazy(), on=UNIT_KEY, how="left", nulls_equal=True, maintain_order="left")
         .join(procedures.lazy(), on="procedure_code", how="left", nulls_equal=True, maintain_order="left")
         .select(
+            *([pl.col(c) for c in LATE_DETAILS] if "dossier_id" in dossiers.columns else []),
             "uid",
             "pid",
             received_idx=index_expr(period_type, "received_at").cast(pl.Int32),
@@ -174,9 +179,28 @@ def scoring_facts(
             apology_num=overdue & (pl.col("apology_issued") == True),  # noqa: E712
             working_days=pl.when(finished).then(working_days).cast(pl.Int32),
         )
-        .collect()
     )
-    return Facts(period_type, keys, parents, procedures, rows)
+    lean = [c for c in facts.collect_schema().names() if c not in LATE_DETAILS]
+    if "dossier_id" not in dossiers.columns:
+        return Facts(period_type, keys, parents, procedures, facts.collect())
+    # one pass (the plan is shared): the lean rows, and the details of the late ones only
+    late = facts.with_row_index("did").filter(is_late()).select("did", *LATE_DETAILS)
+    rows, details = pl.collect_all([facts.select(lean), late])
+    return Facts(period_type, keys, parents, procedures, rows, details)
+
+
+# What the evidence shows of a late dossier besides its unit and procedure
+# (due_at as scoring used it: exported, or derived from the catalogue).
+LATE_DETAILS = ("dossier_id", "received_at", "due_at", "end_at")
+
+
+def is_late() -> pl.Expr:
+    """A dossier overdue in the period of its end, or pending overdue in some period
+    (over the columns of Facts.rows)."""
+    return (pl.col("outcome") == OUTCOME_CODE["overdue"]) | (
+        pl.col("overdue_from").is_not_null()
+        & (pl.col("end_idx").is_null() | (pl.col("overdue_from") < pl.col("end_idx")))
+    )
 
 
 def attributed(counts: pl.DataFrame, facts: Facts, keys: list[str]) -> pl.DataFrame:
@@ -229,9 +253,7 @@ def pending_overdue_events(facts: Facts, periods: list[Period], keys: list[str] 
     containing the due end up to the one before its end. Events before the first
     period are moved to it, so running sums start right."""
     first, last = periods[0].index, periods[-1].index
-    spans = facts.rows.filter(pl.col("overdue_from").is_not_null()).select(
-        *keys, start=pl.col("overdue_from"), stop=pl.col("end_idx")
-    ).filter(pl.col("stop").is_null() | (pl.col("start") < pl.col("stop")))
+    spans = overdue_spans(facts.rows, keys)
     opens = spans.select(*keys, period_idx=pl.max_horizontal("start", pl.lit(first, pl.Int32)), delta=pl.lit(1))
     closes = spans.filter(pl.col("stop").is_not_null()).select(
         *keys, period_idx=pl.max_horizontal("stop", pl.lit(first, pl.Int32)), delta=pl.lit(-1)
@@ -244,6 +266,14 @@ def pending_overdue_events(facts: Facts, periods: list[Period], keys: list[str] 
         .agg(pl.col("delta").sum())
     )
     return attributed(events, facts, [*others, "period_idx"])
+
+
+def overdue_spans(rows: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """(keys, start, stop) of every dossier of `rows` (Facts.rows) pending overdue in
+    some period: it is in the periods start .. stop - 1 (stop null: to the last)."""
+    return rows.filter(pl.col("overdue_from").is_not_null()).select(
+        *keys, start=pl.col("overdue_from"), stop=pl.col("end_idx")
+    ).filter(pl.col("stop").is_null() | (pl.col("start") < pl.col("stop")))
 
 
 def running_counts(events: pl.DataFrame, keys: list[str], last: int) -> pl.DataFrame:

@@ -9,7 +9,9 @@ the images, the monthly reports and their PDF.
 from __future__ import annotations
 
 from dashboards.build import Kind
-from dashboards.pages import alerts, assets, city, data, images, ingestion, overview, period, quality, report, unit
+from dashboards.pages import (
+    alerts, assets, city, data, evidence, images, ingestion, methodology, overview, period, quality, report, unit,
+)
 
 CATALOGUE: tuple[Kind, ...] = (
     *data.KINDS,
@@ -21,6 +23,8 @@ CATALOGUE: tuple[Kind, ...] = (
     *quality.KINDS,
     *report.KINDS,
     *unit.KINDS,
+    *evidence.KINDS,
     *ingestion.KINDS,
     *alerts.KINDS,
+    *methodology.KINDS,
 )

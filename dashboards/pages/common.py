@@ -54,8 +54,10 @@ TABLE_LABELS = {
     "weak_points": UI["weak_title"],
     "bottlenecks": UI["bottleneck_title"],
     "what_if": UI["what_if_title"],
+    "evidence": UI["evidence_title"],
 }
-INSIGHTS = ("weak_points", "bottlenecks", "what_if")
+# the tables that explain a scoreboard, published per period beside it
+INSIGHTS = ("weak_points", "bottlenecks", "what_if", "evidence")
 
 
 # --------------------------------------------------------------------------- templates

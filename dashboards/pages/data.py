@@ -1,6 +1,7 @@
 """The published data files: per period the scoreboard as CSV, Parquet and XLSX
 (scoreboard.md, Published scoreboard), the tables that explain it (weak
-points, bottlenecks, what-if) as CSV, and data/manifest.json.
+points, bottlenecks, what-if, the dossiers behind the late counts) as CSV, and
+data/manifest.json.
 
 Each file reads its period's rows of its table, straight from the frame (Arrow)
 to bytes: Polars' CSV and Parquet writers, transforms.xlsx's column-wise
@@ -29,7 +30,7 @@ PUBLISHED = (*SCOREBOARD_COUNTS, f"{POINTS_PREFIX}*", *SCOREBOARD_RANKS, f"{MAX_
 DATA_CODE = (
     "dashboards/pages/data.py", "dashboards/data_files.py", "dashboards/i18n.py", "dashboards/groups.py",
     "dashboards/build.py", "dashboards/cache.py", "transforms/xlsx.py", "transforms/schema.py",
-    "transforms/insights.py",
+    "transforms/insights.py", "transforms/evidence.py",
 )
 ALL_GROUPS = "groups_all"  # fact: every group of the profile, for the workbook's legend
 

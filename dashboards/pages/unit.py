@@ -26,6 +26,8 @@ from dashboards.format import Fmt, fmt_date, fmt_int, fmt_rank_change, fmt_score
 from dashboards.html import Head
 from dashboards.i18n import BAND_BY_VI, COLUMNS, INDICATORS, INSIGHT_COLUMNS, NO_BAND, UI, Label
 from dashboards.pages.city import WARNING_READ, early_warning_table
+from dashboards.pages.evidence import section as evidence_section
+from dashboards.methodology import score_line
 from dashboards.pages.common import (
     COUNT_COLUMNS, RATE_COLUMNS, all_files, chart_json, figure, fmt_lab, level_lab, page, peer_lab, plabel, pshort,
     same,
@@ -351,6 +353,8 @@ class UnitPage(Kind):
                 "warnings": early_warning_table(w, UI["warnings_title"], with_unit=False, root="../") if w.height else None,
                 "counts": html.table(UI["counts_title"], count_head, *count_rows.get(ukey, empty)),
                 "files": all_files(key, "../", published),
+                "evidence": evidence_section(r, key, slug, published),
+                "score_line": score_line(r, groups),
             }
             history_json_text, reconstructed, has_rank = charts.get(ukey, ("[]", False, False))
             ucharts = [{"id": "chart-unit-score", "spec": "unit-score-reconstructed" if reconstructed else "unit-score"}]

@@ -98,21 +98,23 @@
     for (var r = 0; r < rows.length; r++) { body.appendChild(rows[r].row); }
   }
 
-  function setupSort() {
-    var heads = document.querySelectorAll("table.sortable thead th[data-sort]");
+  // Each header cell of `selector` gets a button; a click on the cell (or Enter or
+  // Space on its button) calls onSort(table, th).
+  function sortButtons(selector, onSort) {
+    var heads = document.querySelectorAll(selector);
     for (var i = 0; i < heads.length; i++) {
       (function (th) {
         var button = document.createElement("button");
         button.type = "button";
         while (th.firstChild) { button.appendChild(th.firstChild); }
         th.appendChild(button);
-        // the whole header cell sorts (a click on the button bubbles here, as does Enter or Space on it)
-        th.addEventListener("click", function () {
-          var table = th.closest("table");
-          sortTable(table, th);
-        });
+        th.addEventListener("click", function () { onSort(th.closest("table"), th); });
       })(heads[i]);
     }
+  }
+
+  function setupSort() {
+    sortButtons("table.sortable thead th[data-sort]", sortTable);
   }
 
   function setupSearch() {
@@ -219,26 +221,174 @@
     link.remove();
   }
 
-  function setupWorkbooks() {
+  // A link whose `attr` names a recipe script (data/…/*.js): when clicked, the file
+  // makeBlob(recipe) makes is saved under its data-name; where that fails, the link's
+  // href is (the CSV).
+  function recipeDownloads(attr, makeBlob) {
     if (typeof DecompressionStream === "undefined" || typeof Blob === "undefined") { return; }
     document.addEventListener("click", function (ev) {
-      var a = ev.target.closest ? ev.target.closest("a[data-xlsx]") : null;
+      var a = ev.target.closest ? ev.target.closest("a[" + attr + "]") : null;
       if (!a) { return; }
       ev.preventDefault();
       queue = queue.then(function () {
-        return (window.parXlsx ? Promise.resolve() : loadScript(ASSETS + "xlsx.js"))
-          .then(function () { recipe = null; return loadScript(a.getAttribute("data-xlsx")); })
-          .then(function () { return window.parXlsx(recipe); })
-          .then(function (blob) {
-            var url = URL.createObjectURL(blob);
-            saveAs(url, a.getAttribute("data-name"));
-            setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
-          });
+        return withRecipe(a.getAttribute(attr)).then(makeBlob).then(function (blob) {
+          var url = URL.createObjectURL(blob);
+          saveAs(url, a.getAttribute("data-name"));
+          setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+        });
       }).catch(function () { saveAs(a.getAttribute("href"), ""); });  // the CSV after all
     });
   }
 
+  function setupWorkbooks() {
+    recipeDownloads("data-xlsx", function (r) { return window.parXlsx(r); });
+  }
+
+  // A unit's evidence as CSV, from its script: with a BOM, as every CSV of the site
+  // (Excel then reads it as UTF-8).
+  function setupCsvDownloads() {
+    recipeDownloads("data-csv-from", function (r) {
+      return window.parCsvText(r).then(function (text) {
+        return new Blob(["\ufeff" + text.replace(/^\ufeff/, "")], { type: "text/csv;charset=utf-8" });
+      });
+    });
+  }
+
+  // A unit's late dossiers (the evidence): the page holds no row; when its section is
+  // opened, the unit's data/evidence/<key>/<unit>.js (the recipe of its workbook) is
+  // loaded and its CSV read. The filter box and the class menu select among all of
+  // them, the headers sort them all; the table shows the first data-shown of them (a table
+  // of tens of thousands of rows takes seconds to lay out; data-shown, from
+  // dashboards/pages/evidence.py), the files have them all. The same script gives the
+  // unit's CSV and Excel files.
+
+  function withRecipe(src) {
+    return (window.parXlsx ? Promise.resolve() : loadScript(ASSETS + "xlsx.js"))
+      .then(function () { recipe = null; return loadScript(src); })
+      .then(function () { return recipe; });
+  }
+
+  function ddmmyyyy(iso, withTime) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})(?: (\d{2}):(\d{2}))?/.exec(iso || "");
+    if (!m) { return ""; }
+    var d = m[3] + "/" + m[2] + "/" + m[1];
+    return withTime && m[4] && (m[4] !== "00" || m[5] !== "00") ? d + " " + m[4] + ":" + m[5] : d;
+  }
+
+  var DATES = { received_at: true, due_at: true, end_at: true };
+
+  // records: the CSV's rows, header first -> the table's state
+  function evidenceState(box, records) {
+    var table = box.querySelector("table.evidence-table");
+    var heads = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) { return th.getAttribute("data-col"); });
+    var at = {};
+    (records[0] || []).forEach(function (name, i) { at[name] = i; });
+    var classes = JSON.parse(box.getAttribute("data-classes") || "{}");
+    var rows = records.slice(1).filter(function (r) { return r.length > 1; });
+    var own = rows.length ? rows[0][at.unit_code] : "";
+    var items = rows.map(function (r, i) {
+      var values = heads.map(function (col) { return r[at[col]] || ""; });
+      var words = values.map(function (v, c) {
+        var col = heads[c];
+        if (col === "class") { var lab = classes[v] || [v, v]; return lab[0] + " " + lab[1]; }
+        return DATES[col] ? v + " " + ddmmyyyy(v, true) : v;
+      });
+      return { i: i, values: values, cls: r[at["class"]], q: fold(words.join(" ")) };
+    });
+    return {
+      table: table, heads: heads, classes: classes, items: items, order: items.slice(),
+      // the receiving unit matters only where a district lists its communes' dossiers
+      others: rows.some(function (r) { return r[at.receiving_unit_code] !== own; })
+    };
+  }
+
+  function evidenceRow(state, item, lang) {
+    var tr = document.createElement("tr");
+    state.heads.forEach(function (col, c) {
+      var raw = item.values[c];
+      var cell = document.createElement(col === "dossier_id" ? "th" : "td");
+      var shown = raw;
+      if (col === "dossier_id") { cell.scope = "row"; }
+      if (col === "class") {
+        var lab = state.classes[raw] || [raw, raw];
+        cell.setAttribute("data-vi", lab[0]);
+        cell.setAttribute("data-en", lab[1]);
+        shown = lab[lang === "en" ? 1 : 0];
+      }
+      if (DATES[col]) {
+        shown = ddmmyyyy(raw, col === "due_at");
+        cell.className = "d";
+      } else if (col !== "working_days_late") {
+        cell.className = "t";
+      }
+      if (col === "receiving_unit_code" && !state.others) { cell.hidden = true; }
+      cell.textContent = shown === "" ? "\u2014" : shown;
+      tr.appendChild(cell);
+    });
+    tr.setAttribute("data-class", item.cls);
+    return tr;
+  }
+
+  function showEvidence(box) {
+    var state = box.parEvidence;
+    if (!state) { return; }
+    var q = fold(box.querySelector("#evidence-filter").value);
+    var kind = box.querySelector("#evidence-class").value;
+    var lang = document.documentElement.lang === "en" ? "en" : "vi";
+    var hits = state.order.filter(function (it) {
+      return (q === "" || it.q.indexOf(q) !== -1) && (kind === "" || it.cls === kind);
+    });
+    var body = document.createElement("tbody");
+    var most = Number(box.getAttribute("data-shown")) || 1000;
+    for (var r = 0; r < hits.length && r < most; r++) { body.appendChild(evidenceRow(state, hits[r], lang)); }
+    state.table.replaceChild(body, state.table.tBodies[0]);
+    var last = state.heads.indexOf("receiving_unit_code");
+    if (last >= 0) { state.table.tHead.rows[0].cells[last].hidden = !state.others; }
+    box.querySelector(".evidence-count").textContent = hits.length + "/" + state.items.length;
+    box.querySelector(".evidence-more").hidden = hits.length <= most;
+  }
+
+  function sortEvidence(box, th) {
+    var state = box.parEvidence;
+    if (!state) { return; }
+    var c = state.heads.indexOf(th.getAttribute("data-col"));
+    var num = th.getAttribute("data-sort") === "num";
+    var dir = th.getAttribute("aria-sort") === "ascending" ? "descending" : "ascending";
+    var cells = state.table.tHead.rows[0].cells;
+    for (var h = 0; h < cells.length; h++) { cells[h].removeAttribute("aria-sort"); }
+    th.setAttribute("aria-sort", dir);
+    var sign = dir === "ascending" ? 1 : -1;
+    state.order.sort(function (a, b) {
+      var x = a.values[c], y = b.values[c];
+      if (x === "" || y === "") { return x === y ? a.i - b.i : (x === "" ? 1 : -1); }  // empty last
+      var d = num ? Number(x) - Number(y) : x.localeCompare(y, "vi");
+      return d !== 0 ? sign * d : a.i - b.i;
+    });
+    showEvidence(box);
+  }
+
+  function setupEvidence() {
+    var box = document.querySelector("details[data-evidence]");
+    if (!box || typeof DecompressionStream === "undefined") { return; }
+    var loaded = false;
+    box.addEventListener("toggle", function () {
+      if (!box.open || loaded) { return; }
+      loaded = true;
+      queue = queue.then(function () {
+        return withRecipe(box.getAttribute("data-evidence"))
+          .then(function (r) { return window.parCsvRecords(r); })
+          .then(function (records) { box.parEvidence = evidenceState(box, records); showEvidence(box); });
+      }).catch(function () { loaded = false; });
+    });
+    sortButtons("table.evidence-table thead th[data-sort]", function (_table, th) { sortEvidence(box, th); });
+    box.querySelector("#evidence-filter").addEventListener("input", function () { showEvidence(box); });
+    box.querySelector("#evidence-class").addEventListener("change", function () { showEvidence(box); });
+    if (window.location.hash === "#evidence") { box.open = true; }
+  }
+
   function init() {
+    setupEvidence();
+    setupCsvDownloads();
     setupWorkbooks();
     setupPrint();
     setupSort();

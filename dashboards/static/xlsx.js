@@ -152,4 +152,8 @@
       return zip(parts);
     });
   };
+
+  // The table of a recipe itself: its CSV as text, and as records (header first).
+  window.parCsvText = function (recipe) { return gunzip(bytesOf(recipe.csv)); };
+  window.parCsvRecords = function (recipe) { return window.parCsvText(recipe).then(parseCsv); };
 })();
