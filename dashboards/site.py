@@ -38,11 +38,13 @@ from dashboards.groups import profile_groups, with_max_points
 from dashboards.headline import choose, period_stats
 from dashboards.pages import CATALOGUE
 from dashboards.pages.common import INSIGHTS, period_record
+from dashboards.pages import revisions as revision_pages
 from dashboards.pages.report import pdf_wanted
 from dashboards.data_files import TABLES, prepare_scoreboard, prepare_table
 from quality.holds import HELD_BATCH_SCHEMA
 from transforms.alerts import DIGEST_SCHEMA
 from transforms.crosswalk import reconstruct
+from transforms.revisions import Revisions
 
 __all__ = ["build_site", "seed_site", "unit_slug"]
 
@@ -195,6 +197,7 @@ def build_site(
     held_batches: pl.DataFrame | None = None,
     alerts: pl.DataFrame | None = None,
     reconciliations: dict[str, dict] | None = None,
+    revisions: Revisions | None = None,
 ) -> Path:
     """Write the whole site under `site_dir`; return the path of its index.html.
 
@@ -214,6 +217,8 @@ def build_site(
     `held_batches`: quality.holds.held_batches (files held as drifting), on the
     quality page. `alerts`: transforms.alerts.digest rows, one page per period;
     `reconciliations`: month -> dashboards.reconcile_page.page_context.
+    `revisions`: transforms.revisions.Revisions, the revisions of final periods
+    (dashboards/pages/revisions.py); without it no revision list is published.
     """
     groups = profile_groups(profile)
     # the groups' points and maxima beyond the published columns (a profile's own groups)
@@ -246,6 +251,7 @@ def build_site(
         **_derived(frame, groups, crosswalk),
         "held_batches": _stable(held_batches if held_batches is not None else pl.DataFrame(schema=HELD_BATCH_SCHEMA)),
         "alerts": alerts if alerts is not None else pl.DataFrame(schema=DIGEST_SCHEMA),
+        **revision_pages.site_tables(revisions, slugs, keys),
     }
     headline = choose(stats)
     latest_event = freshness["latest_event"].max() if freshness is not None and "latest_event" in freshness.columns else None
@@ -264,6 +270,12 @@ def build_site(
         "unit_pages": frame.height > 0,
         "has_freshness": freshness is not None,
         "reconciliations": reconciliations or {},
+        # revisions: whether data/revisions.csv is published, the columns of each earlier version
+        "revisions_published": revisions is not None,
+        "revised_columns": {
+            (k, v): revisions.columns(t, k, v)
+            for t, k, v in tables["revised_scoreboard"].select("period_type", "period_key", "version").unique().iter_rows()
+        } if revisions is not None and tables["revised_scoreboard"].height else {},
     }
     site = build.Site(Path(site_dir), tables, facts, log=log)
     build.run(site, CATALOGUE)

@@ -9,10 +9,13 @@ the images, the monthly reports and their PDF.
 from __future__ import annotations
 
 from dashboards.build import Kind
-from dashboards.pages import alerts, assets, city, data, images, ingestion, overview, period, quality, report, unit
+from dashboards.pages import (
+    alerts, assets, city, data, images, ingestion, overview, period, quality, report, revisions, unit,
+)
 
 CATALOGUE: tuple[Kind, ...] = (
     *data.KINDS,
+    *revisions.KINDS,
     *assets.KINDS,
     *period.KINDS,
     *overview.KINDS,
