@@ -89,8 +89,8 @@ def archive_landing(con, *, landing: Path, archive: Path, now: datetime,
             continue
         target = _target(archive, now.date().isoformat(), source, stored[source])
         target.parent.mkdir(parents=True, exist_ok=True)
+        # (the landing folder's subfolders stay: vendors drop their files into them)
         shutil.move(str(path), target)
-        _prune_empty(path.parent, landing)
         rows.append({"source_file": source, "content_hash": stored[source],
                      "archive_path": target.relative_to(archive).as_posix(), "archived_at": now, "deleted_at": None})
         report.archived.append(source)

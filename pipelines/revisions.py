@@ -89,13 +89,15 @@ def plan(con, scoreboard: pl.DataFrame, profile: Profile, at: datetime) -> Plan:
         config_fingerprint="config_fingerprint", published_at=pl.lit(at, dtype=pl.Datetime("us")),
     ).select(list(wh.PUBLISHED_PERIODS_SCHEMA)).sort(PERIOD)
     rows = final.join(versions.select(*PERIOD, "version"), on=PERIOD, how="inner")
+    pending = wh.scored_causes(con)
     causes = (
-        wh.scored_causes(con)
-        .join(revised.select(*PERIOD, "version"), on=PERIOD, how="inner")
+        pending.join(revised.select(*PERIOD, "version"), on=PERIOD, how="inner")
         .select(list(CAUSE_SCHEMA))
         .sort([*PERIOD, "source_file"])
     )
-    return Plan(at, versions, rows, revisions, causes, periods.select(PERIOD).sort(PERIOD), schema)
+    # the scored changes of the periods shown are published now, as a revision or as nothing
+    consumed = pending.select(PERIOD).unique().join(periods.select(PERIOD), on=PERIOD, how="semi").sort(PERIOD)
+    return Plan(at, versions, rows, revisions, causes, consumed, schema)
 
 
 def _unit_revisions(con, final: pl.DataFrame, changed: pl.DataFrame, at: datetime) -> pl.DataFrame:
@@ -114,7 +116,10 @@ def _unit_revisions(con, final: pl.DataFrame, changed: pl.DataFrame, at: datetim
 
 
 def commit(con, plan: Plan, sign_off: dict | None = None) -> None:
-    """Record the plan (and the office's sign-off of its draft): its site is public now."""
+    """Record the plan (and the office's sign-off of its draft): its site is public now.
+    A plan that records nothing writes nothing (a warehouse opened read-only publishes)."""
+    if sign_off is None and not any(f.height for f in (plan.versions, plan.revisions, plan.consumed)):
+        return
     wh.commit_publication(
         con, versions=plan.versions, rows=plan.rows, revisions=plan.revisions, causes=plan.causes,
         consumed=plan.consumed, schema=plan.schema, sign_off=sign_off,

@@ -1192,16 +1192,14 @@ def sign_offs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 
 def record_archived(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> None:
-    """Raw files moved to the archive (a path archived again replaces its record)."""
+    """Raw files moved to the archive (one record per archived copy: a file dropped and
+    archived again is a second copy, deleted in its own time)."""
     if rows.height == 0:
         return
 
     def work():
-        with _registered(con, _archived=rows.select("source_file", "content_hash")):
-            con.execute(
-                "DELETE FROM archived_files WHERE (source_file, content_hash) IN "
-                "(SELECT source_file, content_hash FROM _archived)"
-            )
+        with _registered(con, _archived=rows.select("archive_path")):
+            con.execute("DELETE FROM archived_files WHERE archive_path IN (SELECT archive_path FROM _archived)")
         insert(con, "archived_files", rows)
 
     _in_transaction(con, work)
