@@ -41,12 +41,14 @@ from dashboards.headline import choose, period_stats
 from dashboards.methodology import methodology_fact
 from dashboards.pages import CATALOGUE
 from dashboards.pages.common import INSIGHTS, period_record
+from dashboards.pages import revisions as revision_pages
 from dashboards.pages.report import pdf_wanted
 from dashboards.data_files import TABLES, prepare_scoreboard, prepare_table
 from quality.holds import HELD_BATCH_SCHEMA
 from transforms.alerts import DIGEST_SCHEMA
 from transforms.calendar import load_overlay
 from transforms.crosswalk import reconstruct
+from transforms.revisions import Revisions
 
 __all__ = ["build_site", "seed_site", "unit_slug"]
 
@@ -201,6 +203,7 @@ def build_site(
     alerts: pl.DataFrame | None = None,
     reconciliations: dict[str, dict] | None = None,
     calendar_overlay: pl.DataFrame | None = None,
+    revisions: Revisions | None = None,
 ) -> Path:
     """Write the whole site under `site_dir`; return the path of its index.html.
 
@@ -225,6 +228,8 @@ def build_site(
     `calendar_overlay`: the calendar's overlay in force (transforms.calendar.load_overlay;
     the shipped one by default), which methodology.html lists with the versions of
     the inputs the manifest records.
+    `revisions`: transforms.revisions.Revisions, the revisions of final periods
+    (dashboards/pages/revisions.py); without it no revision list is published.
     """
     groups = profile_groups(profile)
     # the groups' points and maxima beyond the published columns (a profile's own groups)
@@ -258,6 +263,7 @@ def build_site(
         **_derived(frame, groups, crosswalk),
         "held_batches": _stable(held_batches if held_batches is not None else pl.DataFrame(schema=HELD_BATCH_SCHEMA)),
         "alerts": alerts if alerts is not None else pl.DataFrame(schema=DIGEST_SCHEMA),
+        **revision_pages.site_tables(revisions, slugs, keys),
     }
     headline = choose(stats)
     latest_event = freshness["latest_event"].max() if freshness is not None and "latest_event" in freshness.columns else None
@@ -280,6 +286,12 @@ def build_site(
             profile, manifest, calendar_overlay if calendar_overlay is not None else load_overlay(),
             sorted({int(p["start_iso"][:4]) for p in periods if p["start_iso"]}),
         ),
+        # revisions: whether data/revisions.csv is published, the columns of each earlier version
+        "revisions_published": revisions is not None,
+        "revised_columns": {
+            (k, v): revisions.columns(t, k, v)
+            for t, k, v in tables["revised_scoreboard"].select("period_type", "period_key", "version").unique().iter_rows()
+        } if revisions is not None and tables["revised_scoreboard"].height else {},
     }
     site = build.Site(Path(site_dir), tables, facts, log=log)
     build.run(site, CATALOGUE)

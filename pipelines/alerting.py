@@ -187,7 +187,14 @@ def alert_digests(
     context: dg.AssetExecutionContext, settings: ScoreboardSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     """Digests of the latest closed week and month (units that dropped a band, fell in
-    rank, crossed an early-warning threshold or went silent), sent once per recipient."""
+    rank, crossed an early-warning threshold or went silent), sent once per recipient.
+    Not after a draft publication: `scoreboard approve` sends them once it is public."""
+    if settings.draft:
+        context.log.info("a draft publication: no alert digest is sent until it is approved")
+        return dg.MaterializeResult(
+            metadata={"draft": True},
+            check_results=[dg.AssetCheckResult(check_name="alerts_delivered", passed=True, metadata={"draft": True})],
+        )
     try:
         with warehouse.connect() as con:
             report = send_alerts(con, settings, log=context.log.warning)

@@ -11,6 +11,8 @@ from pipelines.drift import drift_inputs
 from pipelines.ingestion import ingest_landing, validate_stored_dossiers
 from pipelines.partitions import monthly_partitions, weekly_partitions
 from pipelines.publication import publish_site
+from pipelines.retention import apply_retention
+from pipelines.revisions import note_changes
 from pipelines.resources import ScoreboardSettings, Warehouse, local_now
 from pipelines.scoring import score_partitions
 from pipelines import warehouse as wh
@@ -72,6 +74,10 @@ def dossiers(
         )
         holds = batch_holds_in(con, report.by_file, settings.quality_config())
         wh.replace_batch_holds(con, holds)
+        # which files changed the periods whose final numbers are public (their revisions' causes)
+        note_changes(con, report)
+        # raw exports, stored now, leave the landing folder for the archive (held ones stay)
+        retention = apply_retention(con, settings, local_now(), _log(context))
         # a period held or released now is re-scored: a release publishes it, a new hold
         # is explained on the site (its numbers stay the last good ones)
         report.touch(held_before ^ wh.file_hold_periods(con))
@@ -94,6 +100,8 @@ def dossiers(
             "files_set_aside": report.files_rejected,
             "files_held": report.held,
             "files_released": report.released,
+            "files_archived": len(retention.archived),
+            "raw_files_deleted": len(retention.deleted),
             "rows_read": report.rows_read,
             "rows_quarantined": report.rows_quarantined,
             "dossiers": report.dossiers,

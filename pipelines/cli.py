@@ -185,9 +185,11 @@ def run_pipeline(
     # a killed backfill loses at most one chunk, each written in one transaction
     chunk = {"week": 52, "month": 12} if backfill else None
     summary.update(score_ranges(instance, resources, todo, chunk))
-    log.info("publishing the site to %s", settings.site)
+    site = settings.draft_site if settings.draft else settings.site
+    log.info("publishing the %s to %s", "draft" if settings.draft else "site", site)
     _materialize(instance, scoreboard_site, resources)
-    summary["site"] = str((settings.site / "index.html").absolute())
+    summary["site"] = str((site / "index.html").absolute())
+    summary["draft"] = settings.draft
     # issue 17: the digests of the latest closed week and month, once per recipient;
     # a failed delivery is reported and retried next time, never fails the run
     summary["alerts"] = _metadata(_materialize(instance, alert_digests, resources), alert_digests)
@@ -201,7 +203,11 @@ def _print_summary(summary: dict) -> None:
         f"{summary['quarantined']} rows quarantined. Published {summary.get('weeks', 0)} weeks and "
         f"{summary.get('months', 0)} months in {summary['seconds']} s."
     )
-    print(f"Open the scoreboard: {summary['site']}")
+    if summary.get("draft"):
+        print(f"Review the draft: {summary['site']}")
+        print("Then make it public: scoreboard approve PERIOD --by NAME")
+    else:
+        print(f"Open the scoreboard: {summary['site']}")
 
 
 def _settings(args) -> tuple[ScoreboardSettings, Warehouse]:
@@ -214,6 +220,7 @@ def _settings(args) -> tuple[ScoreboardSettings, Warehouse]:
         quality_path=getattr(args, "quality", None),
         aliases_path=getattr(args, "aliases", None),
         mappings_path=getattr(args, "mappings", None),
+        draft=True if getattr(args, "draft", False) else None,
     )
     return settings, Warehouse.from_env(args.warehouse)
 
@@ -257,6 +264,23 @@ def cmd_release(args) -> None:
             )
     log.info("releasing %s (held by %s): %s", source, row["checks"], reason)
     _print_summary(run_pipeline(settings, warehouse))
+
+
+def cmd_approve(args) -> None:
+    """The office signs the draft off: it becomes the public site, the sign-off is
+    recorded in its manifest and the warehouse, and the alert digests go out."""
+    from pipelines.approval import ApprovalError, approve
+
+    settings, warehouse = _settings(args)
+    settings = settings.model_copy(update={"draft": False})
+    with warehouse.connect() as con:
+        try:
+            approval = approve(con, settings, args.periods, args.by, local_now())
+        except ApprovalError as exc:
+            raise CliError(str(exc)) from None
+    print(approval.message)
+    if approval.approved:
+        _materialize(open_instance(), alert_digests, {"settings": settings, "warehouse": warehouse})
 
 
 def cmd_serve(args) -> None:
@@ -372,6 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
     locations(run)
     run.add_argument("--from", dest="from_key", help="first period, e.g. 2024-03 or 2024-W10")
     run.add_argument("--to", dest="to_key", help="last period, e.g. 2024-05 or 2024-W20")
+    run.add_argument("--draft", action="store_true",
+                     help="publish to the draft site beside the public one (SCOREBOARD_DRAFT); "
+                     "`scoreboard approve` makes it public")
     run.set_defaults(func=cmd_run)
 
     backfill = sub.add_parser(
@@ -380,7 +407,16 @@ def build_parser() -> argparse.ArgumentParser:
     locations(backfill)
     backfill.add_argument("--from", dest="from_key", required=True, help="first period, e.g. 2016-01")
     backfill.add_argument("--to", dest="to_key", help="last period (default: the latest data)")
+    backfill.add_argument("--draft", action="store_true", help="publish to the draft site (as `run --draft`)")
     backfill.set_defaults(func=cmd_backfill)
+
+    approve = sub.add_parser(
+        "approve", help="make the draft site public, recording who signed which period off (in the manifest)"
+    )
+    locations(approve)
+    approve.add_argument("periods", nargs="+", metavar="PERIOD", help="the period signed off, e.g. 2025-10 or 2025-W44")
+    approve.add_argument("--by", required=True, help="who signs it off (recorded in the manifest)")
+    approve.set_defaults(func=cmd_approve)
 
     release = sub.add_parser(
         "release", help="publish a file held as drifting from its units' history, with the office's reason"

@@ -43,6 +43,10 @@ class IngestionReport:
     changed: pl.DataFrame | None = None
     # a first load: every stored dossier is new (and `changed` is not filled)
     changed_all: bool = False
+    # the kept copies this run replaced or dropped, and the last period index of each
+    # type then (pipelines/revisions.py: which published periods the change touches)
+    removed: pl.DataFrame | None = None
+    last_index: dict[str, int] | None = None
     # files held back as drifting from their units' history (quality/drift), with
     # what was found; files the office released (stored this run)
     held: list[str] = field(default_factory=list)
@@ -207,6 +211,7 @@ def ingest_landing(
             last["week"] = covered_range("week", latest.date(), latest.date())[1]
             # both copies touch periods: the old one's numbers move too
             report.affected = affected_periods(pl.concat([f.select(PERIOD_FIELDS) for f in (added, removed)]), last)
+            report.removed, report.last_index = removed, last
     report.dossiers = wh.count_rows(con, "dossiers")
     report.by_file = wh.file_accounting(con)
     return report

@@ -6,11 +6,13 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 
 from dashboards.site import build_site, seed_site
+from pipelines import approval, retention, revisions
 from pipelines import warehouse as wh
 from pipelines.alerting import site_pages
 from pipelines.resources import local_now
@@ -29,10 +31,10 @@ class Published:
     files: int
 
 
-def build_manifest(con, settings, scoreboard) -> dict:
+def build_manifest(con, settings, scoreboard, at: datetime | None = None) -> dict:
     inputs = wh.ingested_inputs(con)
     return {
-        "generated_at": local_now().isoformat(),
+        "generated_at": (at or local_now()).isoformat(),
         **settings.config_versions(),
         "inputs": [
             {"file": r["source_file"], "sha256": r["content_hash"], "status": r["status"],
@@ -53,6 +55,10 @@ def build_manifest(con, settings, scoreboard) -> dict:
              "released_at": r["released_at"].isoformat()}
             for r in wh.releases(con).iter_rows(named=True)
         ],
+        # the office's sign-offs of drafts (pipelines/approval.py)
+        "sign_offs": approval.sign_off_records(con),
+        # how long raw exports are kept, and those deleted (pipelines/retention.py)
+        **retention.manifest_part(con, settings),
     }
 
 
@@ -101,7 +107,13 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
     # computed once, when their periods were scored
     warnings = wh.read_warnings(con)
     fresh = unit_freshness(con)
-    manifest = build_manifest(con, settings, scoreboard)
+    at = local_now()
+    # what making this build public records: the versions of final periods, revisions
+    plan = revisions.plan(con, scoreboard, profile, at)
+    manifest = build_manifest(con, settings, scoreboard, at)
+    if settings.draft:
+        manifest["draft"] = approval.draft_record(settings.site, plan)
+    revised = revisions.for_site(con, plan)
     # the alert digests and portal reconciliations the site shows
     pages = site_pages(con, settings, scoreboard, profile, warnings, log)
 
@@ -123,11 +135,19 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
             freshness=fresh,
             held_batches=held_batches(holds),
             calendar_overlay=load_overlay(Path(settings.calendar_path)),
+            revisions=revised,
             **pages,
             **tables,
         )
 
-    site = release(settings.site, build)
+    # a draft goes beside the public site, which it never replaces (pipelines/approval.py)
+    site = release(settings.draft_site if settings.draft else settings.site, build)
+    if settings.draft:
+        log(f"draft published to {site}: review it, then `scoreboard approve PERIOD --by NAME` makes it public")
+    else:
+        revisions.commit(con, plan)
+    if plan.revisions.height:
+        log(f"{plan.revisions.height} units' numbers revised in {', '.join(plan.revised)} (data/revisions.csv)")
     periods = scoreboard.select("period_type", "period_key").unique().height
     files = len(list((site / "data").glob("scoreboard-*")))
     log(f"published {periods} periods ({files} data files) to {site}")

@@ -32,7 +32,12 @@ DEFAULTS = {
     "SCOREBOARD_CROSSWALK": str(config_path("registry", "hanoi_crosswalk.csv")),
     # where the CLI records its runs when DAGSTER_HOME is not set (empty: in memory only)
     "SCOREBOARD_DAGSTER_HOME": "dagster_home",
+    # raw exports, once ingested, wait here this many days, then are deleted
+    # (empty: the folder `archive` beside the landing folder)
+    "SCOREBOARD_ARCHIVE": "",
+    "SCOREBOARD_RETENTION_DAYS": "90",
 }
+TRUE = ("1", "true", "yes", "on")
 
 
 def env_default(name: str) -> str:
@@ -69,6 +74,12 @@ class ScoreboardSettings(dg.ConfigurableResource):
     aliases_path: str = DEFAULTS["SCOREBOARD_ALIASES"]
     # the vendors' per-source mapping files (empty: `mappings` beside the landing folder)
     mappings_path: str = ""
+    # raw exports: moved here once ingested (empty: `archive` beside the landing
+    # folder), deleted `retention_days` days later (pipelines/retention.py)
+    archive_path: str = DEFAULTS["SCOREBOARD_ARCHIVE"]
+    retention_days: int = int(DEFAULTS["SCOREBOARD_RETENTION_DAYS"])
+    # publish to the draft site beside the public one; `scoreboard approve` makes it public
+    draft: bool = False
 
     @classmethod
     def from_env(cls, **overrides: str | None) -> "ScoreboardSettings":
@@ -83,8 +94,11 @@ class ScoreboardSettings(dg.ConfigurableResource):
             "quality_path": env_default("SCOREBOARD_QUALITY"),
             "aliases_path": env_default("SCOREBOARD_ALIASES"),
             "mappings_path": os.environ.get("SCOREBOARD_MAPPINGS", ""),
+            "archive_path": os.environ.get("SCOREBOARD_ARCHIVE", ""),
+            "retention_days": retention_days(env_default("SCOREBOARD_RETENTION_DAYS")),
+            "draft": os.environ.get("SCOREBOARD_DRAFT", "").strip().lower() in TRUE,
         }
-        values.update({k: str(v) for k, v in overrides.items() if v is not None})
+        values.update({k: v if isinstance(v, (bool, int)) else str(v) for k, v in overrides.items() if v is not None})
         return cls(**values)
 
     def profile(self):
@@ -183,6 +197,28 @@ class ScoreboardSettings(dg.ConfigurableResource):
     @property
     def site(self) -> Path:
         return Path(self.site_dir)
+
+    @property
+    def draft_site(self) -> Path:
+        """Where a draft publication goes: `<site>-draft` beside the public site."""
+        site = Path(self.site_dir)
+        return site.with_name(f"{site.name}-draft")
+
+    @property
+    def archive(self) -> Path:
+        """Where ingested raw exports wait until their retention runs out."""
+        return Path(self.archive_path) if self.archive_path else self.landing.parent / "archive"
+
+
+def retention_days(text: str) -> int:
+    """SCOREBOARD_RETENTION_DAYS: a whole number of days, 0 or more."""
+    try:
+        days = int(text.strip())
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise ValueError(f"SCOREBOARD_RETENTION_DAYS={text!r} is not a number of days (0 or more)")
+    return days
 
 
 def _file_version(path: Path) -> dict:

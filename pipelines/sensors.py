@@ -41,6 +41,10 @@ def landing_sensor(context: dg.SensorEvaluationContext, settings: ScoreboardSett
     previous = json.loads(context.cursor) if context.cursor else {}
     arrived = sorted(k for k, v in listing.items() if previous.get(k) != v)
     if not arrived:
+        if set(previous) - set(listing):
+            # files gone to the archive after ingestion (pipelines/retention.py): forget
+            # them, so that one dropped again is seen
+            context.update_cursor(json.dumps(listing, sort_keys=True))
         return dg.SkipReason(f"no new file in {settings.landing}")
     context.update_cursor(json.dumps(listing, sort_keys=True))
     run_key = hashlib.sha256(json.dumps(listing, sort_keys=True).encode()).hexdigest()[:16]

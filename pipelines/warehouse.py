@@ -32,6 +32,7 @@ from transforms.evidence import EVIDENCE_SCHEMA
 from transforms.reconcile import RECORD_SCHEMA as PORTAL_RECORD_SCHEMA
 from transforms.insights import BOTTLENECK_SCHEMA, WEAK_POINT_SCHEMA, WHAT_IF_SCHEMA
 from transforms.profile import Profile
+from transforms.revisions import CAUSE_SCHEMA, REVISION_SCHEMA, TOUCH_SCHEMA
 from transforms.schema import (
     CANONICAL_FIELDS,
     DOSSIER_SCHEMA,
@@ -140,6 +141,38 @@ RELEASE_SCHEMA: dict[str, pl.DataType] = {
     "released_at": pl.Datetime("us"),
 }
 
+# Revisions (issue 16, pipelines/revisions.py): each version of a final period's
+# numbers that was made public, the rows of those versions (the profile's group
+# columns are added as profiles write, like the scoreboard's), the units a revision
+# changed and the files that caused it; and the files' changes waiting to be
+# published, for the periods whose final numbers are public.
+PUBLISHED_PERIODS_SCHEMA: dict[str, pl.DataType] = {
+    "period_type": pl.Utf8(),
+    "period_key": pl.Utf8(),
+    "version": pl.Int64(),  # 1: the first final numbers made public; each revision adds one
+    "digest": pl.Utf8(),  # transforms.revisions.period_digests
+    "groups": pl.Utf8(),  # the profile's group keys, comma-separated: the version's columns
+    "config_fingerprint": pl.Utf8(),
+    "published_at": pl.Datetime("us"),
+}
+PENDING_SCHEMA: dict[str, pl.DataType] = {**TOUCH_SCHEMA, "scored": pl.Boolean()}
+# The office's sign-offs of draft publications (scoreboard approve).
+SIGN_OFF_SCHEMA: dict[str, pl.DataType] = {
+    "draft_sha256": pl.Utf8(),  # of the draft's data/manifest.json
+    "periods": pl.Utf8(),  # the periods signed off, comma-separated
+    "signed_by": pl.Utf8(),
+    "signed_at": pl.Datetime("us"),
+    "changed_periods": pl.Utf8(),  # the periods whose published files the draft changed
+}
+# Raw exports moved out of the landing folder after ingestion (pipelines/retention.py).
+ARCHIVED_FILES_SCHEMA: dict[str, pl.DataType] = {
+    "source_file": pl.Utf8(),
+    "content_hash": pl.Utf8(),
+    "archive_path": pl.Utf8(),  # under the archive folder
+    "archived_at": pl.Datetime("us"),
+    "deleted_at": pl.Datetime("us"),  # null while the archived copy is kept
+}
+
 # The scoreboard's columns that do not depend on the profile; the columns of the
 # profile's groups are added when a profile first writes (ensure_columns).
 SCOREBOARD_FIXED = {**SCOREBOARD_COUNTS, **SCOREBOARD_RANKS}
@@ -177,6 +210,13 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
     "held_quarantine": QUARANTINE_SCHEMA,
     "batch_releases": RELEASE_SCHEMA,
     "schema_version": SCHEMA_VERSION_SCHEMA,
+    "published_periods": PUBLISHED_PERIODS_SCHEMA,
+    "published_scoreboard": {"version": pl.Int64(), **SCOREBOARD_FIXED},
+    "revisions": REVISION_SCHEMA,
+    "revision_causes": CAUSE_SCHEMA,
+    "revision_pending": PENDING_SCHEMA,
+    "sign_offs": SIGN_OFF_SCHEMA,
+    "archived_files": ARCHIVED_FILES_SCHEMA,
 }
 TOUCHED = "stale_dossier_ids"
 PERIOD_TABLES = ("scored_periods", "scoreboard", "weak_points", "bottlenecks", "what_if", "warnings", "evidence")
@@ -232,6 +272,8 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None] | 
         "unit_code, unit_valid_from, unit_name, usual, observed", None),
     # its periods are scored again, which fills it
     (5, "evidence (the dossiers behind the late counts)", _reset_scored_periods),
+    (6, "published_periods, published_scoreboard, revisions, revision_causes, revision_pending (revisions); "
+        "sign_offs (draft publications); archived_files (retention of raw exports)", None),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -648,6 +690,11 @@ def replace_periods(
                 [period_type, period_keys],
             )
             insert(con, table, rows, schemas[table])
+        if "scored_periods" in tables:  # these periods' waiting changes are now in their numbers
+            con.execute(
+                "UPDATE revision_pending SET scored = true WHERE period_type = ? AND list_contains(?, period_key)",
+                [period_type, period_keys],
+            )
 
     _in_transaction(con, work)
 
@@ -1031,3 +1078,155 @@ def outbox_summary(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         "SELECT period_type, period_key, status, count(*) AS digests, max(attempts) AS attempts "
         "FROM alert_outbox GROUP BY ALL ORDER BY ALL",
     )
+
+
+# ============================================================================
+# Revisions, sign-offs and retention (issue 16): the named SQL that
+# pipelines/revisions.py, pipelines/approval.py and pipelines/retention.py need
+# (their tables are in TABLES above).
+# ============================================================================
+
+_VERSION_KEY = ("period_type", "period_key", "version")
+_IN_VERSIONS = "(period_type, period_key, version) IN (SELECT period_type, period_key, version FROM _versions)"
+
+
+def published_versions(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every version of a final period made public (PUBLISHED_PERIODS_SCHEMA)."""
+    return read_table(
+        con, f"SELECT {_names(PUBLISHED_PERIODS_SCHEMA)} FROM published_periods ORDER BY period_type, period_key, version"
+    )
+
+
+def published_rows(con: duckdb.DuckDBPyConnection, versions: pl.DataFrame) -> pl.DataFrame:
+    """The stored rows of these versions (period_type, period_key, version): `version`
+    and every scoreboard column the table has (each version's groups say which apply)."""
+    if versions.height == 0:
+        return read_table(con, "SELECT * FROM published_scoreboard LIMIT 0")
+    with _registered(con, _versions=versions.select(_VERSION_KEY).unique()):
+        return read_table(
+            con, f"SELECT * FROM published_scoreboard WHERE {_IN_VERSIONS} "
+            "ORDER BY period_type, period_key, version, level, unit_code, unit_valid_from",
+        )
+
+
+def scored_fingerprints(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """(period_type, period_key, config_fingerprint) of every scored period."""
+    return read_table(con, f"SELECT {_names(SCORED_PERIODS_SCHEMA)} FROM scored_periods")
+
+
+def note_pending_changes(con: duckdb.DuckDBPyConnection, touched: pl.DataFrame) -> int:
+    """Keep the changed dossiers (transforms.revisions.touched_periods) that fall in a
+    period whose final numbers are public, as not yet scored; how many were kept."""
+    if touched.height == 0:
+        return 0
+    key = ", ".join(TOUCH_SCHEMA)
+    counted: list[int] = []
+
+    def work():
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT {key} FROM _incoming_touched
+                WHERE (period_type, period_key) IN (SELECT period_type, period_key FROM published_periods)"""
+        )
+        con.execute(f"DELETE FROM revision_pending WHERE ({key}) IN (SELECT {key} FROM _touched)")
+        con.execute(f"INSERT INTO revision_pending ({key}, scored) SELECT {key}, false FROM _touched")
+        counted.append(one(con, "SELECT count(*) FROM _touched")[0])
+        con.execute("DROP TABLE _touched")
+
+    with _registered(con, _incoming_touched=touched.select(list(TOUCH_SCHEMA))):
+        _in_transaction(con, work)
+    return counted[0]
+
+
+def scored_causes(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per period and file: how many of its changed dossiers fall in the period, among
+    the changes already scored and not yet published."""
+    return read_table(
+        con,
+        "SELECT period_type, period_key, source_file, count(DISTINCT dossier_id) AS dossiers "
+        "FROM revision_pending WHERE scored GROUP BY ALL ORDER BY ALL",
+    )
+
+
+def commit_publication(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    versions: pl.DataFrame,
+    rows: pl.DataFrame,
+    revisions: pl.DataFrame,
+    causes: pl.DataFrame,
+    consumed: pl.DataFrame,
+    schema: dict[str, pl.DataType],
+    sign_off: dict | None = None,
+) -> None:
+    """Record a publication in one transaction: the versions it made public (replacing
+    a version of the same number: a period re-published under a new configuration)
+    with their rows (`schema`: the scoreboard columns of the profile), the revisions and
+    their causes, the office's sign-off of the draft it was, and drop the scored
+    changes of the `consumed` periods."""
+    table_schema = {"version": pl.Int64(), **schema}
+
+    def work():
+        ensure_columns(con, "published_scoreboard", table_schema)
+        with _registered(con, _versions=versions.select(_VERSION_KEY), _consumed=consumed):
+            for table in ("published_periods", "published_scoreboard"):
+                con.execute(f'DELETE FROM "{table}" WHERE {_IN_VERSIONS}')
+            con.execute(
+                "DELETE FROM revision_pending WHERE scored AND "
+                "(period_type, period_key) IN (SELECT period_type, period_key FROM _consumed)"
+            )
+        insert(con, "published_periods", versions)
+        insert(con, "published_scoreboard", rows, table_schema)
+        insert(con, "revisions", revisions)
+        insert(con, "revision_causes", causes)
+        if sign_off is not None:
+            insert(con, "sign_offs", pl.DataFrame([sign_off], schema=SIGN_OFF_SCHEMA))
+
+    _in_transaction(con, work)
+
+
+def read_revisions(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(every unit's revisions, every revision's causes)."""
+    return (
+        read_table(con, f"SELECT {_names(REVISION_SCHEMA)} FROM revisions ORDER BY period_type, period_key, version"),
+        read_table(con, f"SELECT {_names(CAUSE_SCHEMA)} FROM revision_causes ORDER BY ALL"),
+    )
+
+
+def sign_offs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return read_table(con, f"SELECT {_names(SIGN_OFF_SCHEMA)} FROM sign_offs ORDER BY signed_at, draft_sha256")
+
+
+def record_archived(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> None:
+    """Raw files moved to the archive (one record per archived copy: a file dropped and
+    archived again is a second copy, deleted in its own time)."""
+    if rows.height == 0:
+        return
+
+    def work():
+        with _registered(con, _archived=rows.select("archive_path")):
+            con.execute("DELETE FROM archived_files WHERE archive_path IN (SELECT archive_path FROM _archived)")
+        insert(con, "archived_files", rows)
+
+    _in_transaction(con, work)
+
+
+def archived_files(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return read_table(
+        con, f"SELECT {_names(ARCHIVED_FILES_SCHEMA)} FROM archived_files ORDER BY archived_at, source_file"
+    )
+
+
+def rejected_before(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> list[str]:
+    """The files set aside (status rejected) at or before `cutoff`."""
+    return [r[0] for r in con.execute(
+        "SELECT source_file FROM ingested_files WHERE status = 'rejected' AND ingested_at <= ? ORDER BY 1", [cutoff]
+    ).fetchall()]
+
+
+def mark_deleted(con: duckdb.DuckDBPyConnection, archive_paths: list[str], at: datetime) -> None:
+    """The archived copies at these paths were deleted (their retention ran out)."""
+    if archive_paths:
+        con.execute(
+            "UPDATE archived_files SET deleted_at = ? WHERE list_contains(?, archive_path) AND deleted_at IS NULL",
+            [at, archive_paths],
+        )

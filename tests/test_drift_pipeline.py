@@ -67,8 +67,11 @@ def export_of(folder: Path, district: str, period: str) -> Path:
 
 
 def published_data(site: Path) -> dict[str, bytes]:
-    """Every published data file but the manifest (which records each build)."""
-    return {p.name: p.read_bytes() for p in sorted((site / "data").iterdir()) if p.name != "manifest.json"}
+    """Every published data file but the manifest (which records each build), the
+    earlier versions of revised periods (data/revisions/) included."""
+    data = site / "data"
+    return {p.relative_to(data).as_posix(): p.read_bytes() for p in sorted(data.rglob("*"))
+            if p.is_file() and p.name != "manifest.json"}
 
 
 def holds(warehouse: Warehouse) -> list[tuple]:

@@ -386,11 +386,17 @@ def test_the_evidence_lists_late_dossiers_and_nothing_personal(pipeline_run):
 
 def test_no_personal_value_anywhere_else_on_disk(pipeline_run):
     """Everything the run wrote under tmp_path (site releases, warehouse, reason files,
-    Dagster home) except the user's own files: those left in the landing folder and
-    the set-aside files moved under _rejected/."""
+    Dagster home) except the user's own files: the set-aside files moved under
+    _rejected/, and the ingested ones, moved to the archive (pipelines/retention.py)
+    until their retention runs out."""
     tmp, landing = pipeline_run["tmp"], pipeline_run["landing"]
     inputs = {p for p in landing.rglob("*") if p.is_file() and not p.name.endswith(".reason.txt")}
-    assert {p.name for p in inputs} >= set(SET_ASIDE)
+    assert {p.name for p in inputs} == set(SET_ASIDE)
+    archived = {p for p in (tmp / "archive").rglob("*") if p.is_file()}
+    assert {p.relative_to(tmp / "archive" / "2024-03-01").as_posix() for p in archived} == {
+        "Quận Ba Đình/cp1258.csv", "array.json", "banner.xlsx", "lines.jsonl", "table.parquet", "utf8.csv",
+        *REAL_LOADED}
+    inputs |= archived
     checked = []
     found = {}
     for p in tmp.rglob("*"):

@@ -19,6 +19,15 @@ def changed_dossiers(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([added.with_columns(side=pl.lit("new")), removed.with_columns(side=pl.lit("old"))])
 
 
+def period_span(period_type: str, last: int, *, after: int = 0) -> pl.Expr:
+    """A struct {lo, hi} per classified dossier: the period indices from its receipt to
+    its end (an open dossier: to `last`), and `after` periods beyond, capped at `last`."""
+    return pl.struct(
+        lo=index_expr(period_type, "received_at"),
+        hi=pl.min_horizontal(index_expr(period_type, "end_at").fill_null(last) + after, pl.lit(last)),
+    ).alias("span")
+
+
 def affected_periods(changed: pl.DataFrame, last_index: dict[str, int]) -> dict[str, list[int]]:
     """Period indices whose numbers a changed dossier can move: from its receipt to its
     end (an open dossier: to the last period), and the period after, whose
@@ -28,11 +37,7 @@ def affected_periods(changed: pl.DataFrame, last_index: dict[str, int]) -> dict[
     ends = classify(changed).select("received_at", "end_at")
     out = {}
     for period_type in PERIOD_TYPES:
-        last = last_index[period_type]
-        spans = ends.select(
-            lo=index_expr(period_type, "received_at"),
-            hi=pl.min_horizontal(index_expr(period_type, "end_at").fill_null(last) + 1, pl.lit(last)),
-        ).unique()
+        spans = ends.select(period_span(period_type, last_index[period_type], after=1)).unnest("span").unique()
         indices = (
             spans.filter(pl.col("lo") <= pl.col("hi"))
             .select(idx=pl.int_ranges("lo", pl.col("hi") + 1))

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dashboards.build import Kind
 from dashboards.pages import (
-    alerts, assets, city, data, evidence, images, ingestion, methodology, overview, period, quality, report, unit,
+    alerts, assets, city, data, evidence, images, ingestion, methodology, overview, period, quality, report,
+    revisions, unit,
 )
 
 CATALOGUE: tuple[Kind, ...] = (
     *data.KINDS,
+    *revisions.KINDS,
     *assets.KINDS,
     *period.KINDS,
     *overview.KINDS,

@@ -8,6 +8,7 @@ from dashboards.build import Data, Kind, Output, Read, Site
 from dashboards.i18n import Label
 from dashboards.pages.common import FULL_COLUMNS, all_files, page, peers_of, ranking_tables, with_labels
 from dashboards.pages.quality import HELD_COLUMNS, held_notes
+from dashboards.pages import revisions
 
 COLUMNS = (*[c for c in FULL_COLUMNS if not c.startswith("*")], "points_*", "max_points_*", "period_type", "level",
            "unit_code", "ranked", "peer_group", "_slug")
@@ -23,6 +24,7 @@ class PeriodPage(Kind):
     reads = {
         "rows": Read("scoreboard", COLUMNS, by=("period_key",)),
         "checks": Read("quality", HELD_COLUMNS, by=("period_key",)),
+        "revisions": Read("revisions", revisions.NOTE_COLUMNS, by=("period_key",)),
     }
     facts = ("groups", "published", "nav")
     owns = ("periods/*.html",)
@@ -40,7 +42,8 @@ class PeriodPage(Kind):
                 "next": neighbour(same[j + 1]) if j + 1 < len(same) else None,
                 "report": p["type"] == "month",
             }
-            out.append(Output(f"periods/{p['key']}.html", params, {"rows": [(p["key"],)], "checks": [(p["key"],)]}))
+            out.append(Output(f"periods/{p['key']}.html", params, {"rows": [(p["key"],)], "checks": [(p["key"],)],
+                                                                   "revisions": [(p["key"],)]}))
         return out
 
     def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, bytes]]:
@@ -55,6 +58,7 @@ class PeriodPage(Kind):
                 tables=tables.get(key, []),
                 held_back=held_notes(data.part("checks", (key,))).get(key),
                 report=f"report-{key}.html" if o.params["report"] else None,
+                revisions=revisions.context(revisions.period_notes(data.part("revisions", (key,)), "../")),
             )
             yield o, page(
                 data, "period", root="../", title=p["label"], period=period,

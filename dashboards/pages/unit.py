@@ -33,6 +33,7 @@ from dashboards.pages.common import (
     same,
 )
 from dashboards.pages.quality import HELD_COLUMNS, held_notes
+from dashboards.pages import revisions
 from transforms.insights import BOTTLENECK_SCHEMA, WEAK_POINT_SCHEMA, WHAT_IF_SCHEMA
 
 UNIT = ("unit_code", "unit_valid_from")
@@ -292,6 +293,7 @@ class UnitPage(Kind):
         "medians": Read("peer_medians", ("*",), by=("period_key", "level", "peer_group")),
         "ranked": Read("ranked_counts", ("n",), by=("period_key", "level")),
         "checks": Read("quality", HELD_COLUMNS, by=("period_key",)),
+        "revisions": Read("revisions", revisions.NOTE_COLUMNS, by=UNIT),
     }
     facts = ("groups", "nav", "published")
     owns = ("units/*.html",)
@@ -306,7 +308,7 @@ class UnitPage(Kind):
             out.append(Output(f"units/{slug}.html", {"slug": slug, "detail": key}, {
                 "unit": [unit], "history": [unit], "detail": [detail], "weak": [detail], "bottlenecks": [detail],
                 "what_if": [detail], "warnings": [detail], "rebuilt": [unit], "medians": [(key, level, peer)],
-                "ranked": [(key, level)], "checks": [(key,)],
+                "ranked": [(key, level)], "checks": [(key,)], "revisions": [unit],
             }))
         return out
 
@@ -372,6 +374,7 @@ class UnitPage(Kind):
             yield o, page(
                 data, "unit", root="../", title=Label(unit["name"], unit["name"]), charts=figs, chart_json=chart_text,
                 shared_specs=True, unit=unit, detail=detail_ctx, history=hist_tables.get(ukey, []),
+                revisions=revisions.context(revisions.unit_notes(data.part("revisions", ukey), "../")),
             )
 
 

@@ -1,0 +1,103 @@
+"""transforms/revisions.py and the revision notes, on frames worked out by hand."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import polars as pl
+
+from dashboards.pages.revisions import causes_label, sentence
+from tests.helpers import EXAMPLE, read_expected_scoreboard
+from transforms.revisions import period_digests, touched_periods, unit_changes
+
+JAN = pl.col("period_key") == "2024-01"
+AT = datetime(2026, 11, 23, 9, 0)
+
+
+def example() -> pl.DataFrame:
+    return read_expected_scoreboard(EXAMPLE / "expected_scoreboard.csv")
+
+
+def test_a_period_digest_ignores_row_order_rank_change_and_float_noise():
+    rows = example()
+    digests = dict(period_digests(rows).select("period_key", "digest").iter_rows())
+    assert len(digests) == 11
+    shuffled = rows.sample(fraction=1.0, shuffle=True, seed=3).with_columns(
+        rank_change=pl.lit(7, dtype=pl.Int64),  # the period before moved: not this period's numbers
+        score=pl.col("score") + 1e-12,
+    )
+    assert dict(period_digests(shuffled).select("period_key", "digest").iter_rows()) == digests
+    moved = rows.with_columns(score=pl.when(JAN & (pl.col("unit_code") == "002")).then(89.99).otherwise("score"))
+    again = dict(period_digests(moved).select("period_key", "digest").iter_rows())
+    assert [k for k in digests if again[k] != digests[k]] == ["2024-01"]
+
+
+def test_the_units_a_revision_changed_with_their_numbers_before_and_after():
+    before = example().filter(JAN)
+    # Phúc Xá drops to 76.19 (rank 2, Khá); Bắc Sơn, unchanged, moves up to rank 1
+    after = before.with_columns(
+        score=pl.when(pl.col("unit_code") == "00001").then(76.19047619047619).otherwise("score"),
+        band=pl.when(pl.col("unit_code") == "00001").then(pl.lit("Khá")).otherwise("band"),
+        rank=pl.when(pl.col("unit_code") == "00001").then(2).when(pl.col("unit_code") == "00004").then(1)
+        .otherwise("rank"),
+        rank_change=pl.lit(None, dtype=pl.Int64),  # not compared
+    )
+    got = unit_changes(before, after, version=2, at=AT)
+    assert got.select("unit_code", "score_before", "score_after", "rank_before", "rank_after", "band_before",
+                      "band_after").rows() == [
+        ("00004", 76.76767676767676, 76.76767676767676, 2, 1, "Khá", "Khá"),
+        ("00001", 86.66666666666667, 76.19047619047619, 1, 2, "Tốt", "Khá"),
+    ]
+    assert set(got["version"]) == {2} and set(got["revised_at"]) == {AT} and set(got["period_key"]) == {"2024-01"}
+    assert unit_changes(before, before.with_columns(rank_change=pl.lit(3, dtype=pl.Int64)), version=2, at=AT).height == 0
+
+
+def test_a_unit_listed_in_one_version_only_counts_as_changed():
+    before = example().filter(JAN)
+    after = before.filter(pl.col("unit_code") != "00004")
+    [row] = unit_changes(before, after, version=3, at=AT).iter_rows(named=True)
+    assert (row["unit_code"], row["score_before"], row["score_after"], row["rank_before"], row["rank_after"]) == (
+        "00004", 76.76767676767676, None, 2, None)
+
+
+COPY = {"dossier_id": pl.Utf8, "source_file": pl.Utf8, "status": pl.Int8, **{
+    c: pl.Datetime("us") for c in ("received_at", "due_at", "finished_at", "returned_at", "rejected_at")}}
+
+
+def _copy(dossier_id: str, source: str, status: int | None, received: str, finished: str | None) -> dict:
+    return {"dossier_id": dossier_id, "source_file": source, "status": status,
+            "received_at": datetime.fromisoformat(received), "due_at": None,
+            "finished_at": datetime.fromisoformat(finished) if finished else None,
+            "returned_at": None, "rejected_at": None}
+
+
+def test_the_periods_a_changed_dossier_touches_and_the_file_that_changed_it():
+    # D-1 was pending in a.csv; late.csv says it was finished on Tuesday 06/02. D-2 was
+    # received on 31/01 in b.csv and is no longer in b.csv's corrected content.
+    added = pl.DataFrame([_copy("D-1", "late.csv", 10, "2024-01-30 08:00", "2024-02-06 10:00")], schema=COPY)
+    removed = pl.DataFrame([_copy("D-1", "a.csv", 4, "2024-01-30 08:00", None),
+                            _copy("D-2", "b.csv", 10, "2024-01-31 08:00", "2024-01-31 09:00")], schema=COPY)
+    last = {"month": 2024 * 12 + 2, "week": 2829}  # March 2024; the week of 25/03/2024
+    got = touched_periods(added, removed, last)
+    months = got.filter(pl.col("period_type") == "month").select("period_key", "source_file", "dossier_id").rows()
+    # the old pending copy reaches the last month; the new one ends in February
+    assert months == [("2024-01", "b.csv", "D-2"), ("2024-01", "late.csv", "D-1"), ("2024-02", "late.csv", "D-1"),
+                      ("2024-03", "late.csv", "D-1")]
+    weeks = got.filter((pl.col("period_type") == "week") & (pl.col("dossier_id") == "D-2"))["period_key"].to_list()
+    assert weeks == ["2024-W05"]
+    d1 = got.filter((pl.col("period_type") == "week") & (pl.col("dossier_id") == "D-1"))["period_key"].to_list()
+    assert d1[0] == "2024-W05" and d1[-1] == "2024-W13" and len(d1) == 9
+
+
+def test_the_sentence_a_unit_reads():
+    row = {"revised_at": AT, "score_before": 81.2, "score_after": 79.95, "rank_before": 6, "rank_after": 8,
+           "band_before": "Tốt", "band_after": "Khá", "cause_files": "late.csv; b.csv", "cause_dossiers": "12; 1"}
+    text = sentence(row)
+    assert text.vi == ("Điều chỉnh 23/11/2026: điểm 81,20 → 79,95, hạng 6 → 8, xếp loại Tốt → Khá, "
+                       "do tệp late.csv (12 hồ sơ), tệp b.csv (1 hồ sơ)")
+    assert text.en == ("revised 23/11/2026: score 81,20 → 79,95, rank 6 → 8, band Good → Fair, "
+                       "because of file late.csv (12 dossiers), file b.csv (1 dossier)")
+    unranked = sentence(dict(row, rank_before=None, rank_after=None, band_after="Tốt", cause_files=None))
+    assert unranked.vi == "Điều chỉnh 23/11/2026: điểm 81,20 → 79,95, do dữ liệu mới"
+    assert causes_label("x.csv", "1234").vi == "tệp x.csv (1.234 hồ sơ)"
+    assert date(2026, 11, 23) == AT.date()

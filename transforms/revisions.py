@@ -1,0 +1,179 @@
+"""Revisions of published final periods: what changed, for which unit, because of which files.
+
+A period that has ended is final (scoreboard.md, Periods). Once its final numbers
+have been published, a later change to them (a late file, a corrected export) is a
+*revision*: the earlier version stays downloadable and every unit whose numbers
+moved is told what moved and why. A provisional period changes without one.
+
+Pure Polars; pipelines/revisions.py keeps the published versions in the warehouse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+
+from transforms.changes import period_span
+from transforms.classify import classify
+from transforms.periods import EPOCH_MONDAY, PERIOD_TYPES, key_expr
+from transforms.schema import level_order, scoreboard_columns
+
+UNIT = ["unit_code", "unit_valid_from"]
+# What a revision compares: every published column but these. rank_change follows the
+# period before (which has its own revision when it changes); a final period is never
+# provisional.
+NOT_COMPARED = ("rank_change", "provisional")
+# Floats are compared, and digested, to this many decimals: a re-run computes the same
+# numbers, and a difference beyond it is no published change.
+DIGITS = 9
+
+# One row per unit whose numbers a revision changed.
+REVISION_SCHEMA: dict[str, pl.DataType] = {
+    "period_type": pl.Utf8(),
+    "period_key": pl.Utf8(),
+    "version": pl.Int64(),  # the version this revision published (the earlier one is version - 1)
+    "revised_at": pl.Datetime("us"),
+    "unit_code": pl.Utf8(),
+    "unit_valid_from": pl.Date(),
+    "unit_name": pl.Utf8(),
+    "level": pl.Utf8(),
+    "score_before": pl.Float64(),
+    "score_after": pl.Float64(),
+    "rank_before": pl.Int64(),  # null: not ranked (or not listed)
+    "rank_after": pl.Int64(),
+    "band_before": pl.Utf8(),
+    "band_after": pl.Utf8(),
+}
+# The files whose rows changed a revised period, and how many of their dossiers touch it.
+CAUSE_SCHEMA: dict[str, pl.DataType] = {
+    "period_type": pl.Utf8(),
+    "period_key": pl.Utf8(),
+    "version": pl.Int64(),
+    "source_file": pl.Utf8(),
+    "dossiers": pl.Int64(),
+}
+# A dossier whose kept copy an ingestion changed, a period it falls in, and the file
+# that changed it.
+TOUCH_SCHEMA: dict[str, pl.DataType] = {
+    "period_type": pl.Utf8(),
+    "period_key": pl.Utf8(),
+    "source_file": pl.Utf8(),
+    "dossier_id": pl.Utf8(),
+}
+
+
+def compared_columns(columns: list[str]) -> list[str]:
+    return [c for c in columns if c not in NOT_COMPARED]
+
+
+def _comparable(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    return frame.select(
+        pl.col(c).round(DIGITS) if frame.schema[c].is_float() else pl.col(c) for c in columns
+    )
+
+
+def period_digests(final: pl.DataFrame) -> pl.DataFrame:
+    """(period_type, period_key, digest) of each period of `final` (published scoreboard
+    rows): a hash of its compared columns, rows in unit order, floats to DIGITS decimals,
+    written as CSV (a representation that does not depend on the library's row hashes)."""
+    schema = {"period_type": pl.Utf8, "period_key": pl.Utf8, "digest": pl.Utf8}
+    if final.height == 0:
+        return pl.DataFrame(schema=schema)
+    columns = compared_columns(final.columns)
+    rows = []
+    ordered = final.sort(["period_type", "period_key", "level", *UNIT], nulls_last=True)
+    for (period_type, period_key), part in ordered.partition_by(
+        ["period_type", "period_key"], as_dict=True, maintain_order=True
+    ).items():
+        text = part.select(columns).write_csv(float_precision=DIGITS, date_format="%Y-%m-%d", null_value="")
+        rows.append((period_type, period_key, hashlib.sha256(text.encode()).hexdigest()[:32]))
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def unit_changes(before: pl.DataFrame, after: pl.DataFrame, *, version: int, at: datetime) -> pl.DataFrame:
+    """The units of one period whose compared numbers differ between two versions of
+    its rows (a unit listed in one version only counts as changed), with their score,
+    rank and band before and after (REVISION_SCHEMA), in level and new rank order."""
+    columns = [c for c in compared_columns(after.columns) if c in before.columns]
+    b, a = _comparable(before, columns), _comparable(after, columns)
+    changed = pl.concat([
+        a.join(b, on=columns, how="anti", nulls_equal=True).select(UNIT),
+        b.join(a, on=columns, how="anti", nulls_equal=True).select(UNIT),
+    ]).unique()
+    if changed.height == 0:
+        return pl.DataFrame(schema=REVISION_SCHEMA)
+
+    def side(frame: pl.DataFrame, suffix: str) -> pl.DataFrame:
+        return frame.select(
+            *UNIT, "period_type", "period_key", "unit_name", "level", "score", "band",
+            rank=pl.when(pl.col("ranked")).then(pl.col("rank")),
+        ).rename(lambda c: c if c in UNIT else f"{c}{suffix}")
+
+    out = changed.join(side(before, "_before"), on=UNIT, how="left", nulls_equal=True).join(
+        side(after, "_after"), on=UNIT, how="left", nulls_equal=True
+    )
+    return out.select(
+        period_type=pl.coalesce("period_type_after", "period_type_before"),
+        period_key=pl.coalesce("period_key_after", "period_key_before"),
+        version=pl.lit(version, dtype=pl.Int64),
+        revised_at=pl.lit(at, dtype=pl.Datetime("us")),
+        unit_code="unit_code", unit_valid_from="unit_valid_from",
+        unit_name=pl.coalesce("unit_name_after", "unit_name_before"),
+        level=pl.coalesce("level_after", "level_before"),
+        score_before="score_before", score_after="score_after",
+        rank_before=pl.col("rank_before").cast(pl.Int64), rank_after=pl.col("rank_after").cast(pl.Int64),
+        band_before="band_before", band_after="band_after",
+    ).sort(level_order(), "level", "rank_after", "rank_before", *UNIT, nulls_last=True).select(list(REVISION_SCHEMA))
+
+
+def _period_start(period_type: str, index: pl.Expr) -> pl.Expr:
+    if period_type == "week":
+        return pl.lit(EPOCH_MONDAY) + pl.duration(weeks=index)
+    return pl.date(index // 12, index % 12 + 1, 1)
+
+
+def touched_periods(added: pl.DataFrame, removed: pl.DataFrame, last_index: dict[str, int]) -> pl.DataFrame:
+    """For each dossier whose kept copy changed (`added`: the new copies, `removed`: the
+    old ones, each with dossier_id and source_file), the periods either copy falls in
+    (receipt to end, an open one to the last period) and the file that changed it: the
+    new copy's file, or for a dossier no longer kept, the old copy's (its file was
+    replaced). TOUCH_SCHEMA, one row per period, file and dossier."""
+    copies = pl.concat([added.with_columns(_new=pl.lit(True)), removed.with_columns(_new=pl.lit(False))],
+                       how="diagonal_relaxed")
+    if copies.height == 0:
+        return pl.DataFrame(schema=TOUCH_SCHEMA)
+    cause = copies.sort("_new", descending=True).group_by("dossier_id").agg(pl.col("source_file").first())
+    ends = classify(copies.select("dossier_id", "status", "received_at", "due_at", "finished_at", "returned_at",
+                                  "rejected_at")).filter(pl.col("received_at").is_not_null())
+    parts = []
+    for period_type in PERIOD_TYPES:
+        spans = ends.select("dossier_id", period_span(period_type, last_index[period_type])).unnest("span")
+        parts.append(
+            spans.filter(pl.col("lo") <= pl.col("hi"))
+            .select("dossier_id", idx=pl.int_ranges("lo", pl.col("hi") + 1))
+            .explode("idx")
+            .select(period_type=pl.lit(period_type), period_key=key_expr(period_type, _period_start(period_type, pl.col("idx"))),
+                    dossier_id="dossier_id")
+        )
+    touched = pl.concat(parts).unique().join(cause, on="dossier_id", how="left")
+    return touched.select(list(TOUCH_SCHEMA)).sort(list(TOUCH_SCHEMA))
+
+
+@dataclass
+class Revisions:
+    """What the site shows of revisions: every unit's revisions (REVISION_SCHEMA), their
+    causes (CAUSE_SCHEMA), and the rows of every version a revision replaced, with each
+    version's group keys (the columns it was published with)."""
+
+    units: pl.DataFrame
+    causes: pl.DataFrame
+    earlier: pl.DataFrame
+    groups: dict[tuple[str, str, int], tuple[str, ...]]
+
+    def columns(self, period_type: str, period_key: str, version: int) -> list[str]:
+        """The published columns of a replaced version that its stored rows carry."""
+        wanted = scoreboard_columns(self.groups.get((period_type, period_key, version), ()))
+        return [c for c in wanted if c in self.earlier.columns]
