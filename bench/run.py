@@ -11,6 +11,18 @@ RSS (os.wait4: the child's own ru_maxrss):
   (d) incremental  one more week of exports dropped on (a)'s landing folder,
                    then run_pipeline again (re-scores only what changed)
 
+and, at 1 million dossiers whatever the size asked (the targets of issues 11 and 14):
+
+  (e) files        the ingest stage of `scoreboard run` (the `dossiers` asset) on the
+                   many-files landing folder: 5 years of monthly exports per system
+  (f) files-floor  the floor's load of the same files: read, type, keep one copy
+  (g) onefile      `scoreboard run` on one CSV of 1 million dossiers over 2 years,
+                   stage by stage (ingest, scoring, site)
+  (h) onefile-floor  floor.sql on that file
+
+each run --repeat times (medians reported: the machine is shared), in one table
+against the floor measured in the same run.
+
 After them, `python -m bench.quality` measures what the quality suites cost at a
 million rows (--skip-quality leaves it out).
 
@@ -37,7 +49,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 NOW = "2026-06-01T00:00:00"  # SCOREBOARD_NOW: after every generated event, the increment's too
 CASES = ("pipeline", "floor", "pandas", "incremental")
-LETTER = {"pipeline": "a", "floor": "b", "pandas": "c", "incremental": "d"}
+TARGET_CASES = ("files", "files-floor", "onefile", "onefile-floor")
+LETTER = {"pipeline": "a", "floor": "b", "pandas": "c", "incremental": "d",
+          "files": "e", "files-floor": "f", "onefile": "g", "onefile-floor": "h"}
+TARGET_DOSSIERS = 1_000_000
+FILES_YEARS, ONEFILE_YEARS = 5, 2
+# issue 11: the many-files ingest; issue 14: the whole run against the floor, and memory
+INGEST_TARGET_S = 40.0
+RUN_TARGET_RATIO = 3.0
+RSS_TARGET_MB = 2048
 DEFAULT_OUT = "/tmp/par-bench"
 
 
@@ -158,6 +178,37 @@ def _child_pipeline(args, sampler: _RssSampler) -> dict:
     return cli.run_pipeline(settings, warehouse)
 
 
+def _child_ingest(args, sampler: _RssSampler) -> dict:
+    """The ingest stage of `scoreboard run` alone: the `dossiers` asset, as the CLI
+    materialises it (reading, cleaning, deduplicating, storing, validating)."""
+    import pipelines.assets as assets
+    import pipelines.cli as cli
+    from pipelines.instance import open_instance
+    from pipelines.resources import ScoreboardSettings, Warehouse
+
+    def marked(stage, fn):
+        def run(*a, **kw):
+            sampler.mark(stage)
+            try:
+                return fn(*a, **kw)
+            finally:
+                sampler.mark("ingest")
+        return run
+
+    # the asset's two parts, timed apart: the landing folder, then the first load's validation
+    assets.ingest_landing = marked("ingest: files", assets.ingest_landing)
+    assets.validate_stored_dossiers = marked("ingest: validation", assets.validate_stored_dossiers)
+    work = Path(args.work)
+    settings = ScoreboardSettings.from_env(landing_dir=str(work / "landing"), site_dir=str(work / "site"))
+    warehouse = Warehouse(path=str(work / "warehouse.duckdb"))
+    instance = open_instance()
+    sampler.mark("ingest")
+    meta = cli._metadata(cli._materialize(instance, assets.dossiers, {"settings": settings, "warehouse": warehouse}),
+                         assets.dossiers)
+    sampler.mark("between")
+    return {k: meta.get(k) for k in ("files_ingested", "rows_read", "rows_quarantined", "dossiers")}
+
+
 def _calendar_csv(path: Path) -> Path:
     from transforms.calendar import working_calendar
 
@@ -175,7 +226,7 @@ def _profile():
 def _child_floor(args, sampler: _RssSampler) -> dict:
     import duckdb
 
-    from bench.floor import render, statements
+    from bench.floor import load_statements, render, statements
 
     work = Path(args.work)
     sql = render(
@@ -188,13 +239,18 @@ def _child_floor(args, sampler: _RssSampler) -> dict:
     )
     con = duckdb.connect()
     steps = {}
-    for stmt in statements(sql):
+    load_only = args.child == "files-floor"
+    for stmt in (load_statements(sql) if load_only else statements(sql)):
         body = re.sub(r"--[^\n]*\n", "", stmt).strip()
         name = " ".join(body.split()[:4])
         sampler.mark(name)
         t0 = time.perf_counter()
         con.execute(stmt)
         steps[name] = round(time.perf_counter() - t0, 2)
+    if load_only:
+        rows = con.execute("SELECT count(*) FROM dossiers").fetchall()[0][0]
+        con.close()
+        return {"dossiers": rows, "steps": steps}
     rows = con.execute(f"SELECT count(*) FROM read_parquet('{work / 'floor.parquet'}')").fetchall()[0][0]
     con.close()
     return {"rows_out": rows, "steps": steps}
@@ -223,9 +279,9 @@ def _child_pandas(args, sampler: _RssSampler) -> dict:
 def child(args) -> int:
     sampler = _RssSampler()
     sampler.start()
-    fn = {"pipeline": _child_pipeline, "incremental": _child_pipeline, "floor": _child_floor, "pandas": _child_pandas}[
-        args.child
-    ]
+    fn = {"pipeline": _child_pipeline, "incremental": _child_pipeline, "floor": _child_floor, "pandas": _child_pandas,
+          "files": _child_ingest, "files-floor": _child_floor, "onefile": _child_pipeline,
+          "onefile-floor": _child_floor}[args.child]
     profiler = None
     if args.profile:
         import cProfile
@@ -463,6 +519,138 @@ def run_size(n: int, args) -> list[dict]:
     return results
 
 
+# ------------------------------------------------------------ the target cases
+
+
+def _median(values: list[float]) -> float:
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return float("nan")
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def _stage_seconds(row: dict, prefix: str) -> float:
+    return sum(v["seconds"] for k, v in (row.get("stages") or {}).items() if k == prefix or k.startswith(prefix + ":"))
+
+
+def _stage_peak(row: dict, prefix: str) -> float:
+    return max([v["peak_rss_mb"] for k, v in (row.get("stages") or {}).items()
+                if k == prefix or k.startswith(prefix + ":")] or [0])
+
+
+def run_targets(args) -> list[dict]:
+    """Cases (e)-(h) at 1 M dossiers, each --repeat times, interleaved so that the
+    pipeline and its floor see the same load."""
+    from bench.data import ensure_history, ensure_one_file
+
+    out = Path(args.out)
+    cases = [c for c in args.targets if c in TARGET_CASES]
+    landings: dict[str, tuple[Path, dict]] = {}
+    if {"files", "files-floor"} & set(cases):
+        ds = ensure_history(out, TARGET_DOSSIERS, FILES_YEARS, args.seed)
+        landings["files"] = (ds.landing, ds.meta)
+    if {"onefile", "onefile-floor"} & set(cases):
+        ds = ensure_history(out, TARGET_DOSSIERS, ONEFILE_YEARS, args.seed)
+        landings["onefile"] = (ensure_one_file(ds), ds.meta)
+    print(f"\n== targets at {TARGET_DOSSIERS:,} dossiers ({args.repeat} runs each)", flush=True)
+    rows: list[dict] = []
+    for attempt in range(1, args.repeat + 1):
+        for case in cases:
+            kind = case.removesuffix("-floor")
+            landing, meta = landings[kind]
+            work = out / "runs" / f"target-{case}"
+            if work.exists():
+                shutil.rmtree(work)
+            work.mkdir(parents=True)
+            if case.endswith("-floor"):
+                row = measure(case, work, landing)
+            else:
+                _link_tree(landing, work / "landing")
+                row = measure(case, work, work / "landing")
+            row.update(attempt=attempt, files=meta["files"] if kind == "files" else 1, rows=meta["rows"],
+                       when=datetime.now().isoformat(timespec="seconds"))
+            rows.append(row)
+            status = "ok" if row["ok"] else "FAILED (see " + row["log"] + ")"
+            print(f"  ({LETTER[case]}) {case:<14} run {attempt}: {row['wall_s']:>7,.1f} s wall "
+                  f"{row['cpu_s']:>7,.1f} s CPU {row['peak_rss_mb']:>6,} MB  load {row['load_avg']}  {status}",
+                  flush=True)
+            if not row["ok"]:
+                print(row.get("error", ""), flush=True)
+    (out / "targets.json").write_text(json.dumps(rows, indent=2, default=str))
+    table = targets_table(rows)
+    (out / "targets.md").write_text(table)
+    print("\n" + table, flush=True)
+    return rows
+
+
+def targets_table(rows: list[dict]) -> str:
+    """One table: the many-files ingest against the floor's load, the one-file run stage
+    by stage against the floor, peak RSS; medians of the runs (wall and CPU s)."""
+    by_case: dict[str, list[dict]] = {}
+    for r in rows:
+        if r.get("ok"):
+            by_case.setdefault(r["case"], []).append(r)
+
+    def med(case: str, fn) -> float:
+        return _median([fn(r) for r in by_case.get(case, [])])
+
+    def secs(case: str, fn=lambda r: r["wall_s"]) -> str:
+        if case not in by_case:
+            return "—"
+        return f"{med(case, fn):,.1f}"
+
+    def cpu(case: str) -> str:
+        return f"{med(case, lambda r: r['cpu_s']):,.1f}" if case in by_case else "—"
+
+    def rss(case: str, fn=lambda r: r["peak_rss_mb"]) -> str:
+        return f"{med(case, fn):,.0f}" if case in by_case else "—"
+
+    loads = [x for r in rows for x in r.get("load_avg", [])]
+    runs = max((len(v) for v in by_case.values()), default=0)
+    lines = [
+        f"Medians of {runs} runs; load average {min(loads, default=0):.1f}–{max(loads, default=0):.1f} "
+        f"on {os.cpu_count()} CPUs (wall s; CPU s = user + system of the child).",
+        "",
+        "| case | stage | wall s | CPU s | peak RSS MB | floor wall s | floor CPU s | × floor | target | |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    if "files" in by_case:
+        r0 = by_case["files"][0]
+        wall = med("files", lambda r: r["wall_s"])
+        floor = med("files-floor", lambda r: r["wall_s"]) if "files-floor" in by_case else float("nan")
+        name = f"(e) many files: {r0['files']:,} files, {r0['rows']:,} rows"
+        for stage in ("ingest: files", "ingest: validation"):
+            lines.append(f"| {name} | {stage.split(': ')[1]} | {secs('files', lambda r, s=stage: _stage_seconds(r, s))} "
+                         f"| | {rss('files', lambda r, s=stage: _stage_peak(r, s))} | | | | | |")
+        ok = wall <= INGEST_TARGET_S
+        lines.append(
+            f"| {name} | **ingest (process)** | {wall:,.1f} | {cpu('files')} | {rss('files')} | {secs('files-floor')} "
+            f"| {cpu('files-floor')} | {wall / floor:,.1f} | ≤ {INGEST_TARGET_S:.0f} s | {'met' if ok else '**missed**'} |"
+        )
+    if "onefile" in by_case:
+        r0 = by_case["onefile"][0]
+        name = f"(g) one file, {r0['rows']:,} rows, {ONEFILE_YEARS} years"
+        for label, prefix in (("ingest", "ingest"), ("scoring: weeks", "weeks"), ("scoring: months", "months"),
+                              ("site", "site")):
+            lines.append(f"| {name} | {label} | {secs('onefile', lambda r, p=prefix: _stage_seconds(r, p))} | "
+                         f"| {rss('onefile', lambda r, p=prefix: _stage_peak(r, p))} | | | | | |")
+        wall = med("onefile", lambda r: r["wall_s"])
+        floor = med("onefile-floor", lambda r: r["wall_s"]) if "onefile-floor" in by_case else float("nan")
+        peak = med("onefile", lambda r: r["peak_rss_mb"])
+        ratio = wall / floor
+        ok = ratio <= RUN_TARGET_RATIO and peak < RSS_TARGET_MB
+        lines.append(
+            f"| {name} | **`scoreboard run` (process)** | {wall:,.1f} | {cpu('onefile')} | {peak:,.0f} | "
+            f"{secs('onefile-floor')} | {cpu('onefile-floor')} | {ratio:,.1f} | ≤ {RUN_TARGET_RATIO:.0f}× floor, "
+            f"< {RSS_TARGET_MB / 1024:.0f} GB | {'met' if ok else '**missed**'} |"
+        )
+        no_site = wall - med("onefile", lambda r: _stage_seconds(r, "site"))
+        lines.append(f"| {name} | without the site | {no_site:,.1f} | | | {secs('onefile-floor')} | | "
+                     f"{no_site / floor:,.1f} | | |")
+    return "\n".join(lines) + "\n"
+
+
 def _sizes(text: str) -> list[int]:
     return [int(float(s)) for s in text.split(",") if s.strip()]
 
@@ -485,7 +673,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", action="store_true", help="run the pipeline cases under cProfile (slower)")
     p.add_argument("--py-spy", metavar="PATH", help="sample the pipeline cases with this py-spy binary "
                    "(pip install --target /tmp/pyspy py-spy); summaries in <run>/<case>.pyspy.txt")
-    p.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
+    p.add_argument("--targets", default=",".join(TARGET_CASES),
+                   help="the target cases at 1 M dossiers, comma-separated subset of " + ",".join(TARGET_CASES)
+                   + " (empty: none)")
+    p.add_argument("--skip-targets", action="store_true", help="leave out the target cases (e)-(h)")
+    p.add_argument("--repeat", type=int, default=3, help="runs of each target case; medians reported (default 3)")
+    p.add_argument("--child", choices=CASES + TARGET_CASES, help=argparse.SUPPRESS)
     p.add_argument("--work", help=argparse.SUPPRESS)
     p.add_argument("--landing", help=argparse.SUPPRESS)
     return p
@@ -496,17 +689,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return child(args)
     args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    unknown = set(args.cases) - set(CASES)
+    args.targets = [] if args.skip_targets else [c.strip() for c in args.targets.split(",") if c.strip()]
+    unknown = (set(args.cases) - set(CASES)) | (set(args.targets) - set(TARGET_CASES))
     if unknown:
         raise SystemExit(f"unknown case(s): {', '.join(sorted(unknown))}")
     sizes = _sizes(args.sizes) if args.sizes else [int(args.dossiers)]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = []
-    for n in sizes:
-        results += run_size(n, args)
-    print("\n" + _table(results))
-    print(f"all results so far: {out / 'results.md'}")
+    if args.cases:
+        for n in sizes:
+            results += run_size(n, args)
+        print("\n" + _table(results))
+        print(f"all results so far: {out / 'results.md'}")
+    if args.targets:
+        run_targets(args)
     if not args.skip_quality:
         # the suites at a million rows: their cost, measured here rather than in the tests
         done = subprocess.run([sys.executable, "-m", "bench.quality", "--rows", "1e6"], cwd=REPO, env=_env())
