@@ -16,7 +16,7 @@ from pipelines.resources import mappings_dir
 from quality.suites import DOSSIER_BUCKET_ROWS, QualityResult, merge_results, validate_dossiers
 from transforms.changes import affected_periods
 from transforms.periods import PERIOD_TYPES, covered_range, index_of
-from transforms.ingest import content_hash, ingest_files
+from transforms.ingest import content_hash, ingest_batch
 from transforms.readers import load_mappings
 from transforms.units import load_registry
 
@@ -75,7 +75,7 @@ def set_aside(landing: Path, path: Path, message: str) -> Path:
     return target
 
 
-BATCH_FILES = 200
+BATCH_FILES = 2000
 BATCH_BYTES = 64 * 1024 * 1024
 
 
@@ -130,9 +130,9 @@ def ingest_landing(
         pending.append((path, source, digest))
     done = 0
     for batch in _batches(pending):
-        results = ingest_files(batch, registry, now=now, mappings=vendors, aliases=aliases)
+        ingested = ingest_batch(batch, registry, now=now, mappings=vendors, aliases=aliases)
         rows = []
-        for (path, source, digest), result in zip(batch, results):
+        for (path, source, digest), result in zip(batch, ingested.results):
             rows.append(
                 {
                     "source_file": source,
@@ -154,12 +154,12 @@ def ingest_landing(
             else:
                 report.files_new += 1
                 report.rows_read += result.rows_read
-                report.rows_quarantined += result.quarantine.height
+        report.rows_quarantined += ingested.quarantine.height
         wh.replace_files(
             con,
             file_rows=rows,
-            versions=pl.concat([r.accepted for r in results]),
-            quarantine=pl.concat([r.quarantine for r in results]),
+            versions=ingested.accepted.drop("__file", strict=False),
+            quarantine=ingested.quarantine.drop("__file", strict=False),
             track_touched=True,
         )
         done += len(batch)
