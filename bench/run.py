@@ -567,7 +567,7 @@ def run_targets(args) -> list[dict]:
                 row = measure(case, work, landing)
             else:
                 _link_tree(landing, work / "landing")
-                row = measure(case, work, work / "landing")
+                row = measure(case, work, work / "landing", profile=args.profile, pyspy=args.py_spy)
             row.update(attempt=attempt, files=meta["files"] if kind == "files" else 1, rows=meta["rows"],
                        when=datetime.now().isoformat(timespec="seconds"))
             rows.append(row)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +14,7 @@ import polars as pl
 
 from pipelines import warehouse as wh
 from pipelines.resources import mappings_dir
-from quality.suites import DOSSIER_BUCKET_ROWS, QualityResult, merge_results, validate_dossiers
+from quality.suites import DOSSIER_BUCKET_ROWS, QualityResult, merge_results, validate_dossiers, warm_up
 from transforms.changes import affected_periods
 from transforms.periods import PERIOD_TYPES, covered_range, index_of
 from transforms.ingest import content_hash, ingest_batch
@@ -75,6 +76,21 @@ def set_aside(landing: Path, path: Path, message: str) -> Path:
     return target
 
 
+def _warm_up_quality() -> None:
+    """The dossier suite checks what the new files give once they are in, and
+    importing great_expectations for it takes seconds: let it happen meanwhile, on
+    another thread (a later use waits for it; a failure there is the later use's)."""
+    import pyarrow  # noqa: F401  (the warehouse needs it too: not imported by two threads at once)
+
+    def run() -> None:
+        try:
+            warm_up()
+        except Exception:
+            pass
+
+    threading.Thread(target=run, name="quality-warm-up", daemon=True).start()
+
+
 BATCH_FILES = 2000
 BATCH_BYTES = 64 * 1024 * 1024
 
@@ -128,6 +144,8 @@ def ingest_landing(
             report.files_skipped += 1
             continue
         pending.append((path, source, digest))
+    if pending:
+        _warm_up_quality()
     done = 0
     for batch in _batches(pending):
         ingested = ingest_batch(batch, registry, now=now, mappings=vendors, aliases=aliases)

@@ -318,6 +318,7 @@ def ingest_batch(
             accepted, quarantine = classified.accepted, classified.quarantine
         else:
             classified = None
+        del batch  # (a first load's text is not held beside its dossiers)
         set_aside = []
         # every file's result shares the same empty frames: its rows are the batch's
         no_rows, none_quarantined = empty_frame(DOSSIER_SCHEMA), empty_frame(QUARANTINE_SCHEMA)

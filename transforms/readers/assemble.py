@@ -48,6 +48,7 @@ class Body:
     path: Path
     fmt: str
     plan: Plan
+    is_grid: bool = False
     kept: pl.DataFrame | None = None
     rows: pl.Series | None = None
     grid: pl.DataFrame | None = None
@@ -61,10 +62,6 @@ class Body:
     unit_declared: bool = False
     encoding: str | None = None
     sheet: str | None = None
-
-    @property
-    def is_grid(self) -> bool:
-        return self.kept is None
 
     @property
     def height(self) -> int:
@@ -90,6 +87,11 @@ class Body:
             empty = grid.null_count().row(0)
             grid = grid.select([c for j, c in enumerate(grid.columns) if j == 0 or j in kept or empty[j] < grid.height])
         self.grid, self.pending = grid, None
+
+    def release(self) -> None:
+        """Let the file's columns go once its rows are in a batch (a batch of files is
+        then held once, not twice)."""
+        self.kept = self.grid = self.spanning = self.rows = None
 
     @property
     def hints(self) -> list[str]:
@@ -156,7 +158,7 @@ def assemble_grid(
     fails). Its totals rows, numbering row and group rows are not dossiers (a group
     row's text becomes the ``unit_hint`` of the rows below it)."""
     body = Body(
-        path=path, fmt=fmt, plan=plan, mapping=mapping, unparsable=unparsable or Body.unparsable,
+        path=path, fmt=fmt, plan=plan, is_grid=True, mapping=mapping, unparsable=unparsable or Body.unparsable,
         spanning=None if spanning is None else spanning.cast(pl.Boolean),
         unit_hints=list(unit_hints or []), encoding=encoding, sheet=sheet,
     )
@@ -229,6 +231,8 @@ def _group_frame(items: list[tuple[int, Body]]) -> pl.DataFrame:
     else:
         frame = pl.concat([b.kept for b in bodies], how="vertical", rechunk=True) if len(bodies) > 1 else first.kept
         extra = [pl.concat([b.rows for b in bodies]).alias("__row")]
+    for body in bodies:
+        body.release()
     return frame.hstack([*extra, ids]).with_row_index("__i")
 
 
@@ -253,8 +257,9 @@ def _cleaned_columns(frame: pl.DataFrame, names: list[str]) -> list[pl.Expr]:
             text = pl.when(text.str.len_bytes() > MAX_CELL_CHARS).then(text.str.slice(0, MAX_CELL_CHARS)).otherwise(text)
         values = distinct.get(n)
         if n not in wide:
-            # normalising ASCII text to NFC changes nothing: only trim
-            out.append(text.str.strip_chars(_WS_CHARS).alias(n))
+            # normalising ASCII text to NFC changes nothing: only trim (the ASCII
+            # characters of normalise's blanks are exactly Unicode's white space)
+            out.append(text.str.strip_chars().alias(n))
         elif values is not None and 2 * len(values) < frame.height and not stats[f"{n}:long"]:
             old = pl.Series(values, dtype=pl.Utf8)
             new = pl.DataFrame({"v": old}).select(clean_text_expr(pl.col("v"))).to_series()
@@ -269,27 +274,26 @@ def _assemble_group(items: list[tuple[int, Body]]) -> tuple[pl.DataFrame, set[in
     the files that have group rows)."""
     first = items[0][1]
     plan, mapping = first.plan, first.mapping
-    frame = _group_frame(items)
+    columns = first.grid.columns if first.is_grid else []
+    spanning = first.spanning is not None
+    frame = _group_frame(items)  # (the bodies' own columns are let go)
     by_field: dict[str, list[int]] = {}
     for i, fld in enumerate(plan.fields):
         by_field.setdefault(fld, []).append(i)
     skip: pl.Expr | None = None
     groups: pl.DataFrame | None = None
     if first.is_grid:
-        columns = first.grid.columns
         totals = totals_rows(frame, columns)
         numbered = [i for i, b in items if b.numbered]
         skip = pl.col("__i").is_in(totals.implode())
         if numbered:
             skip = skip | ((pl.col("__row") == 1) & pl.col("__file").is_in(numbered))
-        groups = group_rows(frame, columns, first.grid_width, set(plan.positions), first.spanning is not None)
-    lazy = frame.lazy().with_columns(_cleaned_columns(frame, [f"__c{i}" for i in range(len(plan.fields))]))
-    # an empty cleaned value is no value (two steps: the cleaned text is computed once)
-    lazy = lazy.with_columns(
-        [pl.when(pl.col(f"__c{i}").str.len_chars() > 0).then(pl.col(f"__c{i}")).alias(f"__c{i}") for i in range(len(plan.fields))]
-    )
-    exprs = [pl.coalesce([pl.col(f"__c{i}") for i in idx]).cast(pl.Utf8).alias(fld) for fld, idx in by_field.items()]
-    lazy = lazy.select("__i", "__file", "__row", pl.col("__row").alias("source_row"), *exprs)
+        groups = group_rows(frame, columns, first.grid_width, set(plan.positions), spanning)
+    cleaned = _cleaned_columns(frame, [f"__c{i}" for i in range(len(plan.fields))])
+    # an empty cleaned value is no value (the cleaned text is computed once: CSE)
+    cells = [pl.when(e.str.len_chars() > 0).then(e) for e in cleaned]
+    exprs = [pl.coalesce([cells[i] for i in idx]).cast(pl.Utf8).alias(fld) for fld, idx in by_field.items()]
+    lazy = frame.lazy().select("__i", "__file", "__row", pl.col("__row").alias("source_row"), *exprs)
     vendor = _vendor_values(by_field, mapping)
     if vendor:
         lazy = lazy.with_columns(vendor)
@@ -308,7 +312,10 @@ def _assemble_group(items: list[tuple[int, Body]]) -> tuple[pl.DataFrame, set[in
             pl.col("__group").forward_fill().over("__file").alias(UNIT_HINT)
         )
         keep = keep & pl.col("__group").is_null()
-    out = lazy.filter(keep).collect()
+    out = lazy.with_columns(keep.alias("__keep")).collect()
+    keep = out.get_column("__keep")
+    if not keep.all():  # (most files keep every row: no copy of them is made)
+        out = out.filter(keep)
     ordered = [f for f in READ_FIELDS if f in by_field] + ([UNIT_HINT] if with_groups else []) + ["source_row"]
     return out.select("__file", *ordered), with_groups
 
