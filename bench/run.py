@@ -417,6 +417,14 @@ def _link_tree(src: Path, dst: Path) -> int:
     return n
 
 
+def _say(row: dict, line: str, note: str = "") -> None:
+    """A case's line as it finishes, and the end of its log when it failed."""
+    status = "ok" if row["ok"] else "FAILED (see " + row["log"] + ")"
+    print(f"  {line}  {status}  {note}".rstrip(), flush=True)
+    if not row["ok"]:
+        print(row.get("error", ""), flush=True)
+
+
 def _fmt_rate(rows: int, seconds: float) -> str:
     return f"{rows / seconds:,.0f}" if seconds > 0 else "—"
 
@@ -487,12 +495,8 @@ def run_size(n: int, args) -> list[dict]:
         row["note"] = row.get("note") or _note(row)
         results.append(row)
         _save(out, [row])
-        status = "ok" if row["ok"] else "FAILED (see " + row["log"] + ")"
-        print(f"  ({LETTER[row['case']]}) {row['case']:<12} {row['wall_s']:>9,.1f} s  "
-              f"{_fmt_rate(n_rows, row['wall_s']):>10} rows/s  {row['peak_rss_mb']:>7,} MB  {status}  {row['note']}",
-              flush=True)
-        if not row["ok"]:
-            print(row.get("error", ""), flush=True)
+        _say(row, f"({LETTER[row['case']]}) {row['case']:<12} {row['wall_s']:>9,.1f} s  "
+                  f"{_fmt_rate(n_rows, row['wall_s']):>10} rows/s  {row['peak_rss_mb']:>7,} MB", row["note"])
 
     print(f"  data: {ds.meta['files']} files, {rows:,} rows, {ds.meta['bytes'] / 1e9:.2f} GB ({gen_s:.0f} s)", flush=True)
     if "pipeline" in args.cases or "incremental" in args.cases:
@@ -580,12 +584,8 @@ def run_targets(args) -> list[dict]:
             row.update(attempt=attempt, files=meta["files"] if kind == "files" else 1, rows=meta["rows"],
                        when=datetime.now().isoformat(timespec="seconds"))
             rows.append(row)
-            status = "ok" if row["ok"] else "FAILED (see " + row["log"] + ")"
-            print(f"  ({LETTER[case]}) {case:<14} run {attempt}: {row['wall_s']:>7,.1f} s wall "
-                  f"{row['cpu_s']:>7,.1f} s CPU {row['peak_rss_mb']:>6,} MB  load {row['load_avg']}  {status}",
-                  flush=True)
-            if not row["ok"]:
-                print(row.get("error", ""), flush=True)
+            _say(row, f"({LETTER[case]}) {case:<14} run {attempt}: {row['wall_s']:>7,.1f} s wall "
+                      f"{row['cpu_s']:>7,.1f} s CPU {row['peak_rss_mb']:>6,} MB  load {row['load_avg']}")
     (out / "targets.json").write_text(json.dumps(rows, indent=2, default=str))
     table = targets_table(rows)
     (out / "targets.md").write_text(table)

@@ -289,19 +289,7 @@ def ingest_batch(
     carry the file's content hash, when the caller has it already. ``mapping``
     applies to every file; else each file gets the one of ``mappings`` whose patterns
     claim it, if any. ``aliases``: the header alias table (default the shipped one)."""
-    results: list[FileResult | None] = [None] * len(items)
-    bodies: list[tuple[int, str, Body]] = []
-    for i, (path, source_name, *known) in enumerate(items):
-        try:
-            own = _mapping_of(source_name, mapping, mappings)
-        except MappingError as exc:
-            results[i] = _empty_result(source_name, known[0] if known else content_hash(path), format_of(Path(path)), str(exc).rstrip("."), [])
-            continue
-        digest, body = _read(Path(path), source_name, own, known[0] if known else None, aliases)
-        if isinstance(body, FileResult):
-            results[i] = body
-        else:
-            bodies.append((i, digest, body))
+    results, bodies = _read_all(items, mapping, mappings, aliases)
     accepted, quarantine = empty_frame(DOSSIER_SCHEMA), empty_frame(QUARANTINE_SCHEMA)
     if bodies:
         batch, facts = _assembled(bodies, results, items)
@@ -313,53 +301,72 @@ def ingest_batch(
         if marks:
             batch = batch.with_columns(_blank_to_false(marks))
         if bodies:
-            classified = _classify_rows(batch, registry, now, names={i: items[i][1] for i, _, _ in bodies},
-                                        hints=_unit_hints(bodies))
+            names = {i: items[i][1] for i, _, _ in bodies}
+            classified = _classify_rows(batch, registry, now, names=names, hints=_unit_hints(bodies))
+            del batch  # (a first load's text is not held beside its dossiers)
+            set_aside = _file_results(bodies, classified, facts, items, results)
             accepted, quarantine = classified.accepted, classified.quarantine
-        else:
-            classified = None
-        del batch  # (a first load's text is not held beside its dossiers)
-        set_aside = []
-        # every file's result shares the same empty frames: its rows are the batch's
-        no_rows, none_quarantined = empty_frame(DOSSIER_SCHEMA), empty_frame(QUARANTINE_SCHEMA)
-        for i, digest, body in bodies:
-            unit_named = classified.unit_named.get(i, False)
-            if body.unit_missing is not None and not unit_named:
-                # no unit column, and neither the ids nor the banner name a unit
-                exc = body.unit_missing
-                results[i] = _empty_result(items[i][1], digest, body.fmt, exc.describe(items[i][1]), exc.missing_fields)
-                set_aside.append(i)
-                continue
-            results[i] = FileResult(
-                source_file=items[i][1],
-                content_hash=digest,
-                format=body.fmt,
-                status="loaded",
-                message=None,
-                rows_read=facts.get(i, (0, []))[0],
-                dropped_columns=list(body.plan.dropped),
-                unreadable=classified.unreadable.get(i, {}),
-                accepted=no_rows,
-                quarantine=none_quarantined,
-            )
-        if set_aside:
-            accepted = accepted.filter(~pl.col("__file").is_in(set_aside))
-            quarantine = quarantine.filter(~pl.col("__file").is_in(set_aside))
+            if set_aside:
+                accepted = accepted.filter(~pl.col("__file").is_in(set_aside))
+                quarantine = quarantine.filter(~pl.col("__file").is_in(set_aside))
     return Batch(results, accepted, quarantine)  # type: ignore[arg-type]
 
 
+def _read_all(items, mapping, mappings, aliases) -> tuple[list[FileResult | None], list[tuple[int, str, Body]]]:
+    """Each item read as far as its body: (a rejected FileResult per file that cannot be
+    used, else None; (item, content hash, body) of the others)."""
+    results: list[FileResult | None] = [None] * len(items)
+    bodies: list[tuple[int, str, Body]] = []
+    for i, (path, source_name, *known) in enumerate(items):
+        try:
+            own = _mapping_of(source_name, mapping, mappings)
+        except MappingError as exc:
+            digest = known[0] if known else content_hash(path)
+            results[i] = _empty_result(source_name, digest, format_of(Path(path)), str(exc).rstrip("."), [])
+            continue
+        digest, body = _read(Path(path), source_name, own, known[0] if known else None, aliases)
+        if isinstance(body, FileResult):
+            results[i] = body
+        else:
+            bodies.append((i, digest, body))
+    return results, bodies
+
+
+def _file_results(bodies, classified: "Classified", facts: dict, items, results: list) -> list[int]:
+    """Each read file's FileResult (its rows are the batch's); the files set aside
+    because nothing names their unit."""
+    set_aside = []
+    # every file's result shares the same empty frames
+    no_rows, none_quarantined = empty_frame(DOSSIER_SCHEMA), empty_frame(QUARANTINE_SCHEMA)
+    for i, digest, body in bodies:
+        source = items[i][1]
+        if body.unit_missing is not None and not classified.unit_named.get(i, False):
+            # no unit column, and neither the ids nor the banner name a unit
+            exc = body.unit_missing
+            results[i] = _empty_result(source, digest, body.fmt, exc.describe(source), exc.missing_fields)
+            set_aside.append(i)
+            continue
+        results[i] = FileResult(
+            source_file=source,
+            content_hash=digest,
+            format=body.fmt,
+            status="loaded",
+            message=None,
+            rows_read=facts.get(i, (0, []))[0],
+            dropped_columns=list(body.plan.dropped),
+            unreadable=classified.unreadable.get(i, {}),
+            accepted=no_rows,
+            quarantine=none_quarantined,
+        )
+    return set_aside
+
+
 def ingest_files(
-    items: list[tuple[Path, str]] | list[tuple[Path, str, str]],
-    registry: pl.DataFrame,
-    *,
-    now: datetime,
-    mapping: SourceMapping | Mapping[str, str | None] | Path | str | None = None,
-    mappings: list[SourceMapping] | None = None,
-    aliases: Path | None = None,
+    items: list[tuple[Path, str]] | list[tuple[Path, str, str]], registry: pl.DataFrame, **options
 ) -> list[FileResult]:
-    """ingest_batch, with each file's accepted dossiers and quarantined rows in its
-    own FileResult. One FileResult per item, in order."""
-    batch = ingest_batch(items, registry, now=now, mapping=mapping, mappings=mappings, aliases=aliases)
+    """ingest_batch (same options), with each file's accepted dossiers and quarantined
+    rows in its own FileResult. One FileResult per item, in order."""
+    batch = ingest_batch(items, registry, **options)
     accepted_by = batch.accepted.partition_by("__file", as_dict=True) if "__file" in batch.accepted.columns else {}
     quarantine_by = batch.quarantine.partition_by("__file", as_dict=True) if "__file" in batch.quarantine.columns else {}
     for i, result in enumerate(batch.results):
