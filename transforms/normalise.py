@@ -82,9 +82,14 @@ _WS_CHARS = (
 )
 
 
+def trimmed_expr(expr: pl.Expr) -> pl.Expr:
+    """NFC + trim (clean_text_expr before an empty value becomes null)."""
+    return expr.cast(pl.Utf8).str.normalize("NFC").str.strip_chars(_WS_CHARS)
+
+
 def clean_text_expr(expr: pl.Expr) -> pl.Expr:
     """NFC + trim; empty / whitespace-only -> null."""
-    e = expr.cast(pl.Utf8).str.normalize("NFC").str.strip_chars(_WS_CHARS)
+    e = trimmed_expr(expr)
     return pl.when(e.str.len_chars() > 0).then(e).otherwise(None)
 
 

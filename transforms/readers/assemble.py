@@ -19,7 +19,7 @@ from typing import Iterable
 import numpy as np
 import polars as pl
 
-from transforms.normalise import X_MARK_FIELDS, _WS_CHARS, clean_text_expr, key_expr, marked_columns, x_mark_columns
+from transforms.normalise import X_MARK_FIELDS, clean_text_expr, key_expr, marked_columns, trimmed_expr, x_mark_columns
 from transforms.readers.header import Plan
 from transforms.readers.mapping import SourceMapping
 from transforms.readers.rows import group_rows, numbering, totals_rows
@@ -237,9 +237,10 @@ def _group_frame(items: list[tuple[int, Body]]) -> pl.DataFrame:
 
 
 def _cleaned_columns(frame: pl.DataFrame, names: list[str]) -> list[pl.Expr]:
-    """Each column cut to MAX_CELL_CHARS and cleaned (normalise.clean_text_expr) the cheapest
-    way its values allow: pure-ASCII text needs no Unicode normalisation, and a
-    column with few distinct values is cleaned once per value."""
+    """Each column cut to MAX_CELL_CHARS and trimmed (normalise.trimmed_expr; the caller
+    makes an empty value null, as clean_text_expr) the cheapest way its values
+    allow: pure-ASCII text needs no Unicode normalisation, and a column with few
+    distinct values is cleaned once per value."""
     if not names:
         return []
     stats = frame.select(
@@ -265,7 +266,7 @@ def _cleaned_columns(frame: pl.DataFrame, names: list[str]) -> list[pl.Expr]:
             new = pl.DataFrame({"v": old}).select(clean_text_expr(pl.col("v"))).to_series()
             out.append(text.replace_strict(old, new, default=None, return_dtype=pl.Utf8).alias(n))
         else:
-            out.append(text.cast(pl.Utf8).str.normalize("NFC").str.strip_chars(_WS_CHARS).alias(n))
+            out.append(trimmed_expr(text).alias(n))
     return out
 
 
