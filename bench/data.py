@@ -423,3 +423,29 @@ def ensure_increment(ds: Dataset, k: int = 40_000, *, update_share: float = 0.12
     (folder / ".complete").write_text(json.dumps({"rows": frame.height, "updates": n_upd, "files": files}))
     log(f"  increment: {frame.height:,} rows ({n_upd:,} updates) in {files} files → {folder}")
     return folder
+
+
+def ensure_one_file(ds: Dataset, *, log=print) -> Path:
+    """The same exports as one CSV (issue 14's case: a clean log in one file): every
+    file of the history's landing folder, in path order, under one header.
+    ``<root>/one-file/landing/dossiers.csv``; the landing folder is returned."""
+    landing = ds.root / "one-file" / "landing"
+    done = ds.root / "one-file" / ".complete"
+    if done.is_file():
+        return landing
+    if landing.exists():
+        shutil.rmtree(landing)
+    landing.mkdir(parents=True)
+    files = sorted(ds.landing.rglob("*.csv"), key=lambda p: p.relative_to(ds.landing).as_posix())
+    rows = 0
+    with open(landing / "dossiers.csv", "wb") as out:
+        for i, path in enumerate(files):
+            data = path.read_bytes()
+            header_end = data.index(b"\n") + 1
+            if i == 0:
+                out.write(data[:header_end])  # BOM and header once
+            out.write(data[header_end:])
+            rows += data.count(b"\n", header_end)
+    done.write_text(json.dumps({"rows": rows, "files_joined": len(files)}))
+    log(f"  one file: {rows:,} rows of {len(files)} files → {landing / 'dossiers.csv'}")
+    return landing

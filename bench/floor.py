@@ -78,3 +78,18 @@ def render(profile: Profile, *, landing: str, registry: str, calendar: str, now:
 def statements(sql: str) -> list[str]:
     """The script's statements, in order (comments-only pieces left out)."""
     return [s for s in re.split(r";\s*\n", sql) if re.sub(r"--[^\n]*", "", s).strip()]
+
+
+# The statement that ends the floor's load: every export read, typed and deduplicated.
+LOAD_ENDS_WITH = "CREATE TEMP TABLE dossiers"
+
+
+def load_statements(sql: str) -> list[str]:
+    """The floor's load alone (issue 11's many-files comparison): the registry and
+    calendar, every CSV read with its types, one copy kept per dossier."""
+    out = []
+    for stmt in statements(sql):
+        out.append(stmt)
+        if re.sub(r"--[^\n]*\n", "", stmt).strip().startswith(LOAD_ENDS_WITH):
+            return out
+    raise ValueError(f"floor.sql has no statement starting {LOAD_ENDS_WITH!r}")

@@ -11,6 +11,18 @@ RSS (os.wait4: the child's own ru_maxrss):
   (d) incremental  one more week of exports dropped on (a)'s landing folder,
                    then run_pipeline again (re-scores only what changed)
 
+and, at 1 million dossiers whatever the size asked (the targets of issues 11 and 14):
+
+  (e) files        the ingest stage of `scoreboard run` (the `dossiers` asset) on the
+                   many-files landing folder: 5 years of monthly exports per system
+  (f) files-floor  the floor's load of the same files: read, type, keep one copy
+  (g) onefile      `scoreboard run` on one CSV of 1 million dossiers over 2 years,
+                   stage by stage (ingest, scoring, site)
+  (h) onefile-floor  floor.sql on that file
+
+each run --repeat times (medians reported: the machine is shared), in one table
+against the floor measured in the same run.
+
 After them, `python -m bench.quality` measures what the quality suites cost at a
 million rows (--skip-quality leaves it out).
 
@@ -37,7 +49,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 NOW = "2026-06-01T00:00:00"  # SCOREBOARD_NOW: after every generated event, the increment's too
 CASES = ("pipeline", "floor", "pandas", "incremental")
-LETTER = {"pipeline": "a", "floor": "b", "pandas": "c", "incremental": "d"}
+TARGET_CASES = ("files", "files-floor", "onefile", "onefile-floor")
+LETTER = {"pipeline": "a", "floor": "b", "pandas": "c", "incremental": "d",
+          "files": "e", "files-floor": "f", "onefile": "g", "onefile-floor": "h"}
+TARGET_DOSSIERS = 1_000_000
+FILES_YEARS, ONEFILE_YEARS = 3, 2  # 3 years: 2,553 monthly files (issue 11: "2,500 files")
+# issue 11: the many-files ingest; issue 14: the whole run against the floor, and memory
+INGEST_TARGET_S = 40.0
+RUN_TARGET_RATIO = 3.0
+RSS_TARGET_MB = 2048
 DEFAULT_OUT = "/tmp/par-bench"
 
 
@@ -65,15 +85,18 @@ class _RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.stage = "start"
         self.since = time.perf_counter()
+        self.cpu_since = time.process_time()
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}  # CPU seconds of the process (every thread) per stage
         self.peaks: dict[str, float] = {}
         self._stop = threading.Event()
 
     def mark(self, stage: str) -> None:
         self.sample()
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         self.seconds[self.stage] = self.seconds.get(self.stage, 0.0) + now - self.since
-        self.stage, self.since = stage, now
+        self.cpu[self.stage] = self.cpu.get(self.stage, 0.0) + cpu - self.cpu_since
+        self.stage, self.since, self.cpu_since = stage, now, cpu
         self.sample()
 
     def sample(self) -> None:
@@ -94,7 +117,8 @@ class _RssSampler(threading.Thread):
         self.mark("end")
         self._stop.set()
         return {
-            stage: {"seconds": round(sec, 2), "peak_rss_mb": round(self.peaks.get(stage, 0.0))}
+            stage: {"seconds": round(sec, 2), "cpu_seconds": round(self.cpu.get(stage, 0.0), 2),
+                    "peak_rss_mb": round(self.peaks.get(stage, 0.0))}
             for stage, sec in self.seconds.items()
         }
 
@@ -158,6 +182,37 @@ def _child_pipeline(args, sampler: _RssSampler) -> dict:
     return cli.run_pipeline(settings, warehouse)
 
 
+def _child_ingest(args, sampler: _RssSampler) -> dict:
+    """The ingest stage of `scoreboard run` alone: the `dossiers` asset, as the CLI
+    materialises it (reading, cleaning, deduplicating, storing, validating)."""
+    import pipelines.assets as assets
+    import pipelines.cli as cli
+    from pipelines.instance import open_instance
+    from pipelines.resources import ScoreboardSettings, Warehouse
+
+    def marked(stage, fn):
+        def run(*a, **kw):
+            sampler.mark(stage)
+            try:
+                return fn(*a, **kw)
+            finally:
+                sampler.mark("ingest")
+        return run
+
+    # the asset's two parts, timed apart: the landing folder, then the first load's validation
+    assets.ingest_landing = marked("ingest: files", assets.ingest_landing)
+    assets.validate_stored_dossiers = marked("ingest: validation", assets.validate_stored_dossiers)
+    work = Path(args.work)
+    settings = ScoreboardSettings.from_env(landing_dir=str(work / "landing"), site_dir=str(work / "site"))
+    warehouse = Warehouse(path=str(work / "warehouse.duckdb"))
+    instance = open_instance()
+    sampler.mark("ingest")
+    meta = cli._metadata(cli._materialize(instance, assets.dossiers, {"settings": settings, "warehouse": warehouse}),
+                         assets.dossiers)
+    sampler.mark("between")
+    return {k: meta.get(k) for k in ("files_ingested", "rows_read", "rows_quarantined", "dossiers")}
+
+
 def _calendar_csv(path: Path) -> Path:
     from transforms.calendar import working_calendar
 
@@ -175,7 +230,7 @@ def _profile():
 def _child_floor(args, sampler: _RssSampler) -> dict:
     import duckdb
 
-    from bench.floor import render, statements
+    from bench.floor import load_statements, render, statements
 
     work = Path(args.work)
     sql = render(
@@ -188,13 +243,18 @@ def _child_floor(args, sampler: _RssSampler) -> dict:
     )
     con = duckdb.connect()
     steps = {}
-    for stmt in statements(sql):
+    load_only = args.child == "files-floor"
+    for stmt in (load_statements(sql) if load_only else statements(sql)):
         body = re.sub(r"--[^\n]*\n", "", stmt).strip()
         name = " ".join(body.split()[:4])
         sampler.mark(name)
         t0 = time.perf_counter()
         con.execute(stmt)
         steps[name] = round(time.perf_counter() - t0, 2)
+    if load_only:
+        rows = con.execute("SELECT count(*) FROM dossiers").fetchall()[0][0]
+        con.close()
+        return {"dossiers": rows, "steps": steps}
     rows = con.execute(f"SELECT count(*) FROM read_parquet('{work / 'floor.parquet'}')").fetchall()[0][0]
     con.close()
     return {"rows_out": rows, "steps": steps}
@@ -223,9 +283,9 @@ def _child_pandas(args, sampler: _RssSampler) -> dict:
 def child(args) -> int:
     sampler = _RssSampler()
     sampler.start()
-    fn = {"pipeline": _child_pipeline, "incremental": _child_pipeline, "floor": _child_floor, "pandas": _child_pandas}[
-        args.child
-    ]
+    fn = {"pipeline": _child_pipeline, "incremental": _child_pipeline, "floor": _child_floor, "pandas": _child_pandas,
+          "files": _child_ingest, "files-floor": _child_floor, "onefile": _child_pipeline,
+          "onefile-floor": _child_floor}[args.child]
     profiler = None
     if args.profile:
         import cProfile
@@ -357,6 +417,14 @@ def _link_tree(src: Path, dst: Path) -> int:
     return n
 
 
+def _say(row: dict, line: str, note: str = "") -> None:
+    """A case's line as it finishes, and the end of its log when it failed."""
+    status = "ok" if row["ok"] else "FAILED (see " + row["log"] + ")"
+    print(f"  {line}  {status}  {note}".rstrip(), flush=True)
+    if not row["ok"]:
+        print(row.get("error", ""), flush=True)
+
+
 def _fmt_rate(rows: int, seconds: float) -> str:
     return f"{rows / seconds:,.0f}" if seconds > 0 else "—"
 
@@ -427,12 +495,8 @@ def run_size(n: int, args) -> list[dict]:
         row["note"] = row.get("note") or _note(row)
         results.append(row)
         _save(out, [row])
-        status = "ok" if row["ok"] else "FAILED (see " + row["log"] + ")"
-        print(f"  ({LETTER[row['case']]}) {row['case']:<12} {row['wall_s']:>9,.1f} s  "
-              f"{_fmt_rate(n_rows, row['wall_s']):>10} rows/s  {row['peak_rss_mb']:>7,} MB  {status}  {row['note']}",
-              flush=True)
-        if not row["ok"]:
-            print(row.get("error", ""), flush=True)
+        _say(row, f"({LETTER[row['case']]}) {row['case']:<12} {row['wall_s']:>9,.1f} s  "
+                  f"{_fmt_rate(n_rows, row['wall_s']):>10} rows/s  {row['peak_rss_mb']:>7,} MB", row["note"])
 
     print(f"  data: {ds.meta['files']} files, {rows:,} rows, {ds.meta['bytes'] / 1e9:.2f} GB ({gen_s:.0f} s)", flush=True)
     if "pipeline" in args.cases or "incremental" in args.cases:
@@ -463,6 +527,146 @@ def run_size(n: int, args) -> list[dict]:
     return results
 
 
+# ------------------------------------------------------------ the target cases
+
+
+def _median(values: list[float]) -> float:
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return float("nan")
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def _stage_seconds(row: dict, prefix: str) -> float:
+    return sum(v["seconds"] for k, v in (row.get("stages") or {}).items() if k == prefix or k.startswith(prefix + ":"))
+
+
+def _stage_cpu(row: dict, prefix: str) -> float:
+    return sum(v.get("cpu_seconds", 0.0) for k, v in (row.get("stages") or {}).items()
+               if k == prefix or k.startswith(prefix + ":"))
+
+
+def _stage_peak(row: dict, prefix: str) -> float:
+    return max([v["peak_rss_mb"] for k, v in (row.get("stages") or {}).items()
+                if k == prefix or k.startswith(prefix + ":")] or [0])
+
+
+def run_targets(args) -> list[dict]:
+    """Cases (e)-(h) at 1 M dossiers, each --repeat times, interleaved so that the
+    pipeline and its floor see the same load."""
+    from bench.data import ensure_history, ensure_one_file
+
+    out = Path(args.out)
+    cases = [c for c in args.targets if c in TARGET_CASES]
+    landings: dict[str, tuple[Path, dict]] = {}
+    if {"files", "files-floor"} & set(cases):
+        ds = ensure_history(out, TARGET_DOSSIERS, FILES_YEARS, args.seed)
+        landings["files"] = (ds.landing, ds.meta)
+    if {"onefile", "onefile-floor"} & set(cases):
+        ds = ensure_history(out, TARGET_DOSSIERS, ONEFILE_YEARS, args.seed)
+        landings["onefile"] = (ensure_one_file(ds), ds.meta)
+    print(f"\n== targets at {TARGET_DOSSIERS:,} dossiers ({args.repeat} runs each)", flush=True)
+    rows: list[dict] = []
+    for attempt in range(1, args.repeat + 1):
+        for case in cases:
+            kind = case.removesuffix("-floor")
+            landing, meta = landings[kind]
+            work = out / "runs" / f"target-{case}"
+            if work.exists():
+                shutil.rmtree(work)
+            work.mkdir(parents=True)
+            if case.endswith("-floor"):
+                row = measure(case, work, landing)
+            else:
+                _link_tree(landing, work / "landing")
+                row = measure(case, work, work / "landing", profile=args.profile, pyspy=args.py_spy)
+            row.update(attempt=attempt, files=meta["files"] if kind == "files" else 1, rows=meta["rows"],
+                       when=datetime.now().isoformat(timespec="seconds"))
+            rows.append(row)
+            _say(row, f"({LETTER[case]}) {case:<14} run {attempt}: {row['wall_s']:>7,.1f} s wall "
+                      f"{row['cpu_s']:>7,.1f} s CPU {row['peak_rss_mb']:>6,} MB  load {row['load_avg']}")
+    (out / "targets.json").write_text(json.dumps(rows, indent=2, default=str))
+    table = targets_table(rows)
+    (out / "targets.md").write_text(table)
+    print("\n" + table, flush=True)
+    return rows
+
+
+def targets_table(rows: list[dict]) -> str:
+    """One table: the many-files ingest against the floor's load, the one-file run stage
+    by stage against the floor, peak RSS; medians of the runs (wall and CPU s)."""
+    by_case: dict[str, list[dict]] = {}
+    for r in rows:
+        if r.get("ok"):
+            by_case.setdefault(r["case"], []).append(r)
+
+    def med(case: str, fn) -> float:
+        return _median([fn(r) for r in by_case.get(case, [])])
+
+    def num(case: str, fn, digits: int = 1) -> str:
+        return f"{med(case, fn):,.{digits}f}" if case in by_case else "—"
+
+    def stage_line(case: str, name: str, label: str, prefix: str) -> str:
+        return (f"| {name} | {label} | {num(case, lambda r: _stage_seconds(r, prefix))} | "
+                f"{num(case, lambda r: _stage_cpu(r, prefix))} | {num(case, lambda r: _stage_peak(r, prefix), 0)} "
+                "| | | | | |")
+
+    def floor_cells(case: str, wall: float) -> str:
+        floor = med(case, lambda r: r["wall_s"]) if case in by_case else float("nan")
+        return (f"{num(case, lambda r: r['wall_s'])} | {num(case, lambda r: r['cpu_s'])} | "
+                f"{wall / floor:,.1f}")
+
+    loads = [x for r in rows for x in r.get("load_avg", [])]
+    runs = max((len(v) for v in by_case.values()), default=0)
+    lines = [
+        f"Medians of {runs} run(s); load average {min(loads, default=0):.1f}–{max(loads, default=0):.1f} "
+        f"on {os.cpu_count()} CPUs. Wall s; CPU s = user + system of the process, every thread "
+        "(a stage's: the process's during it). The floor runs in the same session, between the pipeline's runs.",
+        "",
+        "| case | stage | wall s | CPU s | peak RSS MB | floor wall s | floor CPU s | × floor (wall) | target | |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    if "files" in by_case:
+        r0 = by_case["files"][0]
+        name = f"(e) many files: {r0['files']:,} files, {r0['rows']:,} rows"
+        lines.append(stage_line("files", name, "reading, cleaning, storing (`ingest_landing`)", "ingest: files"))
+        lines.append(stage_line("files", name, "first-load validation (great_expectations)", "ingest: validation"))
+        stage = med("files", lambda r: _stage_seconds(r, "ingest"))
+        ok = stage <= INGEST_TARGET_S
+        lines.append(
+            f"| {name} | **ingest stage** (the `dossiers` asset) | {stage:,.1f} | "
+            f"{num('files', lambda r: _stage_cpu(r, 'ingest'))} | {num('files', lambda r: _stage_peak(r, 'ingest'), 0)} | "
+            f"{floor_cells('files-floor', stage)} | ≤ {INGEST_TARGET_S:.0f} s | {'met' if ok else '**missed**'} |"
+        )
+        wall = med("files", lambda r: r["wall_s"])
+        lines.append(
+            f"| {name} | the process (imports, Dagster, ingest) | {wall:,.1f} | {num('files', lambda r: r['cpu_s'])} | "
+            f"{num('files', lambda r: r['peak_rss_mb'], 0)} | {floor_cells('files-floor', wall)} | | |"
+        )
+    if "onefile" in by_case:
+        r0 = by_case["onefile"][0]
+        name = f"(g) one file, {r0['rows']:,} rows, {ONEFILE_YEARS} years"
+        for label, prefix in (("ingest", "ingest"), ("scoring: weeks", "weeks"), ("scoring: months", "months"),
+                              ("site", "site")):
+            lines.append(stage_line("onefile", name, label, prefix))
+        wall = med("onefile", lambda r: r["wall_s"])
+        floor = med("onefile-floor", lambda r: r["wall_s"]) if "onefile-floor" in by_case else float("nan")
+        peak = med("onefile", lambda r: r["peak_rss_mb"])
+        ok = wall / floor <= RUN_TARGET_RATIO and peak < RSS_TARGET_MB
+        lines.append(
+            f"| {name} | **`scoreboard run`** (the process) | {wall:,.1f} | {num('onefile', lambda r: r['cpu_s'])} | "
+            f"{peak:,.0f} | {floor_cells('onefile-floor', wall)} | ≤ {RUN_TARGET_RATIO:.0f}× floor, "
+            f"< {RSS_TARGET_MB / 1024:.0f} GB | {'met' if ok else '**missed**'} |"
+        )
+        no_site = med("onefile", lambda r: r["wall_s"] - _stage_seconds(r, "site"))
+        lines.append(
+            f"| {name} | the run without the site | {no_site:,.1f} | "
+            f"{num('onefile', lambda r: r['cpu_s'] - _stage_cpu(r, 'site'))} | | {floor_cells('onefile-floor', no_site)} | | |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _sizes(text: str) -> list[int]:
     return [int(float(s)) for s in text.split(",") if s.strip()]
 
@@ -485,7 +689,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", action="store_true", help="run the pipeline cases under cProfile (slower)")
     p.add_argument("--py-spy", metavar="PATH", help="sample the pipeline cases with this py-spy binary "
                    "(pip install --target /tmp/pyspy py-spy); summaries in <run>/<case>.pyspy.txt")
-    p.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
+    p.add_argument("--targets", default=",".join(TARGET_CASES),
+                   help="the target cases at 1 M dossiers, comma-separated subset of " + ",".join(TARGET_CASES)
+                   + " (empty: none)")
+    p.add_argument("--skip-targets", action="store_true", help="leave out the target cases (e)-(h)")
+    p.add_argument("--repeat", type=int, default=3, help="runs of each target case; medians reported (default 3)")
+    p.add_argument("--child", choices=CASES + TARGET_CASES, help=argparse.SUPPRESS)
     p.add_argument("--work", help=argparse.SUPPRESS)
     p.add_argument("--landing", help=argparse.SUPPRESS)
     return p
@@ -496,17 +705,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return child(args)
     args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    unknown = set(args.cases) - set(CASES)
+    args.targets = [] if args.skip_targets else [c.strip() for c in args.targets.split(",") if c.strip()]
+    unknown = (set(args.cases) - set(CASES)) | (set(args.targets) - set(TARGET_CASES))
     if unknown:
         raise SystemExit(f"unknown case(s): {', '.join(sorted(unknown))}")
     sizes = _sizes(args.sizes) if args.sizes else [int(args.dossiers)]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = []
-    for n in sizes:
-        results += run_size(n, args)
-    print("\n" + _table(results))
-    print(f"all results so far: {out / 'results.md'}")
+    if args.cases:
+        for n in sizes:
+            results += run_size(n, args)
+        print("\n" + _table(results))
+        print(f"all results so far: {out / 'results.md'}")
+    if args.targets:
+        run_targets(args)
     if not args.skip_quality:
         # the suites at a million rows: their cost, measured here rather than in the tests
         done = subprocess.run([sys.executable, "-m", "bench.quality", "--rows", "1e6"], cwd=REPO, env=_env())

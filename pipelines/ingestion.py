@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,10 +15,10 @@ import polars as pl
 from pipelines import warehouse as wh
 from pipelines.drift import DriftInputs, apply_releases, store_files
 from pipelines.resources import mappings_dir
-from quality.suites import DOSSIER_BUCKET_ROWS, QualityResult, merge_results, validate_dossiers
+from quality.suites import DOSSIER_BUCKET_ROWS, QualityResult, merge_results, validate_dossiers, warm_up
 from transforms.changes import affected_periods
 from transforms.periods import PERIOD_TYPES, covered_range, index_of, parse_key
-from transforms.ingest import content_hash, ingest_files
+from transforms.ingest import content_hash, ingest_batch
 from transforms.readers import load_mappings
 from transforms.units import load_registry
 
@@ -91,7 +92,22 @@ def set_aside(landing: Path, path: Path, message: str) -> Path:
     return target
 
 
-BATCH_FILES = 200
+def _warm_up_quality() -> None:
+    """The dossier suite checks what the new files give once they are in, and
+    importing great_expectations for it takes seconds: let it happen meanwhile, on
+    another thread (a later use waits for it; a failure there is the later use's)."""
+    import pyarrow  # noqa: F401  (the warehouse needs it too: not imported by two threads at once)
+
+    def run() -> None:
+        try:
+            warm_up()
+        except Exception:
+            pass
+
+    threading.Thread(target=run, name="quality-warm-up", daemon=True).start()
+
+
+BATCH_FILES = 2000
 BATCH_BYTES = 64 * 1024 * 1024
 
 
@@ -148,11 +164,13 @@ def ingest_landing(
             report.files_skipped += 1
             continue
         pending.append((path, source, digest))
+    if pending:
+        _warm_up_quality()
     done = 0
     for batch in _batches(pending):
-        results = ingest_files(batch, registry, now=now, mappings=vendors, aliases=aliases)
+        ingested = ingest_batch(batch, registry, now=now, mappings=vendors, aliases=aliases)
         rows = []
-        for (path, source, digest), result in zip(batch, results):
+        for (path, source, digest), result in zip(batch, ingested.results):
             rows.append(
                 {
                     "source_file": source,
@@ -174,12 +192,12 @@ def ingest_landing(
             else:
                 report.files_new += 1
                 report.rows_read += result.rows_read
-                report.rows_quarantined += result.quarantine.height
+        report.rows_quarantined += ingested.quarantine.height
         findings = store_files(
             con,
             file_rows=rows,
-            versions=pl.concat([r.accepted for r in results]),
-            quarantine=pl.concat([r.quarantine for r in results]),
+            versions=ingested.accepted.drop("__file", strict=False),
+            quarantine=ingested.quarantine.drop("__file", strict=False),
             units=registry,
             now=now,
             inputs=drift,

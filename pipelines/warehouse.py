@@ -366,7 +366,8 @@ def insert(
     if frame.height == 0:
         return
     schema = schema or TABLES[table]
-    arrow = frame.select([pl.col(c).cast(t) for c, t in schema.items()]).to_arrow()
+    # (Arrow's string views: the text is handed over, not copied into large strings)
+    arrow = frame.select([pl.col(c).cast(t) for c, t in schema.items()]).to_arrow(compat_level=pl.CompatLevel.newest())
     con.register("_incoming", arrow)
     try:
         con.execute(f'INSERT INTO "{table}" ({_names(schema)}) SELECT {_names(schema)} FROM _incoming')

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 import xlsxwriter
 
-from transforms.ingest import QUARANTINE_SCHEMA, FileResult, content_hash, ingest_file
+from transforms.ingest import QUARANTINE_SCHEMA, FileResult, content_hash, ingest_file, ingest_files
 from transforms.schema import CANONICAL_FIELDS, DOSSIER_SCHEMA
 from transforms.units import load_registry
 
@@ -343,3 +343,45 @@ def test_rejected_garbage(tmp_path, registry):
 def test_quarantine_fields_cover_every_canonical_field(tmp_path, registry):
     res = one_row(tmp_path, registry, dossier_id="")
     assert [c for c in res.quarantine.columns if c in CANONICAL_FIELDS] == list(CANONICAL_FIELDS)
+
+
+# ------------------------------------------------------------------- batches
+
+
+def test_a_batch_gives_each_file_what_it_gives_alone(tmp_path, registry):
+    """Files of several shapes cleaned together (one query per shape) give, file by
+    file, exactly what each gives alone: rows, quarantine, x marks, counts, messages;
+    a file whose CSV cannot be parsed is set aside alone, the others load."""
+    rows = example_rows()
+    (tmp_path / "a").mkdir()
+    example = tmp_path / "a" / "dossiers.csv"
+    example.write_bytes(EXAMPLE.read_bytes())
+    numbered = tmp_path / "a" / "numbered.csv"  # the same shape, a numbering row and a totals row
+    text = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    width = len(next(csv.reader([text[0]])))
+    numbered.write_text(
+        "\n".join([text[0], ",".join(str(i) for i in range(1, width + 1)), *text[1:4], "Tổng cộng" + "," * (width - 1)]) + "\n",
+        encoding="utf-8",
+    )
+    book = tmp_path / "so_theo_doi.xlsx"
+    write_xlsx(book, rows)
+    marks = tmp_path / "x.csv"
+    write_csv(marks, [
+        {**BASE, "dossier_id": "X-1", "complaint": "x", "synced": "x"},
+        {**BASE, "dossier_id": "X-2", "complaint": "", "synced": "không"},
+        {**BASE, "dossier_id": "X-3", "complaint": "X", "synced": ""},
+    ], [*BASE, "complaint", "synced"])
+    bad_date = tmp_path / "bad.csv"
+    write_csv(bad_date, [{**BASE, "dossier_id": "B-1", "received_at": "31/02/2024"}, {**BASE, "dossier_id": "B-2"}], list(BASE))
+    broken = tmp_path / "broken.csv"
+    broken.write_text(",".join(BASE) + "\n" + 'Z-1,001,,"1.001776"x,4,,10/01/2024 08:00,,,,\n', encoding="utf-8")
+    files = [example, book, marks, broken, numbered, bad_date]
+    items = [(p, p.relative_to(tmp_path).as_posix()) for p in files]
+    together = ingest_files(items, registry, now=NOW)
+    alone = [ingest_file(p, registry, now=NOW, source_name=name) for p, name in items]
+    assert [r.status for r in together] == ["loaded", "loaded", "loaded", "rejected", "loaded", "loaded"]
+    assert "cannot be parsed as CSV" in together[3].message
+    assert together[4].rows_read == 3  # neither the numbering row nor the totals row
+    assert together[5].rows_quarantined == 1
+    for t, a in zip(together, alone):
+        assert result_text(t) == result_text(a)

@@ -18,6 +18,8 @@ Everything here is vectorised Polars; no Dagster import.
 
 from __future__ import annotations
 
+import functools
+
 import hashlib
 from datetime import date, timedelta
 from pathlib import Path
@@ -73,12 +75,18 @@ def load_overlay(path: Path | None = None) -> pl.DataFrame:
     return frame.drop("_raw_date").sort("date").cast(OVERLAY_SCHEMA)
 
 
+@functools.lru_cache(maxsize=16)
+def _package_years(first: int, last: int) -> tuple[tuple[date, ...], tuple[date, ...]]:
+    """Holidays and weekend working days of the ``holidays`` package in these years
+    (its lunar holidays take a while to work out: once per process)."""
+    vn = holidays.country_holidays("VN", years=range(first, last + 1))
+    return tuple(sorted(vn)), tuple(sorted(getattr(vn, "weekend_workdays", ())))
+
+
 def _package_days(start: date, end: date) -> tuple[list[date], list[date]]:
     """Holidays and weekend working days of the ``holidays`` package within [start, end]."""
-    vn = holidays.country_holidays("VN", years=range(start.year, end.year + 1))
-    off = sorted(d for d in vn if start <= d <= end)
-    worked = sorted(d for d in getattr(vn, "weekend_workdays", ()) if start <= d <= end)
-    return off, worked
+    off, worked = _package_years(start.year, end.year)
+    return [d for d in off if start <= d <= end], [d for d in worked if start <= d <= end]
 
 
 def working_calendar(start: date, end: date, overlay: pl.DataFrame | None = None) -> pl.DataFrame:

@@ -1,9 +1,10 @@
-"""One file in, accepted dossiers and quarantined rows out (dossier-log.md).
+"""Files in, accepted dossiers and quarantined rows out (dossier-log.md).
 
-``ingest_file`` = read (allow-list of canonical columns) -> normalise -> resolve
-units -> classify each row: accepted, or quarantined with the first reason that
-applies, in the spec's order. A file that cannot be used at all is 'rejected' with
-a clear message (file, reason, missing fields; never a value).
+``ingest_batch`` = read each file (allow-list of canonical columns) -> clean,
+normalise, resolve units and classify the rows of all the files together: accepted,
+or quarantined with the first reason that applies, in the spec's order. A file that
+cannot be used at all is 'rejected' with a clear message (file, reason, missing
+fields; never a value). ``ingest_file(s)`` give each file's rows in its own result.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ import polars as pl
 from transforms.classify import due_end_expr
 from transforms.normalise import BAD_DATE, MAX_TEXT_CHARS, UNREADABLE, normalise, procedure_key_expr
 from transforms.readers import (
+    Body,
     MappingError,
-    RawTable,
     SourceMapping,
     UnusableFile,
+    assemble_bodies,
+    batch_facts,
     format_of,
     mapping_for,
-    read_table,
+    read_body,
 )
 from transforms.schema import (
     CANONICAL_FIELDS,
@@ -169,14 +172,14 @@ def ingest_file(
 
 def _read(
     path: Path, source_name: str, mapping, digest: str | None = None, aliases: Path | None = None
-) -> tuple[str, RawTable | FileResult]:
-    """(content hash, the file's raw table) or a rejected FileResult."""
+) -> tuple[str, Body | FileResult]:
+    """(content hash, the file's body) or a rejected FileResult."""
     try:
         digest = digest or content_hash(path)
     except OSError:
         return "", _empty_result(source_name, "", format_of(path), f"{source_name}: the file cannot be read", [])
     try:
-        return digest, read_table(path, mapping, aliases)
+        return digest, read_body(path, mapping, aliases)
     except UnusableFile as exc:
         return digest, _empty_result(
             source_name, digest, format_of(path), exc.describe(source_name), exc.missing_fields
@@ -184,28 +187,25 @@ def _read(
     except MappingError as exc:  # the mapping's fault, said in its own sentence
         return digest, _empty_result(source_name, digest, format_of(path), f"{source_name}: {exc}", [])
     except Exception as exc:  # never show a library message: it may quote values
-        return digest, _empty_result(
-            source_name,
-            digest,
-            format_of(path),
-            f"{source_name}: the file cannot be read ({type(exc).__name__})",
-            [],
-        )
+        return digest, _unreadable(source_name, digest, path, exc)
 
 
-def _blank_to_false(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
-    """In a column of only `x` marks an empty cell means no: say so before files are
-    normalised together (the rule is per file)."""
-    return frame.with_columns(
-        [
-            pl.when(pl.col(c).is_null() | (pl.col(c).str.strip_chars() == ""))
-            .then(pl.lit("0"))
-            .otherwise(pl.col(c))
-            .alias(c)
-            for c in columns
-            if c in frame.columns
-        ]
+def _unreadable(source_name: str, digest: str, path: Path, exc: Exception) -> FileResult:
+    return _empty_result(
+        source_name, digest, format_of(path), f"{source_name}: the file cannot be read ({type(exc).__name__})", []
     )
+
+
+def _blank_to_false(columns: dict[str, list[int]]) -> list[pl.Expr]:
+    """In a column of only `x` marks an empty cell means no: say so before files are
+    normalised together (the rule is per file; ``columns``: column -> its files)."""
+    return [
+        pl.when(pl.col("__file").is_in(files) & (pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")))
+        .then(pl.lit("0"))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c, files in columns.items()
+    ]
 
 
 def _mapping_of(source_name: str, mapping, mappings: list[SourceMapping] | None):
@@ -216,17 +216,65 @@ def _mapping_of(source_name: str, mapping, mappings: list[SourceMapping] | None)
     return mapping_for(source_name, mappings)
 
 
-def _unit_hints(raws: list[tuple[int, str, RawTable]]) -> pl.DataFrame:
+def _unit_hints(bodies: list[tuple[int, str, Body]]) -> pl.DataFrame:
     """The files' unit evidence, one line per row (never stored)."""
     rows = [
-        {"__file": i, "hint": hint, "explicit": raw.unit_declared}
-        for i, _, raw in raws
-        for hint in raw.unit_hints
+        {"__file": i, "hint": hint, "explicit": body.declared}
+        for i, _, body in bodies
+        for hint in body.hints
     ]
     return pl.DataFrame(rows, schema={"__file": pl.Int32, "hint": pl.Utf8, "explicit": pl.Boolean})
 
 
-def ingest_files(
+def _assembled(bodies: list[tuple[int, str, Body]], results: list, items) -> tuple[pl.DataFrame, dict]:
+    """The bodies parsed, cleaned and assembled together, and per file (rows read, x
+    marks). A file whose body cannot be parsed is set aside (in ``results``), as when
+    it cannot be read; should one file's rows break the batch, each is assembled
+    alone and the ones that fail are set aside too."""
+
+    def set_aside(i: int, digest: str, body: Body, exc: Exception) -> None:
+        source = items[i][1]
+        if isinstance(exc, UnusableFile):
+            results[i] = _empty_result(source, digest, body.fmt, exc.describe(source), exc.missing_fields)
+        else:  # never show a library message: it may quote values
+            results[i] = _unreadable(source, digest, body.path, exc)
+
+    try:
+        done = assemble_bodies([(i, body) for i, _, body in bodies])
+        for i, digest, body in bodies:
+            if i in done.failed:
+                set_aside(i, digest, body, done.failed[i])
+        return done.frame, batch_facts(done.frame)
+    except Exception:
+        pass
+    frames, facts = [], {}
+    for i, digest, body in bodies:
+        if results[i] is not None:
+            continue
+        try:
+            done = assemble_bodies([(i, body)])
+            if done.failed:
+                raise done.failed[i]
+        except Exception as exc:
+            set_aside(i, digest, body, exc)
+            continue
+        frames.append(done.frame)
+        facts.update(batch_facts(done.frame))
+    return (pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()), facts
+
+
+@dataclass
+class Batch:
+    """Several files ingested together: one FileResult per file (its accepted and
+    quarantine frames left empty: the rows are in the batch's frames, in file then
+    row order, with their ``source_file``)."""
+
+    results: list[FileResult]
+    accepted: pl.DataFrame
+    quarantine: pl.DataFrame
+
+
+def ingest_batch(
     items: list[tuple[Path, str]] | list[tuple[Path, str, str]],
     registry: pl.DataFrame,
     *,
@@ -234,82 +282,145 @@ def ingest_files(
     mapping: SourceMapping | Mapping[str, str | None] | Path | str | None = None,
     mappings: list[SourceMapping] | None = None,
     aliases: Path | None = None,
-) -> list[FileResult]:
-    """Several files at once: each is read on its own (its header, its x-mark columns,
-    its per-source mapping), then all rows are normalised, resolved and classified
-    together, which costs about the same for one file as for hundreds. One
-    FileResult per item, in order. An item may carry the file's content hash, when
-    the caller has it already. ``mapping`` applies to every file; else each file
-    gets the one of ``mappings`` whose patterns claim it, if any. ``aliases``: the
-    header alias table (default the shipped one)."""
+) -> Batch:
+    """Several files at once: each is read on its own (its header, its per-source
+    mapping), then all rows are cleaned, normalised, resolved and classified
+    together, which costs about the same for one file as for hundreds. An item may
+    carry the file's content hash, when the caller has it already. ``mapping``
+    applies to every file; else each file gets the one of ``mappings`` whose patterns
+    claim it, if any. ``aliases``: the header alias table (default the shipped one)."""
+    results, bodies = _read_all(items, mapping, mappings, aliases)
+    accepted, quarantine = empty_frame(DOSSIER_SCHEMA), empty_frame(QUARANTINE_SCHEMA)
+    if bodies:
+        batch, facts = _assembled(bodies, results, items)
+        bodies = [b for b in bodies if results[b[0]] is None]
+        marks: dict[str, list[int]] = {}
+        for i, (_, columns) in facts.items():
+            for c in columns:
+                marks.setdefault(c, []).append(i)
+        if marks:
+            batch = batch.with_columns(_blank_to_false(marks))
+        if bodies:
+            names = {i: items[i][1] for i, _, _ in bodies}
+            classified = _classify_rows(batch, registry, now, names=names, hints=_unit_hints(bodies))
+            del batch  # (a first load's text is not held beside its dossiers)
+            set_aside = _file_results(bodies, classified, facts, items, results)
+            accepted, quarantine = classified.accepted, classified.quarantine
+            if set_aside:
+                accepted = accepted.filter(~pl.col("__file").is_in(set_aside))
+                quarantine = quarantine.filter(~pl.col("__file").is_in(set_aside))
+    return Batch(results, accepted, quarantine)  # type: ignore[arg-type]
+
+
+def _read_all(items, mapping, mappings, aliases) -> tuple[list[FileResult | None], list[tuple[int, str, Body]]]:
+    """Each item read as far as its body: (a rejected FileResult per file that cannot be
+    used, else None; (item, content hash, body) of the others)."""
     results: list[FileResult | None] = [None] * len(items)
-    raws: list[tuple[int, str, RawTable]] = []
+    bodies: list[tuple[int, str, Body]] = []
     for i, (path, source_name, *known) in enumerate(items):
         try:
             own = _mapping_of(source_name, mapping, mappings)
         except MappingError as exc:
-            results[i] = _empty_result(source_name, known[0] if known else content_hash(path), format_of(Path(path)), str(exc).rstrip("."), [])
+            digest = known[0] if known else content_hash(path)
+            results[i] = _empty_result(source_name, digest, format_of(Path(path)), str(exc).rstrip("."), [])
             continue
-        digest, raw = _read(Path(path), source_name, own, known[0] if known else None, aliases)
-        if isinstance(raw, FileResult):
-            results[i] = raw
+        digest, body = _read(Path(path), source_name, own, known[0] if known else None, aliases)
+        if isinstance(body, FileResult):
+            results[i] = body
         else:
-            raws.append((i, digest, raw))
-    if raws:
-        frames = [
-            _blank_to_false(raw.frame, raw.x_mark_columns).with_columns(__file=pl.lit(i, dtype=pl.Int32))
-            for i, _, raw in raws
-        ]
-        batch = pl.concat(frames, how="diagonal_relaxed")
-        per_file = _classify_rows(batch, registry, now, names={i: items[i][1] for i, _, _ in raws}, hints=_unit_hints(raws))
-        for i, digest, raw in raws:
-            accepted, quarantine, unreadable, unit_named = per_file[i]
-            if raw.unit_missing is not None and not unit_named:
-                # no unit column, and neither the ids nor the banner name a unit
-                exc = raw.unit_missing
-                results[i] = _empty_result(items[i][1], digest, raw.format, exc.describe(items[i][1]), exc.missing_fields)
-                continue
-            results[i] = FileResult(
-                source_file=items[i][1],
-                content_hash=digest,
-                format=raw.format,
-                status="loaded",
-                message=None,
-                rows_read=raw.rows_read,
-                dropped_columns=list(raw.dropped_columns),
-                unreadable=unreadable,
-                accepted=accepted,
-                quarantine=quarantine,
-            )
-    return results  # type: ignore[return-value]
+            bodies.append((i, digest, body))
+    return results, bodies
+
+
+def _file_results(bodies, classified: "Classified", facts: dict, items, results: list) -> list[int]:
+    """Each read file's FileResult (its rows are the batch's); the files set aside
+    because nothing names their unit."""
+    set_aside = []
+    # every file's result shares the same empty frames
+    no_rows, none_quarantined = empty_frame(DOSSIER_SCHEMA), empty_frame(QUARANTINE_SCHEMA)
+    for i, digest, body in bodies:
+        source = items[i][1]
+        if body.unit_missing is not None and not classified.unit_named.get(i, False):
+            # no unit column, and neither the ids nor the banner name a unit
+            exc = body.unit_missing
+            results[i] = _empty_result(source, digest, body.fmt, exc.describe(source), exc.missing_fields)
+            set_aside.append(i)
+            continue
+        results[i] = FileResult(
+            source_file=source,
+            content_hash=digest,
+            format=body.fmt,
+            status="loaded",
+            message=None,
+            rows_read=facts.get(i, (0, []))[0],
+            dropped_columns=list(body.plan.dropped),
+            unreadable=classified.unreadable.get(i, {}),
+            accepted=no_rows,
+            quarantine=none_quarantined,
+        )
+    return set_aside
+
+
+def ingest_files(
+    items: list[tuple[Path, str]] | list[tuple[Path, str, str]], registry: pl.DataFrame, **options
+) -> list[FileResult]:
+    """ingest_batch (same options), with each file's accepted dossiers and quarantined
+    rows in its own FileResult. One FileResult per item, in order."""
+    batch = ingest_batch(items, registry, **options)
+    accepted_by = batch.accepted.partition_by("__file", as_dict=True) if "__file" in batch.accepted.columns else {}
+    quarantine_by = batch.quarantine.partition_by("__file", as_dict=True) if "__file" in batch.quarantine.columns else {}
+    for i, result in enumerate(batch.results):
+        if result.status != "loaded":
+            continue
+        a, q = accepted_by.get((i,)), quarantine_by.get((i,))
+        if a is not None:
+            result.accepted = a.drop("__file")
+        if q is not None:
+            result.quarantine = q.drop("__file")
+    return batch.results
+
+
+def _procedure_keys(frame: pl.DataFrame) -> pl.Expr:
+    """The normalised name of each procedure known only by its name (keyed once per
+    name: a batch repeats a few hundred names)."""
+    names = frame.filter(pl.col("procedure_code").is_null()).get_column("procedure_name").drop_nulls().unique()
+    keys = pl.DataFrame({"name": names}).select(procedure_key_expr(pl.col("name"))).to_series()
+    return pl.col("procedure_name").replace_strict(names, keys, default=None, return_dtype=pl.Utf8)
+
+
+@dataclass
+class Classified:
+    accepted: pl.DataFrame  # DOSSIER_SCHEMA and __file, in file then row order (the batch's)
+    quarantine: pl.DataFrame  # QUARANTINE_SCHEMA and __file, likewise
+    unreadable: dict[int, dict[str, int]]  # per file: field -> values that could not be read
+    unit_named: dict[int, bool]  # per file: whether anything names a unit for some row
 
 
 def _classify_rows(
     batch: pl.DataFrame, registry: pl.DataFrame, now: datetime, names: dict[int, str], hints: pl.DataFrame | None = None
-) -> dict[int, tuple[pl.DataFrame, pl.DataFrame, dict[str, int], bool]]:
-    """Raw rows of several files (``__file`` says which) → per file: accepted
-    dossiers, quarantined rows, counts of unreadable values, and whether anything
-    names a unit for some row (its columns, ids, group rows or file evidence)."""
+) -> Classified:
+    """Raw rows of several files (``__file`` says which) → accepted dossiers,
+    quarantined rows, and per file the counts of unreadable values and whether
+    anything names a unit for some row (its columns, ids, group rows or file
+    evidence)."""
     for name in CANONICAL_FIELDS:
         if name not in batch.columns:
             batch = batch.with_columns(pl.lit(None, dtype=pl.Utf8).alias(name))
-    typed, _ = normalise(batch, x_marks=[], flags=True, cleaned=True)  # read_table cleaned it
-    typed = typed.with_columns(batch.get_column("__file"))
+    typed, _ = normalise(batch, x_marks=[], flags=True, cleaned=True)  # the readers cleaned it
+    # (row for row the batch's: normalising and resolving keep the rows and their order)
+    extra = [batch.get_column("__file"), batch.get_column("received_at").is_not_null().alias("__raw_received")]
     if UNIT_HINT in batch.columns:
-        typed = typed.with_columns(batch.get_column(UNIT_HINT))
-    resolved = resolve_units(typed, registry, hints)
+        extra.append(batch.get_column(UNIT_HINT))
+    resolved = resolve_units(typed.hstack(extra), registry, hints)
     unit_named = dict(
         resolved.group_by("__file").agg((pl.col("unit_problem") != NO_UNIT).fill_null(True).any()).iter_rows()
     )
-    raw_received = batch.select(pl.col("__file"), pl.col("source_row"), __raw_received=pl.col("received_at").is_not_null())
-    classified = resolved.join(raw_received, on=["__file", "source_row"], how="left").with_columns(
-        reason_expr(now, pl.col("__raw_received")).alias("reason")
-    )
+    classified = resolved.with_columns(reason_expr(now, pl.col("__raw_received")).alias("reason"))
     source_file = pl.col("__file").replace_strict(names, return_dtype=pl.Utf8)
     # A procedure known only by its name is keyed by the normalised name
     # (dossier-log.md, Real exports): bottlenecks, the catalogue's due dates and the
     # dossier suite then see one key per procedure.
-    procedure = pl.coalesce(pl.col("procedure_code"), procedure_key_expr(pl.col("procedure_name")))
+    procedure = pl.coalesce(pl.col("procedure_code"), _procedure_keys(classified))
     accepted = classified.filter(pl.col("reason").is_null()).select(
         pl.col("__file"),
         *[
@@ -322,17 +433,12 @@ def _classify_rows(
     # Quarantine: the normalised canonical value as text; when a value could not be
     # read, the file's (trimmed) text of that canonical field, unless it is too long
     # to be a value. Never other columns.
-    raw_text = batch.select(
-        pl.col("__file"),
-        pl.col("source_row"),
-        *[
-            pl.when(pl.col(name).str.len_chars() <= MAX_TEXT_CHARS).then(pl.col(name)).alias(f"__raw_{name}")
-            for name in CANONICAL_FIELDS
-        ],
+    held = classified.get_column("reason").is_not_null()
+    raw_text = batch.filter(held).select(
+        pl.when(pl.col(name).str.len_chars() <= MAX_TEXT_CHARS).then(pl.col(name)).alias(f"__raw_{name}")
+        for name in CANONICAL_FIELDS
     )
-    both = classified.filter(pl.col("reason").is_not_null()).join(
-        raw_text, on=["__file", "source_row"], how="left"
-    )
+    both = classified.filter(held).hstack(raw_text.get_columns())
     quarantine_cols = [pl.col("__file"), source_file.alias("source_file"), pl.col("source_row").cast(pl.Int64), pl.col("reason")]
     for name, dtype in CANONICAL_FIELDS.items():
         value = pl.col("unit_code_given") if name == "unit_code" else _as_text(name, dtype)
@@ -340,7 +446,7 @@ def _classify_rows(
     quarantine = both.select(quarantine_cols)
     flags = [c for c in typed.columns if c.startswith(UNREADABLE)]
     unreadable = (
-        typed.group_by("__file").agg([pl.col(c).sum().alias(c[len(UNREADABLE):]) for c in flags])
+        resolved.group_by("__file").agg([pl.col(c).sum().alias(c[len(UNREADABLE):]) for c in flags])
         if flags
         else pl.DataFrame({"__file": []}, schema={"__file": pl.Int32})
     )
@@ -348,16 +454,9 @@ def _classify_rows(
         row["__file"]: {k: int(v) for k, v in row.items() if k != "__file" and v}
         for row in unreadable.iter_rows(named=True)
     }
-    out: dict[int, tuple[pl.DataFrame, pl.DataFrame, dict[str, int], bool]] = {}
-    accepted_by = accepted.sort("__file", "source_row").partition_by("__file", as_dict=True)
-    quarantine_by = quarantine.sort("__file", "source_row").partition_by("__file", as_dict=True)
-    for i in names:
-        a = accepted_by.get((i,))
-        q = quarantine_by.get((i,))
-        out[i] = (
-            a.drop("__file") if a is not None else empty_frame(DOSSIER_SCHEMA),
-            q.drop("__file") if q is not None else empty_frame(QUARANTINE_SCHEMA),
-            counts.get(i, {}),
-            bool(unit_named.get(i, False)),
-        )
-    return out
+    return Classified(
+        accepted=accepted,
+        quarantine=quarantine,
+        unreadable=counts,
+        unit_named={i: bool(v) for i, v in unit_named.items()},
+    )

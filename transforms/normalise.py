@@ -38,6 +38,7 @@ UNREADABLE = "__unreadable_"
 # one regex class: far faster than testing each character's category in Python
 COMBINING_MARKS = "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
 _COMBINING_MARKS = re.compile(COMBINING_MARKS)
+_NOT_WORD = re.compile(r"[\W_]+")
 
 
 def normalise_key(text: str | None) -> str:
@@ -45,12 +46,12 @@ def normalise_key(text: str | None) -> str:
     whitespace/line breaks/punctuation -> one ``_``, no leading/trailing ``_``."""
     if text is None:
         return ""
-    s = unicodedata.normalize("NFC", str(text))
-    s = s.replace("đ", "d").replace("Đ", "D")
-    s = _COMBINING_MARKS.sub("", unicodedata.normalize("NFD", s))
-    s = s.casefold()
-    s = re.sub(r"[\W_]+", "_", s)
-    return s.strip("_")
+    s = str(text)
+    if not s.isascii():  # (ASCII has no composition, no đ and no marks to remove)
+        s = unicodedata.normalize("NFC", s)
+        s = s.replace("đ", "d").replace("Đ", "D")
+        s = _COMBINING_MARKS.sub("", unicodedata.normalize("NFD", s))
+    return _NOT_WORD.sub("_", s.casefold()).strip("_")
 
 
 def strip_diacritics_expr(expr: pl.Expr) -> pl.Expr:
@@ -81,9 +82,14 @@ _WS_CHARS = (
 )
 
 
+def trimmed_expr(expr: pl.Expr) -> pl.Expr:
+    """NFC + trim (clean_text_expr before an empty value becomes null)."""
+    return expr.cast(pl.Utf8).str.normalize("NFC").str.strip_chars(_WS_CHARS)
+
+
 def clean_text_expr(expr: pl.Expr) -> pl.Expr:
     """NFC + trim; empty / whitespace-only -> null."""
-    e = expr.cast(pl.Utf8).str.normalize("NFC").str.strip_chars(_WS_CHARS)
+    e = trimmed_expr(expr)
     return pl.when(e.str.len_chars() > 0).then(e).otherwise(None)
 
 
@@ -456,14 +462,24 @@ def _bool_keys(values: list[str]) -> list[str | None]:
     return [_BOOL_KEYS[v] for v in values]
 
 
+# the fields an ``x`` mark can fill (an empty cell then means no)
+X_MARK_FIELDS = (*BOOL_FIELDS, "payment_code")
+
+
 def x_mark_columns(frame: pl.DataFrame) -> list[str]:
     """Boolean columns whose only non-empty values are ``x`` marks."""
-    present = [c for c in (*BOOL_FIELDS, "payment_code") if c in frame.columns]
+    present = [c for c in X_MARK_FIELDS if c in frame.columns]
     if not present:
         return []
     distinct = frame.select([pl.col(c).cast(pl.Utf8).drop_nulls().unique().implode() for c in present]).row(0)
+    return marked_columns(dict(zip(present, distinct)))
+
+
+def marked_columns(distinct: dict[str, list[str]]) -> list[str]:
+    """Of columns given by their distinct non-null values, those whose only
+    non-empty values are ``x`` marks."""
     marks: list[str] = []
-    for c, values in zip(present, distinct):
+    for c, values in distinct.items():
         keys = {k for k in _bool_keys(values) if k is not None}  # null: an empty cell
         if keys == {"x"}:
             marks.append(c)

@@ -24,6 +24,7 @@ no agency code of the registry, no file evidence naming any unit) has its unit
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -234,6 +235,21 @@ def _decision(explicit: pl.Series) -> list[pl.Expr]:
     return [code.alias("__unit_code"), valid_from.alias("unit_valid_from"), problem.alias("unit_problem")]
 
 
+def validity_day(day: pl.Expr, registry: pl.DataFrame) -> pl.Expr:
+    """The day that stands for ``day`` when asking which units are valid: the first day
+    of its stretch between two of the registry's boundaries (a ``valid_from``, or the
+    day after a ``valid_to``). Every unit is valid on all the days of a stretch or on
+    none, so resolving on this day is resolving on ``day``, once per stretch."""
+    ends = registry.select(pl.col("valid_to") + pl.duration(days=1)).to_series()
+    bounds = pl.concat([registry.get_column("valid_from"), ends]).drop_nulls().unique().sort()
+    if bounds.is_empty():
+        return day
+    # the days before the first boundary: no unit is valid on any of them
+    firsts = pl.concat([bounds.head(1) - pl.Series([timedelta(days=1)]), bounds]).cast(pl.Date)
+    stretch = pl.lit(bounds.cast(pl.Date)).search_sorted(day, side="right")
+    return pl.when(day.is_not_null()).then(pl.lit(firsts).gather(stretch))
+
+
 def resolve_units(frame: pl.DataFrame, registry: pl.DataFrame, hints: pl.DataFrame | None = None) -> pl.DataFrame:
     """Add ``unit_code`` (the resolved registry code; the file's value is kept in
     ``unit_code_given``), ``unit_valid_from`` and ``unit_problem`` (null |
@@ -255,13 +271,13 @@ def resolve_units(frame: pl.DataFrame, registry: pl.DataFrame, hints: pl.DataFra
     names_none = pl.col("unit_code").is_null() & pl.col("unit_name").is_null()
     hinted = hints.get_column("__file").unique().implode()
     df = df.with_columns(
-        pl.col("received_at").cast(pl.Datetime("us")).dt.date().alias("__d"),
+        validity_day(pl.col("received_at").cast(pl.Datetime("us")).dt.date(), registry).alias("__d"),
         id_prefix_expr(pl.col("dossier_id")).alias("__prefix"),
         pl.when(names_none).then(pl.col(UNIT_HINT)).alias("__ghint"),
         pl.when(names_none & pl.col("__file").is_in(hinted)).then(pl.col("__file")).alias("__hfile"),
     )
     # A row's unit depends only on these: resolve each distinct combination once (a
-    # batch of files has a few thousand for 10^5 rows).
+    # batch of files has a few thousand for 10^5 rows: the day is the validity day).
     key_cols = ["unit_code", "unit_name", "__prefix", "__ghint", "__hfile", "__d"]
     keys = df.select(key_cols).unique().with_row_index("__rid")
     reg = _prepare_registry(registry)

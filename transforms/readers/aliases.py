@@ -19,6 +19,11 @@ ALIASES_PATH = Path(__file__).resolve().parent.parent.parent / "config" / "heade
 IGNORE = {"", "-", "ignore", "drop", "none", "skip"}
 
 _MATCHER_CACHE_MAX = 200_000
+_LETTER = re.compile(r"[^\W\d_]")
+# the last character that is not a separator (what a key ends with) is a digit
+_DIGIT_END = re.compile(r"\d[\W_]*\Z")
+# a bracketed remark such as "(dd/mm/yyyy)", or a required-field star
+_REMARK = re.compile(r"\([^)]*\)|\[[^\]]*\]|\*")
 
 # Headers whose values are never read, whatever an alias or a mapping says: free-text
 # summaries carry applicants' names, the officer's name is personal, DinhDanhCHS
@@ -71,6 +76,13 @@ class HeaderMatcher:
         self.overrides = dict(overrides or {})
         self.squashed = {k.replace("_", ""): v for k, v in self.aliases.items()}
         self._cache: dict[str, str | None] = {}
+        # Most cells the header search looks at are data (dates, ids, counts, and a
+        # header cell joined with the data under it): a text without a letter keys to
+        # digits alone, one ending in a digit to a key ending in one, and neither
+        # names anything unless some key of the tables is like that.
+        keys = (*self.aliases, *self.overrides, *self.squashed)
+        self._letterless = any(not _LETTER.search(k) for k in keys)
+        self._digit_ending = any(_DIGIT_END.search(k) for k in keys)
 
     def __call__(self, header: object) -> str | None:
         if header is None:
@@ -85,13 +97,19 @@ class HeaderMatcher:
     def _match(self, text: str) -> str | None:
         if len(text) > MAX_HEADER_CHARS:  # a data cell, or a whole line split wrongly
             return None
+        if not self._letterless and not _LETTER.search(text):
+            return None
+        remark = "(" in text or "[" in text or "*" in text
+        if not self._digit_ending and not remark and _DIGIT_END.search(text):
+            return None
         key = normalise_key(text)
         if not key or key.replace("_", "") in NEVER_READ:
             return None
         candidates = [key]
-        stripped = normalise_key(re.sub(r"\([^)]*\)|\[[^\]]*\]|\*", " ", text))
-        if stripped and stripped != key:
-            candidates.append(stripped)
+        if remark:
+            stripped = normalise_key(_REMARK.sub(" ", text))
+            if stripped and stripped != key:
+                candidates.append(stripped)
         for cand in candidates:
             if cand in self.overrides:
                 value = self.overrides[cand]

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
+import re
 from pathlib import Path
 from typing import Iterator
 
 import polars as pl
 
 from transforms.readers.aliases import HeaderMatcher
-from transforms.readers.grid import assemble_body
+from transforms.readers.assemble import Body, assemble_grid
 from transforms.readers.header import Header, banner_lines, find_header, plan_columns
 from transforms.readers.mapping import SourceMapping
-from transforms.readers.table import HEADER_SEARCH_ROWS, RawTable, UnusableFile
+from transforms.readers.table import HEADER_SEARCH_ROWS, UnusableFile
 from transforms.readers.text import decode, read_bytes
 
 SEPARATORS = (",", ";", "\t", "|")
+BOM = b"\xef\xbb\xbf"
+_NON_SPACE = re.compile(r"\S")
 
 
 class _LineCounter:
@@ -33,28 +35,43 @@ class _LineCounter:
             yield line
 
 
+class _Records:
+    """A text's first records (at most HEADER_SEARCH_ROWS), parsed only as far as they
+    are asked for: the header search stops a few rows past the header."""
+
+    def __init__(self, text: str, sep: str) -> None:
+        self._counter = _LineCounter(text)
+        self._reader = csv.reader(self._counter, delimiter=sep, quotechar='"')
+        self.rows: list[list[str]] = []
+        self.offsets: list[int] = []  # the characters consumed up to the end of each
+        self._ended = False  # the text, or the first record csv cannot parse
+
+    def __getitem__(self, k: int) -> list[str]:
+        while len(self.rows) <= k < HEADER_SEARCH_ROWS and not self._ended:
+            try:
+                record = next(self._reader)
+            except (StopIteration, csv.Error):
+                self._ended = True
+                break
+            self.rows.append(record)
+            self.offsets.append(self._counter.consumed)
+        return self.rows[k]
+
+
 def _scan_header(text: str, sep: str, matcher: HeaderMatcher) -> tuple[Header, int, list[list[str]]]:
     """(header, char offset of the data after it, the records above it)."""
-    counter = _LineCounter(text)
-    reader = csv.reader(counter, delimiter=sep, quotechar='"')
-    records: list[list[str]] = []
-    offsets: list[int] = []
-    try:
-        for record in itertools.islice(reader, HEADER_SEARCH_ROWS):
-            records.append(record)
-            offsets.append(counter.consumed)
-    except csv.Error:
-        pass
+    records = _Records(text, sep)
     header = find_header(records, matcher)
     if header.cells is None:
         return header, 0, []
-    return header, offsets[header.last], records[: header.first]
+    return header, records.offsets[header.last], records.rows[: header.first]
 
 
-def _polars_csv(body: str, sep: str, width: int) -> pl.DataFrame:
+def _polars_csv(body: bytes, sep: str, width: int) -> pl.LazyFrame:
+    """The parse of a body, to run with other files' (assemble.load)."""
     names = [f"column_{i}" for i in range(width)]
-    return pl.read_csv(
-        io.BytesIO(body.encode("utf-8")),
+    return pl.scan_csv(
+        body,
         has_header=False,
         separator=sep,
         quote_char='"',
@@ -65,9 +82,13 @@ def _polars_csv(body: str, sep: str, width: int) -> pl.DataFrame:
     )
 
 
-def read_csv(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) -> RawTable:
-    text, encoding = decode(path, read_bytes(path))
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+def read_csv(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) -> Body:
+    data = read_bytes(path)
+    text, encoding = decode(path, data)
+    # the body is parsed from UTF-8 bytes: the file's own when they are that text
+    utf8 = data if encoding == "utf-8" and "\r" not in text else None
+    if utf8 is None:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     sample = text[:1_000_000]
     best: tuple[Header, int, list[list[str]], str] = (Header(), 0, [], ",")
     for sep in SEPARATORS:
@@ -81,14 +102,18 @@ def read_csv(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) 
         raise UnusableFile(path, "no recognisable header row (not a dossier table)")
     banner = banner_lines(above)
     plan = plan_columns(path, header.cells, matcher, unit_given=bool(mapping and mapping.unit), banner=bool(banner))
-    body_text = text[offset:]
-    del text
     width = len(header.cells)
-    if not body_text.strip():
+    if _NON_SPACE.search(text, offset) is None:  # nothing but blanks under the header
         body = pl.DataFrame({f"column_{i}": pl.Series([], dtype=pl.Utf8) for i in range(width)})
     else:
-        try:
-            body = _polars_csv(body_text, sep, width)
-        except Exception:
-            raise UnusableFile(path, "the table cannot be parsed as CSV (corrupt or ragged beyond repair)") from None
-    return assemble_body(path, "csv", body, plan, mapping, unit_hints=banner, encoding=encoding)
+        if utf8 is not None:
+            start = len(BOM) * utf8.startswith(BOM) + len(text[:offset].encode("utf-8"))
+            source = utf8[start:]
+        else:
+            source = text[offset:].encode("utf-8")
+        del text, data, utf8
+        body = _polars_csv(source, sep, width)
+    return assemble_grid(
+        path, "csv", body, plan, mapping=mapping, unit_hints=banner, encoding=encoding,
+        unparsable="the table cannot be parsed as CSV (corrupt or ragged beyond repair)",
+    )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from transforms.readers.aliases import ALIASES_PATH, HeaderMatcher, load_aliases, shared_matcher
+from transforms.readers.assemble import Body, finish
 from transforms.readers.csv import read_csv
 from transforms.readers.html import read_html
 from transforms.readers.json import read_json
@@ -52,7 +53,7 @@ class Format:
     name: str
     # (the first bytes, the same as text) -> whether this reader takes the file
     detect: Callable[[bytes, str], bool]
-    read: Callable[[Path, HeaderMatcher, SourceMapping | None], RawTable]
+    read: Callable[[Path, HeaderMatcher, SourceMapping | None], Body]
 
 
 # Tried in order; the last one takes any text.
@@ -99,14 +100,15 @@ def format_of(path: Path) -> str | None:
         return None
 
 
-def read_table(
+def read_body(
     path: Path | str,
     mapping: SourceMapping | Mapping[str, str | None] | Path | str | None = None,
     aliases: Path | str | None = None,
-) -> RawTable:
-    """Read ``path`` (format by content) to a RawTable; raise UnusableFile (the file)
-    or MappingError (the mapping). ``aliases``: the header alias table (default the
-    shipped config/header_aliases.csv)."""
+) -> Body:
+    """Read ``path`` (format by content) as far as its Body, which many files' bodies
+    are assembled from at once (assemble.assemble_bodies); raise UnusableFile (the
+    file) or MappingError (the mapping). ``aliases``: the header alias table
+    (default the shipped config/header_aliases.csv)."""
     path = Path(path)
     source = as_mapping(mapping)
     table = str(aliases or ALIASES_PATH)
@@ -115,3 +117,14 @@ def read_table(
     else:
         matcher = shared_matcher(table)
     return detect_format(path).read(path, matcher, source)
+
+
+def read_table(
+    path: Path | str,
+    mapping: SourceMapping | Mapping[str, str | None] | Path | str | None = None,
+    aliases: Path | str | None = None,
+) -> RawTable:
+    """Read ``path`` (format by content) to a RawTable; raise UnusableFile (the file)
+    or MappingError (the mapping). ``aliases``: the header alias table (default the
+    shipped config/header_aliases.csv)."""
+    return finish(read_body(path, mapping, aliases))

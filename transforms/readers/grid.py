@@ -10,47 +10,10 @@ from typing import Callable, Iterable
 import polars as pl
 
 from transforms.readers.aliases import HeaderMatcher
-from transforms.readers.assemble import assemble
-from transforms.readers.header import (
-    Plan,
-    banner_lines,
-    find_header,
-    group_labels,
-    numbering_row,
-    plan_columns,
-    totals_mask,
-)
+from transforms.readers.assemble import Body, assemble_grid
+from transforms.readers.header import banner_lines, find_header, plan_columns
 from transforms.readers.mapping import SourceMapping
-from transforms.readers.table import HEADER_SEARCH_ROWS, RawTable, UnusableFile
-
-
-def assemble_body(
-    path: Path,
-    fmt: str,
-    body: pl.DataFrame,
-    plan: Plan,
-    mapping: SourceMapping | None,
-    *,
-    unit_hints: list[str],
-    spanning: pl.Series | None = None,
-    encoding: str | None = None,
-    sheet: str | None = None,
-) -> RawTable:
-    """The rows under a header (``body``: every column, as text, positionally)."""
-    cols = body.columns
-    rows = pl.Series(range(1, body.height + 1), dtype=pl.Int64)
-    # A totals row names itself in its first non-empty cell (often a dropped STT column).
-    skip = totals_mask(body) | numbering_row(body)
-    groups = group_labels(body, plan.positions, spanning)
-    if groups.null_count() < groups.len():
-        groups = pl.DataFrame({"g": groups, "s": skip}).select(pl.when(~pl.col("s")).then(pl.col("g"))).to_series()
-    else:
-        groups = None
-    kept = body.select([pl.col(cols[p]).cast(pl.Utf8).alias(f"__p{p}") for p in plan.positions])
-    return assemble(
-        path, fmt, kept, plan, rows, mapping=mapping, skip=skip, groups=groups,
-        unit_hints=unit_hints, encoding=encoding, sheet=sheet,
-    )
+from transforms.readers.table import HEADER_SEARCH_ROWS, UnusableFile
 
 
 def read_grid(
@@ -64,8 +27,8 @@ def read_grid(
     spanning: pl.Series | None = None,
     sheet: str | None = None,
     encoding: str | None = None,
-) -> RawTable | None:
-    """A whole grid (no header row taken out yet) -> RawTable; None when no row of
+) -> Body | None:
+    """A whole grid (no header row taken out yet) -> its Body; None when no row of
     its top looks like a header; UnusableFile when the header lacks a required field.
     ``filled``: the same grid with merged cells repeated where they span, for the
     rows under the header (HTML knows its merges; a sheet read by calamine does not)."""
@@ -78,15 +41,15 @@ def read_grid(
     banner = banner_lines(head[: header.first])
     plan = plan_columns(path, header.cells, matcher, unit_given=bool(mapping and mapping.unit), banner=bool(banner))
     body = (grid if filled is None else filled).slice(header.last + 1)
-    return assemble_body(
-        path, fmt, body, plan, mapping,
+    return assemble_grid(
+        path, fmt, body, plan, mapping=mapping,
         unit_hints=banner,
         spanning=spanning.slice(header.last + 1) if spanning is not None else None,
         encoding=encoding, sheet=sheet,
     )
 
 
-def first_table(path: Path, attempts: Iterable[Callable[[], RawTable | None]], nothing: str) -> RawTable:
+def first_table(path: Path, attempts: Iterable[Callable[[], Body | None]], nothing: str) -> Body:
     """The first of a file's tables (a workbook's sheets, a page's tables) that has a
     recognisable header. When none has, the first one's missing fields, if a header
     lacked some, else UnusableFile(``nothing``). An error raised by ``attempts``

@@ -1,19 +1,16 @@
-"""Finding the header of a table and what sits around it: banner rows above (title,
-unit), a numbering row (1, 2, 3 …) below, totals and group rows among the data.
+"""Finding the header of a table and the banner rows above it (title, unit); which
+columns are kept. (The rows below it that are not dossiers, numbering, totals and
+group rows, are told in rows.py, for many files at once.)
 
 Shared by every reader of a grid of cells (CSV, OOXML, BIFF, HTML)."""
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
-import polars as pl
-
-from transforms.normalise import key_expr
 from transforms.readers.aliases import HeaderMatcher
 from transforms.readers.table import HEADER_LOOKAHEAD_ROWS, MAX_HEADER_CHARS, UnusableFile
 from transforms.schema import PROCEDURE_COLUMNS, REQUIRED_COLUMNS, UNIT_COLUMNS
@@ -22,9 +19,6 @@ from transforms.schema import PROCEDURE_COLUMNS, REQUIRED_COLUMNS, UNIT_COLUMNS
 MAX_HEADER_DEPTH = 3
 # Banner text kept as unit evidence: this many lines at most, each this long at most.
 MAX_BANNER_LINES = 40
-
-# First non-empty cell of a totals / subtotal row ("Tổng cộng", "Cộng", "Tổng số: 12").
-_TOTALS = r"^(tong_cong|tong_so|tong|cong|total|totals|grand_total|sub_total|subtotal)(_\d.*)?$|^tong_cong_.*$|^tong_so_.*$"
 
 
 def cell_text(c: object) -> str:
@@ -55,48 +49,65 @@ def _stacked(rows: list[list[str]], matcher: HeaderMatcher) -> list[str]:
     the text on its left while a row below it has text."""
     width = max(len(r) for r in rows)
     grid = [list(r) + [""] * (width - len(r)) for r in rows]
+    below = [False] * width  # some row under this one has text in the column
     for r in range(len(grid) - 2, -1, -1):
-        left = ""
+        below = [b or bool(x) for b, x in zip(below, grid[r + 1])]
+        row, left = grid[r], ""
         for c in range(width):
-            below = any(grid[k][c] for k in range(r + 1, len(grid)))
-            if grid[r][c]:
-                left = grid[r][c]
-            elif below and left:
-                grid[r][c] = left
+            if row[c]:
+                left = row[c]
+            elif below[c] and left:
+                row[c] = left
             else:
                 left = ""
     out = []
-    for c in range(width):
+    for column in zip(*grid):
         parts: list[str] = []
-        for r in range(len(grid)):
-            if grid[r][c] and (not parts or parts[-1] != grid[r][c]):
-                parts.append(grid[r][c])
-        if not parts:
-            out.append("")
+        for cell in column:
+            if cell and (not parts or parts[-1] != cell):
+                parts.append(cell)
+        if len(parts) <= 1:  # one text: it is the column's, matched or not
+            out.append(parts[0] if parts else "")
             continue
-        tries = [parts[-1], " ".join(parts)] + [" ".join(parts[k:]) for k in range(1, len(parts) - 1)]
-        out.append(next((t for t in tries if matcher(t)), " ".join(parts)))
+        joined = " ".join(parts)
+        tries = [parts[-1], joined] + [" ".join(parts[k:]) for k in range(1, len(parts) - 1)]
+        out.append(next((t for t in tries if matcher(t)), joined))
     return out
 
 
-def find_header(records: list[list[object]], matcher: HeaderMatcher) -> Header:
-    """The rows (one to MAX_HEADER_DEPTH, consecutive) that name the most fields."""
-    rows = [[cell_text(c) for c in r] for r in records]
+def find_header(records: Sequence[Sequence[object]], matcher: HeaderMatcher) -> Header:
+    """The rows (one to MAX_HEADER_DEPTH, consecutive) that name the most fields.
+    ``records`` is read only as far as the search goes (``records[k]`` raising
+    IndexError past its end)."""
+    rows: list[list[str]] = []  # records as cell texts, made as far as the search goes
+
+    def row(k: int) -> list[str]:
+        while len(rows) <= k:
+            rows.append([cell_text(c) for c in records[len(rows)]])
+        return rows[k]
+
     best = Header()
-    for idx in range(len(rows)):
+    idx = 0
+    while True:
         # data rows follow the header: once one is found, a few rows past it are
         # enough (matching every data cell against the aliases is what costs)
         if best.cells is not None and idx > best.last + HEADER_LOOKAHEAD_ROWS:
             break
+        try:
+            row(idx)
+        except IndexError:
+            break
         for depth in range(1, MAX_HEADER_DEPTH + 1):
             top = idx - depth + 1
-            if top < 0 or not all(any(c for c in rows[k]) for k in range(top, idx + 1)):
+            if top < 0 or not all(any(row(k)) for k in range(top, idx + 1)):
                 break
-            cells = rows[idx] if depth == 1 else _stacked(rows[top : idx + 1], matcher)
-            score = len({f for f in (matcher(c) for c in cells) if f})
-            cand = Header(score, depth, sum(1 for c in cells if c), top, idx, cells)
-            if score > 0 and cand.better_than(best):
+            cells = row(idx) if depth == 1 else _stacked([row(k) for k in range(top, idx + 1)], matcher)
+            fields = set(map(matcher, cells))
+            fields.discard(None)
+            cand = Header(len(fields), depth, sum(1 for c in cells if c), top, idx, cells)
+            if cand.score > 0 and cand.better_than(best):
                 best = cand
+        idx += 1
     return best
 
 
@@ -172,74 +183,3 @@ def plan_columns(path: Path, headers: list[object], matcher: HeaderMatcher, *, u
     if unit_absent and not unit_given:
         plan.unit_missing = UnusableFile(path, "the header lacks required columns", ["unit_code or unit_name"], shown)
     return plan
-
-
-# ------------------------------------------------------------------ rows of the body
-
-
-def totals_mask(df: pl.DataFrame) -> pl.Series:
-    """Rows whose first non-empty cell says they are totals ("Tổng cộng", "Cộng")."""
-    if df.width == 0:
-        return pl.Series([False] * df.height, dtype=pl.Boolean)
-    stripped = [pl.col(c).cast(pl.Utf8).str.strip_chars() for c in df.columns]
-    lead = df.select(stripped[0].alias("first"))
-    if (lead.get_column("first").str.len_bytes().fill_null(0).min() or 0) > 0:
-        first = pl.col("first")  # the first column is filled on every row (an STT column)
-    else:
-        lead, first = df, pl.coalesce([pl.when(e.str.len_chars() > 0).then(e) for e in stripped])
-    cand = (
-        lead.select(first.alias("first"))
-        .with_row_index("__i")
-        # cheap pre-filter: every totals word starts with one of these letters
-        .filter(pl.col("first").str.contains(r"^[TtCcGgSs]"))
-    )
-    if cand.height == 0:
-        return pl.Series([False] * df.height, dtype=pl.Boolean)
-    hits = cand.filter(key_expr(pl.col("first")).str.contains(_TOTALS)).get_column("__i")
-    return pl.Series(range(df.height)).is_in(hits.cast(pl.Int64).implode()).cast(pl.Boolean)
-
-
-def numbering_row(df: pl.DataFrame) -> pl.Series:
-    """True for a first data row that only numbers the columns: 1 2 3 … or (1) (2) …"""
-    mask = [False] * df.height
-    if df.height and df.width:
-        first = df.head(1).select(pl.all().cast(pl.Utf8).str.slice(0, 32))
-        cells = [cell_text(c) for c in first.row(0)]
-        filled = [c for c in cells if c]
-        if len(filled) >= 3 and all(re.fullmatch(r"\(?\d{1,3}\)?", c) for c in filled):
-            mask[0] = True
-    return pl.Series(mask, dtype=pl.Boolean)
-
-
-def group_labels(df: pl.DataFrame, kept: list[int], spanning: pl.Series | None = None) -> pl.Series:
-    """The text of group rows, null elsewhere. A group row (a unit's name on a merged
-    row above that unit's dossiers, as overdue lists have) holds one text cell, in a
-    column that is not kept (the merged cell's text sits in its first column, usually
-    the STT column), or a cell the file itself says spans the row (``spanning``:
-    HTML colspan). It is not a dossier; its text is unit evidence for the rows below."""
-    if df.height == 0 or df.width < 3:
-        return pl.Series([None] * df.height, dtype=pl.Utf8)
-    none = pl.Series([None] * df.height, dtype=pl.Utf8)
-    # only columns that hold something (a sheet may be 16,384 columns wide)
-    nulls = df.null_count().row(0)
-    held = [i for i, n in enumerate(nulls) if n < df.height]
-    if not held:
-        return none
-    df = df.select([df.columns[i] for i in held])
-    # most files have no row with a single cell: one cheap pass says so
-    lone = df.select((pl.sum_horizontal(pl.all().is_not_null()) == 1).any()).item()
-    if not lone and spanning is None:
-        return none
-    kept_set = {held.index(i) for i in kept if i in held}
-    cols = df.columns
-    texts = [pl.col(c).cast(pl.Utf8).str.strip_chars() for c in cols]
-    filled = pl.sum_horizontal([(t.str.len_chars() > 0).fill_null(False).cast(pl.Int32) for t in texts])
-    label = pl.coalesce([pl.when(t.str.len_chars() > 0).then(t) for t in texts])
-    dropped = [(texts[i].str.len_chars() > 0).fill_null(False) for i in range(len(cols)) if i not in kept_set]
-    where = pl.any_horizontal(dropped) if dropped else pl.lit(False)
-    frame = df
-    if spanning is not None:
-        frame = df.with_columns(spanning.alias("__spanning"))
-        where = where | pl.col("__spanning")
-    is_group = (filled == 1) & where & label.str.contains(r"\p{L}").fill_null(False) & (label.str.len_chars() <= MAX_HEADER_CHARS)
-    return frame.select(pl.when(is_group).then(label).alias("group")).to_series()

@@ -10,9 +10,10 @@ from pathlib import Path
 import polars as pl
 
 from transforms.readers.aliases import HeaderMatcher
+from transforms.readers.assemble import Body
 from transforms.readers.grid import first_table, read_grid
 from transforms.readers.mapping import SourceMapping
-from transforms.readers.table import MAX_CELL_CHARS, RawTable, UnusableFile
+from transforms.readers.table import MAX_CELL_CHARS, UnusableFile
 from transforms.readers.text import decode, read_bytes
 
 # rowspan/colspan beyond these are broken markup, not a table layout
@@ -100,7 +101,7 @@ def _frame(rows: list[list[str | None]], width: int) -> pl.DataFrame:
     )
 
 
-def read_html(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) -> RawTable:
+def read_html(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) -> Body:
     import lxml.etree
     import lxml.html
 

@@ -15,10 +15,10 @@ import polars as pl
 
 from transforms.normalise import normalise_key
 from transforms.readers.aliases import HeaderMatcher
-from transforms.readers.assemble import assemble
+from transforms.readers.assemble import Body, assemble
 from transforms.readers.header import plan_columns
 from transforms.readers.mapping import SourceMapping
-from transforms.readers.table import MAX_HEADER_CHARS, RawTable, UnusableFile
+from transforms.readers.table import MAX_HEADER_CHARS, UnusableFile
 from transforms.readers.text import decode, read_bytes
 
 # Envelope keys naming the unit of every item that names none (the request's
@@ -60,7 +60,7 @@ def _records(doc: object) -> tuple[object, str | None]:
     return [doc], None  # one record: a JSON Lines file of one line
 
 
-def read_json(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) -> RawTable:
+def read_json(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) -> Body:
     """The records are parsed once by ``json`` (C) to learn their keys and check that
     they are objects; the kept keys' values are then read by Polars from the text
     (JSON Lines: the non-blank lines joined as one array; each record keeps its

@@ -8,10 +8,10 @@ from pathlib import Path
 import polars as pl
 
 from transforms.readers.aliases import HeaderMatcher
-from transforms.readers.assemble import assemble
+from transforms.readers.assemble import Body, assemble
 from transforms.readers.header import plan_columns
 from transforms.readers.mapping import SourceMapping
-from transforms.readers.table import RawTable, UnusableFile
+from transforms.readers.table import UnusableFile
 from transforms.schema import LOCAL_TZ
 
 MAGIC = b"PAR1"
@@ -40,7 +40,7 @@ def as_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return pl.lit(None, dtype=pl.Utf8)
 
 
-def read_parquet(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) -> RawTable:
+def read_parquet(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) -> Body:
     try:
         schema = pl.read_parquet_schema(path)
     except Exception:

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Callable
 
 from transforms.readers.aliases import HeaderMatcher
+from transforms.readers.assemble import Body
 from transforms.readers.grid import first_table, read_grid
 from transforms.readers.mapping import SourceMapping
-from transforms.readers.table import RawTable, UnusableFile
+from transforms.readers.table import UnusableFile
 
 CORRUPT_SHEET = "not a readable spreadsheet (corrupt or wrong format)"
 
@@ -33,7 +34,7 @@ def read_sheets(
     reader,
     sheet_names: list[str],
     check: Callable[[int, str], None] = lambda position, name: None,
-) -> RawTable:
+) -> Body:
     """``check(position, name)`` runs before a sheet is loaded (a size guard)."""
 
     def attempts():

@@ -10,8 +10,9 @@ from pathlib import Path
 import polars as pl
 
 from transforms.readers.aliases import HeaderMatcher
+from transforms.readers.assemble import Body
 from transforms.readers.mapping import SourceMapping
-from transforms.readers.table import MAX_SHEET_CELLS, MAX_SHEET_XML_BYTES, RawTable, UnusableFile
+from transforms.readers.table import MAX_SHEET_CELLS, MAX_SHEET_XML_BYTES, UnusableFile
 from transforms.readers.workbook import CORRUPT_SHEET, open_workbook, read_sheets
 
 MAGIC = b"PK\x03\x04"
@@ -167,7 +168,7 @@ def _check_sheet_size(path: Path, label: str, part: str, zf) -> None:
         )
 
 
-def read_xlsx(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) -> RawTable:
+def read_xlsx(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) -> Body:
     import zipfile
 
     reader, sheet_names = open_workbook(path)
