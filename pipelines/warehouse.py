@@ -498,7 +498,10 @@ def _refresh(
 def read_batched(con: duckdb.DuckDBPyConnection, sql: str, rows: int = 500_000) -> pl.DataFrame:
     """A query's result as a frame, converted a batch at a time (a whole first load of
     dossiers would otherwise be held twice, as Arrow and as Polars, while converting)."""
-    reader = con.sql(sql).to_arrow_reader(rows)
+    relation = con.sql(sql)
+    # DuckDB 1.4 (the lake's LTS) names it fetch_arrow_reader, 2.0 to_arrow_reader
+    read = relation.to_arrow_reader if hasattr(relation, "to_arrow_reader") else relation.fetch_arrow_reader
+    reader = read(rows)
     frames = [pl.from_arrow(batch) for batch in reader]
     if not frames:
         return read_table(con, f"SELECT * FROM ({sql}) LIMIT 0")
