@@ -188,6 +188,13 @@ def alert_digests(
 ) -> dg.MaterializeResult:
     """Digests of the latest closed week and month (units that dropped a band, fell in
     rank, crossed an early-warning threshold or went silent), sent once per recipient."""
+    return send_digests(context, settings, warehouse)
+
+
+def send_digests(
+    context: dg.AssetExecutionContext, settings: ScoreboardSettings, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """What `alert_digests` materialises (a province's digests in the lake's graph)."""
     try:
         with warehouse.connect() as con:
             report = send_alerts(con, settings, log=context.log.warning)

@@ -49,6 +49,14 @@ def dossiers(
     context: dg.AssetExecutionContext, settings: ScoreboardSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     """Canonical dossiers: new landing files read, deduplicated, bad rows quarantined."""
+    return ingest(context, settings, warehouse)
+
+
+def ingest(
+    context: dg.AssetExecutionContext, settings: ScoreboardSettings, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """What `dossiers` materialises: the DuckDB file's, or a province's in the lake
+    (pipelines/provinces.py)."""
     with warehouse.connect() as con:
         report = ingest_landing(
             con,
@@ -225,6 +233,13 @@ def scoreboard_site(
     context: dg.AssetExecutionContext, settings: ScoreboardSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     """The published site: ranking pages, charts and data files, swapped in atomically."""
+    return publish(context, settings, warehouse)
+
+
+def publish(
+    context: dg.AssetExecutionContext, settings: ScoreboardSettings, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """What `scoreboard_site` materialises (a province's site in the lake's graph)."""
     with warehouse.connect() as con:
         published = publish_site(con, settings, log=_log(context))
     return dg.MaterializeResult(

@@ -24,6 +24,7 @@ from typing import Iterator
 import duckdb
 import polars as pl
 
+from pipelines import lake
 from quality.early_warning import WARNING_SCHEMA
 from quality.holds import HOLD_SCHEMA, SCOREBOARD_HOLD
 from transforms.classify import CLOSED_STATUSES
@@ -178,17 +179,29 @@ LEFT JOIN (SELECT source_file, count(*) AS quarantined FROM quarantine GROUP BY 
 # ------------------------------------------------------------------ connection and layout
 
 
+def duckdb_config() -> dict:
+    # DuckDB's buffer pool would otherwise grow to 80 % of RAM while a first load of
+    # millions of dossiers is inserted; beyond this it writes to the file and spills.
+    # Never try to download an extension (intranets): the lake's come as packages.
+    return {"memory_limit": os.environ.get("SCOREBOARD_DUCKDB_MEMORY", "2GB"), "autoinstall_known_extensions": False}
+
+
 @contextmanager
-def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(
+    path: Path | str, *, read_only: bool = False, province: str = "", lake_data: str = ""
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse: a DuckDB file, or with ``ducklake:<catalog>`` the `province`'s
+    tables in a DuckLake whose data files are in `lake_data` (pipelines/lake.py)."""
+    config = duckdb_config()
+    if lake.is_lake(path):
+        with lake.connect(str(path), province=province, data=lake_data, read_only=read_only, config=config,
+                          layout=LAYOUT) as con:
+            yield con
+        return
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    # DuckDB's buffer pool would otherwise grow to 80 % of RAM while a first load of
-    # millions of dossiers is inserted; beyond this it writes to the file and spills.
-    # The extensions used are built in: never try to download one (intranets).
-    con = duckdb.connect(str(path), read_only=read_only,
-                         config={"memory_limit": os.environ.get("SCOREBOARD_DUCKDB_MEMORY", "2GB"),
-                                 "autoinstall_known_extensions": False})
+    con = duckdb.connect(str(path), read_only=read_only, config=config)
     try:
         if not read_only:
             ensure_schema(con)
@@ -218,15 +231,18 @@ class WarehouseVersionError(RuntimeError):
 
 def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     rows = con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main' "
-        "ORDER BY column_index",
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND database_name = current_database() "
+        "AND schema_name = current_schema() ORDER BY column_index",
         [table],
     ).fetchall()
     return [r[0] for r in rows]
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
+    # the current schema: `main` of a DuckDB file, the province's in the lake
+    return {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = current_schema()").fetchall()}
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
@@ -279,6 +295,12 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         raise
 
 
+# what the lake needs to create, upgrade and roll up a province's tables (pipelines/lake.py)
+LAYOUT = lake.Layout(
+    tables=tuple(TABLES), is_current=lambda con: schema_version(con) == SCHEMA_VERSION, ensure=ensure_schema
+)
+
+
 # ------------------------------------------------------------------ generic helpers
 
 
@@ -308,14 +330,27 @@ def insert(
         con.unregister("_incoming")
 
 
-def _in_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], None]) -> None:
-    con.execute("BEGIN")
+def _in_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], None], attempts: int = 3) -> None:
+    """Run `work` in one transaction. In the lake, a commit that DuckLake could not
+    settle against another process's is run again from the start (lake.retryable):
+    every write here replaces a slice, so doing it again is safe."""
+    for attempt in range(1, attempts + 1):
+        con.execute("BEGIN")
+        try:
+            work()
+            con.execute("COMMIT")
+            return
+        except Exception as exc:
+            _rollback(con)
+            if attempt == attempts or not lake.retryable(exc):
+                raise
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
     try:
-        work()
-        con.execute("COMMIT")
-    except Exception:
         con.execute("ROLLBACK")
-        raise
+    except duckdb.TransactionException:  # a failed COMMIT has ended the transaction already
+        pass
 
 
 def _select(con: duckdb.DuckDBPyConnection, table: str, schema: dict[str, pl.DataType]) -> str:
@@ -785,8 +820,7 @@ def outbox_add(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> int:
         _in_transaction(con, work)
     finally:
         con.unregister("_queued")
-    new = counted[0]
-    return int(new)
+    return int(counted[-1])  # the attempt that committed
 
 
 def outbox_due(con: duckdb.DuckDBPyConnection, max_attempts: int) -> pl.DataFrame:
