@@ -168,11 +168,13 @@ def province_pool(context: dg.AssetExecutionContext, province: str):
         storage.set_concurrency_slots(pool, 1)
     step_key = f"{context.assets_def.op.name}[{pool}]"
     with InstanceConcurrencyContext(context.instance, context.run) as slots:
-        waited = time.monotonic()
+        waited = True
         while not slots.claim(pool, step_key):
-            if waited is not None:
-                context.log.info(f"waiting for the writer slot of {province} (pool {pool})")
-                waited = None
+            if waited:
+                message = f"waiting for the writer slot of {province} (pool {pool})"
+                context.log.info(message)
+                log.info(message)
+                waited = False
             time.sleep(max(0.5, slots.interval_to_next_pending_claim_check()))
         try:
             yield
@@ -266,33 +268,17 @@ def build_assets(slugs: list[str]) -> list:
 def publish_national(con, deployment: Deployment) -> pl.DataFrame:
     """Write national/scoreboard.parquet (every province's scoreboard, with a
     `province` column) and national/provinces.csv (a line per province); the frame of
-    the latter."""
+    the latter. `con`: the lake's national views (Provinces.national)."""
     folder = deployment.national
     folder.mkdir(parents=True, exist_ok=True)
-    summary = wh.read_table(con, NATIONAL_SUMMARY_SQL)
     names = pl.DataFrame({"province": list(deployment.provinces),
                           "name": [p.name for p in deployment.provinces.values()]})
-    summary = names.join(summary, on="province", how="inner").sort("province")
-    wh.read_table(con, "SELECT * FROM scoreboard ORDER BY province, period_type, period_key, level, unit_code") \
-        .write_parquet(folder / "scoreboard.parquet")
+    summary = names.join(wh.national_summary(con), on="province", how="inner").sort("province")
+    wh.national_scoreboard(con).write_parquet(folder / "scoreboard.parquet")
     with open(folder / "provinces.csv", "wb") as out:
         out.write(b"\xef\xbb\xbf")  # as the sites' CSV: Excel reads the Vietnamese names
         summary.write_csv(out)
     return summary
-
-
-# per province: kept dossiers, scored weeks and months, the latest month and its ranked units
-NATIONAL_SUMMARY_SQL = """
-WITH d AS (SELECT province, count(*) AS dossiers FROM dossiers GROUP BY 1),
-     s AS (SELECT province, count(DISTINCT period_key) FILTER (WHERE period_type = 'week') AS weeks,
-                  count(DISTINCT period_key) FILTER (WHERE period_type = 'month') AS months,
-                  max(period_key) FILTER (WHERE period_type = 'month') AS latest_month
-           FROM scoreboard GROUP BY 1),
-     r AS (SELECT province, period_key AS latest_month, count(*) FILTER (WHERE ranked) AS ranked_units
-           FROM scoreboard WHERE period_type = 'month' GROUP BY 1, 2)
-SELECT d.province, d.dossiers, s.weeks, s.months, s.latest_month, r.ranked_units
-FROM d LEFT JOIN s USING (province) LEFT JOIN r USING (province, latest_month)
-"""
 
 
 def province_graph(slug: str, graph_assets: list, provinces: Provinces):

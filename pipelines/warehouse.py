@@ -852,3 +852,29 @@ def outbox_summary(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         "SELECT period_type, period_key, status, count(*) AS digests, max(attempts) AS attempts "
         "FROM alert_outbox GROUP BY ALL ORDER BY ALL",
     )
+
+
+# ============================================================================
+# The national roll-up of the lake (pipelines/provinces.py): read through the lake's
+# national views, which carry every province's rows and a `province` column.
+# ============================================================================
+
+def national_summary(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per province: kept dossiers, scored weeks and months, the latest month and its
+    ranked units."""
+    return read_table(con, """
+        WITH d AS (SELECT province, count(*) AS dossiers FROM dossiers GROUP BY 1),
+             s AS (SELECT province, count(DISTINCT period_key) FILTER (WHERE period_type = 'week') AS weeks,
+                          count(DISTINCT period_key) FILTER (WHERE period_type = 'month') AS months,
+                          max(period_key) FILTER (WHERE period_type = 'month') AS latest_month
+                   FROM scoreboard GROUP BY 1),
+             r AS (SELECT province, period_key AS latest_month, count(*) FILTER (WHERE ranked) AS ranked_units
+                   FROM scoreboard WHERE period_type = 'month' GROUP BY 1, 2)
+        SELECT d.province, d.dossiers, s.weeks, s.months, s.latest_month, r.ranked_units
+        FROM d LEFT JOIN s USING (province) LEFT JOIN r USING (province, latest_month)""")
+
+
+def national_scoreboard(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every province's stored scoreboard, its province first."""
+    return read_table(con, "SELECT * FROM scoreboard ORDER BY province, period_type, period_key, level, unit_code")
+

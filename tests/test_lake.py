@@ -234,3 +234,118 @@ def _lake_assets(env: dict) -> list:
     from pipelines.provinces import build_assets, load_deployment
 
     return build_assets(list(load_deployment(env["SCOREBOARD_PROVINCES"]).provinces))
+
+
+def test_a_commit_that_meets_another_process_s_catalog_change_is_run_again(postgres, tmp_path):
+    """DuckLake 1.4 fails a commit made while another client created and altered a
+    table, even of another province ("Failed to parse catalog entry"); the warehouse
+    runs the transaction again, and the slice it replaces is written once."""
+    target = lake_target(postgres, "retry")
+    with wh.connect(target, province="caobang", lake_data=str(tmp_path / "data")):
+        pass
+    with wh.connect(target, province="laichau", lake_data=str(tmp_path / "data")) as writer:
+        other = duckdb.connect(config={"extension_directory": str(lake.extension_directory())})
+        other.execute(f"ATTACH '{target}' AS lake")
+        attempts = []
+
+        def work():
+            attempts.append(1)
+            wh.insert(writer, "scored_periods", pl.DataFrame(
+                {"period_type": ["week"], "period_key": ["2025-W30"], "config_fingerprint": ["f"]}))
+            if len(attempts) == 1:  # another process sets a table up before this commits
+                other.execute("CREATE TABLE lake.caobang.notes (period_key VARCHAR)")
+                other.execute("ALTER TABLE lake.caobang.notes SET PARTITIONED BY (period_key)")
+
+        wh._in_transaction(writer, work)
+        other.close()
+        assert len(attempts) == 2
+        assert writer.execute("SELECT count(*) FROM scored_periods").fetchall() == [(1,)]
+
+
+def test_a_province_s_writer_waits_for_its_pool_and_its_lock(postgres, tmp_path):
+    """The worked example as a province: its run waits while another holds the pool
+    `province/example` of the Dagster instance (PostgreSQL), and, outside Dagster, a
+    second connection writing the province waits for the first's advisory lock."""
+    env = lake_deployment(postgres, tmp_path, {"example": str(ROOT / "tests/fixtures/example/units.csv")}, "turns")
+    env["SCOREBOARD_NOW"] = "2026-11-22T09:00:00"
+    (tmp_path / "root" / "example" / "landing").mkdir(parents=True)
+    shutil.copy(ROOT / "tests/fixtures/example/dossiers.csv", tmp_path / "root" / "example" / "landing")
+    _provinces_resource(env).setup()
+    storage = provinces_instance(env).event_log_storage
+    storage.set_concurrency_slots("province/example", 1)
+    assert storage.claim_concurrency_slot("province/example", "holder", "holder").is_claimed
+    log = tmp_path / "example.log"
+    run = start_province("example", env, log)
+    deadline = time.monotonic() + 300
+    while "waiting for the writer slot of example" not in log.read_text(errors="replace"):
+        assert run.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+        time.sleep(1)
+    time.sleep(3)
+    with wh.connect(env["SCOREBOARD_WAREHOUSE"], province="example", read_only=True) as con:
+        assert wh.count_rows(con, "dossiers") == 0  # nothing written while it waits
+    storage.free_concurrency_slot_for_step("holder", "holder")
+    finished(run, log)
+    with wh.connect(env["SCOREBOARD_WAREHOUSE"], province="example", read_only=True) as con:
+        assert wh.count_rows(con, "dossiers") == 38
+
+    # the advisory lock: a second writer of the province waits until the first closes
+    probe = ("import time; from pipelines import warehouse as wh; started = time.monotonic()\n"
+             f"with wh.connect({env['SCOREBOARD_WAREHOUSE']!r}, province='example'): pass\n"
+             "print(round(time.monotonic() - started, 1))")
+    with wh.connect(env["SCOREBOARD_WAREHOUSE"], province="example"):
+        second = subprocess.Popen([sys.executable, "-c", probe], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        time.sleep(15)
+        assert second.poll() is None  # still waiting
+    out, _ = second.communicate(timeout=120)
+    assert second.returncode == 0 and float(out.strip().splitlines()[-1]) >= 10
+
+
+def test_the_provinces_code_location_partitions_by_province_and_period():
+    """province × week and province × month for scoring, the province for ingestion and
+    the site; the embedded graph's checks; no shared pool (each province's is claimed)."""
+    from pipelines import assets
+    from pipelines.provinces import build_assets
+
+    graph = {a.key.to_user_string(): a for a in build_assets(["caobang", "hanoi"])}
+    assert set(graph) == {"dossiers", "weekly_scoreboard", "monthly_scoreboard", "scoreboard_site",
+                          "alert_digests", "national_scoreboard"}
+    weekly, monthly = graph["weekly_scoreboard"].partitions_def, graph["monthly_scoreboard"].partitions_def
+    assert isinstance(weekly, dg.MultiPartitionsDefinition) and isinstance(monthly, dg.MultiPartitionsDefinition)
+    assert {d.name for d in weekly.partitions_defs} == {"province", "week"}
+    assert {d.name for d in monthly.partitions_defs} == {"province", "month"}
+    assert graph["dossiers"].partitions_def.get_partition_keys() == ["caobang", "hanoi"]
+    assert "hanoi|2025-07-07" in weekly.get_partition_keys()  # a province's week, never a commune's
+    for name in ("dossiers", "weekly_scoreboard", "monthly_scoreboard"):
+        embedded = getattr(assets, name)
+        assert {c.name for c in graph[name].check_specs} == {c.name for c in embedded.check_specs}
+        assert graph[name].op.pool is None and embedded.op.pool == "duckdb_writer"
+    done = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-m",
+                           "pipelines.provinces"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_shipped_deployment_files_name_what_the_code_reads():
+    """deploy/: the same settings, module and run tag as the code (what can be checked
+    without a Docker engine or a Kubernetes cluster; dagster.yaml itself runs in the
+    tests above)."""
+    import yaml
+
+    from pipelines.provinces import PROVINCE_TAG
+
+    compose = yaml.safe_load((ROOT / "deploy" / "docker-compose.yml").read_text())
+    env = compose["x-scoreboard"]["environment"]
+    assert env["SCOREBOARD_WAREHOUSE"].startswith("ducklake:postgres:")
+    assert {"SCOREBOARD_LAKE_DATA", "SCOREBOARD_PROVINCES", "DAGSTER_PG_HOST", "DAGSTER_PG_DB"} <= set(env)
+    assert "pipelines.provinces" in compose["services"]["code"]["command"]
+    workspace = yaml.safe_load((ROOT / "deploy" / "workspace.yaml").read_text())
+    assert workspace["load_from"][0]["grpc_server"]["port"] == 4000
+    helm = yaml.safe_load((ROOT / "deploy" / "helm-values.yaml").read_text())
+    code = helm["dagster-user-deployments"]["deployments"][0]
+    assert code["dagsterApiGrpcArgs"] == ["--module-name", "pipelines.provinces"]
+    assert {e["name"] for e in code["env"]} == {"SCOREBOARD_WAREHOUSE", "SCOREBOARD_LAKE_DATA",
+                                                "SCOREBOARD_S3_ENDPOINT", "SCOREBOARD_PROVINCES"}
+    assert helm["runLauncher"]["type"] == "K8sRunLauncher"
+    limits = helm["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]
+    instance = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
+    assert limits[0]["key"] == instance["concurrency"]["runs"]["tag_concurrency_limits"][0]["key"] == PROVINCE_TAG
+    assert helm["postgresql"]["postgresqlScheme"] == instance["storage"]["postgres"]["postgres_db"]["scheme"]
