@@ -168,7 +168,7 @@ def _load_extensions(con: duckdb.DuckDBPyConnection, catalog: str, data: str) ->
             "REGION": os.environ.get("AWS_REGION"),
             "ENDPOINT": os.environ.get("SCOREBOARD_S3_ENDPOINT"),
         }
-        given = ", ".join(f"{k} '{v}'" for k, v in options.items() if v)
+        given = ", ".join(f"{k} {_quote(v)}" for k, v in options.items() if v)
         style = ", URL_STYLE 'path'" if options["ENDPOINT"] else ""
         con.execute(f"CREATE OR REPLACE SECRET scoreboard_lake (TYPE s3{', ' + given if given else ''}{style})")
 
