@@ -1,15 +1,13 @@
 """Alert digests in words: the page alerts/<period>.html, the e-mail text and the
 webhook's JSON, from transforms.alerts.digest rows.
 
-Self-contained (templates alerts_page.html.j2, alert_message.txt.j2 beside this
-module) so that it can move into the site's page catalogue as it is.
+The pages are kinds of the site's catalogue (dashboards/pages/alerts.py); the
+templates are templates/alerts_page.html.j2, alerts_index.html.j2 and
+alert_message.txt.j2.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -17,8 +15,6 @@ import polars as pl
 from dashboards.format import fmt_int, fmt_score, period_label
 from dashboards.i18n import BAND_BY_VI, COLUMNS, LEVELS, Label
 from dashboards.j2 import render
-from dashboards.publish import write_if_changed
-from dashboards.tables import unit_slug
 
 FOLDER = "alerts"
 
@@ -85,6 +81,8 @@ def _level(level: str | None) -> Label:
 
 
 def unit_path(row: dict) -> str:
+    from dashboards.site import unit_slug
+
     return f"units/{unit_slug(row['unit_code'], row['unit_valid_from'])}.html"
 
 
@@ -140,53 +138,6 @@ def index_bytes(periods: list[dict]) -> bytes:
     ]
     html = render("alerts_index.html.j2", root="../", title=L["index_title"], L=L, periods=shown, nav=_nav())
     return html.encode("utf-8")
-
-
-@functools.lru_cache(maxsize=1)
-def _code_digest() -> bytes:
-    """This module and its templates: a page made by other code is made again."""
-    here = Path(__file__).parent
-    h = hashlib.sha256()
-    for f in (Path(__file__), *sorted(here.glob("alert*.j2")), *sorted(here.glob("reconcile_alerts_*.j2"))):
-        h.update(f.read_bytes())
-    return h.digest()
-
-
-def _write_page(path: Path, rows: pl.DataFrame, make) -> None:
-    """Render only when the page's rows (or this code) changed since it was written: a
-    publication with years of weekly digests re-renders the few that changed."""
-    mark = f"<!-- alerts {hashlib.sha256(_code_digest() + rows.write_csv().encode()).hexdigest()[:32]} -->\n".encode()
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(max(0, path.stat().st_size - len(mark)))
-            if fh.read() == mark:
-                return
-    except OSError:
-        pass
-    write_if_changed(path, make() + mark)
-
-
-def write_alert_pages(site_dir: Path, digests: pl.DataFrame) -> list[Path]:
-    """alerts/<period>.html for each closed period with a digest, and alerts/index.html;
-    pages of periods that no longer have one are removed. Unchanged pages are not rewritten."""
-    folder = Path(site_dir) / FOLDER
-    written, keep, periods = [], {"index.html"}, []
-    if digests.height:
-        for (ptype, key), part in digests.partition_by(["period_type", "period_key"], as_dict=True, maintain_order=True).items():
-            name = f"{key}.html"
-            keep.add(name)
-            _write_page(folder / name, part, lambda part=part, ptype=ptype, key=key: page_bytes(part, ptype, key))
-            written.append(folder / name)
-            periods.append({"period_type": ptype, "period_key": key, "href": name,
-                            "count": part.height, "units": part.select("unit_code", "unit_valid_from").unique().height})
-    periods = sorted(periods, key=lambda p: p["period_key"], reverse=True)
-    write_if_changed(folder / "index.html", index_bytes(periods))
-    written.append(folder / "index.html")
-    if folder.is_dir():
-        for p in folder.glob("*.html"):
-            if p.name not in keep:
-                p.unlink()
-    return written
 
 
 # --------------------------------------------------------------------------- messages

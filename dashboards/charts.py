@@ -16,7 +16,7 @@ from typing import Any
 import altair as alt
 import polars as pl
 
-from dashboards.i18n import BANDS, COLUMNS, LEVEL_ORDER, NO_BAND, UI, band_label, level_label
+from dashboards.i18n import BANDS, COLUMNS, LEVEL_ORDER, NO_BAND, UI, Label, band_label, level_label
 
 # d3-format locale for Vietnamese numbers (1.234,5), given to vega-embed.
 VI_FORMAT_LOCALE = {"decimal": ",", "thousands": ".", "grouping": [3], "currency": ["", " ₫"]}
@@ -55,10 +55,24 @@ def band_counts(latest_month: pl.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def district_trend(months: pl.DataFrame) -> list[dict[str, Any]]:
-    """Score of every district in every month (null scores left out)."""
+# The trend chart draws one line per unit: only a level with at most this many units fits.
+TREND_MAX_UNITS = 40
+
+
+def trend_level(month: pl.DataFrame) -> str | None:
+    """The level whose units the trend chart follows: of the levels ranked in the
+    month, the one with the fewest ranked units (districts before the 2025 reform,
+    the city's departments after it), if it has at most TREND_MAX_UNITS."""
+    ranked = month.filter(pl.col("ranked")).group_by("level").agg(n=pl.col("unit_code").n_unique())
+    order = {lv: i for i, lv in enumerate(LEVEL_ORDER)}
+    best = sorted(ranked.iter_rows(), key=lambda r: (r[1], order.get(r[0], len(order)), r[0]))
+    return best[0][0] if best and best[0][1] <= TREND_MAX_UNITS else None
+
+
+def level_trend(months: pl.DataFrame, level: str) -> list[dict[str, Any]]:
+    """Score of every unit of `level` in every month (null scores left out)."""
     d = (
-        months.filter((pl.col("level") == "district") & pl.col("score").is_not_null())
+        months.filter((pl.col("level") == level) & pl.col("score").is_not_null())
         .sort("unit_code", "unit_valid_from", "period_start")
         .select("unit_code", "unit_name", "period_key", "period_start", "score")
     )
@@ -132,7 +146,8 @@ def _trend_chart(lang: str) -> dict:
 
 
 def overview_charts(latest_month: pl.DataFrame | None, months: pl.DataFrame) -> dict[str, Any]:
-    """`{"datasets": {...}, "charts": [{"id", "title_vi", "title_en", "vi", "en"}]}`."""
+    """`{"datasets": {...}, "charts": [{"id", "title", "vi", "en"}]}`: the bands of the
+    headline month, and the monthly scores of the level trend_level picks."""
     datasets: dict[str, list] = {}
     charts: list[dict[str, Any]] = []
     if latest_month is not None and latest_month.height:
@@ -145,45 +160,29 @@ def overview_charts(latest_month: pl.DataFrame | None, months: pl.DataFrame) -> 
                 "en": _bands_chart("en", datasets["bands"]),
             }
         )
-    trend = district_trend(months)
+    level = trend_level(latest_month) if latest_month is not None and latest_month.height else None
+    trend = level_trend(months, level) if level else []
     if trend:
         datasets["trend"] = trend
-        charts.append(
-            {"id": "chart-trend", "title": UI["chart_trend"], "vi": _trend_chart("vi"), "en": _trend_chart("en")}
-        )
+        lv = Label(level_label(level, "vi"), level_label(level, "en"))
+        title = Label(f"{UI['chart_trend'].vi} · {lv.vi}", f"{UI['chart_trend'].en} · {lv.en}")
+        charts.append({"id": "chart-trend", "title": title, "vi": _trend_chart("vi"), "en": _trend_chart("en")})
     return {"datasets": datasets, "charts": charts}
+
+
+def image_name(chart_id: str, month_key: str | None) -> str:
+    """The file name (without suffix) of a chart's images: `bands-2024-02`, `trend`."""
+    name = chart_id.removeprefix("chart-")
+    return name if chart_id == "chart-trend" or not month_key else f"{name}-{month_key}"
 
 
 # --------------------------------------------------------------------------- unit pages
 
 # The unit pages share one pair of specs (assets/charts.js); each page carries
-# only its own data, as the dataset `history`: {d: period start, t: month|week,
-# s: score (2 decimals), r: rank}, and x: 1 on a point reconstructed from the
-# units before a reform (transforms.crosswalk), which has no rank.
-
-def unit_history(rows: pl.DataFrame | list[dict], reconstructed: pl.DataFrame | None = None) -> list[dict[str, Any]]:
-    """One unit's periods (a frame, or its rows as dicts), months then weeks, oldest
-    first, with score and rank (null when unranked); `reconstructed`: its rows
-    from transforms.crosswalk.reconstruct, before its own."""
-    recs = rows.to_dicts() if isinstance(rows, pl.DataFrame) else rows
-    out = []
-    if reconstructed is not None:
-        for r in reconstructed.sort("period_type", "period_start").iter_rows(named=True):
-            score = r["score"]
-            out.append({"d": r["period_start"].isoformat(), "t": r["period_type"],
-                        "s": None if score is None else round(score, 2), "r": None, "x": 1})
-    for r in sorted(recs, key=lambda r: (r["period_type"], r["period_start"])):
-        ptype, start, score, rank, ranked = r["period_type"], r["period_start"], r["score"], r["rank"], r["ranked"]
-        out.append(
-            {
-                "d": start.isoformat(),
-                "t": ptype,
-                "s": None if score is None else round(score, 2),
-                "r": rank if ranked else None,
-            }
-        )
-    return sorted(out, key=lambda h: (h["t"], h["d"]))
-
+# only its own data, as the dataset `history` (dashboards.pages.unit.history_json):
+# {d: period start, t: month|week, s: score (2 decimals), r: rank}, and x: 1 on a
+# point reconstructed from the units before a reform (transforms.crosswalk), which
+# has no rank.
 
 def _kind_expr(lang: str) -> str:
     month, week = UI["months"].get(lang), UI["weeks"].get(lang)
@@ -275,7 +274,7 @@ def unit_chart_specs() -> dict[str, dict[str, dict]]:
 def heatmap_rows(month: pl.DataFrame, groups: list[str]) -> list[dict[str, Any]]:
     """Units × groups of one level and period: share of the applicable maximum.
 
-    `month` holds one level's rows with `points_<group>` and `max_<group>`
+    `month` holds one level's rows with `points_<group>` and `max_points_<group>`
     (the maximum of the group's applicable indicators). Units are ordered by
     rank, then score, then code: `o` is the row position.
     """
@@ -284,7 +283,7 @@ def heatmap_rows(month: pl.DataFrame, groups: list[str]) -> list[dict[str, Any]]
     for o, r in enumerate(frame.iter_rows(named=True)):
         unit = f"{r['unit_name']} ({r['unit_code']})"
         for gi, g in enumerate(groups):
-            earned, mx = r.get(f"points_{g}"), r.get(f"max_{g}")
+            earned, mx = r.get(f"points_{g}"), r.get(f"max_points_{g}")
             if earned is None or not mx:
                 continue
             rows.append({"u": unit, "o": o, "g": gi, "s": round(earned / mx, 4), "p": round(earned, 2), "m": mx})
@@ -335,10 +334,13 @@ def _heatmap_spec(lang: str, dataset: str, group_labels: tuple[tuple[str, str], 
 
 
 def heatmap_charts(latest_month: pl.DataFrame, groups: list[tuple[str, str, str]]) -> dict[str, Any]:
-    """One heatmap per level of the latest month, over datasets `heat_<level>`.
+    """One heatmap per level of the month, over datasets `heat_<level>`: its ranked
+    units (a unit listed only for late dossiers, as the communes of before the
+    2025 reform are after it, is no part of the city's picture).
 
-    `latest_month` carries `points_<group>` and `max_<group>` for every group
+    `latest_month` carries `points_<group>` and `max_points_<group>` for every group
     key of `groups` ((key, label_vi, label_en), in display order)."""
+    latest_month = latest_month.filter(pl.col("ranked"))
     datasets: dict[str, list] = {}
     charts: list[dict[str, Any]] = []
     keys = [g for g, _vi, _en in groups]

@@ -1,9 +1,13 @@
-"""Vietnamese number, date and period formatting for pages.
+"""Vietnamese number, date and period formatting: the site's one formatter.
 
 Pages write `89,2 %`, `1.234,5` and `12/02/2024`; the data files keep the
 machine forms (dots, fractions, ISO dates). Rounding is half away from zero on
 the decimal form of the float (as DuckDB's `round`, which ranks the scores),
 so a score of 89.99999999999999 shows as `90,00` and sits in Xuất sắc.
+
+Two forms of the same rule: `fmt_*` for one value (a sentence, a heading) and
+the expressions `num`, `integer`, `pct`, `signed`, `date` for a whole column
+of a table (tests/test_site_format.py holds them equal).
 """
 
 from __future__ import annotations
@@ -11,7 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Mapping
+
+import polars as pl
 
 from dashboards.i18n import MONTHS_EN, UI
 
@@ -81,7 +89,7 @@ def fmt_int(x: int | None, *, na: str = NA) -> str:
 
 def fmt_pct(x: float | None, digits: int = 1, *, na: str = NA) -> str:
     """A fraction as a percentage: `fmt_pct(0.892) == "89,2 %"`."""
-    if x is None or (isinstance(x, float) and x != x):
+    if x is None or (isinstance(x, float) and (x != x or x in (float("inf"), float("-inf")))):
         return na
     parts = _rounded_digits(float(x), digits, shift=2)
     if parts is not None:
@@ -174,3 +182,139 @@ def strip_diacritics(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text)
     bare = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
     return bare.replace("đ", "d").replace("Đ", "D").lower()
+
+
+def signed_text(x: float | None, digits: int = 1) -> str:
+    """A gap with its sign: `+6,6`, `-5,0`, `0,0`; `—` for none."""
+    if x is None:
+        return NA
+    s = fmt_num(x, digits)
+    return "+" + s if s.strip("0,.") and not s.startswith("-") else s
+
+
+# --------------------------------------------------------------------------- column-wise
+#
+# The rule above for whole columns of a table. A value is scaled and rounded in
+# floating point, which is exact unless the scaled value lies within 1e-12 of a
+# tie (x.5): those few rows, the only ones where the float and its decimal form
+# can disagree, are rounded by `_exact_scaled` on the decimal form, like
+# `fmt_num`. Thousands are then grouped on the integer's digits. Intermediate
+# columns are materialised stage by stage (an expression that reused a
+# sub-expression would compute it again for every use).
+
+
+@dataclass(frozen=True)
+class Fmt:
+    """How a column is written on pages: `num` (`digits` decimals), `int`, `pct`
+    (a fraction as `89,2 %`), `signed` (`+6,6`), `date` (`dd/mm/yyyy`)."""
+
+    kind: str
+    digits: int = 0
+    na: str = NA
+
+
+NUM_KINDS = ("num", "pct", "signed")
+
+
+def _exact_scaled(x: float, digits: int, shift: int) -> int:
+    """round(x × 10**(digits+shift)) half away from zero, on repr(x) (as `fmt_num`)."""
+    d = Decimal(repr(x)).scaleb(digits + shift)
+    return int(d.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _grouped(whole: pl.Expr, below_1000: bool = False) -> pl.Expr:
+    """A non-negative integer column as `1.234.567` (`below_1000`: known to need no dot)."""
+    text = whole.cast(pl.Utf8)
+    if below_1000:
+        return text
+    return text.str.reverse().str.replace_all(r"(\d{3})", "$1.").str.strip_chars_end(".").str.reverse()
+
+
+def _small(frame: pl.DataFrame, columns: list[str]) -> dict[str, bool]:
+    """Per integer column: True when every value is below 1000 in magnitude (no thousands)."""
+    if not columns or frame.height == 0:
+        return {c: True for c in columns}
+    row = frame.select([(pl.col(c).abs().max().fill_null(0) < 1000).alias(c) for c in columns]).row(0)
+    return dict(zip(columns, row))
+
+
+def texts(frame: pl.DataFrame, columns: Mapping[str, tuple[str, Fmt]]) -> pl.DataFrame:
+    """`{out: (source column, Fmt)}` → a frame of the formatted text columns, row for row."""
+    if not columns:
+        return pl.DataFrame()
+    unknown = {f.kind for _c, f in columns.values()} - {*NUM_KINDS, "int", "date"}
+    if unknown:
+        raise ValueError(f"unknown format kinds {sorted(unknown)}")
+    out_cols: dict[str, pl.Series] = {}
+    numeric = {o: (c, f) for o, (c, f) in columns.items() if f.kind in NUM_KINDS}
+    if numeric:
+        out_cols.update(_numbers(frame, numeric))
+    small = _small(frame, sorted({c for c, f in columns.values() if f.kind == "int"}))
+    others = frame.select(
+        *[
+            pl.concat_str(
+                pl.when(pl.col(c) < 0).then(pl.lit("-")).otherwise(pl.lit("")), _grouped(pl.col(c).abs(), small[c])
+            ).fill_null(f.na).alias(o)
+            for o, (c, f) in columns.items() if f.kind == "int"
+        ],
+        *[pl.col(c).dt.strftime("%d/%m/%Y").fill_null(f.na).alias(o) for o, (c, f) in columns.items() if f.kind == "date"],
+    )
+    out_cols.update({o: others.get_column(o) for o in others.columns})
+    return pl.DataFrame([out_cols[o].alias(o) for o in columns])
+
+
+def _numbers(frame: pl.DataFrame, columns: Mapping[str, tuple[str, Fmt]]) -> dict[str, pl.Series]:
+    scale = {o: 10.0 ** (f.digits + (2 if f.kind == "pct" else 0)) for o, (_c, f) in columns.items()}
+    # stage 1: the scaled value, whether it is shown at all, and whether it lies near a tie
+    stage = frame.select(
+        *[(pl.col(c).cast(pl.Float64) * scale[o]).alias(f"y{o}") for o, (c, _f) in columns.items()],
+        *[pl.col(c).cast(pl.Float64).alias(f"x{o}") for o, (c, _f) in columns.items()],
+    )
+    stage = stage.with_columns(
+        *[(pl.col(f"y{o}").is_null() | ~pl.col(f"y{o}").is_finite()).alias(f"bad{o}") for o in columns],
+        *[
+            ((pl.col(f"y{o}").abs() - pl.col(f"y{o}").abs().floor() - 0.5).abs()
+             <= 1e-12 * pl.max_horizontal(pl.lit(1.0), pl.col(f"y{o}").abs())).alias(f"tie{o}")
+            for o in columns
+        ],
+    )
+    # stage 2: the rounded integer, half away from zero (ties on the decimal form)
+    stage = stage.with_columns(
+        *[
+            pl.when(pl.col(f"bad{o}")).then(None)
+            .otherwise(pl.col(f"y{o}").sign() * (pl.col(f"y{o}").abs() + 0.5).floor())
+            .cast(pl.Int128, strict=False).alias(f"n{o}")
+            for o in columns
+        ]
+    )
+    for o, (_c, f) in columns.items():
+        ties = stage.select(pl.arg_where(pl.col(f"tie{o}") & ~pl.col(f"bad{o}"))).to_series()
+        if ties.len():
+            shift = 2 if f.kind == "pct" else 0
+            xs = stage.get_column(f"x{o}").gather(ties).to_list()
+            exact = pl.Series([_exact_scaled(x, f.digits, shift) for x in xs], dtype=pl.Int128)
+            stage = stage.with_columns(stage.get_column(f"n{o}").scatter(ties, exact))
+    # stage 3: digits, thousands, comma, sign
+    parts = stage.select(
+        *[pl.col(f"bad{o}") for o in columns],
+        *[(pl.col(f"n{o}") < 0).alias(f"neg{o}") for o in columns],
+        *[(pl.col(f"n{o}").abs() // int(10 ** f.digits)).alias(f"w{o}") for o, (_c, f) in columns.items()],
+        *[
+            (pl.col(f"n{o}").abs() % int(10 ** f.digits)).cast(pl.Utf8).str.zfill(f.digits).alias(f"f{o}")
+            for o, (_c, f) in columns.items()
+        ],
+    )
+    small = _small(parts, [f"w{o}" for o in columns])
+    out = {}
+    for o, (_c, f) in columns.items():
+        text = _grouped(pl.col(f"w{o}"), small[f"w{o}"])
+        if f.digits:
+            text = pl.concat_str(text, pl.lit(","), pl.col(f"f{o}"))
+        sign = pl.when(pl.col(f"neg{o}")).then(pl.lit("-"))
+        if f.kind == "signed":
+            sign = sign.when(pl.col(f"w{o}").cast(pl.Boolean) | pl.col(f"f{o}").str.contains("[1-9]")).then(pl.lit("+"))
+        text = pl.concat_str(sign.otherwise(pl.lit("")), text)
+        if f.kind == "pct":
+            text = text + pl.lit(" %")
+        out[o] = parts.select(pl.when(pl.col(f"bad{o}")).then(pl.lit(f.na)).otherwise(text).alias(o)).to_series()
+    return out

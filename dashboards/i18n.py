@@ -1,12 +1,17 @@
 """Vietnamese-first labels (with English) for every published column and value.
 
 Pages are written in Vietnamese; each label also carries its English text,
-which the site's language switch puts in place on the client.
+which the site's language switch puts in place on the client. The indicator
+groups' labels and maximum points are the scoring profile's (dashboards.groups
+reads them), never repeated here.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
+
+from transforms.periods import PERIOD_TYPES
+from transforms.schema import LEVELS as _LEVELS
 
 LANGS = ("vi", "en")
 
@@ -19,7 +24,8 @@ class Label(NamedTuple):
         return self.en if lang == "en" else self.vi
 
 
-# One label per column of SCOREBOARD_COLUMNS (a test checks none is missing).
+# One label per column of SCOREBOARD_COLUMNS but the groups' points, whose labels are
+# the profile's (a test checks none is missing).
 COLUMNS: dict[str, Label] = {
     "period_type": Label("Loại kỳ", "Period type"),
     "period_key": Label("Kỳ", "Period"),
@@ -47,12 +53,6 @@ COLUMNS: dict[str, Label] = {
     "satisfaction_rate": Label("Tỷ lệ hài lòng", "Satisfaction rate"),
     "apology_rate": Label("Tỷ lệ xin lỗi khi trễ hạn", "Apology rate"),
     "avg_working_days": Label("Số ngày làm việc bình quân", "Average working days"),
-    "points_transparency": Label("Công khai, minh bạch", "Transparency"),
-    "points_timeliness": Label("Tiến độ giải quyết", "Timeliness"),
-    "points_online": Label("Dịch vụ công trực tuyến", "Online service"),
-    "points_payment": Label("Thanh toán trực tuyến", "Online payment"),
-    "points_digitization": Label("Số hóa hồ sơ", "Digitisation"),
-    "points_satisfaction": Label("Mức độ hài lòng", "Satisfaction"),
     "score": Label("Điểm", "Score"),
     "band": Label("Xếp loại", "Band"),
     "ranked": Label("Được xếp hạng", "Ranked"),
@@ -62,18 +62,6 @@ COLUMNS: dict[str, Label] = {
     "unit_valid_from": Label("Hiệu lực từ", "Valid from"),
     "provisional": Label("Tạm tính", "Provisional"),
 }
-
-# The six groups of the index (scoreboard.md, Points), keyed by their column.
-GROUPS: dict[str, Label] = {k: v for k, v in COLUMNS.items() if k.startswith("points_")}
-GROUP_MAX_POINTS: dict[str, int] = {
-    "points_transparency": 18,
-    "points_timeliness": 20,
-    "points_online": 12,
-    "points_payment": 10,
-    "points_digitization": 22,
-    "points_satisfaction": 18,
-}
-
 
 class Band(NamedTuple):
     vi: str  # the value published in the `band` column
@@ -93,12 +81,16 @@ BANDS: tuple[Band, ...] = (
 BAND_BY_VI: dict[str, Band] = {b.vi: b for b in BANDS}
 NO_BAND = Label("Chưa có điểm", "No score")
 
+# The levels a unit can have (transforms.score.LEVEL_ORDER): districts until the
+# 2025 reform (2025-06-30), then wards and communes; the city's departments and
+# agencies (sở, ban, ngành) throughout. Each is ranked in its own table.
 LEVELS: dict[str, Label] = {
-    "district": Label("Cấp huyện", "District"),
-    "commune": Label("Cấp xã", "Commune"),
-    "department": Label("Sở ngành", "Department"),
+    "district": Label("Cấp huyện", "Districts"),
+    "commune": Label("Cấp xã", "Wards and communes"),
+    "department": Label("Sở, ban, ngành", "Departments"),
 }
-LEVEL_ORDER: tuple[str, ...] = tuple(LEVELS)
+LEVEL_ORDER: tuple[str, ...] = _LEVELS
+assert set(LEVELS) == set(LEVEL_ORDER), "a level without a label"
 
 # Peer groups are configuration; the usual ones get a label, others show as is.
 PEER_GROUPS: dict[str, Label] = {
@@ -109,10 +101,13 @@ PEER_GROUPS: dict[str, Label] = {
     "island": Label("Hải đảo", "Island"),
 }
 
-PERIOD_TYPES: dict[str, Label] = {
+PERIOD_TYPE_LABELS: dict[str, Label] = {
     "month": Label("Tháng", "Month"),
     "week": Label("Tuần", "Week"),
 }
+assert set(PERIOD_TYPE_LABELS) == set(PERIOD_TYPES), "a period type without a label"
+# Pages list months before weeks.
+PERIOD_TYPE_ORDER: tuple[str, ...] = tuple(sorted(PERIOD_TYPES, key=lambda t: t != "month"))
 
 QUARANTINE_REASONS: dict[str, Label] = {
     "missing_id": Label("Thiếu mã hồ sơ", "Missing dossier id"),
@@ -168,6 +163,18 @@ UI: dict[str, Label] = {
     "lang_switch": Label("Ngôn ngữ", "Language"),
     "latest_month": Label("Tháng gần nhất", "Latest month"),
     "latest_week": Label("Tuần gần nhất", "Latest week"),
+    "headline_month": Label("Tháng gần nhất đủ số liệu để xếp hạng", "Latest month complete enough to rank"),
+    "headline_week": Label("Tuần gần nhất đủ số liệu để xếp hạng", "Latest week complete enough to rank"),
+    "in_progress_month": Label("Tháng đang diễn ra (tạm tính)", "Month in progress (provisional)"),
+    "in_progress_week": Label("Tuần đang diễn ra (tạm tính)", "Week in progress (provisional)"),
+    "provisional_cutoff": Label(
+        "Kỳ đang diễn ra: số liệu tạm tính đến {t}, thời điểm mới nhất trong dữ liệu.",
+        "Period in progress: provisional figures up to {t}, the latest time in the data.",
+    ),
+    "headline_rule": Label(
+        "Kỳ đứng đầu trang là kỳ đã kết thúc gần nhất mà đa số đơn vị được xếp hạng có tiếp nhận hồ sơ trong kỳ.",
+        "The period shown first is the latest finished one in which most ranked units received dossiers.",
+    ),
     "months": Label("Theo tháng", "Monthly"),
     "weeks": Label("Theo tuần", "Weekly"),
     "search": Label("Tìm đơn vị", "Find a unit"),
@@ -198,7 +205,7 @@ UI: dict[str, Label] = {
     "points": Label("Điểm thành phần", "Points by group"),
     "late": Label("Trễ hạn + quá hạn đang xử lý", "Overdue + pending overdue"),
     "chart_bands": Label("Phân bố xếp loại", "Bands"),
-    "chart_trend": Label("Điểm cấp huyện theo tháng", "District scores by month"),
+    "chart_trend": Label("Điểm theo tháng", "Scores by month"),
     "chart_count": Label("Số đơn vị", "Units"),
     "chart_month": Label("Tháng", "Month"),
     "chart_note": Label(
@@ -224,7 +231,7 @@ UI: dict[str, Label] = {
 
 def label(key: str, lang: str = "vi") -> str:
     """The label of a column, group, level, band or interface text."""
-    for table in (COLUMNS, UI, LEVELS, PERIOD_TYPES, INGESTION_COLUMNS):
+    for table in (COLUMNS, UI, LEVELS, PERIOD_TYPE_LABELS, INGESTION_COLUMNS):
         if key in table:
             return table[key].get(lang)
     if key in BAND_BY_VI:
@@ -252,9 +259,6 @@ def peer_group_label(group: str | None, lang: str = "vi") -> str:
 
 
 # --------------------------------------------------------------------------- insights, quality
-
-# The groups by the key the profile and the insight tables use (`timeliness`).
-GROUP_KEYS: dict[str, Label] = {k.removeprefix("points_"): v for k, v in GROUPS.items()}
 
 # Indicators by the rate they score (their column labels).
 INDICATORS: dict[str, Label] = {
@@ -297,6 +301,15 @@ CHECKS: dict[str, Label] = {
     "scoreboard_valid": Label("Bảng xếp hạng đạt các kiểm tra số liệu", "The scoreboard passes its data checks"),
     "batch_quarantine_share": Label("Tỷ lệ dòng bị cách ly trong lô nạp ở mức cho phép",
                                     "The share of quarantined rows in the batch is acceptable"),
+    "batch_drift": Label("Không tệp nào lệch xa dữ liệu thường lệ của đơn vị",
+                         "No file drifts far from its units' usual data"),
+    # quality/drift's checks (the same labels as quality.drift.DRIFT_CHECKS)
+    "batch_promised_duration": Label("Thời hạn hẹn trả so với thường lệ", "Promised duration against the unit's usual"),
+    "batch_clock_shift": Label("Giờ của các mốc thời gian so với thường lệ", "Times of day against the unit's usual"),
+    "batch_volume": Label("Số hồ sơ tiếp nhận so với thường lệ", "Received volume against the unit's usual"),
+    "batch_status_mix": Label("Cơ cấu trạng thái so với thường lệ", "Status mix against the unit's usual"),
+    "batch_history_rewrite": Label("Hồ sơ đã kết thúc của kỳ đã đóng không bị viết lại",
+                                   "Final dossiers of closed periods are not rewritten"),
 }
 
 CHECK_STATUS: dict[bool, Label] = {
@@ -334,8 +347,8 @@ UI.update(
         "figures_own": Label("Của đơn vị", "This unit's own"),
         "figures_reconstructed": Label("Dựng lại từ các đơn vị trước sắp xếp (không xếp hạng)",
                                        "Reconstructed from the units before the reform (not ranked)"),
-        "groups_title": Label("Sáu nhóm chỉ số: điểm đạt, tối đa và trung vị nhóm so sánh",
-                              "The six groups: earned, maximum and peer median"),
+        "groups_title": Label("Các nhóm chỉ số: điểm đạt, tối đa và trung vị nhóm so sánh",
+                              "The indicator groups: earned, maximum and peer median"),
         "earned": Label("Điểm đạt", "Earned"),
         "max": Label("Tối đa", "Maximum"),
         "peer_median": Label("Trung vị nhóm so sánh", "Peer median"),
@@ -372,8 +385,8 @@ UI.update(
         "city_title": Label("Toàn thành phố", "City overview"),
         "heatmap_title": Label("Tỷ lệ điểm đạt theo nhóm chỉ số", "Share of the maximum points by group"),
         "heatmap_note": Label(
-            "Mỗi ô là điểm đạt của nhóm chia cho điểm tối đa của các chỉ tiêu áp dụng, ghi bằng số (%); ô trống: không áp dụng.",
-            "Each cell is the group's points earned over the maximum of its applicable indicators, written as a number (%); empty: not applicable.",
+            "Các đơn vị được xếp hạng; mỗi ô là điểm đạt của nhóm chia cho điểm tối đa của các chỉ tiêu áp dụng, ghi bằng số (%); ô trống: không áp dụng.",
+            "The ranked units; each cell is the group's points earned over the maximum of its applicable indicators, written as a number (%); empty: not applicable.",
         ),
         "crossings_title": Label("Đơn vị thay đổi xếp loại", "Units that changed band"),
         "crossings_note": Label("So với kỳ cùng loại liền trước: {p}.", "Against the previous period of the same kind: {p}."),
@@ -401,6 +414,19 @@ UI.update(
         "held_back": Label("Số liệu mới của kỳ này đang bị giữ lại vì: {reasons}.",
                            "New figures for this period are held back because: {reasons}."),
         "held_back_title": Label("Kỳ đang bị giữ lại", "Periods held back"),
+        "held_batches_title": Label("Tệp đang bị giữ lại", "Files held back"),
+        "held_batches_note": Label(
+            "Các dòng của tệp hợp lệ từng dòng nhưng lệch xa dữ liệu thường lệ của đơn vị: chúng được lưu riêng và "
+            "chưa làm thay đổi số liệu nào đã công bố. Thay tệp bằng bản đã sửa, hoặc nếu tệp đúng, chạy "
+            "scoreboard release TỆP --reason \"lý do\" (được ghi vào manifest.json) để công bố.",
+            "Its rows are valid one by one but drift far from the unit's usual data: they are stored aside and change "
+            "no published figure yet. Replace the file with a corrected one or, if it is right, run "
+            "scoreboard release FILE --reason \"why\" (recorded in manifest.json) to publish it.",
+        ),
+        "held_file": Label("Tệp", "File"),
+        "held_unit": Label("Đơn vị", "Unit"),
+        "held_reason": Label("Lý do (thường lệ và lô này)", "Reason (usual and this batch)"),
+        "held_periods": Label("Kỳ bị giữ", "Periods held"),
         "checks_title": Label("Kết quả kiểm tra theo kỳ", "Checks by period"),
         "checks_failed_title": Label("Các kiểm tra không đạt", "Failed checks"),
         "checks_latest": Label("Chi tiết kiểm tra kỳ gần nhất", "Checks of the latest periods"),

@@ -1,46 +1,17 @@
-"""Charts as image files, and the monthly report as PDF.
+"""Stable chart SVGs, and the monthly report as PDF.
 
-Images are rendered at build time with vl-convert (no browser, no network):
-`charts/<name>.svg` and `.png`, for the overview and the latest month's
-charts only. Each file carries a fingerprint of the spec and of the renderer,
-so a build whose charts did not change renders nothing.
-
-The PDF needs Chromium; without it `print_report_pdf` returns False.
+The chart images themselves are made by dashboards.pages.images. The PDF needs
+Chromium; without it `print_report_pdf` returns False.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import shutil
-import struct
 import subprocess
 import tempfile
-import zlib
 from pathlib import Path
-
-from dashboards.publish import write_if_changed
-
-_MARK = "par-chart"
-
-
-def _fingerprint(spec: dict, vl_version: str, format_locale: dict | None, scale: float) -> str:
-    import vl_convert as vlc
-
-    h = hashlib.sha256()
-    h.update(f"{vlc.__version__} {vl_version} {scale}\n".encode())
-    h.update(json.dumps([spec, format_locale], sort_keys=True, ensure_ascii=False).encode())
-    return h.hexdigest()[:32]
-
-
-def _png_text_chunk(png: bytes, key: str, value: str) -> bytes:
-    """The PNG with a tEXt chunk `key`=`value` after its header chunk."""
-    data = key.encode("latin-1") + b"\0" + value.encode("latin-1")
-    chunk = struct.pack(">I", len(data)) + b"tEXt" + data + struct.pack(">I", zlib.crc32(b"tEXt" + data) & 0xFFFFFFFF)
-    ihdr_end = 8 + 4 + 4 + 13 + 4  # signature, then IHDR's length, type, 13 bytes of data, crc
-    return png[:ihdr_end] + chunk + png[ihdr_end:]
 
 
 _COUNTED_ID = re.compile(r"(?<=id=\")(gradient|clip|pattern|marker)_?(\d+)(?=\")|(?<=url\(#)(gradient|clip|pattern|marker)_?(\d+)(?=\))|(?<=href=\"#)(gradient|clip|pattern|marker)_?(\d+)(?=\")")
@@ -59,50 +30,6 @@ def stable_ids(svg: str) -> str:
         return seen[key]
 
     return _COUNTED_ID.sub(sub, svg)
-
-
-def _has_mark(path: Path, mark: bytes, head: int = 4096) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return mark in fh.read(head)
-    except OSError:
-        return False
-
-
-def write_chart_images(folder: Path, name: str, spec: dict, *, vl_version: str,
-                       format_locale: dict | None = None, scale: float = 2.0) -> list[Path]:
-    """`<folder>/<name>.svg` and `.png` (at `scale` × the chart's size) of a
-    self-contained Vega-Lite spec.
-
-    Skipped when both files already carry this spec's fingerprint.
-    """
-    import vl_convert as vlc
-
-    folder = Path(folder)
-    svg_path, png_path = folder / f"{name}.svg", folder / f"{name}.png"
-    fp = _fingerprint(spec, vl_version, format_locale, scale)
-    svg_mark = f"<!-- {_MARK} {fp} -->".encode()
-    png_mark = f"{_MARK}\0{fp}".encode()
-    if _has_mark(svg_path, svg_mark, 256) and _has_mark(png_path, png_mark, 256):
-        return [svg_path, png_path]
-    cached = _RENDERED.get(fp)
-    if cached is None:
-        kw = {"vl_version": vl_version}
-        if format_locale:
-            kw["format_locale"] = format_locale
-        svg = stable_ids(vlc.vegalite_to_svg(spec, **kw))
-        cached = (svg_mark + b"\n" + svg.encode("utf-8"), _png_text_chunk(vlc.svg_to_png(svg, scale=scale), _MARK, fp))
-        if len(_RENDERED) >= 32:
-            _RENDERED.pop(next(iter(_RENDERED)))
-        _RENDERED[fp] = cached
-    write_if_changed(svg_path, cached[0])
-    write_if_changed(png_path, cached[1])
-    return [svg_path, png_path]
-
-
-# Images rendered in this process, by fingerprint (a build into a fresh folder
-# need not render what the previous build just did).
-_RENDERED: dict[str, tuple[bytes, bytes]] = {}
 
 
 # --------------------------------------------------------------------------- PDF

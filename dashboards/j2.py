@@ -1,5 +1,6 @@
-"""Jinja2 for the pages kept as `.html.j2` / `.txt.j2` files beside these modules
-(reconcile_page, alerts_page). HTML is autoescaped; text templates are not."""
+"""Jinja2 for the alert and reconciliation pages and the alert e-mail text
+(templates/alert*.j2, templates/reconcile*.j2). HTML is autoescaped; text
+templates are not."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ import jinja2
 
 from dashboards.i18n import UI
 
-TEMPLATE_DIR = Path(__file__).parent
+TEMPLATE_DIR = Path(__file__).parent / "templates"
 
 
 @functools.lru_cache(maxsize=1)
 def env() -> jinja2.Environment:
-    from dashboards.site import CSP  # the site's Content-Security-Policy, so these pages follow it
+    from dashboards.pages.common import CSP  # the site's Content-Security-Policy, so these pages follow it
 
     e = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),

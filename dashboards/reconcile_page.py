@@ -8,14 +8,11 @@ this module) so that it can move into the site's page catalogue as it is.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from dashboards.format import fmt_int, fmt_num, fmt_pct, fmt_score, period_label
-from dashboards.i18n import COLUMNS, GROUPS, LEVELS, Label
+from dashboards.i18n import COLUMNS, LEVELS, Label
 from dashboards.j2 import render
-from dashboards.publish import write_if_changed
-from dashboards.tables import unit_slug
 
 FOLDER = "reconciliation"
 
@@ -66,10 +63,13 @@ MATCHED_BY = {
 }
 
 
-def item_label(item: str) -> Label:
+def item_label(item: str, profile: Any = None) -> Label:
+    """A portal item's label: the total, or its groups by the profile's labels (a
+    group the profile does not have by its key)."""
     if item == "total":
         return Label("Tổng điểm", "Total score")
-    labs = [GROUPS[f"points_{g}"] for g in item.split("+")]
+    known = {g.key: Label(g.label_vi, g.label_en) for g in (profile.groups if profile is not None else ())}
+    labs = [known.get(g, Label(g, g)) for g in item.split("+")]
     return Label(" + ".join(x.vi for x in labs), " + ".join(x.en for x in labs))
 
 
@@ -144,6 +144,8 @@ def file_warning(w: dict) -> Label:
 
 
 def _unit_path(code: str, valid_from: Any) -> str:
+    from dashboards.site import unit_slug
+
     return f"../units/{unit_slug(code, valid_from)}.html"
 
 
@@ -154,7 +156,7 @@ def _level(level: str | None) -> Label:
 def page_context(rec, profile: Any = None) -> dict:
     """What the page shows, as plain values (labels in both languages, numbers formatted)."""
     safe = {i: i.replace("+", "_") for i in rec.items}
-    columns = [item_label(i) for i in rec.items]
+    columns = [item_label(i, profile) for i in rec.items]
     rows = []
     for r in rec.compared.iter_rows(named=True):
         rows.append({
@@ -205,6 +207,7 @@ def page_context(rec, profile: Any = None) -> dict:
         "columns": columns, "rows": rows, "gaps": gaps, "missing": missing, "extra": extra, "unmatched": unmatched,
         "warnings": [file_warning(w) for w in rec.warnings], "provisional": rec.provisional,
         "record_label": L["record"] if rec.where == "line" else L["record_json"],
+        "month": rec.period_key,
     }
 
 
@@ -212,39 +215,16 @@ def _nav() -> list[dict]:
     return [{"href": f"{FOLDER}/index.html", "label": L["nav"]}]
 
 
-def page_bytes(rec, profile: Any = None) -> bytes:
-    ctx = page_context(rec, profile)
+def page_bytes(ctx: dict) -> bytes:
+    """A month's page from its page_context."""
     title = Label(f"{L['title'].vi} · {ctx['period'].vi}", f"{L['title'].en} · {ctx['period'].en}")
     return render("reconcile_page.html.j2", root="../", title=title, L=L, COLUMNS=COLUMNS, nav=_nav(), **ctx).encode("utf-8")
 
 
-def index_bytes(recs: list) -> bytes:
+def index_bytes(contexts: list[dict]) -> bytes:
+    """reconciliation/index.html: every month reconciled, newest first."""
     months = [
-        {"href": f"{r.period_key}.html", "label": Label(period_label("month", r.period_key, "vi"), period_label("month", r.period_key, "en")),
-         "source": r.source_file, **r.counts()}
-        for r in sorted(recs, key=lambda r: r.period_key, reverse=True)
+        {"href": f"{c['month']}.html", "label": c["period"], "source": c["source"], **c["counts"]}
+        for c in sorted(contexts, key=lambda c: c["month"], reverse=True)
     ]
     return render("reconcile_index.html.j2", root="../", title=L["title"], L=L, months=months, nav=_nav()).encode("utf-8")
-
-
-def write_reconcile_pages(site_dir: Path, recs: list, profile: Any = None) -> list[Path]:
-    """reconciliation/<month>.html per imported portal file and reconciliation/index.html
-    (only once a file has been imported); stale pages are removed."""
-    folder = Path(site_dir) / FOLDER
-    if not recs:
-        if folder.is_dir():
-            for p in folder.glob("*.html"):
-                p.unlink()
-        return []
-    written = []
-    for rec in recs:
-        path = folder / f"{rec.period_key}.html"
-        write_if_changed(path, page_bytes(rec, profile))
-        written.append(path)
-    write_if_changed(folder / "index.html", index_bytes(recs))
-    written.append(folder / "index.html")
-    keep = {p.name for p in written}
-    for p in folder.glob("*.html"):
-        if p.name not in keep:
-            p.unlink()
-    return written

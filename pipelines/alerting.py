@@ -13,9 +13,9 @@ release rebuilt and swapped at every publication (and deleted by `make clean`),
 while the warehouse is the one durable store, written in transactions by one
 writer; the outbox step runs in the same `duckdb_writer` pool as every writer.
 
-`write_pages` is the publication hook: alerts/<period>.html for every closed
-period with a digest and reconciliation/<month>.html for every imported portal
-file, written into the release being built.
+`site_pages` gives the publication what the site shows: alerts/<period>.html for
+every closed period with a digest and reconciliation/<month>.html for every
+imported portal file (dashboards/pages/alerts.py).
 """
 
 # (no `from __future__ import annotations`: Dagster reads the asset's context annotation)
@@ -255,30 +255,25 @@ def reconciliations(con, settings: ScoreboardSettings, scoreboard: pl.DataFrame,
     ]
 
 
-def write_pages(
+def site_pages(
     con, settings: ScoreboardSettings, scoreboard: pl.DataFrame, profile: Profile, warnings: pl.DataFrame,
     log: Callable[[str], None],
-) -> Callable[[Path], None]:
-    """Read what the pages need now (before the release is built); the returned
-    function writes them into the release folder."""
+) -> dict:
+    """What the site's alert and reconciliation pages show (build_site's `alerts` and
+    `reconciliations`): every closed period's digest, and each imported month's
+    comparison with the national portal."""
     try:
         rules = load_alert_config()["rules"]
     except AlertConfigError as exc:
         log(f"{exc}; the alert pages use the default rules")
         rules = load_alert_config({})["rules"]
-    digests = [
+    digests = pl.concat([
         digest(scoreboard, t, None, profile=profile, rules=rules, warnings=warnings if t == "week" else None)
         for t in ("week", "month")
-    ]
-    digests_all = pl.concat(digests)
+    ])
     try:
         recs = reconciliations(con, settings, scoreboard, profile)
     except ReconcileError as exc:
         log(f"reconciliation pages not written: {exc}")
         recs = []
-
-    def write(folder: Path) -> None:
-        alerts_page.write_alert_pages(folder, digests_all)
-        reconcile_page.write_reconcile_pages(folder, recs, profile)
-
-    return write
+    return {"alerts": digests, "reconciliations": {r.period_key: reconcile_page.page_context(r, profile) for r in recs}}

@@ -7,14 +7,16 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from pipelines.drift import drift_inputs
 from pipelines.ingestion import ingest_landing, validate_stored_dossiers
 from pipelines.partitions import monthly_partitions, weekly_partitions
 from pipelines.publication import publish_site
 from pipelines.resources import ScoreboardSettings, Warehouse, local_now
 from pipelines.scoring import score_partitions
 from pipelines import warehouse as wh
+from quality.drift import DRIFT_CHECKS
 from quality.early_warning import warning_summary
-from quality.holds import HOLD_SCHEMA, batch_holds
+from quality.holds import HOLD_SCHEMA, batch_holds, held_batches
 from quality.suites import validate_dossiers, validate_file_accounting
 from transforms.periods import key_of, parse_key, partition_key
 
@@ -43,6 +45,13 @@ def _log(context: dg.AssetExecutionContext):
                           description="No file has too many quarantined rows; a broken batch holds its periods."),
         dg.AssetCheckSpec("dossiers_valid", asset="dossiers",
                           description="The dossiers this run added or changed pass the dossier suite."),
+        # blocking: a run that holds a batch stops before scoring (the held rows are
+        # kept out of `dossiers` anyway); later runs report the hold as a warning
+        *[
+            dg.AssetCheckSpec(name, asset="dossiers", blocking=True,
+                              description=f"{en} (config/quality.yaml, drift): a file that drifts is held.")
+            for name, (_vi, en) in DRIFT_CHECKS.items()
+        ],
     ],
 )
 def dossiers(
@@ -58,6 +67,7 @@ def ingest(
     """What `dossiers` materialises: the DuckDB file's, or a province's in the lake
     (pipelines/provinces.py)."""
     with warehouse.connect() as con:
+        held_before = wh.file_hold_periods(con)
         report = ingest_landing(
             con,
             landing=settings.landing,
@@ -66,9 +76,14 @@ def ingest(
             log=_log(context),
             aliases=settings.aliases(),
             mappings=settings.mappings(),
+            drift=drift_inputs(settings),
         )
         holds = batch_holds_in(con, report.by_file, settings.quality_config())
         wh.replace_batch_holds(con, holds)
+        # a period held or released now is re-scored: a release publishes it, a new hold
+        # is explained on the site (its numbers stay the last good ones)
+        report.touch(held_before ^ wh.file_hold_periods(con))
+        drifting = wh.drift_holds(con)
         valid = validate_stored_dossiers(con) if report.changed_all and report.dossiers else None
     _log(context)(report.summary())
     accounting = validate_file_accounting(report.by_file)
@@ -85,6 +100,8 @@ def ingest(
             "files_ingested": report.files_new,
             "files_skipped": report.files_skipped,
             "files_set_aside": report.files_rejected,
+            "files_held": report.held,
+            "files_released": report.released,
             "rows_read": report.rows_read,
             "rows_quarantined": report.rows_quarantined,
             "dossiers": report.dossiers,
@@ -109,8 +126,35 @@ def ingest(
                 passed=valid is None or valid.success,
                 metadata=valid.to_metadata() if valid else {"rows_validated": 0},
             ),
+            *drift_checks(drifting, report.held),
         ],
     )
+
+
+def drift_checks(drifting: pl.DataFrame, held_now: list[str]) -> list[dg.AssetCheckResult]:
+    """One result per drift check: failed while a file is held by it (an error, which
+    blocks, in the run that holds it; a warning after), with each file's units and
+    figures in the metadata."""
+    results = []
+    for name in DRIFT_CHECKS:
+        found = held_batches(drifting.filter(pl.col("check_name") == name))
+        files = sorted(set(found["source_file"]))
+        new = bool(set(files) & set(held_now))
+        table = found.select(
+            "source_file", "unit_code", "unit_name", pl.col("usual").round(3), pl.col("observed").round(3),
+            reason_vi="message_vi", reason_en="message_en", held_periods="periods",
+        )
+        results.append(dg.AssetCheckResult(
+            check_name=name,
+            passed=not files,
+            severity=dg.AssetCheckSeverity.ERROR if new else dg.AssetCheckSeverity.WARN,
+            metadata={
+                "held_files": files,
+                "held_units": sorted(set(found["unit_code"])),
+                "findings": dg.MetadataValue.md(_markdown_table(table)),
+            },
+        ))
+    return results
 
 
 WARNING_CHECKS = {

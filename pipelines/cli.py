@@ -17,6 +17,7 @@ os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
 import dagster as dg  # noqa: E402
 import polars as pl  # noqa: E402
+from dagster._core.errors import DagsterAssetCheckFailedError  # noqa: E402
 
 from pipelines.alerting import alert_digests  # noqa: E402
 from pipelines.assets import ASSETS, dossiers, monthly_scoreboard, scoreboard_site, weekly_scoreboard  # noqa: E402
@@ -104,6 +105,24 @@ def _metadata(result: dg.ExecuteInProcessResult, asset) -> dict:
     return {k: v.value for k, v in events[-1].metadata.items()} if events else {}
 
 
+def _ingest(instance, resources, graph: AssetGraph) -> dict:
+    """Materialise `dossiers`; its metadata. A run that holds a drifting batch fails its
+    blocking check (Dagster's record says so) but has stored everything else: the
+    periods are still scored and the site, which explains the hold, published."""
+    try:
+        return _metadata(_materialize(instance, graph.ingest, resources, graph=graph), graph.ingest)
+    except DagsterAssetCheckFailedError:
+        # the lake's: this province's materialisation, not another province's
+        partitions = [graph.partition] if graph.partition else None
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=graph.ingest.key, asset_partitions=partitions), limit=1
+        ).records
+        metadata = records[0].asset_materialization.metadata if records else {}
+        held = metadata.get("files_held")
+        log.info("held, as drifting from their units' history: %s", ", ".join(held.value) if held else "?")
+        return {k: v.value for k, v in metadata.items()}
+
+
 def period_ranges(first: date, latest: date, from_key: str | None, to_key: str | None) -> dict[str, tuple[int, int]]:
     """Week and month index ranges to score: the data's coverage, or the keys' dates."""
     ranges = {}
@@ -188,7 +207,7 @@ def run_pipeline(
     resources = {"settings": settings, "warehouse": warehouse}
     instance = open_instance()  # the one `make dev` shows (pipelines/instance.py)
     log.info("ingesting %s", settings.landing)
-    ingested = _metadata(_materialize(instance, graph.ingest, resources, graph=graph), graph.ingest)
+    ingested = _ingest(instance, resources, graph)
     with warehouse.connect() as con:
         first, latest = wh.data_extent(con)
         quarantined = wh.count_rows(con, "quarantine")
@@ -249,6 +268,36 @@ def cmd_backfill(args) -> None:
     settings, warehouse = _settings(args)
     summary = run_pipeline(settings, warehouse, from_key=args.from_key, to_key=args.to_key, backfill=True)
     _print_summary(summary)
+
+
+def landing_source(landing: Path, file: str) -> str:
+    """How the warehouse names a landing file: its path under the landing folder."""
+    path = Path(file)
+    for candidate in (path, landing / path):
+        try:
+            return candidate.resolve().relative_to(landing.resolve()).as_posix()
+        except ValueError:
+            continue
+    return path.as_posix()
+
+
+def cmd_release(args) -> None:
+    """Let a held file through: the office has checked it. Recorded with its reason
+    (and published in the site's manifest); then the pipeline runs."""
+    settings, warehouse = _settings(args)
+    reason = (args.reason or "").strip()
+    if not reason:
+        raise CliError('say why the file is released: --reason "…"')
+    source = landing_source(settings.landing, args.file)
+    with warehouse.connect() as con:
+        row = wh.record_release(con, source, reason, local_now())
+        if row is None:
+            held = wh.held_files(con)["source_file"].to_list()
+            raise CliError(
+                f"{source} is not held" + (f"; the held files are {', '.join(held)}" if held else "; no file is held")
+            )
+    log.info("releasing %s (held by %s): %s", source, row["checks"], reason)
+    _print_summary(run_pipeline(settings, warehouse))
 
 
 def cmd_serve(args) -> None:
@@ -375,6 +424,14 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--from", dest="from_key", required=True, help="first period, e.g. 2016-01")
     backfill.add_argument("--to", dest="to_key", help="last period (default: the latest data)")
     backfill.set_defaults(func=cmd_backfill)
+
+    release = sub.add_parser(
+        "release", help="publish a file held as drifting from its units' history, with the office's reason"
+    )
+    locations(release)
+    release.add_argument("file", help="the held file (its path in the landing folder, as the quality page names it)")
+    release.add_argument("--reason", required=True, help="why it is right after all (recorded in the manifest)")
+    release.set_defaults(func=cmd_release)
 
     serve = sub.add_parser("serve", help="serve the published site on this machine (127.0.0.1)")
     serve.add_argument("--site", help="site folder (SCOREBOARD_SITE, default build/site)")

@@ -12,10 +12,11 @@ from pathlib import Path
 import polars as pl
 
 from pipelines import warehouse as wh
+from pipelines.drift import DriftInputs, apply_releases, store_files
 from pipelines.resources import mappings_dir
 from quality.suites import DOSSIER_BUCKET_ROWS, QualityResult, merge_results, validate_dossiers
 from transforms.changes import affected_periods
-from transforms.periods import PERIOD_TYPES, covered_range, index_of
+from transforms.periods import PERIOD_TYPES, covered_range, index_of, parse_key
 from transforms.ingest import content_hash, ingest_files
 from transforms.readers import load_mappings
 from transforms.units import load_registry
@@ -42,10 +43,21 @@ class IngestionReport:
     changed: pl.DataFrame | None = None
     # a first load: every stored dossier is new (and `changed` is not filled)
     changed_all: bool = False
+    # files held back as drifting from their units' history (quality/drift), with
+    # what was found; files the office released (stored this run)
+    held: list[str] = field(default_factory=list)
+    findings: pl.DataFrame | None = None
+    released: list[str] = field(default_factory=list)
+
+    def touch(self, periods: set[tuple[str, str]]) -> None:
+        """Count these (period_type, period_key) among the affected periods."""
+        for period_type, key in periods:
+            self.affected[period_type] = sorted(set(self.affected[period_type]) | {parse_key(key)[1]})
 
     def summary(self) -> str:
         return (
-            f"{self.files_seen} files in the landing folder: {self.files_new} ingested, "
+            f"{self.files_seen} files in the landing folder: {self.files_new} ingested "
+            f"({len(self.held)} of them held as drifting from their units' history), "
             f"{self.files_skipped} already ingested, {self.files_rejected} set aside; "
             f"{self.rows_read} rows read, {self.rows_quarantined} quarantined; "
             f"{self.dossiers} dossiers in the warehouse."
@@ -102,6 +114,7 @@ def ingest_landing(
     log: Callable[[str], None] = print,
     aliases: Path | None = None,
     mappings: Path | None = None,
+    drift: DriftInputs | None = None,
 ) -> IngestionReport:
     """Ingest what is new or changed in the landing folder. ``aliases``: the header
     alias table applied over the shipped one (ScoreboardSettings.aliases); ``mappings``:
@@ -112,7 +125,10 @@ def ingest_landing(
     registry = load_registry(registry_path)
     wh.replace_units(con, registry)
     report = IngestionReport()
-    known = wh.known_files(con)
+    drift = drift or DriftInputs()
+    report.released = apply_releases(con, log)
+    # a held file is known by its held content: it is not read again until it changes
+    known = {**wh.known_files(con), **wh.held_hashes(con)}
     files = landing_files(landing)
     report.files_seen = len(files)
     pending: list[tuple[Path, str, str]] = []
@@ -155,13 +171,18 @@ def ingest_landing(
                 report.files_new += 1
                 report.rows_read += result.rows_read
                 report.rows_quarantined += result.quarantine.height
-        wh.replace_files(
+        findings = store_files(
             con,
             file_rows=rows,
             versions=pl.concat([r.accepted for r in results]),
             quarantine=pl.concat([r.quarantine for r in results]),
-            track_touched=True,
+            units=registry,
+            now=now,
+            inputs=drift,
+            log=log,
         )
+        report.findings = findings if report.findings is None else pl.concat([report.findings, findings])
+        report.held = sorted(set(report.held) | set(findings["source_file"]))
         done += len(batch)
         log(
             f"[{done}/{len(pending)} files] {report.rows_read} rows read, "

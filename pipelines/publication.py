@@ -12,9 +12,10 @@ import polars as pl
 
 from dashboards.site import build_site, seed_site
 from pipelines import warehouse as wh
+from pipelines.alerting import site_pages
 from pipelines.resources import local_now
 from quality.completeness import freshness
-from quality.holds import quality_frame
+from quality.holds import held_batches, quality_frame
 from transforms.periods import PERIOD_TYPES
 
 RELEASES_KEPT = 2
@@ -41,6 +42,16 @@ def build_manifest(con, settings, scoreboard) -> dict:
             period_type: sorted(scoreboard.filter(period_type=period_type)["period_key"].unique().to_list())
             for period_type in sorted(PERIOD_TYPES)
         },
+        # files held as drifting from their units' history, and those the office released
+        "held": [
+            {"file": r["source_file"], "sha256": r["content_hash"], "checks": r["checks"], "rows_read": r["rows_read"]}
+            for r in wh.held_files(con).iter_rows(named=True)
+        ],
+        "releases": [
+            {"file": r["source_file"], "sha256": r["content_hash"], "checks": r["checks"], "reason": r["reason"],
+             "released_at": r["released_at"].isoformat()}
+            for r in wh.releases(con).iter_rows(named=True)
+        ],
     }
 
 
@@ -90,12 +101,8 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
     warnings = wh.read_warnings(con)
     fresh = unit_freshness(con)
     manifest = build_manifest(con, settings, scoreboard)
-    # --- issue 17 hook: alert digests (alerts/<period>.html) and portal reconciliation
-    # (reconciliation/<month>.html), self-contained page modules to move into the page
-    # catalogue at merge (pipelines/alerting.py, dashboards/alerts_page.py, reconcile_page.py)
-    from pipelines.alerting import write_pages
-
-    write_issue17_pages = write_pages(con, settings, scoreboard, profile, warnings, log)
+    # the alert digests and portal reconciliations the site shows
+    pages = site_pages(con, settings, scoreboard, profile, warnings, log)
 
     def build(folder: Path) -> None:
         # start from the current release: unchanged files are linked, not rebuilt
@@ -113,9 +120,10 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
             log=log,
             crosswalk=settings.crosswalk(),
             freshness=fresh,
+            held_batches=held_batches(holds),
+            **pages,
             **tables,
         )
-        write_issue17_pages(folder)  # issue 17 hook (see above)
 
     site = release(settings.site, build)
     periods = scoreboard.select("period_type", "period_key").unique().height

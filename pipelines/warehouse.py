@@ -26,7 +26,8 @@ import polars as pl
 
 from pipelines import lake
 from quality.early_warning import WARNING_SCHEMA
-from quality.holds import HOLD_SCHEMA, SCOREBOARD_HOLD
+from quality.drift import DRIFT_CHECKS
+from quality.holds import BATCH_QUARANTINE, HOLD_SCHEMA, SCOREBOARD_HOLD
 from transforms.classify import CLOSED_STATUSES
 from transforms.reconcile import RECORD_SCHEMA as PORTAL_RECORD_SCHEMA
 from transforms.insights import BOTTLENECK_SCHEMA, WEAK_POINT_SCHEMA, WHAT_IF_SCHEMA
@@ -131,6 +132,14 @@ ALERT_OUTBOX_SCHEMA: dict[str, pl.DataType] = {
     "sent_at": pl.Datetime("us"),
 }
 
+RELEASE_SCHEMA: dict[str, pl.DataType] = {
+    "source_file": pl.Utf8(),
+    "content_hash": pl.Utf8(),
+    "checks": pl.Utf8(),
+    "reason": pl.Utf8(),
+    "released_at": pl.Datetime("us"),
+}
+
 # The scoreboard's columns that do not depend on the profile; the columns of the
 # profile's groups are added when a profile first writes (ensure_columns).
 SCOREBOARD_FIXED = {**SCOREBOARD_COUNTS, **SCOREBOARD_RANKS}
@@ -157,6 +166,14 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
     "portal_records": PORTAL_RECORDS_SCHEMA,
     "portal_values": PORTAL_VALUES_SCHEMA,
     "alert_outbox": ALERT_OUTBOX_SCHEMA,
+    # a file that drifts from its units' own history (quality/drift) is held: what it
+    # gave waits in these tables, with the columns of ingested_files / dossier_versions /
+    # quarantine, and changes nothing scored until a corrected file replaces it or the
+    # office releases it (batch_releases, listed in the site's manifest)
+    "held_files": INGESTED_FILES_SCHEMA,
+    "held_versions": DOSSIER_SCHEMA,
+    "held_quarantine": QUARANTINE_SCHEMA,
+    "batch_releases": RELEASE_SCHEMA,
     "schema_version": SCHEMA_VERSION_SCHEMA,
 }
 TOUCHED = "stale_dossier_ids"
@@ -221,6 +238,8 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None] | 
     (1, "the layout before schema versions (b44d358)", None),
     (2, "warnings table; max_points_<group> beside points_<group>; schema_version", _reset_scored_periods),
     (3, "portal_records, portal_values (portal reconciliation); alert_outbox (alert deliveries)", None),
+    (4, "held_files, held_versions, held_quarantine, batch_releases (drifting batches); quality_holds: "
+        "unit_code, unit_valid_from, unit_name, usual, observed", None),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -705,10 +724,11 @@ def read_period_table(con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFram
 
 
 def replace_batch_holds(con: duckdb.DuckDBPyConnection, holds: pl.DataFrame) -> None:
-    """The holds that files put on periods, recomputed whole at every ingestion."""
+    """The holds that broken batches put on periods, recomputed whole at every ingestion."""
 
     def work():
-        con.execute("DELETE FROM quality_holds WHERE source <> ?", [SCOREBOARD_HOLD])
+        # a drifting file's holds are kept (replace_drift_holds)
+        con.execute("DELETE FROM quality_holds WHERE source <> ? AND check_name = ?", [SCOREBOARD_HOLD, BATCH_QUARANTINE])
         insert(con, "quality_holds", holds)
 
     _in_transaction(con, work)
@@ -770,6 +790,197 @@ def read_warnings(
         f"coalesce(list_position({list(LEVELS)}, level), {len(LEVELS) + 1}), unit_code, unit_valid_from, indicator",
         params,
     )
+
+
+# ------------------------------------------------------------------ held batches (quality/drift)
+
+# A held file's tables are in TABLES above; a file it replaces keeps what it gave meanwhile.
+HELD_TABLES = ("held_files", "held_versions", "held_quarantine")
+_DRIFT = "check_name IN (" + ", ".join(f"'{name}'" for name in DRIFT_CHECKS) + ")"  # constants
+
+
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, **frames: pl.DataFrame) -> Iterator[None]:
+    for name, frame in frames.items():
+        con.register(name, frame.to_arrow())
+    try:
+        yield
+    finally:
+        for name in frames:
+            con.unregister(name)
+
+
+def held_hashes(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """source_file → content hash of each held file."""
+    return dict(con.execute("SELECT source_file, content_hash FROM held_files").fetchall())
+
+
+def store_held_files(
+    con: duckdb.DuckDBPyConnection, *, file_rows: list[dict], versions: pl.DataFrame, quarantine: pl.DataFrame
+) -> None:
+    """Keep held files' outcomes aside, replacing what earlier held contents of the same
+    paths left there, in one transaction."""
+    if not file_rows:
+        return
+    sources = [row["source_file"] for row in file_rows]
+
+    def work():
+        for table in HELD_TABLES:
+            con.execute(f'DELETE FROM "{table}" WHERE list_contains(?, source_file)', [sources])
+        insert(con, "held_files", pl.DataFrame(file_rows, schema=INGESTED_FILES_SCHEMA))
+        insert(con, "held_versions", versions)
+        insert(con, "held_quarantine", quarantine)
+
+    _in_transaction(con, work)
+
+
+def forget_held(con: duckdb.DuckDBPyConnection, sources: list[str]) -> None:
+    """Drop what these paths had waiting, and the holds it put on periods (the file was
+    replaced, or released into the stored tables)."""
+    if not sources:
+        return
+
+    def work():
+        for table in HELD_TABLES:
+            con.execute(f'DELETE FROM "{table}" WHERE list_contains(?, source_file)', [sources])
+        con.execute(f"DELETE FROM quality_holds WHERE list_contains(?, source) AND {_DRIFT}", [sources])
+
+    _in_transaction(con, work)
+
+
+def replace_drift_holds(con: duckdb.DuckDBPyConnection, sources: list[str], holds: pl.DataFrame) -> None:
+    """The drift holds of these files, as just decided (none for a file that passed)."""
+
+    def work():
+        con.execute(f"DELETE FROM quality_holds WHERE list_contains(?, source) AND {_DRIFT}", [sources])
+        insert(con, "quality_holds", holds)
+
+    _in_transaction(con, work)
+
+
+def drift_holds(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return read_table(con, f"SELECT {_names(HOLD_SCHEMA)} FROM quality_holds WHERE {_DRIFT} ORDER BY ALL")
+
+
+def file_hold_periods(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    """(period_type, period_key) of every period a file holds (broken or drifting)."""
+    return set(con.execute(
+        "SELECT DISTINCT period_type, period_key FROM quality_holds WHERE source <> ?", [SCOREBOARD_HOLD]
+    ).fetchall())
+
+
+def held_files(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Each held file: path, content hash, rows read, when it arrived, and its checks."""
+    return read_table(
+        con,
+        f"""SELECT f.source_file, f.content_hash, f.rows_read, f.ingested_at,
+                   (SELECT string_agg(DISTINCT check_name, ', ' ORDER BY check_name) FROM quality_holds h
+                    WHERE h.source = f.source_file AND {_DRIFT}) AS checks
+            FROM held_files f ORDER BY f.source_file""",
+    )
+
+
+def record_release(con: duckdb.DuckDBPyConnection, source: str, reason: str, at: datetime) -> dict | None:
+    """Note that the office releases this held file (its present content), with its
+    reason; the next ingestion stores it. None when the path is not held."""
+    held = held_files(con).filter(pl.col("source_file") == source)
+    if held.is_empty():
+        return None
+    row = held.row(0, named=True)
+    insert(con, "batch_releases", pl.DataFrame(
+        [{"source_file": source, "content_hash": row["content_hash"], "checks": row["checks"], "reason": reason,
+          "released_at": at}], schema=RELEASE_SCHEMA,
+    ))
+    return row
+
+
+def released_files(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Held files whose present content the office has released."""
+    return [r[0] for r in con.execute(
+        "SELECT DISTINCT f.source_file FROM held_files f JOIN batch_releases r USING (source_file, content_hash) "
+        "ORDER BY 1"
+    ).fetchall()]
+
+
+def held_content(con: duckdb.DuckDBPyConnection, source: str) -> tuple[list[dict], pl.DataFrame, pl.DataFrame]:
+    """(file row, versions, quarantine) of a held file, as replace_files takes them."""
+    def held(table: str) -> pl.DataFrame:
+        return read_table(
+            con, f'SELECT {_names(TABLES[table])} FROM "{table}" WHERE source_file = ?', [source]
+        )
+
+    rows, versions, quarantine = (held(t) for t in HELD_TABLES)
+    rows = rows.to_dicts()
+    return rows, versions, quarantine
+
+
+def releases(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return read_table(
+        con, f"SELECT {_names(RELEASE_SCHEMA)} FROM batch_releases ORDER BY released_at, source_file"
+    )
+
+
+# what the drift checks compare a file with (quality.drift.DriftHistory); `_windows`:
+# unit_code, unit_valid_from, lo, hi (receipts in [lo, hi)); `_replaced`: source_file
+# of the paths being replaced, left out of what is stored
+_IN_WINDOW = "JOIN _windows w USING (unit_code, unit_valid_from) WHERE v.received_at >= w.lo AND v.received_at < w.hi"
+_NOT_REPLACED = "v.source_file NOT IN (SELECT source_file FROM _replaced)"
+
+
+def recent_dossiers(con: duckdb.DuckDBPyConnection, windows: pl.DataFrame) -> pl.DataFrame:
+    """The stored dossiers of each window's unit received in it."""
+    with _registered(con, _windows=windows):
+        return read_batched(
+            con,
+            "SELECT unit_code, unit_valid_from, procedure_code, status, received_at, due_at, finished_at, "
+            f"returned_at, rejected_at FROM dossiers v {_IN_WINDOW}",
+        )
+
+
+def stored_copies(con: duckdb.DuckDBPyConnection, ids: pl.DataFrame) -> pl.DataFrame:
+    """The stored (kept) copies of these dossier ids."""
+    with _registered(con, _ids=ids.select("dossier_id").unique()):
+        return read_batched(con, f"SELECT {_names(DOSSIER_SCHEMA)} FROM dossiers WHERE dossier_id IN (SELECT dossier_id FROM _ids)")
+
+
+def known_ids(con: duckdb.DuckDBPyConnection, ids: pl.DataFrame, replaced: pl.DataFrame) -> pl.DataFrame:
+    """Those of these ids that a stored file other than the replaced ones has."""
+    with _registered(con, _ids=ids.select("dossier_id").unique(), _replaced=replaced):
+        return read_table(
+            con,
+            "SELECT DISTINCT dossier_id FROM dossier_versions v "
+            f"WHERE dossier_id IN (SELECT dossier_id FROM _ids) AND {_NOT_REPLACED}",
+        )
+
+
+def month_counts(con: duckdb.DuckDBPyConnection, windows: pl.DataFrame, replaced: pl.DataFrame) -> pl.DataFrame:
+    """Distinct stored dossier ids per unit and month of receipt, in the windows."""
+    with _registered(con, _windows=windows, _replaced=replaced):
+        return read_table(
+            con,
+            "SELECT unit_code, unit_valid_from, date_trunc('month', v.received_at)::DATE AS month, "
+            f"count(DISTINCT dossier_id) AS n FROM dossier_versions v {_IN_WINDOW} AND {_NOT_REPLACED} GROUP BY ALL",
+        )
+
+
+def earlier_young_rows(
+    con: duckdb.DuckDBPyConnection, windows: pl.DataFrame, replaced: pl.DataFrame, young_days: int
+) -> pl.DataFrame:
+    """The rows of the stored files with rows in the windows that each file received in
+    its last `young_days` days before its latest event time (quality.drift.volume)."""
+    latest = "greatest(received_at, finished_at, returned_at, rejected_at)"
+    with _registered(con, _windows=windows, _replaced=replaced):
+        return read_table(
+            con,
+            f"""WITH files AS (SELECT DISTINCT v.source_file FROM dossier_versions v {_IN_WINDOW} AND {_NOT_REPLACED}),
+                    moments AS (SELECT source_file, max({latest}) AS moment FROM dossier_versions
+                                WHERE source_file IN (SELECT source_file FROM files) GROUP BY 1)
+                SELECT v.source_file, v.unit_code, v.unit_valid_from, v.status, v.received_at, v.due_at, v.finished_at,
+                       v.returned_at, v.rejected_at
+                FROM dossier_versions v JOIN moments m USING (source_file) {_IN_WINDOW}
+                  AND v.received_at >= m.moment - to_days(?)""",
+            [young_days],
+        )
 
 
 # ============================================================================

@@ -3,7 +3,7 @@
 Run after upgrading vl-convert-python or Altair:  .venv/bin/python scripts/vendor_vega.py
 """
 
-from dashboards.site import vendor_bundle
+from dashboards.vega import vendor_bundle
 
 if __name__ == "__main__":
     path = vendor_bundle()

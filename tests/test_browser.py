@@ -112,8 +112,8 @@ def test_overview(site, browser, tmp_path):
     tab.chart("chart-bands")
     tab.chart("chart-trend")
     units = tab.visible_units()
-    assert len(units) == 8  # 4 units × latest month and latest week
-    assert page.locator("table.ranking caption").first.inner_text().startswith("Cấp huyện · Tháng 02/2024")
+    assert len(units) == 8  # 4 units × the headline month and week (January, week 2)
+    assert page.locator("table.ranking caption").first.inner_text().startswith("Cấp huyện · Tháng 01/2024")
     tab.shot(tmp_path, "index-vi")
 
     # search without diacritics
@@ -132,10 +132,10 @@ def test_overview(site, browser, tmp_path):
     page.click(".lang-switch button[data-lang=en]")
     assert page.get_attribute("html", "lang") == "en"
     assert page.locator("main h2").first.inner_text() == "Overview"
-    assert "District · February 2024" in page.locator("table.ranking caption").first.inner_text()
+    assert "Districts · January 2024" in page.locator("table.ranking caption").first.inner_text()
     assert page.locator("#peer-filter option[value=urban]").inner_text() == "Urban"
     tab.chart("chart-bands")
-    assert "Average" in page.inner_text("#chart-bands")
+    assert "Excellent" in page.inner_text("#chart-bands")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")  # longer words still fit
     tab.shot(tmp_path, "index-en")
     tab.check_clean()
@@ -223,3 +223,68 @@ def test_report_prints_to_pdf(site, tmp_path):
     assert (tmp_path / "again.pdf").read_bytes() == data
     assert re.search(rb"/MediaBox\s*\[\s*0\s+0\s+59[45](\.\d+)?\s+84[12](\.\d+)?\s*\]", data)  # A4, in points
     shutil.copy(pdf, SHOTS / pdf.name) if SHOTS.is_dir() else None
+
+
+def _workbook_cells(path) -> dict:
+    """Every sheet's cells (value, number format, bold), widths, panes and filter, and the title."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)
+    out = {"title": wb.properties.title, "created": wb.properties.created, "sheets": []}
+    for ws in wb.worksheets:
+        cells = [[(c.value, c.number_format, bool(c.font.b)) for c in row] for row in ws.iter_rows()]
+        widths = {k: d.width for k, d in ws.column_dimensions.items()}
+        out["sheets"].append((ws.title, cells, widths, ws.freeze_panes, ws.auto_filter.ref, ws.dimensions))
+    return out
+
+
+def test_workbooks_made_in_the_browser(site, browser, tmp_path):
+    """The explaining tables' Excel links: site.js makes the same workbook as the
+    Python writer would, from data/<table>-<key>.js, offline."""
+    import polars as pl
+
+    from dashboards.data_files import TABLES, xlsx_bytes
+
+    tab = Tab(browser).open(site / "periods" / "2024-01.html")
+    for table in ("weak_points", "bottlenecks", "what_if"):
+        link = tab.page.locator(f'a[data-xlsx="../data/{table}-2024-01.js"]')
+        assert link.get_attribute("href") == f"../data/{table}-2024-01.csv"  # without JavaScript: the CSV
+        with tab.page.expect_download() as download:
+            link.click()
+        assert download.value.suggested_filename == f"{table}-2024-01.xlsx"
+        made = tmp_path / download.value.suggested_filename
+        download.value.save_as(made)
+        frame = pl.read_csv(site / "data" / f"{table}-2024-01.csv", schema_overrides=TABLES[table].schema)
+        expected = tmp_path / f"expected-{table}.xlsx"
+        expected.write_bytes(xlsx_bytes(frame, "2024-01", TABLES[table]))
+        assert _workbook_cells(made) == _workbook_cells(expected), table
+        assert len(_workbook_cells(made)["sheets"][0][1]) == frame.height + 1
+        assert frame.height > 0 or table == "bottlenecks"
+    tab.check_clean()
+    tab.close()
+
+
+def test_browser_workbook_keeps_formula_like_text_as_text(browser, tmp_path):
+    import openpyxl
+    import polars as pl
+
+    from tests.helpers import read_expected_scoreboard
+    from tests.test_site import example_inputs
+
+    scoreboard = read_expected_scoreboard()
+    inputs = example_inputs(scoreboard)
+    inputs["bottlenecks"] = inputs["bottlenecks"].with_columns(
+        procedure_name=pl.lit('=HYPERLINK("x")'), procedure_code=pl.lit("+1"))
+    build_site(tmp_path / "s", scoreboard, **inputs)
+    assert "'=HYPERLINK" in (tmp_path / "s" / "data" / "bottlenecks-2024-01.csv").read_text(encoding="utf-8-sig")
+    tab = Tab(browser).open(tmp_path / "s" / "periods" / "2024-01.html")
+    with tab.page.expect_download() as download:
+        tab.page.locator('a[data-xlsx="../data/bottlenecks-2024-01.js"]').click()
+    download.value.save_as(tmp_path / "b.xlsx")
+    ws = openpyxl.load_workbook(tmp_path / "b.xlsx").worksheets[0]
+    head = [c.value for c in ws[1]]
+    rows = list(ws.iter_rows(min_row=2))
+    assert rows and {r[head.index("procedure_name")].value for r in rows} == {'=HYPERLINK("x")'}
+    assert {r[head.index("procedure_code")].data_type for r in rows} == {"s"}  # text, never a formula
+    tab.check_clean()
+    tab.close()

@@ -10,10 +10,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dashboards.site import build_site
-from dashboards.tables import unit_slug
+from dashboards.site import build_site, unit_slug
 from transforms.crosswalk import CrosswalkError, follow_territory, load_crosswalk
-from tests.helpers import SCOREBOARD_COLUMNS
+from tests.helpers import DEFAULT_PROFILE, SCOREBOARD_COLUMNS
 from transforms.units import load_registry
 
 OLD_FROM, OLD_TO, NEW_FROM = date(2008, 8, 1), date(2025, 6, 30), date(2025, 7, 1)
@@ -219,7 +218,7 @@ def test_the_unit_page_shows_the_reconstructed_scores(tmp_path, crosswalk):
             sb_row("20003", NEW_FROM, *july, received=30, score=75.0, rank=1, ranked=True),
         ], schema=SCOREBOARD_COLUMNS),
     ]).with_columns(band=pl.lit("Khá"))
-    build_site(tmp_path / "site", frame, manifest={"inputs": []}, crosswalk=crosswalk)
+    build_site(tmp_path / "site", frame, profile=DEFAULT_PROFILE, manifest={"inputs": []}, crosswalk=crosswalk)
     units = tmp_path / "site" / "units"
 
     def history(code: str, valid_from: date) -> tuple[list[str], list[dict], list[dict]]:
@@ -261,7 +260,7 @@ def test_the_unit_page_shows_the_reconstructed_scores(tmp_path, crosswalk):
 
 
 def test_without_a_crosswalk_the_new_unit_starts_at_the_reform(tmp_path):
-    build_site(tmp_path / "site", scoreboard().with_columns(band=pl.lit("Khá")), manifest={"inputs": []})
+    build_site(tmp_path / "site", scoreboard().with_columns(band=pl.lit("Khá")), profile=DEFAULT_PROFILE, manifest={"inputs": []})
     new = chart_data(tmp_path / "site" / "units" / f"{unit_slug('10001', NEW_FROM)}.html")
     assert new["charts"][0]["spec"] == "unit-score"
     assert [h["d"] for h in new["datasets"]["history"]] == ["2025-07-01", "2025-06-30"]

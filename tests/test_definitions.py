@@ -6,6 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.definitions import defs
+from quality.drift import DRIFT_CHECKS
 
 ASSETS = {"dossiers", "weekly_scoreboard", "monthly_scoreboard", "scoreboard_site", "alert_digests"}
 CHECKS = {
@@ -15,6 +16,7 @@ CHECKS = {
     ("monthly_scoreboard", "band_at_risk"), ("monthly_scoreboard", "scoreboard_valid"),
     ("monthly_scoreboard", "published"),
     ("alert_digests", "alerts_delivered"),
+    *(("dossiers", name) for name in DRIFT_CHECKS),
 }
 SENSORS = {"landing_sensor", "rescore_weeks_sensor", "rescore_months_sensor", "publish_sensor", "alerts_sensor"}
 SCHEDULES = {"weekly_schedule", "monthly_schedule"}
@@ -35,5 +37,6 @@ def test_the_code_location_loads_with_everything_named():
     assert graph.get(dg.AssetKey("monthly_scoreboard")).partitions_def is not None
     blocking = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys
                 if graph.get_check_spec(c).blocking}
-    assert {("weekly_scoreboard", "scoreboard_valid"), ("monthly_scoreboard", "scoreboard_valid")} <= blocking
+    assert {("weekly_scoreboard", "scoreboard_valid"), ("monthly_scoreboard", "scoreboard_valid"),
+            *(("dossiers", name) for name in DRIFT_CHECKS)} <= blocking
     assert not blocking & {("weekly_scoreboard", "early_warning"), ("monthly_scoreboard", "band_at_risk")}

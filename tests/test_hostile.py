@@ -133,7 +133,10 @@ def run_isolated(code: str, *, memory_mb: int = 3000, timeout: int = 300) -> dic
     )
     epilogue = (
         "\nout['seconds'] = time.monotonic() - t0\n"
-        "out['peak_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024\n"
+        # VmHWM is this process's own peak: ru_maxrss would carry the parent's peak
+        # over fork + exec (Linux keeps the larger of the two), so a large pytest
+        # process would make every child look large
+        "out['peak_mb'] = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) // 1024\n"
         "print('RESULT ' + json.dumps(out, ensure_ascii=False))\n"
     )
     env = {**os.environ, "POLARS_MAX_THREADS": "2", "RAYON_NUM_THREADS": "2"}

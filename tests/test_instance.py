@@ -22,6 +22,7 @@ import pytest
 from pipelines.cli import main
 from pipelines.instance import HOST_TAG, PID_TAG, instance_home, open_instance
 from pipelines.sensors import publish_sensor, rescore_sensor
+from quality.drift import DRIFT_CHECKS
 from tests.helpers import EXAMPLE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,9 +32,10 @@ WEEKS = ["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22", "2024-01-29",
          "2024-02-05", "2024-02-12", "2024-02-19", "2024-02-26"]
 MONTHS = ["2024-01", "2024-02"]
 CHECKS = {
-    "dossiers": {"rows_accounted", "batch_quality", "dossiers_valid"},
+    "dossiers": {"rows_accounted", "batch_quality", "dossiers_valid", *DRIFT_CHECKS},
     "weekly_scoreboard": {"early_warning", "scoreboard_valid", "published"},
     "monthly_scoreboard": {"band_at_risk", "scoreboard_valid", "published"},
+    "alert_digests": {"alerts_delivered"},
 }
 UI_QUERY = """
 query {

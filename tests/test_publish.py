@@ -1,4 +1,7 @@
-"""dashboards.publish: the per-period CSV / Parquet / XLSX files and the manifest."""
+"""dashboards.data_files: the bytes of the per-period CSV / Parquet / XLSX files and of the manifest.
+
+(The site writes them through its build cache: tests/test_site*.py check which
+files a build writes and leaves alone.)"""
 
 from __future__ import annotations
 
@@ -14,13 +17,54 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from dashboards.publish import (
+from dashboards.data_files import (
+    TABLES,
     XLSX_CREATED,
+    check_period_key,
+    csv_bytes,
+    manifest_bytes,
+    parquet_bytes,
     prepare_scoreboard,
-    write_manifest,
-    write_period_files,
+    prepare_table,
+    xlsx_bytes,
 )
-from tests.helpers import SCOREBOARD_COLUMNS
+from tests.helpers import DEFAULT_PROFILE, SCOREBOARD_COLUMNS
+
+
+def write_period_files(scoreboard: pl.DataFrame, data_dir: Path) -> list[Path]:
+    """`scoreboard-<key>.csv|.parquet|.xlsx` of every period, as the site's data files are made."""
+    frame = prepare_scoreboard(scoreboard)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for period in frame.partition_by(["period_type", "period_key"], maintain_order=True):
+        key = period.item(0, "period_key")
+        for suffix, data in (("csv", csv_bytes(period)), ("parquet", parquet_bytes(period)),
+                             ("xlsx", xlsx_bytes(period, key))):
+            (data_dir / f"scoreboard-{key}.{suffix}").write_bytes(data)
+            out.append(data_dir / f"scoreboard-{key}.{suffix}")
+    return out
+
+
+def write_table_files(frame: pl.DataFrame, data_dir: Path, table: str, periods=None) -> list[Path]:
+    """`<table>-<key>.csv|.xlsx` of every period given (default: those with rows)."""
+    spec = TABLES[table]
+    frame = prepare_table(frame, table)
+    if periods is None:
+        periods = frame.select("period_type", "period_key").unique(maintain_order=True).iter_rows()
+    periods = list(periods)
+    for ptype, key in periods:
+        check_period_key(ptype, key)
+        kinds = set(frame.filter(pl.col("period_key") == key)["period_type"].to_list())
+        if kinds - {ptype}:
+            raise ValueError(f"{table}: period {key} is a {kinds.pop()}, not a {ptype}")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for _t, key in periods:
+        period = frame.filter(pl.col("period_key") == key)
+        for suffix, data in (("csv", csv_bytes(period)), ("xlsx", xlsx_bytes(period, key, spec))):
+            (data_dir / f"{table}-{key}.{suffix}").write_bytes(data)
+            out.append(data_dir / f"{table}-{key}.{suffix}")
+    return out
 
 FIXTURE = Path(__file__).parent / "fixtures" / "example" / "expected_scoreboard.csv"
 BOM = b"\xef\xbb\xbf"
@@ -170,10 +214,6 @@ def test_same_frame_same_bytes(scoreboard, tmp_path):
     for pa, pb in zip(a, b):
         assert pa.read_bytes() == pb.read_bytes(), pa.name
 
-    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in a}
-    again = write_period_files(scoreboard, tmp_path / "a")
-    assert again == a
-    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in a} == before  # untouched
 
 
 def test_changed_value_rewrites_the_workbook(scoreboard, tmp_path):
@@ -227,9 +267,7 @@ def test_manifest(tmp_path):
         "profile": {"version": "766-default"},
         "calendar": {"version": dt.date(2024, 1, 1)},
     }
-    path = write_manifest(tmp_path, manifest)
-    assert path == tmp_path / "data" / "manifest.json"
-    text = path.read_text(encoding="utf-8")
+    text = manifest_bytes(manifest).decode("utf-8")
     assert "hồ sơ tháng 2.csv" in text  # not \u-escaped
     assert text.endswith("}\n")
     assert text.splitlines()[1].startswith('  "calendar"')  # indent 2, sorted keys
@@ -237,7 +275,7 @@ def test_manifest(tmp_path):
     assert list(back) == sorted(back)
     assert back["run_at"] == "2024-03-01T07:30:00"
     assert back["calendar"]["version"] == "2024-01-01"
-    assert write_manifest(tmp_path, manifest).read_bytes() == text.encode("utf-8")
+    assert manifest_bytes(manifest) == text.encode("utf-8")
 
 
 # --------------------------------------------------------------------------- weak points, bottlenecks, what-if
@@ -263,15 +301,11 @@ def insights(scoreboard) -> dict[str, pl.DataFrame]:
 
 
 def test_every_insight_column_has_a_label():
-    from dashboards.publish import TABLES
-
     for spec in TABLES.values():
         assert set(spec.labels) == set(spec.schema), spec.name
 
 
 def test_insight_tables_one_csv_and_xlsx_per_period(insights, tmp_path):
-    from dashboards.publish import TABLES, prepare_table, write_table_files
-
     pairs = [("month", "2024-01"), ("month", "2024-02")] + [("week", f"2024-W{w:02d}") for w in range(1, 10)]
     for name, frame in insights.items():
         paths = write_table_files(frame, tmp_path, name, pairs)
@@ -296,8 +330,6 @@ def test_insight_tables_one_csv_and_xlsx_per_period(insights, tmp_path):
 
 
 def test_insight_values_in_files(insights, tmp_path):
-    from dashboards.publish import write_table_files
-
     write_table_files(insights["weak_points"], tmp_path, "weak_points")
     write_table_files(insights["what_if"], tmp_path, "what_if")
     write_table_files(insights["bottlenecks"], tmp_path, "bottlenecks")
@@ -323,8 +355,6 @@ def test_insight_values_in_files(insights, tmp_path):
 
 
 def test_insight_files_deterministic_neutralised_and_checked(insights, tmp_path):
-    from dashboards.publish import write_table_files
-
     nasty = insights["bottlenecks"].with_columns(procedure_name=pl.lit('=HYPERLINK("http://evil.example")'))
     a = write_table_files(nasty, tmp_path / "a", "bottlenecks")
     b = write_table_files(nasty.reverse(), tmp_path / "b", "bottlenecks")
@@ -337,10 +367,6 @@ def test_insight_files_deterministic_neutralised_and_checked(insights, tmp_path)
     assert {r[col].value for r in ws.iter_rows(min_row=2)} == {'=HYPERLINK("http://evil.example")'}
     with zipfile.ZipFile(tmp_path / "a" / "bottlenecks-2024-01.xlsx") as zf:
         assert b"<f>" not in zf.read("xl/worksheets/sheet1.xml")
-    # unchanged workbooks are not rebuilt
-    before = {p: p.stat().st_mtime_ns for p in a}
-    assert write_table_files(nasty, tmp_path / "a", "bottlenecks") == a
-    assert {p: p.stat().st_mtime_ns for p in a} == before
     # keys become file names: refused when malformed, or under the other period type
     with pytest.raises(ValueError, match="period_key"):
         write_table_files(nasty.with_columns(period_key=pl.lit("../x")), tmp_path / "c", "bottlenecks")

@@ -14,7 +14,6 @@ import polars as pl
 import pytest
 
 from dashboards import i18n
-from dashboards.assets import SITE_CSS, SITE_JS
 from dashboards.format import (
     fmt_date,
     fmt_int,
@@ -25,10 +24,14 @@ from dashboards.format import (
     period_label,
     strip_diacritics,
 )
-from dashboards.site import build_site, vega_lite_version
-from tests.helpers import EXAMPLE, SCOREBOARD_COLUMNS, read_example_dossiers
+from dashboards.site import build_site
+from dashboards.vega import vega_lite_version
+from tests.helpers import SCOREBOARD_COLUMNS, DEFAULT_PROFILE, EXAMPLE, read_example_dossiers
 
 FIXTURE = Path(__file__).parent / "fixtures" / "example" / "expected_scoreboard.csv"
+STATIC = Path(__file__).parents[1] / "dashboards" / "static"
+SITE_CSS = (STATIC / "site.css").read_text(encoding="utf-8")
+SITE_JS = (STATIC / "site.js").read_text(encoding="utf-8")
 PERIOD_KEYS = ["2024-01", "2024-02"] + [f"2024-W{w:02d}" for w in range(1, 10)]
 MANIFEST = {"run_at": "2024-03-01T07:30:00+07:00", "inputs": [{"name": "dossiers.csv", "sha256": "0" * 64}]}
 XSS = "<script>alert(1)</script>"
@@ -125,10 +128,8 @@ def example_warnings() -> pl.DataFrame:
 def example_inputs(scoreboard: pl.DataFrame) -> dict:
     """Every keyword build_site takes, from the worked example."""
     from transforms.insights import weak_points, what_if
-    from tests.helpers import DEFAULT_PROFILE_PATH
-    from transforms.profile import load_profile
 
-    profile = load_profile(DEFAULT_PROFILE_PATH)
+    profile = DEFAULT_PROFILE
     ingestion, quarantine = ingestion_frames()
     return {
         "manifest": MANIFEST,
@@ -246,22 +247,27 @@ def test_rank_change_and_search_folding():
 
 
 def test_labels_cover_every_column_band_group_level():
-    # (the applicable maxima, max_points_<group>, are labelled by the catalogue's groups)
-    assert set(i18n.COLUMNS) == {c for c in SCOREBOARD_COLUMNS if not c.startswith("max_points_")}
+    from dashboards.groups import profile_groups
+
+    # every published column but the groups' points and maxima, whose labels are the profile's
+    assert set(i18n.COLUMNS) == {c for c in SCOREBOARD_COLUMNS if not c.startswith(("points_", "max_points_"))}
     assert [(b.vi, b.en) for b in i18n.BANDS] == [
         ("Xuất sắc", "Excellent"), ("Tốt", "Good"), ("Khá", "Fair"), ("Trung bình", "Average"), ("Yếu", "Weak")
     ]
-    assert {k: tuple(v) for k, v in i18n.GROUPS.items()} == {
-        "points_transparency": ("Công khai, minh bạch", "Transparency"),
-        "points_timeliness": ("Tiến độ giải quyết", "Timeliness"),
-        "points_online": ("Dịch vụ công trực tuyến", "Online service"),
-        "points_payment": ("Thanh toán trực tuyến", "Online payment"),
-        "points_digitization": ("Số hóa hồ sơ", "Digitisation"),
-        "points_satisfaction": ("Mức độ hài lòng", "Satisfaction"),
-    }
-    assert sum(i18n.GROUP_MAX_POINTS.values()) == 100
+    groups = profile_groups(DEFAULT_PROFILE)
+    assert [(g.column, tuple(g.label), g.full_max) for g in groups] == [
+        ("points_transparency", ("Công khai, minh bạch", "Transparency"), 18),
+        ("points_timeliness", ("Tiến độ giải quyết", "Timeliness"), 20),
+        ("points_online", ("Dịch vụ công trực tuyến", "Online service"), 12),
+        ("points_payment", ("Thanh toán trực tuyến", "Online payment"), 10),
+        ("points_digitization", ("Số hóa hồ sơ", "Digitisation"), 22),
+        ("points_satisfaction", ("Mức độ hài lòng", "Satisfaction"), 18),
+    ]
+    assert not hasattr(i18n, "GROUPS") and not hasattr(i18n, "GROUP_MAX_POINTS")  # no copy of the profile
+    # the levels after the 2025 reform: wards and communes, and the city's departments
     assert {k: tuple(v) for k, v in i18n.LEVELS.items()} == {
-        "district": ("Cấp huyện", "District"), "commune": ("Cấp xã", "Commune"), "department": ("Sở ngành", "Department")
+        "district": ("Cấp huyện", "Districts"), "commune": ("Cấp xã", "Wards and communes"),
+        "department": ("Sở, ban, ngành", "Departments"),
     }
     assert i18n.band_label("Khá", "en") == "Fair"
     assert set(i18n.QUARANTINE_REASONS) >= {"missing_id", "bad_date", "unknown_unit", "chronology"}
@@ -280,24 +286,27 @@ def test_files_written(site):
     assert (site / "index.html").is_file()
     assert (site / "ingestion.html").is_file()
     assert sorted(p.stem for p in (site / "periods").glob("*.html")) == sorted(PERIOD_KEYS)
-    assert sorted(p.name for p in (site / "assets").iterdir()) == ["charts.js", "site.css", "site.js", "vega-bundle.js"]
+    assert sorted(p.name for p in (site / "assets").iterdir()) == [
+        "charts.js", "site.css", "site.js", "vega-bundle.js", "xlsx.js"]
     assert sorted(p.name for p in site.glob("*.html")) == [
         "city.html", "index.html", "ingestion.html", "quality.html", "report-2024-01.html", "report-2024-02.html",
         "report.html",
     ]
-    # the menu's report link never changes: report.html is the latest month's report
-    assert (site / "report.html").read_bytes() == (site / "report-2024-02.html").read_bytes()
+    # the menu's report link never changes: report.html is the headline month's report
+    # (January: February received one dossier and ranked nobody)
+    assert (site / "report.html").read_bytes() == (site / "report-2024-01.html").read_bytes()
     assert 'href="../report.html"' in read(site / "periods" / "2024-W01.html")
     assert sorted(p.name for p in (site / "units").iterdir()) == sorted(
         ["001-2008-08-01.html", "00001-2008-08-01.html", "00004-2008-08-01.html", "002-2008-08-01.html"]
     )
     for table in ("weak_points", "bottlenecks", "what_if"):  # every period, even one without rows
+        # the CSV, and what site.js makes the workbook from (tests/test_browser.py)
         assert sorted(p.name for p in (site / "data").glob(f"{table}-*")) == sorted(
-            f"{table}-{k}.{s}" for k in PERIOD_KEYS for s in ("csv", "xlsx")
+            f"{table}-{k}.{s}" for k in PERIOD_KEYS for s in ("csv", "js")
         )
     assert sorted(p.name for p in (site / "charts").iterdir()) == [
-        "bands-2024-02.png", "bands-2024-02.svg", "heatmap-district-2024-02.png", "heatmap-district-2024-02.svg",
-        "trend.png", "trend.svg",
+        "bands-2024-01.png", "bands-2024-01.svg", "heatmap-commune-2024-01.png", "heatmap-commune-2024-01.svg",
+        "heatmap-district-2024-01.png", "heatmap-district-2024-01.svg", "trend.png", "trend.svg",
     ]
     assert len(list((site / "data").glob("scoreboard-*.csv"))) == 11
     assert json.loads(read(site / "data" / "manifest.json")) == MANIFEST
@@ -351,7 +360,7 @@ def test_no_network_reference_anywhere(site):
             target = (page.parent / ref.split("#")[0]).resolve()
             assert target.is_file(), (page.name, tag, ref)  # every link works from file://
             assert site.resolve() in target.parents
-    for asset in ("site.css", "site.js", "charts.js"):
+    for asset in ("site.css", "site.js", "charts.js", "xlsx.js"):
         text = read(site / "assets" / asset)
         assert not re.search(r"https?:|url\(|@import|fetch\(|XMLHttpRequest|import\(", text), asset
     # the Vega bundle may carry URL strings, but the page never loads one
@@ -380,15 +389,18 @@ def test_page_structure(site):
 
 def test_overview_content(site):
     html = read(site / "index.html")
-    # latest month and latest week, every level, Vietnamese labels
-    assert "Tháng 02/2024" in html and "Tuần 09/2024 (26/02–03/03/2024)" in html
-    assert "Cấp huyện · Tháng 02/2024" in html and "Cấp xã · Tuần 09/2024 (26/02–03/03/2024)" in html
+    # the headline month and week (the latest complete enough to rank), every level, Vietnamese labels;
+    # February and weeks 3–9 received almost nothing and rank nobody: listed below, never the headline
+    assert "Tháng gần nhất đủ số liệu để xếp hạng" in html
+    assert "Cấp huyện · Tháng 01/2024" in html and "Cấp xã · Tuần 02/2024 (08/01–14/01/2024)" in html
+    assert "Cấp huyện · Tháng 02/2024" not in html and "Tuần 09/2024 (26/02–03/03/2024)" in html
     for label in ("Hạng", "Đơn vị", "Điểm", "Xếp loại", "Thay đổi hạng", "Tiến độ giải quyết",
                   "Số hóa hồ sơ", "Tiếp nhận", "Trễ hạn", "Quá hạn đang xử lý"):
         assert f">{label}</span>" in html, label
-    # February: Ba Đình scored 58.82 (Trung bình), listed but not ranked
-    assert re.search(r"Quận Ba Đình</a> <span class=\"code\">001</span></th><td class=\"t\">.*?</td><td>58,82</td>"
-                     r"<td class=\"t\" data-v=\"3\"><span class=\"band band-tb\"><span data-en=\"Average\">Trung bình</span>", html)
+    # January: Ba Đình scored 74.52 (Khá), ranked second of the districts
+    assert re.search(r"<td>2</td><th scope=\"row\" class=\"unit\"><a href=\"units/001-2008-08-01.html\">Quận Ba Đình</a> "
+                     r"<span class=\"code\">001</span></th><td class=\"t\">.*?</td><td>74,52</td>"
+                     r"<td class=\"t\" data-v=\"2\"><span class=\"band band-kha\"><span data-en=\"Fair\">Khá</span>", html)
     # every period page and data file is linked
     for key in PERIOD_KEYS:
         assert f'href="periods/{key}.html"' in html
@@ -433,7 +445,7 @@ def test_rank_movement_and_provisional(scoreboard, tmp_path):
         .otherwise("rank_change"),
         provisional=pl.col("period_key").is_in(["2024-W09", "2024-02"]),
     )
-    build_site(tmp_path, frame, manifest=MANIFEST)
+    build_site(tmp_path, frame, profile=DEFAULT_PROFILE, manifest=MANIFEST)
     w02 = read(tmp_path / "periods" / "2024-W02.html")
     assert '<span class="chg up" title="Tăng 2 bậc" data-en-title="Up 2">▲2</span>' in w02
     assert '<span class="chg down" title="Giảm 1 bậc" data-en-title="Down 1">▼1</span>' in w02
@@ -450,7 +462,7 @@ def test_unit_names_are_escaped(scoreboard, tmp_path):
         unit_name=pl.when(pl.col("unit_code") == "001").then(pl.lit(XSS)).otherwise("unit_name"),
         peer_group=pl.when(pl.col("unit_code") == "002").then(pl.lit('"><img src=x onerror=alert(2)>')).otherwise("peer_group"),
     )
-    build_site(tmp_path, frame, manifest=MANIFEST)
+    build_site(tmp_path, frame, profile=DEFAULT_PROFILE, manifest=MANIFEST)
     for page in pages(tmp_path):
         text = read(page)
         assert XSS not in text and "<img" not in text, page.name
@@ -474,10 +486,13 @@ def test_chart_specs_render(site):
     data = json.loads(chart_json)
     assert [c["id"] for c in data["charts"]] == ["chart-bands", "chart-trend"]
     assert data["formatLocale"]["decimal"] == ","
-    assert {r["band_vi"] for r in data["datasets"]["bands"]} == {"Trung bình", "Chưa có điểm"}  # February
+    # January: Sóc Sơn 90,00, Phúc Xá 86,67, Ba Đình 74,52 and Bắc Sơn 76,77
+    assert {(r["level_vi"], r["band_vi"], r["units"]) for r in data["datasets"]["bands"]} == {
+        ("Cấp huyện", "Xuất sắc", 1), ("Cấp huyện", "Khá", 1), ("Cấp xã", "Tốt", 1), ("Cấp xã", "Khá", 1),
+    }
+    # the trend follows the level with the fewest ranked units (districts first on a tie), up to the headline
     assert {(r["unit"], r["month"], r["score"]) for r in data["datasets"]["trend"]} == {
         ("Quận Ba Đình (001)", "2024-01-01", 74.52),
-        ("Quận Ba Đình (001)", "2024-02-01", 58.82),
         ("Huyện Sóc Sơn (002)", "2024-01-01", 90.0),
     }
     html = read(site / "index.html")
@@ -488,7 +503,7 @@ def test_chart_specs_render(site):
             svg = vlc.vegalite_to_svg(spec, vl_version=vega_lite_version(), format_locale=data["formatLocale"])
             assert svg.startswith("<svg")
             if chart["id"] == "chart-bands":
-                assert ("Trung bình" if lang == "vi" else "Average") in svg
+                assert ("Xuất sắc" if lang == "vi" else "Excellent") in svg
 
 
 def test_ingestion_page_shows_file_names_and_counts_only(site):
@@ -518,10 +533,10 @@ def test_deterministic_and_incremental(scoreboard, inputs, site, tmp_path):
 
 
 def test_periods_no_longer_published_are_removed(scoreboard, tmp_path):
-    build_site(tmp_path, scoreboard, manifest=MANIFEST)
+    build_site(tmp_path, scoreboard, profile=DEFAULT_PROFILE, manifest=MANIFEST)
     assert (tmp_path / "periods" / "2024-W09.html").exists()
     (tmp_path / "notes.txt").write_text("kept")
-    build_site(tmp_path, scoreboard.filter(pl.col("period_key") != "2024-W09"), manifest=MANIFEST)
+    build_site(tmp_path, scoreboard.filter(pl.col("period_key") != "2024-W09"), profile=DEFAULT_PROFILE, manifest=MANIFEST)
     assert not (tmp_path / "periods" / "2024-W09.html").exists()
     assert not list((tmp_path / "data").glob("scoreboard-2024-W09.*"))
     assert (tmp_path / "periods" / "2024-W08.html").exists()
@@ -531,7 +546,7 @@ def test_periods_no_longer_published_are_removed(scoreboard, tmp_path):
 
 def test_empty_frame_still_builds(tmp_path):
     empty = pl.DataFrame(schema=SCOREBOARD_COLUMNS)
-    index = build_site(tmp_path, empty, manifest={})
+    index = build_site(tmp_path, empty, profile=DEFAULT_PROFILE, manifest={})
     html = read(index)
     assert html.startswith("<!doctype html>")
     assert "vega-bundle.js" not in html
@@ -572,37 +587,34 @@ def test_site_js_parses_and_folds(tmp_path):
 
 
 def test_vega_bundle_reused_when_current(site, scoreboard, tmp_path, monkeypatch):
-    import dashboards.site as site_mod
+    import dashboards.vega as vega
 
     shutil.copytree(site, tmp_path / "s")
     bundle = tmp_path / "s" / "assets" / "vega-bundle.js"
     original = bundle.read_bytes()
     assert original.startswith(b"/* vl-convert ") and b", Vega-Lite " + vega_lite_version().encode() in original[:100]
+    assert original == vega.VENDORED_BUNDLE.read_bytes()
 
     def refuse(*_a, **_k):
         raise AssertionError("bundle rebuilt")
 
-    monkeypatch.setattr(site_mod, "vega_bundle", refuse)
-    build_site(tmp_path / "s", scoreboard, manifest=MANIFEST)  # current bundle: not asked for again
+    monkeypatch.setattr(vega, "vega_bundle", refuse)
+    build_site(tmp_path / "s", scoreboard, profile=DEFAULT_PROFILE, manifest=MANIFEST)  # current bundle: not asked for again
     assert bundle.read_bytes() == original
-
-    bundle.write_bytes(original[:-100])  # damaged: restored from the vendored copy
-    build_site(tmp_path / "s", scoreboard, manifest=MANIFEST)
+    bundle.unlink()  # gone: copied again from the vendored one, still without vl-convert
+    build_site(tmp_path / "s", scoreboard, profile=DEFAULT_PROFILE, manifest=MANIFEST)
     assert bundle.read_bytes() == original
 
 
 def test_the_vendored_bundle_is_the_one_the_installed_versions_want():
     """Fails after an upgrade of vl-convert or Altair until scripts/vendor_vega.py is run."""
-    import vl_convert as vlc
+    from dashboards.vega import VENDORED_BUNDLE, bundle_tag, valid_bundle
 
-    from dashboards.site import VENDORED_BUNDLE, _valid_bundle
-
-    tag = f"vl-convert {vlc.__version__}, Vega-Lite {vega_lite_version()}"
-    assert _valid_bundle(VENDORED_BUNDLE, tag) is not None
+    assert valid_bundle(VENDORED_BUNDLE, bundle_tag()) is not None
 
 
 def test_seeded_release_reuses_files_and_leaves_the_previous_alone(scoreboard, site, tmp_path, monkeypatch):
-    import dashboards.site as site_mod
+    import dashboards.vega as vega
     from dashboards.site import seed_site
 
     previous = tmp_path / "r1"
@@ -612,10 +624,10 @@ def test_seeded_release_reuses_files_and_leaves_the_previous_alone(scoreboard, s
         unit_name=pl.when(pl.col("unit_code") == "002").then(pl.lit("Huyện Sóc Sơn mới")).otherwise("unit_name")
     ).filter(pl.col("period_key") != "2024-W01")
 
-    monkeypatch.setattr(site_mod, "vega_bundle", lambda *a: (_ for _ in ()).throw(AssertionError("rebuilt")))
+    monkeypatch.setattr(vega, "vega_bundle", lambda *a: (_ for _ in ()).throw(AssertionError("rebuilt")))
     release = tmp_path / "r2"
     assert seed_site(previous, release) == len(before)
-    build_site(release, changed, manifest=MANIFEST)
+    build_site(release, changed, profile=DEFAULT_PROFILE, manifest=MANIFEST)
 
     # the previous release is untouched, byte for byte
     assert {p.relative_to(previous): p.read_bytes() for p in previous.rglob("*") if p.is_file()} == before
@@ -627,7 +639,7 @@ def test_seeded_release_reuses_files_and_leaves_the_previous_alone(scoreboard, s
     assert not (release / "ingestion.html").exists()
     monkeypatch.undo()
     fresh = tmp_path / "fresh"
-    build_site(fresh, changed, manifest=MANIFEST)
+    build_site(fresh, changed, profile=DEFAULT_PROFILE, manifest=MANIFEST)
     snap = lambda root: {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}  # noqa: E731
     assert snap(release) == snap(fresh)
 
@@ -639,10 +651,12 @@ BOM = b"\xef\xbb\xbf"
 
 
 def test_insight_tables_published_beside_the_scoreboard(site, inputs):
-    import openpyxl
+    import base64
+    import gzip
+
     from polars.testing import assert_frame_equal
 
-    from dashboards.publish import TABLES, prepare_table
+    from dashboards.data_files import TABLES, prepare_table
 
     for table in ("weak_points", "bottlenecks", "what_if"):
         schema = TABLES[table].schema
@@ -653,9 +667,12 @@ def test_insight_tables_published_beside_the_scoreboard(site, inputs):
             back = pl.read_csv(site / "data" / f"{table}-{key}.csv", schema_overrides=schema)
             expected = prepare_table(inputs[table], table).filter(pl.col("period_key") == key)
             assert_frame_equal(back, expected, check_exact=True)
-            ws = openpyxl.load_workbook(site / "data" / f"{table}-{key}.xlsx").worksheets[0]
-            assert ws.title == key and ws.freeze_panes == "A2"
-            assert ws.max_row == expected.height + 1
+            # the workbook's recipe: the same CSV, and the parts of the workbook without rows
+            text = (site / "data" / f"{table}-{key}.js").read_text(encoding="utf-8")
+            assert text.split("\n")[1].startswith("window.parWorkbook({") and text.endswith("});\n")
+            recipe = json.loads(text.split("\n")[1].removeprefix("window.parWorkbook(").removesuffix(");"))
+            assert gzip.decompress(base64.b64decode(recipe["csv"])) == raw
+            assert '<dimension ref="A1:' in recipe["parts"][recipe["sheet"]] and len(recipe["columns"]) == len(schema)
     # e.g. Ba Đình's January weak points, most points lost first
     jan = pl.read_csv(site / "data" / "weak_points-2024-01.csv", schema_overrides=TABLES["weak_points"].schema)
     assert jan.filter(pl.col("unit_code") == "001")["indicator"].to_list()[:2] == ["satisfaction_rate", "on_time_rate"]
@@ -665,7 +682,7 @@ def test_insight_tables_published_beside_the_scoreboard(site, inputs):
 def test_insight_files_removed_when_no_longer_given(scoreboard, inputs, tmp_path):
     build_site(tmp_path, scoreboard, **inputs)
     assert list((tmp_path / "data").glob("what_if-*"))
-    build_site(tmp_path, scoreboard, manifest=MANIFEST)
+    build_site(tmp_path, scoreboard, profile=DEFAULT_PROFILE, manifest=MANIFEST)
     assert sorted({p.name.split("-")[0] for p in (tmp_path / "data").iterdir()}) == ["manifest.json", "scoreboard"]
     assert "what_if-2024-02" not in read(tmp_path / "periods" / "2024-02.html")
 
@@ -695,9 +712,11 @@ def test_unit_page_latest_month(site):
     # bottleneck procedures of February, the counts, the downloads of that period
     assert re.search(r"<th scope=\"row\" class=\"t\">1.001776</th><td class=\"t\"></td><td>1</td><td>1</td><td>2</td><td>100,0 %</td>", html)
     assert re.search(r"Quá hạn đang xử lý</span></th><td>1</td>", html)
-    for f in ("scoreboard-2024-02.csv", "scoreboard-2024-02.xlsx", "weak_points-2024-02.csv", "bottlenecks-2024-02.xlsx",
-              "what_if-2024-02.csv"):
+    for f in ("scoreboard-2024-02.csv", "scoreboard-2024-02.xlsx", "weak_points-2024-02.csv", "what_if-2024-02.csv"):
         assert f'href="../data/{f}"' in html
+    # the workbook of a table that explains the ranking is made by site.js from its script
+    assert ('<a href="../data/bottlenecks-2024-02.csv" download data-xlsx="../data/bottlenecks-2024-02.js" '
+            'data-name="bottlenecks-2024-02.xlsx">') in html
     # the unit's early warning
     assert "Tỷ lệ đúng hạn giảm mạnh" in html and 'data-en="On-time rate fell sharply"' in html
     # history: score and rank over months and weeks, data inline, the specs shared by every unit page
@@ -739,7 +758,7 @@ def test_what_if_sentences(january_site):
 
 
 def test_what_if_sentence_reaches_a_rank():
-    from dashboards.pages import what_if_sentences
+    from dashboards.pages.unit import what_if_sentences
 
     w = {"late_dossiers": 5, "target_rank": 3, "dossiers_for_rank": 4, "target_band": "Khá", "dossiers_for_band": 1}
     rank, band = what_if_sentences(w, ranked=True, have_table=True)
@@ -778,29 +797,36 @@ def test_city_page(site):
     html = read(site / "city.html")
     (chart_json,) = parse(site / "city.html").inline_scripts
     data = json.loads(chart_json)
-    assert [c["id"] for c in data["charts"]] == ["chart-heatmap-district"]  # no commune has points in February
-    # February, Ba Đình: transparency 18/18, timeliness 10/20, online 12/12, satisfaction 0/18; payment and
-    # digitisation not applicable (no cell)
-    assert {(r["u"], r["g"], r["s"]) for r in data["datasets"]["heat_district"]} == {
-        ("Quận Ba Đình (001)", 0, 1.0), ("Quận Ba Đình (001)", 1, 0.5), ("Quận Ba Đình (001)", 2, 1.0),
-        ("Quận Ba Đình (001)", 5, 0.0),
+    assert [c["id"] for c in data["charts"]] == ["chart-heatmap-district", "chart-heatmap-commune"]  # January
+    # January, Ba Đình: transparency 16,875/18, timeliness 14,55/20, online 8/12, payment 5/10,
+    # digitisation 19,56/22, satisfaction 10,55/18 (shares rounded to 4 places)
+    assert {(r["g"], r["s"]) for r in data["datasets"]["heat_district"] if r["u"] == "Quận Ba Đình (001)"} == {
+        (0, 0.9375), (1, 0.7273), (2, 0.6667), (3, 0.5), (4, 0.8889), (5, 0.5859),
+    }
+    # Phúc Xá: payment not applicable (no cell), online 0 of 12
+    assert {(r["g"], r["s"]) for r in data["datasets"]["heat_commune"] if r["u"] == "Phường Phúc Xá (00001)"} == {
+        (0, 1.0), (1, 1.0), (2, 0.0), (4, 1.0), (5, 1.0),
     }
     chart = data["charts"][0]
     for lang, word in (("vi", "Tiến độ giải quyết"), ("en", "Timeliness")):
         svg = vlc.vegalite_to_svg(dict(chart[lang], datasets=data["datasets"]), vl_version=vega_lite_version())
-        assert word in svg and ">50<" in svg  # the share is written in the cell, not only coloured
-    # units that changed band against the previous period of the same kind
+        assert word in svg and ">94<" in svg  # the share is written in the cell, not only coloured
+    # units that changed band against the previous period of the same kind: week 2 against week 1
+    # (January is the first month); Ba Đình and Bắc Sơn fell from Khá to Trung bình
+    assert "So với kỳ cùng loại liền trước: Tuần 01/2024 (01/01–07/01/2024)." in html
     assert re.search(r"Quận Ba Đình</a>.*?Khá</span></span></td><td class=\"t\" data-v=\"3\"><span class=\"band band-tb\">"
-                     r".*?<span class=\"chg down\"><span aria-hidden=\"true\">▼</span> <span data-en=\"Down\">Xuống</span>",
-                     html)
-    assert "So với kỳ cùng loại liền trước: Tháng 01/2024." in html
-    # early warnings of the latest month and week
-    assert "Tỷ lệ đúng hạn giảm mạnh" in html and "<td>25,0 %</td><td>72,7 %</td><td>-3,1</td>" in html
-    assert "Không tiếp nhận hồ sơ nào" in html
-    # the heatmap as images, linked
-    assert 'href="charts/heatmap-district-2024-02.png" download' in html
-    svg = (site / "charts" / "heatmap-district-2024-02.svg").read_text(encoding="utf-8")
-    assert svg.startswith("<!-- par-chart ") and "\n<svg" in svg[:100] and "Quận Ba Đình (001)" in svg
+                     r".*?<span class=\"chg down\"><span aria-hidden=\"true\">▼</span> <span data-en=\"Down\">Xuống</span>"
+                     r".*?<td>73,08</td><td>67,78</td>", html)
+    assert "Xã Bắc Sơn</a>" in html.split('id="crossings"')[1] and "Huyện Sóc Sơn</a>" not in html.split('id="crossings"')[1].split('id="warnings"')[0]
+    # early warnings: of the headline month and week (none), and of every later period that has some
+    warn = html[html.index('id="warnings"'):]
+    assert warn.index("Tháng 02/2024") < warn.index("Tháng 01/2024</span>: <span data-en=\"None\">Không có")
+    assert "Tỷ lệ đúng hạn giảm mạnh" in warn and "<td>25,0 %</td><td>72,7 %</td><td>-3,1</td>" in warn
+    assert "Không tiếp nhận hồ sơ nào" in warn and "<td>0</td><td>2</td><td>-2,4</td>" in warn
+    # the heatmaps as images, linked
+    assert 'href="charts/heatmap-district-2024-01.png" download' in html
+    svg = (site / "charts" / "heatmap-district-2024-01.svg").read_text(encoding="utf-8")
+    assert svg.startswith("<svg") and "Quận Ba Đình (001)" in svg
 
 
 def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
@@ -821,18 +847,14 @@ def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
 
 def test_overview_chart_images(site, scoreboard, inputs, tmp_path, monkeypatch):
     html = read(site / "index.html")
-    for name in ("bands-2024-02", "trend"):
+    for name in ("bands-2024-01", "trend"):
         assert f'href="charts/{name}.png" download' in html and f'href="charts/{name}.svg" download' in html
         chunks = _png_chunks((site / "charts" / f"{name}.png").read_bytes())
         assert chunks[0][0] == b"IHDR" and chunks[-1][0] == b"IEND"
-        assert any(k == b"tEXt" and v.startswith(b"par-chart\0") for k, v in chunks)
-    assert "Trung bình" in (site / "charts" / "bands-2024-02.svg").read_text(encoding="utf-8")
-    # charts already rendered (the files say which spec they show) are not rendered again
+    assert "Xuất sắc" in (site / "charts" / "bands-2024-01.svg").read_text(encoding="utf-8")
+    # charts already rendered (the build cache says from which spec) are not rendered again
     import vl_convert
 
-    from dashboards import images
-
-    monkeypatch.setattr(images, "_RENDERED", {})  # nor remembered from an earlier build in this process
     shutil.copytree(site, tmp_path / "s")
     refuse = lambda *a, **k: (_ for _ in ()).throw(AssertionError("rendered again"))  # noqa: E731
     monkeypatch.setattr(vl_convert, "vegalite_to_svg", refuse)
@@ -854,8 +876,8 @@ def test_quality_page_and_held_back_periods(site):
     # silent units: nothing received in February
     silent = html[html.index('id="silent-h"'):]
     assert "Huyện Sóc Sơn" in silent.split("Tuần 09/2024")[0] and "Quận Ba Đình" not in silent.split("Tuần 09/2024")[0]
-    # the note is also where the numbers are read
-    assert held in read(site / "periods" / "2024-02.html") and held in read(site / "index.html")
+    # the note is also where the numbers are read (the overview leads with January, not held back)
+    assert held in read(site / "periods" / "2024-02.html") and "đang bị giữ lại" not in read(site / "index.html")
     assert "đang bị giữ lại" not in read(site / "periods" / "2024-01.html")
     assert held in read(site / "report-2024-02.html")
 
@@ -873,7 +895,8 @@ def test_monthly_reports(site):
     assert 'href="report-2024-02.html" rel="next"' in html
     assert "Huyện Sóc Sơn</a>" in html
     assert "@page { size: A4;" in SITE_CSS and "body.report header.site" in SITE_CSS
-    assert 'href="report-2024-02.html"' in read(site / "index.html")  # the latest month's, in the menu
+    assert 'href="report.html"' in read(site / "index.html")  # the headline month's, in the menu
+    assert 'href="report-2024-01.html"' in read(site / "index.html")  # beside the headline month
     assert 'href="../report-2024-01.html"' in read(site / "periods" / "2024-01.html")
 
 
@@ -887,24 +910,27 @@ def test_report_pdf_needs_chromium(tmp_path, monkeypatch):
 
 
 def test_report_pdf_link_only_when_printed(scoreboard, tmp_path, monkeypatch):
-    import dashboards.site as site_mod
+    import dashboards.pages.report as report
 
-    monkeypatch.setattr(site_mod, "chromium_path", lambda: "/nonexistent/chromium")
-    monkeypatch.setattr(site_mod, "print_report_pdf", lambda html, pdf: Path(pdf).write_bytes(b"%PDF-1.4 x") > 0)
-    build_site(tmp_path, scoreboard, manifest=MANIFEST, report_pdf=True)
-    assert (tmp_path / "report-2024-02.pdf").read_bytes().startswith(b"%PDF")
-    assert 'href="report-2024-02.pdf" download' in read(tmp_path / "report-2024-02.html")
-    monkeypatch.setattr(site_mod, "print_report_pdf", lambda html, pdf: False)
-    (tmp_path / "report-2024-02.pdf").unlink()
-    build_site(tmp_path, scoreboard, manifest=MANIFEST, report_pdf=True)
-    assert not (tmp_path / "report-2024-02.pdf").exists()
+    monkeypatch.setattr(report, "chromium_path", lambda: "/nonexistent/chromium")
+    monkeypatch.setattr(report, "print_report_pdf", lambda html, pdf: Path(pdf).write_bytes(b"%PDF-1.4 x") > 0)
+    build_site(tmp_path, scoreboard, profile=DEFAULT_PROFILE, manifest=MANIFEST, report_pdf=True)
+    assert (tmp_path / "report-2024-01.pdf").read_bytes().startswith(b"%PDF")  # the headline month's
+    assert 'href="report-2024-01.pdf" download' in read(tmp_path / "report-2024-01.html")
+    assert 'href="report-2024-01.pdf" download' in read(tmp_path / "report.html")
     assert "report-2024-02.pdf" not in read(tmp_path / "report-2024-02.html")
-    build_site(tmp_path, scoreboard, manifest=MANIFEST)
+    monkeypatch.setattr(report, "print_report_pdf", lambda html, pdf: False)
+    (tmp_path / "report-2024-01.pdf").unlink()
+    build_site(tmp_path, scoreboard, profile=DEFAULT_PROFILE, manifest=MANIFEST, report_pdf=True)
+    assert not (tmp_path / "report-2024-01.pdf").exists()
+    assert "report-2024-01.pdf" not in read(tmp_path / "report-2024-01.html")
+    assert "report-2024-01.pdf" not in read(tmp_path / "report.html")
+    build_site(tmp_path, scoreboard, profile=DEFAULT_PROFILE, manifest=MANIFEST)
     assert not list(tmp_path.glob("*.pdf"))
 
 
 def test_unit_slugs():
-    from dashboards.tables import unit_slug
+    from dashboards.site import unit_slug
 
     assert unit_slug("001", dt.date(2008, 8, 1)) == "001-2008-08-01"
     odd = unit_slug("../x/<y>", dt.date(2025, 7, 1))
@@ -940,7 +966,7 @@ def test_empty_frame_with_every_input(tmp_path):
 
     empty = pl.DataFrame(schema=SCOREBOARD_COLUMNS)
     build_site(
-        tmp_path, empty, manifest={},
+        tmp_path, empty, profile=DEFAULT_PROFILE, manifest={},
         weak_points=pl.DataFrame(schema=WEAK_POINT_SCHEMA), bottlenecks=pl.DataFrame(schema=BOTTLENECK_SCHEMA),
         what_if=pl.DataFrame(schema=WHAT_IF_SCHEMA), quality=example_quality(), warnings=example_warnings(),
     )
@@ -949,7 +975,7 @@ def test_empty_frame_with_every_input(tmp_path):
     assert "Tháng 02/2024" in quality and 'href="periods/2024-02.html"' not in quality  # held back, never published
     assert not (tmp_path / "assets" / "charts.js").exists()
     # "nothing to report" may come as a frame without columns
-    build_site(tmp_path / "b", empty, manifest={}, quality=pl.DataFrame(), warnings=pl.DataFrame())
+    build_site(tmp_path / "b", empty, profile=DEFAULT_PROFILE, manifest={}, quality=pl.DataFrame(), warnings=pl.DataFrame())
     assert "Kết quả kiểm tra theo kỳ" not in read(tmp_path / "b" / "quality.html")
 
 
@@ -959,7 +985,7 @@ def test_a_level_with_no_ranked_unit_is_folded_after_the_others(scoreboard, tmp_
         ranked=pl.when((pl.col("period_key") == "2024-01") & (pl.col("level") == "district"))
         .then(False).otherwise("ranked")
     )
-    build_site(tmp_path, frame, manifest=MANIFEST)
+    build_site(tmp_path, frame, profile=DEFAULT_PROFILE, manifest=MANIFEST)
     html = read(tmp_path / "index.html")
     folded = re.findall(r"<details class=\"ranking-block\">\s*<summary>(.*?)</summary>", html, re.S)
     assert len(folded) == 1
@@ -977,7 +1003,7 @@ def test_an_ended_unit_page_details_its_last_month_with_data(scoreboard, tmp_pat
         period_key=pl.lit("2024-03"), period_start=pl.date(2024, 3, 1), period_end=pl.date(2024, 4, 1),
         received=pl.lit(0, dtype=pl.Int64), ranked=pl.lit(False), rank=None, rank_in_peer=None, rank_change=None,
     )
-    build_site(tmp_path, pl.concat([scoreboard, march.select(scoreboard.columns)]), manifest=MANIFEST)
+    build_site(tmp_path, pl.concat([scoreboard, march.select(scoreboard.columns)]), profile=DEFAULT_PROFILE, manifest=MANIFEST)
     html = read(tmp_path / "units" / "001-2008-08-01.html")
     assert "Số liệu tháng gần nhất của đơn vị</span>: <span data-en=\"February 2024\">Tháng 02/2024</span>" in html
     # the March row is still in its history

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+
+from tests.helpers import SCOREBOARD_COLUMNS, DEFAULT_PROFILE
 import pytest
 
 pytestmark = pytest.mark.skipif(not os.environ.get("PAR_SITE_BENCH"), reason="set PAR_SITE_BENCH=1 to measure build cost")
@@ -189,10 +191,10 @@ def test_build_cost(tmp_path):
 
     site = tmp_path / "site"
     t0 = time.perf_counter()
-    build_site(site, scoreboard, manifest={"bench": True}, log=print, **inputs)
+    build_site(site, scoreboard, profile=DEFAULT_PROFILE, manifest={"bench": True}, log=print, **inputs)
     t_first = time.perf_counter() - t0
     t0 = time.perf_counter()
-    build_site(site, scoreboard, manifest={"bench": True}, log=print, **inputs)
+    build_site(site, scoreboard, profile=DEFAULT_PROFILE, manifest={"bench": True}, log=print, **inputs)
     t_again = time.perf_counter() - t0
 
     unit_pages = list((site / "units").glob("*.html"))

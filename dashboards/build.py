@@ -1,0 +1,288 @@
+"""The builder: runs the page catalogue (dashboards.pages) over the site's tables.
+
+A page kind declares what it reads: for each table the columns, and by which
+columns its outputs pick their rows (`Read`); and which site-wide facts it
+shows. It lists its outputs (one file each, with the partitions of each read
+it takes and its small parameters) and renders a batch of them.
+
+The builder derives each output's key from exactly those declared inputs —
+the digest of every partition the output reads, its parameters, the facts,
+plus the package's code version (dashboards.cache) — and renders only the
+outputs whose key changed. A render sees nothing else: its data are the
+declared tables cut to the declared columns and partitions, and its facts
+only those declared, so a key cannot forget an input.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+import polars as pl
+
+from dashboards.cache import SITE_CODE, BuildCache, code_version, digest
+
+EMPTY = "-"  # the digest of a partition without rows
+
+
+@dataclass(frozen=True)
+class Read:
+    """A table a kind reads: these columns (`points_*`: every column with that
+    prefix), its rows chosen by the `by` columns (each output names the
+    partitions it takes) or the whole table (`by` empty)."""
+
+    table: str
+    columns: tuple[str, ...]
+    by: tuple[str, ...] = ()
+
+    def projection(self, available: Sequence[str]) -> list[str]:
+        """The columns in their declared order, then the `by` columns not among them."""
+        out: list[str] = []
+        for c in (*self.columns, *self.by):
+            out.extend(a for a in available if a.startswith(c[:-1])) if c.endswith("*") else out.append(c)
+        return list(dict.fromkeys(out))
+
+
+@dataclass
+class Output:
+    """One file: its path in the site, the parameters it is rendered with (plain
+    JSON values, part of its key) and, per partitioned read, the partitions it reads."""
+
+    path: str
+    params: dict[str, Any] = field(default_factory=dict)
+    rows: dict[str, Sequence[tuple]] = field(default_factory=dict)
+    key: str = ""
+
+
+@dataclass
+class Later:
+    """A file made outside this process (Chromium printing a PDF): `work` runs on a
+    thread while the other kinds render, and returns the files to write, as
+    (path, bytes, key), when the build ends."""
+
+    work: Callable[[], list[tuple[str, bytes, str]]]
+
+
+class Kind:
+    """A page kind of the catalogue. Subclasses set `name`, `reads`, `facts`,
+    `owns` (globs of the files it manages: any other file matching them is
+    removed), `code` (the files its output depends on, when fewer than the
+    whole site: dashboards.cache.SITE_CODE) and implement `outputs` and `render`."""
+
+    name: str = ""
+    reads: Mapping[str, Read] = {}
+    facts: tuple[str, ...] = ()
+    owns: tuple[str, ...] = ()
+    code: tuple[str, ...] = SITE_CODE
+    batch: int = 0  # stale outputs rendered together at most (0: all): bounds a build's memory
+
+    def outputs(self, site: "Site") -> list[Output]:  # may look at anything: what it passes on is in params
+        raise NotImplementedError
+
+    def render(self, batch: list[Output], data: "Data") -> Iterator[tuple[Output, bytes | Later]]:
+        raise NotImplementedError
+
+
+class Site:
+    """The tables, facts and cache of one build."""
+
+    def __init__(self, root: Path, tables: Mapping[str, pl.DataFrame], facts: Mapping[str, Any],
+                 log: Callable[[str], None] | None = None):
+        self.root = Path(root)
+        self.tables = dict(tables)
+        self.facts = dict(facts)
+        self.cache = BuildCache(self.root)
+        self.keys: dict[str, str] = {}
+        self.log = log
+        self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self.rendered: dict[str, int] = {}
+
+    def table(self, name: str) -> pl.DataFrame:
+        return self.tables[name]
+
+    # ---------------------------------------------------------------- digests
+
+    def digests(self, read: Read, keys: Iterable[tuple]) -> dict[tuple, str]:
+        """Per partition of `read` among `keys`: a digest of its rows (projected, in
+        the table's order). Row hashes are Polars' (stable for one Polars version,
+        which is part of the code version)."""
+        table = self.tables[read.table]
+        frame = table.select(read.projection(table.columns))
+        cols = frame.columns
+        if not read.by:
+            h = frame.select(cols).hash_rows(seed=7) if frame.height else pl.Series([], dtype=pl.UInt64)
+            return {(): digest(repr(frame.select(cols).schema), h.to_numpy().tobytes()) if frame.height else EMPTY}
+        part = _only(frame, read.by, keys)
+        if part.height == 0:
+            return {}
+        hashed = part.select(*read.by, _h=part.select(cols).hash_rows(seed=7)).group_by(
+            list(read.by), maintain_order=True
+        ).agg(pl.col("_h"))
+        hashed = hashed.select(*read.by, _a=pl.col("_h").hash(11), _b=pl.col("_h").hash(13), _n=pl.col("_h").list.len())
+        return {row[:-3]: f"{row[-3]:016x}{row[-2]:016x}{row[-1]}" for row in hashed.iter_rows()}
+
+
+def _keys_frame(frame: pl.DataFrame, by: Sequence[str], keys: Iterable[tuple]) -> pl.DataFrame:
+    schema = {c: frame.schema[c] for c in by}
+    return pl.DataFrame(list(set(keys)), schema=schema, orient="row")
+
+
+def _only(frame: pl.DataFrame, by: Sequence[str], keys: Iterable[tuple]) -> pl.DataFrame:
+    """The rows of `frame` whose `by` values are among `keys` (the frame itself, not a
+    copy, when every partition is wanted: a full build reads tables whole)."""
+    wanted = _keys_frame(frame, by, keys)
+    if wanted.height >= frame.select(by).n_unique():
+        have = frame.select(by).unique()
+        if have.join(wanted, on=list(by), how="anti", nulls_equal=True).height == 0:
+            return frame
+    return frame.join(wanted, on=list(by), how="semi", nulls_equal=True)
+
+
+def _slices(frame: pl.DataFrame, by: Sequence[str]) -> dict[tuple, pl.DataFrame]:
+    """Each partition of `frame` by `by`, as a slice of it (no copy) where its rows
+    lie together, as they do in the tables sorted on their period (else copies)."""
+    spans = frame.select(by).with_row_index("_i").group_by(list(by), maintain_order=True).agg(
+        _start=pl.col("_i").min(), _end=pl.col("_i").max(), _n=pl.len()
+    )
+    if (spans["_end"] - spans["_start"] + 1 == spans["_n"]).all():
+        return {tuple(r[:-3]): frame.slice(r[-3], r[-1]) for r in spans.iter_rows()}
+    return dict(frame.partition_by(list(by), as_dict=True, maintain_order=True).items())
+
+
+class Data:
+    """What a render may read: the declared tables, columns, partitions and facts."""
+
+    def __init__(self, site: Site, kind: Kind, batch: list[Output]):
+        self._site, self._kind, self._batch = site, kind, batch
+        self._frames: dict[str, pl.DataFrame] = {}
+        self._parts: dict[str, dict[tuple, pl.DataFrame]] = {}
+
+    def frame(self, name: str) -> pl.DataFrame:
+        """The rows of every output of the batch (the whole table for an unpartitioned read)."""
+        if name not in self._frames:
+            read = self._kind.reads[name]
+            table = self._site.tables[read.table]
+            frame = table.select(read.projection(table.columns))
+            if read.by:
+                frame = _only(frame, read.by, [k for o in self._batch for k in o.rows.get(name, ())])
+            self._frames[name] = frame
+        return self._frames[name]
+
+    def part(self, name: str, key: tuple) -> pl.DataFrame:
+        """The rows of one partition (empty, with the columns, when it has none)."""
+        if name not in self._parts:
+            read = self._kind.reads[name]
+            frame = self.frame(name)
+            self._parts[name] = _slices(frame, read.by) if frame.height else {}
+        found = self._parts[name].get(tuple(key))
+        return found if found is not None else self.frame(name).clear()
+
+    def rows(self, name: str, output: Output) -> pl.DataFrame:
+        """The rows of all the partitions `output` reads, in its order."""
+        keys = output.rows.get(name, ())
+        parts = [self.part(name, k) for k in keys]
+        return pl.concat(parts) if parts else self.frame(name).clear()
+
+    def fact(self, name: str) -> Any:
+        if name not in self._kind.facts:
+            raise KeyError(f"page kind {self._kind.name!r} did not declare the fact {name!r}")
+        return self._site.facts[name]
+
+
+def each(work: Callable[[Any], Any], items: Sequence[Any], workers: int | None = None) -> Iterator[Any]:
+    """`work(item)` for every item, in order; on threads (zlib, Polars and file
+    writes release the GIL, so two cores do nearly twice the work), with at most
+    two items a thread in flight (their results are held until written)."""
+    import os
+    from collections import deque
+
+    workers = workers or max(1, min(4, os.cpu_count() or 1))
+    if workers <= 1 or len(items) <= 1:
+        yield from map(work, items)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def output_key(site: Site, kind: Kind, output: Output, digests: Mapping[str, Mapping[tuple, str]]) -> str:
+    reads = []
+    for name, read in sorted(kind.reads.items()):
+        found = digests[name]
+        keys = [()] if not read.by else output.rows.get(name, ())
+        reads.append([name, read.table, read.projection(site.tables[read.table].columns), list(read.by),
+                      [[list(k), found.get(tuple(k), EMPTY)] for k in keys]])
+    facts = {f: site.facts[f] for f in kind.facts}
+    return digest(code_version(kind.code), kind.name, output.path, output.params, facts, reads)
+
+
+def run(site: Site, kinds: Sequence[Kind]) -> None:
+    """Every kind in turn: list its outputs, render the stale ones, remove the files
+    it owns that are no longer outputs. Then write what was made on threads
+    (`Later`) and save the cache."""
+    import threading
+
+    later: list[tuple[threading.Thread, list]] = []
+    for kind in kinds:
+        t0, c0 = time.perf_counter(), time.process_time()
+        outputs = kind.outputs(site)
+        digests = {
+            name: site.digests(read, [tuple(k) for o in outputs for k in o.rows.get(name, ())] if read.by else [()])
+            for name, read in kind.reads.items()
+        }
+        stale = []
+        for o in outputs:
+            o.key = output_key(site, kind, o, digests)
+            site.keys[o.path] = o.key
+            if not site.cache.fresh(o.path, o.key):
+                stale.append(o)
+        n = 0
+        size = kind.batch or max(len(stale), 1)
+        for chunk in (stale[i:i + size] for i in range(0, len(stale), size)):
+            for output, data in kind.render(chunk, Data(site, kind, chunk)):
+                if isinstance(data, Later):
+                    result: list = []
+                    thread = threading.Thread(target=lambda w=data.work, r=result: r.extend(w()), daemon=True)
+                    thread.start()
+                    later.append((thread, result))
+                    continue
+                site.cache.write(output.path, data, output.key)
+                n += 1
+        _prune(site, kind, {o.path for o in outputs})
+        site.seconds[kind.name] = site.seconds.get(kind.name, 0.0) + time.perf_counter() - t0
+        site.rendered[kind.name] = site.rendered.get(kind.name, 0) + n
+        site.cpu[kind.name] = site.cpu.get(kind.name, 0.0) + time.process_time() - c0
+        if site.log:
+            site.log(f"site: {kind.name} {n}/{len(outputs)} files {time.perf_counter() - t0:.1f} s "
+                     f"(CPU {time.process_time() - c0:.1f} s)")
+    t0 = time.perf_counter()
+    for thread, result in later:
+        thread.join()
+        for path, data, key in result:
+            site.cache.write(path, data, key)
+    if later and site.log:
+        site.log(f"site: waited {time.perf_counter() - t0:.1f} s for {len(later)} file(s) made aside")
+    site.cache.save()
+
+
+def _prune(site: Site, kind: Kind, keep: set[str]) -> None:
+    """Remove the files `kind` owns that are not among its outputs now."""
+    if not kind.owns:
+        return
+    candidates = {rel for rel in site.cache.known if any(fnmatch(rel, g) for g in kind.owns)}
+    for pattern in kind.owns:
+        candidates |= {p.relative_to(site.root).as_posix() for p in site.root.glob(pattern) if p.is_file()}
+    for rel in sorted(candidates - keep):
+        (site.root / rel).unlink(missing_ok=True)
+        site.cache.forget(rel)

@@ -1,0 +1,112 @@
+"""The published data files: per period the scoreboard as CSV, Parquet and XLSX
+(scoreboard.md, Published scoreboard), the tables that explain it (weak
+points, bottlenecks, what-if) as CSV, and data/manifest.json.
+
+Each file reads its period's rows of its table, straight from the frame (Arrow)
+to bytes: Polars' CSV and Parquet writers, transforms.xlsx's column-wise
+workbook. The explaining tables' workbooks are made in the browser when asked
+for, from `data/<table>-<key>.js` (the CSV, compressed, and the workbook's
+layout): see docs/site-build.md for the measurements behind that. A table
+given for no period at all is not published; a period with no rows of a
+published table gets the header alone, so every link works.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from dashboards.build import Data, Kind, Output, Read, Site, each
+from dashboards.groups import group_labels
+from dashboards.pages.common import INSIGHTS
+from dashboards.data_files import (
+    TABLES, csv_bytes, data_file_name, manifest_bytes, parquet_bytes, workbook_recipe, xlsx_bytes,
+)
+from transforms.schema import POINTS_PREFIX, MAX_POINTS_PREFIX, SCOREBOARD_COUNTS, SCOREBOARD_RANKS
+
+# the published scoreboard (schema.scoreboard_columns): its groups' columns are the profile's
+PUBLISHED = (*SCOREBOARD_COUNTS, f"{POINTS_PREFIX}*", *SCOREBOARD_RANKS, f"{MAX_POINTS_PREFIX}*")
+# A data file depends on this code only: a new page template does not rewrite the data.
+DATA_CODE = (
+    "dashboards/pages/data.py", "dashboards/data_files.py", "dashboards/i18n.py", "dashboards/groups.py",
+    "dashboards/build.py", "dashboards/cache.py", "transforms/xlsx.py", "transforms/schema.py",
+    "transforms/insights.py",
+)
+ALL_GROUPS = "groups_all"  # fact: every group of the profile, for the workbook's legend
+
+
+class PeriodFile(Kind):
+    """`data/<table>-<period_key>.<suffix>`: one table's rows of one period, for
+    each of `suffixes` (made from one cut of the rows)."""
+
+    facts = ()
+    code = DATA_CODE
+
+    def __init__(self, table: str, suffixes: tuple[str, ...]):
+        self.table, self.suffixes = table, suffixes
+        self.name = f"data {table} {'+'.join(suffixes)}"
+        columns = PUBLISHED if table == "scoreboard" else tuple(TABLES[table].schema)
+        self.reads = {"rows": Read(table, columns, by=("period_key",))}
+        self.owns = tuple(f"data/{table}-*.{suffix}" for suffix in suffixes)
+        if "js" in suffixes:  # the workbooks it replaces, from older builds
+            self.owns += (f"data/{table}-*.xlsx",)
+        if "xlsx" in suffixes and table == "scoreboard":
+            self.facts = ("groups",)  # the legend names the groups' columns
+
+    def outputs(self, site: Site) -> list[Output]:
+        if self.table != "scoreboard" and self.table not in site.facts["published"]:
+            return []
+        return [
+            Output(f"data/{data_file_name(p['key'], suffix, self.table)}", {"key": p["key"], "suffix": suffix},
+                   {"rows": [(p["key"],)]})
+            for p in site.facts["periods"] for suffix in self.suffixes
+        ]
+
+    def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, bytes]]:
+        spec = None if self.table == "scoreboard" else TABLES[self.table]
+        labels = group_labels(data.fact("groups")) if "groups" in self.facts else None
+        periods: dict[str, list[Output]] = {}
+        for o in batch:
+            periods.setdefault(o.params["key"], []).append(o)
+        cuts = {key: data.part("rows", (key,)) for key in periods}  # cut before the threads
+
+        def make(key: str) -> list[tuple[Output, bytes]]:
+            rows, out, csv = cuts[key], [], None
+            for o in periods[key]:
+                suffix = o.params["suffix"]
+                if suffix in ("csv", "js") and csv is None:
+                    csv = csv_bytes(rows)
+                if suffix == "csv":
+                    out.append((o, csv))
+                elif suffix == "parquet":
+                    out.append((o, parquet_bytes(rows)))
+                elif suffix == "js":
+                    out.append((o, workbook_recipe(rows, key, spec, csv)))
+                else:
+                    out.append((o, xlsx_bytes(rows, key, spec, labels=labels)))
+            return out
+
+        for made in each(make, list(periods)):
+            yield from made
+
+
+class Manifest(Kind):
+    """`data/manifest.json`: what the publication was made from."""
+
+    name = "manifest"
+    code = DATA_CODE
+    facts = ("manifest",)
+
+    def outputs(self, site: Site) -> list[Output]:
+        return [Output("data/manifest.json")]
+
+    def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, bytes]]:
+        for o in batch:
+            yield o, manifest_bytes(data.fact("manifest"))
+
+
+KINDS: tuple[Kind, ...] = (
+    PeriodFile("scoreboard", ("csv", "parquet")),
+    PeriodFile("scoreboard", ("xlsx",)),  # apart: its legend reads the groups' labels
+    *(PeriodFile(t, ("csv", "js")) for t in INSIGHTS),
+    Manifest(),
+)
