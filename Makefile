@@ -37,9 +37,11 @@ test: $(STAMP)
 validate: $(STAMP)
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
-# not part of the tests: generates 10 million dossiers (see docs/benchmarks.md)
+# not part of the tests: generates 10 million dossiers (see docs/benchmarks.md), then
+# 1, 2 and 4 provinces at once in one lake on a throwaway PostgreSQL (docs/scaling.md)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.provinces $(PROVINCES_ARGS)
 
 # The instance `scoreboard run/backfill/demo` record in (pipelines/instance.py): DAGSTER_HOME
 # when set, else SCOREBOARD_DAGSTER_HOME, else dagster_home/ (one writer, telemetry off);

@@ -189,6 +189,13 @@ def alert_digests(
     """Digests of the latest closed week and month (units that dropped a band, fell in
     rank, crossed an early-warning threshold or went silent), sent once per recipient.
     Not after a draft publication: `scoreboard approve` sends them once it is public."""
+    return send_digests(context, settings, warehouse)
+
+
+def send_digests(
+    context: dg.AssetExecutionContext, settings: ScoreboardSettings, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """What `alert_digests` materialises (a province's digests in the lake's graph)."""
     if settings.draft:
         context.log.info("a draft publication: no alert digest is sent until it is approved")
         return dg.MaterializeResult(

@@ -60,6 +60,14 @@ def dossiers(
     context: dg.AssetExecutionContext, settings: ScoreboardSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     """Canonical dossiers: new landing files read, deduplicated, bad rows quarantined."""
+    return ingest(context, settings, warehouse)
+
+
+def ingest(
+    context: dg.AssetExecutionContext, settings: ScoreboardSettings, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """What `dossiers` materialises: the DuckDB file's, or a province's in the lake
+    (pipelines/provinces.py)."""
     with warehouse.connect() as con:
         held_before = wh.file_hold_periods(con)
         report = ingest_landing(
@@ -277,6 +285,13 @@ def scoreboard_site(
     context: dg.AssetExecutionContext, settings: ScoreboardSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     """The published site: ranking pages, charts and data files, swapped in atomically."""
+    return publish(context, settings, warehouse)
+
+
+def publish(
+    context: dg.AssetExecutionContext, settings: ScoreboardSettings, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """What `scoreboard_site` materialises (a province's site in the lake's graph)."""
     with warehouse.connect() as con:
         published = publish_site(con, settings, log=_log(context))
     return dg.MaterializeResult(

@@ -7,6 +7,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -48,13 +50,51 @@ class CliError(Exception):
     """A problem the user can fix, said in one sentence."""
 
 
-def _materialize(instance, asset, resources, *, tags: dict | None = None) -> dg.ExecuteInProcessResult:
+@dataclass(frozen=True)
+class AssetGraph:
+    """The assets a command materialises and how its runs name their partitions: the
+    embedded graph (EMBEDDED), or one province's runs in the lake's graph, whose assets
+    are partitioned by province too (pipelines/provinces.py)."""
+
+    assets: tuple
+    ingest: dg.AssetsDefinition
+    scoring: dict  # period type -> its scoring asset
+    site: dg.AssetsDefinition
+    alerts: dg.AssetsDefinition
+    # the partition of the runs of ingest, site and alerts (the lake's: the province)
+    partition: str | None = None
+    # a period type and a period's partition key -> the scoring asset's partition key
+    scoring_key: Callable[[str, str], str] = lambda period_type, key: key
+    # resources the graph's assets need besides `settings` and `warehouse`, and tags of every run
+    resources: tuple = ()
+    run_tags: tuple = ()
+
+    def tags(self, period_type: str | None = None, start: str = "", end: str = "") -> dict[str, str]:
+        """The partition tags of a run: of the scoring runs from start to end, or of the others."""
+        if period_type is None:
+            return {**dict(self.run_tags), **({"dagster/partition": self.partition} if self.partition else {})}
+        return {
+            **dict(self.run_tags),
+            "dagster/asset_partition_range_start": self.scoring_key(period_type, start),
+            "dagster/asset_partition_range_end": self.scoring_key(period_type, end),
+        }
+
+
+EMBEDDED = AssetGraph(
+    (*ASSETS, alert_digests), dossiers, {"week": weekly_scoreboard, "month": monthly_scoreboard},
+    scoreboard_site, alert_digests,
+)
+
+
+def _materialize(
+    instance, asset, resources, *, tags: dict | None = None, graph: AssetGraph = EMBEDDED
+) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [*ASSETS, alert_digests],
+        list(graph.assets),
         selection=[asset],
-        resources=resources,
+        resources={**resources, **dict(graph.resources)},
         instance=instance,
-        tags={**run_tags(), **(tags or {})},
+        tags={**run_tags(), **(tags if tags is not None else graph.tags())},
         run_config=QUIET_DAGSTER,
         raise_on_error=True,
     )
@@ -65,14 +105,18 @@ def _metadata(result: dg.ExecuteInProcessResult, asset) -> dict:
     return {k: v.value for k, v in events[-1].metadata.items()} if events else {}
 
 
-def _ingest(instance, resources) -> dict:
+def _ingest(instance, resources, graph: AssetGraph) -> dict:
     """Materialise `dossiers`; its metadata. A run that holds a drifting batch fails its
     blocking check (Dagster's record says so) but has stored everything else: the
     periods are still scored and the site, which explains the hold, published."""
     try:
-        return _metadata(_materialize(instance, dossiers, resources), dossiers)
+        return _metadata(_materialize(instance, graph.ingest, resources, graph=graph), graph.ingest)
     except DagsterAssetCheckFailedError:
-        records = instance.fetch_materializations(dossiers.key, limit=1).records
+        # the lake's: this province's materialisation, not another province's
+        partitions = [graph.partition] if graph.partition else None
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=graph.ingest.key, asset_partitions=partitions), limit=1
+        ).records
         metadata = records[0].asset_materialization.metadata if records else {}
         held = metadata.get("files_held")
         log.info("held, as drifting from their units' history: %s", ", ".join(held.value) if held else "?")
@@ -114,7 +158,9 @@ def stale_periods(
     return todo
 
 
-def score_ranges(instance, resources, todo: dict[str, list[int]], chunk: dict | None = None) -> dict:
+def score_ranges(
+    instance, resources, todo: dict[str, list[int]], chunk: dict | None = None, graph: AssetGraph = EMBEDDED
+) -> dict:
     """Materialise the periods in `todo`, one single run per contiguous range (cut into
     chunks of at most `chunk[period_type]` periods), with a progress line."""
     chunk = chunk or {t: 10_000 for t in PERIOD_TYPES}
@@ -129,19 +175,13 @@ def score_ranges(instance, resources, todo: dict[str, list[int]], chunk: dict | 
         log.info("no week or month needs scoring")
         return summary
     progress = Progress(total, "scoring")
-    assets = {"week": weekly_scoreboard, "month": monthly_scoreboard}
     for period_type, lo, hi in runs:
         start_key, end_key = partition_key(period_type, lo), partition_key(period_type, hi)
         assert PARTITIONS[period_type].has_partition_key(start_key), start_key
         assert PARTITIONS[period_type].has_partition_key(end_key), end_key
         _materialize(
-            instance,
-            assets[period_type],
-            resources,
-            tags={
-                "dagster/asset_partition_range_start": start_key,
-                "dagster/asset_partition_range_end": end_key,
-            },
+            instance, graph.scoring[period_type], resources,
+            tags=graph.tags(period_type, start_key, end_key), graph=graph,
         )
         progress.advance(hi - lo + 1, f"{key_of(period_type, lo)} … {key_of(period_type, hi)}")
     return summary
@@ -154,6 +194,7 @@ def run_pipeline(
     from_key: str | None = None,
     to_key: str | None = None,
     backfill: bool = False,
+    graph: AssetGraph = EMBEDDED,
 ) -> dict:
     """Ingest, score, publish, through the asset graph. Without a range, the periods
     scored are those the new rows change and those never scored with this profile,
@@ -166,7 +207,7 @@ def run_pipeline(
     resources = {"settings": settings, "warehouse": warehouse}
     instance = open_instance()  # the one `make dev` shows (pipelines/instance.py)
     log.info("ingesting %s", settings.landing)
-    ingested = _ingest(instance, resources)
+    ingested = _ingest(instance, resources, graph)
     with warehouse.connect() as con:
         first, latest = wh.data_extent(con)
         quarantined = wh.count_rows(con, "quarantine")
@@ -184,15 +225,15 @@ def run_pipeline(
     # a backfill goes a year of weeks (or months) per run: progress to watch, and
     # a killed backfill loses at most one chunk, each written in one transaction
     chunk = {"week": 52, "month": 12} if backfill else None
-    summary.update(score_ranges(instance, resources, todo, chunk))
+    summary.update(score_ranges(instance, resources, todo, chunk, graph))
     site = settings.draft_site if settings.draft else settings.site
     log.info("publishing the %s to %s", "draft" if settings.draft else "site", site)
-    _materialize(instance, scoreboard_site, resources)
+    _materialize(instance, graph.site, resources, graph=graph)
     summary["site"] = str((site / "index.html").absolute())
     summary["draft"] = settings.draft
     # issue 17: the digests of the latest closed week and month, once per recipient;
     # a failed delivery is reported and retried next time, never fails the run
-    summary["alerts"] = _metadata(_materialize(instance, alert_digests, resources), alert_digests)
+    summary["alerts"] = _metadata(_materialize(instance, graph.alerts, resources, graph=graph), graph.alerts)
     summary["seconds"] = round(time.monotonic() - started, 1)
     return summary
 
@@ -222,7 +263,7 @@ def _settings(args) -> tuple[ScoreboardSettings, Warehouse]:
         mappings_path=getattr(args, "mappings", None),
         draft=True if getattr(args, "draft", False) else None,
     )
-    return settings, Warehouse.from_env(args.warehouse)
+    return settings, Warehouse.from_env(args.warehouse, province=getattr(args, "province", None))
 
 
 def cmd_run(args) -> None:
@@ -373,7 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def locations(p, landing_help="landing folder of district exports"):
         p.add_argument("--landing", help=f"{landing_help} (SCOREBOARD_LANDING, default {env_default('SCOREBOARD_LANDING')})")
-        p.add_argument("--warehouse", help="DuckDB file (SCOREBOARD_WAREHOUSE, default data/warehouse.duckdb)")
+        p.add_argument("--warehouse", help="DuckDB file, or ducklake:<catalog> for the lake (SCOREBOARD_WAREHOUSE, "
+                       "default data/warehouse.duckdb; docs/scaling.md)")
+        p.add_argument("--province", help="the lake only: the province whose tables the run writes (SCOREBOARD_PROVINCE)")
         p.add_argument("--site", help="site folder (SCOREBOARD_SITE, default build/site)")
         p.add_argument("--registry", help="unit registry CSV (default: Hà Nội)")
         p.add_argument("--profile", help="scoring profile YAML (SCOREBOARD_PROFILE, default: Decision 766)")

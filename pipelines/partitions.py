@@ -22,3 +22,14 @@ monthly_partitions = dg.MonthlyPartitionsDefinition(
 )
 
 PARTITIONS = {"week": weekly_partitions, "month": monthly_partitions}
+
+
+def province_partitions(provinces: list[str]) -> dict[str, dg.PartitionsDefinition]:
+    """The lake's partitions (pipelines/provinces.py): a province (its ingestion and
+    site), a province's week and a province's month (its scoring). Never commune ×
+    week: a province's communes are rows of its scoreboard, ranked together."""
+    province = dg.StaticPartitionsDefinition(sorted(provinces))
+    return {
+        "province": province,
+        **{t: dg.MultiPartitionsDefinition({"province": province, t: p}) for t, p in PARTITIONS.items()},
+    }

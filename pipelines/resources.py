@@ -226,16 +226,24 @@ def _file_version(path: Path) -> dict:
 
 
 class Warehouse(dg.ConfigurableResource):
-    """The DuckDB file. One writer at a time: every step that opens it is in the
-    `duckdb_writer` pool (limit 1)."""
+    """The DuckDB file (one writer at a time: every step that opens it is in the
+    `duckdb_writer` pool, limit 1), or with ``ducklake:<catalog>`` one province's tables
+    in the lake (pipelines/lake.py: one writer per province)."""
 
     path: str = DEFAULTS["SCOREBOARD_WAREHOUSE"]
+    # the lake only: the province whose tables a run writes, and the data files' folder or URL
+    province: str = ""
+    lake_data: str = ""
 
     @classmethod
-    def from_env(cls, path: str | None = None) -> "Warehouse":
-        return cls(path=str(path or env_default("SCOREBOARD_WAREHOUSE")))
+    def from_env(cls, path: str | None = None, province: str | None = None) -> "Warehouse":
+        return cls(
+            path=str(path or env_default("SCOREBOARD_WAREHOUSE")),
+            province=province or os.environ.get("SCOREBOARD_PROVINCE", ""),
+            lake_data=os.environ.get("SCOREBOARD_LAKE_DATA", ""),
+        )
 
     def connect(self, read_only: bool = False):
         from pipelines.warehouse import connect
 
-        return connect(self.path, read_only=read_only)
+        return connect(self.path, read_only=read_only, province=self.province, lake_data=self.lake_data)

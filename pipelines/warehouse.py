@@ -24,6 +24,7 @@ from typing import Iterator
 import duckdb
 import polars as pl
 
+from pipelines import lake
 from quality.early_warning import WARNING_SCHEMA
 from quality.drift import DRIFT_CHECKS
 from quality.holds import BATCH_QUARANTINE, HOLD_SCHEMA, SCOREBOARD_HOLD
@@ -238,17 +239,29 @@ LEFT JOIN (SELECT source_file, count(*) AS quarantined FROM quarantine GROUP BY 
 # ------------------------------------------------------------------ connection and layout
 
 
+def duckdb_config() -> dict:
+    # DuckDB's buffer pool would otherwise grow to 80 % of RAM while a first load of
+    # millions of dossiers is inserted; beyond this it writes to the file and spills.
+    # Never try to download an extension (intranets): the lake's come as packages.
+    return {"memory_limit": os.environ.get("SCOREBOARD_DUCKDB_MEMORY", "2GB"), "autoinstall_known_extensions": False}
+
+
 @contextmanager
-def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(
+    path: Path | str, *, read_only: bool = False, province: str = "", lake_data: str = ""
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse: a DuckDB file, or with ``ducklake:<catalog>`` the `province`'s
+    tables in a DuckLake whose data files are in `lake_data` (pipelines/lake.py)."""
+    config = duckdb_config()
+    if lake.is_lake(path):
+        with lake.connect(str(path), province=province, data=lake_data, read_only=read_only, config=config,
+                          layout=LAYOUT) as con:
+            yield con
+        return
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    # DuckDB's buffer pool would otherwise grow to 80 % of RAM while a first load of
-    # millions of dossiers is inserted; beyond this it writes to the file and spills.
-    # The extensions used are built in: never try to download one (intranets).
-    con = duckdb.connect(str(path), read_only=read_only,
-                         config={"memory_limit": os.environ.get("SCOREBOARD_DUCKDB_MEMORY", "2GB"),
-                                 "autoinstall_known_extensions": False})
+    con = duckdb.connect(str(path), read_only=read_only, config=config)
     try:
         if not read_only:
             ensure_schema(con)
@@ -284,15 +297,18 @@ class WarehouseVersionError(RuntimeError):
 
 def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     rows = con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main' "
-        "ORDER BY column_index",
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND database_name = current_database() "
+        "AND schema_name = current_schema() ORDER BY column_index",
         [table],
     ).fetchall()
     return [r[0] for r in rows]
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
+    # the current schema: `main` of a DuckDB file, the province's in the lake
+    return {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = current_schema()").fetchall()}
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
@@ -345,6 +361,12 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         raise
 
 
+# what the lake needs to create, upgrade and roll up a province's tables (pipelines/lake.py)
+LAYOUT = lake.Layout(
+    tables=tuple(TABLES), is_current=lambda con: schema_version(con) == SCHEMA_VERSION, ensure=ensure_schema
+)
+
+
 # ------------------------------------------------------------------ generic helpers
 
 
@@ -375,14 +397,27 @@ def insert(
         con.unregister("_incoming")
 
 
-def _in_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], None]) -> None:
-    con.execute("BEGIN")
+def _in_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], None], attempts: int = 3) -> None:
+    """Run `work` in one transaction. In the lake, a commit that DuckLake could not
+    settle against another process's is run again from the start (lake.retryable):
+    every write here replaces a slice, so doing it again is safe."""
+    for attempt in range(1, attempts + 1):
+        con.execute("BEGIN")
+        try:
+            work()
+            con.execute("COMMIT")
+            return
+        except Exception as exc:
+            _rollback(con)
+            if attempt == attempts or not lake.retryable(exc):
+                raise
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
     try:
-        work()
-        con.execute("COMMIT")
-    except Exception:
         con.execute("ROLLBACK")
-        raise
+    except duckdb.TransactionException:  # a failed COMMIT has ended the transaction already
+        pass
 
 
 def _select(con: duckdb.DuckDBPyConnection, table: str, schema: dict[str, pl.DataType]) -> str:
@@ -565,7 +600,10 @@ def _refresh(
 def read_batched(con: duckdb.DuckDBPyConnection, sql: str, rows: int = 500_000) -> pl.DataFrame:
     """A query's result as a frame, converted a batch at a time (a whole first load of
     dossiers would otherwise be held twice, as Arrow and as Polars, while converting)."""
-    reader = con.sql(sql).to_arrow_reader(rows)
+    relation = con.sql(sql)
+    # DuckDB 1.4 (the lake's LTS) names it fetch_arrow_reader, 2.0 to_arrow_reader
+    read = relation.to_arrow_reader if hasattr(relation, "to_arrow_reader") else relation.fetch_arrow_reader
+    reader = read(rows)
     frames = [pl.from_arrow(batch) for batch in reader]
     if not frames:
         return read_table(con, f"SELECT * FROM ({sql}) LIMIT 0")
@@ -1046,8 +1084,7 @@ def outbox_add(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> int:
         _in_transaction(con, work)
     finally:
         con.unregister("_queued")
-    new = counted[0]
-    return int(new)
+    return int(counted[-1])  # the attempt that committed
 
 
 def outbox_due(con: duckdb.DuckDBPyConnection, max_attempts: int) -> pl.DataFrame:
@@ -1231,3 +1268,29 @@ def mark_deleted(con: duckdb.DuckDBPyConnection, archive_paths: list[str], at: d
             "UPDATE archived_files SET deleted_at = ? WHERE list_contains(?, archive_path) AND deleted_at IS NULL",
             [at, archive_paths],
         )
+
+
+# ============================================================================
+# The national roll-up of the lake (pipelines/provinces.py): read through the lake's
+# national views, which carry every province's rows and a `province` column.
+# ============================================================================
+
+def national_summary(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per province: kept dossiers, scored weeks and months, the latest month and its
+    ranked units."""
+    return read_table(con, """
+        WITH d AS (SELECT province, count(*) AS dossiers FROM dossiers GROUP BY 1),
+             s AS (SELECT province, count(DISTINCT period_key) FILTER (WHERE period_type = 'week') AS weeks,
+                          count(DISTINCT period_key) FILTER (WHERE period_type = 'month') AS months,
+                          max(period_key) FILTER (WHERE period_type = 'month') AS latest_month
+                   FROM scoreboard GROUP BY 1),
+             r AS (SELECT province, period_key AS latest_month, count(*) FILTER (WHERE ranked) AS ranked_units
+                   FROM scoreboard WHERE period_type = 'month' GROUP BY 1, 2)
+        SELECT d.province, d.dossiers, s.weeks, s.months, s.latest_month, r.ranked_units
+        FROM d LEFT JOIN s USING (province) LEFT JOIN r USING (province, latest_month)""")
+
+
+def national_scoreboard(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every province's stored scoreboard, its province first."""
+    return read_table(con, "SELECT * FROM scoreboard ORDER BY province, period_type, period_key, level, unit_code")
+

@@ -149,7 +149,9 @@ def test_no_sql_outside_the_warehouse_module():
     found = []
     for folder in ("pipelines", "transforms", "quality"):
         for path in sorted((ROOT / folder).rglob("*.py")):
-            if path == ROOT / "pipelines" / "warehouse.py":
+            # the warehouse module, and its lake backend's catalog statements (attach,
+            # schemas, partitioning, the national views: pipelines/lake.py)
+            if path in (ROOT / "pipelines" / "warehouse.py", ROOT / "pipelines" / "lake.py"):
                 continue
             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
                 if SQL.search(line):

@@ -1,0 +1,357 @@
+"""The lake: the warehouse on DuckLake, for many provinces writing at once (docs/scaling.md).
+
+`SCOREBOARD_WAREHOUSE=ducklake:<catalog>` selects it instead of a DuckDB file, for
+example ``ducklake:postgres:dbname=scoreboard host=10.0.0.5 user=scoreboard`` (a
+PostgreSQL catalog: many processes on many machines; the password from PGPASSWORD or
+~/.pgpass, as libpq reads them). `SCOREBOARD_LAKE_DATA` is where the Parquet data files
+go: a folder every writer mounts at the same path, or ``s3://bucket/prefix/``.
+`SCOREBOARD_PROVINCE` names the province a run writes.
+
+Layout. Each province is a schema of the lake holding the tables of the one warehouse
+module (pipelines/warehouse.py), created and upgraded by the same code as a DuckDB file,
+and read and written by the same SQL: the connection's default schema is the
+province's. Inside a province's tables, DuckLake partitions the data files by period
+(`PARTITIONS`). Provinces never share a table, so their writers never conflict;
+two writers of one province would (DuckLake aborts one commit), so a province has one
+writer at a time: a PostgreSQL advisory lock per province, held while a connection
+writes, makes a second writer wait rather than fail. The schema `national` holds one
+view per table over every province, with a `province` column: the national roll-up.
+
+The `ducklake` and `postgres` extensions come as Python packages (duckdb-ext-ducklake,
+duckdb-ext-postgres) and are loaded from there: nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+LAKE_PREFIX = "ducklake:"
+ALIAS = "lake"
+NATIONAL = "national"
+# DuckLake partition keys of the province tables (the others are small and unpartitioned):
+# a re-scored period rewrites its own files only, and a read of some periods opens theirs.
+PARTITIONS = {
+    "dossiers": "year(received_at)",
+    "dossier_versions": "year(received_at)",
+    **{t: "period_type, period_key"
+       for t in ("scoreboard", "weak_points", "bottlenecks", "what_if", "warnings", "scored_periods")},
+}
+_PROVINCE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class LakeError(RuntimeError):
+    """A lake that cannot be used as configured, said in one sentence."""
+
+
+def is_lake(target: str | os.PathLike) -> bool:
+    return str(target).startswith(LAKE_PREFIX)
+
+
+def province_schema(province: str) -> str:
+    """The schema of a province's tables: its slug (hanoi, caobang)."""
+    if not province:
+        raise LakeError(
+            "a lake warehouse needs the province it writes: set SCOREBOARD_PROVINCE "
+            "(or --province), e.g. hanoi"
+        )
+    if not _PROVINCE.match(province) or province == NATIONAL:
+        raise LakeError(
+            f"{province!r} cannot name a province in the lake: use lower-case letters, digits and _ "
+            f"(the registry's file name, e.g. caobang), not {NATIONAL!r}"
+        )
+    return province
+
+
+def extension_directory() -> Path:
+    """Where the duckdb-ext-* packages put the extensions (site-packages/duckdb_ext/extensions)."""
+    spec = importlib.util.find_spec("duckdb_ext")
+    if spec is None or not spec.submodule_search_locations:
+        raise LakeError(
+            f"the DuckLake extensions are not installed: pip install duckdb-ext-ducklake=={duckdb.__version__}.* "
+            f"duckdb-ext-postgres=={duckdb.__version__}.* (DuckDB {duckdb.__version__})"
+        )
+    return Path(list(spec.submodule_search_locations)[0]) / "extensions"
+
+
+def data_path(configured: str) -> str:
+    """The lake's data folder as DuckLake stores it: an absolute folder ending in /, or a URL."""
+    if not configured:
+        return ""
+    if "://" in configured:
+        return configured.rstrip("/") + "/"
+    folder = Path(configured).absolute()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder.as_posix() + "/"
+
+
+def retryable(exc: BaseException) -> bool:
+    """A DuckLake commit that failed against another process's commit: run it again."""
+    return isinstance(exc, duckdb.TransactionException) and "Failed to commit DuckLake transaction" in str(exc)
+
+
+# ------------------------------------------------------------------ one writer per province
+
+
+def _postgres_dsn(catalog: str) -> str | None:
+    """The libpq connection string of a PostgreSQL catalog (None for another catalog)."""
+    for prefix in ("postgres:", "postgresql:"):
+        if catalog.startswith(prefix):
+            return catalog[len(prefix):]
+    return None
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"scoreboard/{name}".encode()).digest()[:8], "big", signed=True)
+
+
+_held: dict[tuple[str, str], list] = {}  # (dsn, name) -> [PostgreSQL session, depth]
+_held_guard = threading.Lock()
+
+
+@contextmanager
+def advisory_lock(dsn: str | None, name: str) -> Iterator[None]:
+    """Hold PostgreSQL's session advisory lock `name` on the catalog's server, waiting
+    for it if another process holds it. Re-entrant within a process (a writer that opens
+    a second connection of its own province does not wait for itself). No catalog
+    server, no lock: a DuckDB-file or SQLite catalog has one writer process anyway."""
+    if dsn is None:
+        yield
+        return
+    import psycopg2
+
+    key = (dsn, name)
+    with _held_guard:
+        entry = _held.get(key)
+        if entry is None:
+            session = psycopg2.connect(dsn, application_name=f"scoreboard lock {name}")
+            session.autocommit = True
+            entry = _held[key] = [session, 0]
+        entry[1] += 1
+        first = entry[1] == 1
+    try:
+        if first:
+            with entry[0].cursor() as cur:
+                cur.execute("SELECT pg_advisory_lock(%s)", [_lock_key(name)])
+        yield
+    finally:
+        with _held_guard:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _held[key]
+                entry[0].close()  # ends the session: the lock goes with it
+
+
+# ------------------------------------------------------------------ connection
+
+
+def _load_extensions(con: duckdb.DuckDBPyConnection, catalog: str, data: str) -> None:
+    con.execute("LOAD ducklake")
+    if _postgres_dsn(catalog) is not None:
+        con.execute("LOAD postgres")
+    if data.startswith("s3://"):
+        # S3-compatible storage: duckdb-ext-httpfs, and the key from the environment
+        con.execute("LOAD httpfs")
+        options = {
+            "KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID"),
+            "SECRET": os.environ.get("AWS_SECRET_ACCESS_KEY"),
+            "REGION": os.environ.get("AWS_REGION"),
+            "ENDPOINT": os.environ.get("SCOREBOARD_S3_ENDPOINT"),
+        }
+        given = ", ".join(f"{k} {_quote(v)}" for k, v in options.items() if v)
+        style = ", URL_STYLE 'path'" if options["ENDPOINT"] else ""
+        con.execute(f"CREATE OR REPLACE SECRET scoreboard_lake (TYPE s3{', ' + given if given else ''}{style})")
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _open(target: str, data: str, read_only: bool, config: dict | None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the lake `target` attached as `lake` (created by the first
+    writer, one at a time)."""
+    catalog = target[len(LAKE_PREFIX):]
+    data = data_path(data)
+    con = duckdb.connect(config={**(config or {}), "extension_directory": str(extension_directory())})
+    try:
+        _load_extensions(con, catalog, data)
+        options = ["READ_ONLY"] if read_only else []
+        if data and not read_only:
+            options.append(f"DATA_PATH {_quote(data)}")
+        attach = f"ATTACH {_quote(LAKE_PREFIX + catalog)} AS {ALIAS}" + (f" ({', '.join(options)})" if options else "")
+        with advisory_lock(None if read_only else _postgres_dsn(catalog), "lake"):
+            con.execute(attach)
+    except Exception:
+        con.close()
+        raise
+    return con
+
+
+@contextmanager
+def connect(
+    target: str, *, province: str, data: str = "", read_only: bool = False, config: dict | None = None,
+    layout=None,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection to the lake `target` (``ducklake:<catalog>``) whose default
+    schema is `province`'s. Writing, the province's advisory lock is held until the
+    connection closes, and its tables are created or upgraded if they are not current
+    (`layout`: the warehouse module's, see `Layout`)."""
+    schema = province_schema(province)
+    con = _open(target, data, read_only, config)
+    dsn = None if read_only else _postgres_dsn_of(con)
+    try:
+        if read_only and schema not in _schemas(con):
+            raise LakeError(f"the lake has no province {schema!r} yet: run it once to create its tables")
+        with advisory_lock(dsn, f"province/{schema}"):
+            if not read_only and layout is not None:
+                _prepare(con, dsn, [schema], layout)
+            con.execute(f"USE {ALIAS}.{schema}")
+            yield con
+    finally:
+        con.close()
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the lake needs of the warehouse module: its tables, whether a province's
+    tables are in the current layout, and the function creating or upgrading them."""
+
+    tables: Iterable[str]
+    is_current: Callable[[duckdb.DuckDBPyConnection], bool]
+    ensure: Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, dsn: str | None, schemas: list[str], layout: Layout) -> None:
+    """Create or upgrade these provinces' tables where they are not current, then the
+    national views. Catalog changes (tables created, altered, partitioned; views
+    replaced) are made one process at a time, and best while no province writes: a
+    DuckLake 1.4 commit made while another process alters a table or replaces a view
+    fails ("Failed to parse catalog entry"), and is retried (pipelines/warehouse.py).
+    `setup` makes them all before the provinces run."""
+    for schema in schemas:
+        if schema in _schemas(con):
+            con.execute(f"USE {ALIAS}.{schema}")
+            if layout.is_current(con):
+                continue
+        with advisory_lock(dsn, "lake"):
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {ALIAS}.{schema}")
+            con.execute(f"USE {ALIAS}.{schema}")
+            before = _tables(con)
+            layout.ensure(con)
+            _partition_new_tables(con, before)
+    refresh_national_views(con, layout.tables)
+
+
+def setup(target: str, provinces: Iterable[str], layout: Layout, *, data: str = "", config: dict | None = None) -> None:
+    """Create or upgrade every province's tables and the national views, before the
+    provinces run (a new deployment, a new province, a new layout)."""
+    schemas = [province_schema(p) for p in provinces]
+    con = _open(target, data, False, config)
+    try:
+        _prepare(con, _postgres_dsn_of(con), schemas, layout)
+    finally:
+        con.close()
+
+
+@contextmanager
+def national(target: str, *, data: str = "", tables, config: dict | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection whose default schema is `national`: a view per table over every
+    province's (with a `province` column), refreshed first."""
+    con = _open(target, data, False, config)
+    try:
+        if not refresh_national_views(con, tables):
+            raise LakeError(f"the lake {target} holds no province yet")
+        con.execute(f"USE {ALIAS}.{NATIONAL}")
+        yield con
+    finally:
+        con.close()
+
+
+def _schemas(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute(
+        "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ?", [ALIAS]).fetchall()}
+
+
+def _tables(con: duckdb.DuckDBPyConnection, schema: str | None = None) -> set[str]:
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = coalesce(?, current_schema())",
+        [ALIAS, schema],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _partition_new_tables(con: duckdb.DuckDBPyConnection, before: set[str]) -> None:
+    """Partition the tables the upgrade just created (before any row is in them)."""
+    created = _tables(con) - before
+    for table in sorted(created & PARTITIONS.keys()):
+        con.execute(f'ALTER TABLE "{table}" SET PARTITIONED BY ({PARTITIONS[table]})')
+
+
+def partition_keys(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The partition columns of a table of the current province, as DuckLake records them."""
+    meta = f"__ducklake_metadata_{ALIAS}"
+    rows = con.execute(
+        f"""SELECT c.column_name, p.transform FROM {meta}.ducklake_partition_column p
+            JOIN {meta}.ducklake_partition_info i USING (partition_id, table_id)
+            JOIN {meta}.ducklake_table t USING (table_id)
+            JOIN {meta}.ducklake_schema s USING (schema_id)
+            JOIN {meta}.ducklake_column c ON c.table_id = p.table_id AND c.column_id = p.column_id
+            WHERE t.table_name = ? AND s.schema_name = current_schema()
+              AND i.end_snapshot IS NULL AND t.end_snapshot IS NULL AND c.end_snapshot IS NULL
+            ORDER BY p.partition_key_index""",
+        [table],
+    ).fetchall()
+    return [name if transform == "identity" else f"{transform}({name})" for name, transform in rows]
+
+
+# ------------------------------------------------------------------ the national roll-up
+
+
+def provinces(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The provinces the lake holds (schemas with a warehouse in them)."""
+    return sorted(s for s in _schemas(con) - {NATIONAL, "main"} if "schema_version" in _tables(con, s))
+
+
+def refresh_national_views(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> list[str]:
+    """(Re)create `national.<table>` for each table: every province's rows with a
+    `province` column; `national.provinces` lists the provinces they cover. Views hold
+    no data (a province's writes show in them at once): they change only when a
+    province or a table is added."""
+    names, tables = provinces(con), sorted(tables)
+    if not names:
+        return []
+    listed = f"SELECT * FROM (VALUES {', '.join(f'({_quote(p)})' for p in names)}) AS p(province)"
+    have = _views(con, NATIONAL)
+    if have >= {*tables, "provinces"} and [r[0] for r in con.execute(
+            f"SELECT province FROM {ALIAS}.{NATIONAL}.provinces ORDER BY 1").fetchall()] == names:
+        return names
+    with advisory_lock(_postgres_dsn_of(con), "lake"):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {ALIAS}.{NATIONAL}")
+        for table in tables:
+            parts = " UNION ALL BY NAME ".join(
+                f"SELECT {_quote(p)} AS province, * FROM {ALIAS}.{p}.\"{table}\"" for p in names
+            )
+            con.execute(f'CREATE OR REPLACE VIEW {ALIAS}.{NATIONAL}."{table}" AS {parts}')
+        con.execute(f"CREATE OR REPLACE VIEW {ALIAS}.{NATIONAL}.provinces AS {listed}")
+    return names
+
+
+def _views(con: duckdb.DuckDBPyConnection, schema: str) -> set[str]:
+    return {r[0] for r in con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE database_name = ? AND schema_name = ?", [ALIAS, schema]).fetchall()}
+
+
+def _postgres_dsn_of(con: duckdb.DuckDBPyConnection) -> str | None:
+    rows = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = ?", [ALIAS]).fetchall()
+    path = rows[0][0] if rows else ""
+    return _postgres_dsn(path[len(LAKE_PREFIX):] if path.startswith(LAKE_PREFIX) else path)
