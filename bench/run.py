@@ -717,14 +717,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave out the quality suites' costs (python -m bench.quality)")
     p.add_argument("--pandas-mem-gb", type=float, default=16.0,
                    help="address-space cap of the pandas case, GB (0: none; default 16)")
-    p.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
+    p.add_argument("--cases", help="comma-separated subset of " + ",".join(CASES) + " (default: all of them "
+                   "and the target cases; naming cases runs those only, and the target cases only if --targets "
+                   "names them; \"\": the target cases only)")
     p.add_argument("--verify", action="store_true", help="compare the pipeline's numbers with the floor's and pandas'")
     p.add_argument("--profile", action="store_true", help="run the pipeline cases under cProfile (slower)")
     p.add_argument("--py-spy", metavar="PATH", help="sample the pipeline cases with this py-spy binary "
                    "(pip install --target /tmp/pyspy py-spy); summaries in <run>/<case>.pyspy.txt")
-    p.add_argument("--targets", default=",".join(TARGET_CASES),
+    p.add_argument("--targets",
                    help="the target cases at 1 M dossiers, comma-separated subset of " + ",".join(TARGET_CASES)
-                   + " (empty: none)")
+                   + " (default: all of them, unless --cases names cases; empty: none)")
     p.add_argument("--skip-targets", action="store_true", help="leave out the target cases (e)-(h)")
     p.add_argument("--repeat", type=int, default=3, help="runs of each target case; medians reported (default 3)")
     p.add_argument("--child", choices=CASES + TARGET_CASES, help=argparse.SUPPRESS)
@@ -737,6 +739,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.child:
         return child(args)
+    # `make bench` (no --cases) runs everything, `--cases ""` the target cases only; a
+    # run that names its cases (a quick check, the tests' small runs) does not also
+    # get three 1 M-dossier runs of each target case
+    named = args.cases is not None and any(c.strip() for c in args.cases.split(","))
+    if args.targets is None:
+        args.targets = "" if named else ",".join(TARGET_CASES)
+    if args.cases is None:
+        args.cases = ",".join(CASES)
     args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     args.targets = [] if args.skip_targets else [c.strip() for c in args.targets.split(",") if c.strip()]
     unknown = (set(args.cases) - set(CASES)) | (set(args.targets) - set(TARGET_CASES))
