@@ -25,7 +25,10 @@ labels, times as ``dd/mm/yyyy HH:MM`` and the due date as ``dd/mm/yyyy``.
 
 `ensure_history` caches under ``<out>/data/n<N>-y<Y>-s<seed>/``; a ``meta.json``
 written last marks a complete set. `ensure_increment` adds one week of exports
-(new dossiers plus updates of recently pending ones) in a separate folder.
+(new dossiers plus updates of recently pending ones) in a separate folder: by
+default a usual week, drawn at the history's own scale (each unit's volume and
+habits that week, as the history would have continued), so that the drift checks
+pass it and the incremental case measures ingest, re-scoring and publishing.
 """
 
 from __future__ import annotations
@@ -147,13 +150,25 @@ def _minutes(t: np.ndarray) -> np.ndarray:
     return np.where(np.isnat(t), -1, t.astype("datetime64[m]").astype(np.int64))
 
 
-def _lives(reg: pl.DataFrame, procs: pl.DataFrame, start: date, end: date, n: int, seed: int,
-           rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """About `n` dossiers received by the registry's units in [start, end], from
-    demo.simulate, in receipt order; times in minutes (-1 for none)."""
+def _units_calendar(reg: pl.DataFrame, start: date, end: date, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The simulator's units (their volumes and habits, from `seed`) and a working
+    calendar covering [start, end] and the dossiers' lives after it."""
     units = unit_behaviour(reg.drop("unit_idx"), seed)
-    calendar = working_calendar(start - timedelta(days=7), end + timedelta(days=800))
-    scale = n / max(expected_dossiers(units, start, end, calendar), 1e-9)
+    return units, working_calendar(start - timedelta(days=7), end + timedelta(days=800))
+
+
+def _scale(reg: pl.DataFrame, start: date, end: date, n: int, seed: int) -> float:
+    """The simulator's scale at which the units receive about `n` dossiers in [start, end]."""
+    units, calendar = _units_calendar(reg, start, end, seed)
+    return n / max(expected_dossiers(units, start, end, calendar), 1e-9)
+
+
+def _lives(reg: pl.DataFrame, procs: pl.DataFrame, start: date, end: date, scale: float, seed: int,
+           rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The dossiers received by the registry's units in [start, end] at the
+    simulator's `scale`, from demo.simulate, in receipt order; times in minutes (-1
+    for none)."""
+    units, calendar = _units_calendar(reg, start, end, seed)
     life = simulate(units, procs, start, end, scale, rng, calendar)
     order = np.argsort(life["received"], kind="stable")
     return {k: (_minutes(v) if v.dtype.kind == "M" else v)[order] for k, v in life.items()}
@@ -276,7 +291,7 @@ def generate_history(
     start, end = history_range(years)
     reg = _registry(registry_path)
     procs = _procedures()
-    life = _lives(reg, procs, start, end, n, seed, rng)
+    life = _lives(reg, procs, start, end, _scale(reg, start, end, n, seed), seed, rng)
     received, unit = life["received"], life["unit"]
     month = _month_index(received // MIN_PER_DAY)
     export_at = _export_minute(month)
@@ -375,12 +390,19 @@ def increment_week(years: int) -> tuple[date, date]:
     return monday, monday + timedelta(days=6)
 
 
-def ensure_increment(ds: Dataset, k: int = 40_000, *, update_share: float = 0.125, seed: int = 7, log=print) -> Path:
-    """One week of exports after the history: `k` rows, `update_share` of them
+def ensure_increment(ds: Dataset, k: int | None = None, *, update_share: float = 0.125, seed: int = 7,
+                     log=print) -> Path:
+    """One week of exports after the history, one file per exporting system
+    (``<root>/<folder>/<exporter>/week-<yyyy-Www>.csv``), `update_share` of its rows
     updates (now finished) of dossiers pending at the end of the history, the rest
-    dossiers received that week. One file per exporting system:
-    ``<root>/increment-<k>/<exporter>/week-<yyyy-Www>.csv``."""
-    folder = ds.root / f"increment-{k}"
+    dossiers received that week.
+
+    By default (`k` None) the week is a usual one: its new dossiers drawn at the
+    history's scale, so each unit receives what it would have that week had the
+    history gone on (folder ``increment-week``). With `k` the week has `k` rows
+    whatever the history's size (``increment-<k>``): a week far above the history's
+    is held by the drift checks' volume check, which is then what it measures."""
+    folder = ds.root / ("increment-week" if k is None else f"increment-{k}")
     done = folder / ".complete"
     if done.is_file():
         return folder
@@ -391,12 +413,19 @@ def ensure_increment(ds: Dataset, k: int = 40_000, *, update_share: float = 0.12
     procs = _procedures()
     monday, sunday = increment_week(ds.meta["years"])
     export_min = (_day(sunday) + 1) * MIN_PER_DAY + 8 * 60  # Monday after, 08:00
-
     pend = pl.read_parquet(ds.root / "pending_recent.parquet")
-    n_upd = min(pend.height, int(round(update_share * k)))
-    n_new = k - n_upd
-    life = _lives(reg, procs, monday, sunday, n_new, ds.meta["seed"], rng)
+    if k is None:  # the history's scale; updates in proportion to the new dossiers
+        first, last = history_range(ds.meta["years"])
+        scale = _scale(reg, first, last, ds.meta["dossiers"], ds.meta["seed"])
+    else:  # `k` rows: as many new dossiers as the updates leave room for
+        n_upd = min(pend.height, int(round(update_share * k)))
+        units, calendar = _units_calendar(reg, monday, sunday, ds.meta["seed"])
+        scale = (k - n_upd) / max(expected_dossiers(units, monday, sunday, calendar), 1e-9)
+    life = _lives(reg, procs, monday, sunday, scale, ds.meta["seed"], rng)
     unit = life["unit"]
+    n_new = len(unit)
+    if k is None:
+        n_upd = min(pend.height, int(round(update_share / (1 - update_share) * n_new)))
     fields = known_at(life, np.full(len(unit), export_min))
     codes = reg["unit_code"].to_numpy()
     ids = _ids(pl.Series(codes[unit]), life["received"])
@@ -420,8 +449,9 @@ def ensure_increment(ds: Dataset, k: int = 40_000, *, update_share: float = 0.12
     frame = pl.concat(frames).with_columns(_exporter=pl.Series(np.concatenate(exporters), dtype=pl.Utf8))
     iso_year, iso_week, _ = monday.isocalendar()
     files = _write_files(frame, folder, ["_exporter"], lambda ex: f"{ex}/week-{iso_year}-W{iso_week:02d}.csv")
-    (folder / ".complete").write_text(json.dumps({"rows": frame.height, "updates": n_upd, "files": files}))
-    log(f"  increment: {frame.height:,} rows ({n_upd:,} updates) in {files} files → {folder}")
+    (folder / ".complete").write_text(json.dumps({"rows": frame.height, "new": n_new, "updates": n_upd,
+                                                  "files": files, "scale": scale}))
+    log(f"  increment: {frame.height:,} rows ({n_new:,} new, {n_upd:,} updates) in {files} files → {folder}")
     return folder
 
 
