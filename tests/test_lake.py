@@ -107,6 +107,33 @@ def test_the_demo_publishes_identical_scoreboards_on_the_file_and_on_the_lake(po
     assert counts[0][0] == counts[0][1] > 4_000
 
 
+def test_make_demo_publishes_identical_scoreboards_on_the_file_and_on_the_lake(demo_run, postgres, tmp_path, monkeypatch):
+    """The very `make demo` (`scoreboard demo`: Hà Nội's 2025 at scale 0.05), once on the
+    DuckDB file (the session's demo run) and once on DuckLake with PostgreSQL: every
+    published scoreboard and explaining table (CSV and Parquet) the same, byte for byte,
+    and the same dossiers kept."""
+    monkeypatch.setenv("SCOREBOARD_LAKE_DATA", str(tmp_path / "lake-data"))
+    target = lake_target(postgres, "make_demo")
+    site = tmp_path / "site"
+    assert scoreboard(["demo", "--landing", str(tmp_path / "landing"), "--site", str(site),
+                       "--warehouse", target, "--province", "hanoi"]) == 0
+
+    def tables(root: Path) -> dict[str, bytes]:
+        return {k: v for k, v in published(root.resolve()).items()
+                if k.startswith("data/") and k.count("/") == 1 and k.endswith((".csv", ".parquet"))}
+
+    on_file, on_lake = tables(demo_run["site"]), tables(site)
+    boards = sorted(k for k in on_file if k.startswith("data/scoreboard-") and k.endswith(".csv"))
+    assert len(boards) == 53 + 12  # every week and month of 2025
+    assert on_file.keys() == on_lake.keys()
+    assert [k for k in on_file if on_file[k] != on_lake[k]] == []
+    with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
+        counts = con.execute("SELECT count(*), count(DISTINCT dossier_id) FROM dossiers").fetchall()
+    with wh.connect(target, province="hanoi", read_only=True) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT dossier_id) FROM dossiers").fetchall() == counts
+    assert counts[0][0] == counts[0][1] > 100_000
+
+
 def lake_deployment(postgres, tmp_path: Path, provinces: dict[str, str], name: str) -> dict[str, str]:
     """A provinces file, a lake and a Dagster instance on PostgreSQL (the shipped
     deploy/dagster.yaml): the environment of `python -m pipelines.provinces run`."""
