@@ -2,6 +2,7 @@
 
 
 import logging
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -24,6 +25,32 @@ from transforms.periods import key_of, parse_key, partition_key
 
 WRITER_POOL = "duckdb_writer"
 progress = logging.getLogger("scoreboard")
+
+
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a line is logged, not the stream of the
+    first call: the CLI's main() runs many times in one process (tests, a notebook),
+    each time with its own stderr."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def show_progress(line_format: str = "%(message)s") -> None:
+    """The progress lines of the `scoreboard` logger on the terminal (our lines only:
+    libraries keep their own, quieter levels)."""
+    handler = next((h for h in progress.handlers if isinstance(h, _CurrentStderr)), None)
+    if handler is None:
+        handler = _CurrentStderr()
+        progress.addHandler(handler)
+    handler.setFormatter(logging.Formatter(line_format))
+    progress.setLevel(logging.INFO)
+    progress.propagate = False
 
 
 def _log(context: dg.AssetExecutionContext):

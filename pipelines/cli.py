@@ -20,7 +20,7 @@ import polars as pl  # noqa: E402
 from dagster._core.errors import DagsterAssetCheckFailedError  # noqa: E402
 
 from pipelines.alerting import alert_digests  # noqa: E402
-from pipelines.assets import ASSETS, dossiers, monthly_scoreboard, scoreboard_site, weekly_scoreboard  # noqa: E402
+from pipelines.assets import ASSETS, dossiers, show_progress, monthly_scoreboard, scoreboard_site, weekly_scoreboard  # noqa: E402
 from pipelines.instance import open_instance, run_tags  # noqa: E402
 from pipelines.partitions import PARTITIONS  # noqa: E402
 from pipelines.resources import ScoreboardSettings, Warehouse, env_default, local_now  # noqa: E402
@@ -510,13 +510,7 @@ def _user_error(exc: BaseException) -> BaseException:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # our progress lines only: libraries keep their own (quieter) levels
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
+    show_progress()
     try:
         args.func(args)
     except KeyboardInterrupt:

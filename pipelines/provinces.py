@@ -331,12 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "setup":
         print(f"the lake holds the current tables of {', '.join(Provinces.from_env().setup())}")
         return 0
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(f"%(asctime)s {args.province} %(message)s"))
-        log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
+    assets.show_progress(f"%(asctime)s {args.province} %(message)s")
     summary = run_province(args.province, from_key=args.from_key, to_key=args.to_key)
     print(f"{args.province}: {summary['dossiers']} dossiers, {summary.get('weeks', 0)} weeks and "
           f"{summary.get('months', 0)} months scored in {summary['seconds']} s; site {summary['site']}")

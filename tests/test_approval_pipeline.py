@@ -114,6 +114,7 @@ def test_a_draft_overtaken_by_a_public_run_is_refused(copy, monkeypatch, capsys)
     root, _ = copy
     assert cli(root, "2026-11-24T09:00:00", monkeypatch, "run") == 0  # published at once meanwhile
     public = files(root / "site", manifest=True)
+    capsys.readouterr()  # the run's progress lines
     assert cli(root, SIGNED, monkeypatch, "approve", "2024-01", "--by", BY) == 1
     assert capsys.readouterr().err.strip() == (
         "scoreboard: the public site has been published again since the draft was built 23/11/2026 09:00: "
