@@ -8,7 +8,8 @@ province: ingestion and the site per province, scoring per province × week and
 province × month. A writer step holds the pool ``province/<slug>`` (one slot) of
 Dagster's instance for its province: steps of different provinces run side by side,
 a province's own writes one at a time. `national_scoreboard` reads every province's
-tables through the lake's national views and writes the national roll-up.
+tables through the lake's national views and writes the national roll-up. Its
+schedules are the embedded location's (pipelines/schedules.py), a run per province.
 
 `python -m pipelines.provinces run caobang` runs one province as `scoreboard run` does
 (ingest, score what changed, publish, alerts), recorded in the instance of DAGSTER_HOME;
@@ -36,6 +37,7 @@ from pipelines import warehouse as wh
 from pipelines.alerting import alert_digests, send_digests
 from pipelines.partitions import province_partitions
 from pipelines.resources import ScoreboardSettings, Warehouse, env_default
+from pipelines.schedules import period_schedule
 
 POOL_PREFIX = "province/"
 # on every run of a province: deploy/dagster.yaml queues one run per province at a time
@@ -281,6 +283,37 @@ def publish_national(con, deployment: Deployment) -> pl.DataFrame:
     return summary
 
 
+def scoring_key(province: str, period_type: str, key: str) -> str:
+    """The scoring assets' partition key of a province's period ('caobang|2025-07-07')."""
+    return str(dg.MultiPartitionKey({"province": province, period_type: key}))
+
+
+def province_schedules(slugs: list[str], graph_assets: list) -> list[dg.ScheduleDefinition]:
+    """The embedded location's weekly and monthly schedules (pipelines/schedules.py: the
+    same times, stopped until started), each tick a run per province on its (province,
+    period) key, tagged with its province: the run queue starts one run per province
+    at a time (deploy/dagster.yaml) and its steps hold the province's pool."""
+    by_name = {a.key.to_user_string(): a for a in graph_assets}
+
+    def every_province(period_type: str):
+        return lambda key: [
+            dg.RunRequest(run_key=f"{slug}:{period_type}:{key}", partition_key=scoring_key(slug, period_type, key),
+                          tags={PROVINCE_TAG: slug})
+            for slug in slugs
+        ]
+
+    return [
+        period_schedule(
+            "week", by_name["weekly_scoreboard"], every_province("week"), name="weekly_schedule",
+            description="Score every province's week that ended at midnight, final, a run per province.",
+        ),
+        period_schedule(
+            "month", by_name["monthly_scoreboard"], every_province("month"), name="monthly_schedule",
+            description="Score every province's month that ended at midnight, final, a run per province.",
+        ),
+    ]
+
+
 def province_graph(slug: str, graph_assets: list, provinces: Provinces):
     """The lake graph's runs of one province, for pipelines.cli.run_pipeline."""
     from pipelines.cli import AssetGraph
@@ -291,7 +324,7 @@ def province_graph(slug: str, graph_assets: list, provinces: Provinces):
         {"week": by_name["weekly_scoreboard"], "month": by_name["monthly_scoreboard"]},
         by_name["scoreboard_site"], by_name["alert_digests"],
         partition=slug,
-        scoring_key=lambda period_type, key: str(dg.MultiPartitionKey({"province": slug, period_type: key})),
+        scoring_key=lambda period_type, key: scoring_key(slug, period_type, key),
         resources=(("provinces", provinces),),
         run_tags=((PROVINCE_TAG, slug),),
     )
@@ -304,9 +337,11 @@ def _slugs() -> list[str]:
     return list(load_deployment(os.environ.get("SCOREBOARD_PROVINCES") or DEFAULT_PROVINCES).provinces)
 
 
-ASSETS = build_assets(_slugs())
+SLUGS = _slugs()
+ASSETS = build_assets(SLUGS)
 
-defs = dg.Definitions(assets=ASSETS, resources={"provinces": Provinces.from_env()})
+defs = dg.Definitions(assets=ASSETS, schedules=province_schedules(SLUGS, ASSETS),
+                      resources={"provinces": Provinces.from_env()})
 
 
 def run_province(slug: str, *, from_key: str | None = None, to_key: str | None = None) -> dict:
