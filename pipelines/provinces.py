@@ -13,7 +13,8 @@ schedules are the embedded location's (pipelines/schedules.py), a run per provin
 
 `python -m pipelines.provinces run caobang` runs one province as `scoreboard run` does
 (ingest, score what changed, publish, alerts), recorded in the instance of DAGSTER_HOME;
-several such processes, one per province, run at once.
+several such processes, one per province, run at once. `… release caobang FILE --reason …`
+lets a province's held file through, as `scoreboard release`.
 """
 
 # (no `from __future__ import annotations`: Dagster reads the assets' context annotations)
@@ -354,6 +355,16 @@ def run_province(slug: str, *, from_key: str | None = None, to_key: str | None =
                         graph=graph)
 
 
+def release_province(slug: str, file: str, reason: str) -> dict:
+    """Let a province's held file through, then run the province through the lake
+    graph, as `scoreboard release` does for the file."""
+    from pipelines.cli import release_file
+
+    provinces = Provinces.from_env()
+    return release_file(provinces.settings(slug), provinces.warehouse_of(slug), file, reason,
+                        graph=province_graph(slug, ASSETS, provinces))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.provinces", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -362,6 +373,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("province")
     run.add_argument("--from", dest="from_key")
     run.add_argument("--to", dest="to_key")
+    release = sub.add_parser("release", help="publish a province's file held as drifting, with the office's reason")
+    release.add_argument("province")
+    release.add_argument("file", help="the held file (its path in the province's landing folder)")
+    release.add_argument("--reason", required=True, help="why the office lets it through (published in the manifest)")
     args = parser.parse_args(argv)
     if args.command == "setup":
         print(f"the lake holds the current tables of {', '.join(Provinces.from_env().setup())}")
@@ -372,7 +387,16 @@ def main(argv: list[str] | None = None) -> int:
         log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
-    summary = run_province(args.province, from_key=args.from_key, to_key=args.to_key)
+    from pipelines.cli import CliError
+
+    try:
+        if args.command == "release":
+            summary = release_province(args.province, args.file, args.reason)
+        else:
+            summary = run_province(args.province, from_key=args.from_key, to_key=args.to_key)
+    except CliError as exc:  # one sentence, as `scoreboard`
+        print(f"{args.province}: {exc}", file=sys.stderr)
+        return 1
     print(f"{args.province}: {summary['dossiers']} dossiers, {summary.get('weeks', 0)} weeks and "
           f"{summary.get('months', 0)} months scored in {summary['seconds']} s; site {summary['site']}")
     return 0
