@@ -288,14 +288,14 @@ def landing_source(landing: Path, file: str) -> str:
     return path.as_posix()
 
 
-def cmd_release(args) -> None:
+def release_file(settings: ScoreboardSettings, warehouse: Warehouse, file: str, reason: str | None,
+                 graph: AssetGraph = EMBEDDED) -> dict:
     """Let a held file through: the office has checked it. Recorded with its reason
-    (and published in the site's manifest); then the pipeline runs."""
-    settings, warehouse = _settings(args)
-    reason = (args.reason or "").strip()
+    (and published in the site's manifest); then the pipeline runs (its summary)."""
+    reason = (reason or "").strip()
     if not reason:
         raise CliError('say why the file is released: --reason "…"')
-    source = landing_source(settings.landing, args.file)
+    source = landing_source(settings.landing, file)
     with warehouse.connect() as con:
         row = wh.record_release(con, source, reason, local_now())
         if row is None:
@@ -304,7 +304,12 @@ def cmd_release(args) -> None:
                 f"{source} is not held" + (f"; the held files are {', '.join(held)}" if held else "; no file is held")
             )
     log.info("releasing %s (held by %s): %s", source, row["checks"], reason)
-    _print_summary(run_pipeline(settings, warehouse))
+    return run_pipeline(settings, warehouse, graph=graph)
+
+
+def cmd_release(args) -> None:
+    settings, warehouse = _settings(args)
+    _print_summary(release_file(settings, warehouse, args.file, args.reason))
 
 
 def cmd_approve(args) -> None:

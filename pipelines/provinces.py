@@ -8,11 +8,13 @@ province: ingestion and the site per province, scoring per province × week and
 province × month. A writer step holds the pool ``province/<slug>`` (one slot) of
 Dagster's instance for its province: steps of different provinces run side by side,
 a province's own writes one at a time. `national_scoreboard` reads every province's
-tables through the lake's national views and writes the national roll-up.
+tables through the lake's national views and writes the national roll-up. Its
+schedules are the embedded location's (pipelines/schedules.py), a run per province.
 
 `python -m pipelines.provinces run caobang` runs one province as `scoreboard run` does
 (ingest, score what changed, publish, alerts), recorded in the instance of DAGSTER_HOME;
-several such processes, one per province, run at once.
+several such processes, one per province, run at once. `… release caobang FILE --reason …`
+lets a province's held file through, as `scoreboard release`.
 """
 
 # (no `from __future__ import annotations`: Dagster reads the assets' context annotations)
@@ -36,6 +38,7 @@ from pipelines import warehouse as wh
 from pipelines.alerting import alert_digests, send_digests
 from pipelines.partitions import province_partitions
 from pipelines.resources import ScoreboardSettings, Warehouse, env_default
+from pipelines.schedules import period_schedule
 
 POOL_PREFIX = "province/"
 # on every run of a province: deploy/dagster.yaml queues one run per province at a time
@@ -281,6 +284,37 @@ def publish_national(con, deployment: Deployment) -> pl.DataFrame:
     return summary
 
 
+def scoring_key(province: str, period_type: str, key: str) -> str:
+    """The scoring assets' partition key of a province's period ('caobang|2025-07-07')."""
+    return str(dg.MultiPartitionKey({"province": province, period_type: key}))
+
+
+def province_schedules(slugs: list[str], graph_assets: list) -> list[dg.ScheduleDefinition]:
+    """The embedded location's weekly and monthly schedules (pipelines/schedules.py: the
+    same times, stopped until started), each tick a run per province on its (province,
+    period) key, tagged with its province: the run queue starts one run per province
+    at a time (deploy/dagster.yaml) and its steps hold the province's pool."""
+    by_name = {a.key.to_user_string(): a for a in graph_assets}
+
+    def every_province(period_type: str):
+        return lambda key: [
+            dg.RunRequest(run_key=f"{slug}:{period_type}:{key}", partition_key=scoring_key(slug, period_type, key),
+                          tags={PROVINCE_TAG: slug})
+            for slug in slugs
+        ]
+
+    return [
+        period_schedule(
+            "week", by_name["weekly_scoreboard"], every_province("week"), name="weekly_schedule",
+            description="Score every province's week that ended at midnight, final, a run per province.",
+        ),
+        period_schedule(
+            "month", by_name["monthly_scoreboard"], every_province("month"), name="monthly_schedule",
+            description="Score every province's month that ended at midnight, final, a run per province.",
+        ),
+    ]
+
+
 def province_graph(slug: str, graph_assets: list, provinces: Provinces):
     """The lake graph's runs of one province, for pipelines.cli.run_pipeline."""
     from pipelines.cli import AssetGraph
@@ -291,7 +325,7 @@ def province_graph(slug: str, graph_assets: list, provinces: Provinces):
         {"week": by_name["weekly_scoreboard"], "month": by_name["monthly_scoreboard"]},
         by_name["scoreboard_site"], by_name["alert_digests"],
         partition=slug,
-        scoring_key=lambda period_type, key: str(dg.MultiPartitionKey({"province": slug, period_type: key})),
+        scoring_key=lambda period_type, key: scoring_key(slug, period_type, key),
         resources=(("provinces", provinces),),
         run_tags=((PROVINCE_TAG, slug),),
     )
@@ -304,9 +338,11 @@ def _slugs() -> list[str]:
     return list(load_deployment(os.environ.get("SCOREBOARD_PROVINCES") or DEFAULT_PROVINCES).provinces)
 
 
-ASSETS = build_assets(_slugs())
+SLUGS = _slugs()
+ASSETS = build_assets(SLUGS)
 
-defs = dg.Definitions(assets=ASSETS, resources={"provinces": Provinces.from_env()})
+defs = dg.Definitions(assets=ASSETS, schedules=province_schedules(SLUGS, ASSETS),
+                      resources={"provinces": Provinces.from_env()})
 
 
 def run_province(slug: str, *, from_key: str | None = None, to_key: str | None = None) -> dict:
@@ -319,6 +355,16 @@ def run_province(slug: str, *, from_key: str | None = None, to_key: str | None =
                         graph=graph)
 
 
+def release_province(slug: str, file: str, reason: str) -> dict:
+    """Let a province's held file through, then run the province through the lake
+    graph, as `scoreboard release` does for the file."""
+    from pipelines.cli import release_file
+
+    provinces = Provinces.from_env()
+    return release_file(provinces.settings(slug), provinces.warehouse_of(slug), file, reason,
+                        graph=province_graph(slug, ASSETS, provinces))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.provinces", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -327,12 +373,25 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("province")
     run.add_argument("--from", dest="from_key")
     run.add_argument("--to", dest="to_key")
+    release = sub.add_parser("release", help="publish a province's file held as drifting, with the office's reason")
+    release.add_argument("province")
+    release.add_argument("file", help="the held file (its path in the province's landing folder)")
+    release.add_argument("--reason", required=True, help="why the office lets it through (published in the manifest)")
     args = parser.parse_args(argv)
     if args.command == "setup":
         print(f"the lake holds the current tables of {', '.join(Provinces.from_env().setup())}")
         return 0
     assets.show_progress(f"%(asctime)s {args.province} %(message)s")
-    summary = run_province(args.province, from_key=args.from_key, to_key=args.to_key)
+    from pipelines.cli import CliError
+
+    try:
+        if args.command == "release":
+            summary = release_province(args.province, args.file, args.reason)
+        else:
+            summary = run_province(args.province, from_key=args.from_key, to_key=args.to_key)
+    except CliError as exc:  # one sentence, as `scoreboard`
+        print(f"{args.province}: {exc}", file=sys.stderr)
+        return 1
     print(f"{args.province}: {summary['dossiers']} dossiers, {summary.get('weeks', 0)} weeks and "
           f"{summary.get('months', 0)} months scored in {summary['seconds']} s; site {summary['site']}")
     return 0

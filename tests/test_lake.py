@@ -11,8 +11,9 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
@@ -349,6 +350,51 @@ def test_the_provinces_code_location_partitions_by_province_and_period():
     done = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-m",
                            "pipelines.provinces"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_provinces_schedules_request_a_run_per_province_for_the_period_just_ended():
+    """The embedded location's schedules (Monday 07:00, the 1st at 07:00, Hà Nội time,
+    stopped until started) over the provinces' graph: each tick a run per province on
+    its (province, period) key, tagged with its province (the run queue's limit)."""
+    from pipelines.provinces import Provinces, build_assets, defs, province_schedules
+
+    slugs = ["caobang", "dienbien", "laichau"]
+    graph = build_assets(slugs)
+    location = dg.Definitions(assets=graph, schedules=province_schedules(slugs, graph),
+                              resources={"provinces": Provinces(file="provinces.yaml")})
+    dg.Definitions.validate_loadable(location)
+    repo = location.get_repository_def()
+    vn = ZoneInfo("Asia/Ho_Chi_Minh")
+
+    def requests(name: str, at: datetime) -> list[tuple]:
+        schedule = repo.get_schedule_def(name)
+        assert (schedule.execution_timezone, schedule.default_status) == (
+            "Asia/Ho_Chi_Minh", dg.DefaultScheduleStatus.STOPPED)
+        context = dg.build_schedule_context(scheduled_execution_time=at, repository_def=repo)
+        return [(r.run_key, r.partition_key, {k: v for k, v in r.tags.items() if "partition_set" not in k})
+                for r in schedule.evaluate_tick(context).run_requests]
+
+    # Monday 7 July 2025, 07:00: the week of Monday 30 June, every province
+    assert repo.get_schedule_def("weekly_schedule").cron_schedule == "0 7 * * 1"
+    assert requests("weekly_schedule", datetime(2025, 7, 7, 7, 0, tzinfo=vn)) == [
+        (f"{p}:week:2025-06-30", f"{p}|2025-06-30",
+         {"scoreboard/province": p, "dagster/partition": f"{p}|2025-06-30", "dagster/partition/province": p,
+          "dagster/partition/week": "2025-06-30", "dagster/schedule_name": "weekly_schedule"})
+        for p in slugs]
+    # the 1st of August 2025, 07:00: July (the key names the month first: its dimension sorts first)
+    assert repo.get_schedule_def("monthly_schedule").cron_schedule == "0 7 1 * *"
+    assert requests("monthly_schedule", datetime(2025, 8, 1, 7, 0, tzinfo=vn)) == [
+        (f"{p}:month:2025-07", f"2025-07|{p}",
+         {"scoreboard/province": p, "dagster/partition": f"2025-07|{p}", "dagster/partition/province": p,
+          "dagster/partition/month": "2025-07", "dagster/schedule_name": "monthly_schedule"})
+        for p in slugs]
+    # the shipped location: the provinces of config/provinces.yaml, the same two schedules
+    shipped = defs.get_repository_def()
+    assert {s.name for s in shipped.schedule_defs} == {"weekly_schedule", "monthly_schedule"}
+    tick = dg.build_schedule_context(scheduled_execution_time=datetime(2025, 7, 7, 7, 0, tzinfo=vn),
+                                     repository_def=shipped)
+    assert [r.partition_key for r in shipped.get_schedule_def("weekly_schedule").evaluate_tick(tick).run_requests] == [
+        f"{p}|2025-06-30" for p in ("hanoi", "caobang", "dienbien", "laichau")]
 
 
 def test_the_shipped_deployment_files_name_what_the_code_reads():
