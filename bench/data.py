@@ -17,9 +17,13 @@ labels, times as ``dd/mm/yyyy HH:MM`` and the due date as ``dd/mm/yyyy``.
   (``landing/<exporter>/<yyyy-mm>.csv``). A month is exported on the 3rd of the next
   month at 08:00; the file says what was known of each dossier then (still pending
   if its life had not ended).
-* ~1 % of the dossiers (pending at their first export, ended by the next) appear
-  again in the next month's file of the same system with their newer status:
-  duplicate rows which deduplication must resolve to the later copy.
+* A dossier still open at its first export appears again, with its newer status,
+  in the file of the month in which it ends (as demo.generate's exports and the
+  national sync do): duplicate rows which deduplication must resolve to the later
+  copy (~7 % of the dossiers). Those that end after the history stay open. (Until
+  12/2026 only the ~1 % that ended by the next month came again, so ~6 % of all
+  dossiers stayed open for ever: each was pending overdue, and listed in the
+  evidence, in every later period, ~80 weeks on average.)
 * No deliberately bad rows: every row is accepted, so the pipeline, the DuckDB
   floor and the pandas baseline count exactly the same dossiers.
 
@@ -96,8 +100,12 @@ def history_range(years: int) -> tuple[date, date]:
     return date(2026 - years, 1, 1), date(2025, 12, 31)
 
 
+# the layout of the generated history: a new one is generated when it changes
+HISTORY_VERSION = 2
+
+
 def dataset_dir(out: Path, n: int, years: int, seed: int) -> Path:
-    return Path(out) / "data" / f"n{n}-y{years}-s{seed}"
+    return Path(out) / "data" / f"n{n}-y{years}-s{seed}-v{HISTORY_VERSION}"
 
 
 @dataclass
@@ -283,8 +291,7 @@ def _exporter(reg: pl.DataFrame) -> np.ndarray:
 
 
 def generate_history(
-    root: Path, n: int, years: int, seed: int, *, registry_path: Path | None = None,
-    duplicate_share: float = 0.01, log=print,
+    root: Path, n: int, years: int, seed: int, *, registry_path: Path | None = None, log=print,
 ) -> Dataset:
     started = time.monotonic()
     rng = np.random.default_rng(seed)
@@ -298,13 +305,15 @@ def generate_history(
     fields = known_at(life, export_at)
     log(f"  simulated {len(received):,} dossiers in {time.monotonic() - started:.1f} s")
 
-    # ~1 % of the dossiers, pending at their first export and ended by the next, come
-    # again in the next month's file with what that export knows
+    # the dossiers pending at their first export come again in the file of the month
+    # they end in, with what that export knows; those ending after the history do not
     pending = np.flatnonzero(np.isin(fields["status"], [2, 4, 5, 6]))
-    updatable = pending[life["end_at"][pending] <= _export_minute(month[pending] + 1)]
-    n_dup = min(len(updatable), int(round(duplicate_share * len(received))))
-    dup = np.sort(rng.choice(updatable, n_dup, replace=False))
-    upd = known_at(life, _export_minute(month[dup] + 1), rows=dup)
+    end_month = _month_index(np.maximum(life["end_at"][pending], 0) // MIN_PER_DAY)
+    last_month = _month_index(np.array([_day(end)]))[0]
+    ends = (life["end_at"][pending] >= 0) & (end_month <= last_month)
+    dup, dup_month = pending[ends], end_month[ends]
+    n_dup = len(dup)
+    upd = known_at(life, _export_minute(dup_month), rows=dup)
 
     codes = reg["unit_code"].to_numpy()
     ids = _ids(pl.Series(codes[unit]), received)
@@ -315,7 +324,6 @@ def generate_history(
     # format and write a year of files at a time: the text of 10 million rows at once
     # would need ~15 GB
     file_month = month
-    dup_month = month[dup] + 1
     files, n_rows = 0, 0
     for year in np.unique(np.concatenate([file_month // 12, dup_month // 12])):
         sel = np.flatnonzero(file_month // 12 == year)
@@ -360,6 +368,8 @@ def generate_history(
             "rejected": float(np.isin(fields["status"], [3, 7, 8]).mean()),
             "pending": float(np.isin(fields["status"], [2, 4, 5, 6]).mean()),
         },
+        # open after the history: the pending overdue of its last periods
+        "open_at_end": len(still_pending) / max(1, len(received)),
         "overdue_share_of_finished": float(
             ((fields["finished_at"] > (fields["due_day"] + 1) * MIN_PER_DAY - 1) & (fields["due_day"] >= 0)
              & (fields["finished_at"] >= 0)).sum() / max(1, (fields["finished_at"] >= 0).sum())

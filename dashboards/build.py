@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 import polars as pl
 
@@ -44,6 +44,28 @@ class Read:
         for c in (*self.columns, *self.by):
             out.extend(a for a in available if a.startswith(c[:-1])) if c.endswith("*") else out.append(c)
         return list(dict.fromkeys(out))
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A table read where it is stored, partition by partition, instead of held whole:
+    the explaining tables, whose evidence lists every pending-overdue dossier again in
+    every period it stays so (tens of millions of rows at a city's scale). The builder
+    asks it for the digests of the partitions its outputs read, and for the rows of
+    the stale outputs only (pipelines.warehouse.StoredTable; dashboards.site.Prepared)."""
+
+    @property
+    def columns(self) -> list[str]: ...
+
+    def digests(self, columns: list[str], by: Sequence[str], keys: Sequence[tuple] | None) -> dict[tuple, str]:
+        """Per partition among `keys` (every row when `by` is empty: the key `()`), a
+        digest of its rows' `columns` that changes when any of them does."""
+
+    def rows(self, columns: list[str], by: Sequence[str], keys: Sequence[tuple] | None) -> pl.DataFrame:
+        """The rows of those partitions (all rows when `by` is empty), in the table's order."""
+
+    def partitions(self, by: Sequence[str], keys: Sequence[tuple] | None = None) -> pl.DataFrame:
+        """The distinct values of `by` (among `keys`, of the same columns, when given)."""
 
 
 @dataclass
@@ -89,7 +111,7 @@ class Kind:
 class Site:
     """The tables, facts and cache of one build."""
 
-    def __init__(self, root: Path, tables: Mapping[str, pl.DataFrame], facts: Mapping[str, Any],
+    def __init__(self, root: Path, tables: Mapping[str, pl.DataFrame | Source], facts: Mapping[str, Any],
                  log: Callable[[str], None] | None = None):
         self.root = Path(root)
         self.tables = dict(tables)
@@ -101,7 +123,7 @@ class Site:
         self.cpu: dict[str, float] = {}
         self.rendered: dict[str, int] = {}
 
-    def table(self, name: str) -> pl.DataFrame:
+    def table(self, name: str) -> pl.DataFrame | Source:
         return self.tables[name]
 
     # ---------------------------------------------------------------- digests
@@ -111,6 +133,9 @@ class Site:
         the table's order). Row hashes are Polars' (stable for one Polars version,
         which is part of the code version)."""
         table = self.tables[read.table]
+        if isinstance(table, Source):
+            wanted = list(dict.fromkeys(keys)) if read.by else None
+            return table.digests(read.projection(table.columns), read.by, wanted) if wanted != [] else {}
         frame = table.select(read.projection(table.columns))
         cols = frame.columns
         if not read.by:
@@ -124,6 +149,14 @@ class Site:
         ).agg(pl.col("_h"))
         hashed = hashed.select(*read.by, _a=pl.col("_h").hash(11), _b=pl.col("_h").hash(13), _n=pl.col("_h").list.len())
         return {row[:-3]: f"{row[-3]:016x}{row[-2]:016x}{row[-1]}" for row in hashed.iter_rows()}
+
+
+def partitions(table: pl.DataFrame | Source, by: Sequence[str], keys: Iterable[tuple] | None = None) -> pl.DataFrame:
+    """The distinct values of `by` in a table (among `keys` when given), whether held or stored."""
+    if isinstance(table, Source):
+        return table.partitions(by, None if keys is None else list(keys))
+    have = table.select(by).unique(maintain_order=True)
+    return have if keys is None else have.join(_keys_frame(table, by, keys), on=list(by), how="semi", nulls_equal=True)
 
 
 def _keys_frame(frame: pl.DataFrame, by: Sequence[str], keys: Iterable[tuple]) -> pl.DataFrame:
@@ -166,9 +199,13 @@ class Data:
         if name not in self._frames:
             read = self._kind.reads[name]
             table = self._site.tables[read.table]
-            frame = table.select(read.projection(table.columns))
-            if read.by:
-                frame = _only(frame, read.by, [k for o in self._batch for k in o.rows.get(name, ())])
+            keys = [k for o in self._batch for k in o.rows.get(name, ())]
+            if isinstance(table, Source):
+                frame = table.rows(read.projection(table.columns), read.by, list(dict.fromkeys(keys)) if read.by else None)
+            else:
+                frame = table.select(read.projection(table.columns))
+                if read.by:
+                    frame = _only(frame, read.by, keys)
             self._frames[name] = frame
         return self._frames[name]
 

@@ -181,6 +181,34 @@ def _derived(frame: pl.DataFrame, groups: tuple, crosswalk: pl.DataFrame | None)
     }
 
 
+class Prepared:
+    """A stored explaining table (dashboards.build.Source, e.g. pipelines.warehouse.StoredTable)
+    as the pages read it: prepare_table's columns, types and order, its published periods only."""
+
+    def __init__(self, source: build.Source, name: str, keys: list[str]):
+        self.source, self.name, self.keys = source, name, set(keys)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(TABLES[self.name].schema)
+
+    def digests(self, columns, by, keys):
+        return self.source.digests(columns, by, keys)
+
+    def rows(self, columns, by, keys) -> pl.DataFrame:
+        frame = prepare_table(self.source.rows(self.columns, by, keys), self.name)
+        return frame.filter(pl.col("period_key").is_in(self.keys)).select(columns)
+
+    def partitions(self, by, keys=None) -> pl.DataFrame:
+        return self.source.partitions(by, keys)
+
+
+def _insight(given: pl.DataFrame | build.Source, name: str, keys: list[str]) -> pl.DataFrame | build.Source:
+    if isinstance(given, build.Source):
+        return Prepared(given, name, keys)
+    return prepare_table(given, name).filter(pl.col("period_key").is_in(keys))
+
+
 def build_site(
     site_dir: Path,
     scoreboard: pl.DataFrame,
@@ -188,10 +216,10 @@ def build_site(
     manifest: dict,
     ingestion: pl.DataFrame | None = None,
     quarantine_summary: pl.DataFrame | None = None,
-    weak_points: pl.DataFrame | None = None,
-    bottlenecks: pl.DataFrame | None = None,
-    what_if: pl.DataFrame | None = None,
-    evidence: pl.DataFrame | None = None,
+    weak_points: pl.DataFrame | build.Source | None = None,
+    bottlenecks: pl.DataFrame | build.Source | None = None,
+    what_if: pl.DataFrame | build.Source | None = None,
+    evidence: pl.DataFrame | build.Source | None = None,
     quality: pl.DataFrame | None = None,
     warnings: pl.DataFrame | None = None,
     profile: Any,
@@ -208,7 +236,8 @@ def build_site(
     """Write the whole site under `site_dir`; return the path of its index.html.
 
     `weak_points`, `bottlenecks`, `what_if`: the engine's tables
-    (transforms.insights schemas), all periods; each is published as
+    (transforms.insights schemas), all periods, as frames or where they are stored
+    (dashboards.build.Source: only the partitions a build needs are read); each is published as
     data/<table>-<key>.csv|.xlsx and shown on the unit pages; so is `evidence`
     (transforms.evidence: the dossiers behind the late counts), which the unit
     pages list, filterable, from data/evidence/<key>/<unit>.js. `quality`: one row
@@ -245,7 +274,7 @@ def build_site(
     ]
     keys = sorted(p["key"] for p in periods)
     insight = {
-        name: prepare_table(given, name).filter(pl.col("period_key").is_in(keys))
+        name: _insight(given, name, keys)
         for name, given in (("weak_points", weak_points), ("bottlenecks", bottlenecks), ("what_if", what_if),
                             ("evidence", evidence))
         if given is not None

@@ -100,7 +100,8 @@ def unit_freshness(con) -> pl.DataFrame:
 def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Published:
     profile = settings.profile()
     scoreboard = wh.read_scoreboard(con, profile)
-    tables = {name: wh.read_period_table(con, name) for name in ("weak_points", "bottlenecks", "what_if", "evidence")}
+    # read by the build partition by partition: the evidence alone is tens of millions of rows
+    tables = {name: wh.StoredTable(con, name) for name in ("weak_points", "bottlenecks", "what_if", "evidence")}
     ingestion = wh.file_accounting(con)
     quarantine = wh.quarantine_summary(con)
     holds = wh.read_holds(con)

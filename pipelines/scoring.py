@@ -9,6 +9,7 @@ one go: each chunk also scores the period before its first, for rank_change.
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -35,6 +36,10 @@ log = logging.getLogger("scoreboard")
 # Dossiers read per chunk. Scoring holds ~300 bytes per dossier at its peak, so
 # this keeps a chunk under ~1.5 GB; dossiers that stay open are read by every chunk.
 CHUNK_DOSSIERS = 4_000_000
+# Evidence rows made and stored at a time. A dossier pending overdue is listed in
+# every period it stays so (14 M rows for 1 M dossiers over 5 years in the bench),
+# so a chunk's evidence is made a few periods at a time, never whole.
+EVIDENCE_SLICE_ROWS = 500_000
 
 
 def plan_chunks(
@@ -173,7 +178,8 @@ def _score_chunk(
     in_publish = pl.col("period_key").is_in(publish)
     rows = rows.filter(in_publish)
     late = bottlenecks_of(facts, names, periods) if facts is not None else pl.DataFrame(schema=BOTTLENECK_SCHEMA)
-    evidence = evidence_of(facts, names, units, periods, calendar) if facts is not None else no_evidence()
+    evidence = (lambda: evidence_slices(facts, names, units, periods, calendar, in_publish)) if facts is not None \
+        else no_evidence()
     wh.replace_periods(
         con,
         period_type,
@@ -187,11 +193,26 @@ def _score_chunk(
             "weak_points": weak_points(rows, profile),
             "what_if": what_if(rows, profile),
             "bottlenecks": late.filter(in_publish),
-            "evidence": evidence.filter(in_publish),
+            "evidence": evidence,
         },
         profile,
     )
     return ScoredPeriods(rows, quality, held)
+
+
+def evidence_slices(
+    facts, names, units, periods, calendar, keep: pl.Expr, rows: int = EVIDENCE_SLICE_ROWS
+) -> Iterator[pl.DataFrame]:
+    """The evidence of `periods` (transforms.evidence.evidence_of), its rows that `keep`,
+    a few consecutive periods at a time: as many as made about `rows` rows last time.
+    Together they are evidence_of(all of `periods`), in its order. (The pending grow
+    toward the present, so the slices grow at most twofold.)"""
+    start, step = 0, 1
+    while start < len(periods):
+        part = evidence_of(facts, names, units, periods[start:start + step], calendar)
+        yield part.filter(keep)
+        start += step
+        step = max(1, min(2 * step, int(step * rows / max(part.height, 1))))
 
 
 def store_warnings(

@@ -15,11 +15,11 @@ MIGRATIONS after its version run, in one transaction.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import duckdb
 import polars as pl
@@ -712,11 +712,13 @@ def replace_periods(
     con: duckdb.DuckDBPyConnection,
     period_type: str,
     period_keys: list[str],
-    tables: dict[str, pl.DataFrame],
+    tables: dict[str, pl.DataFrame | Callable[[], Iterable[pl.DataFrame]]],
     profile: Profile,
 ) -> None:
     """Delete-then-insert these periods' rows of each period table, in one transaction
-    (the scoreboard with the columns of `profile`, added to the table if it lacks them)."""
+    (the scoreboard with the columns of `profile`, added to the table if it lacks them).
+    A table's rows are a frame, or a function giving them in parts (each inserted as it
+    comes, so they are never all held; called again if the transaction is retried)."""
     schemas = {**TABLES, "scoreboard": scoreboard_schema(profile)}
 
     def work():
@@ -728,7 +730,8 @@ def replace_periods(
                 f'DELETE FROM "{table}" WHERE period_type = ? AND list_contains(?, period_key)',
                 [period_type, period_keys],
             )
-            insert(con, table, rows, schemas[table])
+            for part in rows() if callable(rows) else (rows,):
+                insert(con, table, part, schemas[table])
         if "scored_periods" in tables:  # these periods' waiting changes are now in their numbers
             con.execute(
                 "UPDATE revision_pending SET scored = true WHERE period_type = ? AND list_contains(?, period_key)",
@@ -766,11 +769,61 @@ def scoreboard_periods(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     )
 
 
-def read_period_table(con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
-    """A whole insight table (weak_points, bottlenecks, what_if, evidence). No ORDER BY:
-    the site sorts each on its key (sorting a million rows here costs seconds)."""
-    assert table in ("weak_points", "bottlenecks", "what_if", "evidence"), table
-    return read_table(con, f'SELECT {_names(TABLES[table])} FROM "{table}"')
+class StoredTable:
+    """A period table that the site reads here, partition by partition, instead of whole
+    (dashboards.build.Source): the digests of the partitions it asks for, computed by
+    DuckDB as it scans (a count, a sum and an xor of row hashes: the same rows in any
+    order give the same digest), and the rows of the partitions it makes again."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, table: str):
+        assert table in PERIOD_TABLES and table != "scoreboard", table
+        self.con, self.table, self.schema = con, table, TABLES[table]
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema)
+
+    def _from(self, by: Sequence[str], keys: Sequence[tuple] | None) -> str:
+        """`FROM` the table, its rows cut to the partitions `keys` of `by` when given."""
+        if keys is None or not by:
+            return f'FROM "{self.table}" t'
+        wanted = pl.DataFrame(list(keys), schema={c: self.schema[c] for c in by}, orient="row")
+        self.con.register("_site_keys", wanted.to_arrow())
+        # equality, not IS NOT DISTINCT FROM (which DuckDB 1.4 joins row by row, 100x
+        # slower): the columns partitions are picked by (periods, units) are never null
+        on = " AND ".join(f't."{c}" = k."{c}"' for c in by)
+        return f'FROM "{self.table}" t SEMI JOIN _site_keys k ON {on}'
+
+    def _query(self, sql: str) -> pl.DataFrame:
+        try:
+            return read_table(self.con, sql)
+        finally:
+            if "_site_keys" in sql:
+                self.con.unregister("_site_keys")
+
+    def digests(self, columns: list[str], by: Sequence[str], keys: Sequence[tuple] | None) -> dict[tuple, str]:
+        if keys is not None and not keys:
+            return {}
+        cols = ", ".join(f't."{c}"' for c in columns)
+        group = ", ".join(f't."{c}"' for c in by)
+        sql = (
+            f"SELECT {group + ',' if by else ''} count(*) AS n, sum(h)::VARCHAR AS s, bit_xor(h) AS x FROM "
+            f"(SELECT {group + ',' if by else ''} hash({cols})::HUGEINT AS h {self._from(by, keys)}) t"
+            f"{' GROUP BY ' + group if by else ''}"
+        )
+        # the row hashes are DuckDB's: its version is part of the digest
+        return {tuple(r[:-3]): f"{duckdb.__version__}:{r[-3]}:{r[-2]}:{r[-1]}" if r[-3] else "-"
+                for r in self._query(sql).iter_rows()}
+
+    def rows(self, columns: list[str], by: Sequence[str], keys: Sequence[tuple] | None) -> pl.DataFrame:
+        if keys is not None and not keys:
+            return pl.DataFrame(schema={c: self.schema[c] for c in columns})
+        return self._query(f"SELECT {', '.join(f't.{chr(34)}{c}{chr(34)}' for c in columns)} {self._from(by, keys)}")
+
+    def partitions(self, by: Sequence[str], keys: Sequence[tuple] | None = None) -> pl.DataFrame:
+        if keys is not None and not keys:
+            return pl.DataFrame(schema={c: self.schema[c] for c in by})
+        return self._query(f"SELECT DISTINCT {', '.join(f't.{chr(34)}{c}{chr(34)}' for c in by)} {self._from(by, keys)}")
 
 
 # ------------------------------------------------------------------ holds and warnings

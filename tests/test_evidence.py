@@ -123,6 +123,27 @@ def test_a_pending_dossier_is_late_to_the_cut_off_in_a_period_in_progress():
     ]
 
 
+@pytest.mark.parametrize("rows", [1, 3, 10**6])
+def test_evidence_made_a_few_periods_at_a_time_is_the_evidence_of_them_all(rows):
+    # scoring stores a chunk's evidence in slices of periods (pipelines.scoring.evidence_slices)
+    from pipelines.scoring import evidence_slices
+    from transforms.evidence import evidence_of
+    from transforms.insights import procedure_names
+    from transforms.score import scoring_facts
+
+    dossiers, units = read_example_dossiers(), load_registry(EXAMPLE / "units.csv")
+    calendar = working_calendar(date(2023, 1, 1), date(2025, 12, 31))
+    periods = make_periods("week", index_of("week", date(2023, 12, 4)), index_of("week", date(2024, 3, 25)),
+                           latest_event=LATEST_EVENT, now=NOW)
+    facts = scoring_facts(dossiers, units, calendar, "week", periods[-1])
+    whole = evidence_of(facts, procedure_names(dossiers), units, periods, calendar)
+    keep = pl.col("period_key") != "2024-W05"
+    parts = list(evidence_slices(facts, procedure_names(dossiers), units, periods, calendar, keep, rows=rows))
+    assert len(parts) > 3 if rows < 10 else len(parts) <= 5
+    assert whole.filter(pl.col("period_key") == "2024-W05").height > 0
+    assert pl.concat(parts).equals(whole.filter(keep))
+
+
 # --------------------------------------------------------------------------- a real pipeline run
 
 DISTRICTS = ("001", "275")  # Ba Đình (urban), Quốc Oai (rural), with their wards and communes
@@ -173,7 +194,8 @@ def run(tmp_path_factory):
         scores = con.sql("SELECT * FROM scoreboard").pl()
         ev = con.sql("SELECT * FROM evidence").pl()
         what_if = con.sql("SELECT * FROM what_if").pl()
-    return {"site": settings.site.resolve(), "scores": scores, "evidence": ev, "what_if": what_if}
+    return {"site": settings.site.resolve(), "scores": scores, "evidence": ev, "what_if": what_if,
+            "warehouse": warehouse.path, "profile": settings.profile()}
 
 
 def assert_stored_evidence_matches(scores: pl.DataFrame, ev: pl.DataFrame) -> pl.DataFrame:
@@ -213,6 +235,32 @@ def test_the_stored_evidence_matches_every_unit_period(run):
 
 def test_the_what_if_counts_exactly_the_evidence(run):
     assert_what_if_counts_the_evidence(run["what_if"], run["evidence"])
+
+
+def test_a_site_read_from_the_stored_tables_is_the_site_of_the_tables_held_whole(run, tmp_path):
+    """Publication reads the explaining tables where they are stored, the partitions a
+    build needs only (pipelines.warehouse.StoredTable): every file is the same as when
+    they are given whole, and a second build of the same data makes none of them again."""
+    from dashboards.site import build_site
+    from pipelines import warehouse as wh
+
+    insights = ("weak_points", "bottlenecks", "what_if", "evidence")
+    with duckdb.connect(run["warehouse"], read_only=True) as con:
+        scoreboard = wh.read_scoreboard(con, run["profile"])
+        given = dict(scoreboard=scoreboard, manifest={"generated_at": RUN_NOW}, profile=run["profile"])
+        build_site(tmp_path / "whole", **given, **{t: con.sql(f"SELECT * FROM {t}").pl() for t in insights})
+        for _ in range(2):
+            lines: list[str] = []
+            build_site(tmp_path / "stored", **given, **{t: wh.StoredTable(con, t) for t in insights},
+                       log=lines.append)
+    files = {p.relative_to(tmp_path / "whole") for p in (tmp_path / "whole").rglob("*") if p.is_file()}
+    assert files == {p.relative_to(tmp_path / "stored") for p in (tmp_path / "stored").rglob("*") if p.is_file()}
+    assert len([f for f in files if f.parts[:2] == ("data", "evidence")]) > 10
+    for f in files - {Path(".par-build.json")}:
+        assert (tmp_path / "whole" / f).read_bytes() == (tmp_path / "stored" / f).read_bytes(), f
+    # the second build made no file again: each kind wrote 0 of its files
+    made = [line for line in lines if re.match(r"site: .* [1-9]\d*/\d+ files", line)]
+    assert made == [] and any("data evidence csv+js 0/" in line for line in lines), made
 
 
 def assert_published_evidence_matches(site: Path, keys: list[str]) -> None:

@@ -46,6 +46,8 @@ class PeriodFile(Kind):
         self.table, self.suffixes = table, suffixes
         self.name = f"data {table} {'+'.join(suffixes)}"
         columns = PUBLISHED if table == "scoreboard" else tuple(TABLES[table].schema)
+        if table != "scoreboard":  # a few periods' rows at a time: a stored table is read so
+            self.batch = 4 * len(suffixes)
         self.reads = {"rows": Read(table, columns, by=("period_key",))}
         self.owns = tuple(f"data/{table}-*.{suffix}" for suffix in suffixes)
         if "js" in suffixes:  # the workbooks it replaces, from older builds

@@ -20,7 +20,7 @@ from typing import Iterator
 
 import polars as pl
 
-from dashboards.build import Data, Kind, Output, Read, Site, each
+from dashboards.build import Data, Kind, Output, Read, Site, each, partitions
 from dashboards.data_files import TABLES, csv_bytes, workbook_recipe
 from dashboards.format import fmt_int
 from dashboards.i18n import COLUMNS, INSIGHT_COLUMNS, UI
@@ -55,7 +55,7 @@ class UnitEvidence(Kind):
         if "evidence" not in site.facts["published"]:
             return []
         units = site.tables["units"].select("unit_code", "unit_valid_from", "_slug", period_key="detail_key")
-        have = site.tables["evidence"].select(PART).unique()
+        have = partitions(site.tables["evidence"], PART, units.select(PART).rows())
         listed = units.join(have, on=list(PART), how="semi", nulls_equal=True).sort("_slug")
         return [
             Output(unit_file(key, slug), {"key": key}, {"rows": [(code, vf, key)]})
