@@ -37,8 +37,8 @@ log = logging.getLogger("scoreboard")
 # this keeps a chunk under ~1.5 GB; dossiers that stay open are read by every chunk.
 CHUNK_DOSSIERS = 4_000_000
 # Evidence rows made and stored at a time. A dossier pending overdue is listed in
-# every period it stays so (14 M rows for 1 M dossiers over 5 years in the bench),
-# so a chunk's evidence is made a few periods at a time, never whole.
+# every period it stays so (a dossier left open for years, in every week of them),
+# so a chunk's evidence is made a run of periods at a time, never whole if large.
 EVIDENCE_SLICE_ROWS = 500_000
 
 
@@ -178,8 +178,9 @@ def _score_chunk(
     in_publish = pl.col("period_key").is_in(publish)
     rows = rows.filter(in_publish)
     late = bottlenecks_of(facts, names, periods) if facts is not None else pl.DataFrame(schema=BOTTLENECK_SCHEMA)
-    evidence = (lambda: evidence_slices(facts, names, units, periods, calendar, in_publish)) if facts is not None \
-        else no_evidence()
+    late_rows = dict(rows.group_by("period_key").agg(pl.col("overdue").add(pl.col("pending_overdue")).sum()).rows())
+    evidence = (lambda: evidence_slices(facts, names, units, periods, calendar, in_publish, late_rows)) \
+        if facts is not None else no_evidence()
     wh.replace_periods(
         con,
         period_type,
@@ -201,18 +202,24 @@ def _score_chunk(
 
 
 def evidence_slices(
-    facts, names, units, periods, calendar, keep: pl.Expr, rows: int = EVIDENCE_SLICE_ROWS
+    facts, names, units, periods, calendar, keep: pl.Expr, late: dict[str, int], rows: int = EVIDENCE_SLICE_ROWS
 ) -> Iterator[pl.DataFrame]:
     """The evidence of `periods` (transforms.evidence.evidence_of), its rows that `keep`,
-    a few consecutive periods at a time: as many as made about `rows` rows last time.
-    Together they are evidence_of(all of `periods`), in its order. (The pending grow
-    toward the present, so the slices grow at most twofold.)"""
-    start, step = 0, 1
-    while start < len(periods):
-        part = evidence_of(facts, names, units, periods[start:start + step], calendar)
-        yield part.filter(keep)
-        start += step
-        step = max(1, min(2 * step, int(step * rows / max(part.height, 1))))
+    made a run of consecutive periods at a time: `late` gives each period's number of
+    rows (its units' overdue + pending overdue, which its evidence has exactly as many
+    rows as), so the runs hold about `rows` rows each, one run when they are fewer.
+    Together they are evidence_of(all of `periods`), in its order."""
+    run: list = []
+    size = 0
+    for period in periods:
+        n = late.get(period.key, 0)
+        if run and size + n > rows:
+            yield evidence_of(facts, names, units, run, calendar).filter(keep)
+            run, size = [], 0
+        run.append(period)
+        size += n
+    if run:
+        yield evidence_of(facts, names, units, run, calendar).filter(keep)
 
 
 def store_warnings(
