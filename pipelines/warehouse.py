@@ -541,6 +541,10 @@ KEEP_ORDER_SQL = f"""
     source_file DESC,
     source_row DESC"""
 REFRESH_MEMORY = "1GB"
+# Stale ids whose copies are chosen in one window: DuckDB 1.4's window over the ten
+# million versions of a first load did not spill within REFRESH_MEMORY ("failed to
+# pin block"), so larger sets are chosen in buckets of ids (by hash), one at a time.
+REFRESH_BUCKET_IDS = 2_000_000
 
 
 def has_dossiers(con: duckdb.DuckDBPyConnection) -> bool:
@@ -575,13 +579,19 @@ def refresh_dossiers(
 def _refresh(
     con: duckdb.DuckDBPyConnection, in_touched: str, columns: str, read_first_load: bool
 ) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+    buckets = -(-one(con, "SELECT count(*) FROM _ids")[0] // REFRESH_BUCKET_IDS)
+
     def work():
         con.execute(f"DELETE FROM dossiers WHERE {in_touched}")
-        con.execute(
-            f"""INSERT INTO dossiers ({columns})
-            SELECT {columns} FROM dossier_versions WHERE {in_touched}
-            QUALIFY row_number() OVER (PARTITION BY dossier_id ORDER BY {KEEP_ORDER_SQL}) = 1"""
-        )
+        for bucket in range(buckets):
+            # the ids of one bucket, on both sides of the IN: its hash table holds those alone
+            part = f" AND hash(dossier_id) % {buckets} = {bucket}" if buckets > 1 else ""
+            con.execute(
+                f"""INSERT INTO dossiers ({columns})
+                SELECT {columns} FROM dossier_versions
+                WHERE dossier_id IN (SELECT dossier_id FROM _ids WHERE true{part}){part}
+                QUALIFY row_number() OVER (PARTITION BY dossier_id ORDER BY {KEEP_ORDER_SQL}) = 1"""
+            )
         con.execute(f"DELETE FROM {TOUCHED}")
 
     _in_transaction(con, work)

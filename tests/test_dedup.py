@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from transforms.changes import changed_dossiers
 from transforms.dedup import SUPERSEDED_SCHEMA, select_latest
@@ -254,10 +255,16 @@ def _example_versions(tmp_path) -> pl.DataFrame:
     return pl.concat(out)
 
 
-def test_warehouse_keeps_the_same_copies_as_select_latest(tmp_path):
+@pytest.mark.parametrize("bucket_ids", [None, 7])
+def test_warehouse_keeps_the_same_copies_as_select_latest(tmp_path, monkeypatch, bucket_ids):
     """The SQL refresh keeps byte for byte the rows select_latest keeps: on the worked
-    example and on shuffled random copies, loaded at once or file by file."""
+    example and on shuffled random copies, loaded at once or file by file; also when
+    the stale ids are chosen in buckets (a first load of millions: REFRESH_BUCKET_IDS)."""
+    from pipelines import warehouse
     from pipelines.warehouse import connect
+
+    if bucket_ids:
+        monkeypatch.setattr(warehouse, "REFRESH_BUCKET_IDS", bucket_ids)
 
     for case, versions in (("example", _example_versions(tmp_path)), ("random", _random_versions(7))):
         expected, _ = select_latest(versions)
