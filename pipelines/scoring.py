@@ -33,9 +33,10 @@ from transforms.score import score_facts, scoring_facts
 
 log = logging.getLogger("scoreboard")
 
-# Dossiers read per chunk. Scoring holds ~300 bytes per dossier at its peak, so
-# this keeps a chunk under ~1.5 GB; dossiers that stay open are read by every chunk.
-CHUNK_DOSSIERS = 4_000_000
+# Dossiers read per chunk; dossiers that stay open are read by every chunk. At 10 M
+# dossiers (docs/benchmarks.md) scoring peaked at 3.5 GiB with chunks of 4 M and at
+# 2.5 GiB with 2.5 M, in the same time: the process's peak stays under 4 GB.
+CHUNK_DOSSIERS = 2_500_000
 # Evidence rows made and stored at a time. A dossier pending overdue is listed in
 # every period it stays so (a dossier left open for years, in every week of them),
 # so a chunk's evidence is made a run of periods at a time, never whole if large.
