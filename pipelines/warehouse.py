@@ -370,8 +370,11 @@ LAYOUT = lake.Layout(
 # ------------------------------------------------------------------ generic helpers
 
 
-def read_table(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
-    return con.sql(sql, params=params or None).pl()
+def read_table(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> pl.DataFrame:
+    # a prepared statement, not con.sql(sql, params=...): DuckDB 1.4's relation with
+    # parameters converts its result ~25x slower (8.3 s against 0.33 s for the scoring
+    # fields of a million dossiers; docs/benchmarks.md)
+    return con.execute(sql, params or []).pl()
 
 
 def one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple:
@@ -677,9 +680,9 @@ _COUNTING = f"received_at < $end AND ({_LAST_EVENT} >= $start OR status IS NULL 
 
 def counting_dossiers(con: duckdb.DuckDBPyConnection, start, end) -> pl.DataFrame:
     """The scoring fields of the dossiers that can count in [start, end)."""
-    return con.sql(
-        f"SELECT {_names(SCORING_FIELDS)} FROM dossiers WHERE {_COUNTING}", params={"start": start, "end": end}
-    ).pl()
+    return read_table(
+        con, f"SELECT {_names(SCORING_FIELDS)} FROM dossiers WHERE {_COUNTING}", {"start": start, "end": end}
+    )
 
 
 def counting_days(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -699,13 +702,14 @@ def counting_days(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.Data
 def procedure_names(con: duckdb.DuckDBPyConnection, start, end) -> pl.DataFrame:
     """procedure_code → the name most dossiers that can count in [start, end) give it
     (the first in byte order among ties), as transforms.insights.procedure_names."""
-    return con.sql(
+    return read_table(
+        con,
         f"""SELECT procedure_code, procedure_name FROM (
                 SELECT procedure_code, procedure_name, count(*) AS n FROM dossiers
                 WHERE procedure_name IS NOT NULL AND {_COUNTING} GROUP BY ALL)
             QUALIFY row_number() OVER (PARTITION BY procedure_code ORDER BY n DESC, procedure_name) = 1""",
-        params={"start": start, "end": end},
-    ).pl()
+        {"start": start, "end": end},
+    )
 
 
 # ------------------------------------------------------------------ periods
