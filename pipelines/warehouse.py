@@ -373,7 +373,7 @@ LAYOUT = lake.Layout(
 def read_table(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> pl.DataFrame:
     # a prepared statement, not con.sql(sql, params=...): DuckDB 1.4's relation with
     # parameters converts its result ~25x slower (8.3 s against 0.33 s for the scoring
-    # fields of a million dossiers; docs/benchmarks.md)
+    # fields of a million dossiers; docs/benchmarks.md; duckdb/duckdb-python#238, #300)
     return con.execute(sql, params or []).pl()
 
 
