@@ -783,6 +783,10 @@ def scoreboard_periods(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     )
 
 
+def _of_t(columns: Sequence[str]) -> str:
+    return ", ".join(f't."{c}"' for c in columns)
+
+
 class StoredTable:
     """A period table that the site reads here, partition by partition, instead of whole
     (dashboards.build.Source): the digests of the partitions it asks for, computed by
@@ -818,8 +822,7 @@ class StoredTable:
     def digests(self, columns: list[str], by: Sequence[str], keys: Sequence[tuple] | None) -> dict[tuple, str]:
         if keys is not None and not keys:
             return {}
-        cols = ", ".join(f't."{c}"' for c in columns)
-        group = ", ".join(f't."{c}"' for c in by)
+        cols, group = _of_t(columns), _of_t(by)
         sql = (
             f"SELECT {group + ',' if by else ''} count(*) AS n, sum(h)::VARCHAR AS s, bit_xor(h) AS x FROM "
             f"(SELECT {group + ',' if by else ''} hash({cols})::HUGEINT AS h {self._from(by, keys)}) t"
@@ -832,12 +835,12 @@ class StoredTable:
     def rows(self, columns: list[str], by: Sequence[str], keys: Sequence[tuple] | None) -> pl.DataFrame:
         if keys is not None and not keys:
             return pl.DataFrame(schema={c: self.schema[c] for c in columns})
-        return self._query(f"SELECT {', '.join(f't.{chr(34)}{c}{chr(34)}' for c in columns)} {self._from(by, keys)}")
+        return self._query(f"SELECT {_of_t(columns)} {self._from(by, keys)}")
 
     def partitions(self, by: Sequence[str], keys: Sequence[tuple] | None = None) -> pl.DataFrame:
         if keys is not None and not keys:
             return pl.DataFrame(schema={c: self.schema[c] for c in by})
-        return self._query(f"SELECT DISTINCT {', '.join(f't.{chr(34)}{c}{chr(34)}' for c in by)} {self._from(by, keys)}")
+        return self._query(f"SELECT DISTINCT {_of_t(by)} {self._from(by, keys)}")
 
 
 # ------------------------------------------------------------------ holds and warnings
