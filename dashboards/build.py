@@ -134,8 +134,7 @@ class Site:
         which is part of the code version)."""
         table = self.tables[read.table]
         if isinstance(table, Source):
-            wanted = list(dict.fromkeys(keys)) if read.by else None
-            return table.digests(read.projection(table.columns), read.by, wanted) if wanted != [] else {}
+            return table.digests(read.projection(table.columns), read.by, _wanted(read, keys))
         frame = table.select(read.projection(table.columns))
         cols = frame.columns
         if not read.by:
@@ -149,6 +148,11 @@ class Site:
         ).agg(pl.col("_h"))
         hashed = hashed.select(*read.by, _a=pl.col("_h").hash(11), _b=pl.col("_h").hash(13), _n=pl.col("_h").list.len())
         return {row[:-3]: f"{row[-3]:016x}{row[-2]:016x}{row[-1]}" for row in hashed.iter_rows()}
+
+
+def _wanted(read: Read, keys: Iterable[tuple]) -> list[tuple] | None:
+    """The distinct partitions a stored table is asked for (None: the whole table)."""
+    return list(dict.fromkeys(keys)) if read.by else None
 
 
 def partitions(table: pl.DataFrame | Source, by: Sequence[str], keys: Iterable[tuple] | None = None) -> pl.DataFrame:
@@ -201,7 +205,7 @@ class Data:
             table = self._site.tables[read.table]
             keys = [k for o in self._batch for k in o.rows.get(name, ())]
             if isinstance(table, Source):
-                frame = table.rows(read.projection(table.columns), read.by, list(dict.fromkeys(keys)) if read.by else None)
+                frame = table.rows(read.projection(table.columns), read.by, _wanted(read, keys))
             else:
                 frame = table.select(read.projection(table.columns))
                 if read.by:

@@ -9,7 +9,6 @@ one go: each chunk also scores the period before its first, for rank_change.
 
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +23,7 @@ from quality.early_warning import early_warnings, months_in_progress_at_risk
 from quality.holds import SCOREBOARD_HOLD, check_holds
 from quality.suites import QualityResult, merge_results, validate_scoreboard
 from transforms.calendar import load_overlay, working_calendar
-from transforms.evidence import empty as no_evidence, evidence_of
+from transforms.evidence import empty as no_evidence, evidence_slices
 from transforms.insights import BOTTLENECK_SCHEMA, bottlenecks_of, weak_points, what_if
 from transforms.periods import index_expr, key_of, make_periods, parse_key, start_of
 from transforms.profile import Profile
@@ -37,10 +36,6 @@ log = logging.getLogger("scoreboard")
 # dossiers (docs/benchmarks.md) scoring peaked at 3.5 GiB with chunks of 4 M and at
 # 2.5 GiB with 2.5 M, in the same time: the process's peak stays under 4 GB.
 CHUNK_DOSSIERS = 2_500_000
-# Evidence rows made and stored at a time. A dossier pending overdue is listed in
-# every period it stays so (a dossier left open for years, in every week of them),
-# so a chunk's evidence is made a run of periods at a time, never whole if large.
-EVIDENCE_SLICE_ROWS = 500_000
 
 
 def plan_chunks(
@@ -200,27 +195,6 @@ def _score_chunk(
         profile,
     )
     return ScoredPeriods(rows, quality, held)
-
-
-def evidence_slices(
-    facts, names, units, periods, calendar, keep: pl.Expr, late: dict[str, int], rows: int = EVIDENCE_SLICE_ROWS
-) -> Iterator[pl.DataFrame]:
-    """The evidence of `periods` (transforms.evidence.evidence_of), its rows that `keep`,
-    made a run of consecutive periods at a time: `late` gives each period's number of
-    rows (its units' overdue + pending overdue, which its evidence has exactly as many
-    rows as), so the runs hold about `rows` rows each, one run when they are fewer.
-    Together they are evidence_of(all of `periods`), in its order."""
-    run: list = []
-    size = 0
-    for period in periods:
-        n = late.get(period.key, 0)
-        if run and size + n > rows:
-            yield evidence_of(facts, names, units, run, calendar).filter(keep)
-            run, size = [], 0
-        run.append(period)
-        size += n
-    if run:
-        yield evidence_of(facts, names, units, run, calendar).filter(keep)
 
 
 def store_warnings(

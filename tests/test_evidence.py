@@ -125,9 +125,8 @@ def test_a_pending_dossier_is_late_to_the_cut_off_in_a_period_in_progress():
 
 @pytest.mark.parametrize("rows, runs", [(1, 12), (3, 6), (10**6, 1)])
 def test_evidence_made_a_few_periods_at_a_time_is_the_evidence_of_them_all(rows, runs):
-    # scoring stores a chunk's evidence in slices of periods (pipelines.scoring.evidence_slices)
-    from pipelines.scoring import evidence_slices
-    from transforms.evidence import evidence_of
+    # scoring stores a chunk's evidence in runs of periods (transforms.evidence.evidence_slices)
+    from transforms.evidence import evidence_of, evidence_slices
     from transforms.insights import procedure_names
     from transforms.score import scoring_facts
 

@@ -19,6 +19,7 @@ codes, names of procedures and dates: no personal data.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import polars as pl
@@ -39,6 +40,10 @@ EVIDENCE_SCHEMA: dict[str, pl.DataType] = {
 }
 # within a unit and period: overdue first, then the longest due, then by id
 EVIDENCE_ORDER = ("class", "due_at", "dossier_id")
+# Evidence rows made and stored at a time (scoring: evidence_slices). A dossier pending
+# overdue is listed in every period it stays so (one left open for years, in every
+# week of them), so a chunk's evidence is made a run of periods at a time.
+EVIDENCE_SLICE_ROWS = 500_000
 
 
 def empty() -> pl.DataFrame:
@@ -101,6 +106,28 @@ def evidence_of(
     return _days_late(frame, calendar).with_columns(period_type=pl.lit(facts.period_type)).sort(
         ["period_idx", "uid", *EVIDENCE_ORDER]
     ).select([pl.col(c).cast(t) for c, t in EVIDENCE_SCHEMA.items()])
+
+
+def evidence_slices(
+    facts: Facts, names: pl.DataFrame, units: pl.DataFrame, periods: list[Period], calendar: pl.DataFrame,
+    keep: pl.Expr, late: dict[str, int], rows: int = EVIDENCE_SLICE_ROWS,
+) -> Iterator[pl.DataFrame]:
+    """The evidence of `periods` (evidence_of), its rows that `keep`,
+    made a run of consecutive periods at a time: `late` gives each period's number of
+    rows (its units' overdue + pending overdue, which its evidence has exactly as many
+    rows as), so the runs hold about `rows` rows each, one run when they are fewer.
+    Together they are evidence_of(all of `periods`), in its order."""
+    run: list = []
+    size = 0
+    for period in periods:
+        n = late.get(period.key, 0)
+        if run and size + n > rows:
+            yield evidence_of(facts, names, units, run, calendar).filter(keep)
+            run, size = [], 0
+        run.append(period)
+        size += n
+    if run:
+        yield evidence_of(facts, names, units, run, calendar).filter(keep)
 
 
 def _days_late(frame: pl.DataFrame, calendar: pl.DataFrame) -> pl.DataFrame:
