@@ -81,9 +81,9 @@ class Output:
 
 @dataclass
 class Later:
-    """A file made outside this process (Chromium printing a PDF): `work` runs on a
-    thread while the other kinds render, and returns the files to write, as
-    (path, bytes, key), when the build ends."""
+    """Files made outside this thread (Chromium printing a PDF, vl-convert drawing a
+    chart in the second process): `work` runs on a thread while the other kinds
+    render, and returns the files to write, as (path, bytes, key), when the build ends."""
 
     work: Callable[[], list[tuple[str, bytes, str]]]
 
@@ -288,7 +288,7 @@ def run(site: Site, kinds: Sequence[Kind]) -> None:
             site.keys[o.path] = o.key
             if not site.cache.fresh(o.path, o.key):
                 stale.append(o)
-        n = 0
+        n = aside = 0
         size = kind.batch or max(len(stale), 1)
         for chunk in (stale[i:i + size] for i in range(0, len(stale), size)):
             for output, data in kind.render(chunk, Data(site, kind, chunk)):
@@ -296,7 +296,8 @@ def run(site: Site, kinds: Sequence[Kind]) -> None:
                     result: list = []
                     thread = threading.Thread(target=lambda w=data.work, r=result: r.extend(w()), daemon=True)
                     thread.start()
-                    later.append((thread, result))
+                    later.append((thread, result, kind.name))
+                    aside += 1
                     continue
                 site.cache.write(output.path, data, output.key)
                 n += 1
@@ -305,13 +306,14 @@ def run(site: Site, kinds: Sequence[Kind]) -> None:
         site.rendered[kind.name] = site.rendered.get(kind.name, 0) + n
         site.cpu[kind.name] = site.cpu.get(kind.name, 0.0) + time.process_time() - c0
         if site.log:
-            site.log(f"site: {kind.name} {n}/{len(outputs)} files {time.perf_counter() - t0:.1f} s "
-                     f"(CPU {time.process_time() - c0:.1f} s)")
+            site.log(f"site: {kind.name} {n}/{len(outputs)} files{f' (+{aside} made aside)' if aside else ''} "
+                     f"{time.perf_counter() - t0:.1f} s (CPU {time.process_time() - c0:.1f} s)")
     t0 = time.perf_counter()
-    for thread, result in later:
+    for thread, result, name in later:
         thread.join()
         for path, data, key in result:
             site.cache.write(path, data, key)
+        site.rendered[name] = site.rendered.get(name, 0) + len(result)
     if later and site.log:
         site.log(f"site: waited {time.perf_counter() - t0:.1f} s for {len(later)} file(s) made aside")
     site.cache.save()

@@ -32,6 +32,16 @@ def stable_ids(svg: str) -> str:
     return _COUNTED_ID.sub(sub, svg)
 
 
+def chart_files(spec: dict, vl: str, locale: dict, scale: float, formats: list[str]) -> list[bytes]:
+    """One chart's image files, in `formats` ("svg", "png"): drawn once, as SVG.
+    vl-convert holds Python's lock while it draws, so the site runs this in its
+    second process where there is one (transforms.aside)."""
+    import vl_convert as vlc
+
+    svg = stable_ids(vlc.vegalite_to_svg(spec, vl_version=vl, format_locale=locale))
+    return [svg.encode("utf-8") if f == "svg" else vlc.svg_to_png(svg, scale=scale) for f in formats]
+
+
 # --------------------------------------------------------------------------- PDF
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")

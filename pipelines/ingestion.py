@@ -16,6 +16,7 @@ from pipelines import warehouse as wh
 from pipelines.drift import DriftInputs, apply_releases, store_files
 from pipelines.resources import mappings_dir
 from quality.suites import DOSSIER_BUCKET_ROWS, QualityResult, merge_results, validate_dossiers, warm_up
+from transforms import aside
 from transforms.changes import affected_periods
 from transforms.periods import PERIOD_TYPES, covered_range, index_of, parse_key
 from transforms.ingest import content_hash, ingest_batch
@@ -96,6 +97,8 @@ def _warm_up_quality() -> None:
     """The dossier suite checks what the new files give once they are in, and
     importing great_expectations for it takes seconds: let it happen meanwhile, on
     another thread (a later use waits for it; a failure there is the later use's)."""
+    if aside.started():  # the second process imports it (transforms.aside)
+        return
     import pyarrow  # noqa: F401  (the warehouse needs it too: not imported by two threads at once)
 
     def run() -> None:

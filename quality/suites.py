@@ -11,7 +11,9 @@ the whole history.
 
 Cost. Importing great_expectations takes seconds, so it is imported on first
 use, not with this module; the context, data source and suites are built once
-per process (`_engine()`), never per call. A suite is run in two passes: every
+per process (`_engine()`), never per call. When the run started the second
+process (transforms.aside: the CLI does), GX is imported and run there, on the
+other core; else here. A suite is run in two passes: every
 expectation with result_format BOOLEAN_ONLY (about 15 ms CPU per expectation of GX
 bookkeeping on a small frame), then only the failing ones again with COMPLETE to
 get their unexpected rows (row positions only: examples and failed periods are
@@ -38,6 +40,7 @@ from typing import Any, Sequence  # noqa: E402
 
 import polars as pl  # noqa: E402
 
+from transforms import aside  # noqa: E402
 from transforms.classify import FINISHED_STATUSES, classify, due_end_expr  # noqa: E402
 from transforms.periods import PERIOD_TYPES, index_expr, key_of  # noqa: E402
 from transforms.profile import RATE_COLUMNS, Profile  # noqa: E402
@@ -393,6 +396,11 @@ def _engine() -> _Engine:
         return _ENGINE
 
 
+def run_suite(suite_name: str, rules: Sequence[Rule], frame: pl.DataFrame) -> list[tuple[Rule, bool, int | None, list[int], bool]]:
+    """A suite over a prepared frame, in whichever process runs it (`aside.run`)."""
+    return _engine().run(suite_name, rules, frame)
+
+
 def warm_up() -> dict[str, float]:
     """Import GX and build the context and suites now (e.g. when a run starts), and
     say how long that took."""
@@ -572,9 +580,8 @@ def _validate_dossiers(frame: pl.DataFrame, *, as_of: datetime | None = None) ->
         checks = [_missing_columns_check(missing), *_empty_outcomes(DOSSIER_RULES)]
         return QualityResult("dossiers", not missing, checks, time.perf_counter() - t0)
     table = _dossier_table(typed)
-    engine = _engine()
     t1 = time.perf_counter()
-    runs = engine.run("dossiers", DOSSIER_RULES, table)
+    runs = aside.run(run_suite, "dossiers", DOSSIER_RULES, table)
     gx_seconds = time.perf_counter() - t1
     checks, failing = _outcomes(runs, typed.get_column("dossier_id"))
     checks.insert(0, _missing_columns_check(missing))
@@ -682,9 +689,8 @@ def validate_scoreboard(frame: pl.DataFrame, profile: Profile) -> QualityResult:
         checks = [_missing_columns_check(missing), *_empty_outcomes(rules)]
         return QualityResult("scoreboard", not missing, checks, time.perf_counter() - t0)
     table = scoreboard_table(typed, profile).select(_suite_columns(profile.group_keys))
-    engine = _engine()
     t1 = time.perf_counter()
-    runs = engine.run(suite_name, rules, table)
+    runs = aside.run(run_suite, suite_name, rules, table)
     gx_seconds = time.perf_counter() - t1
     keys = typed.select(pl.concat_str([pl.col("period_key"), pl.col("unit_code")], separator="/")).to_series()
     checks, failing = _outcomes(runs, keys)
@@ -730,9 +736,8 @@ def validate_file_accounting(frame: pl.DataFrame) -> QualityResult:
     table = loaded.with_columns(
         _rows_accounted=pl.col("rows_accepted") + pl.col("rows_quarantined") + pl.col("rows_superseded")
     ).select("source_file", *FILE_COUNT_COLUMNS, "_rows_accounted")
-    engine = _engine()
     t1 = time.perf_counter()
-    runs = engine.run("file_accounting", FILE_RULES, table)
+    runs = aside.run(run_suite, "file_accounting", FILE_RULES, table)
     gx_seconds = time.perf_counter() - t1
     checks, _ = _outcomes(runs, loaded.get_column("source_file"))
     checks.insert(0, _missing_columns_check(missing))

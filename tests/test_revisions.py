@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import polars as pl
+import pytest
 
 from dashboards.pages.revisions import causes_label, sentence
 from tests.helpers import EXAMPLE, read_expected_scoreboard
@@ -30,6 +31,31 @@ def test_a_period_digest_ignores_row_order_rank_change_and_float_noise():
     moved = rows.with_columns(score=pl.when(JAN & (pl.col("unit_code") == "002")).then(89.99).otherwise("score"))
     again = dict(period_digests(moved).select("period_key", "digest").iter_rows())
     assert [k for k in digests if again[k] != digests[k]] == ["2024-01"]
+
+
+def _digests_one_period_at_a_time(final: pl.DataFrame) -> dict[str, str]:
+    """The digest as first defined (stored in published_periods: it must not drift):
+    each period's CSV written on its own."""
+    import hashlib
+
+    from transforms.revisions import DIGITS, compared_columns
+
+    ordered = final.sort(["period_type", "period_key", "level", "unit_code", "unit_valid_from"], nulls_last=True)
+    out = {}
+    for (_, key), part in ordered.partition_by(["period_type", "period_key"], as_dict=True, maintain_order=True).items():
+        text = part.select(compared_columns(final.columns)).write_csv(
+            float_precision=DIGITS, date_format="%Y-%m-%d", null_value="")
+        out[key] = hashlib.sha256(text.encode()).hexdigest()[:32]
+    return out
+
+
+@pytest.mark.parametrize("name", ["Phường \"Phúc Xá\", Ba Đình", "Phường Phúc Xá\nBa Đình"])
+def test_period_digests_written_at_once_are_those_written_one_period_at_a_time(name):
+    rows = example().with_columns(
+        unit_name=pl.when(pl.col("unit_code") == "00001").then(pl.lit(name)).otherwise("unit_name"))
+    digests = dict(period_digests(rows).select("period_key", "digest").iter_rows())
+    assert digests == _digests_one_period_at_a_time(rows)
+    assert digests != _digests_one_period_at_a_time(example())  # the name is compared
 
 
 def test_the_units_a_revision_changed_with_their_numbers_before_and_after():

@@ -83,14 +83,35 @@ def period_digests(final: pl.DataFrame) -> pl.DataFrame:
     if final.height == 0:
         return pl.DataFrame(schema=schema)
     columns = compared_columns(final.columns)
-    rows = []
     ordered = final.sort(["period_type", "period_key", "level", *UNIT], nulls_last=True)
-    for (period_type, period_key), part in ordered.partition_by(
-        ["period_type", "period_key"], as_dict=True, maintain_order=True
-    ).items():
-        text = part.select(columns).write_csv(float_precision=DIGITS, date_format="%Y-%m-%d", null_value="")
+    table = ordered.select(columns)
+    spans = ordered.select("period_type", "period_key").with_row_index("_i").group_by(
+        "period_type", "period_key", maintain_order=True
+    ).agg(_start=pl.col("_i").first(), _n=pl.len())
+    rows = []
+    for period_type, period_key, text in _period_csvs(table, spans):
         rows.append((period_type, period_key, hashlib.sha256(text.encode()).hexdigest()[:32]))
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _csv(frame: pl.DataFrame, header: bool = True) -> str:
+    return frame.write_csv(include_header=header, float_precision=DIGITS, date_format="%Y-%m-%d", null_value="")
+
+
+def _period_csvs(table: pl.DataFrame, spans: pl.DataFrame):
+    """Each period's rows as the CSV text `_csv` gives for them alone: written once for
+    every period and cut into lines (a CSV row is one line unless a value holds a line
+    break; then each period is written on its own)."""
+    texts = [c for c, t in table.schema.items() if t == pl.Utf8]
+    broken = texts and table.select(pl.any_horizontal(pl.col(texts).str.contains("[\r\n]")).any()).item()
+    if broken:
+        for period_type, period_key, start, n in spans.iter_rows():
+            yield period_type, period_key, _csv(table.slice(start, n))
+        return
+    header = _csv(table.clear())
+    lines = _csv(table, header=False).split("\n")
+    for period_type, period_key, start, n in spans.iter_rows():
+        yield period_type, period_key, header + "".join(line + "\n" for line in lines[start:start + n])
 
 
 def unit_changes(before: pl.DataFrame, after: pl.DataFrame, *, version: int, at: datetime) -> pl.DataFrame:

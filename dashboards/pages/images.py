@@ -1,5 +1,6 @@
 """`charts/<name>.svg|.png`: the overview's and the city page's charts as image
-files, rendered with vl-convert (no browser, no network).
+files, rendered with vl-convert (no browser, no network), in the run's second
+process when it has one (transforms.aside), while the other kinds render here.
 
 Each image's key is its whole spec and data (its parameters), so an image is
 rendered again only when what it draws changed. The pages compute the same
@@ -14,11 +15,13 @@ from typing import Any, Iterator
 import polars as pl
 
 from dashboards import charts as charts_mod
-from dashboards.build import Data, Kind, Output, Site
+from dashboards.build import Data, Kind, Later, Output, Site
+from dashboards.images import chart_files
 from dashboards.groups import Group
 from dashboards.pages.common import level_lab
 from dashboards.i18n import Label
 from dashboards.vega import vega_lite_version
+from transforms import aside
 
 TREND_COLUMNS = ("period_type", "period_key", "period_start", "level", "unit_code", "unit_valid_from", "unit_name",
                  "score", "ranked")
@@ -77,19 +80,15 @@ class ChartImages(Kind):
                         Output(f"charts/{name}.png", dict(params, format="png"))]
         return out
 
-    def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, bytes]]:
-        import vl_convert as vlc
-
-        from dashboards.images import stable_ids
-
-        svgs: dict[str, str] = {}
+    def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, Later]]:
+        charts: dict[str, list[Output]] = {}
         for o in batch:
-            p = o.params
-            ident = o.path.rsplit(".", 1)[0]
-            if ident not in svgs:
-                svgs[ident] = stable_ids(vlc.vegalite_to_svg(p["spec"], vl_version=p["vl"], format_locale=p["locale"]))
-            svg = svgs[ident]
-            yield o, svg.encode("utf-8") if p["format"] == "svg" else vlc.svg_to_png(svg, scale=p["scale"])
+            charts.setdefault(o.path.rsplit(".", 1)[0], []).append(o)
+        for outs in charts.values():
+            p = outs[0].params
+            drawn = aside.submit(chart_files, p["spec"], p["vl"], p["locale"], p["scale"],
+                                 [o.params["format"] for o in outs])
+            yield outs[0], Later(lambda d=drawn, outs=outs: [(o.path, b, o.key) for o, b in zip(outs, d.result())])
 
 
 KINDS = (ChartImages(),)

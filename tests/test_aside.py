@@ -1,0 +1,133 @@
+"""transforms/aside.py: the run's second process, where great_expectations and
+vl-convert work beside the run instead of taking its lock. What it computes must be
+what this process computes, and a process that dies must cost the run nothing."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from dashboards.charts import VI_FORMAT_LOCALE
+from dashboards.images import chart_files
+from dashboards.vega import vega_lite_version
+from quality.suites import validate_dossiers
+from tests.helpers import EXAMPLE, read_example_dossiers
+from transforms import aside
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def second_process():
+    aside.start()
+    yield
+    aside.stop()
+
+
+def _pid() -> int:
+    return os.getpid()
+
+
+def _die_unless_in(pid: int) -> str:
+    if os.getpid() != pid:
+        os._exit(3)
+    return "ran here"
+
+
+def _refuse(reason: str) -> None:
+    raise ValueError(reason)
+
+
+def _outcomes(result) -> tuple:
+    return (result.success, [c.to_dict() for c in result.checks], sorted(result.failed_periods),
+            result.unplaced_failures, result.rows)
+
+
+def test_a_task_runs_in_the_second_process_once_started_and_here_otherwise(second_process):
+    assert aside.started()
+    assert aside.run(_pid) != os.getpid()
+    aside.stop()
+    assert not aside.started()
+    assert aside.run(_pid) == os.getpid()
+
+
+def test_the_dossier_suite_gives_the_same_outcomes_in_either_process():
+    dossiers = read_example_dossiers()
+    # Phúc Xá's due dates a year early: five dossiers fail, three periods held
+    batch = dossiers.with_columns(
+        due_at=pl.when(pl.col("unit_code") == "00001").then(pl.col("due_at") - pl.duration(days=365))
+        .otherwise("due_at")
+    )
+    here = _outcomes(validate_dossiers(batch))
+    aside.start()
+    try:
+        there = _outcomes(validate_dossiers(batch))
+    finally:
+        aside.stop()
+    assert there == here
+    assert not here[0] and here[2] == [("month", "2024-01"), ("week", "2024-W02"), ("week", "2024-W03")]
+
+
+def test_a_chart_drawn_in_the_second_process_is_the_same_file(second_process):
+    spec = {"data": {"values": [{"đơn vị": "Phúc Xá", "điểm": 90.5}, {"đơn vị": "Bắc Sơn", "điểm": 85.25}]},
+            "mark": "bar", "encoding": {"x": {"field": "đơn vị", "type": "nominal"},
+                                        "y": {"field": "điểm", "type": "quantitative"}}}
+    args = (spec, vega_lite_version(), VI_FORMAT_LOCALE, 2.0, ["svg", "png"])
+    there = aside.run(chart_files, *args)
+    aside.stop()
+    here = chart_files(*args)
+    assert there == here
+    assert here[0].startswith(b"<svg") and here[1][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_error_of_the_task_is_raised_here_as_it_is(second_process):
+    with pytest.raises(ValueError, match="không hợp lệ"):
+        aside.run(_refuse, "không hợp lệ")
+    assert aside.started()  # the process is still there for the next task
+
+
+def test_a_process_that_dies_leaves_its_task_and_the_next_to_this_one(second_process, caplog):
+    with caplog.at_level(logging.WARNING, logger="scoreboard"):
+        assert aside.run(_die_unless_in, os.getpid()) == "ran here"
+    assert not aside.started()
+    assert "second process stopped" in caplog.text
+    assert aside.run(_pid) == os.getpid()
+
+
+def _site_files(site: Path) -> dict[str, bytes]:
+    return {p.relative_to(site).as_posix(): p.read_bytes() for p in sorted(site.rglob("*"))
+            if p.is_file() and p.name != ".par-build.json"}
+
+
+def test_scoreboard_run_with_its_second_process_publishes_the_site_of_one_process(tmp_path, monkeypatch):
+    """`scoreboard run` (pipelines/start.py starts the second process) against the
+    same run in this process alone: every published file the same, byte for byte."""
+    from pipelines.cli import main
+
+    monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
+    monkeypatch.setenv("SCOREBOARD_DAGSTER_HOME", "")
+    roots = {}
+    for how in ("alone", "aside"):
+        root = tmp_path / how
+        (root / "landing").mkdir(parents=True)
+        (root / "landing" / "dossiers.csv").write_bytes((EXAMPLE / "dossiers.csv").read_bytes())
+        args = ["run", "--landing", str(root / "landing"), "--warehouse", str(root / "w.duckdb"),
+                "--site", str(root / "site"), "--registry", str(EXAMPLE / "units.csv")]
+        if how == "alone":
+            assert main(args) == 0
+        else:
+            done = subprocess.run([sys.executable, "-m", "pipelines.start", *args], cwd=REPO, env=dict(os.environ),
+                                  capture_output=True, text=True, timeout=600)
+            assert done.returncode == 0, done.stderr[-3000:]
+            assert "Published 9 weeks and 2 months" in done.stdout
+        roots[how] = root / "site"
+    alone, aside_ = _site_files(roots["alone"]), _site_files(roots["aside"])
+    assert sorted(alone) == sorted(aside_) and len(alone) > 100
+    assert [p for p in alone if alone[p] != aside_[p]] == []
+    assert any(p.startswith("charts/") and p.endswith(".png") for p in alone)

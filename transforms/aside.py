@@ -1,0 +1,116 @@
+"""A second process for the work that holds Python's lock for seconds at a time:
+great_expectations (6 s of imports, then its validations) and vl-convert's chart
+images. On a thread these took the lock from the run instead of running beside it
+(a thread saved 0.2 s of GX's 3.5 s); in their own process they use the second
+core while this one ingests, scores and builds the site.
+
+`start()` begins it, with an optional warm-up run there at once (the CLI starts it
+before it imports Dagster, so GX is imported by the time the first files are in).
+`run(fn, ...)` calls `fn` there when it was started and here otherwise: Dagster's
+own runs, the tests and the library calls work as before, in one process. A task
+that cannot reach the process (it died, or will not start) runs here instead, with
+a warning; an exception raised by `fn` itself is raised here as it is.
+
+One process, one task at a time: the tasks are few and large, and their order is
+the order they were asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable
+
+log = logging.getLogger("scoreboard")
+
+_POOL: ProcessPoolExecutor | None = None
+_LOCK = threading.Lock()
+
+
+def start(warm_up: Callable[[], Any] | None = None) -> None:
+    """Start the process (once; a second call does nothing) and run `warm_up` there."""
+    global _POOL
+    with _LOCK:
+        if _POOL is not None:
+            return
+        # spawn, not fork: the run has Polars' and DuckDB's threads by the time this is asked
+        _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        if warm_up is not None:
+            _POOL.submit(warm_up)
+
+
+def started() -> bool:
+    return _POOL is not None
+
+
+def stop() -> None:
+    """Let the process finish its tasks and end (at exit this happens by itself)."""
+    global _POOL
+    with _LOCK:
+        pool, _POOL = _POOL, None
+    if pool is not None:
+        pool.shutdown(wait=True)
+
+
+def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+    """`fn(*args, **kwargs)` in the process when started (fn and its arguments must
+    pickle: a module-level function, frames, plain values), else here, at once."""
+    pool = _POOL
+    if pool is not None:
+        try:
+            return _guarded(pool.submit(fn, *args, **kwargs), fn, args, kwargs)
+        except (BrokenProcessPool, RuntimeError) as exc:
+            _broken(exc)
+    return _here(fn, args, kwargs)
+
+
+def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`submit(...).result()`."""
+    return submit(fn, *args, **kwargs).result()
+
+
+def _here(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Future:
+    done: Future = Future()
+    try:
+        done.set_result(fn(*args, **kwargs))
+    except BaseException as exc:  # noqa: BLE001  (handed to the caller through the future)
+        done.set_exception(exc)
+    return done
+
+
+def _guarded(future: Future, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Future:
+    """`future`, or the task run here when the process broke before it answered."""
+    out: Future = Future()
+
+    def settle(f: Future) -> None:
+        exc = f.exception()
+        if isinstance(exc, BrokenProcessPool):
+            _broken(exc)
+            # not on the pool's own thread, which must go on to wind the pool down
+            threading.Thread(target=lambda: _copy(_here(fn, args, kwargs), out), daemon=True).start()
+        else:
+            _copy(f, out)
+
+    future.add_done_callback(settle)
+    return out
+
+
+def _copy(src: Future, dst: Future) -> None:
+    exc = src.exception()
+    if exc is not None:
+        dst.set_exception(exc)
+    else:
+        dst.set_result(src.result())
+
+
+def _broken(exc: BaseException) -> None:
+    global _POOL
+    with _LOCK:
+        if _POOL is None:
+            return
+        pool, _POOL = _POOL, None
+    log.warning("the second process stopped (%s): its work runs in this one from now on", type(exc).__name__)
+    pool.shutdown(wait=False, cancel_futures=False)
