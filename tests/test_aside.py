@@ -122,6 +122,7 @@ def test_scoreboard_run_with_its_second_process_publishes_the_site_of_one_proces
         if how == "alone":
             assert main(args) == 0
         else:
+            # the `scoreboard` command's entry point, in a process of its own
             done = subprocess.run([sys.executable, "-m", "pipelines.start", *args], cwd=REPO, env=dict(os.environ),
                                   capture_output=True, text=True, timeout=600)
             assert done.returncode == 0, done.stderr[-3000:]
