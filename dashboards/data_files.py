@@ -286,14 +286,15 @@ def workbook_recipe(period: pl.DataFrame, sheet_name: str, spec: TableSpec, csv:
     comes as a script. Compressed fast (level 1): it is read once, by a browser."""
     import base64
     import gzip
-    import zipfile
 
     def kind(t: pl.DataType) -> str:
         return "b" if t == pl.Boolean else "n" if t.is_numeric() else "d" if t == pl.Date else "t" if t.is_temporal() else "s"
 
     lay = layout(period.columns, sheet_name, spec)
-    with zipfile.ZipFile(io.BytesIO(xlsx_bytes(period.clear(), sheet_name, spec))) as zf:
-        parts = {name: zf.read(name).decode("utf-8") for name in zf.namelist()}
+    if _KEY.fullmatch(sheet_name):
+        parts = {name: part.replace(_KEY_TOKEN, sheet_name) for name, part in _empty_parts(period, _KEY_TOKEN, spec).items()}
+    else:
+        parts = _empty_parts(period, sheet_name, spec)
     recipe = {
         "parts": parts,
         "sheet": "xl/worksheets/sheet1.xml",
@@ -303,6 +304,27 @@ def workbook_recipe(period: pl.DataFrame, sheet_name: str, spec: TableSpec, csv:
     text = json.dumps(recipe, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return f"/* {lay.title}: the workbook site.js makes on request */\nwindow.parWorkbook({text});\n".encode("utf-8")
+
+
+# A period key ([0-9A-Z-], at most 8 characters) is all a recipe's empty workbook says
+# of its period: the parts are made once per table and layout, with this in its place.
+_KEY = re.compile(r"[0-9A-Z-]{1,8}")
+_KEY_TOKEN = "PERIOD00"
+
+
+_PARTS: dict[tuple, dict[str, str]] = {}
+
+
+def _empty_parts(period: pl.DataFrame, sheet_name: str, spec: TableSpec) -> dict[str, str]:
+    """The parts of the workbook xlsx_bytes writes for the table without its rows (made
+    once per table, columns and sheet name)."""
+    import zipfile
+
+    key = (spec.name, tuple(period.schema.items()), sheet_name)
+    if key not in _PARTS:
+        with zipfile.ZipFile(io.BytesIO(xlsx_bytes(period.clear(), sheet_name, spec))) as zf:
+            _PARTS[key] = {name: zf.read(name).decode("utf-8") for name in zf.namelist()}
+    return _PARTS[key]
 
 
 def _json_default(value: Any) -> Any:
