@@ -32,6 +32,12 @@ DATA_CODE = (
     "dashboards/build.py", "dashboards/cache.py", "transforms/xlsx.py", "transforms/schema.py",
     "transforms/insights.py", "transforms/evidence.py",
 )
+# The periods whose rows one query reads from a stored table: the weak points, bottlenecks
+# and what-if grow with the units (a few thousand rows a period), the evidence with the
+# dossiers still open (at 1 M dossiers, up to ~90,000 rows a period on a history where
+# many never close: docs/site-build.md)
+PERIODS_AT_ONCE = 16
+EVIDENCE_PERIODS_AT_ONCE = 4
 ALL_GROUPS = "groups_all"  # fact: every group of the profile, for the workbook's legend
 
 
@@ -46,8 +52,8 @@ class PeriodFile(Kind):
         self.table, self.suffixes = table, suffixes
         self.name = f"data {table} {'+'.join(suffixes)}"
         columns = PUBLISHED if table == "scoreboard" else tuple(TABLES[table].schema)
-        if table != "scoreboard":  # a few periods' rows at a time: a stored table is read so
-            self.batch = 4 * len(suffixes)
+        if table != "scoreboard":  # a stored table: a few periods' rows read at a time
+            self.batch = (EVIDENCE_PERIODS_AT_ONCE if table == "evidence" else PERIODS_AT_ONCE) * len(suffixes)
         self.reads = {"rows": Read(table, columns, by=("period_key",))}
         self.owns = tuple(f"data/{table}-*.{suffix}" for suffix in suffixes)
         if "js" in suffixes:  # the workbooks it replaces, from older builds
