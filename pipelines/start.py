@@ -8,7 +8,12 @@ first files are stored, GX is ready (docs/benchmarks.md, "The second process").
 
 from __future__ import annotations
 
+import os
 import sys
+
+# as pipelines/cli.py does, before the second process starts (it inherits them)
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
 VALIDATING = frozenset({"run", "backfill", "demo"})
 
