@@ -114,6 +114,21 @@ BATCH_FILES = 2000
 BATCH_BYTES = 64 * 1024 * 1024
 
 
+def _largest(pending: list[tuple[Path, str, str]]) -> int:
+    return max((path.stat().st_size for path, _, _ in pending), default=0)
+
+
+def _make_room(pending: list[tuple[Path, str, str]]) -> bool:
+    """A file larger than a batch is read whole, and that read is the run's memory peak
+    (about six times the file's size): the second process, ~300 MB once GX is in, is
+    let go meanwhile and started again once such files are read (GX is imported again
+    while their rows are stored: docs/benchmarks.md, "The second process")."""
+    if not aside.started() or _largest(pending) <= BATCH_BYTES:
+        return False
+    aside.stop(now=True)
+    return True
+
+
 def _batches(pending: list[tuple[Path, str, str]]):
     """Files in groups small enough to hold in memory at once, large enough that the
     fixed cost of normalising is paid once per group, not once per file."""
@@ -169,9 +184,13 @@ def ingest_landing(
         pending.append((path, source, digest))
     if pending:
         _warm_up_quality()
+    room = _make_room(pending)
     done = 0
     for batch in _batches(pending):
         ingested = ingest_batch(batch, registry, now=now, mappings=vendors, aliases=aliases)
+        if room and _largest(pending[done + len(batch):]) <= BATCH_BYTES:
+            aside.start(warm_up)  # the large files are read: GX is imported while their rows are stored
+            room = False
         rows = []
         for (path, source, digest), result in zip(batch, ingested.results):
             rows.append(

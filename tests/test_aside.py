@@ -100,6 +100,66 @@ def test_a_process_that_dies_leaves_its_task_and_the_next_to_this_one(second_pro
     assert aside.run(_pid) == os.getpid()
 
 
+def _sleep(seconds: float) -> None:
+    import time
+
+    time.sleep(seconds)
+
+
+def test_stopped_now_the_process_ends_without_finishing_its_task():
+    import time
+
+    aside.start()
+    first = aside.run(_pid)
+    aside.submit(_sleep, 60)
+    t0 = time.perf_counter()
+    aside.stop(now=True)
+    assert time.perf_counter() - t0 < 10 and not aside.started()
+    aside.start()
+    try:
+        assert aside.run(_pid) not in (first, os.getpid())
+    finally:
+        aside.stop()
+
+
+def test_a_file_larger_than_a_batch_is_read_without_the_second_process(tmp_path, monkeypatch):
+    """Reading a file read whole is the run's memory peak: the second process is let
+    go meanwhile and comes back (another process) for the checks; the numbers are
+    those of one process."""
+    from pipelines import cli, ingestion
+    from pipelines import warehouse as wh
+    from pipelines.resources import ScoreboardSettings, Warehouse
+
+    monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
+    monkeypatch.setenv("SCOREBOARD_DAGSTER_HOME", "")
+    seen: list[bool] = []
+    read = ingestion.ingest_batch
+    monkeypatch.setattr(ingestion, "ingest_batch", lambda *a, **k: seen.append(aside.started()) or read(*a, **k))
+    boards = {}
+    for how in ("alone", "aside"):
+        root = tmp_path / how
+        (root / "landing").mkdir(parents=True)
+        (root / "landing" / "dossiers.csv").write_bytes((EXAMPLE / "dossiers.csv").read_bytes())
+        settings = ScoreboardSettings.from_env(landing_dir=str(root / "landing"), site_dir=str(root / "site"),
+                                               registry_path=str(EXAMPLE / "units.csv"))
+        warehouse = Warehouse(path=str(root / "w.duckdb"))
+        if how == "aside":
+            monkeypatch.setattr(ingestion, "BATCH_BYTES", 1024)  # the example's 9 KB is "large"
+            aside.start()
+            before = aside.run(_pid)
+            seen.clear()
+        try:
+            cli.run_pipeline(settings, warehouse)
+            if how == "aside":
+                assert seen == [False]  # read without it, and back since
+                assert aside.started() and aside.run(_pid) not in (before, os.getpid())
+        finally:
+            aside.stop()
+        with warehouse.connect() as con:
+            boards[how] = wh.read_table(con, "SELECT * FROM scoreboard ORDER BY ALL")
+    assert boards["alone"].height == 44 and boards["aside"].equals(boards["alone"])  # the expected 44 rows: 36 of weeks, 8 of months
+
+
 def _site_files(site: Path) -> dict[str, bytes]:
     return {p.relative_to(site).as_posix(): p.read_bytes() for p in sorted(site.rglob("*"))
             if p.is_file() and p.name != ".par-build.json"}

@@ -12,7 +12,9 @@ that cannot reach the process (it died, or will not start) runs here instead, wi
 a warning; an exception raised by `fn` itself is raised here as it is.
 
 One process, one task at a time: the tasks are few and large, and their order is
-the order they were asked for.
+the order they were asked for. `stop(now=True)` ends it at once, for its memory
+(the ingest does, while it reads a file larger than a batch, and starts it again
+after: pipelines/ingestion.py).
 """
 
 from __future__ import annotations
@@ -46,12 +48,20 @@ def started() -> bool:
     return _POOL is not None
 
 
-def stop() -> None:
-    """Let the process finish its tasks and end (at exit this happens by itself)."""
+def stop(*, now: bool = False) -> None:
+    """Let the process finish its tasks and end (at exit this happens by itself);
+    `now`: end it at once, its tasks not done dropped, to give its memory back."""
     global _POOL
     with _LOCK:
         pool, _POOL = _POOL, None
-    if pool is not None:
+    if pool is None:
+        return
+    if now:
+        # Python 3.11's pool has no public way to end its workers (3.14: terminate_workers)
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+    else:
         pool.shutdown(wait=True)
 
 
@@ -61,9 +71,9 @@ def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
     pool = _POOL
     if pool is not None:
         try:
-            return _guarded(pool.submit(fn, *args, **kwargs), fn, args, kwargs)
+            return _guarded(pool, pool.submit(fn, *args, **kwargs), fn, args, kwargs)
         except (BrokenProcessPool, RuntimeError) as exc:
-            _broken(exc)
+            _broken(pool, exc)
     return _here(fn, args, kwargs)
 
 
@@ -81,14 +91,14 @@ def _here(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Future:
     return done
 
 
-def _guarded(future: Future, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Future:
+def _guarded(pool: ProcessPoolExecutor, future: Future, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Future:
     """`future`, or the task run here when the process broke before it answered."""
     out: Future = Future()
 
     def settle(f: Future) -> None:
-        exc = f.exception()
-        if isinstance(exc, BrokenProcessPool):
-            _broken(exc)
+        exc = None if f.cancelled() else f.exception()
+        if f.cancelled() or isinstance(exc, BrokenProcessPool):
+            _broken(pool, exc)
             # not on the pool's own thread, which must go on to wind the pool down
             threading.Thread(target=lambda: _copy(_here(fn, args, kwargs), out), daemon=True).start()
         else:
@@ -106,11 +116,12 @@ def _copy(src: Future, dst: Future) -> None:
         dst.set_result(src.result())
 
 
-def _broken(exc: BaseException) -> None:
+def _broken(pool: ProcessPoolExecutor, exc: BaseException | None) -> None:
+    """The process of `pool` is gone: if it is still the current one, say so and let it go."""
     global _POOL
     with _LOCK:
-        if _POOL is None:
+        if _POOL is not pool:  # stopped on purpose, or already replaced
             return
-        pool, _POOL = _POOL, None
+        _POOL = None
     log.warning("the second process stopped (%s): its work runs in this one from now on", type(exc).__name__)
     pool.shutdown(wait=False, cancel_futures=False)
