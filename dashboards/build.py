@@ -294,7 +294,7 @@ def run(site: Site, kinds: Sequence[Kind]) -> None:
             for output, data in kind.render(chunk, Data(site, kind, chunk)):
                 if isinstance(data, Later):
                     result: list = []
-                    thread = threading.Thread(target=lambda w=data.work, r=result: r.extend(w()), daemon=True)
+                    thread = threading.Thread(target=_made_aside, args=(data.work, result), daemon=True)
                     thread.start()
                     later.append((thread, result, kind.name))
                     aside += 1
@@ -311,12 +311,22 @@ def run(site: Site, kinds: Sequence[Kind]) -> None:
     t0 = time.perf_counter()
     for thread, result, name in later:
         thread.join()
+        if result and isinstance(result[0], BaseException):
+            raise result[0]  # as it would have, made here
         for path, data, key in result:
             site.cache.write(path, data, key)
         site.rendered[name] = site.rendered.get(name, 0) + len(result)
     if later and site.log:
         site.log(f"site: waited {time.perf_counter() - t0:.1f} s for {len(later)} file(s) made aside")
     site.cache.save()
+
+
+def _made_aside(work: Callable[[], list[tuple[str, bytes, str]]], result: list) -> None:
+    """A `Later`'s work, on its thread: its files, or the error that stopped it."""
+    try:
+        result.extend(work())
+    except BaseException as exc:  # noqa: BLE001  (raised on the build's thread: run)
+        result[:] = [exc]
 
 
 def _prune(site: Site, kind: Kind, keep: set[str]) -> None:

@@ -15,7 +15,7 @@ import sys
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
-VALIDATING = frozenset({"run", "backfill", "demo"})
+VALIDATING = frozenset({"run", "backfill", "demo"})  # the commands that validate (and draw)
 
 
 def start_aside() -> None:
@@ -27,11 +27,16 @@ def start_aside() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if VALIDATING & set(argv[:1]):
+    command = next((a for a in argv if not a.startswith("-")), None)  # after --debug, say
+    if command in VALIDATING:
         start_aside()
     from pipelines.cli import main as cli_main
+    from transforms import aside
 
-    return cli_main(argv)
+    try:
+        return cli_main(argv)
+    finally:  # an error or Ctrl-C leaves no work waiting there: end it now
+        aside.stop(now=True)
 
 
 if __name__ == "__main__":

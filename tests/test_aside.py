@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+from concurrent.futures import CancelledError
 from pathlib import Path
 
 import polars as pl
@@ -108,18 +109,42 @@ def _sleep(seconds: float) -> None:
 
 def test_stopped_now_the_process_ends_without_finishing_its_task():
     import time
+    from concurrent.futures.process import BrokenProcessPool
 
     aside.start()
     first = aside.run(_pid)
-    aside.submit(_sleep, 60)
+    sleeping = aside.submit(_sleep, 60)
     t0 = time.perf_counter()
     aside.stop(now=True)
     assert time.perf_counter() - t0 < 10 and not aside.started()
+    # dropped, not done here instead (it would take a minute)
+    try:
+        sleeping.result(timeout=10)
+        raise AssertionError("the task ran to its end")
+    except (BrokenProcessPool, CancelledError):
+        pass
+    assert time.perf_counter() - t0 < 20
     aside.start()
     try:
         assert aside.run(_pid) not in (first, os.getpid())
     finally:
         aside.stop()
+
+
+def test_the_second_process_ends_when_the_run_is_killed():
+    """A run killed outright (a scheduler's timeout, the kernel out of memory) runs no
+    exit handler: its second process must not wait for work for ever."""
+    import time
+
+    command = ("import os, signal; from transforms import aside; aside.start(); "
+               "print(aside.run(os.getpid), flush=True); os.kill(os.getpid(), signal.SIGKILL)")
+    done = subprocess.run([sys.executable, "-c", command], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9
+    child = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 15
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(f"/proc/{child}").exists() or " Z " in Path(f"/proc/{child}/stat").read_text()
 
 
 def test_a_file_larger_than_a_batch_is_read_without_the_second_process(tmp_path, monkeypatch):
@@ -187,6 +212,7 @@ def test_scoreboard_run_with_its_second_process_publishes_the_site_of_one_proces
                                   capture_output=True, text=True, timeout=600)
             assert done.returncode == 0, done.stderr[-3000:]
             assert "Published 9 weeks and 2 months" in done.stdout
+            assert "second process" not in done.stderr  # it was there, and stayed, to the end
         roots[how] = root / "site"
     alone, aside_ = _site_files(roots["alone"]), _site_files(roots["aside"])
     assert sorted(alone) == sorted(aside_) and len(alone) > 100

@@ -493,6 +493,20 @@ def test_unit_names_are_escaped(scoreboard, tmp_path):
     assert any(r["unit"].startswith(XSS) for r in data["datasets"]["trend"])
 
 
+def test_a_chart_that_cannot_be_drawn_fails_the_build(scoreboard, inputs, tmp_path, monkeypatch):
+    """Drawn on another thread (or process), a chart's error is the build's, as it was
+    when charts were drawn in line: no site published without its images."""
+    import dashboards.pages.images as images
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("vl-convert could not draw it")
+
+    monkeypatch.setattr(images, "chart_files", broken)
+    with pytest.raises(RuntimeError, match="could not draw"):
+        build_site(tmp_path, scoreboard, **inputs)
+    assert not (tmp_path / "charts").exists() or not any((tmp_path / "charts").iterdir())
+
+
 def test_chart_specs_render(site):
     import vl_convert as vlc
 

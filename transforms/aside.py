@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
@@ -33,15 +35,37 @@ _LOCK = threading.Lock()
 
 
 def start(warm_up: Callable[[], Any] | None = None) -> None:
-    """Start the process (once; a second call does nothing) and run `warm_up` there."""
+    """Start the process (once; a second call does nothing) and run `warm_up` there.
+    Where no process can be started, everything runs here."""
     global _POOL
     with _LOCK:
         if _POOL is not None:
             return
-        # spawn, not fork: the run has Polars' and DuckDB's threads by the time this is asked
-        _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        if warm_up is not None:
-            _POOL.submit(warm_up)
+        try:
+            # spawn, not fork: the run has Polars' and DuckDB's threads by the time this is asked
+            pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_end_with, initargs=(os.getpid(),))
+            pool.submit(warm_up or _nothing)  # spawns the process now
+        except OSError as exc:  # no semaphores (/dev/shm) or no process to be had
+            log.warning("no second process (%s): all work runs in this one", exc)
+            return
+        _POOL = pool
+
+
+def _nothing() -> None:
+    return None
+
+
+def _end_with(parent: int) -> None:
+    """In the process: end when the run ends, however it ends (killed, out of memory):
+    the pool's own wait for work does not notice."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="end-with-the-run", daemon=True).start()
 
 
 def started() -> bool:
@@ -49,8 +73,8 @@ def started() -> bool:
 
 
 def stop(*, now: bool = False) -> None:
-    """Let the process finish its tasks and end (at exit this happens by itself);
-    `now`: end it at once, its tasks not done dropped, to give its memory back."""
+    """Let the process finish its tasks and end; `now`: end it at once, its tasks not
+    done dropped (cancelled, or failed with BrokenProcessPool), to give its memory back."""
     global _POOL
     with _LOCK:
         pool, _POOL = _POOL, None
@@ -72,7 +96,7 @@ def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
     if pool is not None:
         try:
             return _guarded(pool, pool.submit(fn, *args, **kwargs), fn, args, kwargs)
-        except (BrokenProcessPool, RuntimeError) as exc:
+        except (BrokenProcessPool, RuntimeError, OSError) as exc:
             _broken(pool, exc)
     return _here(fn, args, kwargs)
 
@@ -96,12 +120,12 @@ def _guarded(pool: ProcessPoolExecutor, future: Future, fn: Callable[..., Any], 
     out: Future = Future()
 
     def settle(f: Future) -> None:
-        exc = None if f.cancelled() else f.exception()
-        if f.cancelled() or isinstance(exc, BrokenProcessPool):
-            _broken(pool, exc)
+        if f.cancelled():  # stop(now=True): dropped, not done here
+            out.cancel()
+        elif isinstance(f.exception(), BrokenProcessPool) and _broken(pool, f.exception()):
             # not on the pool's own thread, which must go on to wind the pool down
             threading.Thread(target=lambda: _copy(_here(fn, args, kwargs), out), daemon=True).start()
-        else:
+        else:  # its result, its own error, or the stop's that ended it on purpose
             _copy(f, out)
 
     future.add_done_callback(settle)
@@ -116,12 +140,14 @@ def _copy(src: Future, dst: Future) -> None:
         dst.set_result(src.result())
 
 
-def _broken(pool: ProcessPoolExecutor, exc: BaseException | None) -> None:
-    """The process of `pool` is gone: if it is still the current one, say so and let it go."""
+def _broken(pool: ProcessPoolExecutor, exc: BaseException | None) -> bool:
+    """The process of `pool` is gone: if it was the current one (it died), say so, let
+    it go and say True; False when it was stopped on purpose or already replaced."""
     global _POOL
     with _LOCK:
-        if _POOL is not pool:  # stopped on purpose, or already replaced
-            return
+        if _POOL is not pool:
+            return False
         _POOL = None
     log.warning("the second process stopped (%s): its work runs in this one from now on", type(exc).__name__)
     pool.shutdown(wait=False, cancel_futures=False)
+    return True
