@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return cli_main(argv)
-    finally:  # an error or Ctrl-C leaves no work waiting there: end it now
+    finally:  # after an error or Ctrl-C, what is left of its work is not waited for
         aside.stop(now=True)
 
 

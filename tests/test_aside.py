@@ -213,6 +213,7 @@ def test_scoreboard_run_with_its_second_process_publishes_the_site_of_one_proces
             assert done.returncode == 0, done.stderr[-3000:]
             assert "Published 9 weeks and 2 months" in done.stdout
             assert "second process" not in done.stderr  # it was there, and stayed, to the end
+            assert "leaked" not in done.stderr  # and was let go cleanly
         roots[how] = root / "site"
     alone, aside_ = _site_files(roots["alone"]), _site_files(roots["aside"])
     assert sorted(alone) == sorted(aside_) and len(alone) > 100

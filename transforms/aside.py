@@ -32,6 +32,7 @@ log = logging.getLogger("scoreboard")
 
 _POOL: ProcessPoolExecutor | None = None
 _LOCK = threading.Lock()
+_WORK: list[Future] = []  # the process's tasks not known to be done
 
 
 def start(warm_up: Callable[[], Any] | None = None) -> None:
@@ -45,7 +46,7 @@ def start(warm_up: Callable[[], Any] | None = None) -> None:
             # spawn, not fork: the run has Polars' and DuckDB's threads by the time this is asked
             pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                        initializer=_end_with, initargs=(os.getpid(),))
-            pool.submit(warm_up or _nothing)  # spawns the process now
+            _asked(pool.submit(warm_up or _nothing))  # spawns the process now
         except OSError as exc:  # no semaphores (/dev/shm) or no process to be had
             log.warning("no second process (%s): all work runs in this one", exc)
             return
@@ -80,13 +81,19 @@ def stop(*, now: bool = False) -> None:
         pool, _POOL = _POOL, None
     if pool is None:
         return
-    if now:
-        # Python 3.11's pool has no public way to end its workers (3.14: terminate_workers)
+    if now and any(not f.done() for f in _WORK):
+        # Python 3.11's pool has no public way to end its workers (3.14: terminate_workers);
+        # an idle one is let go as usual (ended mid-task, the semaphores GX made there
+        # are reported as leaked at exit)
         for process in list(getattr(pool, "_processes", {}).values()):
             process.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
-    else:
-        pool.shutdown(wait=True)
+    pool.shutdown(wait=True, cancel_futures=now)
+    _WORK.clear()
+
+
+def _asked(future: Future) -> Future:
+    _WORK[:] = [f for f in _WORK if not f.done()] + [future]
+    return future
 
 
 def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
@@ -95,7 +102,7 @@ def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
     pool = _POOL
     if pool is not None:
         try:
-            return _guarded(pool, pool.submit(fn, *args, **kwargs), fn, args, kwargs)
+            return _guarded(pool, _asked(pool.submit(fn, *args, **kwargs)), fn, args, kwargs)
         except (BrokenProcessPool, RuntimeError, OSError) as exc:
             _broken(pool, exc)
     return _here(fn, args, kwargs)
