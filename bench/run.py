@@ -92,12 +92,23 @@ def _tree_rss_kb(pid: str) -> int:
         if not status.startswith("Name:\tpython"):
             return 0
         total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+        cmdline = _cmdline(pid)
         for task in Path(f"/proc/{pid}/task").iterdir():
             for child in (task / "children").read_text().split():
-                total += _tree_rss_kb(child)
+                # a child forked but not yet running its program (Chromium, a moment
+                # after Popen) shares its parent's pages: not memory of its own
+                if _cmdline(child) != cmdline:
+                    total += _tree_rss_kb(child)
     except (OSError, StopIteration):
         pass
     return total
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # ended meanwhile
+        return b""
 
 
 class _RssSampler(threading.Thread):

@@ -104,6 +104,14 @@ def _without_link_targets(html: str) -> str:
         html = out
 
 
+def _behind(cmd: list[str]) -> list[str]:
+    """`cmd` at a lower priority: the PDF is printed while the run renders the other
+    pages, and on a busy machine the run goes first (it waits for the PDF only at the
+    end of the build)."""
+    nice = shutil.which("nice")
+    return [nice, "-n", "10", *cmd] if nice else cmd
+
+
 def _print(exe: str, html_path: Path, pdf_path: Path, timeout: float) -> bool:
     with tempfile.TemporaryDirectory(prefix="par-pdf-") as tmp:
         out = Path(tmp) / "report.pdf"
@@ -125,7 +133,8 @@ def _print(exe: str, html_path: Path, pdf_path: Path, timeout: float) -> bool:
             html_path.as_uri(),
         ]
         try:
-            subprocess.run(cmd, check=True, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(_behind(cmd), check=True, timeout=timeout, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
         except (OSError, subprocess.SubprocessError):
             return False
         if not out.is_file() or out.stat().st_size == 0 or not out.read_bytes()[:5] == b"%PDF-":

@@ -54,6 +54,7 @@ _SQL_TYPES = {
     pl.Boolean(): "BOOLEAN",
     pl.Date(): "DATE",
     pl.Datetime("us"): "TIMESTAMP",
+    pl.UInt64(): "UBIGINT",
 }
 
 
@@ -178,6 +179,20 @@ ARCHIVED_FILES_SCHEMA: dict[str, pl.DataType] = {
 # profile's groups are added when a profile first writes (ensure_columns).
 SCOREBOARD_FIXED = {**SCOREBOARD_COUNTS, **SCOREBOARD_RANKS}
 
+# The period tables the site reads from here rather than whole (StoredTable), and the
+# digest of their rows per unit and period, written with the rows (replace_periods):
+# a build looks up the digests of the partitions its pages read instead of hashing
+# every stored row again. A digest is of the whole row (each page reads some of its
+# columns: a change elsewhere in the row makes the page again, never leaves it stale).
+DIGESTED_TABLES = ("weak_points", "bottlenecks", "what_if", "evidence")
+PARTITION_DIGEST_SCHEMA: dict[str, pl.DataType] = {
+    "table_name": pl.Utf8(), "period_type": pl.Utf8(), "period_key": pl.Utf8(), "unit_code": pl.Utf8(),
+    "unit_valid_from": pl.Date(), "row_count": pl.Int64(),
+    # the sum (modulo 2^64) and the xor of the rows' hashes: the same rows in any order
+    # give the same digest, and the digests of partitions add up to their union's
+    "hash_sum": pl.UInt64(), "hash_xor": pl.UInt64(),
+}
+
 TABLES: dict[str, dict[str, pl.DataType]] = {
     "units": UNIT_SCHEMA,
     "ingested_files": INGESTED_FILES_SCHEMA,
@@ -218,6 +233,7 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
     "revision_pending": PENDING_SCHEMA,
     "sign_offs": SIGN_OFF_SCHEMA,
     "archived_files": ARCHIVED_FILES_SCHEMA,
+    "partition_digests": PARTITION_DIGEST_SCHEMA,
 }
 TOUCHED = "stale_dossier_ids"
 PERIOD_TABLES = ("scored_periods", "scoreboard", "weak_points", "bottlenecks", "what_if", "warnings", "evidence")
@@ -287,6 +303,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None] | 
     (5, "evidence (the dossiers behind the late counts)", _reset_scored_periods),
     (6, "published_periods, published_scoreboard, revisions, revision_causes, revision_pending (revisions); "
         "sign_offs (draft publications); archived_files (retention of raw exports)", None),
+    (7, "partition_digests (the row digests of the site's stored period tables)", lambda con: digest_partitions(con)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -746,6 +763,8 @@ def replace_periods(
             )
             for part in rows() if callable(rows) else (rows,):
                 insert(con, table, part, schemas[table])
+            if table in DIGESTED_TABLES:
+                digest_partitions(con, table, period_type, period_keys)
         if "scored_periods" in tables:  # these periods' waiting changes are now in their numbers
             con.execute(
                 "UPDATE revision_pending SET scored = true WHERE period_type = ? AND list_contains(?, period_key)",
@@ -753,6 +772,29 @@ def replace_periods(
             )
 
     _in_transaction(con, work)
+
+
+def digest_partitions(
+    con: duckdb.DuckDBPyConnection, table: str | None = None, period_type: str | None = None,
+    period_keys: list[str] | None = None,
+) -> None:
+    """Write partition_digests for these periods of `table` from its stored rows
+    (every period of every DIGESTED_TABLES table when not given: the upgrade)."""
+    for name in (table,) if table else DIGESTED_TABLES:
+        where, params = "", []
+        if period_type is not None:
+            where, params = " AND period_type = ? AND list_contains(?, period_key)", [period_type, period_keys]
+        con.execute(f"DELETE FROM partition_digests WHERE table_name = ?{where}", [name, *params])
+        con.execute(
+            f"""INSERT INTO partition_digests ({_names(PARTITION_DIGEST_SCHEMA)})
+                SELECT ?, period_type, period_key, unit_code, unit_valid_from, count(*),
+                       (sum(h) % {2**64})::UBIGINT, bit_xor(h)
+                FROM (SELECT period_type, period_key, unit_code, unit_valid_from,
+                             hash({_names(TABLES[name])}) AS h
+                      FROM "{name}" WHERE true{where})
+                GROUP BY ALL""",
+            [name, *params],
+        )
 
 
 def read_scoreboard(
@@ -801,16 +843,17 @@ class StoredTable:
     def columns(self) -> list[str]:
         return list(self.schema)
 
-    def _from(self, by: Sequence[str], keys: Sequence[tuple] | None) -> str:
-        """`FROM` the table, its rows cut to the partitions `keys` of `by` when given."""
+    def _from(self, by: Sequence[str], keys: Sequence[tuple] | None, table: str | None = None) -> str:
+        """`FROM` the table (or `table`), its rows cut to the partitions `keys` of `by` when given."""
+        table = table or self.table
         if keys is None or not by:
-            return f'FROM "{self.table}" t'
+            return f'FROM "{table}" t'
         wanted = pl.DataFrame(list(keys), schema={c: self.schema[c] for c in by}, orient="row")
         self.con.register("_site_keys", wanted.to_arrow())
         # equality, not IS NOT DISTINCT FROM (which DuckDB 1.4 joins row by row, 100x
         # slower): the columns partitions are picked by (periods, units) are never null
         on = " AND ".join(f't."{c}" = k."{c}"' for c in by)
-        return f'FROM "{self.table}" t SEMI JOIN _site_keys k ON {on}'
+        return f'FROM "{table}" t SEMI JOIN _site_keys k ON {on}'
 
     def _query(self, sql: str) -> pl.DataFrame:
         try:
@@ -820,12 +863,15 @@ class StoredTable:
                 self.con.unregister("_site_keys")
 
     def digests(self, columns: list[str], by: Sequence[str], keys: Sequence[tuple] | None) -> dict[tuple, str]:
+        """The digests of the partitions `keys` of `by`, added up from the stored ones
+        (partition_digests: of whole rows, so of `columns` among them)."""
         if keys is not None and not keys:
             return {}
-        cols, group = _of_t(columns), _of_t(by)
+        group = _of_t(by)
         sql = (
-            f"SELECT {group + ',' if by else ''} count(*) AS n, sum(h)::VARCHAR AS s, bit_xor(h) AS x FROM "
-            f"(SELECT {group + ',' if by else ''} hash({cols})::HUGEINT AS h {self._from(by, keys)}) t"
+            f"SELECT {group + ',' if by else ''} sum(t.row_count) AS n, "
+            f"(sum(t.hash_sum) % {2**64})::UBIGINT AS s, bit_xor(t.hash_xor) AS x "
+            f"{self._from(by, keys, 'partition_digests')} WHERE t.table_name = '{self.table}'"
             f"{' GROUP BY ' + group if by else ''}"
         )
         # the row hashes are DuckDB's: its version is part of the digest

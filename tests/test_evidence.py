@@ -14,6 +14,7 @@ import gzip
 import io
 import json
 import re
+import shutil
 from datetime import date, datetime
 from pathlib import Path
 
@@ -328,3 +329,65 @@ def test_on_the_demo_every_units_evidence_file_has_its_late_count_of_rows(demo_r
     assert len(keys) == 12 + 53  # 2025's months and ISO weeks (2025-W01 .. 2026-W01)
     assert_published_evidence_matches(demo_run["site"], keys)
     assert assert_unit_files_match(demo_run["site"], scores) > 300
+
+
+def _digests_from_rows(con, table: str, by: tuple[str, ...]) -> dict[tuple, tuple]:
+    """Per partition of `by`: count, sum (mod 2^64) and xor of the whole rows' hashes,
+    computed from the stored rows themselves."""
+    from pipelines import warehouse as wh
+
+    cols = ", ".join(f'"{c}"' for c in wh.TABLES[table])
+    group = ", ".join(by)
+    rows = con.execute(
+        f"SELECT {group + ',' if by else ''} count(*), (sum(h) % {2**64})::UBIGINT, bit_xor(h) "
+        f"FROM (SELECT *, hash({cols}) AS h FROM {table}) {'GROUP BY ' + group if by else ''}"
+    ).fetchall()
+    return {tuple(r[:-3]): tuple(r[-3:]) for r in rows}
+
+
+def test_the_stored_partition_digests_are_those_of_the_stored_rows(run, tmp_path):
+    """The digests written with each scored period (pipelines.warehouse.partition_digests)
+    add up, for every way the site cuts a table, to the digests of its rows now; a
+    changed row changes its own partition's digest only; an upgraded warehouse gets them."""
+    from pipelines import warehouse as wh
+
+    path = tmp_path / "w.duckdb"
+    shutil.copy(run["warehouse"], path)
+    detail = ("unit_code", "unit_valid_from", "period_key")
+    with wh.connect(path) as con:
+        for table in wh.DIGESTED_TABLES:
+            stored = wh.StoredTable(con, table)
+            for by in ((), ("period_key",), detail):
+                expected = _digests_from_rows(con, table, by)
+                assert expected, table
+                keys = list(expected) if by else None
+                found = stored.digests(stored.columns, list(by), keys)
+                assert {k: v.split(":", 1)[1] for k, v in found.items()} == {
+                    k: ":".join(map(str, v)) for k, v in expected.items()}, (table, by)
+            # a part of the keys: those partitions only
+            some = list(_digests_from_rows(con, table, detail))[::7]
+            assert set(stored.digests(stored.columns, list(detail), some)) == set(some)
+        before = con.sql("SELECT * FROM partition_digests ORDER BY ALL").fetchall()
+        assert len(before) > 100
+
+        # one evidence row changed: its partition's digest alone moves
+        row = con.sql("SELECT * FROM evidence ORDER BY ALL LIMIT 1").pl()
+        period_type, period_key = row["period_type"][0], row["period_key"][0]
+        rows = con.sql(f"SELECT * FROM evidence WHERE period_type = '{period_type}' AND period_key = '{period_key}'"
+                       ).pl()
+        changed = rows.with_columns(
+            working_days_late=pl.when(pl.int_range(pl.len()) == 0).then(pl.col("working_days_late") + 1)
+            .otherwise(pl.col("working_days_late"))).sort(pl.all())
+        first = changed.row(0, named=True)
+        wh.replace_periods(con, period_type, [period_key], {"evidence": changed}, run["profile"])
+        after = con.sql("SELECT * FROM partition_digests ORDER BY ALL").fetchall()
+        moved = set(before) ^ set(after)
+        assert {(r[0], r[2], r[3]) for r in moved} == {("evidence", period_key, first["unit_code"])}
+        assert len(moved) == 2
+
+        # a warehouse of the previous layout: the digests are made from its rows
+        con.execute("DROP TABLE partition_digests")
+        con.execute("DELETE FROM schema_version WHERE version = 7")
+    with wh.connect(path) as con:
+        assert wh.schema_version(con) == wh.SCHEMA_VERSION
+        assert con.sql("SELECT * FROM partition_digests ORDER BY ALL").fetchall() == after
