@@ -180,7 +180,9 @@ ARCHIVED_FILES_SCHEMA: dict[str, pl.DataType] = {
 SCOREBOARD_FIXED = {**SCOREBOARD_COUNTS, **SCOREBOARD_RANKS}
 
 # The period tables the site reads from here rather than whole (StoredTable), and the
-# digest of their rows per unit and period, written with the rows (replace_periods):
+# digest of their rows per unit and period, written with the rows (replace_periods, the
+# only writer of these tables: any other would leave pages stale; an upgrade makes them
+# all again, ensure_schema):
 # a build looks up the digests of the partitions its pages read instead of hashing
 # every stored row again. A digest is of the whole row (each page reads some of its
 # columns: a change elsewhere in the row makes the page again, never leaves it stale).
@@ -303,7 +305,8 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None] | 
     (5, "evidence (the dossiers behind the late counts)", _reset_scored_periods),
     (6, "published_periods, published_scoreboard, revisions, revision_causes, revision_pending (revisions); "
         "sign_offs (draft publications); archived_files (retention of raw exports)", None),
-    (7, "partition_digests (the row digests of the site's stored period tables)", lambda con: digest_partitions(con)),
+    # (its data step is the one every upgrade ends with: ensure_schema)
+    (7, "partition_digests (the row digests of the site's stored period tables)", None),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -371,6 +374,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
                 f"INSERT INTO schema_version ({_names(SCHEMA_VERSION_SCHEMA)}) VALUES (?, ?, current_localtimestamp())",
                 [version, description],
             )
+        if found:  # whatever the steps changed, the stored digests are of the rows now
+            digest_partitions(con)
         con.execute(FILE_ACCOUNTING_SQL)
         con.execute("COMMIT")
     except Exception:
@@ -378,9 +383,11 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         raise
 
 
-# what the lake needs to create, upgrade and roll up a province's tables (pipelines/lake.py)
+# what the lake needs to create, upgrade and roll up a province's tables (pipelines/lake.py);
+# the digests are a province's site bookkeeping, not data to roll up
 LAYOUT = lake.Layout(
-    tables=tuple(TABLES), is_current=lambda con: schema_version(con) == SCHEMA_VERSION, ensure=ensure_schema
+    tables=tuple(t for t in TABLES if t != "partition_digests"),
+    is_current=lambda con: schema_version(con) == SCHEMA_VERSION, ensure=ensure_schema,
 )
 
 
