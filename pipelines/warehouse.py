@@ -179,13 +179,12 @@ ARCHIVED_FILES_SCHEMA: dict[str, pl.DataType] = {
 # profile's groups are added when a profile first writes (ensure_columns).
 SCOREBOARD_FIXED = {**SCOREBOARD_COUNTS, **SCOREBOARD_RANKS}
 
-# The period tables the site reads from here rather than whole (StoredTable), and the
-# digest of their rows per unit and period, written with the rows (replace_periods, the
-# only writer of these tables: any other would leave pages stale; an upgrade makes them
-# all again, ensure_schema):
-# a build looks up the digests of the partitions its pages read instead of hashing
-# every stored row again. A digest is of the whole row (each page reads some of its
-# columns: a change elsewhere in the row makes the page again, never leaves it stale).
+# The period tables the site reads from here rather than whole (StoredTable). The digest
+# of their rows per unit and period is written with the rows (replace_periods, their only
+# writer: any other would leave pages stale; an upgrade makes every digest again), and a
+# build adds up those of the partitions its pages read instead of hashing the rows again.
+# A digest is of the whole row: a page reads some of its columns, and a change elsewhere
+# in the row makes the page again, never leaves it stale.
 DIGESTED_TABLES = ("weak_points", "bottlenecks", "what_if", "evidence")
 PARTITION_DIGEST_SCHEMA: dict[str, pl.DataType] = {
     "table_name": pl.Utf8(), "period_type": pl.Utf8(), "period_key": pl.Utf8(), "unit_code": pl.Utf8(),
