@@ -780,6 +780,12 @@ def replace_periods(
     _in_transaction(con, work)
 
 
+def _added_up(sums: str, xors: str) -> str:
+    """How row hashes, and the digests of parts, add up: their sum modulo 2^64 and
+    their xor (the same for the same rows in any order, and for any cut into parts)."""
+    return f"(sum({sums}) % {2**64})::UBIGINT, bit_xor({xors})"
+
+
 def digest_partitions(
     con: duckdb.DuckDBPyConnection, table: str | None = None, period_type: str | None = None,
     period_keys: list[str] | None = None,
@@ -793,8 +799,7 @@ def digest_partitions(
         con.execute(f"DELETE FROM partition_digests WHERE table_name = ?{where}", [name, *params])
         con.execute(
             f"""INSERT INTO partition_digests ({_names(PARTITION_DIGEST_SCHEMA)})
-                SELECT ?, period_type, period_key, unit_code, unit_valid_from, count(*),
-                       (sum(h) % {2**64})::UBIGINT, bit_xor(h)
+                SELECT ?, period_type, period_key, unit_code, unit_valid_from, count(*), {_added_up("h", "h")}
                 FROM (SELECT period_type, period_key, unit_code, unit_valid_from,
                              hash({_names(TABLES[name])}) AS h
                       FROM "{name}" WHERE true{where})
@@ -875,8 +880,7 @@ class StoredTable:
             return {}
         group = _of_t(by)
         sql = (
-            f"SELECT {group + ',' if by else ''} sum(t.row_count) AS n, "
-            f"(sum(t.hash_sum) % {2**64})::UBIGINT AS s, bit_xor(t.hash_xor) AS x "
+            f"SELECT {group + ',' if by else ''} sum(t.row_count), {_added_up('t.hash_sum', 't.hash_xor')} "
             f"{self._from(by, keys, 'partition_digests')} WHERE t.table_name = '{self.table}'"
             f"{' GROUP BY ' + group if by else ''}"
         )
