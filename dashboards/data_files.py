@@ -277,6 +277,13 @@ def xlsx_bytes(
     )
 
 
+def workbooks(
+    periods: list[tuple[str, pl.DataFrame]], spec: TableSpec | None = None, labels: Mapping[str, Label] | None = None
+) -> list[bytes]:
+    """xlsx_bytes of each (period key, rows): one task of the second process."""
+    return [xlsx_bytes(rows, key, spec, labels=labels) for key, rows in periods]
+
+
 def workbook_recipe(period: pl.DataFrame, sheet_name: str, spec: TableSpec, csv: bytes | None = None) -> bytes:
     """`data/<table>-<key>.js`: what site.js (static/xlsx.js) needs to make, when the
     reader asks for it, the workbook xlsx_bytes would write: the parts of that

@@ -15,7 +15,7 @@ import polars as pl
 from pipelines import warehouse as wh
 from pipelines.drift import DriftInputs, apply_releases, store_files
 from pipelines.resources import mappings_dir
-from quality.suites import DOSSIER_BUCKET_ROWS, QualityResult, merge_results, validate_dossiers, warm_up
+from quality.suites import DOSSIER_BUCKET_ROWS, QualityResult, validate_dossier_parts, warm_up
 from transforms import aside
 from transforms.changes import affected_periods
 from transforms.periods import PERIOD_TYPES, covered_range, index_of, parse_key
@@ -263,10 +263,5 @@ def validate_stored_dossiers(con, bucket_rows: int = DOSSIER_BUCKET_ROWS) -> Qua
     total = wh.count_rows(con, "dossiers")
     buckets = max(1, -(-total // bucket_rows))
     _, as_of = wh.data_extent(con)
-    return merge_results([
-        validate_dossiers(
-            wh.dossier_bucket(con, buckets, i),
-            as_of=as_of,
-        )
-        for i in range(buckets)
-    ])
+    # each bucket read while the one before is checked in the second process
+    return validate_dossier_parts((wh.dossier_bucket(con, buckets, i) for i in range(buckets)), as_of=as_of)

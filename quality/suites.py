@@ -36,7 +36,9 @@ import threading  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from datetime import datetime  # noqa: E402
-from typing import Any, Sequence  # noqa: E402
+from collections import deque  # noqa: E402
+from concurrent.futures import Future  # noqa: E402
+from typing import Any, Callable, Iterable, Sequence  # noqa: E402
 
 import polars as pl  # noqa: E402
 
@@ -530,7 +532,21 @@ def validate_dossiers(
     buckets = -(-frame.height // bucket_rows)
     bucket = (pl.col("dossier_id").hash(seed=0) % buckets).alias("_bucket")
     parts = frame.with_columns(bucket).partition_by("_bucket", include_key=False, maintain_order=True)
-    return merge_results([_validate_dossiers(part, as_of=as_of) for part in parts])
+    return validate_dossier_parts(parts, as_of=as_of)
+
+
+def validate_dossier_parts(parts: Iterable[pl.DataFrame], *, as_of: datetime | None) -> QualityResult:
+    """The dossier suite over parts of one table (buckets of ids) as one. Each part's
+    suite runs in the second process while the next part is read: two parts in
+    flight at most, so memory holds two buckets, not the table."""
+    pending: deque[Callable[[], QualityResult]] = deque()
+    results = []
+    for part in parts:
+        pending.append(_submit_dossiers(part, as_of=as_of))
+        if len(pending) > 1:
+            results.append(pending.popleft()())
+    results += [finish() for finish in pending]
+    return merge_results(results)
 
 
 def merge_results(results: list[QualityResult]) -> QualityResult:
@@ -574,14 +590,29 @@ def _validate_dossiers(frame: pl.DataFrame, *, as_of: datetime | None = None) ->
     `failed_periods`: every week and month from the earliest to the latest event of a
     failing dossier (a pending one: up to `as_of`, default the latest event in
     `frame`), i.e. the scoreboards it may have landed in."""
+    return _submit_dossiers(frame, as_of=as_of)()
+
+
+def _submit_dossiers(frame: pl.DataFrame, *, as_of: datetime | None = None) -> Callable[[], QualityResult]:
+    """_validate_dossiers in two steps: the suite handed to the second process now; the
+    returned function waits for it and makes the result."""
     t0 = time.perf_counter()
     typed, missing = _typed(frame, DOSSIER_SCHEMA)
     if typed.height == 0:
         checks = [_missing_columns_check(missing), *_empty_outcomes(DOSSIER_RULES)]
-        return QualityResult("dossiers", not missing, checks, time.perf_counter() - t0)
+        empty = QualityResult("dossiers", not missing, checks, time.perf_counter() - t0)
+        return lambda: empty
     table = _dossier_table(typed)
     t1 = time.perf_counter()
-    runs = aside.run(run_suite, "dossiers", DOSSIER_RULES, table)
+    running = aside.submit(run_suite, "dossiers", DOSSIER_RULES, table)
+    del table
+    return functools.partial(_dossier_result, typed, missing, running, as_of, t0, t1)
+
+
+def _dossier_result(
+    typed: pl.DataFrame, missing: list[str], running: Future, as_of: datetime | None, t0: float, t1: float
+) -> QualityResult:
+    runs = running.result()
     gx_seconds = time.perf_counter() - t1
     checks, failing = _outcomes(runs, typed.get_column("dossier_id"))
     checks.insert(0, _missing_columns_check(missing))

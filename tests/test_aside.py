@@ -66,12 +66,17 @@ def test_the_dossier_suite_gives_the_same_outcomes_in_either_process():
         .otherwise("due_at")
     )
     here = _outcomes(validate_dossiers(batch))
+    # in buckets of ids (8 of them): each checked there while the next is cut here
+    here_in_buckets = _outcomes(validate_dossiers(batch, bucket_rows=5))
     aside.start()
     try:
         there = _outcomes(validate_dossiers(batch))
+        there_in_buckets = _outcomes(validate_dossiers(batch, bucket_rows=5))
     finally:
         aside.stop()
     assert there == here
+    assert there_in_buckets == here_in_buckets
+    assert here_in_buckets[0] == here[0] and here_in_buckets[2:] == here[2:]
     assert not here[0] and here[2] == [("month", "2024-01"), ("week", "2024-W02"), ("week", "2024-W03")]
 
 
@@ -219,3 +224,35 @@ def test_scoreboard_run_with_its_second_process_publishes_the_site_of_one_proces
     assert sorted(alone) == sorted(aside_) and len(alone) > 100
     assert [p for p in alone if alone[p] != aside_[p]] == []
     assert any(p.startswith("charts/") and p.endswith(".png") for p in alone)
+
+
+def test_the_scoreboard_workbooks_made_in_the_second_process_are_the_same_files(tmp_path, monkeypatch, caplog):
+    """A build of many workbooks (a first load, a backfill) makes them there, a few
+    periods a task; each is the file this process makes."""
+    from dashboards.pages import data as data_pages
+    from pipelines.cli import main
+
+    monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
+    monkeypatch.setenv("SCOREBOARD_DAGSTER_HOME", "")
+    monkeypatch.setattr(data_pages, "WORKBOOKS_AT_ONCE", 4)  # the example's 11 periods: 3 tasks
+    books = {}
+    for how in ("alone", "aside"):
+        root = tmp_path / how
+        (root / "landing").mkdir(parents=True)
+        (root / "landing" / "dossiers.csv").write_bytes((EXAMPLE / "dossiers.csv").read_bytes())
+        if how == "aside":
+            aside.start()
+        try:
+            with caplog.at_level(logging.INFO, logger="scoreboard"):
+                caplog.clear()
+                assert main(["run", "--landing", str(root / "landing"), "--warehouse", str(root / "w.duckdb"),
+                             "--site", str(root / "site"), "--registry", str(EXAMPLE / "units.csv")]) == 0
+            if how == "aside":
+                assert aside.started()  # (the tasks ran there: none broke the process)
+        finally:
+            aside.stop()
+        made = [r.getMessage() for r in caplog.records if "data scoreboard xlsx" in r.getMessage()]
+        expected = "11/11 files " if how == "alone" else "0/11 files (+3 made aside) "
+        assert len(made) == 1 and made[0].startswith(f"site: data scoreboard xlsx {expected}"), made
+        books[how] = {p.name: p.read_bytes() for p in sorted((root / "site" / "data").glob("scoreboard-*.xlsx"))}
+    assert len(books["alone"]) == 11 and books["aside"] == books["alone"]

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from dashboards.build import Data, Kind, Output, Read, Site, each
+from dashboards.build import Data, Kind, Later, Output, Read, Site, each
 from dashboards.groups import group_labels
 from dashboards.pages.common import INSIGHTS
 from dashboards.data_files import (
-    TABLES, csv_bytes, data_file_name, manifest_bytes, parquet_bytes, workbook_recipe, xlsx_bytes,
+    TABLES, csv_bytes, data_file_name, manifest_bytes, parquet_bytes, workbook_recipe, workbooks, xlsx_bytes,
 )
+from transforms import aside
 from transforms.schema import POINTS_PREFIX, MAX_POINTS_PREFIX, SCOREBOARD_COUNTS, SCOREBOARD_RANKS
 
 # the published scoreboard (schema.scoreboard_columns): its groups' columns are the profile's
@@ -38,6 +39,11 @@ DATA_CODE = (
 # many never close: docs/site-build.md)
 PERIODS_AT_ONCE = 16
 EVIDENCE_PERIODS_AT_ONCE = 4
+# The scoreboard's workbooks of a build that makes more than this many (a first load, a
+# backfill) are made in the second process while the other kinds render here, so many
+# periods a task (each about 15 ms of deflate and Polars). A new week's few are made
+# here on threads: the second process may still be drawing the week's charts.
+WORKBOOKS_AT_ONCE = 16
 ALL_GROUPS = "groups_all"  # fact: every group of the profile, for the workbook's legend
 
 
@@ -77,6 +83,9 @@ class PeriodFile(Kind):
         for o in batch:
             periods.setdefault(o.params["key"], []).append(o)
         cuts = {key: data.part("rows", (key,)) for key in periods}  # cut before the threads
+        if self.suffixes == ("xlsx",) and len(periods) > WORKBOOKS_AT_ONCE and aside.started():
+            yield from self._aside(periods, cuts, spec, labels)
+            return
 
         def make(key: str) -> list[tuple[Output, bytes]]:
             rows, out, csv = cuts[key], [], None
@@ -96,6 +105,16 @@ class PeriodFile(Kind):
 
         for made in each(make, list(periods)):
             yield from made
+
+    @staticmethod
+    def _aside(periods: dict[str, list[Output]], cuts: dict, spec, labels) -> Iterator[tuple[Output, Later]]:
+        """The workbooks, WORKBOOKS_AT_ONCE periods a task in the second process."""
+        keys = list(periods)
+        for i in range(0, len(keys), WORKBOOKS_AT_ONCE):
+            part = keys[i:i + WORKBOOKS_AT_ONCE]
+            made = aside.submit(workbooks, [(k, cuts[k]) for k in part], spec, labels)
+            outs = [o for k in part for o in periods[k]]
+            yield outs[0], Later(lambda m=made, outs=outs: [(o.path, b, o.key) for o, b in zip(outs, m.result())])
 
 
 class Manifest(Kind):
