@@ -6,6 +6,7 @@ import json
 import shutil
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -186,11 +187,21 @@ def ingest_landing(
         _warm_up_quality()
     room = _make_room(pending)
     done = 0
-    for batch in _batches(pending):
-        ingested = ingest_batch(batch, registry, now=now, mappings=vendors, aliases=aliases)
+    batches = list(_batches(pending))
+    ahead: Future | None = None
+    for k, batch in enumerate(batches):
+        if ahead is not None:
+            ingested = ahead.result()
+        else:
+            ingested = ingest_batch(batch, registry, now=now, mappings=vendors, aliases=aliases)
+        ahead = None
         if room and _largest(pending[done + len(batch):]) <= BATCH_BYTES:
             aside.start(warm_up)  # the large files are read: GX is imported while their rows are stored
             room = False
+        elif k + 1 < len(batches) and aside.started():
+            # the next batch is read in the second process while this one's rows are stored
+            # here (not just after it starts: it imports GX first, and reading here is quicker)
+            ahead = aside.submit(ingest_batch, batches[k + 1], registry, now=now, mappings=vendors, aliases=aliases)
         rows = []
         for (path, source, digest), result in zip(batch, ingested.results):
             rows.append(

@@ -256,3 +256,50 @@ def test_the_scoreboard_workbooks_made_in_the_second_process_are_the_same_files(
         assert len(made) == 1 and made[0].startswith(f"site: data scoreboard xlsx {expected}"), made
         books[how] = {p.name: p.read_bytes() for p in sorted((root / "site" / "data").glob("scoreboard-*.xlsx"))}
     assert len(books["alone"]) == 11 and books["aside"] == books["alone"]
+
+
+def test_batches_read_in_the_second_process_store_what_one_process_stores(tmp_path, monkeypatch):
+    """Many batches: each after the first is read there while the one before is stored
+    here. The warehouse holds the same rows, file accounting and quarantine as a run in
+    one process."""
+    from pipelines import cli, ingestion
+    from pipelines import warehouse as wh
+    from pipelines.resources import ScoreboardSettings, Warehouse
+
+    monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
+    monkeypatch.setenv("SCOREBOARD_DAGSTER_HOME", "")
+    monkeypatch.setattr(ingestion, "BATCH_FILES", 1)
+    header, *rows = (EXAMPLE / "dossiers.csv").read_text(encoding="utf-8").splitlines()
+    # four files of the example's rows, one with a row that cannot be read
+    parts = [rows[i::4] for i in range(4)]
+    parts[2] = parts[2] + ["WX-BAD,001,1.001776,2,10,,not a date,2024-01-10 00:00:00,,,,,,,,,,,"]
+    read_there: list[int] = []
+    submit = aside.submit
+    monkeypatch.setattr(aside, "submit", lambda fn, *a, **k: (
+        read_there.append(len(a[0])) if fn is ingestion.ingest_batch else None) or submit(fn, *a, **k))
+    tables = {}
+    for how in ("alone", "aside"):
+        root = tmp_path / how
+        (root / "landing").mkdir(parents=True)
+        for i, part in enumerate(parts):
+            (root / "landing" / f"part-{i}.csv").write_text("\n".join([header, *part]) + "\n", encoding="utf-8")
+        settings = ScoreboardSettings.from_env(landing_dir=str(root / "landing"), site_dir=str(root / "site"),
+                                               registry_path=str(EXAMPLE / "units.csv"))
+        warehouse = Warehouse(path=str(root / "w.duckdb"))
+        if how == "aside":
+            aside.start()
+            read_there.clear()
+        try:
+            cli.run_pipeline(settings, warehouse)
+        finally:
+            aside.stop()
+        with warehouse.connect() as con:
+            tables[how] = {
+                t: wh.read_table(con, f"SELECT * EXCLUDE (ingested_at) FROM {t} ORDER BY ALL")
+                if t == "ingested_files" else wh.read_table(con, f"SELECT * FROM {t} ORDER BY ALL")
+                for t in ("dossiers", "dossier_versions", "quarantine", "ingested_files")
+            }
+    assert read_there == [1, 1, 1]  # batches 2 to 4 (a file each), the first read here
+    assert tables["alone"]["dossiers"].height == 38 and tables["alone"]["quarantine"].height == 1
+    for name, frame in tables["alone"].items():
+        assert tables["aside"][name].equals(frame), name
