@@ -16,6 +16,7 @@ only those declared, so a key cannot forget an input.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
@@ -86,6 +87,11 @@ class Later:
     render, and returns the files to write, as (path, bytes, key), when the build ends."""
 
     work: Callable[[], list[tuple[str, bytes, str]]]
+
+    @classmethod
+    def files(cls, made: Future, outputs: list[Output]) -> Later:
+        """The files of `outputs`, in order, from a future of their bytes."""
+        return cls(lambda: [(o.path, data, o.key) for o, data in zip(outputs, made.result())])
 
 
 class Kind:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,7 +21,7 @@ from quality.suites import DOSSIER_BUCKET_ROWS, QualityResult, validate_dossier_
 from transforms import aside
 from transforms.changes import affected_periods
 from transforms.periods import PERIOD_TYPES, covered_range, index_of, parse_key
-from transforms.ingest import content_hash, ingest_batch
+from transforms.ingest import Batch, content_hash, ingest_batch
 from transforms.readers import load_mappings
 from transforms.units import load_registry
 
@@ -130,6 +131,31 @@ def _make_room(pending: list[tuple[Path, str, str]]) -> bool:
     return True
 
 
+def _read_batches(
+    pending: list[tuple[Path, str, str]], read: Callable[[list[tuple[Path, str, str]]], Batch]
+) -> Iterator[tuple[list[tuple[Path, str, str]], Batch]]:
+    """Each batch of `pending` with what reading it gave, in order. While the run stores
+    a batch, the second process, when it has nothing else to do, reads the next one.
+    It is let go while a file larger than a batch is read (_make_room), and started
+    again after; it then imports GX first, and meanwhile the batches are read here."""
+    room = _make_room(pending)
+    batches = list(_batches(pending))
+    ahead: Future | None = None
+    try:
+        for k, batch in enumerate(batches):
+            ingested = ahead.result() if ahead is not None else read(batch)
+            ahead = None
+            if room and _largest([item for later in batches[k + 1:] for item in later]) <= BATCH_BYTES:
+                aside.start(warm_up)  # the large files are read: GX is imported while their rows are stored
+                room = False
+            elif k + 1 < len(batches) and aside.started() and aside.idle():
+                ahead = aside.submit(read, batches[k + 1])
+            yield batch, ingested
+    finally:
+        if ahead is not None:  # the run stopped storing (an error): the read there ends first
+            ahead.exception()
+
+
 def _batches(pending: list[tuple[Path, str, str]]):
     """Files in groups small enough to hold in memory at once, large enough that the
     fixed cost of normalising is paid once per group, not once per file."""
@@ -185,23 +211,9 @@ def ingest_landing(
         pending.append((path, source, digest))
     if pending:
         _warm_up_quality()
-    room = _make_room(pending)
     done = 0
-    batches = list(_batches(pending))
-    ahead: Future | None = None
-    for k, batch in enumerate(batches):
-        if ahead is not None:
-            ingested = ahead.result()
-        else:
-            ingested = ingest_batch(batch, registry, now=now, mappings=vendors, aliases=aliases)
-        ahead = None
-        if room and _largest(pending[done + len(batch):]) <= BATCH_BYTES:
-            aside.start(warm_up)  # the large files are read: GX is imported while their rows are stored
-            room = False
-        elif k + 1 < len(batches) and aside.started():
-            # the next batch is read in the second process while this one's rows are stored
-            # here (not just after it starts: it imports GX first, and reading here is quicker)
-            ahead = aside.submit(ingest_batch, batches[k + 1], registry, now=now, mappings=vendors, aliases=aliases)
+    read = functools.partial(ingest_batch, registry=registry, now=now, mappings=vendors, aliases=aliases)
+    for batch, ingested in _read_batches(pending, read):
         rows = []
         for (path, source, digest), result in zip(batch, ingested.results):
             rows.append(

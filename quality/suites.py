@@ -536,14 +536,16 @@ def validate_dossiers(
 
 
 def validate_dossier_parts(parts: Iterable[pl.DataFrame], *, as_of: datetime | None) -> QualityResult:
-    """The dossier suite over parts of one table (buckets of ids) as one. Each part's
-    suite runs in the second process while the next part is read: two parts in
-    flight at most, so memory holds two buckets, not the table."""
+    """The dossier suite over parts of one table (buckets of ids) as one. With the
+    second process, each part's suite runs there while the next part is read here:
+    two parts in flight (here, each part and its checked table until its result is
+    back; there, one part's table), never the whole table. Without it, one at a time."""
+    keep = 1 if aside.started() else 0
     pending: deque[Callable[[], QualityResult]] = deque()
     results = []
     for part in parts:
         pending.append(_submit_dossiers(part, as_of=as_of))
-        if len(pending) > 1:
+        while len(pending) > keep:
             results.append(pending.popleft()())
     results += [finish() for finish in pending]
     return merge_results(results)
@@ -605,7 +607,6 @@ def _submit_dossiers(frame: pl.DataFrame, *, as_of: datetime | None = None) -> C
     table = _dossier_table(typed)
     t1 = time.perf_counter()
     running = aside.submit(run_suite, "dossiers", DOSSIER_RULES, table)
-    del table
     return functools.partial(_dossier_result, typed, missing, running, as_of, t0, t1)
 
 

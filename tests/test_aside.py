@@ -276,7 +276,8 @@ def test_batches_read_in_the_second_process_store_what_one_process_stores(tmp_pa
     read_there: list[int] = []
     submit = aside.submit
     monkeypatch.setattr(aside, "submit", lambda fn, *a, **k: (
-        read_there.append(len(a[0])) if fn is ingestion.ingest_batch else None) or submit(fn, *a, **k))
+        read_there.append(len(a[0])) if getattr(fn, "func", fn) is ingestion.ingest_batch else None)
+        or submit(fn, *a, **k))
     tables = {}
     for how in ("alone", "aside"):
         root = tmp_path / how
@@ -288,9 +289,12 @@ def test_batches_read_in_the_second_process_store_what_one_process_stores(tmp_pa
         warehouse = Warehouse(path=str(root / "w.duckdb"))
         if how == "aside":
             aside.start()
+            aside.run(_pid)  # up, and with nothing else to do when the first batch is read
             read_there.clear()
         try:
             cli.run_pipeline(settings, warehouse)
+            if how == "aside":
+                assert aside.started()  # (the reads ran there: none broke the process)
         finally:
             aside.stop()
         with warehouse.connect() as con:

@@ -89,6 +89,11 @@ def started() -> bool:
     return _POOL is not None
 
 
+def idle() -> bool:
+    """No task asked of the process is waiting for it or running there."""
+    return all(f.done() for f in list(_WORK))
+
+
 def stop(*, now: bool = False) -> None:
     """Let the process finish its tasks and end; `now`: end it at once, its tasks not
     done dropped (cancelled, or failed with BrokenProcessPool), to give its memory back."""

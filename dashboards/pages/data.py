@@ -41,8 +41,9 @@ PERIODS_AT_ONCE = 16
 EVIDENCE_PERIODS_AT_ONCE = 4
 # The scoreboard's workbooks of a build that makes more than this many (a first load, a
 # backfill) are made in the second process while the other kinds render here, so many
-# periods a task (each about 15 ms of deflate and Polars). A new week's few are made
-# here on threads: the second process may still be drawing the week's charts.
+# periods a task (each about 15 ms of Polars and deflate). A new week's few are made
+# here on threads: quicker than the trip, and the week's charts, asked for after
+# them, do not wait behind them there.
 WORKBOOKS_AT_ONCE = 16
 ALL_GROUPS = "groups_all"  # fact: every group of the profile, for the workbook's legend
 
@@ -114,7 +115,7 @@ class PeriodFile(Kind):
             part = keys[i:i + WORKBOOKS_AT_ONCE]
             made = aside.submit(workbooks, [(k, cuts[k]) for k in part], spec, labels)
             outs = [o for k in part for o in periods[k]]
-            yield outs[0], Later(lambda m=made, outs=outs: [(o.path, b, o.key) for o, b in zip(outs, m.result())])
+            yield outs[0], Later.files(made, outs)
 
 
 class Manifest(Kind):

@@ -88,7 +88,7 @@ class ChartImages(Kind):
             p = outs[0].params
             drawn = aside.submit(chart_files, p["spec"], p["vl"], p["locale"], p["scale"],
                                  [o.params["format"] for o in outs])
-            yield outs[0], Later(lambda d=drawn, outs=outs: [(o.path, b, o.key) for o, b in zip(outs, d.result())])
+            yield outs[0], Later.files(drawn, outs)
 
 
 KINDS = (ChartImages(),)
