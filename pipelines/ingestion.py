@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import threading
-import functools
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
