@@ -15,10 +15,11 @@ only those declared, so a key cannot forget an input.
 
 from __future__ import annotations
 
+import fnmatch
+import re
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
@@ -263,15 +264,23 @@ def each(work: Callable[[Any], Any], items: Sequence[Any], workers: int | None =
             yield pending.popleft().result()
 
 
-def output_key(site: Site, kind: Kind, output: Output, digests: Mapping[str, Mapping[tuple, str]]) -> str:
-    reads = []
+def kind_key(site: Site, kind: Kind) -> str:
+    """What every output of `kind` depends on alike: its code and template version, its
+    name, the facts it shows, and what it reads (tables, columns, partitioned by)."""
+    reads = [[name, read.table, read.projection(site.tables[read.table].columns), list(read.by)]
+             for name, read in sorted(kind.reads.items())]
+    return digest(code_version(kind.code), kind.name, {f: site.facts[f] for f in kind.facts}, reads)
+
+
+def output_key(kind_key: str, kind: Kind, output: Output, digests: Mapping[str, Mapping[tuple, str]]) -> str:
+    """`kind_key` with the output's own path, parameters and the digest of every
+    partition it reads."""
+    found = []
     for name, read in sorted(kind.reads.items()):
-        found = digests[name]
+        have = digests[name]
         keys = [()] if not read.by else output.rows.get(name, ())
-        reads.append([name, read.table, read.projection(site.tables[read.table].columns), list(read.by),
-                      [[list(k), found.get(tuple(k), EMPTY)] for k in keys]])
-    facts = {f: site.facts[f] for f in kind.facts}
-    return digest(code_version(kind.code), kind.name, output.path, output.params, facts, reads)
+        found.append([[list(k), have.get(tuple(k), EMPTY)] for k in keys])
+    return digest(kind_key, output.path, output.params, found)
 
 
 def run(site: Site, kinds: Sequence[Kind]) -> None:
@@ -289,8 +298,9 @@ def run(site: Site, kinds: Sequence[Kind]) -> None:
             for name, read in kind.reads.items()
         }
         stale = []
+        common = kind_key(site, kind)
         for o in outputs:
-            o.key = output_key(site, kind, o, digests)
+            o.key = output_key(common, kind, o, digests)
             site.keys[o.path] = o.key
             if not site.cache.fresh(o.path, o.key):
                 stale.append(o)
@@ -339,7 +349,8 @@ def _prune(site: Site, kind: Kind, keep: set[str]) -> None:
     """Remove the files `kind` owns that are not among its outputs now."""
     if not kind.owns:
         return
-    candidates = {rel for rel in site.cache.known if any(fnmatch(rel, g) for g in kind.owns)}
+    owned = re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in kind.owns))
+    candidates = {rel for rel in site.cache.known if owned.match(rel)}
     for pattern in kind.owns:
         candidates |= {p.relative_to(site.root).as_posix() for p in site.root.glob(pattern) if p.is_file()}
     for rel in sorted(candidates - keep):

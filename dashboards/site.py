@@ -90,25 +90,34 @@ def seed_site(previous_site: Path, site_dir: Path) -> int:
     link), so the previous build stays as it was. Copies where links are impossible.
     """
     previous_site = Path(previous_site).resolve()
-    site_dir = Path(site_dir)
     if not previous_site.is_dir():
         return 0
+    return _link_folder(str(previous_site), str(site_dir), top=True)
+
+
+def _link_folder(source: str, target: str, *, top: bool) -> int:
+    """seed_site for one folder and those under it: its files but the hidden ones
+    (the build's state at the top excepted), symbolic links and those already there."""
     n = 0
-    for src in sorted(previous_site.rglob("*")):
-        rel = src.relative_to(previous_site)
-        if not src.is_file() or src.is_symlink():
-            continue
-        if any(part.startswith(".") for part in rel.parts) and rel.as_posix() != STATE_FILE:
-            continue
-        dest = site_dir / rel
-        if dest.exists():
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(src, dest)
-        except OSError:
-            shutil.copy2(src, dest)
-        n += 1
+    made = os.path.isdir(target)
+    with os.scandir(source) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") and not (top and entry.name == STATE_FILE):
+                continue
+            dest = os.path.join(target, entry.name)
+            if entry.is_dir(follow_symlinks=False):
+                n += _link_folder(entry.path, dest, top=False)
+                continue
+            if not entry.is_file(follow_symlinks=False) or os.path.exists(dest):
+                continue
+            if not made:
+                os.makedirs(target, exist_ok=True)
+                made = True
+            try:
+                os.link(entry.path, dest)
+            except OSError:
+                shutil.copy2(entry.path, dest)
+            n += 1
     return n
 
 

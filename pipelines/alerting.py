@@ -13,9 +13,9 @@ release rebuilt and swapped at every publication (and deleted by `make clean`),
 while the warehouse is the one durable store, written in transactions by one
 writer; the outbox step runs in the same `duckdb_writer` pool as every writer.
 
-`site_pages` gives the publication what the site shows: alerts/<period>.html for
-every closed period with a digest and reconciliation/<month>.html for every
-imported portal file (dashboards/pages/alerts.py).
+`alert_pages` and `reconciliation_pages` give the publication what the site shows:
+alerts/<period>.html for every closed period with a digest and
+reconciliation/<month>.html for every imported portal file (dashboards/pages/alerts.py).
 """
 
 # (no `from __future__ import annotations`: Dagster reads the asset's context annotation)
@@ -262,25 +262,28 @@ def reconciliations(con, settings: ScoreboardSettings, scoreboard: pl.DataFrame,
     ]
 
 
-def site_pages(
-    con, settings: ScoreboardSettings, scoreboard: pl.DataFrame, profile: Profile, warnings: pl.DataFrame,
-    log: Callable[[str], None],
-) -> dict:
-    """What the site's alert and reconciliation pages show (build_site's `alerts` and
-    `reconciliations`): every closed period's digest, and each imported month's
-    comparison with the national portal."""
-    try:
-        rules = load_alert_config()["rules"]
-    except AlertConfigError as exc:
-        log(f"{exc}; the alert pages use the default rules")
-        rules = load_alert_config({})["rules"]
-    digests = pl.concat([
-        digest(scoreboard, t, None, profile=profile, rules=rules, warnings=warnings if t == "week" else None)
-        for t in ("week", "month")
-    ])
+def reconciliation_pages(con, settings: ScoreboardSettings, scoreboard: pl.DataFrame, profile: Profile,
+                         log: Callable[[str], None]) -> dict[str, dict]:
+    """What the site's reconciliation pages show (build_site's `reconciliations`): each
+    imported month's comparison with the national portal."""
     try:
         recs = reconciliations(con, settings, scoreboard, profile)
     except ReconcileError as exc:
         log(f"reconciliation pages not written: {exc}")
         recs = []
-    return {"alerts": digests, "reconciliations": {r.period_key: reconcile_page.page_context(r, profile) for r in recs}}
+    return {r.period_key: reconcile_page.page_context(r, profile) for r in recs}
+
+
+def alert_pages(scoreboard: pl.DataFrame, profile: Profile, warnings: pl.DataFrame,
+                log: Callable[[str], None]) -> pl.DataFrame:
+    """What the site's alert pages show (build_site's `alerts`): every closed period's
+    digest, under the alert rules in force."""
+    try:
+        rules = load_alert_config()["rules"]
+    except AlertConfigError as exc:
+        log(f"{exc}; the alert pages use the default rules")
+        rules = load_alert_config({})["rules"]
+    return pl.concat([
+        digest(scoreboard, t, None, profile=profile, rules=rules, warnings=warnings if t == "week" else None)
+        for t in ("week", "month")
+    ])

@@ -26,6 +26,7 @@ from pipelines.partitions import PARTITIONS  # noqa: E402
 from pipelines.resources import ScoreboardSettings, Warehouse, env_default, local_now  # noqa: E402
 from pipelines import warehouse as wh  # noqa: E402
 from pipelines.progress import Progress  # noqa: E402
+from transforms import aside  # noqa: E402
 from transforms.changes import contiguous_runs  # noqa: E402
 from transforms.periods import (  # noqa: E402
     HISTORY_START,
@@ -200,6 +201,7 @@ def run_pipeline(
     scored are those the new rows change and those never scored with this profile,
     registry and calendar; with a range, or as a backfill, every period in it."""
     started = time.monotonic()
+    aside.settle()  # what the imports made is not looked at again by every full collection
     if not settings.landing.is_dir():
         raise CliError(f"the landing folder {settings.landing} does not exist")
     if not Path(settings.registry_path).is_file():

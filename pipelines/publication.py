@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ import polars as pl
 from dashboards.site import build_site, seed_site
 from pipelines import approval, retention, revisions
 from pipelines import warehouse as wh
-from pipelines.alerting import site_pages
+from pipelines.alerting import alert_pages, reconciliation_pages
 from pipelines.resources import local_now
 from quality.completeness import freshness
 from quality.holds import held_batches, quality_frame
@@ -100,23 +101,29 @@ def unit_freshness(con) -> pl.DataFrame:
 def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Published:
     profile = settings.profile()
     scoreboard = wh.read_scoreboard(con, profile)
-    # read by the build partition by partition: the evidence alone is tens of millions of rows
-    tables = {name: wh.StoredTable(con, name) for name in ("weak_points", "bottlenecks", "what_if", "evidence")}
-    ingestion = wh.file_accounting(con)
-    quarantine = wh.quarantine_summary(con)
-    holds = wh.read_holds(con)
     # computed once, when their periods were scored
     warnings = wh.read_warnings(con)
-    fresh = unit_freshness(con)
-    at = local_now()
-    # what making this build public records: the versions of final periods, revisions
-    plan = revisions.plan(con, scoreboard, profile, at)
+    with ThreadPoolExecutor(max_workers=2) as beside:
+        # on threads while the rest is read (Polars, which runs without Python's lock):
+        # the final periods' digests, to find the revised ones (a CSV of every row), and
+        # the alert pages' digests of every closed period
+        digests = beside.submit(revisions.final_digests, scoreboard)
+        alerts = beside.submit(alert_pages, scoreboard, profile, warnings, log)
+        # read by the build partition by partition: the evidence alone is tens of millions of rows
+        tables = {name: wh.StoredTable(con, name) for name in ("weak_points", "bottlenecks", "what_if", "evidence")}
+        ingestion = wh.file_accounting(con)
+        quarantine = wh.quarantine_summary(con)
+        holds = wh.read_holds(con)
+        fresh = unit_freshness(con)
+        pages = {"reconciliations": reconciliation_pages(con, settings, scoreboard, profile, log)}
+        at = local_now()
+        # what making this build public records: the versions of final periods, revisions
+        plan = revisions.plan(con, scoreboard, profile, at, digests.result())
+        pages["alerts"] = alerts.result()
     manifest = build_manifest(con, settings, scoreboard, at)
     if settings.draft:
         manifest["draft"] = approval.draft_record(settings.site, plan)
     revised = revisions.for_site(con, plan)
-    # the alert digests and portal reconciliations the site shows
-    pages = site_pages(con, settings, scoreboard, profile, warnings, log)
 
     def build(folder: Path) -> None:
         # start from the current release: unchanged files are linked, not rebuilt

@@ -63,13 +63,23 @@ class Plan:
         return sorted(self.revisions["period_key"].unique().to_list())
 
 
-def plan(con, scoreboard: pl.DataFrame, profile: Profile, at: datetime) -> Plan:
-    """The versions, revisions and causes that making `scoreboard` public records."""
+def _final(scoreboard: pl.DataFrame) -> pl.DataFrame:
+    return scoreboard.filter(~pl.col("provisional").fill_null(False))
+
+
+def final_digests(scoreboard: pl.DataFrame) -> pl.DataFrame:
+    """The digest of each final period of `scoreboard` (transforms.revisions.period_digests)."""
+    return period_digests(_final(scoreboard))
+
+
+def plan(con, scoreboard: pl.DataFrame, profile: Profile, at: datetime, digests: pl.DataFrame | None = None) -> Plan:
+    """The versions, revisions and causes that making `scoreboard` public records
+    (`digests`: final_digests(scoreboard), when made already)."""
     schema = scoreboard_schema(profile)
-    final = scoreboard.filter(~pl.col("provisional").fill_null(False))
+    final = _final(scoreboard)
     latest = wh.published_versions(con).sort("version").group_by(PERIOD, maintain_order=True).last()
     periods = (
-        period_digests(final)
+        (final_digests(scoreboard) if digests is None else digests)
         .join(wh.scored_fingerprints(con), on=PERIOD, how="left")
         .join(latest.select(*PERIOD, "version", previous="digest", previous_fingerprint="config_fingerprint"),
               on=PERIOD, how="left")

@@ -58,6 +58,17 @@ def test_a_task_runs_in_the_second_process_once_started_and_here_otherwise(secon
     assert aside.run(_pid) == os.getpid()
 
 
+def _frozen() -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
+def test_what_the_second_process_loaded_first_is_set_aside_from_the_collector(second_process):
+    # its warm-up's imports (GX's, in a run) are not walked by every full collection
+    assert aside.run(_frozen) > 10_000
+
+
 def test_the_dossier_suite_gives_the_same_outcomes_in_either_process():
     dossiers = read_example_dossiers()
     # Phúc Xá's due dates a year early: five dossiers fail, three periods held

@@ -643,6 +643,27 @@ def test_the_vendored_bundle_is_the_one_the_installed_versions_want():
     assert valid_bundle(VENDORED_BUNDLE, bundle_tag()) is not None
 
 
+def test_a_release_is_seeded_with_links_to_the_visible_files_and_the_build_state(tmp_path):
+    from dashboards.cache import STATE_FILE
+    from dashboards.site import seed_site
+
+    previous, release = tmp_path / "r1", tmp_path / "r2"
+    for rel in ("index.html", "units/a.html", "data/evidence/2024-01/a.js", STATE_FILE, ".par-build.dirty",
+                "units/.a.html.123.tmp", ".hidden/x.html", f"units/{STATE_FILE}"):
+        (previous / rel).parent.mkdir(parents=True, exist_ok=True)
+        (previous / rel).write_text(rel)
+    (previous / "link.html").symlink_to(previous / "index.html")
+    (release / "units").mkdir(parents=True)
+    (release / "units" / "a.html").write_text("made already")
+
+    assert seed_site(previous, release) == 3
+    assert sorted(p.relative_to(release).as_posix() for p in release.rglob("*") if p.is_file()) == [
+        STATE_FILE, "data/evidence/2024-01/a.js", "index.html", "units/a.html"]
+    assert (release / "index.html").stat().st_ino == (previous / "index.html").stat().st_ino
+    assert (release / "units" / "a.html").read_text() == "made already"
+    assert seed_site(tmp_path / "none", tmp_path / "r3") == 0
+
+
 def test_seeded_release_reuses_files_and_leaves_the_previous_alone(scoreboard, site, tmp_path, monkeypatch):
     import dashboards.vega as vega
     from dashboards.site import seed_site

@@ -134,6 +134,27 @@ def test_a_new_warehouse_starts_at_the_latest_layout(tmp_path):
             assert columns(con, table) == list(schema), table
 
 
+def test_opening_a_current_warehouse_writes_nothing_until_the_view_changes(tmp_path, monkeypatch):
+    """A write at every connection made closing every connection a checkpoint (the
+    file_accounting view was replaced each time): a current file is left as it is."""
+    path = tmp_path / "w.duckdb"
+    with wh.connect(path):
+        pass
+    with wh.connect(path):  # the first opening after the view was made marks it
+        pass
+    before = path.read_bytes()
+    with wh.connect(path) as con:
+        assert con.execute("SELECT count(*) FROM file_accounting").fetchone() == (0,)
+    assert path.read_bytes() == before
+    assert not Path(f"{path}.wal").exists()
+
+    changed = wh.FILE_ACCOUNTING_SQL.replace("AS rows_accepted", "AS rows_accepted, 1 AS added")
+    monkeypatch.setattr(wh, "FILE_ACCOUNTING_SQL", changed)
+    with wh.connect(path) as con:
+        assert "added" in [c[0] for c in con.execute("SELECT * FROM file_accounting").description]
+    assert path.read_bytes() != before
+
+
 def test_a_newer_warehouse_is_refused(tmp_path):
     with wh.connect(tmp_path / "w.duckdb") as con:
         con.execute("INSERT INTO schema_version (version, description, applied_at) VALUES (99, 'future', now())")

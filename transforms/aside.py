@@ -48,15 +48,29 @@ def start(warm_up: Callable[[], Any] | None = None) -> None:
             # spawn, not fork: the run has Polars' and DuckDB's threads by the time this is asked
             pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                        initializer=_end_with, initargs=(os.getpid(),))
-            _asked(pool.submit(warm_up or _nothing))  # spawns the process now
+            _asked(pool.submit(_warm, warm_up))  # spawns the process now
         except OSError as exc:  # no semaphores (/dev/shm) or no process to be had
             log.warning("no second process (%s): all work runs in this one", exc)
             return
         _POOL = pool
 
 
-def _nothing() -> None:
-    return None
+def _warm(warm_up: Callable[[], Any] | None) -> None:
+    """In the process: the warm-up, then what it loaded set aside from the collector
+    (see `settle`)."""
+    if warm_up is not None:
+        warm_up()
+    settle()
+
+
+def settle() -> None:
+    """Python's collector walks every object it tracks in a full collection, modules,
+    classes and functions included: with Dagster, Polars and GX loaded, 0.3 to 1 s
+    each time, several times in a run. What a process loaded before its work is never
+    garbage: frozen, the collector leaves it alone (docs/benchmarks.md)."""
+    import gc
+
+    gc.freeze()
 
 
 def _end_with(parent: int) -> None:

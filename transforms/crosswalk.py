@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -96,9 +96,10 @@ def load_crosswalk(path: Path | str, registry: pl.DataFrame) -> pl.DataFrame:
         for col in ("old_valid_from", "new_valid_from"):
             if not r[col] or not _DATE.match(r[col]):
                 raise fail(f"{col} {r[col]!r} is not an ISO date")
-            dates[col] = pl.Series([r[col]]).str.to_date("%Y-%m-%d", strict=False).item()
-            if dates[col] is None:
-                raise fail(f"{col} {r[col]!r} is not a date")
+            try:
+                dates[col] = date.fromisoformat(r[col])
+            except ValueError:
+                raise fail(f"{col} {r[col]!r} is not a date") from None
         try:
             share = float(r["share"])
         except (TypeError, ValueError):
@@ -129,12 +130,28 @@ def load_crosswalk(path: Path | str, registry: pl.DataFrame) -> pl.DataFrame:
     return frame
 
 
-def _weighted_mean(col: str) -> pl.Expr:
+def _weight_parts(col: str) -> list[pl.Expr]:
+    """Per row, what `_weighted_mean` adds up for `col`: its weights by dossiers received
+    and by share (0 where `col` is null), and those weights times its value. Summed by
+    a plain group_by (a mean written with group-level conditions inside the aggregation
+    took 0.3 s for the city's 36,000 reconstructed rows)."""
     has = pl.col(col).is_not_null()
     by_received = pl.when(has).then(pl.col("share") * pl.col("received")).otherwise(0.0)
     by_share = pl.when(has).then(pl.col("share")).otherwise(0.0)
-    w = pl.when(by_received.sum() > 0).then(by_received).otherwise(by_share)
-    return pl.when(w.sum() > 0).then((w * pl.col(col).fill_null(0.0)).sum() / w.sum()).alias(col)
+    value = pl.col(col).fill_null(0.0)
+    return [by_received.alias(f"_r_{col}"), by_share.alias(f"_s_{col}"),
+            (by_received * value).alias(f"_rv_{col}"), (by_share * value).alias(f"_sv_{col}")]
+
+
+def _weighted_mean(col: str) -> pl.Expr:
+    """`col` over a group's predecessors, weighted by the dossiers they received (by
+    their shares where none received any), from the sums of `_weight_parts`."""
+    received, share = pl.col(f"_r_{col}"), pl.col(f"_s_{col}")
+    return (
+        pl.when(received > 0).then(pl.col(f"_rv_{col}") / received)
+        .when(share > 0).then(pl.col(f"_sv_{col}") / share)
+        .alias(col)
+    )
 
 
 def reconstruct(scoreboard: pl.DataFrame, crosswalk: pl.DataFrame) -> pl.DataFrame:
@@ -149,16 +166,22 @@ def reconstruct(scoreboard: pl.DataFrame, crosswalk: pl.DataFrame) -> pl.DataFra
         pl.col("new_code").alias("_new_code"), pl.col("new_valid_from").alias("_new_from"), "share",
     )
     own = scoreboard.select(pl.col("unit_code").alias("_new_code"), pl.col("unit_valid_from").alias("_new_from"), *keys)
+    # the predecessors' rows only, in the columns summed: the scoreboard is every period's
+    predecessors = scoreboard.join(links.select(unit).unique(), on=unit, how="semi").select(
+        *unit, *keys, *COUNT_COLUMNS, *MEAN_COLUMNS,
+    )
     recon = (
-        scoreboard.join(links, on=unit, how="inner")
+        predecessors.join(links, on=unit, how="inner")
         .filter(pl.col("period_start") < pl.col("_new_from"))
         .join(own, on=["_new_code", "_new_from", *keys], how="anti")
+        .with_columns(*[e for c in MEAN_COLUMNS for e in _weight_parts(c)])
         .group_by("_new_code", "_new_from", *keys)
         .agg(
             *[(pl.col(c).cast(pl.Float64) * pl.col("share")).sum().alias(c) for c in COUNT_COLUMNS],
-            *[_weighted_mean(c) for c in MEAN_COLUMNS],
+            *[pl.col(f"{p}_{c}").sum() for c in MEAN_COLUMNS for p in ("_r", "_s", "_rv", "_sv")],
             pl.len().cast(pl.Int64).alias("predecessors"),
         )
+        .with_columns(*[_weighted_mean(c) for c in MEAN_COLUMNS])
         .with_columns(
             pl.when(pl.col("timeliness_base") > 0)
             .then((pl.col("early") + pl.col("on_time")) / pl.col("timeliness_base"))
