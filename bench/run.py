@@ -323,6 +323,10 @@ def child(args) -> int:
         from pipelines.start import start_aside
 
         start_aside()  # as `scoreboard run` does, before it imports Dagster (pipelines/start.py)
+        import pipelines.cli  # noqa: F401  (and as it does once Dagster is imported)
+        from transforms import aside
+
+        aside.freeze_loaded()
     profiler = None
     if args.profile:
         import cProfile

@@ -272,15 +272,15 @@ def kind_key(site: Site, kind: Kind) -> str:
     return digest(code_version(kind.code), kind.name, {f: site.facts[f] for f in kind.facts}, reads)
 
 
-def output_key(kind_key: str, kind: Kind, output: Output, digests: Mapping[str, Mapping[tuple, str]]) -> str:
-    """`kind_key` with the output's own path, parameters and the digest of every
-    partition it reads."""
-    found = []
+def output_key(shared: str, kind: Kind, output: Output, digests: Mapping[str, Mapping[tuple, str]]) -> str:
+    """`shared` (the kind's `kind_key`) with the output's own path, parameters and the
+    digest of every partition it reads."""
+    partitions = []
     for name, read in sorted(kind.reads.items()):
-        have = digests[name]
+        of_read = digests[name]
         keys = [()] if not read.by else output.rows.get(name, ())
-        found.append([[list(k), have.get(tuple(k), EMPTY)] for k in keys])
-    return digest(kind_key, output.path, output.params, found)
+        partitions.append([[list(k), of_read.get(tuple(k), EMPTY)] for k in keys])
+    return digest(shared, output.path, output.params, partitions)
 
 
 def run(site: Site, kinds: Sequence[Kind]) -> None:
@@ -298,9 +298,9 @@ def run(site: Site, kinds: Sequence[Kind]) -> None:
             for name, read in kind.reads.items()
         }
         stale = []
-        common = kind_key(site, kind)
+        shared = kind_key(site, kind)
         for o in outputs:
-            o.key = output_key(common, kind, o, digests)
+            o.key = output_key(shared, kind, o, digests)
             site.keys[o.path] = o.key
             if not site.cache.fresh(o.path, o.key):
                 stale.append(o)

@@ -100,7 +100,11 @@ def _link_folder(source: str, target: str, *, top: bool) -> int:
     (the build's state at the top excepted), symbolic links and those already there."""
     n = 0
     made = os.path.isdir(target)
-    with os.scandir(source) as entries:
+    try:
+        entries = os.scandir(source)
+    except PermissionError:  # skipped, as a glob skips it
+        return 0
+    with entries:
         for entry in entries:
             if entry.name.startswith(".") and not (top and entry.name == STATE_FILE):
                 continue

@@ -201,7 +201,6 @@ def run_pipeline(
     scored are those the new rows change and those never scored with this profile,
     registry and calendar; with a range, or as a backfill, every period in it."""
     started = time.monotonic()
-    aside.settle()  # what the imports made is not looked at again by every full collection
     if not settings.landing.is_dir():
         raise CliError(f"the landing folder {settings.landing} does not exist")
     if not Path(settings.registry_path).is_file():
@@ -518,6 +517,7 @@ def _user_error(exc: BaseException) -> BaseException:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     show_progress()
+    aside.freeze_loaded()
     try:
         args.func(args)
     except KeyboardInterrupt:

@@ -383,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     assets.show_progress(f"%(asctime)s {args.province} %(message)s")
     from pipelines.cli import CliError
+    from transforms import aside
+
+    aside.freeze_loaded()
 
     try:
         if args.command == "release":

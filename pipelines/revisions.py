@@ -74,7 +74,7 @@ def final_digests(scoreboard: pl.DataFrame) -> pl.DataFrame:
 
 def plan(con, scoreboard: pl.DataFrame, profile: Profile, at: datetime, digests: pl.DataFrame | None = None) -> Plan:
     """The versions, revisions and causes that making `scoreboard` public records
-    (`digests`: final_digests(scoreboard), when made already)."""
+    (`digests`: final_digests of this very `scoreboard`, when made already)."""
     schema = scoreboard_schema(profile)
     final = _final(scoreboard)
     latest = wh.published_versions(con).sort("version").group_by(PERIOD, maintain_order=True).last()

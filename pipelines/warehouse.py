@@ -376,7 +376,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             )
         if found:  # whatever the steps changed, the stored digests are of the rows now
             digest_partitions(con)
-        con.execute(FILE_ACCOUNTING_SQL)
+        _ensure_file_accounting(con)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -384,10 +384,12 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _ensure_file_accounting(con: duckdb.DuckDBPyConnection) -> None:
-    """The file_accounting view as FILE_ACCOUNTING_SQL defines it now: replaced only
-    when its definition changed (the view's comment holds a hash of it). Replacing it
-    at every connection was a write, which made closing every connection a
-    checkpoint: about 45 ms each, at 1 M dossiers, 18 times in a run."""
+    """The file_accounting view as FILE_ACCOUNTING_SQL defines it now, replaced only
+    when that changed (the view's comment holds a hash of it): replacing it at every
+    connection was a write, and a write makes closing the file a checkpoint
+    (docs/benchmarks.md, "A new week's fixed costs"). In a DuckLake the layout is
+    prepared only when its version is not current (pipelines/lake.py): there a
+    change of FILE_ACCOUNTING_SQL needs a new layout version."""
     mark = hashlib.sha256(FILE_ACCOUNTING_SQL.encode()).hexdigest()[:16]
     found = con.execute(
         "SELECT comment FROM duckdb_views() WHERE view_name = 'file_accounting' "

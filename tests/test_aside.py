@@ -64,9 +64,39 @@ def _frozen() -> int:
     return gc.get_freeze_count()
 
 
-def test_what_the_second_process_loaded_first_is_set_aside_from_the_collector(second_process):
-    # its warm-up's imports (GX's, in a run) are not walked by every full collection
-    assert aside.run(_frozen) > 10_000
+_LOADED: list = []
+
+
+def _load_many() -> None:
+    _LOADED.extend({"n": i} for i in range(50_000))  # what a warm-up's imports leave
+
+
+def test_what_the_second_process_loaded_in_its_warm_up_is_set_aside_from_the_collector():
+    aside.start()
+    try:
+        bare = aside.run(_frozen)
+    finally:
+        aside.stop()
+    aside.start(_load_many)
+    try:
+        assert aside.run(_frozen) >= bare + 50_000
+    finally:
+        aside.stop()
+
+
+def test_a_command_freezes_what_it_loaded_once(monkeypatch, tmp_path):
+    import gc
+
+    from pipelines import cli
+
+    monkeypatch.setattr(aside, "_FROZEN", False)
+    gc.unfreeze()
+    assert cli.main(["run", "--landing", str(tmp_path / "none")]) == 1  # (no such folder: it stops there)
+    frozen = gc.get_freeze_count()
+    assert frozen > 10_000  # Dagster's and Polars' modules, classes and functions
+    made = [{"n": i} for i in range(20_000)]
+    aside.freeze_loaded()  # a second time: nothing more (a run's objects stay collectable)
+    assert gc.get_freeze_count() <= frozen and len(made) == 20_000
 
 
 def test_the_dossier_suite_gives_the_same_outcomes_in_either_process():

@@ -56,21 +56,30 @@ def start(warm_up: Callable[[], Any] | None = None) -> None:
 
 
 def _warm(warm_up: Callable[[], Any] | None) -> None:
-    """In the process: the warm-up, then what it loaded set aside from the collector
-    (see `settle`)."""
+    """In the process: the warm-up, then what it loaded set aside from the collector."""
     if warm_up is not None:
         warm_up()
-    settle()
+    freeze_loaded()
 
 
-def settle() -> None:
-    """Python's collector walks every object it tracks in a full collection, modules,
-    classes and functions included: with Dagster, Polars and GX loaded, 0.3 to 1 s
-    each time, several times in a run. What a process loaded before its work is never
-    garbage: frozen, the collector leaves it alone (docs/benchmarks.md)."""
+_FROZEN = False
+
+
+def freeze_loaded() -> None:
+    """Once per process, before its work: every object it holds now (the modules,
+    classes and functions of Dagster, Polars, GX) is set aside from Python's collector,
+    whose every full collection otherwise walks them all again (docs/benchmarks.md,
+    "A new week's fixed costs"). Frozen objects are never collected: called once, at
+    a command's start, what it freezes is what was imported, not a run's garbage (a
+    process that runs the pipeline many times, as the tests do, freezes once)."""
+    global _FROZEN
+    if _FROZEN:
+        return
     import gc
 
+    gc.collect()  # what is garbage already (little, after imports) is freed, not frozen
     gc.freeze()
+    _FROZEN = True
 
 
 def _end_with(parent: int) -> None:

@@ -132,24 +132,24 @@ def load_crosswalk(path: Path | str, registry: pl.DataFrame) -> pl.DataFrame:
 
 def _weight_parts(col: str) -> list[pl.Expr]:
     """Per row, what `_weighted_mean` adds up for `col`: its weights by dossiers received
-    and by share (0 where `col` is null), and those weights times its value. Summed by
-    a plain group_by (a mean written with group-level conditions inside the aggregation
-    took 0.3 s for the city's 36,000 reconstructed rows)."""
+    and by share (0 where `col` is null), and those weights times its value. Plain sums
+    in the group_by: conditions on group totals inside the aggregation made it the
+    slowest step of reconstructing (docs/benchmarks.md)."""
     has = pl.col(col).is_not_null()
     by_received = pl.when(has).then(pl.col("share") * pl.col("received")).otherwise(0.0)
     by_share = pl.when(has).then(pl.col("share")).otherwise(0.0)
     value = pl.col(col).fill_null(0.0)
-    return [by_received.alias(f"_r_{col}"), by_share.alias(f"_s_{col}"),
-            (by_received * value).alias(f"_rv_{col}"), (by_share * value).alias(f"_sv_{col}")]
+    return [by_received.alias(f"_w_received_{col}"), by_share.alias(f"_w_share_{col}"),
+            (by_received * value).alias(f"_by_received_{col}"), (by_share * value).alias(f"_by_share_{col}")]
 
 
 def _weighted_mean(col: str) -> pl.Expr:
     """`col` over a group's predecessors, weighted by the dossiers they received (by
     their shares where none received any), from the sums of `_weight_parts`."""
-    received, share = pl.col(f"_r_{col}"), pl.col(f"_s_{col}")
+    received, share = pl.col(f"_w_received_{col}"), pl.col(f"_w_share_{col}")
     return (
-        pl.when(received > 0).then(pl.col(f"_rv_{col}") / received)
-        .when(share > 0).then(pl.col(f"_sv_{col}") / share)
+        pl.when(received > 0).then(pl.col(f"_by_received_{col}") / received)
+        .when(share > 0).then(pl.col(f"_by_share_{col}") / share)
         .alias(col)
     )
 
@@ -178,7 +178,8 @@ def reconstruct(scoreboard: pl.DataFrame, crosswalk: pl.DataFrame) -> pl.DataFra
         .group_by("_new_code", "_new_from", *keys)
         .agg(
             *[(pl.col(c).cast(pl.Float64) * pl.col("share")).sum().alias(c) for c in COUNT_COLUMNS],
-            *[pl.col(f"{p}_{c}").sum() for c in MEAN_COLUMNS for p in ("_r", "_s", "_rv", "_sv")],
+            *[pl.col(f"{part}_{c}").sum() for c in MEAN_COLUMNS
+              for part in ("_w_received", "_w_share", "_by_received", "_by_share")],
             pl.len().cast(pl.Int64).alias("predecessors"),
         )
         .with_columns(*[_weighted_mean(c) for c in MEAN_COLUMNS])

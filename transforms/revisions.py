@@ -99,7 +99,7 @@ def _csv(frame: pl.DataFrame, header: bool = True) -> str:
     return frame.write_csv(include_header=header, float_precision=DIGITS, date_format="%Y-%m-%d", null_value="")
 
 
-def _period_csvs(table: pl.DataFrame, spans: pl.DataFrame) -> Iterator[tuple[str, str, bytes | memoryview]]:
+def _period_csvs(table: pl.DataFrame, spans: pl.DataFrame) -> Iterator[tuple[str, str, bytes]]:
     """Each period's rows as the bytes of the CSV `_csv` gives for them alone: written
     once for every period and cut at its lines' ends (a CSV row is one line unless a
     value holds a line break; then each period is written on its own)."""
