@@ -264,3 +264,18 @@ def test_without_a_crosswalk_the_new_unit_starts_at_the_reform(tmp_path):
     new = chart_data(tmp_path / "site" / "units" / f"{unit_slug('10001', NEW_FROM)}.html")
     assert new["charts"][0]["spec"] == "unit-score"
     assert [h["d"] for h in new["datasets"]["history"]] == ["2025-07-01", "2025-06-30"]
+
+
+def test_a_reconstructed_score_on_a_half_is_one_point_however_its_sum_was_ordered():
+    # the mean of 71.62 and 71.63: two orders of the same sum land either side of the half
+    from dashboards.pages.unit import history_json
+
+    below, above = 71.62499999999999, 71.62500000000001
+    rebuilt = pl.DataFrame({
+        "unit_code": ["1", "2"], "unit_valid_from": [NEW_FROM, NEW_FROM], "period_type": ["month", "month"],
+        "period_start": [date(2025, 6, 1)] * 2, "score": [below, above],
+    })
+    history = pl.DataFrame(schema={"unit_code": pl.Utf8, "unit_valid_from": pl.Date, "period_type": pl.Utf8,
+                                   "period_start": pl.Date, "ranked": pl.Boolean, "rank": pl.Int64, "score": pl.Float64})
+    points = {code: json.loads(text) for (code, _), (text, _, _) in history_json(history, rebuilt).items()}
+    assert points["1"] == points["2"] == [{"d": "2025-06-01", "r": None, "s": 71.63, "t": "month", "x": 1}]

@@ -35,6 +35,7 @@ from dashboards.pages.common import (
 from dashboards.pages.quality import HELD_COLUMNS, held_notes
 from dashboards.pages import revisions
 from transforms.insights import BOTTLENECK_SCHEMA, WEAK_POINT_SCHEMA, WHAT_IF_SCHEMA
+from transforms.score import round_score
 
 UNIT = ("unit_code", "unit_valid_from")
 DETAIL = (*UNIT, "period_key")
@@ -93,13 +94,16 @@ def history_bodies(history: pl.DataFrame) -> dict[tuple, list[dict]]:
 def history_json(history: pl.DataFrame, rebuilt: pl.DataFrame) -> dict[tuple, tuple[str, bool, bool]]:
     """Per unit: its chart data (`[{d, t, s, r}, …]`, months then weeks, oldest first;
     `x: 1` on a point reconstructed from the units before a reform), whether it has
-    reconstructed points and whether any point has a rank."""
+    reconstructed points and whether any point has a rank. A point's score is rounded
+    as the score that ranks (transforms.score.round_score): a reconstructed mean on a
+    half, as the mean of two scores often is, then gives one value however its sum
+    was ordered."""
     own = history.select(
         *UNIT, "period_type", "period_start",
         _j=pl.concat_str(
             pl.lit('{"d":"'), pl.col("period_start").dt.strftime("%Y-%m-%d"), pl.lit('","r":'),
             pl.when(pl.col("ranked")).then(pl.col("rank").cast(pl.Utf8)).fill_null(pl.lit("null")),
-            pl.lit(',"s":'), pl.col("score").round(2).cast(pl.Utf8).fill_null(pl.lit("null")),
+            pl.lit(',"s":'), round_score(pl.col("score")).cast(pl.Utf8).fill_null(pl.lit("null")),
             pl.lit(',"t":"'), pl.col("period_type"), pl.lit('"}'),
         ),
         _x=pl.lit(False), _r=(pl.col("ranked") & pl.col("rank").is_not_null()),
@@ -110,7 +114,7 @@ def history_json(history: pl.DataFrame, rebuilt: pl.DataFrame) -> dict[tuple, tu
             *UNIT, "period_type", "period_start",
             _j=pl.concat_str(
                 pl.lit('{"d":"'), pl.col("period_start").dt.strftime("%Y-%m-%d"), pl.lit('","r":null,"s":'),
-                pl.col("score").round(2).cast(pl.Utf8).fill_null(pl.lit("null")),
+                round_score(pl.col("score")).cast(pl.Utf8).fill_null(pl.lit("null")),
                 pl.lit(',"t":"'), pl.col("period_type"), pl.lit('","x":1}'),
             ),
             _x=pl.lit(True), _r=pl.lit(False),
