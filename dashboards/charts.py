@@ -17,6 +17,7 @@ import altair as alt
 import polars as pl
 
 from dashboards.i18n import BANDS, COLUMNS, LEVEL_ORDER, NO_BAND, UI, Label, band_label, level_label
+from transforms.score import ranked_score
 
 # d3-format locale for Vietnamese numbers (1.234,5), given to vega-embed.
 VI_FORMAT_LOCALE = {"decimal": ",", "thousands": ".", "grouping": [3], "currency": ["", " ₫"]}
@@ -80,7 +81,7 @@ def level_trend(months: pl.DataFrame, level: str) -> list[dict[str, Any]]:
         {
             "unit": f"{name} ({code})",
             "month": start.isoformat(),
-            "score": round(score, 2),
+            "score": ranked_score(score),
         }
         for code, name, _key, start, score in d.iter_rows()
     ]

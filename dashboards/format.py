@@ -2,8 +2,10 @@
 
 Pages write `89,2 %`, `1.234,5` and `12/02/2024`; the data files keep the
 machine forms (dots, fractions, ISO dates). Rounding is half away from zero on
-the decimal form of the float (as DuckDB's `round`, which ranks the scores),
-so a score of 89.99999999999999 shows as `90,00` and sits in Xuất sắc.
+the decimal form of the float. A score is shown as the 2-decimal value it ranks
+and bands on (`transforms.score.round_score`, DuckDB's `round`): 89.99999999999999
+shows as `90,00` and sits in Xuất sắc, and 77.475 (a double just below 77.475,
+which DuckDB rounds down) shows as `77,47`, the score it ranks on, not `77,48`.
 
 Two forms of the same rule: `fmt_*` for one value (a sentence, a heading) and
 the expressions `num`, `integer`, `pct`, `signed`, `date` for a whole column
@@ -22,6 +24,7 @@ from typing import Mapping
 import polars as pl
 
 from dashboards.i18n import MONTHS_EN, UI
+from transforms.score import ranked_score, round_score
 
 NA = "—"  # shown for a null (not applicable) value
 
@@ -99,7 +102,7 @@ def fmt_pct(x: float | None, digits: int = 1, *, na: str = NA) -> str:
 
 def fmt_score(x: float | None, *, na: str = NA) -> str:
     """A score with the 2 decimals it is ranked on."""
-    return fmt_num(x, 2, na=na)
+    return fmt_num(ranked_score(x), 2, na=na)
 
 
 def fmt_date(d: dt.date | dt.datetime | str | None, *, na: str = NA) -> str:
@@ -206,14 +209,16 @@ def signed_text(x: float | None, digits: int = 1) -> str:
 @dataclass(frozen=True)
 class Fmt:
     """How a column is written on pages: `num` (`digits` decimals), `int`, `pct`
-    (a fraction as `89,2 %`), `signed` (`+6,6`), `date` (`dd/mm/yyyy`)."""
+    (a fraction as `89,2 %`), `signed` (`+6,6`), `date` (`dd/mm/yyyy`), `score` (the
+    2 decimals it ranks on, as `fmt_score`: `SCORE`)."""
 
     kind: str
     digits: int = 0
     na: str = NA
 
 
-NUM_KINDS = ("num", "pct", "signed")
+NUM_KINDS = ("num", "pct", "signed", "score")
+SCORE = Fmt("score", 2)
 
 
 def _exact_scaled(x: float, digits: int, shift: int) -> int:
@@ -245,6 +250,8 @@ def texts(frame: pl.DataFrame, columns: Mapping[str, tuple[str, Fmt]]) -> pl.Dat
     unknown = {f.kind for _c, f in columns.values()} - {*NUM_KINDS, "int", "date"}
     if unknown:
         raise ValueError(f"unknown format kinds {sorted(unknown)}")
+    if any(f.kind == "score" and f != SCORE for _c, f in columns.values()):
+        raise ValueError("a score is written with SCORE, the 2 decimals it ranks on")
     out_cols: dict[str, pl.Series] = {}
     numeric = {o: (c, f) for o, (c, f) in columns.items() if f.kind in NUM_KINDS}
     if numeric:
@@ -263,12 +270,17 @@ def texts(frame: pl.DataFrame, columns: Mapping[str, tuple[str, Fmt]]) -> pl.Dat
     return pl.DataFrame([out_cols[o].alias(o) for o in columns])
 
 
+def _source(column: str, f: Fmt) -> pl.Expr:
+    value = pl.col(column).cast(pl.Float64)
+    return round_score(value) if f.kind == "score" else value
+
+
 def _numbers(frame: pl.DataFrame, columns: Mapping[str, tuple[str, Fmt]]) -> dict[str, pl.Series]:
     scale = {o: 10.0 ** (f.digits + (2 if f.kind == "pct" else 0)) for o, (_c, f) in columns.items()}
     # stage 1: the scaled value, whether it is shown at all, and whether it lies near a tie
     stage = frame.select(
-        *[(pl.col(c).cast(pl.Float64) * scale[o]).alias(f"y{o}") for o, (c, _f) in columns.items()],
-        *[pl.col(c).cast(pl.Float64).alias(f"x{o}") for o, (c, _f) in columns.items()],
+        *[(_source(c, f) * scale[o]).alias(f"y{o}") for o, (c, f) in columns.items()],
+        *[_source(c, f).alias(f"x{o}") for o, (c, f) in columns.items()],
     )
     stage = stage.with_columns(
         *[(pl.col(f"y{o}").is_null() | ~pl.col(f"y{o}").is_finite()).alias(f"bad{o}") for o in columns],

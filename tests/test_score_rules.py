@@ -12,7 +12,7 @@ from transforms.periods import index_of, make_periods
 from transforms.profile import load_profile
 from tests.helpers import DEFAULT_PROFILE_PATH
 from transforms.schema import DOSSIER_SCHEMA, UNIT_SCHEMA
-from transforms.score import round_score, score_periods
+from transforms.score import ranked_score, round_score, score_periods
 
 OLD = date(2008, 8, 1)
 
@@ -181,6 +181,29 @@ def test_round_score_is_half_away_from_zero_like_duckdb():
     ours = pl.DataFrame({"s": values}).select(round_score(pl.col("s")))["s"].to_list()
     theirs = [duckdb.sql(f"SELECT round(round({v!r}::DOUBLE, 9), 2)").fetchall()[0][0] for v in values]
     assert ours == theirs
+
+
+def test_one_score_rounds_as_a_column_of_scores_and_as_duckdb():
+    """ranked_score (a sentence's or a chart point's score) is round_score for one value:
+    on every tie of a 3-decimal grid, on means of two 2-decimal scores (where halves
+    are common) and on their float neighbours, where a decimal rounding would differ."""
+    import math
+    import random
+
+    import duckdb
+
+    rnd = random.Random(14)
+    values = [k / 1000 for k in range(100_001)] + [-77.475, 0.0, 100.0]
+    values += [(rnd.randint(0, 10_000) + rnd.randint(0, 10_000)) / 200 for _ in range(20_000)]
+    values += [math.nextafter(v, 200.0) for v in values[::7]] + [math.nextafter(v, -200.0) for v in values[::7]]
+    column = pl.DataFrame({"s": values}).select(round_score(pl.col("s")))["s"].to_list()
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT unnest(?::DOUBLE[]) AS s", [values])
+    duck = [r[0] for r in con.execute("SELECT round(round(s, 9), 2) FROM t").fetchall()]
+    ours = [ranked_score(v) for v in values]
+    assert ours == column == duck
+    assert ranked_score(77.475) == 77.47 and ranked_score(81.32499999999999) == 81.33
+    assert ranked_score(None) is None and math.isnan(ranked_score(float("nan")))
 
 
 def test_scores_equal_but_for_float_error_round_and_rank_alike():

@@ -1066,3 +1066,27 @@ def test_an_ended_unit_page_details_its_last_month_with_data(scoreboard, tmp_pat
     # the March row is still in its history
     data = json.loads(parse(tmp_path / "units" / "001-2008-08-01.html").inline_scripts[0])
     assert any(h["d"] == "2024-03-01" for h in data["datasets"]["history"])
+
+
+def test_a_score_shows_the_two_decimals_it_ranks_on(scoreboard, tmp_path):
+    """77.475 is a double just below 77.475: it ranks as 77.47 (DuckDB's round), and
+    81.32499999999999 ranks as 81.33 (scoreboard.md). Every page shows those digits,
+    not the float's decimal form rounded again (77,48 and 81,32)."""
+    from dashboards.format import SCORE, texts
+
+    edge = {"001": 77.475, "002": 81.32499999999999}
+    frame = scoreboard.with_columns(
+        score=pl.when(pl.col("period_key").is_in(["2024-W02", "2024-01"]) & pl.col("unit_code").is_in(list(edge)))
+        .then(pl.col("unit_code").replace_strict(edge, default=None, return_dtype=pl.Float64))
+        .otherwise("score")
+    )
+    assert [fmt_score(v) for v in edge.values()] == ["77,47", "81,33"]
+    column = texts(pl.DataFrame({"s": [*edge.values(), None]}), {"t": ("s", SCORE)})["t"].to_list()
+    assert column == ["77,47", "81,33", "—"]
+    build_site(tmp_path, frame, profile=DEFAULT_PROFILE, manifest=MANIFEST)
+    week = read(tmp_path / "periods" / "2024-W02.html")
+    assert "<td>77,47</td>" in week and "<td>81,33</td>" in week
+    assert "77,48" not in week and "81,32" not in week
+    trend = json.loads(parse(tmp_path / "index.html").inline_scripts[0])["datasets"]["trend"]
+    january = {r["unit"].rsplit(" (", 1)[1][:-1]: r["score"] for r in trend if r["month"] == "2024-01-01"}
+    assert january["001"] == 77.47 and january["002"] == 81.33

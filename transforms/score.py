@@ -10,6 +10,7 @@ are its communes' added to its own after grouping, never a copy of their dossier
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,6 +47,24 @@ def round_score(expr: pl.Expr, decimals: int = 2) -> pl.Expr:
     # Polars' own rounding kernel: a hand-written (x * f).round() / f chain is
     # re-associated by the optimiser and differs from DuckDB (1.005 -> 1.01).
     return expr.round(9, mode="half_away_from_zero").round(decimals, mode="half_away_from_zero")
+
+
+def _round_scaled(x: float, decimals: int) -> float:
+    # Polars' kernel: scale by 10**decimals, round the product half away from zero
+    # (exactly, as Rust's f64::round), scale back; a - floor(a) is exact for any double.
+    scale = 10.0**decimals
+    a = abs(x * scale)
+    whole = math.floor(a)
+    return math.copysign(whole + 1.0 if a - whole >= 0.5 else whole, x) / scale
+
+
+def ranked_score(x: float | None, decimals: int = 2) -> float | None:
+    """`round_score` for one value (a sentence, a chart point): the 2-decimal score a unit
+    ranks on, so a page never shows 77,48 for a score that ranks as 77.47.
+    tests/test_score_rules.py holds it equal to `round_score` and DuckDB."""
+    if x is None or not math.isfinite(x):
+        return x
+    return _round_scaled(_round_scaled(float(x), 9), decimals)
 
 
 def parent_links(units: pl.DataFrame) -> pl.DataFrame:

@@ -11,7 +11,7 @@ import polars as pl
 from dashboards import charts as charts_mod
 from dashboards import html
 from dashboards.build import Data, Kind, Output, Read, Site
-from dashboards.format import Fmt, texts
+from dashboards.format import SCORE, Fmt, texts
 from dashboards.html import Head
 from dashboards.i18n import BANDS, COLUMNS, INDICATORS, LEVELS, UI, WARNING_KINDS, Label
 from dashboards.pages.common import chart_json, figure, fmt_lab, level_rank, page, plabel, with_labels
@@ -82,7 +82,7 @@ def crossings(now: pl.DataFrame, before: pl.DataFrame, now_key: tuple[str, str],
     j = j.with_columns(_up=(rank_now < rank_before).fill_null(False), _lv=level_rank()).sort(
         [pl.col("_lv"), ~pl.col("_up"), pl.col("unit_name").fill_null(""), pl.col("unit_code").fill_null("")]
     )
-    j = pl.concat([j, texts(j, {"_t_before": ("score_before", Fmt("num", 2)), "_t_score": ("score", Fmt("num", 2))})],
+    j = pl.concat([j, texts(j, {"_t_before": ("score_before", SCORE), "_t_score": ("score", SCORE)})],
                   how="horizontal")
     head = [Head(COLUMNS["unit_name"], "text"), Head(COLUMNS["level"], "text"), Head(UI["band_before"]),
             Head(UI["band_now"]), Head(UI["direction"], "text"), Head(UI["score_before"]), Head(COLUMNS["score"])]

@@ -13,7 +13,7 @@ import polars as pl
 from markupsafe import Markup
 
 from dashboards import html
-from dashboards.format import Fmt, fmt_date, fmt_num, period_label, period_short_label, texts
+from dashboards.format import SCORE, Fmt, fmt_date, fmt_num, period_label, period_short_label, texts
 from dashboards.groups import Group
 from dashboards.html import Head
 from dashboards.i18n import COLUMNS, LEVEL_ORDER, PEER_GROUPS, UI, Label, level_label, peer_group_label
@@ -247,7 +247,7 @@ def formats(columns: Iterable[str], groups: tuple[Group, ...]) -> dict[str, tupl
     out = {}
     for c in columns:
         if c == "score":
-            out[c] = Fmt("num", 2)
+            out[c] = SCORE
         elif c in RATE_COLUMNS:
             out[c] = Fmt("pct", 1)
         elif c in group_cols or c == "avg_working_days":

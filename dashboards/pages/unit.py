@@ -22,7 +22,7 @@ from markupsafe import Markup
 from dashboards import html
 from dashboards.build import Data, Kind, Output, Read, Site
 from dashboards.charts import VI_FORMAT_LOCALE
-from dashboards.format import Fmt, fmt_date, fmt_int, fmt_rank_change, fmt_score, rank_change_text, texts
+from dashboards.format import SCORE, Fmt, fmt_date, fmt_int, fmt_rank_change, fmt_score, rank_change_text, texts
 from dashboards.html import Head
 from dashboards.i18n import BAND_BY_VI, COLUMNS, INDICATORS, INSIGHT_COLUMNS, NO_BAND, UI, Label
 from dashboards.pages.city import WARNING_READ, early_warning_table
@@ -68,7 +68,7 @@ def history_bodies(history: pl.DataFrame) -> dict[tuple, list[dict]]:
                        _count=pl.len().over([*UNIT, "period_type"]))
     h = h.filter((pl.col("period_type") != "week") | (pl.col("_i") < HISTORY_WEEKS))
     short = {f"{t}\0{k}": html.t(pshort(t, k)) for t, k in h.select("period_type", "period_key").unique().iter_rows()}
-    spec = {"_t_score": ("score", Fmt("num", 2)), "_t_rank": ("rank", Fmt("int"))}
+    spec = {"_t_score": ("score", SCORE), "_t_rank": ("rank", Fmt("int"))}
     spec.update({f"_t_{c}": (c, Fmt("int")) for c in ("received", "overdue", "pending_overdue")})
     h = pl.concat([h, texts(h, spec)], how="horizontal")
     link = html.th_link(
