@@ -18,11 +18,12 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import polars as pl
 
 from dashboards.i18n import COLUMNS, INSIGHT_COLUMNS, LEVEL_ORDER, Label
+from transforms.csv_cut import cut_csv
 from transforms.periods import PERIOD_TYPES
 from transforms.evidence import EVIDENCE_ORDER, EVIDENCE_SCHEMA
 from transforms.insights import BOTTLENECK_SCHEMA, WEAK_POINT_SCHEMA, WHAT_IF_SCHEMA
@@ -199,9 +200,23 @@ def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
 def csv_bytes(period: pl.DataFrame) -> bytes:
     """UTF-8 with BOM; ISO dates and times (`2024-01-31 17:00:00`), true/false,
     full-precision floats, empty nulls."""
+    return _write_csv(neutralise_formulas(period), True)
+
+
+def csv_texts(parts: Sequence[pl.DataFrame]) -> list[bytes]:
+    """`csv_bytes` of each of `parts` (frames of one schema: a table's periods or units),
+    from one write of them all (transforms.csv_cut): the same bytes."""
+    if len(parts) <= 1:
+        return [csv_bytes(p) for p in parts]
+    whole = neutralise_formulas(pl.concat(parts, rechunk=False))
+    return cut_csv(whole, [p.height for p in parts], _write_csv)
+
+
+def _write_csv(frame: pl.DataFrame, header: bool) -> bytes:
     buf = io.BytesIO()
-    neutralise_formulas(period).write_csv(
-        buf, include_bom=True, null_value="", date_format="%Y-%m-%d", datetime_format="%Y-%m-%d %H:%M:%S"
+    frame.write_csv(
+        buf, include_header=header, include_bom=header, null_value="", date_format="%Y-%m-%d",
+        datetime_format="%Y-%m-%d %H:%M:%S",
     )
     return buf.getvalue()
 

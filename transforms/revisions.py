@@ -11,15 +11,14 @@ Pure Polars; pipelines/revisions.py keeps the published versions in the warehous
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
 import polars as pl
 
 from transforms.changes import period_span
 from transforms.classify import classify
+from transforms.csv_cut import cut_csv
 from transforms.periods import EPOCH_MONDAY, PERIOD_TYPES, key_expr
 from transforms.schema import level_order, scoreboard_columns
 
@@ -90,31 +89,14 @@ def period_digests(final: pl.DataFrame) -> pl.DataFrame:
     spans = ordered.select("period_type", "period_key").with_row_index("_i").group_by(
         "period_type", "period_key", maintain_order=True
     ).agg(_start=pl.col("_i").first(), _n=pl.len())
+    texts = cut_csv(table, spans["_n"].to_list(), _csv)
     rows = [(period_type, period_key, hashlib.sha256(text).hexdigest()[:32])
-            for period_type, period_key, text in _period_csvs(table, spans)]
+            for (period_type, period_key), text in zip(spans.select("period_type", "period_key").iter_rows(), texts)]
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def _csv(frame: pl.DataFrame, header: bool = True) -> str:
-    return frame.write_csv(include_header=header, float_precision=DIGITS, date_format="%Y-%m-%d", null_value="")
-
-
-def _period_csvs(table: pl.DataFrame, spans: pl.DataFrame) -> Iterator[tuple[str, str, bytes]]:
-    """Each period's rows as the bytes of the CSV `_csv` gives for them alone: written
-    once for every period and cut at its lines' ends (a CSV row is one line unless a
-    value holds a line break; then each period is written on its own)."""
-    texts = [c for c, t in table.schema.items() if t == pl.Utf8]
-    broken = texts and table.select(pl.any_horizontal(pl.col(texts).str.contains("[\r\n]")).any()).item()
-    if broken:
-        for period_type, period_key, start, n in spans.iter_rows():
-            yield period_type, period_key, _csv(table.slice(start, n)).encode()
-        return
-    header = _csv(table.clear()).encode()
-    body = _csv(table, header=False).encode()
-    ends = np.flatnonzero(np.frombuffer(body, dtype=np.uint8) == ord("\n")) + 1  # where each row's line ends
-    view = memoryview(body)
-    for period_type, period_key, start, n in spans.iter_rows():
-        yield period_type, period_key, header + view[ends[start - 1] if start else 0:ends[start + n - 1]]
+def _csv(frame: pl.DataFrame, header: bool = True) -> bytes:
+    return frame.write_csv(include_header=header, float_precision=DIGITS, date_format="%Y-%m-%d", null_value="").encode()
 
 
 def unit_changes(before: pl.DataFrame, after: pl.DataFrame, *, version: int, at: datetime) -> pl.DataFrame:

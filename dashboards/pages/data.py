@@ -20,7 +20,7 @@ from dashboards.build import Data, Kind, Later, Output, Read, Site, each
 from dashboards.groups import group_labels
 from dashboards.pages.common import INSIGHTS
 from dashboards.data_files import (
-    TABLES, csv_bytes, data_file_name, manifest_bytes, parquet_bytes, workbook_recipe, workbooks, xlsx_bytes,
+    TABLES, csv_texts, data_file_name, manifest_bytes, parquet_bytes, workbook_recipe, workbooks, xlsx_bytes,
 )
 from transforms import aside
 from transforms.schema import POINTS_PREFIX, MAX_POINTS_PREFIX, SCOREBOARD_COUNTS, SCOREBOARD_RANKS
@@ -87,13 +87,12 @@ class PeriodFile(Kind):
         if self.suffixes == ("xlsx",) and len(periods) > WORKBOOKS_AT_ONCE and aside.started():
             yield from self._aside(periods, cuts, spec, labels)
             return
+        csvs = dict(zip(cuts, csv_texts(list(cuts.values())))) if {"csv", "js"} & set(self.suffixes) else {}
 
         def make(key: str) -> list[tuple[Output, bytes]]:
-            rows, out, csv = cuts[key], [], None
+            rows, out, csv = cuts[key], [], csvs.get(key)
             for o in periods[key]:
                 suffix = o.params["suffix"]
-                if suffix in ("csv", "js") and csv is None:
-                    csv = csv_bytes(rows)
                 if suffix == "csv":
                     out.append((o, csv))
                 elif suffix == "parquet":

@@ -21,7 +21,7 @@ from typing import Iterator
 import polars as pl
 
 from dashboards.build import Data, Kind, Output, Read, Site, each, partitions
-from dashboards.data_files import TABLES, csv_bytes, workbook_recipe
+from dashboards.data_files import TABLES, csv_texts, workbook_recipe
 from dashboards.format import fmt_int
 from dashboards.i18n import COLUMNS, INSIGHT_COLUMNS, UI
 from dashboards.pages.common import fmt_lab
@@ -64,13 +64,14 @@ class UnitEvidence(Kind):
 
     def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, bytes]]:
         spec = TABLES["evidence"]
-        cuts = [(o, data.part("rows", o.rows["rows"][0])) for o in batch]  # cut before the threads
+        cuts = [data.part("rows", o.rows["rows"][0]) for o in batch]  # cut before the threads
+        csvs = csv_texts(cuts)
 
-        def make(item: tuple[Output, pl.DataFrame]) -> tuple[Output, bytes]:
-            o, rows = item
-            return o, workbook_recipe(rows, o.params["key"], spec, csv_bytes(rows))
+        def make(item: tuple[Output, pl.DataFrame, bytes]) -> tuple[Output, bytes]:
+            o, rows, csv = item
+            return o, workbook_recipe(rows, o.params["key"], spec, csv)
 
-        yield from each(make, cuts)
+        yield from each(make, list(zip(batch, cuts, csvs)))
 
 
 def section(detail: dict, key: str, slug: str, published) -> dict | None:
