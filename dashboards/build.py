@@ -129,6 +129,15 @@ class Site:
         self.seconds: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
         self.rendered: dict[str, int] = {}
+        self._partitions: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
+
+    def partitions_of(self, name: str, by: Sequence[str]) -> pl.DataFrame:
+        """The distinct values of `by` in the held table `name`, found once a build (every
+        kind that reads it by `by` asks whether it wants them all)."""
+        key = (name, tuple(by))
+        if key not in self._partitions:
+            self._partitions[key] = self.tables[name].select(by).unique()
+        return self._partitions[key]
 
     def table(self, name: str) -> pl.DataFrame | Source:
         return self.tables[name]
@@ -147,7 +156,7 @@ class Site:
         if not read.by:
             h = frame.select(cols).hash_rows(seed=7) if frame.height else pl.Series([], dtype=pl.UInt64)
             return {(): digest(repr(frame.select(cols).schema), h.to_numpy().tobytes()) if frame.height else EMPTY}
-        part = _only(frame, read.by, keys)
+        part = _only(frame, read.by, keys, self.partitions_of(read.table, read.by))
         if part.height == 0:
             return {}
         hashed = part.select(*read.by, _h=part.select(cols).hash_rows(seed=7)).group_by(
@@ -175,14 +184,13 @@ def _keys_frame(frame: pl.DataFrame, by: Sequence[str], keys: Iterable[tuple]) -
     return pl.DataFrame(list(set(keys)), schema=schema, orient="row")
 
 
-def _only(frame: pl.DataFrame, by: Sequence[str], keys: Iterable[tuple]) -> pl.DataFrame:
+def _only(frame: pl.DataFrame, by: Sequence[str], keys: Iterable[tuple], have: pl.DataFrame) -> pl.DataFrame:
     """The rows of `frame` whose `by` values are among `keys` (the frame itself, not a
-    copy, when every partition is wanted: a full build reads tables whole)."""
+    copy, when every partition is wanted: a full build reads tables whole). `have`: the
+    distinct values of `by` in `frame` (Site.partitions_of)."""
     wanted = _keys_frame(frame, by, keys)
-    if wanted.height >= frame.select(by).n_unique():
-        have = frame.select(by).unique()
-        if have.join(wanted, on=list(by), how="anti", nulls_equal=True).height == 0:
-            return frame
+    if wanted.height >= have.height and have.join(wanted, on=list(by), how="anti", nulls_equal=True).height == 0:
+        return frame
     return frame.join(wanted, on=list(by), how="semi", nulls_equal=True)
 
 
@@ -216,7 +224,7 @@ class Data:
             else:
                 frame = table.select(read.projection(table.columns))
                 if read.by:
-                    frame = _only(frame, read.by, keys)
+                    frame = _only(frame, read.by, keys, self._site.partitions_of(read.table, read.by))
             self._frames[name] = frame
         return self._frames[name]
 
