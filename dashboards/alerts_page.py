@@ -12,7 +12,10 @@ from typing import Any
 
 import polars as pl
 
-from dashboards.format import fmt_int, fmt_score, period_label
+from markupsafe import Markup
+
+from dashboards import html
+from dashboards.format import SCORE, Fmt, fmt_int, fmt_score, period_label, texts
 from dashboards.i18n import BAND_BY_VI, COLUMNS, LEVELS, Label
 from dashboards.j2 import render
 
@@ -66,9 +69,10 @@ def sentence(row: dict, lang: str) -> str:
         return f"Xếp loại giảm từ {before} xuống {after} (điểm {scores})."
     if kind == "rank_fall":
         n = (row["rank_after"] or 0) - (row["rank_before"] or 0)
+        before, after = ("—" if r is None else r for r in (row["rank_before"], row["rank_after"]))
         if lang == "en":
-            return f"Fell {n} places, from rank {row['rank_before']} to {row['rank_after']} (score {fmt_score(row['score_after'])})."
-        return f"Tụt {n} bậc, từ hạng {row['rank_before']} xuống hạng {row['rank_after']} (điểm {fmt_score(row['score_after'])})."
+            return f"Fell {n} places, from rank {before} to {after} (score {fmt_score(row['score_after'])})."
+        return f"Tụt {n} bậc, từ hạng {before} xuống hạng {after} (điểm {fmt_score(row['score_after'])})."
     if kind == "silent":
         if lang == "en":
             return f"Sent no dossier in this period ({fmt_int(row['received_before'])} the period before)."
@@ -98,31 +102,114 @@ def _units(rows: pl.DataFrame) -> list[dict]:
     return list(units.values())
 
 
-def _pair(before: Any, after: Any, fmt) -> str:
-    return f"{fmt(before)} → {fmt(after)}" if before is not None or after is not None else "—"
+def sentences(rows: pl.DataFrame) -> pl.DataFrame:
+    """`sentence` of every row, in both languages (`vi`, `en`), a column at a time:
+    the same words (tests/test_alerts.py holds them equal)."""
+    nums = texts(rows, {"sb": ("score_before", SCORE), "sa": ("score_after", SCORE),
+                        "rb": ("received_before", Fmt("int"))})
+    rank = {c: pl.col(c).cast(pl.Utf8).fill_null("—") for c in ("rank_before", "rank_after")}
+    fell = (pl.col("rank_after").fill_null(0) - pl.col("rank_before").fill_null(0)).cast(pl.Utf8)
+    sb, sa, rb = pl.col("sb"), pl.col("sa"), pl.col("rb")
+
+    def words(lang: str) -> pl.Expr:
+        before, after = (_band_names(pl.col(c), lang) for c in ("band_before", "band_after"))
+        if lang == "en":
+            drop = pl.concat_str(pl.lit("Band fell from "), before, pl.lit(" to "), after, pl.lit(" (score "), sb,
+                                 pl.lit(" → "), sa, pl.lit(")."))
+            fall = pl.concat_str(pl.lit("Fell "), fell, pl.lit(" places, from rank "), rank["rank_before"],
+                                 pl.lit(" to "), rank["rank_after"], pl.lit(" (score "), sa, pl.lit(")."))
+            silent = pl.concat_str(pl.lit("Sent no dossier in this period ("), rb, pl.lit(" the period before)."))
+        else:
+            drop = pl.concat_str(pl.lit("Xếp loại giảm từ "), before, pl.lit(" xuống "), after, pl.lit(" (điểm "), sb,
+                                 pl.lit(" → "), sa, pl.lit(")."))
+            fall = pl.concat_str(pl.lit("Tụt "), fell, pl.lit(" bậc, từ hạng "), rank["rank_before"],
+                                 pl.lit(" xuống hạng "), rank["rank_after"], pl.lit(" (điểm "), sa, pl.lit(")."))
+            silent = pl.concat_str(pl.lit("Không gửi hồ sơ nào trong kỳ (kỳ trước: "), rb, pl.lit(" hồ sơ)."))
+        kind = pl.col("kind")
+        return (pl.when(kind == "band_drop").then(drop).when(kind == "rank_fall").then(fall)
+                .when(kind == "silent").then(silent).otherwise(pl.col(f"message_{lang}").fill_null("")).alias(lang))
+
+    return pl.concat([rows, nums], how="horizontal").select(words("vi"), words("en"))
 
 
-def page_bytes(rows: pl.DataFrame, period_type: str, period_key: str) -> bytes:
+def _band_names(band: pl.Expr, lang: str) -> pl.Expr:
+    """`band_name` of a column."""
+    names = {b.vi: (b.en if lang == "en" else b.vi) for b in BAND_BY_VI.values()}
+    return band.replace_strict(names, default=band, return_dtype=pl.Utf8).fill_null("—")
+
+
+def _pair_text(before: pl.Expr, after: pl.Expr, before_null: pl.Expr, after_null: pl.Expr) -> pl.Expr:
+    """`_pair` of two formatted columns: `—` when both values are missing."""
+    return pl.when(before_null & after_null).then(pl.lit("—")).otherwise(pl.concat_str(before, pl.lit(" → "), after))
+
+
+def table_rows(rows: pl.DataFrame) -> dict[tuple[str, str], str]:
+    """The `<tr>` of every unit of each period's digest in `rows` (period_type,
+    period_key → HTML), the units in the digest's order, a column at a time."""
+    from dashboards.site import unit_slug
+
+    if rows.is_empty():
+        return {}
+    units = rows.select("unit_code", "unit_valid_from").unique(maintain_order=True)
+    slugs = units.with_columns(_path=pl.Series(
+        [f"units/{unit_slug(c, vf)}.html" for c, vf in units.iter_rows()], dtype=pl.Utf8))
+    said = sentences(rows)
+    nums = texts(rows, {"_s0": ("score_before", SCORE), "_s1": ("score_after", SCORE),
+                        "_n0": ("received_before", Fmt("int")), "_n1": ("received_after", Fmt("int"))})
+    frame = pl.concat([rows, said, nums], how="horizontal").join(
+        slugs, on=["unit_code", "unit_valid_from"], how="left", nulls_equal=True, maintain_order="left")
+    col = pl.col
+    band = {lang: pl.concat_str(_band_names(col("band_before"), lang), pl.lit(" → "), _band_names(col("band_after"), lang))
+            for lang in ("vi", "en")}
+    rank = {c: col(c).cast(pl.Utf8).fill_null("—") for c in ("rank_before", "rank_after")}
+    cells = frame.select(
+        "period_type", "period_key", "unit_code", "unit_valid_from",
+        _kind=html.labelled(col("kind"), KIND_LABELS),
+        _text=_label_html(col("vi"), col("en")),
+        _head=pl.concat_str(
+            pl.lit('<tr id="u-'), html.esc(col("unit_code")), pl.lit('"><th scope="row" class="t"><a href="../'),
+            html.esc(col("_path")), pl.lit('">'), html.esc(col("unit_name")).fill_null(""), pl.lit('</a> <span class="code">'),
+            html.esc(col("unit_code")), pl.lit('</span><small class="meta"> · '), html.labelled(col("level"), LEVELS),
+            pl.lit("</small></th>\n"),
+        ),
+        _tail=pl.concat_str(
+            pl.lit("<td>"), _pair_text(col("_s0"), col("_s1"), col("score_before").is_null(), col("score_after").is_null()),
+            pl.lit('</td><td class="t">'), _label_html(band["vi"], band["en"]),
+            pl.lit("</td><td>"), _pair_text(rank["rank_before"], rank["rank_after"], col("rank_before").is_null(),
+                                             col("rank_after").is_null()),
+            pl.lit("</td><td>"), _pair_text(col("_n0"), col("_n1"), col("received_before").is_null(),
+                                             col("received_after").is_null()),
+            pl.lit("</td></tr>\n"),
+        ),
+    )
+    # a unit's rows in one <tr>: its alerts one under the other, its figures from its first row
+    grouped = cells.group_by("period_type", "period_key", "unit_code", "unit_valid_from", maintain_order=True).agg(
+        _head=col("_head").first(), _kind=col("_kind").str.join("<br>"), _text=col("_text").str.join("<br>"),
+        _tail=col("_tail").first(),
+    ).select("period_type", "period_key", _tr=pl.concat_str(
+        col("_head"), pl.lit('<td class="t">'), col("_kind"), pl.lit('</td>\n<td class="t">'), col("_text"),
+        pl.lit("</td>\n"), col("_tail"),
+    ))
+    bodies = grouped.group_by("period_type", "period_key", maintain_order=True).agg(col("_tr").str.join(""))
+    return {(t, k): body for t, k, body in bodies.iter_rows()}
+
+
+def _label_html(vi: pl.Expr, en: pl.Expr) -> pl.Expr:
+    """`html.t` of two text columns: the Vietnamese, with the English in data-en when it differs."""
+    return pl.when((en != "") & (en != vi)).then(
+        pl.concat_str(pl.lit('<span data-en="'), html.esc(en), pl.lit('">'), html.esc(vi), pl.lit("</span>"))
+    ).otherwise(html.esc(vi))
+
+
+def page_bytes(body: str, period_type: str, period_key: str) -> bytes:
+    """alerts/<period>.html: its digest's table body (`table_rows`) in the page."""
     plab = Label(period_label(period_type, period_key, "vi"), period_label(period_type, period_key, "en"))
-    units = []
-    for u in _units(rows):
-        r = u["alerts"][0]  # a unit's rows share its before/after figures
-        units.append(dict(
-            u, level=_level(u["level"]),
-            kinds=[KIND_LABELS[a["kind"]] for a in u["alerts"]],
-            texts=[Label(sentence(a, "vi"), sentence(a, "en")) for a in u["alerts"]],
-            score=_pair(r["score_before"], r["score_after"], fmt_score),
-            band=Label(f"{band_name(r['band_before'], 'vi')} → {band_name(r['band_after'], 'vi')}",
-                       f"{band_name(r['band_before'], 'en')} → {band_name(r['band_after'], 'en')}"),
-            rank=_pair(r["rank_before"], r["rank_after"], lambda x: "—" if x is None else str(x)),
-            received=_pair(r["received_before"], r["received_after"], fmt_int),
-        ))
-    html = render(
+    page = render(
         "alerts_page.html.j2",
         root="../", title=Label(f"{L['title'].vi} · {plab.vi}", f"{L['title'].en} · {plab.en}"), L=L, COLUMNS=COLUMNS,
-        period=plab, units=units, count=rows.height, nav=_nav(),
+        period=plab, rows=Markup(body), nav=_nav(),
     )
-    return html.encode("utf-8")
+    return page.encode("utf-8")
 
 
 def _nav() -> list[dict]:

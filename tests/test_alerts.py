@@ -366,3 +366,57 @@ def test_starttls_and_login_through_a_relay_with_the_offices_own_certificate(tmp
         assert box.messages == [("vanphong@example.gov.vn", "Cảnh báo thử", "Nội dung tiếng Việt\n")]
     finally:
         box.stop()
+
+
+def _digest_rows() -> pl.DataFrame:
+    """Digest rows of every kind, with the missing values and the free text a page escapes."""
+    from transforms.alerts import DIGEST_SCHEMA
+
+    base = {c: None for c in DIGEST_SCHEMA} | {"period_type": "week", "previous_key": "2024-W02",
+                                                "unit_valid_from": date(2020, 1, 1), "level": "commune"}
+    rows = [
+        base | {"period_key": "2024-W03", "unit_code": "A", "unit_name": "Phường <An> & \"Phú\"", "kind": "band_drop",
+                "band_before": "Tốt", "band_after": "Khá", "score_before": 81.32499999999999, "score_after": 77.475,
+                "rank_before": 3, "rank_after": 9, "received_before": 1200, "received_after": 40},
+        base | {"period_key": "2024-W03", "unit_code": "B", "unit_name": "Xã B", "kind": "silent", "level": None,
+                "received_before": 25, "received_after": 0},
+        base | {"period_key": "2024-W03", "unit_code": "A", "unit_name": "Phường <An> & \"Phú\"", "kind": "rank_fall",
+                "band_before": "Tốt", "band_after": "Khá", "score_before": 81.32499999999999, "score_after": 77.475,
+                "rank_before": 3, "rank_after": 9, "received_before": 1200, "received_after": 40},
+        base | {"period_key": "2024-W04", "unit_code": "C", "unit_name": "Xã C", "kind": "early_warning",
+                "band_before": None, "band_after": "Hạng lạ", "message_vi": "Tỉ lệ <giảm> mạnh", "message_en": None},
+        base | {"period_key": "2024-W04", "unit_code": "C", "unit_name": "Xã C", "kind": "rank_fall",
+                "rank_before": None, "rank_after": 4},
+    ]
+    return pl.DataFrame(rows, schema=DIGEST_SCHEMA)
+
+
+def test_the_sentences_of_a_whole_digest_are_each_row_s_sentence():
+    from dashboards.alerts_page import sentences
+
+    rows = _digest_rows()
+    said = sentences(rows)
+    for lang in ("vi", "en"):
+        assert said[lang].to_list() == [sentence(r, lang) for r in rows.iter_rows(named=True)]
+    assert said["vi"][0] == "Xếp loại giảm từ Tốt xuống Khá (điểm 81,33 → 77,47)."  # the scores they rank on
+    assert said["en"][4] == "Fell 4 places, from rank — to 4 (score —)."
+
+
+def test_an_alert_page_has_one_row_a_unit_its_alerts_one_under_the_other():
+    from dashboards.alerts_page import table_rows
+
+    bodies = table_rows(_digest_rows())
+    assert sorted(bodies) == [("week", "2024-W03"), ("week", "2024-W04")]
+    week3 = bodies[("week", "2024-W03")]
+    assert week3.count("<tr ") == 2 and week3.index('id="u-A"') < week3.index('id="u-B"')  # in the digest's order
+    assert ('<a href="../units/A-2020-01-01.html">Phường &lt;An&gt; &amp; &#34;Phú&#34;</a> <span class="code">A</span>'
+            '<small class="meta"> · <span data-en="Wards and communes">Cấp xã</span></small></th>\n'
+            '<td class="t"><span data-en="Dropped a band">Tụt xếp loại</span><br>'
+            '<span data-en="Fell in rank">Tụt hạng</span></td>\n') in week3
+    assert ('<td>81,33 → 77,47</td><td class="t"><span data-en="Good → Fair">Tốt → Khá</span></td>'
+            '<td>3 → 9</td><td>1.200 → 40</td></tr>\n') in week3
+    assert '<small class="meta"> · </small>' in week3  # no level
+    assert '<td>—</td><td class="t">— → —</td><td>—</td><td>25 → 0</td></tr>\n' in week3  # no scores, no ranks
+    week4 = bodies[("week", "2024-W04")]
+    assert "Tỉ lệ &lt;giảm&gt; mạnh<br>" in week4  # quality's sentence, escaped; no English: Vietnamese alone
+    assert '<span data-en="— → Hạng lạ">— → Hạng lạ</span>' not in week4 and "<td class=\"t\">— → Hạng lạ</td>" in week4

@@ -34,12 +34,14 @@ class AlertPages(Kind):
         return [*out, Output("alerts/index.html", {"index": True}, {"rows": [tuple(r) for r in periods.iter_rows()]})]
 
     def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, bytes]]:
+        frame = data.frame("rows")  # every period of the batch at once: its table rows a column at a time
+        bodies = alerts_page.table_rows(frame)
         for o in batch:
-            rows = data.rows("rows", o)
             if o.params.get("index"):
-                yield o, alerts_page.index_bytes(_index_entries(rows))
+                yield o, alerts_page.index_bytes(_index_entries(data.rows("rows", o)))
             else:
-                yield o, alerts_page.page_bytes(rows, o.params["period_type"], o.params["period_key"])
+                period = (o.params["period_type"], o.params["period_key"])
+                yield o, alerts_page.page_bytes(bodies.get(period, ""), *period)
 
 
 def _index_entries(rows: pl.DataFrame) -> list[dict]:
