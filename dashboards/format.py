@@ -250,8 +250,8 @@ def texts(frame: pl.DataFrame, columns: Mapping[str, tuple[str, Fmt]]) -> pl.Dat
     unknown = {f.kind for _c, f in columns.values()} - {*NUM_KINDS, "int", "date"}
     if unknown:
         raise ValueError(f"unknown format kinds {sorted(unknown)}")
-    if any(f.kind == "score" and f != SCORE for _c, f in columns.values()):
-        raise ValueError("a score is written with SCORE, the 2 decimals it ranks on")
+    if any(f.kind == "score" and f.digits != SCORE.digits for _c, f in columns.values()):
+        raise ValueError("a score is written with the 2 decimals it ranks on (SCORE)")
     out_cols: dict[str, pl.Series] = {}
     numeric = {o: (c, f) for o, (c, f) in columns.items() if f.kind in NUM_KINDS}
     if numeric:

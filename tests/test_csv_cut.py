@@ -44,6 +44,15 @@ def test_a_line_break_inside_a_value_is_written_run_by_run():
     assert '"hai\ndòng"'.encode() in csv_texts(parts)[2]
 
 
+def test_a_lone_carriage_return_or_a_category_with_a_line_break():
+    frame = _frame(NAMES).with_columns(unit_name=pl.col("unit_name").fill_null("a\rb"))
+    parts = [frame.slice(0, 3), frame.slice(3, 6)]
+    assert csv_texts(parts) == [csv_bytes(p) for p in parts]  # "\r" alone does not end a line: cut as usual
+    kinds = frame.with_columns(level=pl.Series(["xã\nphường", "quận"] * 4 + ["quận"], dtype=pl.Categorical))
+    parts = [kinds.slice(0, 4), kinds.slice(4, 5)]
+    assert csv_texts(parts) == [csv_bytes(p) for p in parts]
+
+
 def test_the_runs_must_cover_the_frame():
     frame = _frame(NAMES)
 

@@ -193,7 +193,7 @@ def test_one_score_rounds_as_a_column_of_scores_and_as_duckdb():
     import duckdb
 
     rnd = random.Random(14)
-    values = [k / 1000 for k in range(100_001)] + [-77.475, 0.0, 100.0]
+    values = [k / 1000 for k in range(100_001)] + [-77.475, 0.0, -0.0, 100.0, 1e300, -1e300, 1e-300]
     values += [(rnd.randint(0, 10_000) + rnd.randint(0, 10_000)) / 200 for _ in range(20_000)]
     values += [math.nextafter(v, 200.0) for v in values[::7]] + [math.nextafter(v, -200.0) for v in values[::7]]
     column = pl.DataFrame({"s": values}).select(round_score(pl.col("s")))["s"].to_list()

@@ -1,10 +1,10 @@
 """Many CSVs of one table from one write: each consecutive run of rows as the CSV
 it would be written as alone, cut from the CSV of all of them.
 
-Polars' CSV writer has a fixed cost of a few milliseconds a call, which hundreds of
-small period files each paid; one call for all of them pays it once. A row is one
-line, so the text of a run of rows is the lines between its first row's start and
-its last row's end, after the header written once."""
+Polars' CSV writer has a fixed cost a call, which hundreds of small period files
+each paid (docs/benchmarks.md); one call for many of them pays it once. A row is
+one line, so the text of a run of rows is the lines between its first row's start
+and its last row's end, after the header written once."""
 
 from __future__ import annotations
 

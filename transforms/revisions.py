@@ -86,12 +86,11 @@ def period_digests(final: pl.DataFrame) -> pl.DataFrame:
     columns = compared_columns(final.columns)
     ordered = final.sort(["period_type", "period_key", "level", *UNIT], nulls_last=True)
     table = ordered.select(columns)
-    spans = ordered.select("period_type", "period_key").with_row_index("_i").group_by(
-        "period_type", "period_key", maintain_order=True
-    ).agg(_start=pl.col("_i").first(), _n=pl.len())
-    texts = cut_csv(table, spans["_n"].to_list(), _csv)
+    # the periods' runs of rows, in order (the rows are sorted on their period)
+    spans = ordered.group_by("period_type", "period_key", maintain_order=True).len()
+    texts = cut_csv(table, spans["len"].to_list(), _csv)
     rows = [(period_type, period_key, hashlib.sha256(text).hexdigest()[:32])
-            for (period_type, period_key), text in zip(spans.select("period_type", "period_key").iter_rows(), texts)]
+            for (period_type, period_key, _n), text in zip(spans.iter_rows(), texts)]
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 

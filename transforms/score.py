@@ -54,6 +54,8 @@ def _round_scaled(x: float, decimals: int) -> float:
     # (exactly, as Rust's f64::round), scale back; a - floor(a) is exact for any double.
     scale = 10.0**decimals
     a = abs(x * scale)
+    if not math.isfinite(a):  # beyond 1.8e299: as Polars and DuckDB, the value itself
+        return x
     whole = math.floor(a)
     return math.copysign(whole + 1.0 if a - whole >= 0.5 else whole, x) / scale
 

@@ -31,7 +31,7 @@ PUBLISHED = (*SCOREBOARD_COUNTS, f"{POINTS_PREFIX}*", *SCOREBOARD_RANKS, f"{MAX_
 DATA_CODE = (
     "dashboards/pages/data.py", "dashboards/data_files.py", "dashboards/i18n.py", "dashboards/groups.py",
     "dashboards/build.py", "dashboards/cache.py", "transforms/xlsx.py", "transforms/schema.py",
-    "transforms/insights.py", "transforms/evidence.py",
+    "transforms/insights.py", "transforms/evidence.py", "transforms/csv_cut.py",
 )
 # The periods whose rows one query reads from a stored table: the weak points, bottlenecks
 # and what-if grow with the units (a few thousand rows a period), the evidence with the
@@ -87,10 +87,10 @@ class PeriodFile(Kind):
         if self.suffixes == ("xlsx",) and len(periods) > WORKBOOKS_AT_ONCE and aside.started():
             yield from self._aside(periods, cuts, spec, labels)
             return
-        csvs = dict(zip(cuts, csv_texts(list(cuts.values())))) if {"csv", "js"} & set(self.suffixes) else {}
+        csvs: dict[str, bytes] = {}
 
         def make(key: str) -> list[tuple[Output, bytes]]:
-            rows, out, csv = cuts[key], [], csvs.get(key)
+            rows, out, csv = cuts[key], [], csvs.pop(key, None)
             for o in periods[key]:
                 suffix = o.params["suffix"]
                 if suffix == "csv":
@@ -103,8 +103,13 @@ class PeriodFile(Kind):
                     out.append((o, xlsx_bytes(rows, key, spec, labels=labels)))
             return out
 
-        for made in each(make, list(periods)):
-            yield from made
+        keys = list(periods)
+        for i in range(0, len(keys), PERIODS_AT_ONCE):  # a few periods' CSVs held at a time
+            part = keys[i:i + PERIODS_AT_ONCE]
+            if {"csv", "js"} & set(self.suffixes):
+                csvs.update(zip(part, csv_texts([cuts[k] for k in part])))
+            for made in each(make, part):
+                yield from made
 
     @staticmethod
     def _aside(periods: dict[str, list[Output]], cuts: dict, spec, labels) -> Iterator[tuple[Output, Later]]:

@@ -34,6 +34,7 @@ FOLDER = "data/evidence"
 # rows the unit page's table shows at most (the filter and the sort see them all): a
 # table of tens of thousands of rows takes the browser seconds to lay out
 SHOWN_ROWS = 1000
+UNITS_AT_ONCE = 64  # units whose CSVs are written with one call (transforms.csv_cut)
 SHOWN = ("dossier_id", "procedure_code", "procedure_name", "class", "received_at", "due_at", "end_at",
          "working_days_late", "receiving_unit_code")
 
@@ -65,13 +66,14 @@ class UnitEvidence(Kind):
     def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, bytes]]:
         spec = TABLES["evidence"]
         cuts = [data.part("rows", o.rows["rows"][0]) for o in batch]  # cut before the threads
-        csvs = csv_texts(cuts)
 
         def make(item: tuple[Output, pl.DataFrame, bytes]) -> tuple[Output, bytes]:
             o, rows, csv = item
             return o, workbook_recipe(rows, o.params["key"], spec, csv)
 
-        yield from each(make, list(zip(batch, cuts, csvs)))
+        for i in range(0, len(batch), UNITS_AT_ONCE):  # a few units' CSVs held at a time
+            part = slice(i, i + UNITS_AT_ONCE)
+            yield from each(make, list(zip(batch[part], cuts[part], csv_texts(cuts[part]))))
 
 
 def section(detail: dict, key: str, slug: str, published) -> dict | None:
