@@ -34,8 +34,10 @@ class AlertPages(Kind):
         return [*out, Output("alerts/index.html", {"index": True}, {"rows": [tuple(r) for r in periods.iter_rows()]})]
 
     def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, bytes]]:
-        frame = data.frame("rows")  # every period of the batch at once: its table rows a column at a time
-        bodies = alerts_page.table_rows(frame)
+        # the pages of the batch at once, their table rows a column at a time (not the
+        # index's rows: every period's)
+        pages = [o for o in batch if not o.params.get("index")]
+        bodies = alerts_page.table_rows(pl.concat([data.rows("rows", o) for o in pages])) if pages else {}
         for o in batch:
             if o.params.get("index"):
                 yield o, alerts_page.index_bytes(_index_entries(data.rows("rows", o)))
