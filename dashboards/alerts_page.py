@@ -139,7 +139,7 @@ def _band_names(band: pl.Expr, lang: str) -> pl.Expr:
 
 
 def _pair_text(before: pl.Expr, after: pl.Expr, before_null: pl.Expr, after_null: pl.Expr) -> pl.Expr:
-    """`_pair` of two formatted columns: `—` when both values are missing."""
+    """`before → after` of two formatted columns, `—` when both values are missing."""
     return pl.when(before_null & after_null).then(pl.lit("—")).otherwise(pl.concat_str(before, pl.lit(" → "), after))
 
 
@@ -165,7 +165,7 @@ def table_rows(rows: pl.DataFrame) -> dict[tuple[str, str], str]:
     cells = frame.select(
         "period_type", "period_key", "unit_code", "unit_valid_from",
         _kind=html.labelled(col("kind"), KIND_LABELS),
-        _text=_label_html(col("vi"), col("en")),
+        _text=html.t_columns(col("vi"), col("en")),
         _head=pl.concat_str(
             pl.lit('<tr id="u-'), html.esc(col("unit_code")), pl.lit('"><th scope="row" class="t"><a href="../'),
             html.esc(col("_path")), pl.lit('">'), html.esc(col("unit_name")).fill_null(""), pl.lit('</a> <span class="code">'),
@@ -174,7 +174,7 @@ def table_rows(rows: pl.DataFrame) -> dict[tuple[str, str], str]:
         ),
         _tail=pl.concat_str(
             pl.lit("<td>"), _pair_text(col("_s0"), col("_s1"), col("score_before").is_null(), col("score_after").is_null()),
-            pl.lit('</td><td class="t">'), _label_html(band["vi"], band["en"]),
+            pl.lit('</td><td class="t">'), html.t_columns(band["vi"], band["en"]),
             pl.lit("</td><td>"), _pair_text(rank["rank_before"], rank["rank_after"], col("rank_before").is_null(),
                                              col("rank_after").is_null()),
             pl.lit("</td><td>"), _pair_text(col("_n0"), col("_n1"), col("received_before").is_null(),
@@ -192,13 +192,6 @@ def table_rows(rows: pl.DataFrame) -> dict[tuple[str, str], str]:
     ))
     bodies = grouped.group_by("period_type", "period_key", maintain_order=True).agg(col("_tr").str.join(""))
     return {(t, k): body for t, k, body in bodies.iter_rows()}
-
-
-def _label_html(vi: pl.Expr, en: pl.Expr) -> pl.Expr:
-    """`html.t` of two text columns: the Vietnamese, with the English in data-en when it differs."""
-    return pl.when((en != "") & (en != vi)).then(
-        pl.concat_str(pl.lit('<span data-en="'), html.esc(en), pl.lit('">'), html.esc(vi), pl.lit("</span>"))
-    ).otherwise(html.esc(vi))
 
 
 def page_bytes(body: str, period_type: str, period_key: str) -> bytes:

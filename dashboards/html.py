@@ -40,6 +40,15 @@ def t(lab: Label | tuple[str, str]) -> str:
     return str(vi)
 
 
+def t_columns(vi: pl.Expr, en: pl.Expr) -> pl.Expr:
+    """`t` of two text columns: the Vietnamese, with the English in data-en when it is
+    given and differs (a null as empty)."""
+    vi, en = vi.fill_null(""), en.fill_null("")
+    return pl.when((en != "") & (en != vi)).then(
+        pl.concat_str(lit('<span data-en="'), esc(en), lit('">'), esc(vi), lit("</span>"))
+    ).otherwise(esc(vi))
+
+
 def tattr(name: str, lab: Label | tuple[str, str]) -> str:
     out = f'{name}="{escape(lab[0])}"'
     if lab[1] != lab[0]:

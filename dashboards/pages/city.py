@@ -55,10 +55,7 @@ def early_warning_table(w: pl.DataFrame, caption: Label, *, with_unit: bool, roo
                   html.td_html(html.labelled(pl.col("level").fill_null(""), LEVELS))]
     head += [Head(UI["indicator"], "text"), Head(UI["value"]), Head(UI["baseline"]), Head(Label("z", "z")),
              Head(UI["warning_kind"], "text"), Head(UI["warning_message"], "text")]
-    message = pl.when(pl.col("message_en").is_not_null() & (pl.col("message_en") != pl.col("message_vi").fill_null("")))
-    message = message.then(pl.concat_str(pl.lit('<span data-en="'), html.esc(pl.col("message_en")), pl.lit('">'),
-                                         html.esc(pl.col("message_vi").fill_null("")), pl.lit("</span>")))
-    message = message.otherwise(html.esc(pl.col("message_vi")).fill_null(""))
+    message = html.t_columns(pl.col("message_vi"), pl.col("message_en"))
     cells += [
         html.td_html(html.labelled(pl.col("indicator"), {**INDICATORS, **COLUMNS})),
         html.td_num(_value_texts(frame, "value")),
