@@ -8,10 +8,7 @@ alert_message.txt.j2.
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
-
 from markupsafe import Markup
 
 from dashboards import html
