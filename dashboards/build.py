@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequenc
 
 import polars as pl
 
-from dashboards.cache import SITE_CODE, BuildCache, code_version, digest
+from dashboards.cache import SITE_CODE, BuildCache, code_version, digest, write_atomic
 
 EMPTY = "-"  # the digest of a partition without rows
 
@@ -107,6 +107,10 @@ class Kind:
     owns: tuple[str, ...] = ()
     code: tuple[str, ...] = SITE_CODE
     batch: int = 0  # stale outputs rendered together at most (0: all): bounds a build's memory
+    # Its batches may render in the run's second process (transforms.aside) when a build
+    # has many of them: a kind whose render holds Python's lock (templates, Markup) and
+    # reads nothing but its Data, and whose files no later kind reads.
+    apart: bool = False
 
     def outputs(self, site: "Site") -> list[Output]:  # may look at anything: what it passes on is in params
         raise NotImplementedError
@@ -248,6 +252,35 @@ class Data:
             raise KeyError(f"page kind {self._kind.name!r} did not declare the fact {name!r}")
         return self._site.facts[name]
 
+    def held(self) -> "HeldData":
+        """The same data cut now, with nothing of the site left to ask: it pickles (for
+        a render in the second process)."""
+        return HeldData(self._kind, self._batch, {name: self.frame(name) for name in self._kind.reads},
+                        {name: self._site.facts[name] for name in self._kind.facts})
+
+
+class HeldData(Data):
+    """A Data whose frames and facts were taken already (Data.held)."""
+
+    def __init__(self, kind: Kind, batch: list[Output], frames: dict[str, pl.DataFrame], facts: dict[str, Any]):
+        self._site, self._kind, self._batch = None, kind, batch  # type: ignore[assignment]
+        self._frames, self._parts, self._facts = frames, {}, facts
+
+    def fact(self, name: str) -> Any:
+        if name not in self._kind.facts:
+            raise KeyError(f"page kind {self._kind.name!r} did not declare the fact {name!r}")
+        return self._facts[name]
+
+
+def render_apart(kind: Kind, batch: list[Output], data: HeldData, root: str) -> list[tuple[str, None, str]]:
+    """In the second process: render a batch and write its files, as BuildCache.write
+    does; what `run` records of them (their paths and keys)."""
+    done = []
+    for output, made in kind.render(batch, data):
+        write_atomic(Path(root) / output.path, made)
+        done.append((output.path, None, output.key))
+    return done
+
 
 def each(work: Callable[[Any], Any], items: Sequence[Any], workers: int | None = None) -> Iterator[Any]:
     """`work(item)` for every item, in order; on threads (zlib, Polars and file
@@ -291,13 +324,21 @@ def output_key(shared: str, kind: Kind, output: Output, digests: Mapping[str, Ma
     return digest(shared, output.path, output.params, partitions)
 
 
+# An `apart` kind with fewer stale outputs renders here: the trip costs more than it saves
+APART_AT_LEAST = 100
+
+
 def run(site: Site, kinds: Sequence[Kind]) -> None:
     """Every kind in turn: list its outputs, render the stale ones, remove the files
     it owns that are no longer outputs. Then write what was made on threads
     (`Later`) and save the cache."""
     import threading
 
+    from transforms import aside
+
     later: list[tuple[threading.Thread, list]] = []
+    if aside.started():  # the kinds that may render apart first: the second process has their pages meanwhile
+        kinds = sorted(kinds, key=lambda k: not k.apart)
     for kind in kinds:
         t0, c0 = time.perf_counter(), time.process_time()
         outputs = kind.outputs(site)
@@ -312,16 +353,21 @@ def run(site: Site, kinds: Sequence[Kind]) -> None:
             site.keys[o.path] = o.key
             if not site.cache.fresh(o.path, o.key):
                 stale.append(o)
-        n = aside = 0
+        n = made_aside = 0
         size = kind.batch or max(len(stale), 1)
+        apart = kind.apart and len(stale) >= APART_AT_LEAST and aside.started()
         for chunk in (stale[i:i + size] for i in range(0, len(stale), size)):
-            for output, data in kind.render(chunk, Data(site, kind, chunk)):
+            inputs = Data(site, kind, chunk)
+            rendered = kind.render(chunk, inputs) if not apart else [
+                (chunk[0], Later(aside.submit(render_apart, kind, chunk, inputs.held(), str(site.root)).result))
+            ]
+            for output, data in rendered:
                 if isinstance(data, Later):
                     result: list = []
                     thread = threading.Thread(target=_made_aside, args=(data.work, result), daemon=True)
                     thread.start()
                     later.append((thread, result, kind.name))
-                    aside += 1
+                    made_aside += 1
                     continue
                 site.cache.write(output.path, data, output.key)
                 n += 1
@@ -330,7 +376,8 @@ def run(site: Site, kinds: Sequence[Kind]) -> None:
         site.rendered[kind.name] = site.rendered.get(kind.name, 0) + n
         site.cpu[kind.name] = site.cpu.get(kind.name, 0.0) + time.process_time() - c0
         if site.log:
-            site.log(f"site: {kind.name} {n}/{len(outputs)} files{f' (+{aside} made aside)' if aside else ''} "
+            made = f" (+{made_aside} made aside)" if made_aside else ""
+            site.log(f"site: {kind.name} {n}/{len(outputs)} files{made} "
                      f"{time.perf_counter() - t0:.1f} s (CPU {time.process_time() - c0:.1f} s)")
     t0 = time.perf_counter()
     for thread, result, name in later:

@@ -108,8 +108,11 @@ class BuildCache:
         self.new[rel] = key
         return self.old.get(rel) == key and (self.site / rel).is_file()
 
-    def write(self, rel: str, data: bytes, key: str | None = None) -> None:
-        write_atomic(self.site / rel, data)
+    def write(self, rel: str, data: bytes | None, key: str | None = None) -> None:
+        """Write `rel` (`data` None: it was written already, by the second process) and
+        record its key."""
+        if data is not None:
+            write_atomic(self.site / rel, data)
         if key is not None:
             self.new[rel] = key
         self.written.append(rel)

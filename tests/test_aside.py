@@ -4,6 +4,7 @@ what this process computes, and a process that dies must cost the run nothing.""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -297,6 +298,45 @@ def test_the_scoreboard_workbooks_made_in_the_second_process_are_the_same_files(
         assert len(made) == 1 and made[0].startswith(f"site: data scoreboard xlsx {expected}"), made
         books[how] = {p.name: p.read_bytes() for p in sorted((root / "site" / "data").glob("scoreboard-*.xlsx"))}
     assert len(books["alone"]) == 11 and books["aside"] == books["alone"]
+
+
+def test_period_pages_rendered_in_the_second_process_are_the_same_site(tmp_path, monkeypatch, caplog):
+    """A build of many period pages (a first load, a backfill) renders their batches
+    there, the kind first, while the data files are made here: every file of the site,
+    and the build's record of them, is the one this process alone makes."""
+    from dashboards import build
+    from dashboards.pages.period import PeriodPage
+    from pipelines.cli import main
+
+    monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
+    monkeypatch.setenv("SCOREBOARD_DAGSTER_HOME", "")
+    monkeypatch.setattr(build, "APART_AT_LEAST", 5)  # the example's 11 periods
+    monkeypatch.setattr(PeriodPage, "batch", 4)  # 3 tasks
+    sites, logs, records = {}, {}, {}
+    for how in ("alone", "aside"):
+        root = tmp_path / how
+        (root / "landing").mkdir(parents=True)
+        (root / "landing" / "dossiers.csv").write_bytes((EXAMPLE / "dossiers.csv").read_bytes())
+        if how == "aside":
+            aside.start()
+        try:
+            with caplog.at_level(logging.INFO, logger="scoreboard"):
+                caplog.clear()
+                assert main(["run", "--landing", str(root / "landing"), "--warehouse", str(root / "w.duckdb"),
+                             "--site", str(root / "site"), "--registry", str(EXAMPLE / "units.csv")]) == 0
+            if how == "aside":
+                assert aside.started()  # (the tasks ran there: none broke the process)
+        finally:
+            aside.stop()
+        logs[how] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("site: ")]
+        sites[how] = _site_files(root / "site")
+        records[how] = json.loads((root / "site" / ".par-build.json").read_bytes())
+    assert any(m.startswith("site: period pages 11/11 files ") for m in logs["alone"])
+    assert logs["aside"][0].startswith("site: period pages 0/11 files (+3 made aside) "), logs["aside"]
+    assert sorted(sites["alone"]) == sorted(sites["aside"]) and len(sites["alone"]) > 100
+    assert [p for p in sites["alone"] if sites["alone"][p] != sites["aside"][p]] == []
+    assert sum(p.startswith("periods/") for p in sites["alone"]) == 11
+    assert records["aside"] == records["alone"]  # each page recorded with its key: the next build skips it
 
 
 def test_batches_read_in_the_second_process_store_what_one_process_stores(tmp_path, monkeypatch):

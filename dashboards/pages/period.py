@@ -29,6 +29,7 @@ class PeriodPage(Kind):
     facts = ("groups", "published", "nav")
     owns = ("periods/*.html",)
     batch = 40  # pages formatted together: the tables of a batch are held in memory at once
+    apart = True  # Jinja and Markup: a first build renders its batches in the second process
 
     def outputs(self, site: Site) -> list[Output]:
         out = []
