@@ -268,31 +268,38 @@ def test_scoreboard_run_with_its_second_process_publishes_the_site_of_one_proces
     assert any(p.startswith("charts/") and p.endswith(".png") for p in alone)
 
 
+def _run_example(root: Path, caplog, *, with_second_process: bool) -> Path:
+    """`scoreboard run` of the spec's example in this process, with or without the second
+    one started (its log in `caplog`); the run's folder."""
+    from pipelines.cli import main
+
+    (root / "landing").mkdir(parents=True)
+    (root / "landing" / "dossiers.csv").write_bytes((EXAMPLE / "dossiers.csv").read_bytes())
+    if with_second_process:
+        aside.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="scoreboard"):
+            caplog.clear()
+            assert main(["run", "--landing", str(root / "landing"), "--warehouse", str(root / "w.duckdb"),
+                         "--site", str(root / "site"), "--registry", str(EXAMPLE / "units.csv")]) == 0
+        if with_second_process:
+            assert aside.started()  # (the tasks ran there: none broke the process)
+    finally:
+        aside.stop()
+    return root
+
+
 def test_the_scoreboard_workbooks_made_in_the_second_process_are_the_same_files(tmp_path, monkeypatch, caplog):
     """A build of many workbooks (a first load, a backfill) makes them there, a few
     periods a task; each is the file this process makes."""
     from dashboards.pages import data as data_pages
-    from pipelines.cli import main
 
     monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
     monkeypatch.setenv("SCOREBOARD_DAGSTER_HOME", "")
     monkeypatch.setattr(data_pages, "WORKBOOKS_AT_ONCE", 4)  # the example's 11 periods: 3 tasks
     books = {}
     for how in ("alone", "aside"):
-        root = tmp_path / how
-        (root / "landing").mkdir(parents=True)
-        (root / "landing" / "dossiers.csv").write_bytes((EXAMPLE / "dossiers.csv").read_bytes())
-        if how == "aside":
-            aside.start()
-        try:
-            with caplog.at_level(logging.INFO, logger="scoreboard"):
-                caplog.clear()
-                assert main(["run", "--landing", str(root / "landing"), "--warehouse", str(root / "w.duckdb"),
-                             "--site", str(root / "site"), "--registry", str(EXAMPLE / "units.csv")]) == 0
-            if how == "aside":
-                assert aside.started()  # (the tasks ran there: none broke the process)
-        finally:
-            aside.stop()
+        root = _run_example(tmp_path / how, caplog, with_second_process=how == "aside")
         made = [r.getMessage() for r in caplog.records if "data scoreboard xlsx" in r.getMessage()]
         expected = "11/11 files " if how == "alone" else "0/11 files (+3 made aside) "
         assert len(made) == 1 and made[0].startswith(f"site: data scoreboard xlsx {expected}"), made
@@ -306,7 +313,6 @@ def test_period_pages_rendered_in_the_second_process_are_the_same_site(tmp_path,
     and the build's record of them, is the one this process alone makes."""
     from dashboards import build
     from dashboards.pages.period import PeriodPage
-    from pipelines.cli import main
 
     monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
     monkeypatch.setenv("SCOREBOARD_DAGSTER_HOME", "")
@@ -314,20 +320,7 @@ def test_period_pages_rendered_in_the_second_process_are_the_same_site(tmp_path,
     monkeypatch.setattr(PeriodPage, "batch", 4)  # 3 tasks
     sites, logs, records = {}, {}, {}
     for how in ("alone", "aside"):
-        root = tmp_path / how
-        (root / "landing").mkdir(parents=True)
-        (root / "landing" / "dossiers.csv").write_bytes((EXAMPLE / "dossiers.csv").read_bytes())
-        if how == "aside":
-            aside.start()
-        try:
-            with caplog.at_level(logging.INFO, logger="scoreboard"):
-                caplog.clear()
-                assert main(["run", "--landing", str(root / "landing"), "--warehouse", str(root / "w.duckdb"),
-                             "--site", str(root / "site"), "--registry", str(EXAMPLE / "units.csv")]) == 0
-            if how == "aside":
-                assert aside.started()  # (the tasks ran there: none broke the process)
-        finally:
-            aside.stop()
+        root = _run_example(tmp_path / how, caplog, with_second_process=how == "aside")
         logs[how] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("site: ")]
         sites[how] = _site_files(root / "site")
         records[how] = json.loads((root / "site" / ".par-build.json").read_bytes())
