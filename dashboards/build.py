@@ -85,9 +85,10 @@ class Output:
 class Later:
     """Files made outside this thread (Chromium printing a PDF, vl-convert drawing a
     chart in the second process): `work` runs on a thread while the other kinds
-    render, and returns the files to write, as (path, bytes, key), when the build ends."""
+    render, and returns the files to write, as (path, bytes, key), when the build ends
+    (bytes None: written there already, only the key is recorded: render_apart)."""
 
-    work: Callable[[], list[tuple[str, bytes, str]]]
+    work: Callable[[], list[tuple[str, bytes | None, str]]]
 
     @classmethod
     def files(cls, made: Future, outputs: list[Output]) -> Later:
@@ -214,6 +215,7 @@ class Data:
 
     def __init__(self, site: Site, kind: Kind, batch: list[Output]):
         self._site, self._kind, self._batch = site, kind, batch
+        self._facts: Mapping[str, Any] = site.facts
         self._frames: dict[str, pl.DataFrame] = {}
         self._parts: dict[str, dict[tuple, pl.DataFrame]] = {}
 
@@ -250,13 +252,13 @@ class Data:
     def fact(self, name: str) -> Any:
         if name not in self._kind.facts:
             raise KeyError(f"page kind {self._kind.name!r} did not declare the fact {name!r}")
-        return self._site.facts[name]
+        return self._facts[name]
 
     def held(self) -> "HeldData":
         """The same data cut now, with nothing of the site left to ask: it pickles (for
         a render in the second process)."""
         return HeldData(self._kind, self._batch, {name: self.frame(name) for name in self._kind.reads},
-                        {name: self._site.facts[name] for name in self._kind.facts})
+                        {name: self._facts[name] for name in self._kind.facts})
 
 
 class HeldData(Data):
@@ -264,12 +266,7 @@ class HeldData(Data):
 
     def __init__(self, kind: Kind, batch: list[Output], frames: dict[str, pl.DataFrame], facts: dict[str, Any]):
         self._site, self._kind, self._batch = None, kind, batch  # type: ignore[assignment]
-        self._frames, self._parts, self._facts = frames, {}, facts
-
-    def fact(self, name: str) -> Any:
-        if name not in self._kind.facts:
-            raise KeyError(f"page kind {self._kind.name!r} did not declare the fact {name!r}")
-        return self._facts[name]
+        self._facts, self._frames, self._parts = facts, frames, {}
 
 
 def render_apart(kind: Kind, batch: list[Output], data: HeldData, root: str) -> list[tuple[str, None, str]]:
@@ -392,7 +389,7 @@ def run(site: Site, kinds: Sequence[Kind]) -> None:
     site.cache.save()
 
 
-def _made_aside(work: Callable[[], list[tuple[str, bytes, str]]], result: list) -> None:
+def _made_aside(work: Callable[[], list[tuple[str, bytes | None, str]]], result: list) -> None:
     """A `Later`'s work, on its thread: its files, or the error that stopped it."""
     try:
         result.extend(work())

@@ -275,6 +275,9 @@ def _run_example(root: Path, caplog, *, with_second_process: bool) -> Path:
 
     (root / "landing").mkdir(parents=True)
     (root / "landing" / "dossiers.csv").write_bytes((EXAMPLE / "dossiers.csv").read_bytes())
+    # the command's lines do not reach the root logger (assets.show_progress): caught where they are logged
+    ours = logging.getLogger("scoreboard")
+    ours.addHandler(caplog.handler)
     if with_second_process:
         aside.start()
     try:
@@ -286,6 +289,7 @@ def _run_example(root: Path, caplog, *, with_second_process: bool) -> Path:
             assert aside.started()  # (the tasks ran there: none broke the process)
     finally:
         aside.stop()
+        ours.removeHandler(caplog.handler)
     return root
 
 
