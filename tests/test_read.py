@@ -21,6 +21,7 @@ from transforms.read import (
     read_table,
 )
 from transforms.normalise import normalise_key
+from transforms.readers.text import utf8_bom
 from tests.helpers import to_cp1258
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example" / "dossiers.csv"
@@ -341,6 +342,73 @@ def test_comma_csv_utf8_with_bom_and_banner(tmp_path):
     raw = read_table(path)
     _check_vn(raw)
     assert raw.frame["source_row"].to_list() == [1, 2]
+
+
+_LF = _csv_text(VN_ROWS, ",", VN_HEADERS).replace("\r\n", "\n")
+_HEAD = _LF.split("\n")[0] + "\n"
+
+
+def _cut_inside_a_character(text: str, at: int) -> bytes:
+    """`text` as UTF-8 after a banner line that puts a character's second byte at `at`."""
+    for width in range(1, 80):
+        data = ("x" * width + "\n" + text).encode("utf-8")
+        if 0x80 <= data[at] < 0xC0:
+            return data
+    raise AssertionError("no banner puts a character across the cut")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        _LF.encode("utf-8"),
+        b"\xef\xbb\xbf" + _LF.encode("utf-8"),
+        (_HEAD + "\n \u00a0\n\u3000\t\n").encode("utf-8"),  # blanks, Unicode's too: no rows
+        (_HEAD + "\x1c\u00a0\n\u2028\n").encode("utf-8"),  # what str.isspace calls blank
+        (_HEAD + "\u3000\n" + _LF.split("\n", 1)[1]).encode("utf-8"),  # a Unicode blank line, then rows
+        _cut_inside_a_character(_LF * 8, 4 * 300),
+    ],
+    ids=["utf8", "bom", "unicode-blanks", "separator-controls", "blank-then-rows", "cut-character"],
+)
+def test_a_utf8_csv_read_from_its_bytes_reads_as_from_its_text(tmp_path, monkeypatch, content):
+    """A UTF-8 export with no CR is parsed from its own bytes, its text never made
+    (readers.text.utf8_bom): what it gives is what the decoded text gives, for blank
+    lines of every kind under the header and a sample cut inside a character."""
+    from transforms.readers import csv as csv_reader
+
+    path = tmp_path / "export.csv"
+    path.write_bytes(content)
+    monkeypatch.setattr(csv_reader, "SAMPLE_CHARS", 300)  # the last case's bytes for it end inside a character
+    taken = []
+    monkeypatch.setattr(csv_reader, "utf8_bom", lambda data: taken.append(utf8_bom(data)) or taken[-1])
+    fast = _outcome(path)
+    monkeypatch.setattr(csv_reader, "utf8_bom", lambda data: None)
+    slow = _outcome(path)
+    assert taken and taken[0] is not None  # the bytes were parsed as they are
+    assert fast[:2] == slow[:2] and (fast[2] is None or fast[2].equals(slow[2]))
+
+
+def _outcome(path: Path) -> tuple:
+    """(encoding, rows read and dropped columns, frame), or the reason the file was refused."""
+    try:
+        raw = read_table(path)
+    except UnusableFile as exc:
+        return "refused", str(exc), None
+    return raw.encoding, (raw.rows_read, raw.dropped_columns), raw.frame
+
+
+@pytest.mark.parametrize(
+    "content,bom",
+    [
+        (b"a,b\nc,d\n", 0),
+        (b"\xef\xbb\xbfa,b\n", 3),
+        (b"a,b\r\nc,d\r\n", None),  # CR: the text is made (and its line ends unified)
+        (to_cp1258("Mã hồ sơ,b\n"), None),  # not UTF-8: decode tries Windows-1258
+        (b"a,\x00b\n", None),  # binary
+        ("a,b\n".encode("utf-16"), None),
+    ],
+)
+def test_which_csv_bytes_are_parsed_as_they_are(content, bom):
+    assert utf8_bom(content) == bom
 
 
 def test_csv_quoted_multiline_header_and_totals_row(tmp_path):

@@ -15,11 +15,13 @@ from transforms.readers.assemble import Body, assemble_grid
 from transforms.readers.header import Header, banner_lines, find_header, plan_columns
 from transforms.readers.mapping import SourceMapping
 from transforms.readers.table import HEADER_SEARCH_ROWS, UnusableFile
-from transforms.readers.text import decode, read_bytes
+from transforms.readers.text import decode, read_bytes, utf8_bom
 
 SEPARATORS = (",", ";", "\t", "|")
-BOM = b"\xef\xbb\xbf"
 _NON_SPACE = re.compile(r"\S")
+_NON_SPACE_BYTE = re.compile(rb"[^ \t\n\x0b\x0c]")
+# the text the header is looked for in: its first characters
+SAMPLE_CHARS = 1_000_000
 
 
 class _LineCounter:
@@ -67,6 +69,17 @@ def _scan_header(text: str, sep: str, matcher: HeaderMatcher) -> tuple[Header, i
     return header, records.offsets[header.last], records.rows[: header.first]
 
 
+def _blank_bytes(utf8: bytes, start: int) -> bool:
+    """Whether UTF-8 text holds nothing but blanks from byte `start` (as `_NON_SPACE`
+    finds them: Unicode's, which bytes beyond ASCII may also be)."""
+    found = _NON_SPACE_BYTE.search(utf8, start)
+    if found is None:
+        return True
+    if _NON_SPACE.search(utf8[found.start():found.start() + 64].decode("utf-8", errors="ignore")):
+        return False
+    return _NON_SPACE.search(utf8[start:].decode("utf-8")) is None  # (a run of Unicode blanks: rare)
+
+
 def _polars_csv(body: bytes, sep: str, width: int) -> pl.LazyFrame:
     """The parse of a body, to run with other files' (assemble.load)."""
     names = [f"column_{i}" for i in range(width)]
@@ -84,12 +97,17 @@ def _polars_csv(body: bytes, sep: str, width: int) -> pl.LazyFrame:
 
 def read_csv(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) -> Body:
     data = read_bytes(path)
-    text, encoding = decode(path, data)
     # the body is parsed from UTF-8 bytes: the file's own when they are that text
-    utf8 = data if encoding == "utf-8" and "\r" not in text else None
-    if utf8 is None:
+    bom = utf8_bom(data)
+    if bom is not None:
+        utf8, encoding = data, "utf-8"
+        # (the text's first SAMPLE_CHARS characters; a character cut at the end is dropped)
+        text = data[bom:bom + 4 * SAMPLE_CHARS].decode("utf-8", errors="ignore")
+    else:
+        utf8 = None
+        text, encoding = decode(path, data)
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    sample = text[:1_000_000]
+    sample = text[:SAMPLE_CHARS]
     best: tuple[Header, int, list[list[str]], str] = (Header(), 0, [], ",")
     for sep in SEPARATORS:
         if best[0].score >= 2 and sep not in sample:
@@ -103,14 +121,15 @@ def read_csv(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) 
     banner = banner_lines(above)
     plan = plan_columns(path, header.cells, matcher, unit_given=bool(mapping and mapping.unit), banner=bool(banner))
     width = len(header.cells)
-    if _NON_SPACE.search(text, offset) is None:  # nothing but blanks under the header
+    if utf8 is not None:
+        start = bom + len(text[:offset].encode("utf-8"))
+        blank = _blank_bytes(utf8, start)
+    else:
+        blank = _NON_SPACE.search(text, offset) is None
+    if blank:  # nothing but blanks under the header
         body = pl.DataFrame({f"column_{i}": pl.Series([], dtype=pl.Utf8) for i in range(width)})
     else:
-        if utf8 is not None:
-            start = len(BOM) * utf8.startswith(BOM) + len(text[:offset].encode("utf-8"))
-            source = utf8[start:]
-        else:
-            source = text[offset:].encode("utf-8")
+        source = utf8[start:] if utf8 is not None else text[offset:].encode("utf-8")
         del text, data, utf8
         body = _polars_csv(source, sep, width)
     return assemble_grid(
