@@ -520,6 +520,41 @@ def _with_payment(frame, columns, x_marks, counts, flag_columns, *, cleaned: boo
     return out
 
 
+def _field(
+    frame: pl.DataFrame, name: str, dtype: pl.DataType, *, x_marks: list[str], cleaned: bool
+) -> tuple[str, pl.Series, pl.Series | None, pl.Series | None]:
+    """One canonical field of `frame` typed: (name, values, the rows whose value could not
+    be read or None, the rows with a date present but unreadable or None)."""
+    if name in frame.columns:
+        text = frame.get_column(name).cast(pl.Utf8)
+        text = (text if cleaned else clean_text(text)).alias(name)
+    else:
+        text = pl.Series(name, [None] * frame.height, dtype=pl.Utf8)
+    if name in DATE_FIELDS:
+        value = parse_datetime(text)
+        return name, value.cast(dtype).alias(name), None, text.is_not_null() & value.is_null()
+    if name in _PARSERS:
+        value = map_distinct(text, _PARSERS[name], dtype)
+        if name in x_marks:
+            value = value.fill_null(False)
+        return name, value.cast(dtype).alias(name), text.is_not_null() & value.is_null(), None
+    too_long = text.str.len_chars() > MAX_TEXT_CHARS
+    value = text
+    if too_long.any():
+        value = pl.DataFrame({"v": text, "bad": too_long}).select(
+            pl.when(~pl.col("bad")).then(pl.col("v")).alias(name)
+        ).to_series()
+    return name, value.cast(dtype).alias(name), too_long, None
+
+
+def _each(work, items: list) -> list:
+    """`work(item)` for every item, in order, on two threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(work, items))
+
+
 def normalise(
     frame: pl.DataFrame, *, x_marks: list[str] | None = None, flags: bool = False, cleaned: bool = False
 ) -> tuple[pl.DataFrame, dict[str, int]]:
@@ -538,37 +573,19 @@ def normalise(
     flag_columns: list[pl.Series] = []
     counts: dict[str, int] = {}
     bad = pl.Series(BAD_DATE, [False] * height, dtype=pl.Boolean)
-    for name, dtype in CANONICAL_FIELDS.items():
-        if name in frame.columns:
-            text = frame.get_column(name).cast(pl.Utf8)
-            text = (text if cleaned else clean_text(text)).alias(name)
-        else:
-            text = pl.Series(name, [None] * height, dtype=pl.Utf8)
-        if name in DATE_FIELDS:
-            value = parse_datetime(text)
-            bad = bad | (text.is_not_null() & value.is_null())
-        elif name in _PARSERS:
-            value = map_distinct(text, _PARSERS[name], dtype)
-            if name in x_marks:
-                value = value.fill_null(False)
-            unreadable = text.is_not_null() & value.is_null()
+    # each field on its own (Polars runs without Python's lock: two cores parse two)
+    for name, value, unreadable, bad_date in _each(
+        lambda field: _field(frame, *field, x_marks=x_marks, cleaned=cleaned), list(CANONICAL_FIELDS.items())
+    ):
+        if bad_date is not None:
+            bad = bad | bad_date
+        if unreadable is not None:
             n_bad = int(unreadable.sum())
             if n_bad:
                 counts[name] = n_bad
                 if flags:
                     flag_columns.append(unreadable.alias(f"{UNREADABLE}{name}"))
-        else:
-            too_long = text.str.len_chars() > MAX_TEXT_CHARS
-            n_bad = int(too_long.sum())
-            value = text
-            if n_bad:
-                counts[name] = n_bad
-                if flags:
-                    flag_columns.append(too_long.alias(f"{UNREADABLE}{name}"))
-                value = pl.DataFrame({"v": text, "bad": too_long}).select(
-                    pl.when(~pl.col("bad")).then(pl.col("v")).alias(name)
-                ).to_series()
-        columns.append(value.cast(dtype).alias(name))
+        columns.append(value)
     if "payment_code" in frame.columns:
         columns = _with_payment(frame, columns, x_marks, counts, flag_columns, cleaned=cleaned, flags=flags)
     if "source_row" in frame.columns:
