@@ -397,6 +397,30 @@ def _outcome(path: Path) -> tuple:
 
 
 @pytest.mark.parametrize(
+    "under_header,rows,ids",
+    [
+        ("\n", [2, 3], ["HS-1", "HS-2"]),  # a blank line under the header
+        ("   \n", [2, 3], ["HS-1", "HS-2"]),
+        ("\u3000\n", [2, 3], ["HS-1", "HS-2"]),
+        (",,,,,,,,\n", [2, 3], ["HS-1", "HS-2"]),  # a first line wider than the header
+        ("HS-0\n", [1, 2, 3], ["HS-0", "HS-1", "HS-2"]),  # a first row short of fields
+        ("", [1, 2], ["HS-1", "HS-2"]),
+    ],
+    ids=["blank", "spaces", "unicode-blank", "wide", "short", "none"],
+)
+def test_a_csv_whose_first_line_under_the_header_is_not_as_wide_is_read(tmp_path, under_header, rows, ids):
+    """Polars counts a CSV's columns on its first line: a blank line under the header, or
+    a first row short or long of fields, refused the whole file ("cannot be parsed as
+    CSV"). Every row is read, numbered as the file numbers it (the blank line counts)."""
+    path = tmp_path / "export.csv"
+    path.write_bytes((_HEAD + under_header + _LF.split("\n", 1)[1]).encode("utf-8"))
+    raw = read_table(path)
+    assert raw.frame["source_row"].to_list() == rows
+    assert raw.frame["dossier_id"].to_list() == ids
+    assert raw.frame["status"].to_list()[-2:] == ["Đã trả kết quả", "Đang xử lý"]
+
+
+@pytest.mark.parametrize(
     "content,bom",
     [
         (b"a,b\nc,d\n", 0),

@@ -81,9 +81,17 @@ def _blank_bytes(utf8: bytes, start: int) -> bool:
 
 
 def _polars_csv(body: bytes, sep: str, width: int) -> pl.LazyFrame:
-    """The parse of a body, to run with other files' (assemble.load)."""
+    """The parse of a body, to run with other files' (assemble.load). Polars counts the
+    columns on the body's first line and refuses the file when they are not `width`:
+    when that line is not `width` fields (a blank line under the header, a first row
+    short or long), a line of `width` empty fields goes first and is dropped after, so
+    the rows keep their numbers."""
     names = [f"column_{i}" for i in range(width)]
-    return pl.scan_csv(
+    end = body.find(b"\n")
+    lead = (body if end < 0 else body[:end]).count(sep.encode()) + 1 != width
+    if lead:
+        body = sep.encode() * (width - 1) + b"\n" + body
+    frame = pl.scan_csv(
         body,
         has_header=False,
         separator=sep,
@@ -93,6 +101,7 @@ def _polars_csv(body: bytes, sep: str, width: int) -> pl.LazyFrame:
         new_columns=names,
         schema={n: pl.Utf8 for n in names},
     )
+    return frame.slice(1) if lead else frame
 
 
 def read_csv(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) -> Body:
