@@ -134,26 +134,30 @@ def _make_room(pending: list[tuple[Path, str, str]]) -> bool:
 def _read_batches(
     pending: list[tuple[Path, str, str]], read: Callable[[list[tuple[Path, str, str]]], Batch]
 ) -> Iterator[tuple[list[tuple[Path, str, str]], Batch]]:
-    """Each batch of `pending` with what reading it gave, in order. While the run stores
-    a batch, the second process, when it has nothing else to do, reads the next one.
-    It is let go while a file larger than a batch is read (_make_room), and started
-    again after; it then imports GX first, and meanwhile the batches are read here."""
+    """Each batch of `pending` with what reading it gave, in order. The second process
+    reads the second batch while the first is read here, then each next one while the
+    one before is stored here, when it has nothing else to do. It is let go while a
+    file larger than a batch is read (_make_room), and started again after; it then
+    imports GX first, and meanwhile the batches are read here."""
     room = _make_room(pending)
     batches = list(_batches(pending))
-    ahead: Future | None = None
+    ahead: dict[int, Future] = {}
+    if not room and len(batches) > 1 and aside.started():
+        # (behind the warm-up there when it is still importing GX)
+        ahead[1] = aside.submit(read, batches[1])
     try:
         for k, batch in enumerate(batches):
-            ingested = ahead.result() if ahead is not None else read(batch)
-            ahead = None
+            there = ahead.pop(k, None)
+            ingested = there.result() if there is not None else read(batch)
             if room and _largest([item for later in batches[k + 1:] for item in later]) <= BATCH_BYTES:
                 aside.start(warm_up)  # the large files are read: GX is imported while their rows are stored
                 room = False
-            elif k + 1 < len(batches) and aside.started() and aside.idle():
-                ahead = aside.submit(read, batches[k + 1])
+            elif k + 1 < len(batches) and k + 1 not in ahead and aside.started() and aside.idle():
+                ahead[k + 1] = aside.submit(read, batches[k + 1])
             yield batch, ingested
     finally:
-        if ahead is not None:  # the run stopped storing (an error): the read there ends first
-            ahead.exception()
+        for there in ahead.values():  # the run stopped storing (an error): the read there ends first
+            there.exception()
 
 
 def _batches(pending: list[tuple[Path, str, str]]):
