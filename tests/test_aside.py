@@ -386,9 +386,9 @@ def test_period_pages_rendered_in_the_second_process_are_the_same_site(tmp_path,
 
 
 def test_batches_read_in_the_second_process_store_what_one_process_stores(tmp_path, monkeypatch):
-    """Many batches: each after the first is read there while the one before is stored
-    here. The warehouse holds the same rows, file accounting and quarantine as a run in
-    one process."""
+    """Many batches: the second is read there while the first is read here, each next
+    one while the one before is stored here. The warehouse holds the same rows, file
+    accounting and quarantine as a run in one process."""
     from pipelines import cli, ingestion
     from pipelines import warehouse as wh
     from pipelines.resources import ScoreboardSettings, Warehouse
@@ -400,11 +400,16 @@ def test_batches_read_in_the_second_process_store_what_one_process_stores(tmp_pa
     # four files of the example's rows, one with a row that cannot be read
     parts = [rows[i::4] for i in range(4)]
     parts[2] = parts[2] + ["WX-BAD,001,1.001776,2,10,,not a date,2024-01-10 00:00:00,,,,,,,,,,,"]
-    read_there: list[int] = []
-    submit = aside.submit
+    import transforms.ingest as ingest
+
+    reads: list[tuple[str, list[str]]] = []  # (where, the batch's files), as each read starts
+    submit, read_all = aside.submit, ingest._read_all
     monkeypatch.setattr(aside, "submit", lambda fn, *a, **k: (
-        read_there.append(len(a[0])) if getattr(fn, "func", fn) is ingestion.ingest_batch else None)
-        or submit(fn, *a, **k))
+        reads.append(("there", [source for _, source, _ in a[0]]))
+        if getattr(fn, "func", fn) is ingestion.ingest_batch else None) or submit(fn, *a, **k))
+    # (a read there runs the second process's own, unpatched module)
+    monkeypatch.setattr(ingest, "_read_all", lambda items, *a: (
+        reads.append(("here", [source for _, source, *_ in items])), read_all(items, *a))[1])
     tables = {}
     for how in ("alone", "aside"):
         root = tmp_path / how
@@ -417,7 +422,7 @@ def test_batches_read_in_the_second_process_store_what_one_process_stores(tmp_pa
         if how == "aside":
             aside.start()
             aside.run(_pid)  # up, and with nothing else to do when the first batch is read
-            read_there.clear()
+            reads.clear()
         try:
             cli.run_pipeline(settings, warehouse)
             if how == "aside":
@@ -430,7 +435,10 @@ def test_batches_read_in_the_second_process_store_what_one_process_stores(tmp_pa
                 if t == "ingested_files" else wh.read_table(con, f"SELECT * FROM {t} ORDER BY ALL")
                 for t in ("dossiers", "dossier_versions", "quarantine", "ingested_files")
             }
-    assert read_there == [1, 1, 1]  # batches 2 to 4 (a file each), the first read here
+    # batches of a file each: the second asked of the second process before the first is
+    # read here, the third and fourth each once the one before is back
+    assert reads == [("there", ["part-1.csv"]), ("here", ["part-0.csv"]),
+                     ("there", ["part-2.csv"]), ("there", ["part-3.csv"])]
     assert tables["alone"]["dossiers"].height == 38 and tables["alone"]["quarantine"].height == 1
     for name, frame in tables["alone"].items():
         assert tables["aside"][name].equals(frame), name
