@@ -60,12 +60,19 @@ def chromium_path() -> str | None:
 
 
 _PDF_DATES = re.compile(rb"/(CreationDate|ModDate) \(D:\d{14}")
+_PDF_NODE_IDS = re.compile(rb"\(node(\d{8})\)")
 
 
-def _without_print_time(pdf: bytes) -> bytes:
-    """Chromium stamps the time of printing; the same page must give the same bytes.
-    The stamp is replaced by one of the same length, so every offset stays valid."""
-    return _PDF_DATES.sub(lambda m: b"/" + m.group(1) + b" (D:20000101000000", pdf)
+def _reproducible(pdf: bytes) -> bytes:
+    """The same page must give the same bytes. Chromium stamps the time of printing,
+    and names the tagged PDF's structure elements by its own DOM node numbers, which
+    on a busy machine shift by one now and then (it made one node more). The stamp is
+    replaced by a fixed one, and each node number by its rank among them: the same
+    length, so every offset stays valid, and the same order, in which the ID tree
+    lists them."""
+    pdf = _PDF_DATES.sub(lambda m: b"/" + m.group(1) + b" (D:20000101000000", pdf)
+    ranks = {n: b"(node%08d)" % i for i, n in enumerate(sorted(set(_PDF_NODE_IDS.findall(pdf)), key=int))}
+    return _PDF_NODE_IDS.sub(lambda m: ranks[m.group(1)], pdf)
 
 
 def print_report_pdf(html_path: Path, pdf_path: Path, *, timeout: float = 120.0) -> bool:
@@ -140,7 +147,7 @@ def _print(exe: str, html_path: Path, pdf_path: Path, timeout: float) -> bool:
         if not out.is_file() or out.stat().st_size == 0 or not out.read_bytes()[:5] == b"%PDF-":
             return False
         tmp_target = pdf_path.with_name(f".{pdf_path.name}.tmp")
-        tmp_target.write_bytes(_without_print_time(out.read_bytes()))
+        tmp_target.write_bytes(_reproducible(out.read_bytes()))
         os.chmod(tmp_target, 0o644)
         os.replace(tmp_target, pdf_path)
     return True

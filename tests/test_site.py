@@ -966,6 +966,33 @@ def test_report_pdf_needs_chromium(tmp_path, monkeypatch):
     assert not (tmp_path / "r.pdf").exists()
 
 
+def _printed(first: int, extra_at: int | None = None) -> bytes:
+    """The parts of a tagged PDF Chromium names by its DOM node numbers: structure
+    elements and the ID tree that lists them in order (`extra_at`: from that element
+    on, every number one more, as when Chromium made one node more)."""
+    numbers = [first + 2 * k + (1 if extra_at is not None and k >= extra_at else 0) for k in range(12)]
+    elements = b"".join(b"%d 0 obj\n<</Type /StructElem\n/S /TH\n/ID (node%08d)>>\nendobj\n" % (40 + k, n)
+                        for k, n in enumerate(numbers))
+    names = b" ".join(b"(node%08d) %d 0 R" % (n, 40 + k) for k, n in enumerate(numbers))
+    tree = b"<</Limits [(node%08d) (node%08d)]\n/Names [%s]>>\n" % (numbers[0], numbers[-1], names)
+    return b"%PDF-1.4\n" + elements + tree + b"/CreationDate (D:20261206140915+00'00')\n%%EOF\n"
+
+
+def test_a_printed_report_gives_the_same_bytes_whatever_chromium_numbered(tmp_path):
+    """Chromium's node numbers in the tagged PDF differ between two prints of one page on
+    a busy machine: the PDF kept has the same bytes, its offsets (lengths) and the ID
+    tree's order unchanged."""
+    from dashboards.images import _reproducible
+
+    prints = [_printed(77), _printed(77, extra_at=5), _printed(1077)]
+    kept = [_reproducible(p) for p in prints]
+    assert kept[0] == kept[1] == kept[2]
+    assert [len(k) for k in kept] == [len(p) for p in prints]
+    names = re.findall(rb"\((node\d{8})\) \d+ 0 R", kept[0])
+    assert names == sorted(names) and len(set(names)) == 12 and names[0] == b"node00000000"
+    assert b"(D:20000101000000" in kept[0] and b"20261206" not in kept[0]
+
+
 def test_report_pdf_link_only_when_printed(scoreboard, tmp_path, monkeypatch):
     import dashboards.pages.report as report
 
