@@ -45,7 +45,7 @@ PARTITIONS = {
     "dossiers": "year(received_at)",
     "dossier_versions": "year(received_at)",
     **{t: "period_type, period_key"
-       for t in ("scoreboard", "weak_points", "bottlenecks", "what_if", "warnings", "scored_periods",
+       for t in ("scoreboard", "bottlenecks", "what_if", "warnings", "scored_periods",
                  "partition_digests")},
 }
 _PROVINCE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")

@@ -24,7 +24,7 @@ from quality.holds import SCOREBOARD_HOLD, check_holds
 from quality.suites import QualityResult, merge_results, validate_scoreboard
 from transforms.calendar import load_overlay, working_calendar
 from transforms.evidence import empty as no_evidence, evidence_slices
-from transforms.insights import BOTTLENECK_SCHEMA, bottlenecks_of, weak_points, what_if
+from transforms.insights import BOTTLENECK_SCHEMA, bottlenecks_of, what_if
 from transforms.periods import index_expr, key_of, make_periods, parse_key, start_of
 from transforms.profile import Profile
 from transforms.schema import scoreboard_schema
@@ -187,7 +187,6 @@ def _score_chunk(
                  "config_fingerprint": settings.config_fingerprint()}
             ),
             "scoreboard": rows,
-            "weak_points": weak_points(rows, profile),
             "what_if": what_if(rows, profile),
             "bottlenecks": late.filter(in_publish),
             "evidence": evidence,

@@ -32,7 +32,7 @@ from quality.holds import BATCH_QUARANTINE, HOLD_SCHEMA, SCOREBOARD_HOLD
 from transforms.classify import CLOSED_STATUSES
 from transforms.evidence import EVIDENCE_SCHEMA
 from transforms.reconcile import RECORD_SCHEMA as PORTAL_RECORD_SCHEMA
-from transforms.insights import BOTTLENECK_SCHEMA, WEAK_POINT_SCHEMA, WHAT_IF_SCHEMA
+from transforms.insights import BOTTLENECK_SCHEMA, WHAT_IF_SCHEMA
 from transforms.profile import Profile
 from transforms.revisions import CAUSE_SCHEMA, REVISION_SCHEMA, TOUCH_SCHEMA
 from transforms.schema import (
@@ -186,7 +186,7 @@ SCOREBOARD_FIXED = {**SCOREBOARD_COUNTS, **SCOREBOARD_RANKS}
 # build adds up those of the partitions its pages read instead of hashing the rows again.
 # A digest is of the whole row: a page reads some of its columns, and a change elsewhere
 # in the row makes the page again, never leaves it stale.
-DIGESTED_TABLES = ("weak_points", "bottlenecks", "what_if", "evidence")
+DIGESTED_TABLES = ("bottlenecks", "what_if", "evidence")
 PARTITION_DIGEST_SCHEMA: dict[str, pl.DataType] = {
     "table_name": pl.Utf8(), "period_type": pl.Utf8(), "period_key": pl.Utf8(), "unit_code": pl.Utf8(),
     "unit_valid_from": pl.Date(), "row_count": pl.Int64(),
@@ -202,7 +202,6 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
     "quarantine": QUARANTINE_SCHEMA,
     "dossiers": DOSSIER_SCHEMA,
     "scoreboard": SCOREBOARD_FIXED,
-    "weak_points": WEAK_POINT_SCHEMA,
     "bottlenecks": BOTTLENECK_SCHEMA,
     "what_if": WHAT_IF_SCHEMA,
     # the dossiers behind each unit's overdue and pending-overdue counts, per period
@@ -238,7 +237,7 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
     "partition_digests": PARTITION_DIGEST_SCHEMA,
 }
 TOUCHED = "stale_dossier_ids"
-PERIOD_TABLES = ("scored_periods", "scoreboard", "weak_points", "bottlenecks", "what_if", "warnings", "evidence")
+PERIOD_TABLES = ("scored_periods", "scoreboard", "bottlenecks", "what_if", "warnings", "evidence")
 
 FILE_ACCOUNTING_SQL = """
 CREATE OR REPLACE VIEW file_accounting AS
@@ -294,6 +293,13 @@ def _reset_scored_periods(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DELETE FROM scored_periods")
 
 
+def _drop_weak_points(con: duckdb.DuckDBPyConnection) -> None:
+    # the weak points are the scoreboard's rows seen indicator by indicator: the site
+    # derives them from it (docs/site-build.md), so they are no longer a second copy here
+    con.execute("DROP TABLE IF EXISTS weak_points")
+    con.execute("DELETE FROM partition_digests WHERE table_name = 'weak_points'")
+
+
 # (version, what it changed, the data step beyond adding tables and columns)
 MIGRATIONS: tuple[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None] | None], ...] = (
     (1, "the layout before schema versions (b44d358)", None),
@@ -307,6 +313,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None] | 
         "sign_offs (draft publications); archived_files (retention of raw exports)", None),
     # (its data step is the one every upgrade ends with: ensure_schema)
     (7, "partition_digests (the row digests of the site's stored period tables)", None),
+    (8, "weak_points no longer stored: the site derives them from the scoreboard", _drop_weak_points),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -245,10 +245,13 @@ def test_a_site_read_from_the_stored_tables_is_the_site_of_the_tables_held_whole
     from dashboards.site import build_site
     from pipelines import warehouse as wh
 
-    insights = ("weak_points", "bottlenecks", "what_if", "evidence")
+    from transforms.insights import weak_points
+
+    insights = ("bottlenecks", "what_if", "evidence")
     with duckdb.connect(run["warehouse"], read_only=True) as con:
         scoreboard = wh.read_scoreboard(con, run["profile"])
-        given = dict(scoreboard=scoreboard, manifest={"generated_at": RUN_NOW}, profile=run["profile"])
+        given = dict(scoreboard=scoreboard, manifest={"generated_at": RUN_NOW}, profile=run["profile"],
+                     weak_points=weak_points(scoreboard, run["profile"]))
         build_site(tmp_path / "whole", **given, **{t: con.sql(f"SELECT * FROM {t}").pl() for t in insights})
         for _ in range(2):
             lines: list[str] = []
@@ -385,9 +388,19 @@ def test_the_stored_partition_digests_are_those_of_the_stored_rows(run, tmp_path
         assert {(r[0], r[2], r[3]) for r in moved} == {("evidence", period_key, first["unit_code"])}
         assert len(moved) == 2
 
-        # a warehouse of the previous layout: the digests are made from its rows
+        # a warehouse of layout 6: the digests are made from its rows
         con.execute("DROP TABLE partition_digests")
-        con.execute("DELETE FROM schema_version WHERE version = 7")
+        con.execute("DELETE FROM schema_version WHERE version >= 7")
     with wh.connect(path) as con:
         assert wh.schema_version(con) == wh.SCHEMA_VERSION
+        assert con.sql("SELECT * FROM partition_digests ORDER BY ALL").fetchall() == after
+
+        # a warehouse of layout 7 stored the weak points, and their digests: both go
+        con.execute("CREATE TABLE weak_points AS SELECT * FROM bottlenecks")
+        con.execute("INSERT INTO partition_digests SELECT * REPLACE ('weak_points' AS table_name) "
+                    "FROM partition_digests WHERE table_name = 'bottlenecks'")
+        con.execute("DELETE FROM schema_version WHERE version >= 8")
+    with wh.connect(path) as con:
+        assert wh.schema_version(con) == wh.SCHEMA_VERSION
+        assert "weak_points" not in {r[0] for r in con.execute("SHOW TABLES").fetchall()}
         assert con.sql("SELECT * FROM partition_digests ORDER BY ALL").fetchall() == after

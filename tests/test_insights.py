@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers import DEFAULT_PROFILE_PATH, EXAMPLE, read_example_dossiers, read_expected_scoreboard
 from transforms.calendar import working_calendar
-from transforms.insights import bottlenecks, weak_points, what_if
+from transforms.insights import PERIOD_UNIT, WEAK_POINT_SCHEMA, bottlenecks, indicator_points, weak_points, what_if
 from transforms.periods import index_of, make_periods
 from transforms.profile import load_profile
 from transforms.units import load_registry
@@ -42,6 +42,41 @@ def test_weak_points_skip_indicators_that_do_not_apply(january):
     wp = weak_points(january, PROFILE).filter(pl.col("unit_code") == "00001")
     assert "paid_online_rate" not in wp["indicator"].to_list()  # no fee-charging dossier
     assert wp.row(0, named=True)["indicator"] == "online_rate"  # 0 % online: all 12 points lost
+
+
+def _weak_points_on_text(scoreboard: pl.DataFrame) -> pl.DataFrame:
+    """The weak points as first written: sorted and grouped on the text of the keys."""
+    points = indicator_points(scoreboard, PROFILE)
+    level = ["period_type", "period_key", "level"]
+    medians = points.filter(pl.col("ranked")).group_by(*level, "peer_group", "indicator").agg(
+        peer_median_points=pl.col("points_earned").median())
+    leaders = points.filter(pl.col("rank") == 1).sort("unit_code").group_by(
+        *level, "indicator", maintain_order=True).agg(leader_points=pl.col("points_earned").first())
+    return (
+        points.join(medians, on=[*level, "peer_group", "indicator"], how="left")
+        .join(leaders, on=[*level, "indicator"], how="left")
+        .with_columns(gap_to_peer_median=pl.col("peer_median_points") - pl.col("points_earned"),
+                      gap_to_leader=pl.col("leader_points") - pl.col("points_earned"))
+        .sort([*PERIOD_UNIT, "points_lost", "indicator"], descending=[False] * 5 + [True, False])
+        .with_columns(position=pl.int_range(1, pl.len() + 1).over(PERIOD_UNIT))
+        .select([pl.col(c).cast(t) for c, t in WEAK_POINT_SCHEMA.items()])
+    )
+
+
+def test_weak_points_of_every_period_at_once_are_those_keyed_on_text():
+    """The site derives the weak points of every period in one go, on numbered keys:
+    the same rows as sorting and grouping on the text, whatever the input's order,
+    with a unit of no peer group and one of no validity date among them."""
+    every = read_expected_scoreboard()
+    odd = every.with_columns(
+        peer_group=pl.when(pl.col("unit_code") == "00004").then(None).otherwise(pl.col("peer_group")),
+        unit_valid_from=pl.when(pl.col("unit_code") == "002").then(None).otherwise(pl.col("unit_valid_from")),
+    )
+    for frame in (every, odd, odd.sample(fraction=1.0, shuffle=True, seed=3)):
+        found = weak_points(frame, PROFILE)
+        assert found["period_key"].n_unique() == every["period_key"].n_unique() > 2
+        assert found.equals(_weak_points_on_text(frame))
+    assert weak_points(odd, PROFILE).filter(pl.col("unit_code") == "00004")["peer_median_points"].is_null().all()
 
 
 def test_what_if_counts_the_dossiers_that_would_lift_a_unit(january):

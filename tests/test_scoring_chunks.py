@@ -19,7 +19,7 @@ from demo.generate import generate_exports
 from transforms.periods import covered_range, partition_key, start_of
 
 HELD = [("week", "2024-W20"), ("month", "2024-05")]
-TABLES = ("scoreboard", "weak_points", "bottlenecks", "what_if", "warnings", "scored_periods", "quality_holds")
+TABLES = ("scoreboard", "bottlenecks", "what_if", "warnings", "scored_periods", "quality_holds")
 
 
 @pytest.fixture(scope="module")

@@ -47,13 +47,14 @@ WHAT_IF_SCHEMA = {
 }
 
 
-def indicator_points(scoreboard: pl.DataFrame, profile: Profile) -> pl.DataFrame:
-    """One row per unit, period and applicable indicator: rate, points earned, maximum."""
+def indicator_points(scoreboard: pl.DataFrame, profile: Profile, keep: tuple[str, ...] = ()) -> pl.DataFrame:
+    """One row per unit, period and applicable indicator: rate, points earned, maximum
+    (and the scoreboard's columns `keep`)."""
     parts = []
     for ind in profile.indicators:
         parts.append(
             scoreboard.filter(pl.col(ind.rate).is_not_null()).select(
-                *PERIOD_UNIT, "peer_group", "ranked", "rank",
+                *PERIOD_UNIT, *keep, "peer_group", "ranked", "rank",
                 group=pl.lit(ind.group), indicator=pl.lit(ind.rate), rate=pl.col(ind.rate),
                 points_earned=ind.points(pl.col(ind.rate)), points_max=pl.lit(ind.max_points),
             )
@@ -67,30 +68,45 @@ def weak_points(scoreboard: pl.DataFrame, profile: Profile) -> pl.DataFrame:
     """Every applicable indicator of every unit, most points lost first, with the gap
     to the median of the ranked units of its level and peer group and to the leader
     (the unit ranked first in its level; the lowest code among tied leaders)."""
-    points = indicator_points(scoreboard, profile)
+    # Each unit-period (_u), period-level (_l) and indicator (_i) numbered in sort order:
+    # the site derives these rows at every build (six or seven a scoreboard row), and
+    # sorting and grouping on the numbers is faster than on the text.
+    units = (
+        scoreboard.select(PERIOD_UNIT).unique().sort(PERIOD_UNIT).with_row_index("_u")
+        .with_columns(_l=pl.struct("period_type", "period_key", "level").rank("dense"))
+    )
+    names = sorted(ind.rate for ind in profile.indicators)
+    points = indicator_points(
+        scoreboard.join(units, on=PERIOD_UNIT, how="left", nulls_equal=True), profile, keep=("_u", "_l")
+    )
     if points.is_empty():
         return pl.DataFrame(schema=WEAK_POINT_SCHEMA)
-    period_level = ["period_type", "period_key", "level"]
+    points = points.with_columns(
+        _i=pl.col("indicator").replace_strict(names, list(range(len(names))), return_dtype=pl.UInt32)
+    )
     medians = (
         points.filter(pl.col("ranked"))
-        .group_by(*period_level, "peer_group", "indicator")
+        .group_by("_l", "peer_group", "_i")
         .agg(peer_median_points=pl.col("points_earned").median())
     )
     leaders = (
         points.filter(pl.col("rank") == 1)
         .sort("unit_code")
-        .group_by(*period_level, "indicator", maintain_order=True)
+        .group_by("_l", "_i", maintain_order=True)
         .agg(leader_points=pl.col("points_earned").first())
     )
+    row = pl.int_range(1, pl.len() + 1)
+    first = pl.col("_u") != pl.col("_u").shift(fill_value=-1)
     return (
-        points.join(medians, on=[*period_level, "peer_group", "indicator"], how="left")
-        .join(leaders, on=[*period_level, "indicator"], how="left")
+        points.join(medians, on=["_l", "peer_group", "_i"], how="left")
+        .join(leaders, on=["_l", "_i"], how="left")
         .with_columns(
             gap_to_peer_median=pl.col("peer_median_points") - pl.col("points_earned"),
             gap_to_leader=pl.col("leader_points") - pl.col("points_earned"),
         )
-        .sort([*PERIOD_UNIT, "points_lost", "indicator"], descending=[False] * 5 + [True, False])
-        .with_columns(position=pl.int_range(1, pl.len() + 1).over(PERIOD_UNIT))
+        .sort(["_u", "points_lost", "_i"], descending=[False, True, False])
+        # rows of a unit-period lie together now: a position counts from its first row
+        .with_columns(position=row - pl.when(first).then(row).forward_fill() + 1)
         .select([pl.col(c).cast(t) for c, t in WEAK_POINT_SCHEMA.items()])
     )
 
