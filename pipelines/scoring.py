@@ -9,6 +9,7 @@ one go: each chunk also scores the period before its first, for rank_change.
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -153,7 +154,13 @@ def _score_chunk(
         facts = scoring_facts(dossiers, units, calendar, period_type, periods[-1], catalogue)
         del dossiers  # the lean facts are all that is needed from here
         rows = score_facts(facts, units, profile, periods).filter(pl.col("period_key").is_in(wanted))
-    quality = validate_scoreboard(rows, profile)
+    with ThreadPoolExecutor(max_workers=1) as checking:
+        # the suite runs in the second process: meanwhile, what the periods it lets
+        # through will need (each period's rows are its own, so they are cut after)
+        checked = checking.submit(validate_scoreboard, rows, profile)
+        late = bottlenecks_of(facts, names, periods) if facts is not None else pl.DataFrame(schema=BOTTLENECK_SCHEMA)
+        options = what_if(rows, profile)
+        quality = checked.result()
     failed = {k for t, k in quality.failed_periods if t == period_type}
     if quality.unplaced_failures:
         failed = set(wanted)
@@ -173,7 +180,6 @@ def _score_chunk(
     publish = [k for k in wanted if k not in held]
     in_publish = pl.col("period_key").is_in(publish)
     rows = rows.filter(in_publish)
-    late = bottlenecks_of(facts, names, periods) if facts is not None else pl.DataFrame(schema=BOTTLENECK_SCHEMA)
     late_rows = dict(rows.group_by("period_key").agg(pl.col("overdue").add(pl.col("pending_overdue")).sum()).rows())
     evidence = (lambda: evidence_slices(facts, names, units, periods, calendar, in_publish, late_rows)) \
         if facts is not None else no_evidence()
@@ -187,7 +193,7 @@ def _score_chunk(
                  "config_fingerprint": settings.config_fingerprint()}
             ),
             "scoreboard": rows,
-            "what_if": what_if(rows, profile),
+            "what_if": options.filter(in_publish),
             "bottlenecks": late.filter(in_publish),
             "evidence": evidence,
         },
