@@ -161,14 +161,18 @@ class Site:
         if not read.by:
             h = frame.select(cols).hash_rows(seed=7) if frame.height else pl.Series([], dtype=pl.UInt64)
             return {(): digest(repr(frame.select(cols).schema), h.to_numpy().tobytes()) if frame.height else EMPTY}
-        part = _only(frame, read.by, keys, self.partitions_of(read.table, read.by))
-        if part.height == 0:
-            return {}
-        hashed = part.select(*read.by, _h=part.select(cols).hash_rows(seed=7)).group_by(
-            list(read.by), maintain_order=True
-        ).agg(pl.col("_h"))
-        hashed = hashed.select(*read.by, _a=pl.col("_h").hash(11), _b=pl.col("_h").hash(13), _n=pl.col("_h").list.len())
-        return {row[:-3]: f"{row[-3]:016x}{row[-2]:016x}{row[-1]}" for row in hashed.iter_rows()}
+        return frame_digests(_only(frame, read.by, keys, self.partitions_of(read.table, read.by)), read.by)
+
+
+def frame_digests(frame: pl.DataFrame, by: Sequence[str], *, ordered: bool = True) -> dict[tuple, str]:
+    """Per partition of `frame` by `by` (every one non-empty): a digest of its rows, all
+    their columns, in their order (in any order, the same, when not `ordered`)."""
+    if frame.height == 0:
+        return {}
+    hashes = pl.col("_h") if ordered else pl.col("_h").sort()
+    hashed = frame.select(*by, _h=frame.hash_rows(seed=7)).group_by(list(by), maintain_order=True).agg(hashes)
+    hashed = hashed.select(*by, _a=pl.col("_h").hash(11), _b=pl.col("_h").hash(13), _n=pl.col("_h").list.len())
+    return {row[:-3]: f"{row[-3]:016x}{row[-2]:016x}{row[-1]}" for row in hashed.iter_rows()}
 
 
 def _wanted(read: Read, keys: Iterable[tuple]) -> list[tuple] | None:

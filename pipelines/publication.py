@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
+from dashboards.derived import derived_weak_points
 from dashboards.site import build_site, seed_site
 from pipelines import approval, retention, revisions
 from pipelines import warehouse as wh
@@ -20,7 +21,6 @@ from pipelines.resources import local_now
 from quality.completeness import freshness
 from quality.holds import held_batches, quality_frame
 from transforms.calendar import load_overlay
-from transforms.insights import weak_points
 from transforms.periods import PERIOD_TYPES
 
 RELEASES_KEPT = 2
@@ -106,16 +106,14 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
     warnings = wh.read_warnings(con)
     with ThreadPoolExecutor(max_workers=2) as beside:
         # on threads while the rest is read (Polars, which runs without Python's lock):
-        # the weak points, the final periods' digests, to find the revised ones (a CSV
-        # of every row), and the alert pages' digests of every closed period. The weak
-        # points are the scoreboard seen indicator by indicator, derived here and not
-        # stored: six or seven rows a scoreboard row, which cost more to write and commit
-        # when scored, and to read back here, than to derive (docs/site-build.md)
-        weak = beside.submit(weak_points, scoreboard, profile)
+        # the final periods' digests, to find the revised ones (a CSV of every row), and
+        # the alert pages' digests of every closed period
         digests = beside.submit(revisions.final_digests, scoreboard)
         alerts = beside.submit(alert_pages, scoreboard, profile, warnings, log)
         # read by the build partition by partition: the evidence alone is tens of millions of rows
         tables = {name: wh.StoredTable(con, name) for name in ("bottlenecks", "what_if", "evidence")}
+        # derived from the scoreboard, period by period, as the build asks (dashboards/derived.py)
+        tables["weak_points"] = derived_weak_points(scoreboard, profile)
         ingestion = wh.file_accounting(con)
         quarantine = wh.quarantine_summary(con)
         holds = wh.read_holds(con)
@@ -125,7 +123,6 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
         # what making this build public records: the versions of final periods, revisions
         plan = revisions.plan(con, scoreboard, profile, at, digests.result())
         pages["alerts"] = alerts.result()
-        tables["weak_points"] = weak.result()
     manifest = build_manifest(con, settings, scoreboard, at)
     if settings.draft:
         manifest["draft"] = approval.draft_record(settings.site, plan)

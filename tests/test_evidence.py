@@ -240,23 +240,26 @@ def test_the_what_if_counts_exactly_the_evidence(run):
 
 def test_a_site_read_from_the_stored_tables_is_the_site_of_the_tables_held_whole(run, tmp_path):
     """Publication reads the explaining tables where they are stored, the partitions a
-    build needs only (pipelines.warehouse.StoredTable): every file is the same as when
-    they are given whole, and a second build of the same data makes none of them again."""
+    build needs only (pipelines.warehouse.StoredTable), and derives the weak points
+    period by period as the build asks (dashboards.derived): every file is the same as
+    when they are given whole, and a second build of the same data makes none of them
+    again."""
+    from dashboards.derived import derived_weak_points
     from dashboards.site import build_site
     from pipelines import warehouse as wh
-
     from transforms.insights import weak_points
 
     insights = ("bottlenecks", "what_if", "evidence")
+    profile = run["profile"]
     with duckdb.connect(run["warehouse"], read_only=True) as con:
-        scoreboard = wh.read_scoreboard(con, run["profile"])
-        given = dict(scoreboard=scoreboard, manifest={"generated_at": RUN_NOW}, profile=run["profile"],
-                     weak_points=weak_points(scoreboard, run["profile"]))
-        build_site(tmp_path / "whole", **given, **{t: con.sql(f"SELECT * FROM {t}").pl() for t in insights})
+        scoreboard = wh.read_scoreboard(con, profile)
+        given = dict(scoreboard=scoreboard, manifest={"generated_at": RUN_NOW}, profile=profile)
+        build_site(tmp_path / "whole", **given, weak_points=weak_points(scoreboard, profile),
+                   **{t: con.sql(f"SELECT * FROM {t}").pl() for t in insights})
         for _ in range(2):
             lines: list[str] = []
-            build_site(tmp_path / "stored", **given, **{t: wh.StoredTable(con, t) for t in insights},
-                       log=lines.append)
+            build_site(tmp_path / "stored", **given, weak_points=derived_weak_points(scoreboard, profile),
+                       **{t: wh.StoredTable(con, t) for t in insights}, log=lines.append)
     files = {p.relative_to(tmp_path / "whole") for p in (tmp_path / "whole").rglob("*") if p.is_file()}
     assert files == {p.relative_to(tmp_path / "stored") for p in (tmp_path / "stored").rglob("*") if p.is_file()}
     assert len([f for f in files if f.parts[:2] == ("data", "evidence")]) > 10
@@ -265,6 +268,7 @@ def test_a_site_read_from_the_stored_tables_is_the_site_of_the_tables_held_whole
     # the second build made no file again: each kind wrote 0 of its files
     made = [line for line in lines if re.match(r"site: .* [1-9]\d*/\d+ files", line)]
     assert made == [] and any("data evidence csv+js 0/" in line for line in lines), made
+    assert any("data weak_points csv+js 0/" in line for line in lines), lines
 
 
 def assert_published_evidence_matches(site: Path, keys: list[str]) -> None:
