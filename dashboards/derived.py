@@ -50,7 +50,7 @@ class PerPeriod:
         return list(self.schema)
 
     def _period_digests(self) -> dict[str, str]:
-        """Each period's digest: of its scoreboard rows (every column) and the version."""
+        """Each period's digest: of its scoreboard rows (the columns `reads`) and the version."""
         if self._periods is None:
             # the rows' order is not the derivation's business: it sorts what it makes
             by_period = frame_digests(self.scoreboard, [PERIOD], ordered=False)
