@@ -69,7 +69,7 @@ def weak_points(scoreboard: pl.DataFrame, profile: Profile) -> pl.DataFrame:
     to the median of the ranked units of its level and peer group and to the leader
     (the unit ranked first in its level; the lowest code among tied leaders)."""
     # Each unit-period (_u), period-level (_l) and indicator (_i) numbered in sort order:
-    # the site derives these rows at every build (six or seven a scoreboard row), and
+    # the site derives these rows when it builds (six or seven a scoreboard row), and
     # sorting and grouping on the numbers is faster than on the text.
     units = (
         scoreboard.select(PERIOD_UNIT).unique().sort(PERIOD_UNIT).with_row_index("_u")
