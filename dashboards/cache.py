@@ -31,11 +31,11 @@ ROOT = Path(__file__).parent.parent
 # what it writes.
 SITE_CODE = (
     "dashboards/**/*.py", "dashboards/**/*.j2", "dashboards/**/*.css", "dashboards/**/*.js",
-    "transforms/xlsx.py", "transforms/schema.py", "transforms/insights.py", "transforms/evidence.py",
-    "transforms/crosswalk.py",
+    "transforms/xlsx.py", "transforms/compress.py", "transforms/schema.py", "transforms/insights.py",
+    "transforms/evidence.py", "transforms/crosswalk.py",
     "transforms/periods.py", "transforms/score.py", "transforms/profile.py", "quality/completeness.py",
 )
-LIBRARIES = ("jinja2", "markupsafe", "polars", "pyarrow", "altair", "vl-convert-python")
+LIBRARIES = ("jinja2", "markupsafe", "polars", "pyarrow", "altair", "vl-convert-python", "isal")
 
 
 @functools.lru_cache(maxsize=32)

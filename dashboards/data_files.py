@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 import polars as pl
 
 from dashboards.i18n import COLUMNS, INSIGHT_COLUMNS, LEVEL_ORDER, Label
+from transforms.compress import gzip_bytes
 from transforms.csv_cut import cut_csv
 from transforms.periods import PERIOD_TYPES
 from transforms.evidence import EVIDENCE_ORDER, EVIDENCE_SCHEMA
@@ -305,9 +306,8 @@ def workbook_recipe(period: pl.DataFrame, sheet_name: str, spec: TableSpec, csv:
     workbook without its rows, the kind and style of each column, and the period's
     CSV (gzip, base64; `csv`: its bytes when already made). A page opened from
     disk cannot read the CSV itself: browsers refuse file:// requests, so the CSV
-    comes as a script. Compressed fast (level 1): it is read once, by a browser."""
+    comes as a script. Compressed fast (transforms.compress): it is read once, by a browser."""
     import base64
-    import gzip
 
     def kind(t: pl.DataType) -> str:
         return "b" if t == pl.Boolean else "n" if t.is_numeric() else "d" if t == pl.Date else "t" if t.is_temporal() else "s"
@@ -321,7 +321,7 @@ def workbook_recipe(period: pl.DataFrame, sheet_name: str, spec: TableSpec, csv:
         "parts": parts,
         "sheet": "xl/worksheets/sheet1.xml",
         "columns": [{"kind": kind(t), "style": lay.styles.get(c, 0)} for c, t in period.schema.items()],
-        "csv": base64.b64encode(gzip.compress(csv or csv_bytes(period), compresslevel=1, mtime=0)).decode("ascii"),
+        "csv": base64.b64encode(gzip_bytes(csv or csv_bytes(period))).decode("ascii"),
     }
     text = json.dumps(recipe, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -360,17 +360,19 @@ def test_the_scoreboard_workbooks_made_in_the_second_process_are_the_same_files(
     assert len(books["alone"]) == 11 and books["aside"] == books["alone"]
 
 
-def test_period_pages_rendered_in_the_second_process_are_the_same_site(tmp_path, monkeypatch, caplog):
-    """A build of many period pages (a first load, a backfill) renders their batches
-    there, the kind first, while the data files are made here: every file of the site,
-    and the build's record of them, is the one this process alone makes."""
+def test_period_and_unit_pages_rendered_in_the_second_process_are_the_same_site(tmp_path, monkeypatch, caplog):
+    """A build of many period and unit pages (a first load, a backfill) renders their
+    batches there, those kinds first, while the data files are made here: every file of
+    the site, and the build's record of them, is the one this process alone makes."""
     from dashboards import build
     from dashboards.pages.period import PeriodPage
+    from dashboards.pages.unit import UnitPage
 
     monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
     monkeypatch.setenv("SCOREBOARD_DAGSTER_HOME", "")
-    monkeypatch.setattr(build, "APART_AT_LEAST", 5)  # the example's 11 periods
+    monkeypatch.setattr(build, "APART_AT_LEAST", 4)  # the example's 11 periods, 4 units
     monkeypatch.setattr(PeriodPage, "batch", 4)  # 3 tasks
+    monkeypatch.setattr(UnitPage, "batch", 2)  # 2 tasks
     sites, logs, records = {}, {}, {}
     for how in ("alone", "aside"):
         root = _run_example(tmp_path / how, caplog, with_second_process=how == "aside")
@@ -378,10 +380,13 @@ def test_period_pages_rendered_in_the_second_process_are_the_same_site(tmp_path,
         sites[how] = _site_files(root / "site")
         records[how] = json.loads((root / "site" / ".par-build.json").read_bytes())
     assert any(m.startswith("site: period pages 11/11 files ") for m in logs["alone"])
+    assert any(m.startswith("site: unit pages 4/4 files ") for m in logs["alone"])
     assert logs["aside"][0].startswith("site: period pages 0/11 files (+3 made aside) "), logs["aside"]
+    assert logs["aside"][1].startswith("site: unit pages 0/4 files (+2 made aside) "), logs["aside"]
     assert sorted(sites["alone"]) == sorted(sites["aside"]) and len(sites["alone"]) > 100
     assert [p for p in sites["alone"] if sites["alone"][p] != sites["aside"][p]] == []
     assert sum(p.startswith("periods/") for p in sites["alone"]) == 11
+    assert sum(p.startswith("units/") for p in sites["alone"]) == 4
     assert records["aside"] == records["alone"]  # each page recorded with its key: the next build skips it
 
 

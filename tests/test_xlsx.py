@@ -1,13 +1,17 @@
-"""The shared XLSX writer: readable by openpyxl and fastexcel, exact values, safe text."""
+"""The shared XLSX writer: readable by openpyxl and fastexcel, exact values, safe text;
+the deflate behind it and the recipes (transforms.compress)."""
 
 from __future__ import annotations
 
+import gzip
+import zipfile
 from datetime import date, datetime
 from io import BytesIO
 
 import openpyxl
 import polars as pl
 
+from transforms.compress import gzip_bytes, zip_bytes
 from transforms.xlsx import PERCENT, Sheet, column_letter, workbook_bytes
 
 FRAME = pl.DataFrame(
@@ -53,3 +57,28 @@ def test_fastexcel_reads_it_and_the_bytes_repeat():
 
 def test_column_letters():
     assert [column_letter(i) for i in (0, 25, 26, 51, 52, 701, 702)] == ["A", "Z", "AA", "AZ", "BA", "ZZ", "AAA"]
+
+
+def test_a_nan_is_an_empty_cell():
+    frame = pl.DataFrame({"rate": [0.5, float("nan"), None, 1.0]})
+    ws = openpyxl.load_workbook(BytesIO(workbook_bytes([Sheet("x", frame)], created=datetime(2024, 3, 1))))["x"]
+    assert [r[0] for r in ws.iter_rows(min_row=2, values_only=True)] == [0.5, None, None, 1]
+
+
+def test_the_archive_is_a_plain_zip_and_the_recipes_plain_gzip():
+    """transforms.compress writes the archive itself (ISA-L, not zlib): any zip reader
+    opens it, entries in order, deflated, dated 1980-01-01; the same files, the same bytes."""
+    files = {"[Content_Types].xml": b"<a/>" * 5000, "xl/worksheets/sheet1.xml": "Quận Ba Đình".encode() * 99,
+             "empty.xml": b""}
+    archive = zip_bytes(files)
+    with zipfile.ZipFile(BytesIO(archive)) as zf:
+        assert zf.testzip() is None
+        assert [(i.filename, i.compress_type, i.date_time) for i in zf.infolist()] == [
+            (name, zipfile.ZIP_DEFLATED, (1980, 1, 1, 0, 0, 0)) for name in files
+        ]
+        assert {name: zf.read(name) for name in files} == files
+    assert zip_bytes(dict(files)) == archive and len(archive) < 2000
+    csv = "unit_code,unit_name\n001,Quận Ba Đình\n".encode() * 1000
+    packed = gzip_bytes(csv)
+    assert gzip.decompress(packed) == csv and packed == gzip_bytes(csv)
+    assert packed[4:8] == b"\0\0\0\0" and len(packed) < len(csv) // 20  # no timestamp; compressed

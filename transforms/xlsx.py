@@ -1,5 +1,5 @@
 """A small, fast XLSX writer: sheet XML built column-wise by Polars, zipped with fixed
-timestamps, so the same frame always gives the same bytes.
+timestamps (transforms.compress), so the same frame always gives the same bytes.
 
 xlsxwriter spends ~25 µs per cell in Python; a period's tables have tens of
 thousands of cells and a backfill writes hundreds of workbooks. Text is written
@@ -9,13 +9,13 @@ text), and characters XML 1.0 forbids are dropped.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from xml.sax.saxutils import escape
 
 import polars as pl
+
+from transforms.compress import zip_bytes
 
 _XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
@@ -94,28 +94,28 @@ def _cell_expr(name: str, dtype: pl.DataType, letter: str, style: int | None,
                midnight_as_date: bool = False) -> pl.Expr:
     """The XML of each cell of a column ('' for a null), vectorised."""
     col = pl.col(name)
-    ref = pl.lit(letter) + pl.col("__row").cast(pl.Utf8)
+    ref = [pl.lit(f'<c r="{letter}'), pl.col("__r")]
     s = f' s="{style}"' if style else ""
     if dtype == pl.Boolean:
-        body = pl.concat_str([pl.lit('<c r="'), ref, pl.lit('" t="b"><v>'), col.cast(pl.Int8).cast(pl.Utf8), pl.lit("</v></c>")])
+        body = pl.concat_str([*ref, pl.lit('" t="b"><v>'), col.cast(pl.Int8).cast(pl.Utf8), pl.lit("</v></c>")])
     elif dtype.is_numeric():
-        body = pl.concat_str([pl.lit('<c r="'), ref, pl.lit(f'"{s}><v>'), col.cast(pl.Utf8), pl.lit("</v></c>")])
-        body = pl.when(col.is_nan() if dtype.is_float() else pl.lit(False)).then(pl.lit("")).otherwise(body)
+        value = col.fill_nan(None) if dtype.is_float() else col  # NaN: an empty cell
+        body = pl.concat_str([*ref, pl.lit(f'"{s}><v>'), value.cast(pl.Utf8), pl.lit("</v></c>")])
     elif dtype == pl.Date or isinstance(dtype, pl.Datetime):
         serial = (col.cast(pl.Datetime("us")) - pl.lit(_EXCEL_EPOCH)).dt.total_microseconds() / 86_400_000_000
         fmt = pl.lit(f'" s="{style or (DATE if dtype == pl.Date else DATETIME)}"><v>')
         if midnight_as_date and dtype != pl.Date and not style:
             at_midnight = col.cast(pl.Datetime("us")) == col.cast(pl.Datetime("us")).dt.truncate("1d")
             fmt = pl.when(at_midnight).then(pl.lit(f'" s="{DATE}"><v>')).otherwise(fmt)
-        body = pl.concat_str([pl.lit('<c r="'), ref, fmt, serial.cast(pl.Utf8), pl.lit("</v></c>")])
+        body = pl.concat_str([*ref, fmt, serial.cast(pl.Utf8), pl.lit("</v></c>")])
     else:
         body = _text_cell_expr(col, ref, s)
     return body.fill_null("")
 
 
-def _text_cell_expr(col: pl.Expr, ref: pl.Expr, s: str = "") -> pl.Expr:
+def _text_cell_expr(col: pl.Expr, ref: list[pl.Expr], s: str = "") -> pl.Expr:
     return pl.concat_str(
-        [pl.lit('<c r="'), ref, pl.lit(f'" t="inlineStr"{s}><is><t xml:space="preserve">'),
+        [*ref, pl.lit(f'" t="inlineStr"{s}><is><t xml:space="preserve">'),
          _text(col.cast(pl.Utf8)), pl.lit("</t></is></c>")]
     )
 
@@ -147,12 +147,12 @@ def sheet_xml(sheet: Sheet) -> str:
             cell = _cell_expr(n, frame.schema[n], column_letter(i), sheet.styles.get(n), sheet.midnight_as_date)
             if n in sheet.text_over:
                 over = pl.col(sheet.text_over[n])
-                ref = pl.lit(column_letter(i)) + pl.col("__row").cast(pl.Utf8)
+                ref = [pl.lit(f'<c r="{column_letter(i)}'), pl.col("__r")]
                 cell = pl.when(over.is_not_null()).then(_text_cell_expr(over, ref)).otherwise(cell)
             cells.append(cell)
-        body = frame.with_columns(__row=pl.int_range(top + 1, top + 1 + frame.height, dtype=pl.Int64)).select(
+        body = frame.with_columns(__r=pl.int_range(top + 1, top + 1 + frame.height, dtype=pl.Int64).cast(pl.Utf8)).select(
             pl.concat_str(
-                [pl.lit('<row r="'), pl.col("__row").cast(pl.Utf8), pl.lit('">'), *cells, pl.lit("</row>")]
+                [pl.lit('<row r="'), pl.col("__r"), pl.lit('">'), *cells, pl.lit("</row>")]
             ).alias("xml")
         )["xml"].str.join("")
         rows.append(body.item())
@@ -234,10 +234,4 @@ def workbook_bytes(sheets: list[Sheet], *, created: datetime, title: str = "") -
         "xl/styles.xml": _STYLES,
         **{f"xl/worksheets/sheet{i + 1}.xml": sheet_xml(s) for i, s in enumerate(sheets)},
     }
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, text in files.items():
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # no wall clock in the zip
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, text.encode("utf-8"))
-    return buffer.getvalue()
+    return zip_bytes({name: text.encode("utf-8") for name, text in files.items()})

@@ -30,8 +30,8 @@ PUBLISHED = (*SCOREBOARD_COUNTS, f"{POINTS_PREFIX}*", *SCOREBOARD_RANKS, f"{MAX_
 # A data file depends on this code only: a new page template does not rewrite the data.
 DATA_CODE = (
     "dashboards/pages/data.py", "dashboards/data_files.py", "dashboards/i18n.py", "dashboards/groups.py",
-    "dashboards/build.py", "dashboards/cache.py", "transforms/xlsx.py", "transforms/schema.py",
-    "transforms/insights.py", "transforms/evidence.py", "transforms/csv_cut.py",
+    "dashboards/build.py", "dashboards/cache.py", "transforms/xlsx.py", "transforms/compress.py",
+    "transforms/schema.py", "transforms/insights.py", "transforms/evidence.py", "transforms/csv_cut.py",
 )
 # The periods whose rows one query reads from a stored table: the weak points, bottlenecks
 # and what-if grow with the units (a few thousand rows a period), the evidence with the

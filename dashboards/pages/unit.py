@@ -302,6 +302,7 @@ class UnitPage(Kind):
     facts = ("groups", "nav", "published")
     owns = ("units/*.html",)
     batch = 200  # pages formatted together: the tables of a batch are held in memory at once
+    apart = True  # Jinja and Markup: a first build renders its batches in the second process
 
     def outputs(self, site: Site) -> list[Output]:
         out = []
