@@ -9,10 +9,11 @@ one go: each chunk also scores the period before its first, for rank_change.
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Callable
 
 import dagster as dg
 import numpy as np
@@ -156,50 +157,81 @@ def _score_chunk(
         rows = score_facts(facts, units, profile, periods).filter(pl.col("period_key").is_in(wanted))
     with ThreadPoolExecutor(max_workers=1) as checking:
         # the suite runs in the second process: meanwhile, what the periods it lets
-        # through will need (each period's rows are its own, so they are cut after)
+        # through need (each period's rows are its own, so they are cut after), and
+        # their storing (_store_checked)
         checked = checking.submit(validate_scoreboard, rows, profile)
         late = bottlenecks_of(facts, names, periods) if facts is not None else pl.DataFrame(schema=BOTTLENECK_SCHEMA)
         options = what_if(rows, profile)
-        quality = checked.result()
-    failed = {k for t, k in quality.failed_periods if t == period_type}
+
+        def tables(publish: list[str]) -> dict:
+            in_publish = pl.col("period_key").is_in(publish)
+            kept = rows.filter(in_publish)
+            late_rows = dict(
+                kept.group_by("period_key").agg(pl.col("overdue").add(pl.col("pending_overdue")).sum()).rows()
+            )
+            evidence = (lambda: evidence_slices(facts, names, units, periods, calendar, in_publish, late_rows)) \
+                if facts is not None else no_evidence()
+            return {
+                "scored_periods": pl.DataFrame(
+                    {"period_type": period_type, "period_key": publish,
+                     "config_fingerprint": settings.config_fingerprint()}
+                ),
+                "scoreboard": kept,
+                "what_if": options.filter(in_publish),
+                "bottlenecks": late.filter(in_publish),
+                "evidence": evidence,
+            }
+
+        quality, held = _store_checked(con, period_type, wanted, batch_held, checked, tables, profile)
+    return ScoredPeriods(rows.filter(~pl.col("period_key").is_in(held)), quality, held)
+
+
+def _store_checked(
+    con, period_type: str, wanted: list[str], batch_held: set[str], checked: Future,
+    tables: Callable[[list[str]], dict], profile: Profile,
+) -> tuple[QualityResult, list[str]]:
+    """Store the periods of `wanted` while the suite checks them (`checked`); the suite's
+    outcome and the periods held back. A held period keeps its last good publication:
+    its rows are not replaced. Those a broken batch holds are known before; the others
+    are stored meanwhile, in a transaction committed, with the suite's holds, once it
+    lets every one of them through. Else it is undone and they are stored again
+    without those it holds back."""
+    decided: dict = {}
+
+    def stored(publish: list[str]) -> bool:
+        def settle() -> bool:  # in the transaction, once the rows are in
+            if not decided:
+                quality = checked.result()
+                failed = _failed(quality, period_type, wanted)
+                decided.update(
+                    quality=quality,
+                    held=sorted((failed | batch_held) & set(wanted)),
+                    holds=check_holds(SCOREBOARD_HOLD, [(period_type, k) for k in sorted(failed)],
+                                      "scoreboard_valid", *_hold_messages(quality)),
+                )
+            wh.write_scoreboard_holds(con, period_type, wanted, decided["holds"])
+            return publish == [k for k in wanted if k not in decided["held"]]
+
+        return wh.replace_periods(con, period_type, publish, tables(publish), profile, before_commit=settle)
+
+    if not stored([k for k in wanted if k not in batch_held]):
+        stored([k for k in wanted if k not in decided["held"]])
+    return decided["quality"], decided["held"]
+
+
+def _failed(quality: QualityResult, period_type: str, wanted: list[str]) -> set[str]:
+    """The periods of `wanted` the suite fails: all of them for a failure it cannot place."""
     if quality.unplaced_failures:
-        failed = set(wanted)
-    held = sorted((failed | batch_held) & set(wanted))
+        return set(wanted)
+    return {k for t, k in quality.failed_periods if t == period_type} & set(wanted)
+
+
+def _hold_messages(quality: QualityResult) -> tuple[str, str]:
     failed_names = ", ".join(c.name for c in quality.failed_checks)
-    wh.replace_scoreboard_holds(
-        con,
-        period_type,
-        wanted,
-        check_holds(
-            SCOREBOARD_HOLD, [(period_type, k) for k in sorted(failed)], "scoreboard_valid",
-            f"Bảng xếp hạng không qua kiểm tra ({failed_names}): số liệu mới đang bị giữ lại.",
-            f"The scoreboard failed its checks ({failed_names}): new figures are held back.",
-        ),
+    return (
+        f"Bảng xếp hạng không qua kiểm tra ({failed_names}): số liệu mới đang bị giữ lại.",
+        f"The scoreboard failed its checks ({failed_names}): new figures are held back.",
     )
-    # a held period keeps its last good publication: its rows are not replaced
-    publish = [k for k in wanted if k not in held]
-    in_publish = pl.col("period_key").is_in(publish)
-    rows = rows.filter(in_publish)
-    late_rows = dict(rows.group_by("period_key").agg(pl.col("overdue").add(pl.col("pending_overdue")).sum()).rows())
-    evidence = (lambda: evidence_slices(facts, names, units, periods, calendar, in_publish, late_rows)) \
-        if facts is not None else no_evidence()
-    wh.replace_periods(
-        con,
-        period_type,
-        publish,
-        {
-            "scored_periods": pl.DataFrame(
-                {"period_type": period_type, "period_key": publish,
-                 "config_fingerprint": settings.config_fingerprint()}
-            ),
-            "scoreboard": rows,
-            "what_if": options.filter(in_publish),
-            "bottlenecks": late.filter(in_publish),
-            "evidence": evidence,
-        },
-        profile,
-    )
-    return ScoredPeriods(rows, quality, held)
 
 
 def store_warnings(

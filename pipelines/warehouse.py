@@ -773,17 +773,27 @@ def scored_periods(con: duckdb.DuckDBPyConnection, fingerprint: str) -> pl.DataF
     )
 
 
+class _Declined(Exception):
+    """A transaction whose work is done but whose commit was declined (replace_periods)."""
+
+
 def replace_periods(
     con: duckdb.DuckDBPyConnection,
     period_type: str,
     period_keys: list[str],
     tables: dict[str, pl.DataFrame | Callable[[], Iterable[pl.DataFrame]]],
     profile: Profile,
-) -> None:
+    *,
+    before_commit: Callable[[], bool] | None = None,
+) -> bool:
     """Delete-then-insert these periods' rows of each period table, in one transaction
     (the scoreboard with the columns of `profile`, added to the table if it lacks them).
     A table's rows are a frame, or a function giving them in parts (each inserted as it
-    comes, so they are never all held; called again if the transaction is retried)."""
+    comes, so they are never all held; called again if the transaction is retried).
+
+    `before_commit`, when given, is called in the transaction once the rows are in: it
+    may write more there (the scoreboard's holds); False rolls the whole transaction
+    back, and replace_periods returns False (True when it committed)."""
     schemas = {**TABLES, "scoreboard": scoreboard_schema(profile)}
 
     def work():
@@ -804,8 +814,14 @@ def replace_periods(
                 "UPDATE revision_pending SET scored = true WHERE period_type = ? AND list_contains(?, period_key)",
                 [period_type, period_keys],
             )
+        if before_commit is not None and not before_commit():
+            raise _Declined
 
-    _in_transaction(con, work)
+    try:
+        _in_transaction(con, work)
+    except _Declined:
+        return False
+    return True
 
 
 def _added_up(sums: str, xors: str) -> str:
@@ -941,17 +957,16 @@ def replace_batch_holds(con: duckdb.DuckDBPyConnection, holds: pl.DataFrame) -> 
     _in_transaction(con, work)
 
 
-def replace_scoreboard_holds(
+def write_scoreboard_holds(
     con: duckdb.DuckDBPyConnection, period_type: str, period_keys: list[str], holds: pl.DataFrame
 ) -> None:
-    def work():
-        con.execute(
-            "DELETE FROM quality_holds WHERE source = ? AND period_type = ? AND list_contains(?, period_key)",
-            [SCOREBOARD_HOLD, period_type, period_keys],
-        )
-        insert(con, "quality_holds", holds)
-
-    _in_transaction(con, work)
+    """Replace these periods' scoreboard holds by `holds`, in the caller's transaction
+    (replace_periods' `before_commit`: a period's holds and its rows change together)."""
+    con.execute(
+        "DELETE FROM quality_holds WHERE source = ? AND period_type = ? AND list_contains(?, period_key)",
+        [SCOREBOARD_HOLD, period_type, period_keys],
+    )
+    insert(con, "quality_holds", holds)
 
 
 def batch_held_periods(con: duckdb.DuckDBPyConnection, period_type: str) -> set[str]:

@@ -8,6 +8,7 @@ from datetime import date
 
 import dagster as dg
 import duckdb
+import polars as pl
 import pytest
 
 from pipelines import warehouse as wh
@@ -111,3 +112,56 @@ def test_each_chunk_reads_what_its_plan_counted(ingested):
             read = wh.counting_dossiers(con, start_of("week", first - 1), start_of("week", last + 1))
             assert read.height == counted
             assert counted <= 1_500 or first == last
+
+
+def test_a_period_the_suite_fails_keeps_its_last_rows_and_the_others_are_stored(ingested, monkeypatch):
+    """The periods are stored while the suite checks them: when it fails one, that
+    transaction is undone and the others are stored without it; the failed period keeps
+    the rows it had, and its hold is stored with them. Once it passes, its rows are
+    replaced and its hold lifted, in the same transaction."""
+    from pipelines import scoring
+    from quality.holds import SCOREBOARD_HOLD
+
+    root, settings = ingested
+    monkeypatch.setenv("SCOREBOARD_NOW", "2024-08-29T12:00:00")
+    warehouse, clean = _copy(root, "suite.duckdb"), _copy(root, "suite-clean.duckdb")
+    keys = _keys(warehouse, "week")
+    score_partitions("week", keys, settings, warehouse)
+    score_partitions("week", keys, settings, clean)
+    bad, other = "2024-W10", "2024-W11"
+    with wh.connect(warehouse.path) as con:  # marks: what a failed period keeps, what the others lose
+        con.execute("UPDATE scoreboard SET score = -1 WHERE period_type = 'week' AND list_contains(?, period_key)",
+                    [[bad, other]])
+    real = scoring.validate_scoreboard
+
+    def strict(rows, profile):  # the suite sees an impossible rate in one week
+        rate = pl.when(pl.col("period_key") == bad).then(1.5).otherwise(pl.col("on_time_rate"))
+        return real(rows.with_columns(rate.alias("on_time_rate")), profile)
+
+    monkeypatch.setattr(scoring, "validate_scoreboard", strict)
+    failed = score_partitions("week", keys, settings, warehouse)
+    assert failed.held == sorted([bad, *(k for t, k in HELD if t == "week")])
+    assert not failed.quality.success and bad not in set(failed.rows["period_key"])
+    scores = _scores(warehouse)
+    assert set(scores[bad]) == {-1} and -1 not in scores[other]
+    assert (SCOREBOARD_HOLD, "week", bad, "scoreboard_valid") in _holds(warehouse)
+    after, expected = _tables(warehouse), _tables(clean)
+    for table in ("scoreboard", "bottlenecks", "what_if", "scored_periods"):
+        assert [r for r in after[table] if bad not in r] == [r for r in expected[table] if bad not in r], table
+
+    monkeypatch.setattr(scoring, "validate_scoreboard", real)
+    passed = score_partitions("week", keys, settings, warehouse)
+    assert passed.held == [k for t, k in HELD if t == "week"] and passed.quality.success
+    assert _tables(warehouse) == _tables(clean)
+    assert not any(h[0] == SCOREBOARD_HOLD for h in _holds(warehouse))
+
+
+def _scores(warehouse: Warehouse) -> dict[str, list[float]]:
+    with duckdb.connect(warehouse.path, read_only=True) as con:
+        rows = con.execute("SELECT period_key, list(score) FROM scoreboard WHERE period_type = 'week' GROUP BY 1")
+        return dict(rows.fetchall())
+
+
+def _holds(warehouse: Warehouse) -> list[tuple]:
+    with duckdb.connect(warehouse.path, read_only=True) as con:
+        return con.execute("SELECT source, period_type, period_key, check_name FROM quality_holds ORDER BY ALL").fetchall()
