@@ -39,10 +39,12 @@ def _deflate(data: bytes) -> bytes:
 
 def zip_bytes(files: dict[str, bytes]) -> bytes:
     """A zip archive of `files` (name → content, in that order), each entry deflated."""
+    if len(files) >= 1 << 16:
+        raise ValueError(f"{len(files)} files: too many for a zip archive without zip64")
     parts, central, offset = [], [], 0
     for name, content in files.items():
         raw_name = name.encode("ascii")
-        if len(content) >= 1 << 32 or len(files) >= 1 << 16:
+        if len(content) >= 1 << 32:
             raise ValueError(f"{name}: too large for a zip archive without zip64")
         packed, crc = _deflate(content), isal_zlib.crc32(content)
         sizes = (crc, len(packed), len(content), len(raw_name))
