@@ -18,6 +18,7 @@ from pipelines.scoring import plan_chunks, score_partitions
 from quality.holds import check_holds
 from demo.generate import generate_exports
 from transforms.periods import covered_range, partition_key, start_of
+from tests.test_quality_pipeline import holds
 
 HELD = [("week", "2024-W20"), ("month", "2024-05")]
 TABLES = ("scoreboard", "bottlenecks", "what_if", "warnings", "scored_periods", "quality_holds")
@@ -144,7 +145,7 @@ def test_a_period_the_suite_fails_keeps_its_last_rows_and_the_others_are_stored(
     assert not failed.quality.success and bad not in set(failed.rows["period_key"])
     scores = _scores(warehouse)
     assert set(scores[bad]) == {-1} and -1 not in scores[other]
-    assert (SCOREBOARD_HOLD, "week", bad, "scoreboard_valid") in _holds(warehouse)
+    assert (SCOREBOARD_HOLD, "week", bad, "scoreboard_valid") in holds(warehouse)
     after, expected = _tables(warehouse), _tables(clean)
     for table in ("scoreboard", "bottlenecks", "what_if", "scored_periods"):
         assert [r for r in after[table] if bad not in r] == [r for r in expected[table] if bad not in r], table
@@ -153,15 +154,10 @@ def test_a_period_the_suite_fails_keeps_its_last_rows_and_the_others_are_stored(
     passed = score_partitions("week", keys, settings, warehouse)
     assert passed.held == [k for t, k in HELD if t == "week"] and passed.quality.success
     assert _tables(warehouse) == _tables(clean)
-    assert not any(h[0] == SCOREBOARD_HOLD for h in _holds(warehouse))
+    assert not any(h[0] == SCOREBOARD_HOLD for h in holds(warehouse))
 
 
 def _scores(warehouse: Warehouse) -> dict[str, list[float]]:
     with duckdb.connect(warehouse.path, read_only=True) as con:
         rows = con.execute("SELECT period_key, list(score) FROM scoreboard WHERE period_type = 'week' GROUP BY 1")
         return dict(rows.fetchall())
-
-
-def _holds(warehouse: Warehouse) -> list[tuple]:
-    with duckdb.connect(warehouse.path, read_only=True) as con:
-        return con.execute("SELECT source, period_type, period_key, check_name FROM quality_holds ORDER BY ALL").fetchall()
