@@ -29,7 +29,7 @@ from transforms.periods import PERIOD_TYPES
 from transforms.evidence import EVIDENCE_ORDER, EVIDENCE_SCHEMA
 from transforms.insights import BOTTLENECK_SCHEMA, WEAK_POINT_SCHEMA, WHAT_IF_SCHEMA
 from transforms.schema import SCOREBOARD_COUNTS, SCOREBOARD_RANKS, scoreboard_columns, scoreboard_groups
-from transforms.xlsx import DECIMAL, PERCENT, Sheet, workbook_bytes
+from transforms.xlsx import DECIMAL, PERCENT, Sheet, workbooks_bytes
 
 _KEY_PATTERN = {"month": re.compile(r"^\d{4}-(0[1-9]|1[0-2])$"), "week": re.compile(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$")}
 
@@ -273,31 +273,27 @@ def xlsx_bytes(
     Written by transforms.xlsx (sheet XML built column-wise by Polars): text is
     always an inline string, so a unit named `=HYPERLINK(...)` stays text. Dates
     show as dd/mm/yyyy, rates as percentages, other decimals with 2 places; the
-    stored values keep full precision (`layout`).
+    stored values keep full precision (`layout`); a value that is not finite is an
+    empty cell.
     """
-    lay = layout(period.columns, sheet_name, spec, labels=labels)
-    # a spreadsheet number cannot be infinite: such a value is left empty, like NaN
-    frame = period.with_columns(
-        pl.when(pl.col(c).is_infinite()).then(None).otherwise(pl.col(c)).alias(c)
-        for c, t in period.schema.items()
-        if t.is_float()
-    )
-    legend = pl.DataFrame(lay.legend, schema={h: pl.Utf8 for h in LEGEND_HEAD}, orient="row")
-    return workbook_bytes(
-        [
-            Sheet(lay.sheet, frame, styles=lay.styles, widths=lay.widths),
-            Sheet(LEGEND_SHEET, legend, autofilter=False, widths=dict(zip(LEGEND_HEAD, LEGEND_WIDTHS))),
-        ],
-        created=XLSX_CREATED,
-        title=lay.title,
-    )
+    return workbooks([(sheet_name, period)], spec, labels)[0]
 
 
 def workbooks(
     periods: list[tuple[str, pl.DataFrame]], spec: TableSpec | None = None, labels: Mapping[str, Label] | None = None
 ) -> list[bytes]:
-    """xlsx_bytes of each (period key, rows): one task of the second process."""
-    return [xlsx_bytes(rows, key, spec, labels=labels) for key, rows in periods]
+    """xlsx_bytes of each (period key, rows), written together (one task of the
+    second process): their rows in one Polars pass."""
+    books = []
+    for key, rows in periods:
+        lay = layout(rows.columns, key, spec, labels=labels)
+        legend = pl.DataFrame(lay.legend, schema={h: pl.Utf8 for h in LEGEND_HEAD}, orient="row")
+        sheets = [
+            Sheet(lay.sheet, rows, styles=lay.styles, widths=lay.widths),
+            Sheet(LEGEND_SHEET, legend, autofilter=False, widths=dict(zip(LEGEND_HEAD, LEGEND_WIDTHS))),
+        ]
+        books.append((sheets, lay.title))
+    return workbooks_bytes(books, created=XLSX_CREATED)
 
 
 def workbook_recipe(period: pl.DataFrame, sheet_name: str, spec: TableSpec, csv: bytes | None = None) -> bytes:

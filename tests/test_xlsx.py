@@ -12,7 +12,7 @@ import openpyxl
 import polars as pl
 
 from transforms.compress import gzip_bytes, zip_bytes
-from transforms.xlsx import PERCENT, Sheet, column_letter, workbook_bytes
+from transforms.xlsx import PERCENT, Sheet, column_letter, workbook_bytes, workbooks_bytes
 
 FRAME = pl.DataFrame(
     {
@@ -59,10 +59,29 @@ def test_column_letters():
     assert [column_letter(i) for i in (0, 25, 26, 51, 52, 701, 702)] == ["A", "Z", "AA", "AZ", "BA", "ZZ", "AAA"]
 
 
-def test_a_nan_is_an_empty_cell():
-    frame = pl.DataFrame({"rate": [0.5, float("nan"), None, 1.0]})
+def test_a_nan_or_an_infinity_is_an_empty_cell():
+    frame = pl.DataFrame({"rate": [0.5, float("nan"), None, 1.0, float("inf"), -float("inf")]})
     ws = openpyxl.load_workbook(BytesIO(workbook_bytes([Sheet("x", frame)], created=datetime(2024, 3, 1))))["x"]
-    assert [r[0] for r in ws.iter_rows(min_row=2, values_only=True)] == [0.5, None, None, 1]
+    assert [r[0] for r in ws.iter_rows(min_row=2, max_row=7, values_only=True)] == [0.5, None, None, 1, None, None]
+
+
+def test_workbooks_written_together_are_those_written_one_by_one():
+    """workbooks_bytes writes the rows of sheets of one layout in one pass: each
+    workbook's bytes are still its own, whatever sheets it is written with (other
+    layouts, empty sheets, a banner that moves the header, another row count)."""
+    created = datetime(2024, 3, 1)
+    report = Sheet("r", FRAME.head(2), banner=["Báo cáo", "Quận Ba Đình"], footer=["Tổng", 2], freeze_header=False)
+    books = [
+        ([Sheet("a", FRAME, styles={"on_time_rate": PERCENT}), Sheet("b", FRAME.head(0))], "một"),
+        ([Sheet("a", FRAME.tail(2), styles={"on_time_rate": PERCENT})], "hai"),
+        ([Sheet("a", FRAME)], "ba"),  # the same columns, another style: another layout
+        ([report, Sheet("a", FRAME.head(1), styles={"on_time_rate": PERCENT})], "bốn"),
+    ]
+    together = workbooks_bytes(books, created=created)
+    assert together == [workbook_bytes(sheets, created=created, title=title) for sheets, title in books]
+    rows = [list(openpyxl.load_workbook(BytesIO(b)).worksheets[0].iter_rows(values_only=True)) for b in together]
+    assert [r[0] for r in rows[1][1:]] == ["00001", None] and len(rows[0]) == 4
+    assert rows[3][3][0] == "unit_code" and rows[3][4][0] == "001" and rows[3][-1] == ("Tổng", 2, None, None, None, None, None)
 
 
 def test_the_archive_is_a_plain_zip_and_the_recipes_plain_gzip():

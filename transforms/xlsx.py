@@ -2,9 +2,12 @@
 timestamps (transforms.compress), so the same frame always gives the same bytes.
 
 xlsxwriter spends ~25 µs per cell in Python; a period's tables have tens of
-thousands of cells and a backfill writes hundreds of workbooks. Text is written
-as inline strings, so a cell can never become a formula (`=HYPERLINK(…)` stays
-text), and characters XML 1.0 forbids are dropped.
+thousands of cells and a backfill writes hundreds of workbooks. Those workbooks are
+written together (workbooks_bytes): the rows of sheets with the same columns, types
+and styles in one Polars pass, since a period's sheet is small and its cost was
+Polars' overhead per expression, not its cells. Text is written as inline strings,
+so a cell can never become a formula (`=HYPERLINK(…)` stays text), and characters
+XML 1.0 forbids are dropped.
 """
 
 from __future__ import annotations
@@ -99,7 +102,8 @@ def _cell_expr(name: str, dtype: pl.DataType, letter: str, style: int | None,
     if dtype == pl.Boolean:
         body = pl.concat_str([*ref, pl.lit('" t="b"><v>'), col.cast(pl.Int8).cast(pl.Utf8), pl.lit("</v></c>")])
     elif dtype.is_numeric():
-        value = col.fill_nan(None) if dtype.is_float() else col  # NaN: an empty cell
+        # a spreadsheet number is finite: NaN and infinity are empty cells
+        value = pl.when(col.is_finite()).then(col) if dtype.is_float() else col
         body = pl.concat_str([*ref, pl.lit(f'"{s}><v>'), value.cast(pl.Utf8), pl.lit("</v></c>")])
     elif dtype == pl.Date or isinstance(dtype, pl.Datetime):
         serial = (col.cast(pl.Datetime("us")) - pl.lit(_EXCEL_EPOCH)).dt.total_microseconds() / 86_400_000_000
@@ -133,7 +137,56 @@ def _row_of_values(row: int, values: list, style: int = HEADER) -> str:
     return f'<row r="{row}">{"".join(cells)}</row>'
 
 
-def sheet_xml(sheet: Sheet) -> str:
+def _layout_of(sheet: Sheet) -> tuple:
+    """What makes the cells of two sheets' rows the same expressions."""
+    return (
+        tuple(sheet.frame.schema.items()), tuple(sorted(sheet.styles.items())),
+        tuple(sorted(sheet.text_over.items())), sheet.midnight_as_date, sheet.header_row,
+    )
+
+
+def _sheet_rows(sheets: list[Sheet]) -> list[str]:
+    """The XML of the rows under the header of each sheet: one Polars pass for all the
+    sheets of one layout."""
+    rows = [""] * len(sheets)
+    alike: dict[tuple, list[int]] = {}
+    for i, sheet in enumerate(sheets):
+        if sheet.frame.height:
+            alike.setdefault(_layout_of(sheet), []).append(i)
+    for members in alike.values():
+        for i, xml in zip(members, _rows_of_layout([sheets[i] for i in members])):
+            rows[i] = xml
+    return rows
+
+
+def _rows_of_layout(sheets: list[Sheet]) -> list[str]:
+    first = sheets[0]
+    frame = pl.concat([s.frame for s in sheets]) if len(sheets) > 1 else first.frame
+    helper = set(first.text_over.values())
+    names = [n for n in frame.columns if n not in helper]
+    cells = []
+    for i, n in enumerate(names):
+        cell = _cell_expr(n, frame.schema[n], column_letter(i), first.styles.get(n), first.midnight_as_date)
+        if n in first.text_over:
+            over = pl.col(first.text_over[n])
+            ref = [pl.lit(f'<c r="{column_letter(i)}'), pl.col("__r")]
+            cell = pl.when(over.is_not_null()).then(_text_cell_expr(over, ref)).otherwise(cell)
+        cells.append(cell)
+    top = first.header_row
+    heights = [s.frame.height for s in sheets]
+    numbers = pl.concat([pl.int_range(top + 1, top + 1 + h, dtype=pl.Int64, eager=True) for h in heights])
+    xml = frame.with_columns(__r=numbers.cast(pl.Utf8)).select(
+        pl.concat_str([pl.lit('<row r="'), pl.col("__r"), pl.lit('">'), *cells, pl.lit("</row>")])
+    ).to_series()
+    out, start = [], 0
+    for h in heights:
+        out.append(xml.slice(start, h).str.join("").item())
+        start += h
+    return out
+
+
+def sheet_xml(sheet: Sheet, rows_xml: str) -> str:
+    """The sheet, `rows_xml` being the XML of its rows under the header (_sheet_rows)."""
     helper = set(sheet.text_over.values())
     frame = sheet.frame
     names = [n for n in frame.columns if n not in helper]
@@ -141,21 +194,7 @@ def sheet_xml(sheet: Sheet) -> str:
     top = sheet.header_row
     rows = [_row_of_values(r, [text]) for r, text in enumerate(sheet.banner, start=1)]
     rows.append(_row_of_values(top, list(header)))
-    if frame.height:
-        cells = []
-        for i, n in enumerate(names):
-            cell = _cell_expr(n, frame.schema[n], column_letter(i), sheet.styles.get(n), sheet.midnight_as_date)
-            if n in sheet.text_over:
-                over = pl.col(sheet.text_over[n])
-                ref = [pl.lit(f'<c r="{column_letter(i)}'), pl.col("__r")]
-                cell = pl.when(over.is_not_null()).then(_text_cell_expr(over, ref)).otherwise(cell)
-            cells.append(cell)
-        body = frame.with_columns(__r=pl.int_range(top + 1, top + 1 + frame.height, dtype=pl.Int64).cast(pl.Utf8)).select(
-            pl.concat_str(
-                [pl.lit('<row r="'), pl.col("__r"), pl.lit('">'), *cells, pl.lit("</row>")]
-            ).alias("xml")
-        )["xml"].str.join("")
-        rows.append(body.item())
+    rows.append(rows_xml)
     bottom = top + frame.height
     if sheet.footer:
         bottom += 1
@@ -184,6 +223,16 @@ def sheet_xml(sheet: Sheet) -> str:
 def workbook_bytes(sheets: list[Sheet], *, created: datetime, title: str = "") -> bytes:
     """A workbook of these sheets; `created` is written as its creation date (pass a
     date that belongs to the data, never the wall clock, for repeatable bytes)."""
+    return workbooks_bytes([(sheets, title)], created=created)[0]
+
+
+def workbooks_bytes(books: list[tuple[list[Sheet], str]], *, created: datetime) -> list[bytes]:
+    """workbook_bytes of each (sheets, title), their rows written together."""
+    rows = iter(_sheet_rows([sheet for sheets, _ in books for sheet in sheets]))
+    return [_workbook(sheets, [next(rows) for _ in sheets], created, title) for sheets, title in books]
+
+
+def _workbook(sheets: list[Sheet], rows: list[str], created: datetime, title: str) -> bytes:
     n = len(sheets)
     sheet_entries = "".join(
         f'<sheet name="{escape(s.name[:31])}" sheetId="{i + 1}" r:id="rId{i + 1}"/>' for i, s in enumerate(sheets)
@@ -232,6 +281,6 @@ def workbook_bytes(sheets: list[Sheet], *, created: datetime, title: str = "") -
         "xl/_rels/workbook.xml.rels": _XML
         + f'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{rels}</Relationships>',
         "xl/styles.xml": _STYLES,
-        **{f"xl/worksheets/sheet{i + 1}.xml": sheet_xml(s) for i, s in enumerate(sheets)},
+        **{f"xl/worksheets/sheet{i + 1}.xml": sheet_xml(s, r) for i, (s, r) in enumerate(zip(sheets, rows))},
     }
     return zip_bytes({name: text.encode("utf-8") for name, text in files.items()})
