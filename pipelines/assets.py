@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 
 from pipelines.drift import drift_inputs
-from pipelines.ingestion import ingest_landing, validate_stored_dossiers
+from pipelines.ingestion import check_stored_dossiers, ingest_landing
 from pipelines.partitions import monthly_partitions, weekly_partitions
 from pipelines.publication import publish_site
 from pipelines.retention import apply_retention
@@ -107,6 +107,9 @@ def ingest(
             mappings=settings.mappings(),
             drift=drift_inputs(settings),
         )
+        # a first load's dossier suite runs in the second process while the rest is done
+        # here (none of it changes `dossiers`)
+        checked = check_stored_dossiers(con) if report.changed_all and report.dossiers else None
         holds = batch_holds_in(con, report.by_file, settings.quality_config())
         wh.replace_batch_holds(con, holds)
         # which files changed the periods whose final numbers are public (their revisions' causes)
@@ -117,7 +120,7 @@ def ingest(
         # is explained on the site (its numbers stay the last good ones)
         report.touch(held_before ^ wh.file_hold_periods(con))
         drifting = wh.drift_holds(con)
-        valid = validate_stored_dossiers(con) if report.changed_all and report.dossiers else None
+        valid = checked() if checked is not None else None
     _log(context)(report.summary())
     accounting = validate_file_accounting(report.by_file)
     changed = report.changed if report.changed is not None else pl.DataFrame()

@@ -17,7 +17,7 @@ import polars as pl
 from pipelines import warehouse as wh
 from pipelines.drift import DriftInputs, apply_releases, store_files
 from pipelines.resources import mappings_dir
-from quality.suites import DOSSIER_BUCKET_ROWS, QualityResult, validate_dossier_parts, warm_up
+from quality.suites import DOSSIER_BUCKET_ROWS, QualityResult, submit_dossier_parts, warm_up
 from transforms import aside
 from transforms.changes import affected_periods
 from transforms.periods import PERIOD_TYPES, covered_range, index_of, parse_key
@@ -287,8 +287,15 @@ def ingest_landing(
 def validate_stored_dossiers(con, bucket_rows: int = DOSSIER_BUCKET_ROWS) -> QualityResult:
     """The dossier suite over the whole `dossiers` table, a bucket of ids at a time (one
     id always falls in one bucket, so uniqueness is checked across the table)."""
+    return check_stored_dossiers(con, bucket_rows)()
+
+
+def check_stored_dossiers(con, bucket_rows: int = DOSSIER_BUCKET_ROWS) -> Callable[[], QualityResult]:
+    """validate_stored_dossiers in two steps: this returns once the last bucket is read
+    and handed to the second process; the function it returns waits for the result.
+    Meanwhile this process may go on with anything that leaves `dossiers` as it is."""
     total = wh.count_rows(con, "dossiers")
     buckets = max(1, -(-total // bucket_rows))
     _, as_of = wh.data_extent(con)
     # each bucket read while the one before is checked in the second process
-    return validate_dossier_parts((wh.dossier_bucket(con, buckets, i) for i in range(buckets)), as_of=as_of)
+    return submit_dossier_parts((wh.dossier_bucket(con, buckets, i) for i in range(buckets)), as_of=as_of)

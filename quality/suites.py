@@ -542,10 +542,17 @@ def validate_dossiers(
 
 
 def validate_dossier_parts(parts: Iterable[pl.DataFrame], *, as_of: datetime | None) -> QualityResult:
-    """The dossier suite over parts of one table (buckets of ids) as one. With the
-    second process, each part's suite runs there while the next part is read here:
-    two parts in flight (here, each part and its checked table until its result is
-    back; there, one part's table), never the whole table. Without it, one at a time."""
+    """The dossier suite over parts of one table (buckets of ids) as one."""
+    return submit_dossier_parts(parts, as_of=as_of)()
+
+
+def submit_dossier_parts(parts: Iterable[pl.DataFrame], *, as_of: datetime | None) -> Callable[[], QualityResult]:
+    """validate_dossier_parts in two steps: this returns once the last part is handed
+    over; the function it returns waits for the parts still being checked and merges
+    the results. With the second process, each part's suite runs there while the next
+    part is read here: two parts in flight (here, each part and its checked table
+    until its result is back; there, one part's table), never the whole table.
+    Without it, one at a time, and the last is checked before this returns."""
     keep = 1 if aside.started() else 0
     pending: deque[Callable[[], QualityResult]] = deque()
     results = []
@@ -553,8 +560,7 @@ def validate_dossier_parts(parts: Iterable[pl.DataFrame], *, as_of: datetime | N
         pending.append(_submit_dossiers(part, as_of=as_of))
         while len(pending) > keep:
             results.append(pending.popleft()())
-    results += [finish() for finish in pending]
-    return merge_results(results)
+    return lambda: merge_results(results + [finish() for finish in pending])
 
 
 def merge_results(results: list[QualityResult]) -> QualityResult:
