@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequenc
 import polars as pl
 
 from dashboards.cache import SITE_CODE, BuildCache, code_version, digest, write_atomic
+from transforms import aside
 
 EMPTY = "-"  # the digest of a partition without rows
 
@@ -89,11 +90,20 @@ class Later:
     (bytes None: written there already, only the key is recorded: render_apart)."""
 
     work: Callable[[], list[tuple[str, bytes | None, str]]]
+    # The second process's task behind `work`, and the same files made here: a build
+    # with nothing left to do takes back the tasks not started there (run).
+    task: Future | None = None
+    here: Callable[[], list[tuple[str, bytes | None, str]]] | None = None
 
     @classmethod
-    def files(cls, made: Future, outputs: list[Output]) -> Later:
-        """The files of `outputs`, in order, from a future of their bytes."""
-        return cls(lambda: [(o.path, data, o.key) for o, data in zip(outputs, made.result())])
+    def files(cls, made: Future, outputs: list[Output], here: Callable[[], list[bytes]] | None = None) -> Later:
+        """The files of `outputs`, in order, from a future of their bytes (`here`:
+        the same bytes, made in this process)."""
+
+        def paired(data: list[bytes]) -> list[tuple[str, bytes | None, str]]:
+            return [(o.path, made_, o.key) for o, made_ in zip(outputs, data)]
+
+        return cls(lambda: paired(made.result()), made, (lambda: paired(here())) if here is not None else None)
 
 
 class Kind:
@@ -112,6 +122,10 @@ class Kind:
     # has many of them: a kind whose render holds Python's lock (templates, Markup) and
     # reads nothing but its Data, and whose files no later kind reads.
     apart: bool = False
+    # Its render hands all its work to the second process itself, in tasks that cannot
+    # be taken back (vl-convert's charts hold Python's lock: drawn here, they would stall
+    # the trips to and from that process): asked for before every other kind's.
+    aside_first: bool = False
 
     def outputs(self, site: "Site") -> list[Output]:  # may look at anything: what it passes on is in params
         raise NotImplementedError
@@ -332,14 +346,13 @@ APART_AT_LEAST = 100
 def run(site: Site, kinds: Sequence[Kind]) -> None:
     """Every kind in turn: list its outputs, render the stale ones, remove the files
     it owns that are no longer outputs. Then write what was made on threads
-    (`Later`) and save the cache."""
+    (`Later`), making here the second process's tasks it has not started yet
+    (_take_back), and save the cache."""
     import threading
 
-    from transforms import aside
-
-    later: list[tuple[threading.Thread, list]] = []
+    later: list[_Waiting] = []
     if aside.started():  # the kinds that may render apart first: the second process has their pages meanwhile
-        kinds = sorted(kinds, key=lambda k: not k.apart)
+        kinds = sorted(kinds, key=lambda k: 0 if k.aside_first else 1 if k.apart else 2)
     for kind in kinds:
         t0, c0 = time.perf_counter(), time.process_time()
         outputs = kind.outputs(site)
@@ -359,15 +372,13 @@ def run(site: Site, kinds: Sequence[Kind]) -> None:
         apart = kind.apart and len(stale) >= APART_AT_LEAST and aside.started()
         for chunk in (stale[i:i + size] for i in range(0, len(stale), size)):
             inputs = Data(site, kind, chunk)
-            rendered = kind.render(chunk, inputs) if not apart else [
-                (chunk[0], Later(aside.submit(render_apart, kind, chunk, inputs.held(), str(site.root)).result))
-            ]
+            rendered = kind.render(chunk, inputs) if not apart else [(chunk[0], _apart(site, kind, chunk, inputs))]
             for output, data in rendered:
                 if isinstance(data, Later):
                     result: list = []
                     thread = threading.Thread(target=_made_aside, args=(data.work, result), daemon=True)
                     thread.start()
-                    later.append((thread, result, kind.name))
+                    later.append(_Waiting(thread, result, kind.name, data))
                     made_aside += 1
                     continue
                 site.cache.write(output.path, data, output.key)
@@ -381,16 +392,53 @@ def run(site: Site, kinds: Sequence[Kind]) -> None:
             site.log(f"site: {kind.name} {n}/{len(outputs)} files{made} "
                      f"{time.perf_counter() - t0:.1f} s (CPU {time.process_time() - c0:.1f} s)")
     t0 = time.perf_counter()
-    for thread, result, name in later:
-        thread.join()
+    taken = _take_back(later)
+    for waiting in later:
+        waiting.thread.join()
+        result = waiting.result
         if result and isinstance(result[0], BaseException):
             raise result[0]  # as it would have, made here
         for path, data, key in result:
             site.cache.write(path, data, key)
-        site.rendered[name] = site.rendered.get(name, 0) + len(result)
+        site.rendered[waiting.kind] = site.rendered.get(waiting.kind, 0) + len(result)
     if later and site.log:
-        site.log(f"site: waited {time.perf_counter() - t0:.1f} s for {len(later)} file(s) made aside")
+        site.log(f"site: waited {time.perf_counter() - t0:.1f} s for {len(later)} file(s) made aside "
+                 f"({taken} of them taken back and made here)")
     site.cache.save()
+
+
+@dataclass
+class _Waiting:
+    """A Later under way: the thread waiting for its files, and them once it is done."""
+
+    thread: Any
+    result: list
+    kind: str
+    later: Later
+
+
+def _apart(site: Site, kind: Kind, chunk: list[Output], inputs: Data) -> Later:
+    """A batch of an `apart` kind rendered in the second process (or here, taken back)."""
+    task = aside.submit(render_apart, kind, chunk, inputs.held(), str(site.root))
+
+    def here() -> list[tuple[str, bytes | None, str]]:
+        return [(o.path, made, o.key) for o, made in kind.render(chunk, Data(site, kind, chunk))]
+
+    return Later(task.result, task, here)
+
+
+def _take_back(later: list[_Waiting]) -> int:
+    """Make here the second process's tasks it has not started, from the last asked,
+    until it reaches them: it works from the first, so the two end together. How
+    many were taken back."""
+    taken = 0
+    for waiting in reversed([w for w in later if w.later.here is not None]):
+        if not aside.take_back(waiting.later.task):
+            break  # started there, and so was every task asked before it
+        waiting.thread.join()  # it ends at once: the task was cancelled
+        waiting.result[:] = waiting.later.here()
+        taken += 1
+    return taken
 
 
 def _made_aside(work: Callable[[], list[tuple[str, bytes | None, str]]], result: list) -> None:

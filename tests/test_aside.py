@@ -381,13 +381,54 @@ def test_period_and_unit_pages_rendered_in_the_second_process_are_the_same_site(
         records[how] = json.loads((root / "site" / ".par-build.json").read_bytes())
     assert any(m.startswith("site: period pages 11/11 files ") for m in logs["alone"])
     assert any(m.startswith("site: unit pages 4/4 files ") for m in logs["alone"])
-    assert logs["aside"][0].startswith("site: period pages 0/11 files (+3 made aside) "), logs["aside"]
-    assert logs["aside"][1].startswith("site: unit pages 0/4 files (+2 made aside) "), logs["aside"]
+    # the charts asked for first, then the kinds that render apart, the data files among them
+    assert [m.split(" files ")[0] for m in logs["aside"][:5]] == [
+        "site: chart images 0/8", "site: data scoreboard csv+parquet 0/22", "site: data weak_points csv+js 0/22",
+        "site: period pages 0/11", "site: unit pages 0/4",
+    ], logs["aside"]
+    assert logs["aside"][3].startswith("site: period pages 0/11 files (+3 made aside) "), logs["aside"]
+    assert logs["aside"][4].startswith("site: unit pages 0/4 files (+2 made aside) "), logs["aside"]
     assert sorted(sites["alone"]) == sorted(sites["aside"]) and len(sites["alone"]) > 100
     assert [p for p in sites["alone"] if sites["alone"][p] != sites["aside"][p]] == []
     assert sum(p.startswith("periods/") for p in sites["alone"]) == 11
     assert sum(p.startswith("units/") for p in sites["alone"]) == 4
     assert records["aside"] == records["alone"]  # each page recorded with its key: the next build skips it
+
+
+def test_tasks_the_second_process_has_not_started_are_taken_back_and_made_here(tmp_path, monkeypatch, caplog):
+    """A build that is done with its own kinds while the second process is still busy
+    makes here, from the last asked, the tasks that process has not started: the
+    site, and the build's record of it, are the ones this process alone makes."""
+    from dashboards import build
+    from dashboards.pages import data as data_pages
+    from dashboards.pages.period import PeriodPage
+
+    monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
+    monkeypatch.setenv("SCOREBOARD_DAGSTER_HOME", "")
+    monkeypatch.setattr(build, "APART_AT_LEAST", 4)
+    monkeypatch.setattr(PeriodPage, "batch", 4)
+    monkeypatch.setattr(data_pages, "WORKBOOKS_AT_ONCE", 4)
+    run = build.run
+
+    def run_while_busy(site, kinds):
+        if aside.started():  # the process is kept busy while this build asks it for its tasks
+            aside.submit(_sleep, 4.0)
+        return run(site, kinds)
+
+    monkeypatch.setattr(build, "run", run_while_busy)
+    sites, records = {}, {}
+    for how in ("alone", "aside"):
+        root = _run_example(tmp_path / how, caplog, with_second_process=how == "aside")
+        waited = [r.getMessage() for r in caplog.records if r.getMessage().startswith("site: waited ")]
+        sites[how] = _site_files(root / "site")
+        records[how] = json.loads((root / "site" / ".par-build.json").read_bytes())
+    # 4 charts, the scoreboard's CSV and Parquet, the weak points, 3 batches of period
+    # pages, 1 of unit pages, 3 workbook tasks (and the report's PDF, on a thread): all
+    # are taken back but the charts, never made here, which wait there behind the sleep
+    assert len(waited) == 1 and waited[0].endswith(" for 14 file(s) made aside (9 of them taken back and made here)"), waited
+    assert sorted(sites["alone"]) == sorted(sites["aside"]) and len(sites["alone"]) > 100
+    assert [p for p in sites["alone"] if sites["alone"][p] != sites["aside"][p]] == []
+    assert records["aside"] == records["alone"]
 
 
 def test_batches_read_in_the_second_process_store_what_one_process_stores(tmp_path, monkeypatch):

@@ -12,7 +12,8 @@ that cannot reach the process (it died, or will not start) runs here instead, wi
 a warning; an exception raised by `fn` itself is raised here as it is.
 
 One process, one task at a time: the tasks are few and large, and their order is
-the order they were asked for. Polars frames and series cross to the process and
+the order they were asked for; one not started yet can be taken back (`take_back`)
+by a caller with nothing else to do. Polars frames and series cross to the process and
 back as Arrow IPC (`_frame_to_ipc`), not as Polars' own pickle. `stop(now=True)`
 ends it at once, for its memory (the ingest does, while it reads a file larger
 than a batch, and starts it again after: pipelines/ingestion.py).
@@ -29,6 +30,7 @@ import pickle
 import sys
 import threading
 import time
+import weakref
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.reduction import ForkingPickler
@@ -41,6 +43,7 @@ log = logging.getLogger("scoreboard")
 _POOL: ProcessPoolExecutor | None = None
 _LOCK = threading.Lock()
 _WORK: list[Future] = []  # the process's tasks not known to be done
+_THERE: "weakref.WeakKeyDictionary[Future, Future]" = weakref.WeakKeyDictionary()  # submit's future → the pool's
 
 
 def _frame_from_ipc(data: bytes) -> pl.DataFrame:
@@ -196,6 +199,13 @@ def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
     return _here(fn, args, kwargs)
 
 
+def take_back(future: Future) -> bool:
+    """Withdraw a task `submit` asked of the process that has not started there: True
+    when it was (its future is then cancelled, and the task is the caller's to do)."""
+    there = _THERE.get(future)
+    return there is not None and there.cancel()
+
+
 def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """`submit(...).result()`."""
     return submit(fn, *args, **kwargs).result()
@@ -224,6 +234,7 @@ def _guarded(pool: ProcessPoolExecutor, future: Future, fn: Callable[..., Any], 
             _copy(f, out)
 
     future.add_done_callback(settle)
+    _THERE[out] = future
     return out
 
 

@@ -14,6 +14,7 @@ published table gets the header alone, so every link works.
 
 from __future__ import annotations
 
+import functools
 from typing import Iterator
 
 from dashboards.build import Data, Kind, Later, Output, Read, Site, each
@@ -55,8 +56,8 @@ class PeriodFile(Kind):
     facts = ()
     code = DATA_CODE
 
-    def __init__(self, table: str, suffixes: tuple[str, ...]):
-        self.table, self.suffixes = table, suffixes
+    def __init__(self, table: str, suffixes: tuple[str, ...], apart: bool = False):
+        self.table, self.suffixes, self.apart = table, suffixes, apart
         self.name = f"data {table} {'+'.join(suffixes)}"
         columns = PUBLISHED if table == "scoreboard" else tuple(TABLES[table].schema)
         if table != "scoreboard":  # a stored table: a few periods' rows read at a time
@@ -117,9 +118,9 @@ class PeriodFile(Kind):
         keys = list(periods)
         for i in range(0, len(keys), WORKBOOKS_AT_ONCE):
             part = keys[i:i + WORKBOOKS_AT_ONCE]
-            made = aside.submit(workbooks, [(k, cuts[k]) for k in part], spec, labels)
+            task = functools.partial(workbooks, [(k, cuts[k]) for k in part], spec, labels)
             outs = [o for k in part for o in periods[k]]
-            yield outs[0], Later.files(made, outs)
+            yield outs[0], Later.files(aside.submit(task), outs, here=task)
 
 
 class Manifest(Kind):
@@ -138,8 +139,8 @@ class Manifest(Kind):
 
 
 KINDS: tuple[Kind, ...] = (
-    PeriodFile("scoreboard", ("csv", "parquet")),
+    PeriodFile("scoreboard", ("csv", "parquet"), apart=True),
     PeriodFile("scoreboard", ("xlsx",)),  # apart: its legend reads the groups' labels
-    *(PeriodFile(t, ("csv", "js")) for t in INSIGHTS),
+    *(PeriodFile(t, ("csv", "js"), apart=t == "weak_points") for t in INSIGHTS),
     Manifest(),
 )

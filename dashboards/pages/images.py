@@ -61,6 +61,7 @@ def image_links(name: str, root: str = "") -> list[dict]:
 class ChartImages(Kind):
     name = "chart images"
     owns = ("charts/*",)
+    aside_first = True
     # what an image shows is all in its parameters (spec, data, renderer versions)
     code = ("dashboards/pages/images.py", "dashboards/images.py", "dashboards/build.py", "dashboards/cache.py")
 
