@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from concurrent.futures import CancelledError
 from pathlib import Path
 
@@ -57,6 +58,28 @@ def test_a_task_runs_in_the_second_process_once_started_and_here_otherwise(secon
     aside.stop()
     assert not aside.started()
     assert aside.run(_pid) == os.getpid()
+
+
+def test_a_task_done_with_is_let_go_and_one_not_started_can_be_taken_back(second_process):
+    """What a task returned is not kept once its future is dropped (the futures that
+    make a task take-back-able must not hold each other); a task behind a running one
+    is taken back, its future cancelled, and the one running cannot be."""
+    import gc
+    import weakref
+
+    done = aside.submit(_pid)
+    assert done.result() != os.getpid()
+    gone = weakref.ref(done)
+    del done
+    aside.run(_pid)  # (the process's list of its tasks lets go of the done ones)
+    gc.collect()
+    assert gone() is None
+    running = aside.submit(_sleep, 1.5)
+    queued = [aside.submit(_pid) for _ in range(3)]
+    time.sleep(0.5)
+    assert not aside.take_back(running)
+    assert aside.take_back(queued[-1]) and queued[-1].cancelled()
+    assert [f.result() != os.getpid() for f in queued[:-1]] == [True, True]
 
 
 def _frozen() -> int:

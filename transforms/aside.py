@@ -43,7 +43,9 @@ log = logging.getLogger("scoreboard")
 _POOL: ProcessPoolExecutor | None = None
 _LOCK = threading.Lock()
 _WORK: list[Future] = []  # the process's tasks not known to be done
-_THERE: "weakref.WeakKeyDictionary[Future, Future]" = weakref.WeakKeyDictionary()  # submit's future → the pool's
+# submit's future → the pool's, weakly both ways: the pool's holds its result until done
+# with, and refers to submit's (its callback), so a strong value would keep both alive
+_THERE: "weakref.WeakKeyDictionary[Future, weakref.ref[Future]]" = weakref.WeakKeyDictionary()
 
 
 def _frame_from_ipc(data: bytes) -> pl.DataFrame:
@@ -202,7 +204,8 @@ def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
 def take_back(future: Future) -> bool:
     """Withdraw a task `submit` asked of the process that has not started there: True
     when it was (its future is then cancelled, and the task is the caller's to do)."""
-    there = _THERE.get(future)
+    ref = _THERE.get(future)
+    there = ref() if ref is not None else None
     return there is not None and there.cancel()
 
 
@@ -234,7 +237,7 @@ def _guarded(pool: ProcessPoolExecutor, future: Future, fn: Callable[..., Any], 
             _copy(f, out)
 
     future.add_done_callback(settle)
-    _THERE[out] = future
+    _THERE[out] = weakref.ref(future)
     return out
 
 
