@@ -100,8 +100,8 @@ class Later:
         """The files of `outputs`, in order, from a future of their bytes (`here`:
         the same bytes, made in this process)."""
 
-        def paired(data: list[bytes]) -> list[tuple[str, bytes | None, str]]:
-            return [(o.path, made_, o.key) for o, made_ in zip(outputs, data)]
+        def paired(contents: list[bytes]) -> list[tuple[str, bytes | None, str]]:
+            return [(o.path, data, o.key) for o, data in zip(outputs, contents)]
 
         return cls(lambda: paired(made.result()), made, (lambda: paired(here())) if here is not None else None)
 
@@ -119,8 +119,9 @@ class Kind:
     code: tuple[str, ...] = SITE_CODE
     batch: int = 0  # stale outputs rendered together at most (0: all): bounds a build's memory
     # Its batches may render in the run's second process (transforms.aside) when a build
-    # has many of them: a kind whose render holds Python's lock (templates, Markup) and
-    # reads nothing but its Data, and whose files no later kind reads.
+    # has many of them: a kind that reads nothing but its Data, whose files no later kind
+    # reads, and whose render holds Python's lock (templates, Markup) or costs much CPU
+    # for the rows it is sent (the scoreboard's and the weak points' data files).
     apart: bool = False
     # Its render hands all its work to the second process itself, in tasks that cannot
     # be taken back (vl-convert's charts hold Python's lock: drawn here, they would stall

@@ -140,7 +140,8 @@ class Manifest(Kind):
 
 KINDS: tuple[Kind, ...] = (
     PeriodFile("scoreboard", ("csv", "parquet"), apart=True),
-    PeriodFile("scoreboard", ("xlsx",)),  # apart: its legend reads the groups' labels
+    # a kind of its own (its legend reads the groups' labels): its tasks go to the second process
+    PeriodFile("scoreboard", ("xlsx",)),
     *(PeriodFile(t, ("csv", "js"), apart=t == "weak_points") for t in INSIGHTS),
     Manifest(),
 )
