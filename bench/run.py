@@ -338,10 +338,11 @@ def child(args) -> int:
           "onefile-floor": _child_floor}[args.child]
     if args.child in ("pipeline", "incremental", "onefile"):
         from pipelines.start import start_aside
+        from transforms import aside
 
+        aside.hold_collection()
         start_aside()  # as `scoreboard run` does, before it imports Dagster (pipelines/start.py)
         import pipelines.cli  # noqa: F401  (and as it does once Dagster is imported)
-        from transforms import aside
 
         aside.freeze_loaded()
     profiler = None

@@ -28,10 +28,12 @@ def start_aside() -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)  # after --debug, say
+    from transforms import aside
+
+    aside.hold_collection()  # until the imports are frozen (pipelines.cli.main)
     if command in VALIDATING:
         start_aside()
     from pipelines.cli import main as cli_main
-    from transforms import aside
 
     try:
         return cli_main(argv)

@@ -4,6 +4,7 @@ what this process computes, and a process that dies must cost the run nothing.""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -95,6 +96,17 @@ def _load_many() -> None:
     _LOADED.extend({"n": i} for i in range(50_000))  # what a warm-up's imports leave
 
 
+_COLLECTING_IN_WARM_UP: list[bool] = []
+
+
+def _note_collector() -> None:
+    _COLLECTING_IN_WARM_UP.append(gc.isenabled())
+
+
+def _collector_then_and_now() -> tuple[list[bool], bool]:
+    return _COLLECTING_IN_WARM_UP, gc.isenabled()
+
+
 def _every_dtype() -> pl.DataFrame:
     import datetime as dt
     import decimal
@@ -170,6 +182,38 @@ def test_a_command_freezes_what_it_loaded_once(monkeypatch, tmp_path):
     made = [{"n": i} for i in range(20_000)]
     aside.freeze_loaded()  # a second time: nothing more (a run's objects stay collectable)
     assert gc.get_freeze_count() <= frozen and len(made) == 20_000
+
+
+def test_the_second_process_imports_without_the_collector_and_works_with_it():
+    aside.start(_note_collector)
+    try:
+        assert aside.run(_collector_then_and_now) == ([False], True)
+    finally:
+        aside.stop()
+
+
+def test_a_command_imports_without_the_collector_and_works_with_it(tmp_path):
+    """`scoreboard run` (pipelines/start.py), in a process of its own: no collection
+    while Dagster and the rest are imported, only the one before they are frozen;
+    the collector on again for the command's work."""
+    script = f"""
+import gc, json, sys
+from transforms import aside
+seen, at_freeze = [], []
+gc.callbacks.append(lambda phase, info: phase == "start" and seen.append(info["generation"]))
+hold, freeze = aside.hold_collection, aside.freeze_loaded
+aside.hold_collection = lambda: (seen.clear(), hold())
+aside.freeze_loaded = lambda: (at_freeze.extend(seen), freeze())
+from pipelines import start
+code = start.main(["run", "--landing", {str(tmp_path / "none")!r}])
+print(json.dumps({{"code": code, "dagster": "dagster" in sys.modules, "at_freeze": at_freeze,
+                  "frozen": gc.get_freeze_count(), "collecting": gc.isenabled()}}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=dict(os.environ), capture_output=True,
+                          text=True, timeout=120)
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["code"] == 1 and out["dagster"]  # (no such folder: it stops there, Dagster imported)
+    assert out["at_freeze"] == [] and out["frozen"] > 10_000 and out["collecting"]
 
 
 def test_the_dossier_suite_gives_the_same_outcomes_in_either_process():

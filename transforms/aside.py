@@ -22,6 +22,7 @@ than a batch, and starts it again after: pipelines/ingestion.py).
 from __future__ import annotations
 
 import atexit
+import gc
 import io
 import logging
 import multiprocessing
@@ -112,6 +113,18 @@ def _warm(warm_up: Callable[[], Any] | None) -> None:
 
 
 _FROZEN = False
+_HELD = False  # the collector is off until freeze_loaded (hold_collection)
+
+
+def hold_collection() -> None:
+    """Turn Python's collector off until `freeze_loaded`: while a command imports
+    Dagster, Polars and GX, what it makes is modules, classes and functions, never
+    garbage, and the collections their imports set off walked them again and again
+    (a sixth of the imports' time: docs/benchmarks.md, "Imports without the collector")."""
+    global _HELD
+    if gc.isenabled() and not _FROZEN:
+        gc.disable()
+        _HELD = True
 
 
 def freeze_loaded() -> None:
@@ -120,21 +133,24 @@ def freeze_loaded() -> None:
     whose every full collection otherwise walks them all again (docs/benchmarks.md,
     "A new week's fixed costs"). Frozen objects are never collected: called once, at
     a command's start, what it freezes is what was imported, not a run's garbage (a
-    process that runs the pipeline many times, as the tests do, freezes once)."""
-    global _FROZEN
-    if _FROZEN:
-        return
-    import gc
-
-    gc.collect()  # what is garbage already (little, after imports) is freed, not frozen
-    gc.freeze()
-    _FROZEN = True
+    process that runs the pipeline many times, as the tests do, freezes once). A
+    collector held off while they were imported (`hold_collection`) runs again."""
+    global _FROZEN, _HELD
+    if not _FROZEN:
+        gc.collect()  # what is garbage already (little, after imports) is freed, not frozen
+        gc.freeze()
+        _FROZEN = True
+    if _HELD:
+        gc.enable()
+        _HELD = False
 
 
 def _end_with(parent: int) -> None:
     """In the process: end when the run ends, however it ends (killed, out of memory):
     the pool's own wait for work does not notice. And end without the interpreter's
-    teardown, which the command would wait for."""
+    teardown, which the command would wait for. Its collector is held off until the
+    warm-up has imported what it needs (_warm)."""
+    hold_collection()
 
     def watch() -> None:
         while os.getppid() == parent:
