@@ -134,10 +134,13 @@ def freeze_loaded() -> None:
     "A new week's fixed costs"). Frozen objects are never collected: called once, at
     a command's start, what it freezes is what was imported, not a run's garbage (a
     process that runs the pipeline many times, as the tests do, freezes once). A
-    collector held off while they were imported (`hold_collection`) runs again."""
+    collector held off while they were imported (`hold_collection`) runs again.
+
+    What the imports left as garbage is frozen with the rest, not collected first:
+    about 2,000 objects after Dagster's imports, which a full collection took 0.12 s
+    to free."""
     global _FROZEN, _HELD
     if not _FROZEN:
-        gc.collect()  # what is garbage already (little, after imports) is freed, not frozen
         gc.freeze()
         _FROZEN = True
     if _HELD:
