@@ -331,6 +331,9 @@ def _child_pandas(args, sampler: _RssSampler) -> dict:
 
 
 def child(args) -> int:
+    from pipelines.start import ending_without_teardown
+
+    ending = ending_without_teardown()  # as `scoreboard` ends (pipelines/start.py)
     sampler = _RssSampler()
     sampler.start()
     fn = {"pipeline": _child_pipeline, "incremental": _child_pipeline, "floor": _child_floor, "pandas": _child_pandas,
@@ -365,7 +368,7 @@ def child(args) -> int:
     out = {"case": args.child, "inner_seconds": round(seconds, 2), "result": result, "stages": sampler.stop(),
            "code": code_version(), "vm_hwm_mb": round(_vm_hwm_kb() / 1024)}
     (Path(args.work) / f"result-{args.child}.json").write_text(json.dumps(out, indent=2, default=str))
-    return 0
+    return ending(0)
 
 
 # ------------------------------------------------------------------- the parent

@@ -216,6 +216,31 @@ print(json.dumps({{"code": code, "dagster": "dagster" in sys.modules, "at_freeze
     assert out["at_freeze"] == [] and out["frozen"] > 10_000 and out["collecting"]
 
 
+def test_a_program_ends_with_its_status_after_its_exit_handlers_without_the_teardown():
+    """pipelines/start.py: the handlers registered since run (their output is flushed),
+    the status is the program's, and nothing is freed one by one after them (a module
+    global's __del__ would print)."""
+    script = """
+import atexit, sys
+from pipelines.start import ending_without_teardown
+class Noisy:
+    def __del__(self):
+        print("torn down", flush=True)
+kept = Noisy()
+ending = ending_without_teardown()
+atexit.register(lambda: print("handler", end=""))  # not flushed by itself
+sys.exit(ending(3))
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=dict(os.environ), capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (3, "handler")
+    # an error not caught ends as Python ends it (the status, the traceback, the teardown)
+    raising = script.replace("sys.exit(ending(3))", "1 / 0  # before a status is given")
+    done = subprocess.run([sys.executable, "-c", raising], cwd=REPO, env=dict(os.environ), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1 and "ZeroDivisionError" in done.stderr and "torn down" in done.stdout
+
+
 def test_the_dossier_suite_gives_the_same_outcomes_in_either_process():
     dossiers = read_example_dossiers()
     # Phúc Xá's due dates a year early: five dossiers fail, three periods held
