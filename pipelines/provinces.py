@@ -36,6 +36,7 @@ from config import config_path
 from pipelines import assets, lake
 from pipelines import warehouse as wh
 from pipelines.alerting import alert_digests, send_digests
+from pipelines.instance import open_instance
 from pipelines.partitions import province_partitions
 from pipelines.resources import ScoreboardSettings, Warehouse, env_default
 from pipelines.schedules import period_schedule
@@ -368,7 +369,8 @@ def release_province(slug: str, file: str, reason: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.provinces", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("setup", help="create or upgrade every province's tables in the lake (before they run)")
+    sub.add_parser("setup", help="create or upgrade every province's tables in the lake, and the Dagster "
+                                 "instance's (before they run)")
     run = sub.add_parser("run", help="ingest, score and publish one province in the lake")
     run.add_argument("province")
     run.add_argument("--from", dest="from_key")
@@ -379,7 +381,12 @@ def main(argv: list[str] | None = None) -> int:
     release.add_argument("--reason", required=True, help="why the office lets it through (published in the manifest)")
     args = parser.parse_args(argv)
     if args.command == "setup":
-        print(f"the lake holds the current tables of {', '.join(Provinces.from_env().setup())}")
+        names = Provinces.from_env().setup()
+        # and the Dagster instance's own tables: its storages create them when first
+        # opened, and the provinces' runs, started at once, raced to ("relation run_tags
+        # does not exist" in one of them)
+        open_instance()
+        print(f"the lake holds the current tables of {', '.join(names)}")
         return 0
     assets.show_progress(f"%(asctime)s {args.province} %(message)s")
     from pipelines.cli import CliError

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import duckdb
 import polars as pl
+import psycopg2
 import pytest
 
 from config import config_path
@@ -191,6 +192,11 @@ def test_three_provinces_ingest_and_score_at_the_same_time_in_one_lake(postgres,
     setup = subprocess.run([sys.executable, "-m", "pipelines.provinces", "setup"], cwd=ROOT, env=env,
                            capture_output=True, text=True)
     assert setup.returncode == 0 and "caobang, dienbien, laichau" in setup.stdout, setup.stderr[-2000:]
+    # and the instance's: three processes that open it at once do not race to create them
+    with psycopg2.connect(postgres.dsn("three_dagster")) as pg, pg.cursor() as cur:
+        cur.execute("SELECT table_name FROM information_schema.tables WHERE table_name IN "
+                    "('runs', 'run_tags', 'event_logs', 'jobs', 'concurrency_slots') ORDER BY 1")
+        assert [r[0] for r in cur.fetchall()] == ["concurrency_slots", "event_logs", "jobs", "run_tags", "runs"]
     logs = {p: tmp_path / f"{p}.log" for p in PROVINCES}
     running = {p: start_province(p, env, logs[p]) for p in PROVINCES}
     for p in PROVINCES:
