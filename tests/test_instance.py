@@ -91,6 +91,12 @@ def test_the_cli_records_every_partition_and_check_where_the_ui_reads(repo_defau
     assert not instance.is_ephemeral
     assert sorted(instance.get_materialized_partitions(dg.AssetKey("weekly_scoreboard"))) == WEEKS
     assert sorted(instance.get_materialized_partitions(dg.AssetKey("monthly_scoreboard"))) == MONTHS
+    # a range's run plans its periods in one event (pipelines/instance.py PLANNED_AS_RANGE)
+    for asset, periods in (("weekly_scoreboard", WEEKS), ("monthly_scoreboard", MONTHS)):
+        planned = instance.get_event_records(dg.EventRecordsFilter(
+            event_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, asset_key=dg.AssetKey(asset)))
+        assert len(planned) == 1, asset
+        assert sorted(planned[0].event_log_entry.dagster_event.partitions_subset.get_partition_keys()) == periods
     for asset in ("dossiers", "scoreboard_site", "alert_digests"):
         assert instance.get_latest_materialization_event(dg.AssetKey(asset)) is not None, asset
     keys = [dg.AssetCheckKey(dg.AssetKey(asset), name) for asset, names in CHECKS.items() for name in names]
