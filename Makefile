@@ -57,7 +57,7 @@ bench: $(STAMP)
 # a new folder gets this checkout's dagster.yaml, as the CLI gives it
 dev: $(STAMP)
 	@[ -d "$(INSTANCE)" ] || { mkdir -p "$(INSTANCE)" && cp dagster_home/dagster.yaml "$(INSTANCE)/"; }
-	@# runs launched from the UI record their planned periods as `scoreboard` does (pipelines/instance.py)
+	@# runs launched from the UI plan a range of periods in one event, as `scoreboard` does (pipelines/event_log.py)
 	DAGSTER_HOME="$(INSTANCE)" DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1 $(BIN)/dagster dev -w workspace.yaml
 INSTANCE = $(abspath $(or $(DAGSTER_HOME),$(SCOREBOARD_DAGSTER_HOME),dagster_home))
 

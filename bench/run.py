@@ -66,14 +66,18 @@ RSS_TARGET_MB = 2048
 DEFAULT_OUT = "/tmp/par-bench"
 
 
-def _env() -> dict:
+def _env(work: Path | None = None) -> dict:
+    """A child's environment. A case's runs are recorded as `scoreboard run` records them
+    by default, in a Dagster instance on disk with the project's dagster.yaml (in the
+    case's folder: a first load's is new, the new week's is the one the first load left);
+    without `work`, in memory, as in the tests."""
     env = dict(os.environ)
     env.update(
         SCOREBOARD_NOW=NOW,
         GX_ANALYTICS_ENABLED="false",
         DAGSTER_DISABLE_TELEMETRY="1",
         PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
-        SCOREBOARD_DAGSTER_HOME="",  # an in-memory Dagster instance, as in the tests
+        SCOREBOARD_DAGSTER_HOME=str(work / "dagster_home") if work is not None else "",
     )
     env.pop("DAGSTER_HOME", None)
     return env
@@ -424,7 +428,7 @@ def measure(
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
         proc = subprocess.Popen(
-            cmd, env=_env(), cwd=str(REPO), stdout=log, stderr=subprocess.STDOUT,
+            cmd, env=_env(work), cwd=str(REPO), stdout=log, stderr=subprocess.STDOUT,
             preexec_fn=limit if mem_limit_gb else None,
         )
         spy = None

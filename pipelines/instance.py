@@ -13,19 +13,13 @@ from pathlib import Path
 import dagster as dg
 from sqlalchemy.exc import OperationalError
 
+from pipelines.event_log import RANGE_SWITCHES, store_ranges_at_once
 from pipelines.resources import DEFAULTS
 
 log = logging.getLogger("scoreboard")
 # the checkout's instance configuration: one DuckDB writer, telemetry and sign-up prompt off
 PROJECT_INSTANCE_CONFIG = Path(__file__).resolve().parents[1] / "dagster_home" / "dagster.yaml"
 HOST_TAG, PID_TAG = "scoreboard/host", "scoreboard/pid"
-# Dagster's switch for single-run backfills (read when a run is created): a scoring run
-# of a range of periods records one "planned" event for the range, not one per week or
-# month. Its materialisations stay one per period. What it gives up: the periods of a
-# run that fails are not shown as failed; they keep what they had, as the warehouse
-# does (a period keeps its last good publication). docs/benchmarks.md: 262 planned
-# events cost a first load's weeks 0.4 s in memory and 1.9 s in dagster_home.
-PLANNED_AS_RANGE = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1"}
 
 
 def instance_home() -> Path | None:
@@ -42,7 +36,8 @@ def instance_home() -> Path | None:
 def open_instance() -> dg.DagsterInstance:
     """The instance at `instance_home()`, created if missing. A folder that cannot be
     written does not stop the run: it is said once, and the run is not recorded."""
-    for name, value in PLANNED_AS_RANGE.items():
+    # a range of periods recorded in one planned event, stored at once (pipelines/event_log.py)
+    for name, value in RANGE_SWITCHES.items():
         os.environ.setdefault(name, value)
     home = instance_home()
     if home is None:
@@ -59,6 +54,7 @@ def open_instance() -> dg.DagsterInstance:
             "(set DAGSTER_HOME to a folder you can write)", home, problem,
         )
         return dg.DagsterInstance.ephemeral()
+    store_ranges_at_once(instance)
     release_dead_runs(instance)
     return instance
 

@@ -20,6 +20,7 @@ import dagster as dg
 import pytest
 
 from pipelines.cli import main
+from pipelines.event_log import RANGE_SWITCHES, store_ranges_at_once
 from pipelines.instance import HOST_TAG, PID_TAG, instance_home, open_instance
 from pipelines.sensors import publish_sensor, rescore_sensor
 from quality.drift import DRIFT_CHECKS
@@ -232,3 +233,56 @@ def test_a_killed_run_does_not_hold_the_writer_slot_for_the_next(repo_default, t
     assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
     assert instance.event_log_storage.get_concurrency_info("duckdb_writer").claimed_slots == []
     assert not instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+
+
+DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-08")
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+def days(context):
+    return dg.MaterializeResult(metadata={"rows": len(context.partition_keys)})
+
+
+def _stored_range(home: Path, at_once: bool) -> tuple[dict, int]:
+    """A range of seven days materialised in one run on an instance in `home`; what the
+    UI's queries read back of it, and how many index transactions stored the run."""
+    home.mkdir()
+    instance = dg.DagsterInstance.from_config(str(home))
+    if at_once:
+        store_ranges_at_once(instance)
+    storage = instance.event_log_storage
+    transactions = []
+    index_transaction = storage.index_transaction
+
+    def counted():
+        transactions.append(1)
+        return index_transaction()
+
+    storage.index_transaction = counted
+    dg.materialize([days], instance=instance, tags={
+        "dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-01-07"})
+    records = instance.fetch_materializations(days.key, limit=100).records
+    record = instance.get_asset_records([days.key])[0].asset_entry
+    shown = {
+        "materialized": sorted(instance.get_materialized_partitions(days.key)),
+        "events": sorted((r.partition_key, r.asset_materialization.metadata["rows"].value,
+                          sorted(r.asset_materialization.tags or {})) for r in records),
+        "latest": record.last_materialization_record.partition_key,
+        # the index's tags of each event, which the UI filters materialisations by
+        "tags": sorted(sorted(t) for t in storage.get_event_tags_for_asset(days.key)),
+    }
+    return shown, len(transactions)
+
+
+def test_a_range_is_stored_at_once_as_dagster_stores_its_events_one_by_one(tmp_path, monkeypatch):
+    """pipelines/event_log.py: a range's materialisations in one transaction of the
+    index, the same rows as Dagster's SQLite storage writes one event at a time."""
+    for name, value in RANGE_SWITCHES.items():  # as the CLI's runs have them
+        monkeypatch.setenv(name, value)
+    alone, one_by_one = _stored_range(tmp_path / "alone", at_once=False)
+    together, at_once = _stored_range(tmp_path / "together", at_once=True)
+    assert together == alone
+    assert alone["materialized"] == [f"2024-01-0{d}" for d in range(1, 8)]
+    assert len(alone["events"]) == 7 and alone["latest"] == "2024-01-07" and len(alone["tags"]) == 7
+    # the range planned in one event, then its seven materialisations: a transaction each
+    assert (at_once, one_by_one) == (2, 8)
