@@ -10,7 +10,8 @@ weeks spent 4.4 s more there than in memory (docs/benchmarks.md).
 - Dagster hands over the materialisations of one output together (a batch, when
   DAGSTER_EVENT_BATCH_SIZE is set), and `RangeAtOnce` stores such a batch in one
   transaction per file, where Dagster's SQLite storage stores a batch one event at a
-  time. The rows are those it would have written, one event after the other.
+  time (its PostgreSQL storage batches them likewise). The rows are those it would
+  have written, one event after the other.
 """
 
 from __future__ import annotations
