@@ -92,7 +92,7 @@ def test_the_cli_records_every_partition_and_check_where_the_ui_reads(repo_defau
     assert not instance.is_ephemeral
     assert sorted(instance.get_materialized_partitions(dg.AssetKey("weekly_scoreboard"))) == WEEKS
     assert sorted(instance.get_materialized_partitions(dg.AssetKey("monthly_scoreboard"))) == MONTHS
-    # a range's run plans its periods in one event (pipelines/instance.py PLANNED_AS_RANGE)
+    # a range's run plans its periods in one event (pipelines/event_log.py RANGE_SWITCHES)
     for asset, periods in (("weekly_scoreboard", WEEKS), ("monthly_scoreboard", MONTHS)):
         planned = instance.get_event_records(dg.EventRecordsFilter(
             event_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, asset_key=dg.AssetKey(asset)))
