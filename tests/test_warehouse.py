@@ -17,7 +17,7 @@ from pipelines.cli import run_pipeline
 from pipelines.resources import ScoreboardSettings, Warehouse
 from tests.helpers import EXAMPLE, FIXTURES, SCOREBOARD_COLUMNS
 from transforms.profile import load_profile
-from transforms.schema import scoreboard_schema
+from transforms.schema import DOSSIER_SCHEMA, scoreboard_schema
 
 OLD = FIXTURES / "warehouse_v1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,6 +134,43 @@ def test_a_new_warehouse_starts_at_the_latest_layout(tmp_path):
         ]
         for table, schema in wh.TABLES.items():
             assert columns(con, table) == list(schema), table
+
+
+def _keeps_order(con) -> bool:
+    return con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+
+
+def test_the_dossiers_are_stored_in_any_order_and_nothing_else_is(tmp_path):
+    """A large insert of dossier versions, and the refresh of the kept copies, may store
+    rows in any order (wh.unordered: DuckDB writes them from each thread, not at the
+    commit); the connection keeps the order for every other statement, and after an
+    error too."""
+    ids = [f"D{i:05d}" for i in range(3000)]
+    given = {"dossier_id": ids * 2, "source_file": ["a.csv"] * 3000 + ["b.csv"] * 3000, "source_row": list(range(6000))}
+    versions = pl.DataFrame({c: given.get(c, [None] * 6000) for c in DOSSIER_SCHEMA}, schema=DOSSIER_SCHEMA)
+    file_rows = [{"source_file": f, "content_hash": f, "format": "csv", "status": "ok", "message": None,
+                  "rows_read": 3000, "dropped_columns": "[]", "unreadable": "{}", "ingested_at": None}
+                 for f in ("a.csv", "b.csv")]
+    with wh.connect(tmp_path / "w.duckdb") as con:
+        assert _keeps_order(con)
+        wh.replace_files(con, file_rows=file_rows, versions=versions,
+                         quarantine=pl.DataFrame(schema=wh.QUARANTINE_SCHEMA), track_touched=True)
+        assert _keeps_order(con)
+        wh.refresh_dossiers(con)
+        assert _keeps_order(con)
+        kept = con.execute("SELECT dossier_id, source_file FROM dossiers ORDER BY 1").fetchall()
+        assert kept == [(i, "b.csv") for i in ids]  # the file whose name sorts last
+        assert con.execute("SELECT count(*) FROM dossier_versions").fetchone()[0] == 6000
+
+        con.execute("SET preserve_insertion_order = false")
+        with wh.unordered(con):
+            pass
+        assert not _keeps_order(con)  # as it was before
+        con.execute("SET preserve_insertion_order = true")
+        with pytest.raises(duckdb.Error):
+            with wh.unordered(con):
+                con.execute("SELECT * FROM no_such_table")
+        assert _keeps_order(con)
 
 
 def test_opening_a_current_warehouse_writes_nothing_until_the_view_changes(tmp_path, monkeypatch):
