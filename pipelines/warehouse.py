@@ -459,8 +459,8 @@ def insert(
 def unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Statements here may store their rows in any order: DuckDB then writes a large
     insert's row groups to the file from each thread as they fill, where keeping the
-    order writes them at the commit (a first load of a million dossiers: 0.9 s less,
-    docs/benchmarks.md). Only for tables nothing reads in stored order: the dossiers
+    order writes them at the commit, on one thread (docs/benchmarks.md, "The dossiers
+    stored in any order"). Only for tables nothing reads in stored order: the dossiers
     and their versions, read by id, in windows and groups."""
     before = one(con, "SELECT current_setting('preserve_insertion_order')")[0]
     con.execute("SET preserve_insertion_order = false")
