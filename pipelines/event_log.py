@@ -12,17 +12,25 @@ weeks spent 4.4 s more there than in memory (docs/benchmarks.md).
   transaction per file, where Dagster's SQLite storage stores a batch one event at a
   time (its PostgreSQL storage batches them likewise). The rows are those it would
   have written, one event after the other.
+- Dagster's SQLite storage makes a new engine, and opens the file again, for every
+  event it stores: a run's dozens of events (its steps, checks, outputs and log lines)
+  each pay for it. `OpenFiles` keeps one engine, with its connection, for the index and
+  one for the run being recorded (docs/benchmarks.md, "A run.s events through open files").
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 import dagster as dg
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    INDEX_SHARD_NAME, SQLITE_BUSY_TIMEOUT_SECONDS, SqliteEventLogStorage,
+)
 from dagster._core.storage.sqlalchemy_compat import db_result
+from sqlalchemy import Connection, Engine, create_engine
 
 # read by Dagster when a run is created (the first) and when its events are handled
 RANGE_SWITCHES = {
@@ -62,10 +70,55 @@ class RangeAtOnce(SqliteEventLogStorage):
                 self._store_asset_event(conn, event, event_id)
 
 
-def store_ranges_at_once(instance: dg.DagsterInstance) -> None:
+class OpenFiles(RangeAtOnce):
+    """`RangeAtOnce`, which also keeps its files open: one engine (and its pooled
+    connection) for the index, one for the run being recorded, where Dagster's storage
+    makes and disposes of an engine for every event. A run's file is let go when another
+    run's is asked for, every file when the storage is disposed of or wiped (which
+    deletes the runs' files). Each use is a transaction under the storage's lock, as in
+    Dagster's `_connect`: between two uses nothing holds the file, so the webserver and
+    the daemon read and write it as before."""
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        with self._db_lock:
+            with self._engine(shard).connect() as conn, conn.begin():
+                yield conn
+
+    def _engine(self, shard: str) -> Engine:
+        # (the class is given to a storage already made: its state is added here, once)
+        kept: dict[str, tuple[str, Engine]] = self.__dict__.setdefault("_open_files", {})
+        slot = "index" if shard == INDEX_SHARD_NAME else "run"
+        held = kept.get(slot)
+        if held is not None and held[0] == shard:
+            return held[1]
+        if held is not None:
+            held[1].dispose()
+        engine = create_engine(self.conn_string_for_shard(shard), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+        if shard not in self._initialized_dbs:
+            self._initdb(engine)
+            self._initialized_dbs.add(shard)
+        kept[slot] = (shard, engine)
+        return engine
+
+    def _let_go(self) -> None:
+        with self._db_lock:
+            for _, engine in self.__dict__.pop("_open_files", {}).values():
+                engine.dispose()
+
+    def wipe(self) -> None:
+        self._let_go()
+        super().wipe()
+
+    def dispose(self) -> None:
+        self._let_go()
+        super().dispose()
+
+
+def quicker_records(instance: dg.DagsterInstance) -> None:
     """Give an instance of Dagster's SQLite event log (`dagster_home/`'s default) the
-    batch of `RangeAtOnce`: its class becomes that subclass, which adds no state. Any
-    other storage (PostgreSQL's, memory's) is left as it is."""
+    batch of `RangeAtOnce` and the open files of `OpenFiles`: its class becomes that
+    subclass. Any other storage (PostgreSQL's, memory's) is left as it is."""
     storage = instance.event_log_storage
     if type(storage) is SqliteEventLogStorage:
-        storage.__class__ = RangeAtOnce
+        storage.__class__ = OpenFiles

@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 from sqlalchemy.exc import OperationalError
 
-from pipelines.event_log import RANGE_SWITCHES, store_ranges_at_once
+from pipelines.event_log import RANGE_SWITCHES, quicker_records
 from pipelines.resources import DEFAULTS
 
 log = logging.getLogger("scoreboard")
@@ -54,7 +54,7 @@ def open_instance() -> dg.DagsterInstance:
             "(set DAGSTER_HOME to a folder you can write)", home, problem,
         )
         return dg.DagsterInstance.ephemeral()
-    store_ranges_at_once(instance)
+    quicker_records(instance)
     release_dead_runs(instance)
     return instance
 

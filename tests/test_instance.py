@@ -20,7 +20,7 @@ import dagster as dg
 import pytest
 
 from pipelines.cli import main
-from pipelines.event_log import RANGE_SWITCHES, store_ranges_at_once
+from pipelines.event_log import RANGE_SWITCHES, quicker_records
 from pipelines.instance import HOST_TAG, PID_TAG, instance_home, open_instance
 from pipelines.sensors import publish_sensor, rescore_sensor
 from quality.drift import DRIFT_CHECKS
@@ -249,7 +249,7 @@ def _stored_range(home: Path, at_once: bool) -> tuple[dict, int]:
     home.mkdir()
     instance = dg.DagsterInstance.from_config(str(home))
     if at_once:
-        store_ranges_at_once(instance)
+        quicker_records(instance)
     storage = instance.event_log_storage
     transactions = []
     index_transaction = storage.index_transaction
@@ -286,3 +286,34 @@ def test_a_range_is_stored_at_once_as_dagster_stores_its_events_one_by_one(tmp_p
     assert len(alone["events"]) == 7 and alone["latest"] == "2024-01-07" and len(alone["tags"]) == 7
     # the range planned in one event, then its seven materialisations: a transaction each
     assert (at_once, one_by_one) == (2, 8)
+
+
+def test_a_run_is_recorded_through_open_files_and_lets_them_go(tmp_path, monkeypatch):
+    """pipelines/event_log.py OpenFiles: the index's file and the run's stay open for
+    the run's events (Dagster's storage opens them again for each), what the UI reads
+    back is the same, and the files are let go when the storage is disposed of or wiped."""
+    import pipelines.event_log as event_log
+
+    for name, value in RANGE_SWITCHES.items():
+        monkeypatch.setenv(name, value)
+    made = []
+    create_engine = event_log.create_engine
+    monkeypatch.setattr(event_log, "create_engine", lambda *a, **kw: made.append(a[0]) or create_engine(*a, **kw))
+    home = tmp_path / "home"
+    home.mkdir()
+    instance = dg.DagsterInstance.from_config(str(home))
+    quicker_records(instance)
+    storage = instance.event_log_storage
+    for day in ("2024-01-01", "2024-01-02"):  # two runs, a dozen events each
+        assert dg.materialize([days], instance=instance, partition_key=day).success
+    # the index once, each run's file once
+    assert len(made) == 3 and sum("index.db" in url for url in made) == 1
+    assert sorted(instance.get_materialized_partitions(days.key)) == ["2024-01-01", "2024-01-02"]
+    assert len(storage.get_records_for_run(instance.get_runs()[0].run_id).records) > 10
+
+    storage.wipe()  # deletes the runs' files: the open ones are let go first
+    assert set(storage.__dict__.get("_open_files", {})) <= {"index"}  # (emptied again by the wipe)
+    assert dg.materialize([days], instance=instance, partition_key="2024-01-03").success
+    assert instance.get_materialized_partitions(days.key) == {"2024-01-03"}
+    instance.dispose()
+    assert "_open_files" not in storage.__dict__
