@@ -1,4 +1,4 @@
-"""How the CLI's runs record a range of periods in Dagster: a scoring run of a range
+"""How the CLI's runs are recorded in Dagster's SQLite event log. A scoring run of a range
 (a first load, a backfill: 262 weeks at 1 M dossiers over 5 years) writes an event for
 each of its periods, and in `dagster_home/` Dagster's SQLite event log stores each one
 with two connections and two commits (the run's file and the index). A first load's
@@ -15,7 +15,7 @@ weeks spent 4.4 s more there than in memory (docs/benchmarks.md).
 - Dagster's SQLite storage makes a new engine, and opens the file again, for every
   event it stores: a run's dozens of events (its steps, checks, outputs and log lines)
   each pay for it. `OpenFiles` keeps one engine, with its connection, for the index and
-  one for the run being recorded (docs/benchmarks.md, "A run.s events through open files").
+  one for the run being recorded (docs/benchmarks.md, "A run's events through open files").
 """
 
 from __future__ import annotations
