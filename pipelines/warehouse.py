@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -433,15 +433,9 @@ def one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) ->
 
 
 def insert(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    frame: pl.DataFrame,
-    schema: dict[str, pl.DataType] | None = None,
-    *,
-    any_order: bool = False,
+    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, schema: dict[str, pl.DataType] | None = None
 ) -> None:
-    """Append a frame's rows, its columns named (`schema`: the table's by default).
-    ``any_order``: the rows may be stored in any order (see `unordered`)."""
+    """Append a frame's rows, its columns named (`schema`: the table's by default)."""
     if frame.height == 0:
         return
     schema = schema or TABLES[table]
@@ -449,8 +443,7 @@ def insert(
     arrow = frame.select([pl.col(c).cast(t) for c, t in schema.items()]).to_arrow(compat_level=pl.CompatLevel.newest())
     con.register("_incoming", arrow)
     try:
-        with unordered(con) if any_order else nullcontext():
-            con.execute(f'INSERT INTO "{table}" ({_names(schema)}) SELECT {_names(schema)} FROM _incoming')
+        con.execute(f'INSERT INTO "{table}" ({_names(schema)}) SELECT {_names(schema)} FROM _incoming')
     finally:
         con.unregister("_incoming")
 
@@ -588,7 +581,8 @@ def replace_files(
             for table in ("ingested_files", "dossier_versions", "quarantine"):
                 con.execute(f'DELETE FROM "{table}" WHERE {in_sources}')
         insert(con, "ingested_files", pl.DataFrame(file_rows, schema=INGESTED_FILES_SCHEMA))
-        insert(con, "dossier_versions", versions, any_order=True)
+        with unordered(con):
+            insert(con, "dossier_versions", versions)
         insert(con, "quarantine", quarantine)
         if track_touched and versions.height:
             insert(con, TOUCHED, versions.select(pl.col("dossier_id").unique()))
