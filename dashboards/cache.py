@@ -27,10 +27,11 @@ STATE_FILE = ".par-build.json"
 DIRTY_FILE = ".par-build.dirty"
 ROOT = Path(__file__).parent.parent
 # What the site is made of: every code, template and static file of dashboards/
-# (the vendored bundle too), and the modules of other layers whose code shapes
+# (the vendored bundle and fonts too), and the modules of other layers whose code shapes
 # what it writes.
 SITE_CODE = (
     "dashboards/**/*.py", "dashboards/**/*.j2", "dashboards/**/*.css", "dashboards/**/*.js",
+    "dashboards/**/*.ttf",
     "transforms/xlsx.py", "transforms/compress.py", "transforms/schema.py", "transforms/insights.py",
     "transforms/evidence.py", "transforms/crosswalk.py",
     "transforms/periods.py", "transforms/score.py", "transforms/profile.py", "quality/completeness.py",

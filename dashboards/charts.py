@@ -316,7 +316,7 @@ def _heatmap_spec(lang: str, dataset: str, group_labels: tuple[tuple[str, str], 
             "s:Q",
             title=share,
             scale=alt.Scale(domain=[0, 1], scheme="yellowgreenblue"),
-            legend=alt.Legend(format=".0%", orient="bottom", gradientLength=200),
+            legend=alt.Legend(format=".0%", orient="bottom", gradientLength=200, values=[0, 0.25, 0.5, 0.75, 1]),
         ),
         tooltip=[
             alt.Tooltip("u:N", title=COLUMNS["unit_name"].get(lang)),

@@ -6,12 +6,20 @@ Chromium; without it `print_report_pdf` returns False.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+# The images' text is measured and drawn in a font that ships with the site. With
+# the build machine's own sans-serif, the same chart would lay out differently on
+# another machine, and on Debian (whose Liberation Sans has no Vietnamese letters)
+# every label with one was drawn in a serif fallback beside sans-serif numbers.
+FONTS = Path(__file__).parent / "vendor" / "fonts"
+IMAGE_FONT = "DejaVu Sans, sans-serif"
 
 
 _COUNTED_ID = re.compile(r"(?<=id=\")(gradient|clip|pattern|marker)_?(\d+)(?=\")|(?<=url\(#)(gradient|clip|pattern|marker)_?(\d+)(?=\))|(?<=href=\"#)(gradient|clip|pattern|marker)_?(\d+)(?=\")")
@@ -38,8 +46,18 @@ def chart_files(spec: dict, vl: str, locale: dict, scale: float, formats: list[s
     second process where there is one (transforms.aside)."""
     import vl_convert as vlc
 
+    _register_fonts()
+    spec = {**spec, "config": {**spec.get("config", {}), "font": IMAGE_FONT}}
     svg = stable_ids(vlc.vegalite_to_svg(spec, vl_version=vl, format_locale=locale))
     return [svg.encode("utf-8") if f == "svg" else vlc.svg_to_png(svg, scale=scale) for f in formats]
+
+
+@functools.cache
+def _register_fonts() -> None:
+    """Once per process: vl-convert keeps the fonts it was given until the process ends."""
+    import vl_convert as vlc
+
+    vlc.register_font_directory(str(FONTS))
 
 
 # --------------------------------------------------------------------------- PDF

@@ -919,6 +919,68 @@ def test_overview_chart_images(site, scoreboard, inputs, tmp_path, monkeypatch):
     build_site(tmp_path / "s", scoreboard, **inputs)
 
 
+def _font_letters(font: Path) -> set[int]:
+    """The code points a TrueType font draws: its cmap's Unicode subtables (formats 4 and 12)."""
+    import struct
+
+    data = font.read_bytes()
+    (tables,) = struct.unpack(">H", data[4:6])
+    records = {data[12 + 16 * i:16 + 16 * i]: struct.unpack(">I", data[20 + 16 * i:24 + 16 * i])[0] for i in range(tables)}
+    cmap = records[b"cmap"]
+    letters: set[int] = set()
+    for i in range(struct.unpack(">H", data[cmap + 2:cmap + 4])[0]):
+        platform, encoding, offset = struct.unpack(">HHI", data[cmap + 4 + 8 * i:cmap + 12 + 8 * i])
+        at = cmap + offset
+        kind = struct.unpack(">H", data[at:at + 2])[0]
+        if platform != 3 or kind not in (4, 12):
+            continue
+        if kind == 12:
+            for g in range(struct.unpack(">I", data[at + 12:at + 16])[0]):
+                first, last, glyph = struct.unpack(">III", data[at + 16 + 12 * g:at + 28 + 12 * g])
+                letters |= set(range(first, last + 1)) if glyph else set(range(first + 1, last + 1))
+            continue
+        segments = struct.unpack(">H", data[at + 6:at + 8])[0] // 2
+        ends = struct.unpack(f">{segments}H", data[at + 14:at + 14 + 2 * segments])
+        starts = struct.unpack(f">{segments}H", data[at + 16 + 2 * segments:at + 16 + 4 * segments])
+        deltas = struct.unpack(f">{segments}h", data[at + 16 + 4 * segments:at + 16 + 6 * segments])
+        range_at = at + 16 + 6 * segments
+        offsets = struct.unpack(f">{segments}H", data[range_at:range_at + 2 * segments])
+        for k in range(segments):
+            for c in range(starts[k], ends[k] + 1):
+                if offsets[k]:
+                    where = range_at + 2 * k + offsets[k] + 2 * (c - starts[k])
+                    glyph = struct.unpack(">H", data[where:where + 2])[0]
+                    glyph = (glyph + deltas[k]) & 0xFFFF if glyph else 0
+                else:
+                    glyph = (c + deltas[k]) & 0xFFFF
+                if glyph and c != 0xFFFF:
+                    letters.add(c)
+    return letters
+
+
+def test_chart_images_are_set_in_the_vendored_font(site):
+    """Every text of the chart images names the font that ships with the site, and
+    that font (regular and bold) draws every letter of them: no label falls back to
+    whatever the build machine has (on Debian, a serif font for Vietnamese)."""
+    import html as html_mod
+
+    from dashboards.images import FONTS, IMAGE_FONT
+
+    drawn = _font_letters(FONTS / "DejaVuSans.ttf") & _font_letters(FONTS / "DejaVuSans-Bold.ttf")
+    assert {ord(c) for c in "AaĐđƯưẠạỹ…%,−"} <= drawn and ord("中") not in drawn
+    texts = []
+    for svg in sorted((site / "charts").glob("*.svg")):
+        body = svg.read_text(encoding="utf-8")
+        assert set(re.findall(r'font-family="([^"]*)"', body)) == {IMAGE_FONT}, svg.name
+        texts += [html_mod.unescape(t) for t in re.findall(r"<text[^>]*>([^<]+)</text>", body)]
+    assert {"Quận Ba Đình (001)", "Tiến độ giải quyết", "Xuất sắc"} <= set(texts)
+    assert not {c for t in texts for c in t if ord(c) not in drawn}
+    # the heatmap's legend names quarters, which do not run into each other in this font
+    legend = (site / "charts" / "heatmap-district-2024-01.svg").read_text(encoding="utf-8")
+    assert [t for t in re.findall(r"<text[^>]*>([^<]+)</text>", legend) if t.endswith("%")][-5:] == [
+        "0%", "25%", "50%", "75%", "100%"]
+
+
 def test_quality_page_and_held_back_periods(site):
     html = read(site / "quality.html")
     held = ("Số liệu mới của kỳ này đang bị giữ lại vì: Số hồ sơ tiếp nhận giảm quá 50 % so với kỳ trước.")
