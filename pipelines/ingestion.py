@@ -196,51 +196,13 @@ def ingest_landing(
     report = IngestionReport()
     drift = drift or DriftInputs()
     report.released = apply_releases(con, log)
-    # a held file is known by its held content: it is not read again until it changes
-    known = {**wh.known_files(con), **wh.held_hashes(con)}
-    files = landing_files(landing)
-    report.files_seen = len(files)
-    pending: list[tuple[Path, str, str]] = []
-    for path in files:
-        source = path.relative_to(landing).as_posix()
-        digest = content_hash(path)
-        # Only this path with this content is "already ingested". A byte-identical
-        # copy under another name is ingested as its own file: deduplication then
-        # keeps the copy whose name sorts last whichever arrived first (skipping it
-        # by hash keeps whichever came first: lineage would depend on arrival order;
-        # tests/test_order_independence.py).
-        if known.get(source) == digest:
-            report.files_skipped += 1
-            continue
-        pending.append((path, source, digest))
+    pending = _pending_files(con, landing, report)
     if pending:
         _warm_up_quality()
     done = 0
     read = functools.partial(ingest_batch, registry=registry, now=now, mappings=vendors, aliases=aliases)
     for batch, ingested in _read_batches(pending, read):
-        rows = []
-        for (path, source, digest), result in zip(batch, ingested.results):
-            rows.append(
-                {
-                    "source_file": source,
-                    "content_hash": digest,
-                    "format": result.format,
-                    "status": result.status,
-                    "message": result.message,
-                    "rows_read": result.rows_read,
-                    "dropped_columns": json.dumps(sorted(result.dropped_columns), ensure_ascii=False),
-                    "unreadable": json.dumps(result.unreadable, ensure_ascii=False, sort_keys=True),
-                    "ingested_at": now,
-                }
-            )
-            if result.status == "rejected":
-                set_aside(landing, path, result.message or "unusable file")
-                report.files_rejected += 1
-                report.rejected_messages.append(result.message or source)
-                log(f"{source}: set aside — {result.message}")
-            else:
-                report.files_new += 1
-                report.rows_read += result.rows_read
+        rows = _file_rows(batch, ingested, landing=landing, now=now, report=report, log=log)
         report.rows_quarantined += ingested.quarantine.height
         findings = store_files(
             con,
@@ -259,29 +221,89 @@ def ingest_landing(
             f"[{done}/{len(pending)} files] {report.rows_read} rows read, "
             f"{report.rows_quarantined} quarantined, {report.files_rejected} files set aside"
         )
+    _refresh_kept_copies(con, report)
+    report.dossiers = wh.count_rows(con, "dossiers")
+    report.by_file = wh.file_accounting(con)
+    return report
+
+
+def _pending_files(con, landing: Path, report: IngestionReport) -> list[tuple[Path, str, str]]:
+    """The landing files to read, as (path, source name, content hash): those whose
+    content is new under their name."""
+    # a held file is known by its held content: it is not read again until it changes
+    known = {**wh.known_files(con), **wh.held_hashes(con)}
+    files = landing_files(landing)
+    report.files_seen = len(files)
+    pending: list[tuple[Path, str, str]] = []
+    for path in files:
+        source = path.relative_to(landing).as_posix()
+        digest = content_hash(path)
+        # Only this path with this content is "already ingested". A byte-identical
+        # copy under another name is ingested as its own file: deduplication then
+        # keeps the copy whose name sorts last whichever arrived first (skipping it
+        # by hash keeps whichever came first: lineage would depend on arrival order;
+        # tests/test_order_independence.py).
+        if known.get(source) == digest:
+            report.files_skipped += 1
+            continue
+        pending.append((path, source, digest))
+    return pending
+
+
+def _file_rows(batch: list[tuple[Path, str, str]], ingested: Batch, *, landing: Path, now: datetime,
+               report: IngestionReport, log: Callable[[str], None]) -> list[dict]:
+    """The `files` rows of one read batch; its unusable files are set aside, and the
+    report counts them all."""
+    rows = []
+    for (path, source, digest), result in zip(batch, ingested.results):
+        rows.append(
+            {
+                "source_file": source,
+                "content_hash": digest,
+                "format": result.format,
+                "status": result.status,
+                "message": result.message,
+                "rows_read": result.rows_read,
+                "dropped_columns": json.dumps(sorted(result.dropped_columns), ensure_ascii=False),
+                "unreadable": json.dumps(result.unreadable, ensure_ascii=False, sort_keys=True),
+                "ingested_at": now,
+            }
+        )
+        if result.status == "rejected":
+            set_aside(landing, path, result.message or "unusable file")
+            report.files_rejected += 1
+            report.rejected_messages.append(result.message or source)
+            log(f"{source}: set aside — {result.message}")
+        else:
+            report.files_new += 1
+            report.rows_read += result.rows_read
+    return rows
+
+
+def _refresh_kept_copies(con, report: IngestionReport) -> None:
+    """Re-select the kept copy of each dossier the new files touch, and note in the
+    report what changed and which periods it moves."""
     # Only the ids these files carry, or their earlier contents carried, can change
     # their kept copy: re-select, replace and compare those alone.
     first_load = not wh.has_dossiers(con)
     refreshed = wh.refresh_dossiers(con, read_first_load=not first_load)
-    if refreshed is not None:
-        added, removed = refreshed
-        if added is None:
-            # a first load: every dossier is new; they are validated from the warehouse a
-            # bucket at a time (validate_stored_dossiers), not held here all at once
-            report.changed_all = True
-            added = wh.dossier_fields(con, PERIOD_FIELDS)
-        else:
-            report.changed = added
-        _, latest = wh.data_extent(con)
-        if latest is not None and added.height + removed.height:
-            last = {t: index_of(t, latest.date()) for t in PERIOD_TYPES}
-            last["week"] = covered_range("week", latest.date(), latest.date())[1]
-            # both copies touch periods: the old one's numbers move too
-            report.affected = affected_periods(pl.concat([f.select(PERIOD_FIELDS) for f in (added, removed)]), last)
-            report.removed, report.last_index = removed, last
-    report.dossiers = wh.count_rows(con, "dossiers")
-    report.by_file = wh.file_accounting(con)
-    return report
+    if refreshed is None:
+        return
+    added, removed = refreshed
+    if added is None:
+        # a first load: every dossier is new; they are validated from the warehouse a
+        # bucket at a time (validate_stored_dossiers), not held here all at once
+        report.changed_all = True
+        added = wh.dossier_fields(con, PERIOD_FIELDS)
+    else:
+        report.changed = added
+    _, latest = wh.data_extent(con)
+    if latest is not None and added.height + removed.height:
+        last = {t: index_of(t, latest.date()) for t in PERIOD_TYPES}
+        last["week"] = covered_range("week", latest.date(), latest.date())[1]
+        # both copies touch periods: the old one's numbers move too
+        report.affected = affected_periods(pl.concat([f.select(PERIOD_FIELDS) for f in (added, removed)]), last)
+        report.removed, report.last_index = removed, last
 
 
 def validate_stored_dossiers(con, bucket_rows: int = DOSSIER_BUCKET_ROWS) -> QualityResult:
