@@ -319,6 +319,35 @@ def test_stopped_now_the_process_ends_without_finishing_its_task():
         aside.stop()
 
 
+def _sleep_deaf_to_sigterm(seconds: float) -> None:
+    import signal
+    import time
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(seconds)
+
+
+def test_stopped_now_a_process_deaf_to_sigterm_is_killed(caplog):
+    """A task that ignores (or blocks) SIGTERM does not hold the stop until it ends."""
+    import time
+    from concurrent.futures.process import BrokenProcessPool
+
+    aside.start()
+    assert aside.run(_pid) != os.getpid()
+    deaf = aside.submit(_sleep_deaf_to_sigterm, 60)
+    time.sleep(1.0)  # the task has started there and ignores SIGTERM
+    t0 = time.perf_counter()
+    with caplog.at_level(logging.WARNING, logger="scoreboard"):
+        aside.stop(now=True)
+    assert time.perf_counter() - t0 < aside.END_GRACE_SECONDS + 5 and not aside.started()
+    assert "did not end when told to: killed" in caplog.text
+    try:
+        deaf.result(timeout=10)
+        raise AssertionError("the task ran to its end")
+    except (BrokenProcessPool, CancelledError):
+        pass
+
+
 def test_the_second_process_ends_when_the_run_is_killed():
     """A run killed outright (a scheduler's timeout, the kernel out of memory) runs no
     exit handler: its second process must not wait for work for ever."""

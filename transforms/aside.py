@@ -44,6 +44,9 @@ log = logging.getLogger("scoreboard")
 _POOL: ProcessPoolExecutor | None = None
 _LOCK = threading.Lock()
 _WORK: list[Future] = []  # the process's tasks not known to be done
+_WORK_LOCK = threading.Lock()  # the site's threads ask for work at once
+# how long a process told to end (SIGTERM) has before it is killed (SIGKILL)
+END_GRACE_SECONDS = 3.0
 # submit's future → the pool's, weakly both ways: the pool's holds its result until done
 # with, and refers to submit's (its callback), so a strong value would keep both alive
 _THERE: "weakref.WeakKeyDictionary[Future, weakref.ref[Future]]" = weakref.WeakKeyDictionary()
@@ -189,7 +192,8 @@ def started() -> bool:
 
 def idle() -> bool:
     """No task asked of the process is waiting for it or running there."""
-    return all(f.done() for f in list(_WORK))
+    with _WORK_LOCK:
+        return all(f.done() for f in _WORK)
 
 
 def stop(*, now: bool = False) -> None:
@@ -200,18 +204,34 @@ def stop(*, now: bool = False) -> None:
         pool, _POOL = _POOL, None
     if pool is None:
         return
-    if now and any(not f.done() for f in _WORK):
+    with _WORK_LOCK:
+        busy = any(not f.done() for f in _WORK)
+        _WORK.clear()
+    if now and busy:
         # Python 3.11's pool has no public way to end its workers (3.14: terminate_workers);
         # an idle one is let go as usual (ended mid-task, the semaphores GX made there
         # are reported as leaked at exit)
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.terminate()
+        _end(list((getattr(pool, "_processes", None) or {}).values()))
     pool.shutdown(wait=True, cancel_futures=now)
-    _WORK.clear()
+
+
+def _end(processes: list) -> None:
+    """SIGTERM, then SIGKILL for a process still there after END_GRACE_SECONDS: a task
+    that ignores or blocks SIGTERM would otherwise hold the stop until it ends."""
+    from multiprocessing.connection import wait
+
+    for process in processes:
+        process.terminate()
+    ended = set(wait([p.sentinel for p in processes], timeout=END_GRACE_SECONDS)) if processes else set()
+    for process in processes:
+        if process.sentinel not in ended:
+            log.warning("the second process did not end when told to: killed")
+            process.kill()
 
 
 def _asked(future: Future) -> Future:
-    _WORK[:] = [f for f in _WORK if not f.done()] + [future]
+    with _WORK_LOCK:
+        _WORK[:] = [f for f in _WORK if not f.done()] + [future]
     return future
 
 
