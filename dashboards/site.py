@@ -194,6 +194,40 @@ def _derived(frame: pl.DataFrame, groups: tuple, crosswalk: pl.DataFrame | None)
     }
 
 
+def _scoreboard_frame(scoreboard: pl.DataFrame, groups: tuple) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The scoreboard as the pages read it (with each group's maximum points and each
+    unit's page slug), and the slugs: one row per unit."""
+    # the groups' points and maxima beyond the published columns (a profile's own groups)
+    extra = tuple(c for c in scoreboard.columns if c.startswith(("points_", "max_points_")))
+    frame = with_max_points(prepare_scoreboard(scoreboard, extra), groups)
+    units = frame.select(UNIT).unique(maintain_order=True)
+    slugs = units.with_columns(_slug=pl.Series([unit_slug(c, vf) for c, vf in units.iter_rows()], dtype=pl.Utf8))
+    return _with_slugs(frame, slugs), slugs
+
+
+def _input_facts(ingestion_given: bool, freshness: pl.DataFrame | None) -> dict:
+    """What the pages say of the inputs: the navigation's optional pages, and the
+    cut-off the periods in progress name (the latest event in the freshness frame)."""
+    latest_event = freshness["latest_event"].max() if freshness is not None and "latest_event" in freshness.columns else None
+    return {
+        "cutoff": f"{fmt_date(latest_event)} {latest_event:%H:%M}" if latest_event is not None else None,
+        "nav": {"city": True, "quality": True, "ingestion": ingestion_given},
+        "has_freshness": freshness is not None,
+    }
+
+
+def _revision_facts(revisions: Revisions | None, revised: pl.DataFrame) -> dict:
+    """Whether data/revisions.csv is published, and the columns of each earlier
+    version of a revised period."""
+    return {
+        "revisions_published": revisions is not None,
+        "revised_columns": {
+            (k, v): revisions.columns(t, k, v)
+            for t, k, v in revised.select("period_type", "period_key", "version").unique().iter_rows()
+        } if revisions is not None and revised.height else {},
+    }
+
+
 class Prepared:
     """A stored explaining table (dashboards.build.Source, e.g. pipelines.warehouse.StoredTable)
     as the pages read it: prepare_table's columns, types and order, its published periods only."""
@@ -274,12 +308,7 @@ def build_site(
     (dashboards/pages/revisions.py); without it no revision list is published.
     """
     groups = profile_groups(profile)
-    # the groups' points and maxima beyond the published columns (a profile's own groups)
-    extra = tuple(c for c in scoreboard.columns if c.startswith(("points_", "max_points_")))
-    frame = with_max_points(prepare_scoreboard(scoreboard, extra), groups)
-    units = frame.select(UNIT).unique(maintain_order=True)
-    slugs = units.with_columns(_slug=pl.Series([unit_slug(c, vf) for c, vf in units.iter_rows()], dtype=pl.Utf8))
-    frame = _with_slugs(frame, slugs)
+    frame, slugs = _scoreboard_frame(scoreboard, groups)
     stats = period_stats(frame)
     periods = [
         period_record(t, k, s, p)
@@ -307,34 +336,25 @@ def build_site(
         "alerts": alerts if alerts is not None else pl.DataFrame(schema=DIGEST_SCHEMA),
         **revision_pages.site_tables(revisions, slugs, keys),
     }
-    headline = choose(stats)
-    latest_event = freshness["latest_event"].max() if freshness is not None and "latest_event" in freshness.columns else None
     facts = {
         "groups": groups,
         "published": [n for n in INSIGHTS if n in insight],
         "published_keys": keys,
         "periods": periods,
-        "headline": headline,
+        "headline": choose(stats),
         "latest": {t: next((p["key"] for p in reversed(periods) if p["type"] == t), None) for t in ("month", "week")},
-        "cutoff": f"{fmt_date(latest_event)} {latest_event:%H:%M}" if latest_event is not None else None,
-        "nav": {"city": True, "quality": True, "ingestion": ingestion is not None or quarantine_summary is not None,
-                "report": "report.html" if headline["month"]["headline"] else None},
         "manifest": manifest,
         "pdf": pdf_wanted(report_pdf),
         "unit_pages": frame.height > 0,
-        "has_freshness": freshness is not None,
         "reconciliations": reconciliations or {},
+        **_input_facts(ingestion is not None or quarantine_summary is not None, freshness),
         "methodology": methodology_fact(
             profile, manifest, calendar_overlay if calendar_overlay is not None else load_overlay(),
             sorted({int(p["start_iso"][:4]) for p in periods if p["start_iso"]}),
         ),
-        # revisions: whether data/revisions.csv is published, the columns of each earlier version
-        "revisions_published": revisions is not None,
-        "revised_columns": {
-            (k, v): revisions.columns(t, k, v)
-            for t, k, v in tables["revised_scoreboard"].select("period_type", "period_key", "version").unique().iter_rows()
-        } if revisions is not None and tables["revised_scoreboard"].height else {},
+        **_revision_facts(revisions, tables["revised_scoreboard"]),
     }
+    facts["nav"]["report"] = "report.html" if facts["headline"]["month"]["headline"] else None
     site = build.Site(Path(site_dir), tables, facts, log=log)
     build.run(site, CATALOGUE)
     if log:
