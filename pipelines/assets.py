@@ -9,10 +9,10 @@ import dagster as dg
 import polars as pl
 
 from pipelines.drift import drift_inputs
-from pipelines.ingestion import check_stored_dossiers, ingest_landing
+from pipelines.ingestion import IngestionReport, check_stored_dossiers, ingest_landing
 from pipelines.partitions import monthly_partitions, weekly_partitions
 from pipelines.publication import publish_site
-from pipelines.retention import apply_retention
+from pipelines.retention import RetentionReport, apply_retention
 from pipelines.revisions import note_changes
 from pipelines.resources import ScoreboardSettings, Warehouse, local_now
 from pipelines.scoring import score_partitions
@@ -127,28 +127,8 @@ def ingest(
     if valid is None and changed.height:
         valid = validate_dossiers(changed)
     held_files = sorted(holds["source"].unique().to_list())
-    by_file = report.by_file.select(
-        "source_file", "status", "rows_read", "rows_accepted", "rows_quarantined", "rows_superseded"
-    )
     return dg.MaterializeResult(
-        metadata={
-            "files_seen": report.files_seen,
-            "files_ingested": report.files_new,
-            "files_skipped": report.files_skipped,
-            "files_set_aside": report.files_rejected,
-            "files_held": report.held,
-            "files_released": report.released,
-            "files_archived": len(retention.archived),
-            "raw_files_deleted": len(retention.deleted),
-            "rows_read": report.rows_read,
-            "rows_quarantined": report.rows_quarantined,
-            "dossiers": report.dossiers,
-            "by_file": dg.MetadataValue.md(_markdown_table(by_file)),
-            # read by the re-scoring sensor, which must not open the DuckDB file
-            "affected_partitions": dg.MetadataValue.json(
-                {t: [partition_key(t, i) for i in idx] for t, idx in report.affected.items()}
-            ),
-        },
+        metadata=_ingest_metadata(report, retention),
         check_results=[
             dg.AssetCheckResult(
                 check_name="rows_accounted", passed=accounting.success, metadata=accounting.to_metadata()
@@ -167,6 +147,32 @@ def ingest(
             *drift_checks(drifting, report.held),
         ],
     )
+
+
+def _ingest_metadata(report: IngestionReport, retention: RetentionReport) -> dict:
+    """What a run of ingestion read, kept, set aside, held and archived, file by file,
+    and which periods its rows change."""
+    by_file = report.by_file.select(
+        "source_file", "status", "rows_read", "rows_accepted", "rows_quarantined", "rows_superseded"
+    )
+    return {
+        "files_seen": report.files_seen,
+        "files_ingested": report.files_new,
+        "files_skipped": report.files_skipped,
+        "files_set_aside": report.files_rejected,
+        "files_held": report.held,
+        "files_released": report.released,
+        "files_archived": len(retention.archived),
+        "raw_files_deleted": len(retention.deleted),
+        "rows_read": report.rows_read,
+        "rows_quarantined": report.rows_quarantined,
+        "dossiers": report.dossiers,
+        "by_file": dg.MetadataValue.md(_markdown_table(by_file)),
+        # read by the re-scoring sensor, which must not open the DuckDB file
+        "affected_partitions": dg.MetadataValue.json(
+            {t: [partition_key(t, i) for i in idx] for t, idx in report.affected.items()}
+        ),
+    }
 
 
 def drift_checks(drifting: pl.DataFrame, held_now: list[str]) -> list[dg.AssetCheckResult]:

@@ -414,35 +414,47 @@ def _date(text: str, flag: str) -> date:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `scoreboard` command line; its subcommands in the order `--help` lists them."""
     parser = argparse.ArgumentParser(prog="scoreboard", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
+    for add_command in (
+        _add_run, _add_backfill, _add_approve, _add_release, _add_serve,
+        _add_generate, _add_reconcile, _add_alerts, _add_demo,
+    ):
+        add_command(sub)
+    return parser
 
-    def locations(p, landing_help="landing folder of district exports"):
-        p.add_argument("--landing", help=f"{landing_help} (SCOREBOARD_LANDING, default {env_default('SCOREBOARD_LANDING')})")
-        p.add_argument("--warehouse", help="DuckDB file, or ducklake:<catalog> for the lake (SCOREBOARD_WAREHOUSE, "
-                       "default data/warehouse.duckdb; docs/scaling.md)")
-        p.add_argument("--province", help="the lake only: the province whose tables the run writes (SCOREBOARD_PROVINCE)")
-        p.add_argument("--site", help="site folder (SCOREBOARD_SITE, default build/site)")
-        p.add_argument("--registry", help="unit registry CSV (default: Hà Nội)")
-        p.add_argument("--profile", help="scoring profile YAML (SCOREBOARD_PROFILE, default: Decision 766)")
-        p.add_argument(
-            "--catalogue",
-            help="procedure catalogue CSV whose processing days give a missing due date "
-            "(SCOREBOARD_CATALOGUE, e.g. config/procedures.csv; default: none)",
-        )
-        p.add_argument("--quality", help="quality thresholds YAML (SCOREBOARD_QUALITY, default config/quality.yaml)")
-        p.add_argument(
-            "--aliases", help="header aliases CSV (SCOREBOARD_ALIASES, default config/header_aliases.csv)"
-        )
-        p.add_argument(
-            "--mappings",
-            help="folder of the vendors' per-source mapping files (SCOREBOARD_MAPPINGS, default: "
-            "`mappings` beside the landing folder)",
-        )
 
+def _add_locations(p: argparse.ArgumentParser, landing_help: str = "landing folder of district exports") -> None:
+    """The options of a command that reads the landing folder and the warehouse: where
+    the data, site and configuration are (each also from its environment variable)."""
+    p.add_argument("--landing", help=f"{landing_help} (SCOREBOARD_LANDING, default {env_default('SCOREBOARD_LANDING')})")
+    p.add_argument("--warehouse", help="DuckDB file, or ducklake:<catalog> for the lake (SCOREBOARD_WAREHOUSE, "
+                   "default data/warehouse.duckdb; docs/scaling.md)")
+    p.add_argument("--province", help="the lake only: the province whose tables the run writes (SCOREBOARD_PROVINCE)")
+    p.add_argument("--site", help="site folder (SCOREBOARD_SITE, default build/site)")
+    p.add_argument("--registry", help="unit registry CSV (default: Hà Nội)")
+    p.add_argument("--profile", help="scoring profile YAML (SCOREBOARD_PROFILE, default: Decision 766)")
+    p.add_argument(
+        "--catalogue",
+        help="procedure catalogue CSV whose processing days give a missing due date "
+        "(SCOREBOARD_CATALOGUE, e.g. config/procedures.csv; default: none)",
+    )
+    p.add_argument("--quality", help="quality thresholds YAML (SCOREBOARD_QUALITY, default config/quality.yaml)")
+    p.add_argument(
+        "--aliases", help="header aliases CSV (SCOREBOARD_ALIASES, default config/header_aliases.csv)"
+    )
+    p.add_argument(
+        "--mappings",
+        help="folder of the vendors' per-source mapping files (SCOREBOARD_MAPPINGS, default: "
+        "`mappings` beside the landing folder)",
+    )
+
+
+def _add_run(sub) -> None:
     run = sub.add_parser("run", help="ingest the landing folder, score and publish")
-    locations(run)
+    _add_locations(run)
     run.add_argument("--from", dest="from_key", help="first period, e.g. 2024-03 or 2024-W10")
     run.add_argument("--to", dest="to_key", help="last period, e.g. 2024-05 or 2024-W20")
     run.add_argument("--draft", action="store_true",
@@ -450,36 +462,46 @@ def build_parser() -> argparse.ArgumentParser:
                      "`scoreboard approve` makes it public")
     run.set_defaults(func=cmd_run)
 
+
+def _add_backfill(sub) -> None:
     backfill = sub.add_parser(
         "backfill", help="re-score and re-publish every week and month of a range (safe to repeat)"
     )
-    locations(backfill)
+    _add_locations(backfill)
     backfill.add_argument("--from", dest="from_key", required=True, help="first period, e.g. 2016-01")
     backfill.add_argument("--to", dest="to_key", help="last period (default: the latest data)")
     backfill.add_argument("--draft", action="store_true", help="publish to the draft site (as `run --draft`)")
     backfill.set_defaults(func=cmd_backfill)
 
+
+def _add_approve(sub) -> None:
     approve = sub.add_parser(
         "approve", help="make the draft site public, recording who signed which period off (in the manifest)"
     )
-    locations(approve)
+    _add_locations(approve)
     approve.add_argument("periods", nargs="+", metavar="PERIOD", help="the period signed off, e.g. 2025-10 or 2025-W44")
     approve.add_argument("--by", required=True, help="who signs it off (recorded in the manifest)")
     approve.set_defaults(func=cmd_approve)
 
+
+def _add_release(sub) -> None:
     release = sub.add_parser(
         "release", help="publish a file held as drifting from its units' history, with the office's reason"
     )
-    locations(release)
+    _add_locations(release)
     release.add_argument("file", help="the held file (its path in the landing folder, as the quality page names it)")
     release.add_argument("--reason", required=True, help="why it is right after all (recorded in the manifest)")
     release.set_defaults(func=cmd_release)
 
+
+def _add_serve(sub) -> None:
     serve = sub.add_parser("serve", help="serve the published site on this machine (127.0.0.1)")
     serve.add_argument("--site", help="site folder (SCOREBOARD_SITE, default build/site)")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=cmd_serve)
 
+
+def _add_generate(sub) -> None:
     gen = sub.add_parser("generate", help="write realistic demo exports for a registry's units (default Hà Nội)")
     gen.add_argument("--out", required=True, help="folder to write the exports to")
     gen.add_argument("--from", dest="from_date", required=True, help="first day, YYYY-MM-DD")
@@ -489,23 +511,28 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--registry", help="unit registry CSV (default: Hà Nội)")
     gen.set_defaults(func=cmd_generate)
 
+
+def _add_reconcile(sub) -> None:
     rec = sub.add_parser("reconcile", help="compare the national portal's published index for a month with ours")
-    locations(rec)
+    _add_locations(rec)
     rec.add_argument("file", help="the portal's index as saved: JSON as the portal serves it, or CSV")
     rec.add_argument("--period", help="the month, e.g. 2025-10 (default: from the file's name or content)")
     rec.set_defaults(func=cmd_reconcile)
 
+
+def _add_alerts(sub) -> None:
     alerts = sub.add_parser("alerts", help="send (or with --dry-run print) the alert digest of a closed week or month")
-    locations(alerts)
+    _add_locations(alerts)
     alerts.add_argument("--period", required=True, help="the period, e.g. 2025-W42 or 2025-10")
     alerts.add_argument("--dry-run", action="store_true", help="print what would be sent; send and record nothing")
     alerts.set_defaults(func=cmd_alerts)
 
+
+def _add_demo(sub) -> None:
     demo = sub.add_parser("demo", help="generate 2025 demo exports, run everything, print the site path")
-    locations(demo, "where the demo exports are written")
+    _add_locations(demo, "where the demo exports are written")
     demo.add_argument("--scale", type=float, default=DEMO_SCALE)
     demo.set_defaults(func=cmd_demo)
-    return parser
 
 
 def _user_error(exc: BaseException) -> BaseException:

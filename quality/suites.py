@@ -190,7 +190,21 @@ DOSSIER_RULES: tuple[Rule, ...] = (
 
 
 def _scoreboard_rules(band_labels: Sequence[str], groups: Sequence[str]) -> tuple[Rule, ...]:
-    rules = [
+    """The scoreboard suite's rules for a profile with these bands and groups, in the
+    order its report lists them."""
+    return (
+        *_row_key_rules(),
+        *_count_rules(),
+        *_rate_rules(),
+        *_group_points_rules(groups),
+        *_score_and_band_rules(band_labels),
+        *_rank_rules(),
+    )
+
+
+def _row_key_rules() -> list[Rule]:
+    """A row is one unit's in one period, at a known level."""
+    return [
         _rule("key_unique", "ExpectCompoundColumnsToBeUnique",
               "Mỗi đơn vị chỉ có một dòng trong mỗi kỳ",
               "one row per (period_type, period_key, unit_code, unit_valid_from)",
@@ -206,10 +220,16 @@ def _scoreboard_rules(band_labels: Sequence[str], groups: Sequence[str]) -> tupl
               "Cấp đơn vị là huyện, xã hoặc sở ngành", "level is district, commune or department",
               column="level", value_set=list(LEVELS)),
     ]
-    for col in COUNT_COLUMNS:
-        rules.append(_rule(f"{col}_non_negative", "ExpectColumnValuesToBeBetween",
-                           f"Số hồ sơ `{col}` không âm", f"{col} is not negative",
-                           column=col, min_value=0))
+
+
+def _count_rules() -> list[Rule]:
+    """The dossier counts are not negative, and the finished ones' classes add up."""
+    rules = [
+        _rule(f"{col}_non_negative", "ExpectColumnValuesToBeBetween",
+              f"Số hồ sơ `{col}` không âm", f"{col} is not negative",
+              column=col, min_value=0)
+        for col in COUNT_COLUMNS
+    ]
     rules += [
         _rule("finished_adds_up", "ExpectColumnPairValuesToBeEqual",
               "Đã giải quyết = trước hạn + đúng hạn + quá hạn + không có hạn",
@@ -220,14 +240,27 @@ def _scoreboard_rules(band_labels: Sequence[str], groups: Sequence[str]) -> tupl
               "timeliness_base = early + on_time + overdue + pending_overdue",
               column_A="timeliness_base", column_B="_classes_timeliness", ignore_row_if="neither"),
     ]
-    for col in RATE_COLUMNS:
-        rules.append(_rule(f"{col}_in_unit_interval", "ExpectColumnValuesToBeBetween",
-                           f"Tỷ lệ `{col}` nằm trong [0, 1] (hoặc không áp dụng)",
-                           f"{col} is in [0, 1] (or not applicable)",
-                           column=col, min_value=0, max_value=1))
+    return rules
+
+
+def _rate_rules() -> list[Rule]:
+    """Rates are shares, and the average processing time is not negative."""
+    rules = [
+        _rule(f"{col}_in_unit_interval", "ExpectColumnValuesToBeBetween",
+              f"Tỷ lệ `{col}` nằm trong [0, 1] (hoặc không áp dụng)",
+              f"{col} is in [0, 1] (or not applicable)",
+              column=col, min_value=0, max_value=1)
+        for col in RATE_COLUMNS
+    ]
     rules.append(_rule("avg_working_days_non_negative", "ExpectColumnValuesToBeBetween",
                        "Số ngày làm việc bình quân không âm", "avg_working_days is not negative",
                        column="avg_working_days", min_value=0))
+    return rules
+
+
+def _group_points_rules(groups: Sequence[str]) -> list[Rule]:
+    """Each group's points: not negative, and within the maximum of its applicable indicators."""
+    rules = []
     for group in groups:
         col = f"points_{group}"
         rules.append(_rule(f"{col}_non_negative", "ExpectColumnValuesToBeBetween",
@@ -239,7 +272,12 @@ def _scoreboard_rules(band_labels: Sequence[str], groups: Sequence[str]) -> tupl
                            f"max_points_{group} = the maximum of its applicable indicators, "
                            f"and points_{group} does not exceed it",
                            column=f"_max_points_{group}_matches", value_set=[True]))
-    rules += [
+    return rules
+
+
+def _score_and_band_rules(band_labels: Sequence[str]) -> list[Rule]:
+    """The score follows from the group points, and the band from the rounded score."""
+    return [
         _rule("score_in_range", "ExpectColumnValuesToBeBetween",
               "Điểm tổng nằm trong [0, 100]", "score is in [0, 100]",
               column="score", min_value=0, max_value=100),
@@ -253,6 +291,12 @@ def _scoreboard_rules(band_labels: Sequence[str], groups: Sequence[str]) -> tupl
         _rule("band_matches_score", "ExpectColumnValuesToBeInSet",
               "Xếp loại khớp với điểm làm tròn 2 chữ số", "band is the one of the score rounded to 2 decimals",
               column="_band_matches_score", value_set=[True]),
+    ]
+
+
+def _rank_rules() -> list[Rule]:
+    """Ranks are given exactly to the eligible units, and follow the rounded score."""
+    return [
         _rule("rank_at_least_one", "ExpectColumnValuesToBeBetween",
               "Thứ hạng từ 1 trở lên", "rank is at least 1", column="rank", min_value=1),
         _rule("rank_in_peer_at_least_one", "ExpectColumnValuesToBeBetween",
@@ -275,7 +319,6 @@ def _scoreboard_rules(band_labels: Sequence[str], groups: Sequence[str]) -> tupl
               "within a period, level and peer group, rank_in_peer follows the rounded score the same way",
               column="_rank_in_peer_consistent", value_set=[True]),
     ]
-    return tuple(rules)
 
 
 FILE_RULES: tuple[Rule, ...] = (

@@ -525,25 +525,9 @@ def reconcile(
     matches = match_records(portal.records, ours, agency)
     recs = portal.records.join(matches, on="record", how="left")
 
-    wide = portal.values.pivot(on="item", index="record", values="value") if portal.values.height else None
-    for item in portal.items:
-        if wide is None or item not in wide.columns:
-            wide = (wide if wide is not None else portal.records.select("record")).with_columns(pl.lit(None, dtype=pl.Float64).alias(item))
-    wide = wide.rename({i: f"portal_{_safe(i)}" for i in portal.items})
-
+    wide = _portal_columns(portal)
     matched = recs.filter(pl.col("status") == "matched").join(wide, on="record", how="left")
-    compared = matched.rename({"unit_name": "portal_name", "level": "portal_level", "rank": "portal_rank"}).join(
-        ours, on=UNIT_KEY, how="inner"
-    )
-    compared = compared.with_columns(
-        *[_ours_expr(i, compared.columns).alias(f"ours_{_safe(i)}") for i in portal.items]
-    ).with_columns(
-        *[(pl.col(f"ours_{_safe(i)}") - pl.col(f"portal_{_safe(i)}")).alias(f"diff_{_safe(i)}") for i in portal.items]
-    )
-    order = pl.col("diff_total").abs() if "total" in portal.items else pl.lit(None)
-    compared = compared.with_columns(_gap=order).sort(
-        [pl.col("_gap").fill_null(-1.0), "level", "unit_code"], descending=[True, False, False]
-    ).drop("_gap")
+    compared = _compared_units(matched, ours, portal.items)
 
     claimed = recs.filter(pl.col("status").is_in(["matched", "duplicate"])).select(UNIT_KEY).unique()
     missing = ours.join(claimed, on=UNIT_KEY, how="anti").sort("level", "unit_code").select(
@@ -583,6 +567,33 @@ def reconcile(
         warnings=_file_warnings(portal.values, portal.records, maxima, settings.max_points_tolerance),
         provisional=provisional,
     )
+
+
+def _portal_columns(portal: PortalFile) -> pl.DataFrame:
+    """The records' values, one column `portal_<item>` per item (null where the file
+    gives none)."""
+    wide = portal.values.pivot(on="item", index="record", values="value") if portal.values.height else None
+    for item in portal.items:
+        if wide is None or item not in wide.columns:
+            wide = (wide if wide is not None else portal.records.select("record")).with_columns(pl.lit(None, dtype=pl.Float64).alias(item))
+    return wide.rename({i: f"portal_{_safe(i)}" for i in portal.items})
+
+
+def _compared_units(matched: pl.DataFrame, ours: pl.DataFrame, items: list[str]) -> pl.DataFrame:
+    """The matched records beside our rows of their units: each item's ours_, portal_
+    and diff_ value, the largest gap in the total first."""
+    compared = matched.rename({"unit_name": "portal_name", "level": "portal_level", "rank": "portal_rank"}).join(
+        ours, on=UNIT_KEY, how="inner"
+    )
+    compared = compared.with_columns(
+        *[_ours_expr(i, compared.columns).alias(f"ours_{_safe(i)}") for i in items]
+    ).with_columns(
+        *[(pl.col(f"ours_{_safe(i)}") - pl.col(f"portal_{_safe(i)}")).alias(f"diff_{_safe(i)}") for i in items]
+    )
+    order = pl.col("diff_total").abs() if "total" in items else pl.lit(None)
+    return compared.with_columns(_gap=order).sort(
+        [pl.col("_gap").fill_null(-1.0), "level", "unit_code"], descending=[True, False, False]
+    ).drop("_gap")
 
 
 # --------------------------------------------------------------------------- explaining

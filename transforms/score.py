@@ -134,6 +134,33 @@ def _working_days(calendar: pl.DataFrame, start: pl.Expr, end: pl.Expr) -> pl.Ex
     return pl.when(diff < 0).then(0).otherwise(diff)
 
 
+def _parent_ids(keys: pl.DataFrame, units: pl.DataFrame) -> pl.DataFrame:
+    """uid → parent_uid: the id of each unit's parent, for the units the registry
+    gives a parent."""
+    links = parent_links(units)
+    return (
+        keys.join(links, on=UNIT_KEY)
+        .join(
+            keys.rename({"uid": "parent_uid", "unit_code": "parent_code", "unit_valid_from": "parent_valid_from"}),
+            on=["parent_code", "parent_valid_from"],
+        )
+        .select("uid", "parent_uid")
+    )
+
+
+def _pending_overdue_from(period_type: str, last: Period) -> pl.Expr:
+    """The period (its index) from which a dossier not finished by its due end counts
+    as pending overdue."""
+    # pending overdue from the period whose end first passes the due end; in the period
+    # in progress a due end after its cutoff is not yet overdue
+    due_from = pl.max_horizontal(index_expr(period_type, "due_end"), index_expr(period_type, "received_at"))
+    if last.provisional:
+        due_from = pl.when((due_from == last.index) & (pl.col("due_end") >= pl.lit(last.cutoff))).then(
+            due_from + 1
+        ).otherwise(due_from)
+    return due_from
+
+
 def scoring_facts(
     dossiers: pl.DataFrame,
     units: pl.DataFrame,
@@ -149,15 +176,7 @@ def scoring_facts(
         "uid",
     )
     procedures = _ids(dossiers.select("procedure_code"), "pid")
-    links = parent_links(units)
-    parents = (
-        keys.join(links, on=UNIT_KEY)
-        .join(
-            keys.rename({"uid": "parent_uid", "unit_code": "parent_code", "unit_valid_from": "parent_valid_from"}),
-            on=["parent_code", "parent_valid_from"],
-        )
-        .select("uid", "parent_uid")
-    )
+    parents = _parent_ids(keys, units)
     d = classify(derive_missing_due(dossiers, catalogue, calendar).lazy())
     finished = pl.col("kind") == "finished"
     overdue = pl.col("outcome") == "overdue"
@@ -165,13 +184,7 @@ def scoring_facts(
     if working_days is None:
         d = working_days_between(d.collect(), "received_at", "end_at", calendar, out="working_days").lazy()
         working_days = pl.col("working_days")
-    # pending overdue from the period whose end first passes the due end; in the period
-    # in progress a due end after its cutoff is not yet overdue
-    due_from = pl.max_horizontal(index_expr(period_type, "due_end"), index_expr(period_type, "received_at"))
-    if last.provisional:
-        due_from = pl.when((due_from == last.index) & (pl.col("due_end") >= pl.lit(last.cutoff))).then(
-            due_from + 1
-        ).otherwise(due_from)
+    due_from = _pending_overdue_from(period_type, last)
     facts = (
         d.join(keys.lazy(), on=UNIT_KEY, how="left", nulls_equal=True, maintain_order="left")
         .join(procedures.lazy(), on="procedure_code", how="left", nulls_equal=True, maintain_order="left")
