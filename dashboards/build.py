@@ -1,4 +1,4 @@
-"""The builder: runs the page catalogue (dashboards.pages) over the site's tables.
+"""The builder: runs the page catalogue (dashboards.catalogue) over the site's tables.
 
 A page kind declares what it reads: for each table the columns, and by which
 columns its outputs pick their rows (`Read`); and which site-wide facts it
@@ -109,8 +109,8 @@ class Later:
 class Kind:
     """A page kind of the catalogue. Subclasses set `name`, `reads`, `facts`,
     `owns` (globs of the files it manages: any other file matching them is
-    removed), `code` (the files its output depends on, when fewer than the
-    whole site: dashboards.cache.SITE_CODE) and implement `outputs` and `render`."""
+    removed), `code` (the modules and files its output depends on, when fewer than
+    the whole site's: dashboards.cache.code_version) and implement `outputs` and `render`."""
 
     name: str = ""
     reads: Mapping[str, Read] = {}

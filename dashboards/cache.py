@@ -14,43 +14,115 @@ ignores that state and makes everything again.
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import json
 import os
+import re
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 STATE_FILE = ".par-build.json"
 DIRTY_FILE = ".par-build.dirty"
 ROOT = Path(__file__).parent.parent
-# What the site is made of: every code, template and static file of dashboards/
-# (the vendored bundle and fonts too), and the modules of other layers whose code shapes
-# what it writes.
+# The repository's packages whose modules a site's code can import (the others are
+# libraries, versioned by LIBRARIES).
+PACKAGES = ("dashboards", "transforms", "quality", "config")
+# What the site is made of: the modules `dashboards.site` imports, and those they import,
+# found in their source (so a key cannot forget a module the site uses), and every
+# template, static file and vendored file of dashboards/.
 SITE_CODE = (
-    "dashboards/**/*.py", "dashboards/**/*.j2", "dashboards/**/*.css", "dashboards/**/*.js",
-    "dashboards/**/*.ttf",
-    "transforms/xlsx.py", "transforms/compress.py", "transforms/schema.py", "transforms/insights.py",
-    "transforms/evidence.py", "transforms/crosswalk.py",
-    "transforms/periods.py", "transforms/score.py", "transforms/profile.py", "quality/completeness.py",
+    "dashboards.site",
+    "dashboards/**/*.j2", "dashboards/**/*.css", "dashboards/**/*.js", "dashboards/**/*.ttf",
 )
 LIBRARIES = ("jinja2", "markupsafe", "polars", "pyarrow", "altair", "vl-convert-python", "isal")
 
 
 @functools.lru_cache(maxsize=32)
-def code_version(patterns: tuple[str, ...] = SITE_CODE) -> str:
-    """A hash of the files matching `patterns` (relative to the repository; by
-    default everything the site is made of) and of the versions of the libraries
-    that shape the output."""
+def code_version(code: tuple[str, ...] = SITE_CODE) -> str:
+    """A hash of the files `code` names (by default everything the site is made of)
+    and of the versions of the libraries that shape the output. `code` holds module
+    names (`dashboards.pages.data`: that module and every module of PACKAGES it imports,
+    at any depth) and globs of files relative to the repository."""
     h = hashlib.sha256()
-    files = sorted({f for pattern in patterns for f in ROOT.glob(pattern) if f.is_file() and "__pycache__" not in f.parts})
-    for f in files:
+    for f in sorted(code_files(code)):
         h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
     for lib in LIBRARIES:
         h.update(f"{lib} {version(lib)}\n".encode())
     return h.hexdigest()[:16]
+
+
+def code_files(code: tuple[str, ...], root: Path = ROOT) -> set[Path]:
+    """The files `code` names (see code_version), under `root`."""
+    files: set[Path] = set()
+    for entry in code:
+        if "/" in entry or "*" in entry:
+            files.update(f for f in root.glob(entry) if f.is_file() and "__pycache__" not in f.parts)
+        else:
+            files.update(_imported_files(entry, root))
+    return files
+
+
+def _imported_files(module: str, root: Path) -> set[Path]:
+    """The source of `module` and of every module of PACKAGES it imports, at any depth,
+    with the `__init__` of each package on the way (Python runs them): read from the
+    import statements (those inside functions too), not from what a process happens to
+    have imported."""
+    seen: set[Path] = set()
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        path = _module_file(name, root)
+        if path is None or path in seen:
+            continue
+        seen.add(path)
+        todo.extend(_imports(path, root))
+        todo.extend(name.rsplit(".", n)[0] for n in range(1, name.count(".") + 1))
+    return seen
+
+
+# An import statement at any indentation; a parenthesised name list may span lines.
+# Parsing only these (not whole modules) keeps a build's first key cheap.
+_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+import[ \t]*(?:\([^)]*\)|.*)|import[ \t]+.*)$", re.MULTILINE)
+
+
+def _import_statements(source: str) -> Iterator[ast.stmt]:
+    for match in _IMPORT.finditer(source):
+        try:
+            yield from ast.parse(match.group(0).strip()).body
+        except SyntaxError:  # text in a string that looks like one
+            continue
+
+
+def _module_file(module: str, root: Path) -> Path | None:
+    base = root.joinpath(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _imports(path: Path, root: Path) -> list[str]:
+    """The modules of PACKAGES that the file at `path` imports; `from package import name`
+    names the submodule `package.name` where there is one."""
+    package = ".".join(path.relative_to(root).with_suffix("").parts)
+    if path.name != "__init__.py":
+        package = package.rpartition(".")[0]
+    found = []
+    for node in _import_statements(path.read_text(encoding="utf-8")):
+        if isinstance(node, ast.Import):
+            found.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *([base] if base else [])])
+            found.append(base)
+            found.extend(f"{base}.{alias.name}" for alias in node.names)
+    return [name for name in found if name.split(".")[0] in PACKAGES]
 
 
 def digest(*parts: Any) -> str:

@@ -19,7 +19,7 @@
       data/evidence/<key>/<code>-<valid_from>.js  a unit's late dossiers of its detail period
 
 `build_site` prepares the tables and facts every page kind reads, then runs
-the page catalogue (dashboards.pages) through the builder (dashboards.build),
+the page catalogue (dashboards.catalogue) through the builder (dashboards.build),
 which makes only the files whose inputs changed (dashboards.cache). The same
 inputs give the same bytes; files of periods no longer published are removed.
 """
@@ -39,7 +39,7 @@ from dashboards.format import fmt_date
 from dashboards.groups import profile_groups, with_max_points
 from dashboards.headline import choose, period_stats
 from dashboards.methodology import methodology_fact
-from dashboards.pages import CATALOGUE
+from dashboards.catalogue import CATALOGUE
 from dashboards.pages.common import INSIGHTS, period_record
 from dashboards.pages import revisions as revision_pages
 from dashboards.pages.report import pdf_wanted

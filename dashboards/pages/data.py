@@ -28,12 +28,9 @@ from transforms.schema import POINTS_PREFIX, MAX_POINTS_PREFIX, SCOREBOARD_COUNT
 
 # the published scoreboard (schema.scoreboard_columns): its groups' columns are the profile's
 PUBLISHED = (*SCOREBOARD_COUNTS, f"{POINTS_PREFIX}*", *SCOREBOARD_RANKS, f"{MAX_POINTS_PREFIX}*")
-# A data file depends on this code only: a new page template does not rewrite the data.
-DATA_CODE = (
-    "dashboards/pages/data.py", "dashboards/data_files.py", "dashboards/i18n.py", "dashboards/groups.py",
-    "dashboards/build.py", "dashboards/cache.py", "transforms/xlsx.py", "transforms/compress.py",
-    "transforms/schema.py", "transforms/insights.py", "transforms/evidence.py", "transforms/csv_cut.py",
-)
+# A data file depends on this code only (the modules it imports with it): a new page
+# template does not rewrite the data.
+DATA_CODE = ("dashboards.pages.data",)
 # The periods whose rows one query reads from a stored table: the weak points, bottlenecks
 # and what-if grow with the units (a few thousand rows a period), the evidence with the
 # dossiers still open (at 1 M dossiers, up to ~90,000 rows a period on a history where

@@ -25,7 +25,6 @@ from dashboards.data_files import TABLES, csv_texts, workbook_recipe
 from dashboards.format import fmt_int
 from dashboards.i18n import COLUMNS, INSIGHT_COLUMNS, UI
 from dashboards.pages.common import fmt_lab
-from dashboards.pages.data import DATA_CODE
 from transforms.evidence import CLASSES, EVIDENCE_SCHEMA
 
 PART = ("unit_code", "unit_valid_from", "period_key")
@@ -49,7 +48,7 @@ class UnitEvidence(Kind):
 
     name = "unit evidence"
     reads = {"rows": Read("evidence", tuple(EVIDENCE_SCHEMA), by=PART)}
-    code = (*DATA_CODE, "dashboards/pages/evidence.py", "transforms/evidence.py")
+    code = ("dashboards.pages.evidence",)
     owns = (f"{FOLDER}/*/*.js",)
 
     def outputs(self, site: Site) -> list[Output]:

@@ -62,8 +62,10 @@ class ChartImages(Kind):
     name = "chart images"
     owns = ("charts/*",)
     aside_first = True
-    # what an image shows is all in its parameters (spec, data, renderer versions)
-    code = ("dashboards/pages/images.py", "dashboards/images.py", "dashboards/build.py", "dashboards/cache.py")
+    # what an image shows is all in its parameters (spec, data, renderer versions); how
+    # it is drawn is dashboards.images and the fonts it ships
+    code = ("dashboards/pages/images.py", "dashboards.images", "dashboards/build.py", "dashboards/cache.py",
+            "dashboards/vendor/fonts/*.ttf")
 
     def outputs(self, site: Site) -> list[Output]:
         month_key = site.facts["headline"]["month"]["headline"]

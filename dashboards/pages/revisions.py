@@ -24,7 +24,6 @@ from dashboards.format import fmt_date, fmt_int, fmt_score
 from dashboards.groups import group_labels
 from dashboards.i18n import BAND_BY_VI, Label
 from dashboards.pages.common import DATA_SUFFIXES, FILE_LABELS, data_file_name, plabel
-from dashboards.pages.data import DATA_CODE
 from transforms.revisions import CAUSE_SCHEMA, REVISION_SCHEMA, Revisions
 
 UNIT = ("unit_code", "unit_valid_from")
@@ -165,11 +164,16 @@ def context(notes: list[dict]) -> dict | None:
     return {"title": TITLE, "note": NOTE, "entries": notes} if notes else None
 
 
+# The revisions' data files depend on this module and what it imports, not on the
+# page templates.
+CODE = ("dashboards.pages.revisions",)
+
+
 class EarlierVersion(Kind):
     """`data/revisions/<key>-r<N>/scoreboard-<key>.<suffix>`: a version a revision
     replaced, in the columns it was published with."""
 
-    code = DATA_CODE
+    code = CODE
     facts = ("groups",)  # the workbook's legend names the groups' columns
 
     def __init__(self, suffix: str):
@@ -211,7 +215,7 @@ class RevisionList(Kind):
     there is none; not written when the build was given no revisions at all)."""
 
     name = "revision list"
-    code = DATA_CODE
+    code = CODE
     reads = {"rows": Read("revisions", LIST_COLUMNS)}
     owns = (LIST,)
 
