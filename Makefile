@@ -15,8 +15,8 @@ endif
 
 # Bytecode is compiled at install, the dependencies' and ours: a run then starts without
 # compiling Dagster, Great Expectations and pandas again, even where the environment
-# forbids writing it at import (PYTHONDONTWRITEBYTECODE, a read-only install). Without
-# it a new week's run took 16.5 s instead of 12.5 s (docs/benchmarks.md).
+# forbids writing it at import (PYTHONDONTWRITEBYTECODE, a read-only install): without
+# it a new week's run spent seconds compiling (docs/benchmarks.md, "A new week's fixed costs").
 COMPILE = @$(BIN)/python -m compileall -q pipelines transforms quality dashboards config demo bench
 
 export GX_ANALYTICS_ENABLED := false

@@ -1,8 +1,8 @@
 """How the CLI's runs are recorded in Dagster's SQLite event log. A scoring run of a range
-(a first load, a backfill: 262 weeks at 1 M dossiers over 5 years) writes an event for
-each of its periods, and in `dagster_home/` Dagster's SQLite event log stores each one
-with two connections and two commits (the run's file and the index). A first load's
-weeks spent 4.4 s more there than in memory (docs/benchmarks.md).
+(a first load, a backfill: hundreds of weeks) writes an event for each of its periods,
+and in `dagster_home/` Dagster's SQLite event log stores each one with two connections
+and two commits (the run's file and the index): a first load's weeks spent seconds more
+there than in memory (docs/benchmarks.md).
 
 - Dagster's switch for single-run backfills: the range is planned in one event, not one
   per period. What it gives up: the periods of a run that fails are not shown as failed

@@ -122,7 +122,7 @@ def _largest(pending: list[tuple[Path, str, str]]) -> int:
 
 def _make_room(pending: list[tuple[Path, str, str]]) -> bool:
     """A file larger than a batch is read whole, and that read is the run's memory peak
-    (about six times the file's size): the second process, ~300 MB once GX is in, is
+    (several times the file's size): the second process, large once GX is in, is
     let go meanwhile and started again once such files are read (GX is imported again
     while their rows are stored: docs/benchmarks.md, "The second process")."""
     if not aside.started() or _largest(pending) <= BATCH_BYTES:

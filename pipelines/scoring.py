@@ -35,8 +35,8 @@ from transforms.score import score_facts, scoring_facts
 log = logging.getLogger("scoreboard")
 
 # Dossiers read per chunk; dossiers that stay open are read by every chunk. At 10 M
-# dossiers (docs/benchmarks.md) scoring peaked at 3.5 GiB with chunks of 4 M and at
-# 2.5 GiB with 2.5 M, in the same time: the process's peak stays under 4 GB.
+# dossiers, larger chunks raised scoring's peak and saved no time: this size keeps the
+# process under 4 GB (docs/benchmarks.md).
 CHUNK_DOSSIERS = 2_500_000
 
 

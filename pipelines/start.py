@@ -35,8 +35,8 @@ def _without_teardown() -> None:
 def ending_without_teardown() -> Callable[[int], int]:
     """First thing in a program's entry point: the function it returns takes the
     program's exit status, with which, once every exit handler registered since has
-    run, the process ends without the interpreter's teardown (0.2 s after a run of a
-    million dossiers: docs/benchmarks.md, "The end of a run"). A program that ends
+    run, the process ends without the interpreter's teardown (docs/benchmarks.md,
+    "The end of a run"). A program that ends
     otherwise (an error not caught) ends as Python ends it."""
     atexit.register(_without_teardown)
 

@@ -420,8 +420,8 @@ LAYOUT = lake.Layout(
 
 def read_table(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> pl.DataFrame:
     # a prepared statement, not con.sql(sql, params=...): DuckDB 1.4's relation with
-    # parameters converts its result ~25x slower (8.3 s against 0.33 s for the scoring
-    # fields of a million dossiers; docs/benchmarks.md; duckdb/duckdb-python#238, #300)
+    # parameters converts its result many times slower (docs/benchmarks.md;
+    # duckdb/duckdb-python#238, #300)
     return con.execute(sql, params or []).pl()
 
 
@@ -696,8 +696,8 @@ def dossier_fields(con: duckdb.DuckDBPyConnection, fields: tuple[str, ...]) -> p
 def dossier_bucket(con: duckdb.DuckDBPyConnection, buckets: int, bucket: int) -> pl.DataFrame:
     """The dossiers whose id hashes to `bucket` of `buckets` (one id, one bucket)."""
     # the numbers written into the SQL, not bound: against a bound `% ? = ?` DuckDB 1.4
-    # casts every hash to HUGEINT and filters after the scan (1.1-1.4 s for half of a
-    # million dossiers, against 0.25 s; docs/benchmarks.md)
+    # casts every hash to HUGEINT and filters after the scan, several times slower
+    # (docs/benchmarks.md)
     buckets, bucket = int(buckets), int(bucket)
     return read_table(
         con, f"SELECT {_names(DOSSIER_SCHEMA)} FROM dossiers WHERE coalesce(hash(dossier_id), 0) % {buckets} = {bucket}"
@@ -922,7 +922,7 @@ class StoredTable:
             return f'FROM "{table}" t'
         wanted = pl.DataFrame(list(keys), schema={c: self.schema[c] for c in by}, orient="row")
         self.con.register("_site_keys", wanted.to_arrow())
-        # equality, not IS NOT DISTINCT FROM (which DuckDB 1.4 joins row by row, 100x
+        # equality, not IS NOT DISTINCT FROM (which DuckDB 1.4 joins row by row, far
         # slower): the columns partitions are picked by (periods, units) are never null
         on = " AND ".join(f't."{c}" = k."{c}"' for c in by)
         return f'FROM "{table}" t SEMI JOIN _site_keys k ON {on}'

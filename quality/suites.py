@@ -14,8 +14,8 @@ use, not with this module; the context, data source and suites are built once
 per process (`_engine()`), never per call. When the run started the second
 process (transforms.aside: the CLI does), GX is imported and run there, on the
 other core; else here. A suite is run in two passes: every
-expectation with result_format BOOLEAN_ONLY (about 15 ms CPU per expectation of GX
-bookkeeping on a small frame), then only the failing ones again with COMPLETE to
+expectation with result_format BOOLEAN_ONLY (on a small frame GX's bookkeeping per
+expectation is most of the cost), then only the failing ones again with COMPLETE to
 get their unexpected rows (row positions only: examples and failed periods are
 looked up in the Polars frame, so no other value leaves this module).
 
@@ -351,9 +351,9 @@ class _Engine:
         from great_expectations.execution_engine import pandas_execution_engine
         from great_expectations.validator.v1_validator import Validator
 
-        # GX fingerprints every frame it is given (a hash of every row, 0.5 s a million
-        # dossiers) for a batch marker nothing here reads; frames above this many bytes
-        # it leaves alone (a constant of the pinned GX)
+        # GX fingerprints every frame it is given (a hash of every row) for a batch
+        # marker nothing here reads; frames above this many bytes it leaves alone (a
+        # constant of the pinned GX)
         pandas_execution_engine.HASH_THRESHOLD = 0
 
         self.import_seconds = time.perf_counter() - t0

@@ -1,7 +1,7 @@
 """A second process for the work that holds Python's lock for seconds at a time:
-great_expectations (6 s of imports, then its validations) and vl-convert's chart
+great_expectations (seconds of imports, then its validations) and vl-convert's chart
 images. On a thread these took the lock from the run instead of running beside it
-(a thread saved 0.2 s of GX's 3.5 s); in their own process they use the second
+(a thread saved next to nothing of GX's time: docs/benchmarks.md); in their own process they use the second
 core while this one ingests, scores and builds the site.
 
 `start()` begins it, with an optional warm-up run there at once (the CLI starts it
@@ -140,8 +140,7 @@ def freeze_loaded() -> None:
     collector held off while they were imported (`hold_collection`) runs again.
 
     What the imports left as garbage is frozen with the rest, not collected first:
-    about 2,000 objects after Dagster's imports, which a full collection took 0.12 s
-    to free."""
+    a few thousand objects after Dagster's imports, not worth a full collection."""
     global _FROZEN, _HELD
     if not _FROZEN:
         gc.freeze()
@@ -170,7 +169,7 @@ def _end_with(parent: int) -> None:
 def _without_teardown() -> None:
     # an exit handler, so after those registered since (GX's) and after multiprocessing's
     # own exit work: a spawned process ends with sys.exit, whose teardown with GX and
-    # pandas loaded took 0.7 s; the pool does not read its exit status
+    # pandas loaded is slow; the pool does not read its exit status
     end_now(0)
 
 

@@ -1,7 +1,7 @@
 """A small, fast XLSX writer: sheet XML built column-wise by Polars, zipped with fixed
 timestamps (transforms.compress), so the same frame always gives the same bytes.
 
-xlsxwriter spends ~25 µs per cell in Python; a period's tables have tens of
+xlsxwriter writes cell by cell in Python; a period's tables have tens of
 thousands of cells and a backfill writes hundreds of workbooks. Those workbooks are
 written together (workbooks_bytes): the rows of sheets with the same columns, types
 and styles in one Polars pass, since a period's sheet is small and its cost was
