@@ -11,7 +11,7 @@ Layout. Each province is a schema of the lake holding the tables of the one ware
 module (pipelines/warehouse.py), created and upgraded by the same code as a DuckDB file,
 and read and written by the same SQL: the connection's default schema is the
 province's. Inside a province's tables, DuckLake partitions the data files by period
-(`PARTITIONS`). Provinces never share a table, so their writers never conflict;
+(the warehouse's `PARTITION_KEYS`). Provinces never share a table, so their writers never conflict;
 two writers of one province would (DuckLake aborts one commit), so a province has one
 writer at a time: a PostgreSQL advisory lock per province, held while a connection
 writes, makes a second writer wait rather than fail. The schema `national` holds one
@@ -28,7 +28,7 @@ import importlib.util
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,15 +39,6 @@ import duckdb
 LAKE_PREFIX = "ducklake:"
 ALIAS = "lake"
 NATIONAL = "national"
-# DuckLake partition keys of the province tables (the others are small and unpartitioned):
-# a re-scored period rewrites its own files only, and a read of some periods opens theirs.
-PARTITIONS = {
-    "dossiers": "year(received_at)",
-    "dossier_versions": "year(received_at)",
-    **{t: "period_type, period_key"
-       for t in ("scoreboard", "bottlenecks", "what_if", "warnings", "scored_periods",
-                 "partition_digests")},
-}
 _PROVINCE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -228,6 +219,7 @@ class Layout:
     tables are in the current layout, and the function creating or upgrading them."""
 
     tables: Iterable[str]
+    partitions: Mapping[str, str]  # table -> its partition keys, as DuckLake's ALTER TABLE takes them
     is_current: Callable[[duckdb.DuckDBPyConnection], bool]
     ensure: Callable[[duckdb.DuckDBPyConnection], None]
 
@@ -247,9 +239,8 @@ def _prepare(con: duckdb.DuckDBPyConnection, dsn: str | None, schemas: list[str]
         with advisory_lock(dsn, "lake"):
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {ALIAS}.{schema}")
             con.execute(f"USE {ALIAS}.{schema}")
-            before = _tables(con)
             layout.ensure(con)
-            _partition_new_tables(con, before)
+            _partition(con, layout.partitions)
     refresh_national_views(con, layout.tables)
 
 
@@ -291,11 +282,13 @@ def _tables(con: duckdb.DuckDBPyConnection, schema: str | None = None) -> set[st
     return {r[0] for r in rows}
 
 
-def _partition_new_tables(con: duckdb.DuckDBPyConnection, before: set[str]) -> None:
-    """Partition the tables the upgrade just created (before any row is in them)."""
-    created = _tables(con) - before
-    for table in sorted(created & PARTITIONS.keys()):
-        con.execute(f'ALTER TABLE "{table}" SET PARTITIONED BY ({PARTITIONS[table]})')
+def _partition(con: duckdb.DuckDBPyConnection, partitions: Mapping[str, str]) -> None:
+    """Partition the province's tables as `partitions` says where DuckLake records other
+    keys: a new table before any row is in it, an upgraded one from its next files on."""
+    for table in sorted(_tables(con) & partitions.keys()):
+        wanted = partitions[table]
+        if partition_keys(con, table) != [key.strip() for key in wanted.split(",")]:
+            con.execute(f'ALTER TABLE "{table}" SET PARTITIONED BY ({wanted})')
 
 
 def partition_keys(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:

@@ -238,6 +238,14 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
 }
 TOUCHED = "stale_dossier_ids"
 PERIOD_TABLES = ("scored_periods", "scoreboard", "bottlenecks", "what_if", "warnings", "evidence")
+# How a lake partitions a province's data files (pipelines/lake.py; the other tables are
+# small and unpartitioned): a re-scored period rewrites its own files only, and a read of
+# some periods opens theirs.
+PARTITION_KEYS = {
+    "dossiers": "year(received_at)",
+    "dossier_versions": "year(received_at)",
+    **{t: "period_type, period_key" for t in (*PERIOD_TABLES, "partition_digests")},
+}
 
 FILE_ACCOUNTING_SQL = """
 CREATE OR REPLACE VIEW file_accounting AS
@@ -314,6 +322,8 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None] | 
     # (its data step is the one every upgrade ends with: ensure_schema)
     (7, "partition_digests (the row digests of the site's stored period tables)", None),
     (8, "weak_points no longer stored: the site derives them from the scoreboard", _drop_weak_points),
+    # a lake partitions it as it upgrades (pipelines/lake.py); a DuckDB file has nothing to do
+    (9, "evidence partitioned by period in a lake, as the other period tables", None),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -410,7 +420,7 @@ def _ensure_file_accounting(con: duckdb.DuckDBPyConnection) -> None:
 # what the lake needs to create, upgrade and roll up a province's tables (pipelines/lake.py);
 # the digests are a province's site bookkeeping, not data to roll up
 LAYOUT = lake.Layout(
-    tables=tuple(t for t in TABLES if t != "partition_digests"),
+    tables=tuple(t for t in TABLES if t != "partition_digests"), partitions=PARTITION_KEYS,
     is_current=lambda con: schema_version(con) == SCHEMA_VERSION, ensure=ensure_schema,
 )
 

@@ -43,6 +43,22 @@ def published(site: Path) -> dict[str, bytes]:
     return {p.relative_to(site).as_posix(): p.read_bytes() for p in sorted(site.rglob("*")) if p.is_file()}
 
 
+def test_a_lake_of_an_older_layout_partitions_its_evidence_as_it_upgrades(postgres, tmp_path):
+    """Layout 8 left the evidence unpartitioned in a lake: the upgrade to 9 partitions it by
+    period, as the other period tables, and keeps its rows."""
+    target, data = lake_target(postgres, "upgrade"), str(tmp_path / "data")
+    with wh.connect(target, province="caobang", lake_data=data) as con:
+        con.execute("ALTER TABLE evidence RESET PARTITIONED BY")
+        con.execute("DELETE FROM schema_version WHERE version = 9")
+        con.execute("INSERT INTO evidence (period_type, period_key, unit_code, dossier_id) "
+                    "VALUES ('month', '2025-07', 'U1', 'D1')")
+        assert (wh.schema_version(con), lake.partition_keys(con, "evidence")) == (8, [])
+    with wh.connect(target, province="caobang", lake_data=data) as con:
+        assert wh.schema_version(con) == wh.SCHEMA_VERSION == 9
+        assert lake.partition_keys(con, "evidence") == ["period_type", "period_key"]
+        assert con.execute("SELECT period_key, unit_code, dossier_id FROM evidence").fetchall() == [("2025-07", "U1", "D1")]
+
+
 def test_a_province_s_tables_in_the_lake_are_the_warehouse_s_partitioned_by_period(postgres, tmp_path):
     target = lake_target(postgres, "layout")
     with wh.connect(target, province="caobang", lake_data=str(tmp_path / "data")) as con:
@@ -51,6 +67,7 @@ def test_a_province_s_tables_in_the_lake_are_the_warehouse_s_partitioned_by_peri
         assert wh.schema_version(con) == wh.SCHEMA_VERSION
         assert lake.partition_keys(con, "scoreboard") == ["period_type", "period_key"]
         assert lake.partition_keys(con, "dossiers") == ["year(received_at)"]
+        assert lake.partition_keys(con, "evidence") == ["period_type", "period_key"]
         assert lake.partition_keys(con, "units") == []
         wh.insert(con, "scored_periods", pl.DataFrame(
             {"period_type": ["week", "month"], "period_key": ["2025-W30", "2025-07"], "config_fingerprint": "f"}))
