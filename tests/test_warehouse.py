@@ -223,7 +223,9 @@ def test_no_sql_outside_the_warehouse_module():
 # a new version would leave existing warehouses without the change: add a MIGRATIONS
 # entry (its version, what it changes, its data step) and record the new digest here.
 LAYOUTS = {2: "fd1e6969e7f32c19", 3: "41879b9c7947b6df", 4: "6bac4f29b785d973", 5: "d369f2089ada0e70", 6: "6000c4ce4a2e5a56",
-           7: "cde6fab281251107", 8: "dbe9c4babeea30e1"}
+           7: "cde6fab281251107", 8: "dbe9c4babeea30e1",
+           # from 9 on, with the lake's partition keys (a layout too)
+           9: "0f025ee47c8ce82e"}
 
 
 def test_a_changed_layout_has_a_new_version():
@@ -231,7 +233,7 @@ def test_a_changed_layout_has_a_new_version():
 
     text = ";".join(
         f"{t}:" + ",".join(f"{c} {wh._sql_type(d)}" for c, d in s.items()) for t, s in sorted(wh.TABLES.items())
-    )
+    ) + ";partitions:" + ";".join(f"{t}:{k}" for t, k in sorted(wh.PARTITION_KEYS.items()))
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     assert LAYOUTS.get(wh.SCHEMA_VERSION) == digest, (
         f"the warehouse layout changed (digest {digest}) but SCHEMA_VERSION is still {wh.SCHEMA_VERSION}"
