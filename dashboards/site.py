@@ -38,6 +38,7 @@ from dashboards.cache import STATE_FILE
 from dashboards.format import fmt_date
 from dashboards.groups import profile_groups, with_max_points
 from dashboards.headline import choose, period_stats
+from dashboards.i18n import PERIOD_TYPE_ORDER
 from dashboards.methodology import methodology_fact
 from dashboards.catalogue import CATALOGUE
 from dashboards.pages.common import INSIGHTS, period_record
@@ -342,7 +343,7 @@ def build_site(
         "published_keys": keys,
         "periods": periods,
         "headline": choose(stats),
-        "latest": {t: next((p["key"] for p in reversed(periods) if p["type"] == t), None) for t in ("month", "week")},
+        "latest": {t: next((p["key"] for p in reversed(periods) if p["type"] == t), None) for t in PERIOD_TYPE_ORDER},
         "manifest": manifest,
         "pdf": pdf_wanted(report_pdf),
         "unit_pages": frame.height > 0,

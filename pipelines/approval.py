@@ -41,7 +41,7 @@ from dashboards.format import fmt_date
 from dashboards.site import seed_site
 from pipelines import revisions
 from pipelines import warehouse as wh
-from transforms.periods import key_of, parse_key
+from transforms.periods import PERIOD_TYPES, key_of, parse_key
 
 MANIFEST = Path("data") / "manifest.json"
 
@@ -84,7 +84,7 @@ def _when(text: str) -> str:
 
 def _periods(requested: list[str], manifest: dict, built: str) -> list[str]:
     """The requested periods as keys, each one the draft holds."""
-    held = {t: manifest.get("periods", {}).get(t, []) for t in ("week", "month")}
+    held = {t: manifest.get("periods", {}).get(t, []) for t in PERIOD_TYPES}
     out = []
     for text in requested:
         try:

@@ -1305,15 +1305,6 @@ def outbox_mark(
     )
 
 
-def outbox_summary(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Per period and status: how many digests, for reports."""
-    return read_table(
-        con,
-        "SELECT period_type, period_key, status, count(*) AS digests, max(attempts) AS attempts "
-        "FROM alert_outbox GROUP BY ALL ORDER BY ALL",
-    )
-
-
 # ============================================================================
 # Revisions, sign-offs and retention (issue 16): the named SQL that
 # pipelines/revisions.py, pipelines/approval.py and pipelines/retention.py need

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 
 import hashlib
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -248,20 +248,3 @@ def calendar_version(overlay_path: Path | None = None) -> str:
     path = Path(overlay_path) if overlay_path is not None else default_overlay_path()
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     return f"holidays-{holidays.__version__}+overlay-{digest}"
-
-
-def calendar_span(*frames_and_cols: tuple[pl.DataFrame, str], margin_days: int = 400) -> tuple[date, date] | None:
-    """A [start, end] range covering the given Date/Datetime columns, with room after the end.
-
-    Convenience for callers building a calendar: ``margin_days`` leaves room
-    for ``add_working_days`` to count forward past the last date.
-    """
-    lows, highs = [], []
-    for frame, col in frames_and_cols:
-        dates = frame.select(_local_date(frame, col).alias("d"))["d"].drop_nulls()
-        if dates.len():
-            lows.append(dates.min())
-            highs.append(dates.max())
-    if not lows:
-        return None
-    return min(lows), max(highs) + timedelta(days=margin_days)

@@ -14,6 +14,7 @@ REJECTED_STATUSES = (3, 7, 8)
 # a dossier with one of these statuses has ended (finished or rejected); any other
 # status is pending whatever dates it carries (the warehouse's reads use this too)
 CLOSED_STATUSES = (*REJECTED_STATUSES, *FINISHED_STATUSES)
+# the classes of a dossier's timeliness (scoreboard.md), in the scoreboard's column order
 OUTCOMES = ("early", "on_time", "overdue", "no_deadline", "rejected")
 
 

@@ -65,10 +65,6 @@ class CrosswalkError(ValueError):
     """A crosswalk file that cannot be used, with the file, line and reason."""
 
 
-def empty_crosswalk() -> pl.DataFrame:
-    return pl.DataFrame(schema=CROSSWALK_SCHEMA)
-
-
 def load_crosswalk(path: Path | str, registry: pl.DataFrame) -> pl.DataFrame:
     """Read and check a crosswalk CSV against a registry (transforms.units.load_registry).
 

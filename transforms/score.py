@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from transforms.calendar import working_days_between
-from transforms.classify import classify, derive_missing_due
+from transforms.classify import OUTCOMES, classify, derive_missing_due
 from transforms.periods import Period, index_expr, periods_frame
 from transforms.profile import Profile
 from transforms.schema import level_order, scoreboard_schema
@@ -37,7 +37,6 @@ FINISHED_RATES = {
     "complaint_rate": ("complaint_num", "complaint_den"),
     "apology_rate": ("apology_num", "apology_den"),
 }
-CLASS_COUNTS = ("early", "on_time", "overdue", "no_deadline", "rejected")
 
 
 def round_score(expr: pl.Expr, decimals: int = 2) -> pl.Expr:
@@ -93,7 +92,7 @@ def parent_links(units: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-OUTCOME_CODE = {c: i for i, c in enumerate(CLASS_COUNTS)}
+OUTCOME_CODE = {c: i for i, c in enumerate(OUTCOMES)}
 FLAGS = [flag for pair in (*RECEIVED_RATES.values(), *FINISHED_RATES.values()) for flag in pair]
 
 
@@ -380,7 +379,7 @@ def score_facts(facts: Facts, units: pl.DataFrame, profile: Profile, periods: li
         periods_frame(all_periods), how="cross"
     )
     key = ["uid", "period_idx"]
-    count_cols = ["received", *CLASS_COUNTS, "pending_overdue"]
+    count_cols = ["received", *OUTCOMES, "pending_overdue"]
     frame = (
         grid.join(received, on=key, how="left")
         .join(ended, on=key, how="left")

@@ -39,11 +39,9 @@ PERIODS_AT_ONCE = 16
 EVIDENCE_PERIODS_AT_ONCE = 4
 # The scoreboard's workbooks of a build that makes more than this many (a first load, a
 # backfill) are made in the second process while the other kinds render here, so many
-# periods a task. A new week's few are made
-# here on threads: quicker than the trip, and the week's charts, asked for after
-# them, do not wait behind them there.
+# periods a task. A new week's few are made here on threads: quicker than the trip,
+# and the week's charts, asked for after them, do not wait behind them there.
 WORKBOOKS_AT_ONCE = 16
-ALL_GROUPS = "groups_all"  # fact: every group of the profile, for the workbook's legend
 
 
 class PeriodFile(Kind):

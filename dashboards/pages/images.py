@@ -25,7 +25,6 @@ from transforms import aside
 
 TREND_COLUMNS = ("period_type", "period_key", "period_start", "level", "unit_code", "unit_valid_from", "unit_name",
                  "score", "ranked")
-BAND_COLUMNS = ("level", "band", "ranked", "unit_code")
 HEAT_COLUMNS = ("level", "unit_code", "unit_name", "rank", "score", "ranked", "points_*", "max_points_*")
 
 

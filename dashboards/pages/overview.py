@@ -10,7 +10,7 @@ import polars as pl
 
 from dashboards import charts as charts_mod
 from dashboards.build import Data, Kind, Output, Read, Site
-from dashboards.i18n import UI
+from dashboards.i18n import PERIOD_TYPE_ORDER, UI
 from dashboards.pages.common import (
     COMPACT_COLUMNS, chart_json, figure, files, fmt_lab, page, peers_of, ranking_tables, with_labels,
 )
@@ -24,7 +24,7 @@ ROWS = (*[c for c in COMPACT_COLUMNS if not c.startswith("*")], "points_*", "per
 def shown(site: Site) -> list[tuple[str, str, str]]:
     """(heading, period type, key) of every block of the overview, in order."""
     out = []
-    for ptype in ("month", "week"):
+    for ptype in PERIOD_TYPE_ORDER:
         h = site.facts["headline"][ptype]
         if h["headline"]:
             out.append((f"headline_{ptype}", ptype, h["headline"]))

@@ -15,7 +15,9 @@ from dashboards import html
 from dashboards.build import Data, Kind, Output, Read, Site
 from dashboards.format import Fmt, fmt_date, fmt_int, texts
 from dashboards.html import Head
-from dashboards.i18n import CHECKS, COLUMNS, INSIGHT_COLUMNS, LEVELS, PEER_GROUPS, QUARANTINE_REASONS, UI, WARNING_KINDS, Label
+from dashboards.i18n import (
+    CHECKS, COLUMNS, INSIGHT_COLUMNS, LEVELS, PEER_GROUPS, PERIOD_TYPE_ORDER, QUARANTINE_REASONS, UI, WARNING_KINDS, Label,
+)
 from dashboards.pages.common import fmt_lab, page, plabel, pshort, same
 from dashboards.pages.ingestion import file_table
 
@@ -104,7 +106,7 @@ def checks_tables(q: pl.DataFrame, published: set[str]) -> dict[str, Any]:
     )
     if failed.height:
         out["failed"] = _check_table(UI["checks_failed_title"], failed, published, with_period=True)
-    for ptype in ("month", "week"):
+    for ptype in PERIOD_TYPE_ORDER:
         part = q.filter(pl.col("period_type") == ptype)
         if part.is_empty():
             continue
@@ -310,7 +312,7 @@ class QualityPage(Kind):
     owns = ("quality.html",)
 
     def outputs(self, site: Site) -> list[Output]:
-        latest = [(t, site.facts["latest"][t]) for t in ("month", "week") if site.facts["latest"].get(t)]
+        latest = [(t, site.facts["latest"][t]) for t in PERIOD_TYPE_ORDER if site.facts["latest"].get(t)]
         return [Output("quality.html", {"latest": latest}, {"latest": [(k,) for _t, k in latest]})]
 
     def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, bytes]]:

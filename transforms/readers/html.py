@@ -21,12 +21,6 @@ MAX_SPAN = 1000
 MAX_COLUMNS = 2000
 
 
-def looks_like_html(text: str) -> bool:
-    """Markup that holds a table (an XML declaration, a doctype, <html> or a bare
-    <table> first)."""
-    return text[:4096].lstrip().startswith("<") and "<table" in text[:1_000_000].lower()
-
-
 def _span(cell, name: str) -> int:
     try:
         return max(1, min(MAX_SPAN, int(str(cell.get(name, "1")).strip() or 1)))
