@@ -20,12 +20,9 @@ from pipelines import warehouse as wh
 from quality.drift import FINDING_SCHEMA, DriftHistory, drift_findings
 from quality.holds import drift_holds
 from quality.settings import load_quality_config
-from transforms.calendar import load_overlay, working_calendar
+from transforms.calendar import calendar_end, load_overlay, working_calendar
 from transforms.classify import load_catalogue
 
-# how far past the latest receipt the working-day calendar reaches: a due date beyond
-# it is far from any usual promise and is estimated (quality.drift.duration.promised_days)
-CALENDAR_AHEAD_DAYS = 400
 
 
 @dataclass
@@ -82,7 +79,9 @@ def find_drift(con, versions: pl.DataFrame, replaced: list[str], *, now: datetim
                        history.months.select(d=pl.col("month"))])["d"]
     start, last = dates.min(), dates.max()
     overlay = load_overlay(inputs.calendar_path) if inputs.calendar_path else None
-    calendar = working_calendar(start, last + timedelta(days=CALENDAR_AHEAD_DAYS), overlay)
+    # a promised due date beyond it is far from any usual promise and is estimated
+    # (quality.drift.duration.promised_days)
+    calendar = working_calendar(start, calendar_end(last), overlay)
     return drift_findings(versions, history, calendar=calendar, catalogue=inputs.catalogue, now=now,
                           config=inputs.config)
 

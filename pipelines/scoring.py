@@ -11,7 +11,6 @@ import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
@@ -24,7 +23,7 @@ from pipelines.resources import ScoreboardSettings, Warehouse, local_now
 from quality.early_warning import early_warnings, months_in_progress_at_risk
 from quality.holds import SCOREBOARD_HOLD, check_holds
 from quality.suites import QualityResult, merge_results, validate_scoreboard
-from transforms.calendar import load_overlay, working_calendar
+from transforms.calendar import calendar_end, load_overlay, working_calendar
 from transforms.evidence import empty as no_evidence, evidence_slices
 from transforms.insights import BOTTLENECK_SCHEMA, bottlenecks_of, what_if
 from transforms.periods import index_expr, key_of, make_periods, parse_key, start_of
@@ -146,7 +145,7 @@ def _score_chunk(
     calendar = working_calendar(
         min(earliest.date(), window_start) if earliest else window_start,
         # room for due dates derived from legal processing times
-        window_end + timedelta(days=200),
+        calendar_end(window_end, catalogue["processing_days"].max() if catalogue is not None else None),
         overlay,
     )
     facts = None

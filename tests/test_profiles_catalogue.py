@@ -103,3 +103,25 @@ def test_changing_the_profile_rescores_every_period(tmp_path, monkeypatch):
     got = read_published(tmp_path / "site", "2024-01").sort("unit_code")
     expected = read_expected_scoreboard().filter(pl.col("period_key") == "2024-01").sort("unit_code")
     assert got["score"].to_list() == pytest.approx(expected["score"].to_list())
+
+
+def test_a_long_legal_time_in_the_catalogue_is_counted_to_its_end(tmp_path, monkeypatch):
+    """A procedure whose legal time is 200 working days (some land procedures run that
+    long): the whole run derives its missing due date, months after the period ends, and
+    its dossier counts on time."""
+    monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(EXAMPLE / "dossiers.csv", landing)
+    catalogue(200).write_csv(tmp_path / "catalogue.csv")
+    settings = ScoreboardSettings.from_env(
+        landing_dir=str(landing), site_dir=str(tmp_path / "site"), registry_path=str(EXAMPLE / "units.csv"),
+        catalogue_path=str(tmp_path / "catalogue.csv"),
+    )
+    summary = run_pipeline(settings, Warehouse(path=str(tmp_path / "w.duckdb")))
+    assert (summary["weeks"], summary["months"]) == (9, 2)
+    january_row = unit(read_published(tmp_path / "site", "2024-01"), "001")
+    three_days = unit(january(load_profile(DEFAULT_PROFILE_PATH), catalogue(3)), "001")
+    # WX-009, finished on the third working day, is early against a 200-day due date
+    assert (january_row["no_deadline"], january_row["early"], january_row["overdue"]) == (
+        0, three_days["early"] + 1, three_days["overdue"])

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 
 import hashlib
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +32,10 @@ from config import config_path
 from transforms.schema import LOCAL_TZ
 
 OVERLAY_KINDS = ("day_off", "working_day")
+# How far past the last day it is built for a working-day calendar reaches, at the least:
+# due dates derived from legal processing times (transforms.classify) and due dates files
+# promise (quality.drift.duration) are counted inside it.
+AHEAD_DAYS = 400
 OVERLAY_SCHEMA: dict[str, pl.DataType] = {"date": pl.Date(), "kind": pl.Utf8(), "note": pl.Utf8()}
 CALENDAR_SCHEMA: dict[str, pl.DataType] = {
     "date": pl.Date(),
@@ -87,6 +91,13 @@ def _package_days(start: date, end: date) -> tuple[list[date], list[date]]:
     """Holidays and weekend working days of the ``holidays`` package within [start, end]."""
     off, worked = _package_years(start.year, end.year)
     return [d for d in off if start <= d <= end], [d for d in worked if start <= d <= end]
+
+
+def calendar_end(last: date, longest_working_days: int | None = None) -> date:
+    """The last day of a calendar that must count forward from `last`: AHEAD_DAYS after
+    it, or far enough for `longest_working_days` (the longest legal time that is counted
+    from it; a year holds well over half its days as working days)."""
+    return last + timedelta(days=max(AHEAD_DAYS, 2 * (longest_working_days or 0)))
 
 
 def working_calendar(start: date, end: date, overlay: pl.DataFrame | None = None) -> pl.DataFrame:
