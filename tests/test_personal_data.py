@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import datetime as dt
 import gzip
 import io
 import json
@@ -34,8 +35,9 @@ import polars as pl
 import pytest
 import xlsxwriter
 
+from pipelines import warehouse as wh
 from pipelines.cli import run_pipeline
-from pipelines.ingestion import REJECTED_DIR
+from pipelines.ingestion import REJECTED_DIR, ingest_landing
 from pipelines.resources import ScoreboardSettings, Warehouse
 from tests.helpers import to_cp1258
 from transforms.evidence import EVIDENCE_SCHEMA as EVIDENCE_COLUMNS
@@ -418,3 +420,139 @@ def test_the_set_aside_files_still_hold_the_users_data(pipeline_run):
     """Sanity check of the search: the one place the values may be is found."""
     for name in SET_ASIDE:
         assert leaks(expand(pipeline_run["landing"] / REJECTED_DIR / name))
+
+
+# ------------------------------------------- a row shifted by an unquoted comma
+#
+# Exports are often written without quoting: a comma inside the applicant's name or
+# address ("Số 12 ngõ 34 phố Hàng Gai, Hoàn Kiếm") makes the row one cell longer
+# than the header, the cells after it move one column right, and the reader (which
+# truncates such lines) hands the canonical columns the personal text. Such a row is
+# quarantined (its date is no date): the quarantine must say which file, which row
+# and why, and never what the personal cell held. Likewise a personal value typed
+# into a canonical field of an otherwise aligned row.
+
+SHIFT_NAME = "Nguyễn Văn Khải"
+SHIFT_SECOND = "Lê Thị Thu"  # a second applicant after a comma in the name cell
+SHIFT_STREET = "Số 12 ngõ 34 phố Hàng Gai"
+SHIFT_ADDRESS = f"{SHIFT_STREET}, Phường Hàng Trống, Hoàn Kiếm"
+SHIFT_PHONE = "0987654321"
+SHIFT_CCCD = "001203004567"
+SHIFT_CMND = "162534879"
+SHIFT_EMAIL = "khai.canary@example.vn"
+SHIFT_VALUES = [SHIFT_NAME, SHIFT_SECOND, SHIFT_STREET, SHIFT_ADDRESS, SHIFT_PHONE, SHIFT_CCCD, SHIFT_CMND,
+                SHIFT_EMAIL]
+# fragments a shifted cell would leave (the part of the address after a comma…)
+SHIFT_FRAGMENTS = ["Văn Khải", "Thị Thu", "Hàng Gai", "Hàng Trống", "87654321", "203004567", "2534879",
+                   "khai.canary"]
+
+
+def _forms(value: str) -> list[bytes]:
+    forms = set()
+    for text in (unicodedata.normalize("NFC", value), unicodedata.normalize("NFD", value)):
+        forms.add(text.encode("utf-8"))
+        forms.add(json.dumps(text)[1:-1].encode("ascii"))
+    return sorted(forms)
+
+
+SHIFT_NEEDLES = {v: _forms(v) for v in [*SHIFT_VALUES, *SHIFT_FRAGMENTS]}
+
+
+def unquoted_csv(header: list[str], rows: list[list[str]]) -> bytes:
+    """A CSV as careless exporters write it: cells joined by commas, nothing quoted."""
+    return ("\r\n".join(",".join(cells) for cells in [header, *rows]) + "\r\n").encode("utf-8")
+
+
+def shifted_inputs(landing: Path) -> None:
+    landing.mkdir(parents=True)
+    # "Danh sách hồ sơ"-like: the applicant's columns between the status and the dates
+    head_a = ["STT", "Mã hồ sơ", "Mã đơn vị", "Tên thủ tục hành chính", "Trạng thái", "Họ tên chủ hồ sơ",
+              "Địa chỉ chủ hồ sơ", "Số điện thoại", "Số CCCD", "Ngày tiếp nhận", "Ngày hẹn trả", "Ngày trả kết quả"]
+    dates = ["03/01/2024 09:30", "12/01/2024", "10/01/2024 10:00"]
+    (landing / "lech-dia-chi.csv").write_bytes(unquoted_csv(head_a, [
+        # aligned: accepted (the address has no comma)
+        ["1", "LECH-A1", "001", "Đăng ký khai sinh", "10", SHIFT_NAME, SHIFT_STREET, SHIFT_PHONE, SHIFT_CCCD, *dates],
+        # one comma in the address: the CCCD lands in received_at, the phone in the CCCD column
+        ["2", "LECH-A2", "001", "Đăng ký khai sinh", "10", SHIFT_NAME, f"{SHIFT_STREET}, Hoàn Kiếm", SHIFT_PHONE,
+         SHIFT_CCCD, *dates],
+        # a comma in the name and two in the address: the end of the address lands in
+        # received_at, the phone in due_at, the CCCD in returned_at
+        ["3", "LECH-A3", "001", "Đăng ký khai sinh", "10", f"{SHIFT_NAME}, {SHIFT_SECOND}", SHIFT_ADDRESS,
+         SHIFT_PHONE, SHIFT_CCCD, *dates],
+    ]))
+    # "Sổ theo dõi"-like: the applicant's name right before the dates, the unit after the address
+    head_b = ["TT", "Mã hồ sơ", "Tên TTHC", "Chủ hồ sơ", "Ngày nhận", "Ngày hẹn trả", "Ngày trả kết quả",
+              "Địa chỉ", "Đơn vị tiếp nhận", "Số điện thoại"]
+    (landing / "so-theo-doi-lech.csv").write_bytes(unquoted_csv(head_b, [
+        ["1", "LECH-B1", "Chứng thực bản sao", SHIFT_NAME, *dates, SHIFT_STREET, "Phường Phúc Xá", SHIFT_PHONE],
+        # a comma in the name: the second applicant in received_at, the address in unit_name
+        ["2", "LECH-B2", "Chứng thực bản sao", f"{SHIFT_NAME}, {SHIFT_SECOND}", *dates, SHIFT_STREET,
+         "Phường Phúc Xá", SHIFT_PHONE],
+    ]))
+    # aligned rows with a personal value typed into a canonical field
+    head_c = ["Mã hồ sơ", "Mã đơn vị", "Mã TTHC", "Tên TTHC", "Trạng thái", "Ngày tiếp nhận", "Ngày hẹn trả",
+              "Ngày trả kết quả", "Số lần bổ sung", "Đánh giá"]
+    ok = ["001", "1.001776", "Đăng ký khai sinh", "10", "02/01/2024 08:00", "10/01/2024", "08/01/2024 09:00", "0", "5"]
+
+    def typed(i: int, cells: dict[int, str] | None = None) -> list[str]:
+        row = [f"GO-{i}", *ok]
+        for k, v in (cells or {}).items():
+            row[k] = v
+        return row
+
+    (landing / "go-nham.csv").write_bytes(unquoted_csv(head_c, [
+        typed(1),  # accepted
+        typed(2, {5: SHIFT_PHONE}),  # a phone as the date of receipt
+        typed(3, {6: SHIFT_CCCD}),  # a CCCD as the due date
+        typed(4, {7: SHIFT_NAME}),  # a name as the date of return
+        typed(5, {1: SHIFT_CMND}),  # a CMND as the unit code
+        typed(6, {5: "31/02/2024 08:00", 4: SHIFT_NAME, 8: SHIFT_PHONE, 9: SHIFT_EMAIL}),
+        typed(7, {5: "20240230", 4: "11"}),  # a bad date and a status out of range: not personal
+    ]))
+
+
+def test_a_shifted_or_mistyped_row_is_quarantined_without_its_personal_text(tmp_path):
+    landing = tmp_path / "landing"
+    shifted_inputs(landing)
+    db = tmp_path / "warehouse.duckdb"
+    messages: list[str] = []
+    with wh.connect(db) as con:
+        ingest_landing(con, landing=landing, registry_path=EXAMPLE / "units.csv", now=dt.datetime(2024, 3, 1, 12),
+                       log=messages.append)
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = [r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()]
+        frames = {t: con.sql(f'SELECT * FROM "{t}"').pl() for t in tables}
+        quarantine = con.sql("SELECT * FROM quarantine ORDER BY source_file, source_row").pl()
+        dossiers = {r[0] for r in con.execute("SELECT dossier_id FROM dossiers").fetchall()}
+    # the rows really went through: aligned ones accepted, the others quarantined
+    assert dossiers == {"LECH-A1", "LECH-B1", "GO-1"}
+    got = {(r["source_file"], r["source_row"]): r for r in quarantine.iter_rows(named=True)}
+    assert {k: v["reason"] for k, v in got.items()} == {
+        ("lech-dia-chi.csv", 2): "bad_date", ("lech-dia-chi.csv", 3): "bad_date",
+        ("so-theo-doi-lech.csv", 2): "bad_date",
+        ("go-nham.csv", 2): "bad_date", ("go-nham.csv", 3): "bad_date", ("go-nham.csv", 4): "bad_date",
+        ("go-nham.csv", 5): "unknown_unit", ("go-nham.csv", 6): "bad_date", ("go-nham.csv", 7): "bad_date",
+    }
+    # no personal text in any column of any table (nor in the messages)
+    found = {}
+    for table, frame in frames.items():
+        text = (frame.select(pl.all().cast(pl.Utf8)).write_csv() + " ".join(frame.columns)).encode("utf-8")
+        hits = [v for v, forms in SHIFT_NEEDLES.items() if any(f in text for f in forms)]
+        if hits:
+            found[table] = hits
+    assert not found, f"personal values in warehouse tables: {found}"
+    assert not [v for v, forms in SHIFT_NEEDLES.items() if any(f in "\n".join(messages).encode() for f in forms)]
+    # what an engineer needs to mend the file is still there
+    a2 = got[("lech-dia-chi.csv", 2)]
+    assert (a2["dossier_id"], a2["unit_code"], a2["status"]) == ("LECH-A2", "001", "10")
+    assert a2["received_at"] == "<đã ẩn: 12 ký tự>"  # something was there, withheld: not an empty cell
+    assert a2["due_at"] == "2024-01-03 09:30:00"  # a date that read (one column off)
+    # the row shows a shift: its free text may be the applicant's, and is withheld too
+    assert a2["procedure_name"] == "<đã ẩn: 17 ký tự>"
+    assert got[("go-nham.csv", 5)]["unit_code"] == "<đã ẩn: 9 ký tự>"
+    g6 = got[("go-nham.csv", 6)]
+    assert g6["received_at"] == "31/02/2024 08:00"  # a date that does not exist: kept as written
+    assert (g6["dossier_id"], g6["unit_code"], g6["procedure_code"]) == ("GO-6", "001", "1.001776")
+    g7 = got[("go-nham.csv", 7)]
+    assert (g7["received_at"], g7["status"]) == ("20240230", "11")

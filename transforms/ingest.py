@@ -10,6 +10,7 @@ fields; never a value). ``ingest_file(s)`` give each file's rows in its own resu
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +20,16 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from transforms.classify import due_end_expr
-from transforms.normalise import BAD_DATE, MAX_TEXT_CHARS, UNREADABLE, normalise, procedure_key_expr
+from transforms.normalise import (
+    _DMY,
+    _TDMY,
+    _YMD,
+    BAD_DATE,
+    MAX_TEXT_CHARS,
+    UNREADABLE,
+    normalise,
+    procedure_key_expr,
+)
 from transforms.readers import (
     Body,
     MappingError,
@@ -33,6 +43,7 @@ from transforms.readers import (
 )
 from transforms.schema import (
     CANONICAL_FIELDS,
+    DATE_FIELDS,
     DOSSIER_SCHEMA,
     EVENT_FIELDS,
     LOCAL_TZ,
@@ -388,6 +399,83 @@ def _procedure_keys(frame: pl.DataFrame) -> pl.Expr:
     return pl.col("procedure_name").replace_strict(names, keys, default=None, return_dtype=pl.Utf8)
 
 
+# ------------------------------------------------------------ quarantined values
+#
+# Personal data never enters the quarantine (dossier-log.md), and a quarantined
+# row's cells cannot be trusted to be what their header says. Exports are often
+# written unquoted: a comma in the applicant's name or address ("Số 12 ngõ 34,
+# Hoàn Kiếm") makes the line one cell longer, the cells after it move one column
+# right (the CSV reader truncates the longer line; a misaligned Excel or HTML
+# layout does the same), and a date column holds the end of the address or the
+# CCCD; or a clerk typed a phone into a date. Such a row fails to read and is
+# quarantined (bad_date, unknown_unit …), so what the quarantine keeps of it is
+# decided by shape: a text is kept only when it looks like a value of its field,
+# else it is withheld (WITHHELD: how long it was, not what it said). The file, the
+# row number and the reason say where to mend it. Shapes:
+# - dates: a value that read, or text in a layout the reader knows (31/02/2024,
+#   20240230: a date that does not exist, worth showing). A phone or a CCCD
+#   (0912345678, 001203004567) has no date layout;
+# - the other read fields (status, channel, rating, booleans, counts): a value
+#   that read, or a short number (status 11);
+# - codes (dossier_id, unit_code, procedure_code): one token with a digit, not
+#   wholly a phone or an identity number (a unit code has 3 or 5 digits);
+# - free text (unit_name, procedure_name, field_name): no run of 9 digits, no
+#   phone, no e-mail address, and only when no other field of the row was withheld
+#   (a shifted or mistyped row shows it somewhere; its free text may then be the
+#   applicant's name or address).
+# A birth date in a date column, or an address fragment that reads as a unit name
+# in an otherwise well-formed row, cannot be told apart by shape: they are kept.
+
+WITHHELD = "<đã ẩn: {} ký tự>"  # "withheld: N characters"
+CODE_FIELDS = ("dossier_id", "unit_code", "procedure_code")
+FREE_TEXT_FIELDS = ("unit_name", "procedure_name", "field_name")
+
+
+def _unnamed(pattern: re.Pattern[str]) -> str:
+    """A reader's date layout without its group names (to join several in one)."""
+    return re.sub(r"\(\?P<\w+>", "(?:", pattern.pattern)
+
+
+# the layouts the reader knows, their numbers unchecked; yyyyMMdd[HHmmss] only with
+# a plausible year, month and day (any 8-digit number is not a date)
+_DATE_SHAPE = "|".join(
+    [*(_unnamed(p) for p in (_DMY, _YMD, _TDMY)),
+     r"^(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:\d{6})?$"]
+)
+_NUMBER_SHAPE = r"^[+-]?\d{1,4}(?:[.,]\d{1,4})?$"
+_CODE_SHAPE = r"^[^\s@]*\d[^\s@]*$"
+# wholly a phone (0 or +84, 10-11 digits), a CCCD (12 digits) or a CMND (9 digits)
+_IDENTITY_NUMBER = r"^(?:(?:\+?84|0)\d{8,11}|\d{9}|\d{12})$"
+# within free text: 9 digits in a row, a phone written in groups, an e-mail address
+_PERSONAL_IN_TEXT = r"\d{9}|(?:\+84|(?:^|\D)0)\d{2,3}[ .]\d{3}[ .]\d{3,4}|[^\s@]+@[^\s@]+\.[^\s@]"
+
+
+def _quarantine_values() -> list[pl.Expr]:
+    """Each canonical field of a quarantined row as text, or WITHHELD (see above)."""
+    texts: dict[str, pl.Expr] = {}
+    kept: dict[str, pl.Expr] = {}
+    for name, dtype in CANONICAL_FIELDS.items():
+        raw = pl.col(f"__raw_{name}")
+        if name in CODE_FIELDS:
+            text = pl.col("unit_code_given") if name == "unit_code" else pl.col(name)
+            ok = text.str.contains(_CODE_SHAPE) & ~text.str.contains(_IDENTITY_NUMBER)
+        elif name in FREE_TEXT_FIELDS:
+            text = pl.col(name)
+            ok = ~text.str.contains(_PERSONAL_IN_TEXT)
+        else:  # a value that read is kept; a text that did not, by its shape
+            text = pl.coalesce([_as_text(name, dtype), raw]).cast(pl.Utf8)
+            ok = pl.col(name).is_not_null() | raw.str.contains(_DATE_SHAPE if name in DATE_FIELDS else _NUMBER_SHAPE)
+        texts[name], kept[name] = text, text.is_null() | ok
+    row_kept = pl.all_horizontal([k for name, k in kept.items() if name not in FREE_TEXT_FIELDS])
+    return [
+        pl.when(kept[name] & row_kept if name in FREE_TEXT_FIELDS else kept[name])
+        .then(text)
+        .otherwise(pl.format(WITHHELD, text.str.len_chars()))
+        .alias(name)
+        for name, text in texts.items()
+    ]
+
+
 @dataclass
 class Classified:
     accepted: pl.DataFrame  # DOSSIER_SCHEMA and __file, in file then row order (the batch's)
@@ -432,18 +520,18 @@ def _classify_rows(
     )
     # Quarantine: the normalised canonical value as text; when a value could not be
     # read, the file's (trimmed) text of that canonical field, unless it is too long
-    # to be a value. Never other columns.
+    # to be a value. Never other columns, and never a text that may be personal
+    # (_quarantine_values).
     held = classified.get_column("reason").is_not_null()
     raw_text = batch.filter(held).select(
         pl.when(pl.col(name).str.len_chars() <= MAX_TEXT_CHARS).then(pl.col(name)).alias(f"__raw_{name}")
         for name in CANONICAL_FIELDS
     )
     both = classified.filter(held).hstack(raw_text.get_columns())
-    quarantine_cols = [pl.col("__file"), source_file.alias("source_file"), pl.col("source_row").cast(pl.Int64), pl.col("reason")]
-    for name, dtype in CANONICAL_FIELDS.items():
-        value = pl.col("unit_code_given") if name == "unit_code" else _as_text(name, dtype)
-        quarantine_cols.append(pl.coalesce([value, pl.col(f"__raw_{name}")]).cast(pl.Utf8).alias(name))
-    quarantine = both.select(quarantine_cols)
+    quarantine = both.select(
+        pl.col("__file"), source_file.alias("source_file"), pl.col("source_row").cast(pl.Int64), pl.col("reason"),
+        *_quarantine_values(),
+    )
     flags = [c for c in typed.columns if c.startswith(UNREADABLE)]
     unreadable = (
         resolved.group_by("__file").agg([pl.col(c).sum().alias(c[len(UNREADABLE):]) for c in flags])
