@@ -21,14 +21,7 @@ import polars as pl
 
 from transforms.classify import due_end_expr
 from transforms.normalise import (
-    _DMY,
-    _TDMY,
-    _YMD,
-    BAD_DATE,
-    MAX_TEXT_CHARS,
-    UNREADABLE,
-    normalise,
-    procedure_key_expr,
+    BAD_DATE, DATE_LAYOUTS, MAX_TEXT_CHARS, UNREADABLE, normalise, procedure_key_expr,
 )
 from transforms.readers import (
     Body,
@@ -439,7 +432,7 @@ def _unnamed(pattern: re.Pattern[str]) -> str:
 # the layouts the reader knows, their numbers unchecked; yyyyMMdd[HHmmss] only with
 # a plausible year, month and day (any 8-digit number is not a date)
 _DATE_SHAPE = "|".join(
-    [*(_unnamed(p) for p in (_DMY, _YMD, _TDMY)),
+    [*(_unnamed(p) for p in DATE_LAYOUTS),
      r"^(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:\d{6})?$"]
 )
 _NUMBER_SHAPE = r"^[+-]?\d{1,4}(?:[.,]\d{1,4})?$"

@@ -109,6 +109,8 @@ _TDMY = re.compile(
     r"^(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?[ ,]+"
     r"(?P<d>\d{1,2})[/.\-](?P<m>\d{1,2})[/.\-](?P<y>\d{4})$"
 )
+# the text layouts of a date the reader knows (the quarantine keeps such text: transforms.ingest)
+DATE_LAYOUTS = (_DMY, _YMD, _TDMY)
 # The national sync format's yyyyMMddHHmmss and yyyyMMdd (local time).
 _COMPACT = re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?:(?P<H>\d{2})(?P<M>\d{2})(?P<S>\d{2}))?$")
 # Excel serial day numbers (1927..2173), with an optional fraction of a day.
