@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date, datetime
 
@@ -125,3 +126,15 @@ def test_a_long_legal_time_in_the_catalogue_is_counted_to_its_end(tmp_path, monk
     # WX-009, finished on the third working day, is early against a 200-day due date
     assert (january_row["no_deadline"], january_row["early"], january_row["overdue"]) == (
         0, three_days["early"] + 1, three_days["overdue"])
+
+
+@pytest.mark.parametrize("days", ["15 ngày", "-1", "3000", "2.5"])
+def test_a_catalogue_with_a_processing_time_that_is_not_working_days_is_refused(tmp_path, days):
+    from transforms.classify import load_catalogue
+
+    path = tmp_path / "catalogue.csv"
+    path.write_text(f"procedure_code,processing_days\n1.000656,0\n1.001776,{days}\n1.000894,\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"catalogue .*catalogue.csv, line 3: processing_days '{re.escape(days)}'"):
+        load_catalogue(path)
+    path.write_text("procedure_code,processing_days\n1.000656,0\n1.001776, 366 \n1.000894,\n", encoding="utf-8")
+    assert load_catalogue(path).rows() == [("1.000656", 0), ("1.001776", 366)]  # a blank: no legal time

@@ -16,6 +16,8 @@ REJECTED_STATUSES = (3, 7, 8)
 CLOSED_STATUSES = (*REJECTED_STATUSES, *FINISHED_STATUSES)
 # the classes of a dossier's timeliness (scoreboard.md), in the scoreboard's column order
 OUTCOMES = ("early", "on_time", "overdue", "no_deadline", "rejected")
+# a legal processing time beyond this many working days (over a year) is a typing error
+MAX_PROCESSING_DAYS = 366
 
 
 def due_end_expr(due: str | pl.Expr = "due_at") -> pl.Expr:
@@ -79,12 +81,23 @@ def load_catalogue(path: Path | str) -> pl.DataFrame:
     """A procedure catalogue: procedure_code → legal processing time in working days.
     Where it also has ``procedure_name``, the procedure's name key (the key of a
     dossier exported with a name and no code, normalise.procedure_key_expr) maps to
-    the same days, after the codes."""
+    the same days, after the codes. A blank processing time: the procedure has none;
+    one that is not a whole number of working days up to MAX_PROCESSING_DAYS is refused
+    (ValueError naming the file and the line)."""
     frame = pl.read_csv(path, infer_schema=False)
     missing = {"procedure_code", "processing_days"} - set(frame.columns)
     if missing:
         raise ValueError(f"the procedure catalogue {path} has no column {', '.join(sorted(missing))}")
-    days = pl.col("processing_days").str.strip_chars().cast(pl.Int64, strict=False)
+    text = pl.col("processing_days").str.strip_chars()
+    days = text.cast(pl.Int64, strict=False)
+    bad = frame.with_row_index("line", offset=2).filter(
+        (text != "") & (days.is_null() | (days < 0) | (days > MAX_PROCESSING_DAYS)))
+    if bad.height:
+        line, value = bad.select("line", "processing_days").row(0)
+        raise ValueError(
+            f"the procedure catalogue {path}, line {line}: processing_days {value!r} is not a whole number of "
+            f"working days from 0 to {MAX_PROCESSING_DAYS}" + (f" ({bad.height} such lines)" if bad.height > 1 else "")
+        )
     keys = [frame.select(pl.col("procedure_code").str.strip_chars(), days)]
     if "procedure_name" in frame.columns:
         keys.append(frame.select(procedure_key_expr(pl.col("procedure_name")).alias("procedure_code"), days))
