@@ -105,6 +105,11 @@ def fmt_score(x: float | None, *, na: str = NA) -> str:
     return fmt_num(ranked_score(x), 2, na=na)
 
 
+def date_text(day: pl.Expr) -> pl.Expr:
+    """`dd/mm/yyyy` of a Date or Datetime column (fmt_date's, column-wise); null stays null."""
+    return day.dt.strftime("%d/%m/%Y")
+
+
 def fmt_date(d: dt.date | dt.datetime | str | None, *, na: str = NA) -> str:
     """`dd/mm/yyyy`; accepts a date, a datetime or an ISO date string."""
     if d is None:
@@ -264,7 +269,7 @@ def texts(frame: pl.DataFrame, columns: Mapping[str, tuple[str, Fmt]]) -> pl.Dat
             ).fill_null(f.na).alias(o)
             for o, (c, f) in columns.items() if f.kind == "int"
         ],
-        *[pl.col(c).dt.strftime("%d/%m/%Y").fill_null(f.na).alias(o) for o, (c, f) in columns.items() if f.kind == "date"],
+        *[date_text(pl.col(c)).fill_null(f.na).alias(o) for o, (c, f) in columns.items() if f.kind == "date"],
     )
     out_cols.update({o: others.get_column(o) for o in others.columns})
     return pl.DataFrame([out_cols[o].alias(o) for o in columns])

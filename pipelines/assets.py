@@ -19,7 +19,7 @@ from pipelines.scoring import score_partitions
 from pipelines import warehouse as wh
 from quality.drift import DRIFT_CHECKS
 from quality.early_warning import warning_summary
-from quality.holds import HOLD_SCHEMA, batch_holds, held_batches
+from quality.holds import HOLD_SCHEMA, SCOREBOARD_CHECK, batch_holds, held_batches
 from quality.suites import validate_dossiers, validate_file_accounting
 from transforms.periods import key_of, parse_key, partition_key
 
@@ -218,7 +218,7 @@ def scoreboard_checks(asset: str, period_type: str) -> list[dg.AssetCheckSpec]:
     return [
         WARNING_CHECKS[period_type],
         dg.AssetCheckSpec(
-            "scoreboard_valid", asset=asset, blocking=True,
+            SCOREBOARD_CHECK, asset=asset, blocking=True,
             description="Classes add up, rates in [0, 1], scores in [0, 100], ranks follow scores.",
         ),
         dg.AssetCheckSpec(

@@ -30,7 +30,7 @@ import polars as pl
 from pipelines import warehouse as wh
 from transforms.profile import Profile
 from transforms.revisions import (
-    CAUSE_SCHEMA, REVISION_SCHEMA, Revisions, period_digests, touched_periods, unit_changes,
+    CAUSE_SCHEMA, DIGITS, REVISION_SCHEMA, Revisions, period_digests, touched_periods, unit_changes,
 )
 from transforms.schema import scoreboard_schema
 
@@ -55,7 +55,7 @@ class Plan:
         checks that the warehouse still gives the same plan."""
         h = hashlib.sha256()
         for frame in (self.versions, self.revisions, self.causes, self.consumed):
-            h.update(frame.write_csv(float_precision=9).encode() + b"\0")
+            h.update(frame.write_csv(float_precision=DIGITS).encode() + b"\0")
         return h.hexdigest()[:32]
 
     @property

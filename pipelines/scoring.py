@@ -21,7 +21,7 @@ import polars as pl
 from pipelines import warehouse as wh
 from pipelines.resources import ScoreboardSettings, Warehouse, local_now
 from quality.early_warning import early_warnings, months_in_progress_at_risk
-from quality.holds import SCOREBOARD_HOLD, check_holds
+from quality.holds import SCOREBOARD_CHECK, SCOREBOARD_HOLD, check_holds
 from quality.suites import QualityResult, merge_results, validate_scoreboard
 from transforms.calendar import calendar_end, load_overlay, working_calendar
 from transforms.evidence import empty as no_evidence, evidence_slices
@@ -206,7 +206,7 @@ def _store_checked(
                     quality=quality,
                     held=sorted((failed | batch_held) & set(wanted)),
                     holds=check_holds(SCOREBOARD_HOLD, [(period_type, k) for k in sorted(failed)],
-                                      "scoreboard_valid", *_hold_messages(quality)),
+                                      SCOREBOARD_CHECK, *_hold_messages(quality)),
                 )
             wh.write_scoreboard_holds(con, period_type, wanted, decided["holds"])
             return publish == [k for k in wanted if k not in decided["held"]]
@@ -275,7 +275,7 @@ class ScoredPeriods:
             },
             check_results=[
                 dg.AssetCheckResult(
-                    check_name="scoreboard_valid",
+                    check_name=SCOREBOARD_CHECK,
                     passed=self.quality.success,
                     metadata=self.quality.to_metadata(),
                 ),

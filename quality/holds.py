@@ -22,8 +22,10 @@ SCOREBOARD_HOLD = "(scoreboard)"
 BATCH_QUARANTINE = "batch_quarantine_share"
 # what the pages call any drift hold of a period (the file's findings are listed apart)
 BATCH_DRIFT = "batch_drift"
+# the scoreboard suite's check on a period's rows (an asset check of the scoring assets)
+SCOREBOARD_CHECK = "scoreboard_valid"
 # the checks the quality page lists for every period
-HOLD_CHECKS = ("scoreboard_valid", BATCH_QUARANTINE, BATCH_DRIFT)
+HOLD_CHECKS = (SCOREBOARD_CHECK, BATCH_QUARANTINE, BATCH_DRIFT)
 
 HOLD_SCHEMA = {
     "source": pl.Utf8,
@@ -219,7 +221,7 @@ def quality_frame(scoreboard: pl.DataFrame, holds: pl.DataFrame) -> pl.DataFrame
     checks = pl.DataFrame({"check": list(HOLD_CHECKS)})
     holds = page_holds(holds)
     failed = holds.with_columns(
-        check=pl.when(pl.col("source") == SCOREBOARD_HOLD).then(pl.lit("scoreboard_valid")).otherwise("check_name")
+        check=pl.when(pl.col("source") == SCOREBOARD_HOLD).then(pl.lit(SCOREBOARD_CHECK)).otherwise("check_name")
     ).group_by("period_type", "period_key", "check").agg(
         unexpected_count=pl.len(),
         description_vi=pl.col("message_vi").sort().str.join(" "),

@@ -13,7 +13,7 @@ import polars as pl
 
 from dashboards import html
 from dashboards.build import Data, Kind, Output, Read, Site
-from dashboards.format import Fmt, fmt_date, fmt_int, texts
+from dashboards.format import Fmt, date_text, fmt_date, fmt_int, texts
 from dashboards.html import Head
 from dashboards.i18n import (
     CHECKS, COLUMNS, INSIGHT_COLUMNS, LEVELS, PEER_GROUPS, PERIOD_TYPE_ORDER, QUARANTINE_REASONS, UI, WARNING_KINDS, Label,
@@ -203,7 +203,7 @@ def silent_tables(latest: pl.DataFrame, last_active: pl.DataFrame, fresh: pl.Dat
         ]
         if fresh is not None:
             silent = silent.join(fresh.select(*UNIT_KEY, "latest_date"), on=UNIT_KEY, how="left", nulls_equal=True)
-            silent = silent.with_columns(_t_date=pl.col("latest_date").dt.strftime("%d/%m/%Y"))
+            silent = silent.with_columns(_t_date=date_text(pl.col("latest_date")))
             head.append(Head(UI["latest_data"], "text"))
             cells.append(html.td_date(pl.col("latest_date"), pl.col("_t_date"), UI["no_data_yet"]))
         out.append(html.small_table(plabel(ptype, key), head, silent, cells, peer=pl.col("peer_group")))
