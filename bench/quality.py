@@ -84,7 +84,7 @@ def _timed(fn):
 def run(rows: int = 1_000_000) -> list[dict]:
     """Every measurement, as rows of a table."""
     from config import config_path
-    from quality import suites
+    from quality import gx_engine, suites
     from quality.suites import validate_dossiers, validate_scoreboard
     from tests.helpers import read_example_dossiers, read_expected_scoreboard
     from transforms.profile import load_profile
@@ -99,7 +99,7 @@ def run(rows: int = 1_000_000) -> list[dict]:
     profile = load_profile(config_path("profiles", "default.yaml"))
     dossiers, scoreboard = read_example_dossiers(), read_expected_scoreboard()
     _, wall, cpu = _timed(suites.warm_up)
-    engine = suites._engine()
+    engine = gx_engine._engine()
     line("first use (import GX, context, suites)", wall, cpu,
          note=f"import {engine.import_seconds:.2f} s, context {engine.context_seconds:.3f} s")
     for label, fn in (

@@ -2,5 +2,5 @@
 
 import os
 
-# great_expectations reads this when it is first imported (quality.suites does so lazily).
+# great_expectations reads this when it is first imported (quality.gx_engine does so lazily).
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")

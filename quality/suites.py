@@ -1,23 +1,15 @@
 """Great Expectations suites that guard every publication: dossiers, scoreboards, files.
 
-Suites are code (GX 1.x `ExpectationSuite` objects built here), run directly
-against an ephemeral context: one pandas data source with a dataframe asset and a
-whole-dataframe batch definition. GX has no Polars or DuckDB data source and its
-SQL path fails on DuckDB, so each Polars frame is reduced to the columns a suite
-reads, given the computed columns the rules need (`due_end`, sums of classes,
-rank consistency, ...) with Polars, and handed to GX as pandas. Callers pass only
-the rows a run adds or changes and the scoreboards it is about to publish, never
-the whole history.
+Each suite is a catalogue of `Rule`s here (the scoreboard's follows the profile's bands
+and groups), run by the GX engine (quality.gx_engine). Each Polars frame is reduced
+to the columns a suite reads and given the computed columns the rules need
+(`due_end`, sums of classes, rank consistency, ...) with Polars before it is handed
+to the engine, which answers each rule's outcome and failing row positions: the
+examples and failed periods are looked up here, in the Polars frame. Callers pass
+only the rows a run adds or changes and the scoreboards it is about to publish,
+never the whole history.
 
-Cost. Importing great_expectations takes seconds, so it is imported on first
-use, not with this module; the context, data source and suites are built once
-per process (`_engine()`), never per call. When the run started the second
-process (transforms.aside: the CLI does), GX is imported and run there, on the
-other core; else here. A suite is run in two passes: every
-expectation with result_format BOOLEAN_ONLY (on a small frame GX's bookkeeping per
-expectation is most of the cost), then only the failing ones again with COMPLETE to
-get their unexpected rows (row positions only: examples and failed periods are
-looked up in the Polars frame, so no other value leaves this module).
+This module does not import great_expectations: the engine does, on first use.
 
 What this costs (a first use, the fixed overhead per call, a million dossiers) is
 measured by `python -m bench.quality` (part of `make bench`); the numbers are in
@@ -26,30 +18,23 @@ docs/benchmarks.md, "Quality suites".
 
 from __future__ import annotations
 
-import os
+import functools
+import time
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterable, Sequence
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+import polars as pl
 
-import functools  # noqa: E402
-import logging  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from datetime import datetime  # noqa: E402
-from collections import deque  # noqa: E402
-from concurrent.futures import Future  # noqa: E402
-from typing import Any, Callable, Iterable, Sequence  # noqa: E402
-
-import polars as pl  # noqa: E402
-
-from transforms import aside  # noqa: E402
-from transforms.classify import FINISHED_STATUSES, classify, due_end_expr  # noqa: E402
-from transforms.periods import PERIOD_TYPES, index_expr, key_of  # noqa: E402
-from transforms.profile import RATE_COLUMNS, Profile  # noqa: E402
-from transforms.schema import DOSSIER_SCHEMA, EVENT_FIELDS, LEVELS, RATINGS, scoreboard_schema  # noqa: E402
-from transforms.score import round_score  # noqa: E402
-
-log = logging.getLogger(__name__)
+from quality import gx_engine
+from transforms import aside
+from transforms.classify import FINISHED_STATUSES, classify, due_end_expr
+from transforms.periods import PERIOD_TYPES, index_expr, key_of
+from transforms.profile import RATE_COLUMNS, Profile
+from transforms.schema import DOSSIER_SCHEMA, EVENT_FIELDS, LEVELS, RATINGS, scoreboard_schema
+from transforms.score import round_score
 
 MAX_EXAMPLES = 5
 SCORE_TOLERANCE = 1e-9
@@ -337,154 +322,11 @@ FILE_RULES: tuple[Rule, ...] = (
 )
 
 
-# --------------------------------------------------------------------------- GX engine
-
-
-class _Engine:
-    """The ephemeral GX context, its one batch definition and the suites: once per process."""
-
-    def __init__(self) -> None:
-        t0 = time.perf_counter()
-        import great_expectations as gx
-        import great_expectations.expectations as gxe
-        from great_expectations.data_context.types.base import ProgressBarsConfig
-        from great_expectations.execution_engine import pandas_execution_engine
-        from great_expectations.validator.v1_validator import Validator
-
-        # GX fingerprints every frame it is given (a hash of every row) for a batch
-        # marker nothing here reads; frames above this many bytes it leaves alone (a
-        # constant of the pinned GX)
-        pandas_execution_engine.HASH_THRESHOLD = 0
-
-        self.import_seconds = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        self.gx, self.gxe, self.Validator = gx, gxe, Validator
-        self.context = gx.get_context(mode="ephemeral")
-        self.context.variables.progress_bars = ProgressBarsConfig(
-            globally=False, metric_calculations=False
-        )
-        source = self.context.data_sources.add_pandas("par_quality")
-        asset = source.add_dataframe_asset("frame")
-        self.batch_definition = asset.add_batch_definition_whole_dataframe("whole_frame")
-        self.context_seconds = time.perf_counter() - t1
-        self.suites: dict[str, tuple[Any, dict[str, Any], dict[str, Rule]]] = {}
-        self.lock = threading.RLock()
-
-    def suite(self, name: str, rules: Sequence[Rule]) -> tuple[Any, dict[str, Any], dict[str, Rule]]:
-        with self.lock:
-            if name not in self.suites:
-                suite = self.gx.ExpectationSuite(name=name)
-                by_name: dict[str, Any] = {}
-                for rule in rules:
-                    cls = getattr(self.gxe, rule.expectation)
-                    exp = cls(**dict(rule.kwargs), meta={"check": rule.name})
-                    suite.add_expectation(exp)
-                suite = self.context.suites.add(suite)
-                for exp in suite.expectations:
-                    by_name[exp.meta["check"]] = exp
-                self.suites[name] = (suite, by_name, {r.name: r for r in rules})
-            return self.suites[name]
-
-    def parts(self, suite_name: str, rules: Sequence[Rule]) -> list[tuple[str, Sequence[Rule], list[str] | None]]:
-        """The suites a suite is validated as: (name, rules, the frame's columns they
-        read, None for all). The rules comparing two columns are validated on a frame of
-        the columns they compare: GX's pandas engine drops the rows where either is
-        missing by copying the frame it is given, every column, once per such rule and
-        pass (docs/benchmarks.md, "The dossier suite's copies")."""
-        pairs = [r for r in rules if "column_A" in dict(r.kwargs)]
-        rest = [r for r in rules if "column_A" not in dict(r.kwargs)]
-        columns = list(dict.fromkeys(dict(r.kwargs)[k] for r in pairs for k in ("column_A", "column_B")))
-        return [part for part in ((suite_name, rest, None), (f"{suite_name} (column pairs)", pairs, columns))
-                if part[1]]
-
-    def run(self, suite_name: str, rules: Sequence[Rule], frame: pl.DataFrame) -> list[tuple[Rule, bool, int | None, list[int], bool]]:
-        """(rule, success, unexpected count, unexpected row positions, error) per rule."""
-        out = []
-        for name, part, columns in self.parts(suite_name, rules):
-            # (a column the frame lacks stays lacking: GX says the rule cannot be evaluated)
-            read = frame if columns is None else frame.select(c for c in columns if c in frame.columns)
-            out += self._validate(name, part, read)
-        order = {r.name: i for i, r in enumerate(rules)}
-        return sorted(out, key=lambda o: order[o[0].name])
-
-    def _validate(self, suite_name: str, rules: Sequence[Rule], frame: pl.DataFrame) -> list[tuple[Rule, bool, int | None, list[int], bool]]:
-        suite, by_name, rule_of = self.suite(suite_name, rules)
-        pdf = frame.to_pandas()  # RangeIndex: GX's unexpected indices are row positions
-        out = []
-        with self.lock:
-            # One GX validator per call: it loads (and fingerprints) the batch once, and
-            # the second pass reuses it. (Batch.validate would load the frame again on
-            # every call.)
-            validator = self.Validator(
-                self.batch_definition,
-                result_format="BOOLEAN_ONLY",
-                batch_parameters={"dataframe": pdf},
-            )
-            first = validator.validate_expectation_suite(suite)
-            validator.result_format = {"result_format": "COMPLETE"}
-            for res in first.results:
-                name = res.expectation_config.meta["check"]
-                rule = rule_of[name]
-                if _raised(res):
-                    out.append((rule, False, None, [], True))
-                    continue
-                if res.success:
-                    out.append((rule, True, 0, [], False))
-                    continue
-                detail = validator.validate_expectation(by_name[name])
-                if _raised(detail):
-                    out.append((rule, False, None, [], True))
-                    continue
-                result = detail.result or {}
-                indices = [int(i) for i in result.get("unexpected_index_list") or []]
-                count = result.get("unexpected_count")
-                out.append((rule, bool(detail.success), int(count if count is not None else len(indices)), indices, False))
-        return out
-
-
-def _raised(result: Any) -> bool:
-    info = getattr(result, "exception_info", None) or {}
-    # either {"raised_exception": ...} or, for a metric that failed, {metric id: {...}}
-    raised = bool(info.get("raised_exception")) or any(
-        isinstance(v, dict) and v.get("raised_exception") for v in info.values()
-    )
-    if raised:
-        # never GX's message: it may quote values of the frame
-        log.warning("quality check %s could not be evaluated", result.expectation_config.meta.get("check"))
-        return True
-    return False
-
-
-_ENGINE: _Engine | None = None
-_ENGINE_LOCK = threading.Lock()
-
-
-def _engine() -> _Engine:
-    global _ENGINE
-    with _ENGINE_LOCK:
-        if _ENGINE is None:
-            _ENGINE = _Engine()
-        return _ENGINE
-
-
-def run_suite(suite_name: str, rules: Sequence[Rule], frame: pl.DataFrame) -> list[tuple[Rule, bool, int | None, list[int], bool]]:
-    """A suite over a prepared frame, in whichever process runs it (`aside.run`)."""
-    return _engine().run(suite_name, rules, frame)
-
-
 def warm_up() -> dict[str, float]:
-    """Import GX and build the context and suites now (e.g. when a run starts), and
-    say how long that took."""
-    engine = _engine()
-    t = time.perf_counter()
-    for name, rules in (("dossiers", DOSSIER_RULES), ("file_accounting", FILE_RULES)):
-        for part_name, part, _ in engine.parts(name, rules):
-            engine.suite(part_name, part)
-    return {
-        "import_seconds": engine.import_seconds,
-        "context_seconds": engine.context_seconds,
-        "suites_seconds": time.perf_counter() - t,
-    }
+    """Import GX and build the context and the dossier and file suites now (e.g. when
+    a run starts, in the second process: transforms.aside.start), and say how long
+    that took."""
+    return gx_engine.warm_up((("dossiers", DOSSIER_RULES), ("file_accounting", FILE_RULES)))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -682,7 +524,7 @@ def _submit_dossiers(frame: pl.DataFrame, *, as_of: datetime | None = None) -> C
         return lambda: empty
     table = _dossier_table(typed)
     t1 = time.perf_counter()
-    running = aside.submit(run_suite, "dossiers", DOSSIER_RULES, table)
+    running = aside.submit(gx_engine.run_suite, "dossiers", DOSSIER_RULES, table)
     return functools.partial(_dossier_result, typed, missing, running, as_of, t0, t1)
 
 
@@ -798,7 +640,7 @@ def validate_scoreboard(frame: pl.DataFrame, profile: Profile) -> QualityResult:
         return QualityResult("scoreboard", not missing, checks, time.perf_counter() - t0)
     table = scoreboard_table(typed, profile).select(_suite_columns(profile.group_keys))
     t1 = time.perf_counter()
-    runs = aside.run(run_suite, suite_name, rules, table)
+    runs = aside.run(gx_engine.run_suite, suite_name, rules, table)
     gx_seconds = time.perf_counter() - t1
     keys = typed.select(pl.concat_str([pl.col("period_key"), pl.col("unit_code")], separator="/")).to_series()
     checks, failing = _outcomes(runs, keys)
@@ -845,7 +687,7 @@ def validate_file_accounting(frame: pl.DataFrame) -> QualityResult:
         _rows_accounted=pl.col("rows_accepted") + pl.col("rows_quarantined") + pl.col("rows_superseded")
     ).select("source_file", *FILE_COUNT_COLUMNS, "_rows_accounted")
     t1 = time.perf_counter()
-    runs = aside.run(run_suite, "file_accounting", FILE_RULES, table)
+    runs = aside.run(gx_engine.run_suite, "file_accounting", FILE_RULES, table)
     gx_seconds = time.perf_counter() - t1
     checks, _ = _outcomes(runs, loaded.get_column("source_file"))
     checks.insert(0, _missing_columns_check(missing))

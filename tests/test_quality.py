@@ -15,7 +15,7 @@ import polars as pl  # noqa: E402
 import pytest  # noqa: E402
 
 from bench.quality import shift_due_dates, synthetic_dossiers  # noqa: E402
-from quality import suites  # noqa: E402
+from quality import gx_engine, suites  # noqa: E402
 from quality.completeness import completeness, freshness  # noqa: E402
 from quality.early_warning import WARNING_SCHEMA, band_at_risk, early_warnings  # noqa: E402
 from config import config_path  # noqa: E402
@@ -361,11 +361,11 @@ def test_ties_share_a_rank_and_the_next_skips(scoreboard, profile):
 def test_context_and_suites_are_built_once(scoreboard, profile, dossiers):
     validate_scoreboard(scoreboard, profile)
     validate_dossiers(dossiers)
-    engine = suites._engine()
+    engine = gx_engine._engine()
     built = dict(engine.suites)
     validate_scoreboard(scoreboard, profile)
     validate_dossiers(dossiers)
-    assert suites._engine() is engine
+    assert gx_engine._engine() is engine
     assert engine.suites == built
 
 
@@ -455,7 +455,7 @@ def test_each_file_expectation_fails_on_a_bad_frame(accounting, name):
 
 def test_a_check_that_cannot_be_evaluated_counts_as_failed(accounting):
     table = accounting.filter(pl.col("status") == "loaded").select("source_file", "rows_read")
-    runs = suites._engine().run("file_accounting", suites.FILE_RULES, table)
+    runs = gx_engine._engine().run("file_accounting", suites.FILE_RULES, table)
     by_name = {rule.name: (success, error) for rule, success, _, _, error in runs}
     assert by_name["source_file_unique"] == (True, False)
     assert by_name["rows_add_up"] == (False, True)  # its columns are not there
