@@ -89,8 +89,12 @@ def _imported_files(module: str, root: Path) -> set[Path]:
 _IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+import[ \t]*(?:\([^)]*\)|.*)|import[ \t]+.*)$", re.MULTILINE)
 
 
+# A block that only type checkers run: what it imports is not run with the module.
+_TYPE_CHECKING = re.compile(r"^([ \t]*)if (?:typing\.)?TYPE_CHECKING:.*\n(?:(?:\1[ \t]+.*)?\n)*", re.MULTILINE)
+
+
 def _import_statements(source: str) -> Iterator[ast.stmt]:
-    for match in _IMPORT.finditer(source):
+    for match in _IMPORT.finditer(_TYPE_CHECKING.sub("", source)):
         try:
             yield from ast.parse(match.group(0).strip()).body
         except SyntaxError:  # text in a string that looks like one

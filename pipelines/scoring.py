@@ -15,18 +15,17 @@ from pathlib import Path
 from typing import Callable
 
 import dagster as dg
-import numpy as np
 import polars as pl
 
 from pipelines import warehouse as wh
 from pipelines.resources import ScoreboardSettings, Warehouse, local_now
 from quality.early_warning import early_warnings, months_in_progress_at_risk
-from quality.holds import SCOREBOARD_CHECK, SCOREBOARD_HOLD, check_holds
+from quality.holds import SCOREBOARD_CHECK, scoreboard_holds
 from quality.suites import QualityResult, merge_results, validate_scoreboard
 from transforms.calendar import calendar_end, load_overlay, working_calendar
 from transforms.evidence import empty as no_evidence, evidence_slices
 from transforms.insights import BOTTLENECK_SCHEMA, bottlenecks_of, what_if
-from transforms.periods import index_expr, key_of, make_periods, parse_key, start_of
+from transforms.periods import key_of, make_periods, parse_key, plan_chunks, start_of
 from transforms.profile import Profile
 from transforms.schema import scoreboard_schema
 from transforms.score import score_facts, scoring_facts
@@ -37,44 +36,6 @@ log = logging.getLogger("scoreboard")
 # dossiers, larger chunks raised scoring's peak and saved no time: this size keeps the
 # process under 4 GB (docs/benchmarks.md).
 CHUNK_DOSSIERS = 2_500_000
-
-
-def plan_chunks(
-    period_type: str, first: int, last: int, received: pl.DataFrame, closed: pl.DataFrame, budget: int
-) -> list[tuple[int, int, int]]:
-    """Consecutive (lo, hi, dossiers) covering first..last, each as long as the dossiers
-    that can count in it (periods lo-1..hi) stay within `budget` (one period at least).
-
-    A dossier can count in periods a..b when it was received by b and is open or
-    ends at a or later, so their number is R(b) - E(a-1): R counts dossiers received
-    up to a period, E closed dossiers whose last event is before it."""
-
-    def by_period(days: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        per = (
-            days.group_by(idx=index_expr(period_type, "day"))
-            .agg(pl.col("n").sum())
-            .sort("idx")
-        )
-        return per["idx"].to_numpy(), np.cumsum(per["n"].to_numpy())
-
-    r_idx, r_cum = by_period(received)
-    e_idx, e_cum = by_period(closed)
-
-    def up_to(idx: np.ndarray, cum: np.ndarray, period: int) -> int:
-        at = np.searchsorted(idx, period, side="right")
-        return int(cum[at - 1]) if at else 0
-
-    def count(lo: int, hi: int) -> int:
-        return up_to(r_idx, r_cum, hi) - up_to(e_idx, e_cum, lo - 2)
-
-    chunks, lo = [], first
-    while lo <= last:
-        hi = lo
-        while hi < last and count(lo, hi + 1) <= budget:
-            hi += 1
-        chunks.append((lo, hi, count(lo, hi)))
-        lo = hi + 1
-    return chunks
 
 
 def score_partitions(
@@ -201,13 +162,8 @@ def _store_checked(
         def settle() -> bool:  # in the transaction, once the rows are in
             if not decided:
                 quality = checked.result()
-                failed = _failed(quality, period_type, wanted)
-                decided.update(
-                    quality=quality,
-                    held=sorted((failed | batch_held) & set(wanted)),
-                    holds=check_holds(SCOREBOARD_HOLD, [(period_type, k) for k in sorted(failed)],
-                                      SCOREBOARD_CHECK, *_hold_messages(quality)),
-                )
+                failed, holds = scoreboard_holds(quality, period_type, wanted)
+                decided.update(quality=quality, held=sorted((failed | batch_held) & set(wanted)), holds=holds)
             wh.write_scoreboard_holds(con, period_type, wanted, decided["holds"])
             return publish == [k for k in wanted if k not in decided["held"]]
 
@@ -216,21 +172,6 @@ def _store_checked(
     if not stored([k for k in wanted if k not in batch_held]):
         stored([k for k in wanted if k not in decided["held"]])
     return decided["quality"], decided["held"]
-
-
-def _failed(quality: QualityResult, period_type: str, wanted: list[str]) -> set[str]:
-    """The periods of `wanted` the suite fails: all of them for a failure it cannot place."""
-    if quality.unplaced_failures:
-        return set(wanted)
-    return {k for t, k in quality.failed_periods if t == period_type} & set(wanted)
-
-
-def _hold_messages(quality: QualityResult) -> tuple[str, str]:
-    failed_names = ", ".join(c.name for c in quality.failed_checks)
-    return (
-        f"Bảng xếp hạng không qua kiểm tra ({failed_names}): số liệu mới đang bị giữ lại.",
-        f"The scoreboard failed its checks ({failed_names}): new figures are held back.",
-    )
 
 
 def store_warnings(

@@ -9,12 +9,16 @@ publication of a held period stays in place."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from quality.drift import DRIFT_CHECKS
 from quality.settings import load_quality_config
 from transforms.periods import PERIOD_TYPES, key_expr
+
+if TYPE_CHECKING:  # the pages read this module: not the suites' code with it
+    from quality.suites import QualityResult
 
 # the `source` of the holds a failing scoreboard check puts on its periods (a file's
 # holds name the file)
@@ -106,6 +110,20 @@ def batch_holds(
         )
         .sort("source", "period_type", "period_key")
     )
+
+
+def scoreboard_holds(quality: QualityResult, period_type: str, wanted: list[str]) -> tuple[set[str], pl.DataFrame]:
+    """The periods of `wanted` the scoreboard suite fails (all of them for a failure it
+    cannot place), and their holds."""
+    failed = set(wanted) if quality.unplaced_failures else (
+        {k for t, k in quality.failed_periods if t == period_type} & set(wanted))
+    names = ", ".join(c.name for c in quality.failed_checks)
+    holds = check_holds(
+        SCOREBOARD_HOLD, [(period_type, k) for k in sorted(failed)], SCOREBOARD_CHECK,
+        f"Bảng xếp hạng không qua kiểm tra ({names}): số liệu mới đang bị giữ lại.",
+        f"The scoreboard failed its checks ({names}): new figures are held back.",
+    )
+    return failed, holds
 
 
 def check_holds(

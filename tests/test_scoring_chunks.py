@@ -14,7 +14,8 @@ import pytest
 from pipelines import warehouse as wh
 from pipelines.assets import ASSETS, dossiers
 from pipelines.resources import ScoreboardSettings, Warehouse
-from pipelines.scoring import plan_chunks, score_partitions
+from pipelines.scoring import score_partitions
+from transforms.periods import plan_chunks
 from quality.holds import check_holds
 from demo.generate import generate_exports
 from transforms.periods import covered_range, partition_key, start_of

@@ -69,6 +69,7 @@ def test_imports_are_followed_through_functions_packages_and_relative_names(tmp_
         "from . import sibling\n"
         "from transforms.rules import (\n    one,\n    two,\n)\n"
         "def later():\n    import quality.check\n"
+        "if TYPE_CHECKING:\n    from quality.typing_only import Kind\n\n    from quality.typing_too import X\n"
         'TEXT = """\nimport quality.unused\n"""\n'
     ))
     expected = {
@@ -85,6 +86,8 @@ def test_imports_are_followed_through_functions_packages_and_relative_names(tmp_
     module("dashboards/unused.py")
     module("dashboards/static/site.css", "body {}")
     unused = module("quality/unused.py")
+    module("quality/typing_only.py")
+    module("quality/typing_too.py")
     found = code_files(("dashboards.page", "dashboards/static/*.css"), root=tmp_path)
     # a docstring that reads like an import is taken for one: a key covers too much, never too little
     assert found == expected | {tmp_path / "dashboards/static/site.css", unused}

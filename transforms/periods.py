@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import polars as pl
 
 PERIOD_TYPES = ("week", "month")
@@ -171,3 +172,41 @@ def covered_range(
         return index_of("month", first_month), last_month_idx
     last_day = end_of("month", last_month_idx) - timedelta(days=1)
     return index_of("week", first_month), index_of("week", last_day)
+
+
+def plan_chunks(
+    period_type: str, first: int, last: int, received: pl.DataFrame, closed: pl.DataFrame, budget: int
+) -> list[tuple[int, int, int]]:
+    """Consecutive (lo, hi, dossiers) covering first..last, each as long as the dossiers
+    that can count in it (periods lo-1..hi) stay within `budget` (one period at least).
+
+    A dossier can count in periods a..b when it was received by b and is open or
+    ends at a or later, so their number is R(b) - E(a-1): R counts dossiers received
+    up to a period, E closed dossiers whose last event is before it."""
+
+    def by_period(days: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        per = (
+            days.group_by(idx=index_expr(period_type, "day"))
+            .agg(pl.col("n").sum())
+            .sort("idx")
+        )
+        return per["idx"].to_numpy(), np.cumsum(per["n"].to_numpy())
+
+    r_idx, r_cum = by_period(received)
+    e_idx, e_cum = by_period(closed)
+
+    def up_to(idx: np.ndarray, cum: np.ndarray, period: int) -> int:
+        at = np.searchsorted(idx, period, side="right")
+        return int(cum[at - 1]) if at else 0
+
+    def count(lo: int, hi: int) -> int:
+        return up_to(r_idx, r_cum, hi) - up_to(e_idx, e_cum, lo - 2)
+
+    chunks, lo = [], first
+    while lo <= last:
+        hi = lo
+        while hi < last and count(lo, hi + 1) <= budget:
+            hi += 1
+        chunks.append((lo, hi, count(lo, hi)))
+        lo = hi + 1
+    return chunks
