@@ -19,15 +19,13 @@ from pipelines.drift import DriftInputs, apply_releases, store_files
 from pipelines.resources import mappings_dir
 from quality.suites import DOSSIER_BUCKET_ROWS, QualityResult, submit_dossier_parts, warm_up
 from transforms import aside
-from transforms.changes import affected_periods
+from transforms.changes import PERIOD_FIELDS, affected_periods
 from transforms.periods import PERIOD_TYPES, covered_range, index_of, parse_key
 from transforms.ingest import Batch, content_hash, ingest_batch
 from transforms.readers import load_mappings
 from transforms.units import load_registry
 
 REJECTED_DIR = "_rejected"
-# what placing a dossier in periods reads (transforms.changes.affected_periods)
-PERIOD_FIELDS = ("status", "received_at", "due_at", "finished_at", "returned_at", "rejected_at")
 
 
 @dataclass

@@ -7,6 +7,9 @@ import polars as pl
 from transforms.classify import classify
 from transforms.periods import PERIOD_TYPES, index_expr
 
+# what placing a dossier in periods reads (affected_periods)
+PERIOD_FIELDS = ("status", "received_at", "due_at", "finished_at", "returned_at", "rejected_at")
+
 
 def changed_dossiers(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     """Rows that differ between two dossier tables, from either side (added, removed,
