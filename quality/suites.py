@@ -33,15 +33,11 @@ from transforms import aside
 from transforms.classify import FINISHED_STATUSES, classify, due_end_expr
 from transforms.periods import PERIOD_TYPES, index_expr, key_of
 from transforms.profile import RATE_COLUMNS, Profile
-from transforms.schema import DOSSIER_SCHEMA, EVENT_FIELDS, LEVELS, RATINGS, scoreboard_schema
+from transforms.schema import COUNT_COLUMNS, DOSSIER_SCHEMA, EVENT_FIELDS, LEVELS, RATINGS, scoreboard_schema
 from transforms.score import round_score
 
 MAX_EXAMPLES = 5
 SCORE_TOLERANCE = 1e-9
-COUNT_COLUMNS = (
-    "received", "finished", "early", "on_time", "overdue", "no_deadline",
-    "pending_overdue", "rejected", "timeliness_base",
-)
 FILE_COUNT_COLUMNS = ("rows_read", "rows_accepted", "rows_quarantined", "rows_superseded")
 
 

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import polars as pl
 
+from transforms.schema import COUNT_COLUMNS
+
 CROSSWALK_COLUMNS = ["old_code", "old_valid_from", "new_code", "new_valid_from", "share"]
 CROSSWALK_SCHEMA: dict[str, pl.DataType] = {
     "old_code": pl.Utf8(),
@@ -38,10 +40,6 @@ CROSSWALK_SCHEMA: dict[str, pl.DataType] = {
 }
 SHARE_TOLERANCE = 1e-9
 
-COUNT_COLUMNS = [
-    "received", "finished", "early", "on_time", "overdue", "no_deadline", "pending_overdue", "rejected",
-    "timeliness_base",
-]
 MEAN_COLUMNS = [
     "online_rate", "paid_online_rate", "digitized_rate", "e_result_rate", "synced_rate", "complaint_rate",
     "satisfaction_rate", "apology_rate", "avg_working_days", "score",

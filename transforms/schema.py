@@ -143,6 +143,8 @@ SCOREBOARD_COUNTS: dict[str, pl.DataType] = {
     **{rate: pl.Float64() for rate in RATE_COLUMNS},
     "avg_working_days": pl.Float64(),
 }
+# the counts of dossiers among them, in that order
+COUNT_COLUMNS: tuple[str, ...] = tuple(c for c, t in SCOREBOARD_COUNTS.items() if t == pl.Int64())
 SCOREBOARD_RANKS: dict[str, pl.DataType] = {
     "score": pl.Float64(),
     "band": pl.Utf8(),
