@@ -293,6 +293,8 @@ def _exporter(reg: pl.DataFrame) -> np.ndarray:
 def generate_history(
     root: Path, n: int, years: int, seed: int, *, registry_path: Path | None = None, log=print,
 ) -> Dataset:
+    """About `n` dossiers over `years` years as monthly exports in ``<root>/landing``, the
+    dossiers still pending at the end (for the increment) and ``meta.json``, written last."""
     started = time.monotonic()
     rng = np.random.default_rng(seed)
     start, end = history_range(years)
@@ -301,10 +303,43 @@ def generate_history(
     life = _lives(reg, procs, start, end, _scale(reg, start, end, n, seed), seed, rng)
     received, unit = life["received"], life["unit"]
     month = _month_index(received // MIN_PER_DAY)
-    export_at = _export_minute(month)
-    fields = known_at(life, export_at)
+    fields = known_at(life, _export_minute(month))
     log(f"  simulated {len(received):,} dossiers in {time.monotonic() - started:.1f} s")
 
+    pending, dup, dup_month, upd = _updates_of_pending(life, fields, end)
+    codes = reg["unit_code"].to_numpy()
+    ids = _ids(pl.Series(codes[unit]), received)
+    landing = root / "landing"
+    if landing.exists():
+        shutil.rmtree(landing)
+    files, n_rows = _write_landing(landing, reg, procs, rng, ids, unit, fields, month, upd, dup, dup_month)
+    log(f"  formatted and wrote {n_rows:,} rows in {time.monotonic() - started:.1f} s")
+
+    # what the incremental case needs: the dossiers still pending after the history
+    still_pending = np.setdiff1d(pending, dup)
+    _write_pending_recent(root, fields, ids, received, still_pending, end)
+    meta = {
+        "dossiers": len(received),
+        "rows": n_rows,
+        "duplicate_rows": len(dup),
+        "files": files,
+        "years": years,
+        "seed": seed,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "bytes": sum(p.stat().st_size for p in landing.rglob("*.csv")),
+        **_outcome_shares(fields, still_pending),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    (root / "meta.json").write_text(json.dumps(meta, indent=2))
+    log(f"  wrote {files} files, {meta['bytes'] / 1e9:.2f} GB in {meta['seconds']} s")
+    return Dataset(root, landing, meta)
+
+
+def _updates_of_pending(life: dict[str, np.ndarray], fields: dict[str, np.ndarray],
+                        end: date) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The dossiers pending at their first export; those that come again (`dup`), the
+    month of each one's new copy, and what that copy says."""
     # the dossiers pending at their first export come again in the file of the month
     # they end in, with what that export knows; those ending after the history do not
     pending = np.flatnonzero(np.isin(fields["status"], [2, 4, 5, 6]))
@@ -312,31 +347,29 @@ def generate_history(
     last_month = _month_index(np.array([_day(end)]))[0]
     ends = (life["end_at"][pending] >= 0) & (end_month <= last_month)
     dup, dup_month = pending[ends], end_month[ends]
-    n_dup = len(dup)
-    upd = known_at(life, _export_minute(dup_month), rows=dup)
+    return pending, dup, dup_month, known_at(life, _export_minute(dup_month), rows=dup)
 
-    codes = reg["unit_code"].to_numpy()
-    ids = _ids(pl.Series(codes[unit]), received)
+
+def _write_landing(landing: Path, reg: pl.DataFrame, procs: pl.DataFrame, rng: np.random.Generator,
+                   ids: pl.Series, unit: np.ndarray, fields: dict[str, np.ndarray], month: np.ndarray,
+                   upd: dict[str, np.ndarray], dup: np.ndarray, dup_month: np.ndarray) -> tuple[int, int]:
+    """The monthly files of every exporting system: each dossier in the month of its
+    receipt (`fields`, `month`), the pending ones again in the month they end (`upd` of
+    `dup`, `dup_month`). Returns (files, rows)."""
     exporter = _exporter(reg)
-    landing = root / "landing"
-    if landing.exists():
-        shutil.rmtree(landing)
     # format and write a year of files at a time: the text of 10 million rows at once
     # would need ~15 GB
-    file_month = month
     files, n_rows = 0, 0
-    for year in np.unique(np.concatenate([file_month // 12, dup_month // 12])):
-        sel = np.flatnonzero(file_month // 12 == year)
+    for year in np.unique(np.concatenate([month // 12, dup_month // 12])):
+        sel = np.flatnonzero(month // 12 == year)
         sel_d = np.flatnonzero(dup_month // 12 == year)
-        part = _frame({k: v[sel] for k, v in fields.items()}, ids.gather(sel), reg, procs, rng).with_columns(
-            _exporter=pl.Series(exporter[unit[sel]], dtype=pl.Utf8), _month=pl.Series(file_month[sel])
-        )
+        part = _file_rows({k: v[sel] for k, v in fields.items()}, ids.gather(sel), exporter[unit[sel]],
+                          month[sel], reg, procs, rng)
         if len(sel_d):
             part = pl.concat([
                 part,
-                _frame({k: v[sel_d] for k, v in upd.items()}, ids.gather(dup[sel_d]), reg, procs, rng).with_columns(
-                    _exporter=pl.Series(exporter[unit[dup[sel_d]]], dtype=pl.Utf8), _month=pl.Series(dup_month[sel_d])
-                ),
+                _file_rows({k: v[sel_d] for k, v in upd.items()}, ids.gather(dup[sel_d]), exporter[unit[dup[sel_d]]],
+                           dup_month[sel_d], reg, procs, rng),
             ])
         part = part.sort("_exporter", "_month", maintain_order=True)
         n_rows += part.height
@@ -345,40 +378,43 @@ def generate_history(
             lambda ex, m: f"{ex}/{m // 12:04d}-{m % 12 + 1:02d}.csv",
         )
         del part
-    log(f"  formatted and wrote {n_rows:,} rows in {time.monotonic() - started:.1f} s")
+    return files, n_rows
 
-    # what the incremental case needs: the dossiers still pending after the history
-    still_pending = np.setdiff1d(pending, dup)
+
+def _file_rows(fields: dict[str, np.ndarray], ids: pl.Series, exporter: np.ndarray, month: np.ndarray,
+               reg: pl.DataFrame, procs: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """Export rows as text, with the exporting system and month of their file."""
+    return _frame(fields, ids, reg, procs, rng).with_columns(
+        _exporter=pl.Series(exporter, dtype=pl.Utf8), _month=pl.Series(month)
+    )
+
+
+def _write_pending_recent(root: Path, fields: dict[str, np.ndarray], ids: pl.Series, received: np.ndarray,
+                          still_pending: np.ndarray, end: date) -> None:
+    """``pending_recent.parquet``: those of `still_pending` received in the history's
+    last two months, as their first export shows them."""
     recent = still_pending[received[still_pending] >= (_day(end) - 61) * MIN_PER_DAY]
     pl.DataFrame({k: v[recent] for k, v in fields.items()}).with_columns(
         dossier_id=ids.gather(recent)
     ).write_parquet(root / "pending_recent.parquet")
-    meta = {
-        "dossiers": len(received),
-        "rows": n_rows,
-        "duplicate_rows": n_dup,
-        "files": files,
-        "years": years,
-        "seed": seed,
-        "from": start.isoformat(),
-        "to": end.isoformat(),
-        "bytes": sum(p.stat().st_size for p in landing.rglob("*.csv")),
+
+
+def _outcome_shares(fields: dict[str, np.ndarray], still_pending: np.ndarray) -> dict:
+    """Shares of the dossiers finished, rejected and pending at their first export, still
+    open after the history, and late among those finished."""
+    return {
         "status_shares": {
             "finished": float(np.isin(fields["status"], [9, 10]).mean()),
             "rejected": float(np.isin(fields["status"], [3, 7, 8]).mean()),
             "pending": float(np.isin(fields["status"], [2, 4, 5, 6]).mean()),
         },
         # open after the history: the pending overdue of its last periods
-        "open_at_end": len(still_pending) / max(1, len(received)),
+        "open_at_end": len(still_pending) / max(1, len(fields["status"])),
         "overdue_share_of_finished": float(
             ((fields["finished_at"] > (fields["due_day"] + 1) * MIN_PER_DAY - 1) & (fields["due_day"] >= 0)
              & (fields["finished_at"] >= 0)).sum() / max(1, (fields["finished_at"] >= 0).sum())
         ),
-        "seconds": round(time.monotonic() - started, 1),
     }
-    (root / "meta.json").write_text(json.dumps(meta, indent=2))
-    log(f"  wrote {files} files, {meta['bytes'] / 1e9:.2f} GB in {meta['seconds']} s")
-    return Dataset(root, landing, meta)
 
 
 def ensure_history(out: Path, n: int, years: int, seed: int, *, log=print) -> Dataset:

@@ -59,32 +59,57 @@ def _columns(style: dict) -> list[tuple[str, pl.Expr, str]]:
     """(header, expression, kind) of one exporter's files; kind: text | num | date."""
     shape = style["shape"]
     how = "iso" if shape == "csv_dvcqg" else ("native" if style["native_dates"] else "text")
-    dkind = "date" if how == "native" else "text"
     bs = style["bool_style"]
     xb = bs  # x marks only where a blank may mean "no" without changing a rate
     ob = "cokhong" if bs == "x" else bs
     num = "num" if shape.startswith("xlsx") else "text"
+    fin_header, fin, patches = _finish_column(shape, how)
+    synced = _bool_expr("synced", ob)
+    if style["never_sync"]:
+        synced = pl.lit(None, dtype=pl.Int64 if ob == "num" else pl.Utf8)
+    # what every shape writes, under its own headers
+    parts = {
+        "dkind": "date" if how == "native" else "text",
+        "personal": _personal_columns(shape),
+        "channel": _code_or_label("channel", CHANNEL_LABELS, style["channel_label"], num),
+        "status": _code_or_label("status", STATUS_LABELS, style["status_label"], num),
+        "due": _due_expr(how),
+        "finished": (fin_header, fin),
+        "synced": synced,
+        "rating": _rating(style["rating_label"], num),
+    }
+    if shape == "csv_dvcqg":
+        return _dvcqg_columns(parts, how, xb, ob) + patches
+    return _office_columns(style, parts, how, xb, ob, num) + patches
 
-    def code_or_label(c: str, labels: dict[int, str], use_label: bool) -> tuple[pl.Expr, str]:
-        if use_label:
-            return pl.col(c).replace_strict(labels, default=None, return_dtype=pl.Utf8), "text"
-        return (pl.col(c).cast(pl.Int64) if num == "num" else pl.col(c).cast(pl.Utf8)), num
 
-    chan, chan_kind = code_or_label("channel", CHANNEL_LABELS, style["channel_label"])
-    stat, stat_kind = code_or_label("status", STATUS_LABELS, style["status_label"])
-    rating = (pl.when(pl.col("rating") > 0).then(pl.col("rating").replace_strict(RATING_LABELS, return_dtype=pl.Utf8)))
-    if not style["rating_label"]:
-        rating = pl.when(pl.col("rating") > 0).then(pl.col("rating").cast(pl.Int64 if num == "num" else pl.Utf8))
-    rating_kind = "text" if style["rating_label"] else num
+def _code_or_label(c: str, labels: dict[int, str], use_label: bool, num: str) -> tuple[pl.Expr, str]:
+    if use_label:
+        return pl.col(c).replace_strict(labels, default=None, return_dtype=pl.Utf8), "text"
+    return (pl.col(c).cast(pl.Int64) if num == "num" else pl.col(c).cast(pl.Utf8)), num
+
+
+def _rating(use_label: bool, num: str) -> tuple[pl.Expr, str]:
+    """The rating as a label (`Hài lòng`) or a number 1-5; blank when none."""
+    if use_label:
+        return pl.when(pl.col("rating") > 0).then(pl.col("rating").replace_strict(RATING_LABELS, return_dtype=pl.Utf8)), "text"
+    return pl.when(pl.col("rating") > 0).then(pl.col("rating").cast(pl.Int64 if num == "num" else pl.Utf8)), num
+
+
+def _due_expr(how: str) -> pl.Expr:
+    due = _date_expr("due_at", how, pl.col("due_date_only"))
+    if how == "native":
+        due = pl.when(pl.col("due_date_only")).then(due.dt.truncate("1d")).otherwise(due)
+    return due
+
+
+def _finish_column(shape: str, how: str) -> tuple[str, pl.Expr, list[tuple[str, pl.Expr, str]]]:
+    """The finishing time's header and expression, with the `bad_date` rows' impossible
+    date (31/02); and the patch columns that write it over a native date cell."""
     bad_finish = (
         pl.concat_str(pl.col("received_at").dt.year().cast(pl.Utf8), pl.lit("-02-31T10:15:00+07:00"))
         if how == "iso" else pl.concat_str(pl.lit("31/02/"), pl.col("received_at").dt.year().cast(pl.Utf8), pl.lit(" 10:15"))
     )
-    unit = (("Mã đơn vị", pl.col("unit_code"), "text") if style["unit_col"] == "code"
-            else ("Đơn vị tiếp nhận" if shape == "csv_vn" else "Cơ quan tiếp nhận", pl.col("unit_display"), "text"))
-    due = _date_expr("due_at", how, pl.col("due_date_only"))
-    if how == "native":
-        due = pl.when(pl.col("due_date_only")).then(due.dt.truncate("1d")).otherwise(due)
     fin_header = "Ngày hoàn thành" if shape == "xlsx_report" else (
         "NgayKetThucXuLy" if shape == "csv_dvcqg" else "Ngày kết thúc xử lý")
     fin = _date_expr("finished_at", how)
@@ -94,59 +119,72 @@ def _columns(style: dict) -> list[tuple[str, pl.Expr, str]]:
         patches.append((TEXT_OVER + fin_header, pl.when(bad_date).then(bad_finish), "patch"))
     else:
         fin = pl.when(bad_date).then(bad_finish).otherwise(fin)
+    return fin_header, fin, patches
 
-    synced = _bool_expr("synced", ob)
-    if style["never_sync"]:
-        synced = pl.lit(None, dtype=pl.Int64 if ob == "num" else pl.Utf8)
+
+def _personal_columns(shape: str) -> list[tuple[str, pl.Expr, str]]:
+    """The fake personal columns (the pipeline must drop them)."""
     personal_name = "Chủ hồ sơ" if shape in ("csv_vn", "csv_dvcqg") else "Họ tên người nộp"
-    personal = [(personal_name, pl.col("applicant"), "text"), ("Số CCCD", pl.col("cccd"), "text"),
-                ("Số điện thoại", pl.col("phone"), "text"), ("Địa chỉ", pl.col("address"), "text")]
+    return [(personal_name, pl.col("applicant"), "text"), ("Số CCCD", pl.col("cccd"), "text"),
+            ("Số điện thoại", pl.col("phone"), "text"), ("Địa chỉ", pl.col("address"), "text")]
 
-    if shape == "csv_dvcqg":
-        return [
-            ("MaHoSo", pl.col("dossier_id"), "text"),
-            ("MaDonVi", pl.col("unit_code"), "text"),
-            ("MaTTHC", pl.col("procedure_code"), "text"),
-            ("TenTTHC", pl.col("procedure_name"), "text"),
-            ("TenLinhVuc", pl.col("field_name"), "text"),
-            *personal,
-            ("KenhThucHien", chan, chan_kind),
-            ("TrangThaiHoSo", stat, stat_kind),
-            ("NgayNopHoSo", _date_expr("submitted_at", how), dkind),
-            ("NgayTiepNhan", _date_expr("received_at", how), dkind),
-            ("NgayHenTra", due, dkind),
-            (fin_header, fin, dkind),
-            ("NgayTra", _date_expr("returned_at", how), dkind),
-            ("NgayTuChoi", _date_expr("rejected_at", how), dkind),
-            ("Số lần bổ sung", pl.col("supplements").cast(pl.Utf8), "text"),
-            ("Có phí", _bool_expr("fee", ob), "text"),
-            ("DuocThanhToanTrucTuyen", _bool_expr("paid_online", xb), "text"),
-            ("HoSoCoThanhPhanSoHoa", _bool_expr("digitized", xb), "text"),
-            ("Kết quả điện tử", _bool_expr("e_result", xb), "text"),
-            ("Đồng bộ DVCQG", synced, "text"),
-            ("Phiếu xin lỗi", _bool_expr("apology", ob), "text"),
-            ("Đánh giá", rating, rating_kind),
-            ("PAKN", _bool_expr("complaint", ob), "text"),
-            *patches,
-        ]
 
+def _dvcqg_columns(parts: dict, how: str, xb: str, ob: str) -> list[tuple[str, pl.Expr, str]]:
+    """The national sync's shape: its field names, a few Vietnamese headers."""
+    dkind = parts["dkind"]
+    fin_header, fin = parts["finished"]
+    return [
+        ("MaHoSo", pl.col("dossier_id"), "text"),
+        ("MaDonVi", pl.col("unit_code"), "text"),
+        ("MaTTHC", pl.col("procedure_code"), "text"),
+        ("TenTTHC", pl.col("procedure_name"), "text"),
+        ("TenLinhVuc", pl.col("field_name"), "text"),
+        *parts["personal"],
+        ("KenhThucHien", *parts["channel"]),
+        ("TrangThaiHoSo", *parts["status"]),
+        ("NgayNopHoSo", _date_expr("submitted_at", how), dkind),
+        ("NgayTiepNhan", _date_expr("received_at", how), dkind),
+        ("NgayHenTra", parts["due"], dkind),
+        (fin_header, fin, dkind),
+        ("NgayTra", _date_expr("returned_at", how), dkind),
+        ("NgayTuChoi", _date_expr("rejected_at", how), dkind),
+        ("Số lần bổ sung", pl.col("supplements").cast(pl.Utf8), "text"),
+        ("Có phí", _bool_expr("fee", ob), "text"),
+        ("DuocThanhToanTrucTuyen", _bool_expr("paid_online", xb), "text"),
+        ("HoSoCoThanhPhanSoHoa", _bool_expr("digitized", xb), "text"),
+        ("Kết quả điện tử", _bool_expr("e_result", xb), "text"),
+        ("Đồng bộ DVCQG", parts["synced"], "text"),
+        ("Phiếu xin lỗi", _bool_expr("apology", ob), "text"),
+        ("Đánh giá", *parts["rating"]),
+        ("PAKN", _bool_expr("complaint", ob), "text"),
+    ]
+
+
+def _office_columns(style: dict, parts: dict, how: str, xb: str, ob: str, num: str) -> list[tuple[str, pl.Expr, str]]:
+    """An office system's shape (csv_vn, xlsx_report, xlsx_plain): Vietnamese headers, a
+    report's own wording and STT column, the unit by code or by name."""
+    shape = style["shape"]
     report = shape == "xlsx_report"
+    dkind = parts["dkind"]
+    fin_header, fin = parts["finished"]
     bkind = "num" if ob == "num" else "text"
+    unit = (("Mã đơn vị", pl.col("unit_code"), "text") if style["unit_col"] == "code"
+            else ("Đơn vị tiếp nhận" if shape == "csv_vn" else "Cơ quan tiếp nhận", pl.col("unit_display"), "text"))
     cols = [
         ("Số hồ sơ" if report else "Mã hồ sơ", pl.col("dossier_id"), "text"),
         unit,
         ("Mã thủ tục" if report else "Mã TTHC", pl.col("procedure_code"), "text"),
         ("Tên thủ tục" if report else "Tên TTHC", pl.col("procedure_name"), "text"),
         ("Lĩnh vực", pl.col("field_name"), "text"),
-        *personal,
-        ("Hình thức nộp" if report else "Kênh nộp", chan, chan_kind),
-        ("Trạng thái", stat, stat_kind),
+        *parts["personal"],
+        ("Hình thức nộp" if report else "Kênh nộp", *parts["channel"]),
+        ("Trạng thái", *parts["status"]),
     ]
     if shape != "xlsx_plain":
         cols.append(("Ngày nộp", _date_expr("submitted_at", how), dkind))
     cols += [
         ("Ngày tiếp nhận", _date_expr("received_at", how), dkind),
-        ("Ngày hẹn trả", due, dkind),
+        ("Ngày hẹn trả", parts["due"], dkind),
         (fin_header, fin, dkind),
         ("Ngày trả kết quả", _date_expr("returned_at", how), dkind),
         ("Ngày từ chối", _date_expr("rejected_at", how), dkind),
@@ -156,14 +194,14 @@ def _columns(style: dict) -> list[tuple[str, pl.Expr, str]]:
         ("Thanh toán trực tuyến", _bool_expr("paid_online", xb), bkind),
         ("Số hóa" if report else "Đã số hóa", _bool_expr("digitized", xb), bkind),
         ("Kết quả điện tử", _bool_expr("e_result", xb), bkind),
-        ("Đã đồng bộ" if report else "Đồng bộ DVCQG", synced, bkind),
+        ("Đã đồng bộ" if report else "Đồng bộ DVCQG", parts["synced"], bkind),
         ("Xin lỗi" if report else "Phiếu xin lỗi", _bool_expr("apology", ob), bkind),
-        ("Mức độ hài lòng" if report else "Đánh giá", rating, rating_kind),
+        ("Mức độ hài lòng" if report else "Đánh giá", *parts["rating"]),
         ("Kiến nghị" if report else "Phản ánh", _bool_expr("complaint", ob), bkind),
     ]
     if report:
         cols.insert(0, ("STT", pl.int_range(1, pl.len() + 1).over("file"), "num"))
-    return cols + patches
+    return cols
 
 
 def _write_csv(path: Path, frame: pl.DataFrame, shape: str) -> None:

@@ -484,28 +484,16 @@ def generate_exports(
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale}")
     out_dir = Path(out_dir)
-    registry_path = Path(registry_path) if registry_path else config_path("registry", "hanoi.csv")
-    procedures_path = Path(procedures_path) if procedures_path else config_path("procedures.csv")
-    registry = load_registry(registry_path)
-    procs = load_procedures(procedures_path)
-    if procs.height == 0:
-        raise ValueError(f"{procedures_path} lists no procedure")
+    registry_path, registry, procs = _load_inputs(registry_path, procedures_path)
 
     summary = GenerateSummary(out_dir=out_dir, start=start, end=end, seed=seed, scale=scale)
     units = unit_behaviour(registry, seed)
-    active = units.filter(
-        pl.col("level").is_in(["district", "commune", "department"])
-        & (pl.col("valid_from") <= end)
-        & (pl.col("valid_to").is_null() | (pl.col("valid_to") >= start))
-    )
+    active = _active_units(units, start, end)
     summary.units = active.height
     if active.height == 0:
         return summary
-    styles = _exporter_styles(units, active, seed, start, end)
+    styles, sched, exporter_of_unit = _exporters(units, active, seed, start, end)
     summary.exporters = len(styles)
-    sched = _schedule(styles, start, end)
-    exporter_of = {k: e for e, s in enumerate(styles) for k in s["members"]}
-    exporter_of_unit = np.array([exporter_of[k] for k in active["key"]])
 
     # Working days of the project's calendar, far enough ahead for the latest finish.
     calendar = working_calendar(start - timedelta(days=7), end + timedelta(days=800))
@@ -517,16 +505,65 @@ def generate_exports(
         return summary
 
     prefixes = _id_prefixes(active, agency_codes(registry_path, registry))
-    dossier_id = _dossier_ids(sim["unit"], sim["received"], prefixes)
-    unit_display = pl.Series([_display_name(nm, lv) for nm, lv in zip(active["unit_name"], active["level"])])
-    rural = (active["peer_group"] == "rural").to_numpy()[sim["unit"]]
-    places = active.select(pl.when(pl.col("level") != "department").then(pl.col("unit_name")))["unit_name"]
-    personal = _personal(np.random.default_rng([seed, 0xFACE]), places.gather(sim["unit"]), rural)
+    dossiers = _dossiers(sim, active, procs, prefixes, seed)
+    summary.dossiers_by_unit = dict(zip(
+        active["key"], np.bincount(sim["unit"], minlength=active.height).tolist()))
 
-    dossiers = pl.DataFrame({
+    d_idx, f_idx = _copies(sim, exporter_of_unit, sched, styles)
+    rows = _as_exported(dossiers, d_idx, f_idx, exporter_of_unit[sim["unit"]], sched)
+    last_copy = pl.col("file") == pl.col("file").max().over("dossier")
+    summary.pending_at_end = rows.filter(last_copy & pl.col("status").is_in([1, 2, 4, 5, 6])).height
+    rows = _bad_rows(rows, np.random.default_rng([seed, 0xBAD]), end, registry)
+    rows = rows.sort("file", "received_at", "dossier")
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _count_written(summary, write_files(rows, styles, sched, out_dir), rows, n)
+    return summary
+
+
+def _load_inputs(registry_path: Path | None, procedures_path: Path | None) -> tuple[Path, pl.DataFrame, pl.DataFrame]:
+    """The registry's path and units, and the procedure catalogue (the shipped ones by default)."""
+    registry_path = Path(registry_path) if registry_path else config_path("registry", "hanoi.csv")
+    procedures_path = Path(procedures_path) if procedures_path else config_path("procedures.csv")
+    registry = load_registry(registry_path)
+    procs = load_procedures(procedures_path)
+    if procs.height == 0:
+        raise ValueError(f"{procedures_path} lists no procedure")
+    return registry_path, registry, procs
+
+
+def _active_units(units: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
+    """The districts, communes and departments valid at some time in [start, end]."""
+    return units.filter(
+        pl.col("level").is_in(["district", "commune", "department"])
+        & (pl.col("valid_from") <= end)
+        & (pl.col("valid_to").is_null() | (pl.col("valid_to") >= start))
+    )
+
+
+def _exporters(units: pl.DataFrame, active: pl.DataFrame, seed: int, start: date,
+               end: date) -> tuple[list[dict], pl.DataFrame, np.ndarray]:
+    """The exporting systems' styles, their export periods, and each active unit's system."""
+    styles = _exporter_styles(units, active, seed, start, end)
+    sched = _schedule(styles, start, end)
+    exporter_of = {k: e for e, s in enumerate(styles) for k in s["members"]}
+    return styles, sched, np.array([exporter_of[k] for k in active["key"]])
+
+
+def _dossiers(sim: dict[str, np.ndarray], active: pl.DataFrame, procs: pl.DataFrame, prefixes: list[str],
+              seed: int) -> pl.DataFrame:
+    """One row per simulated dossier: its id, unit, procedure, whole life and fake applicant
+    (`*_v` and `fin`/`ret`/`rej`: what the export shows once the dossier has ended)."""
+    unit = sim["unit"]
+    dossier_id = _dossier_ids(unit, sim["received"], prefixes)
+    unit_display = pl.Series([_display_name(nm, lv) for nm, lv in zip(active["unit_name"], active["level"])])
+    rural = (active["peer_group"] == "rural").to_numpy()[unit]
+    places = active.select(pl.when(pl.col("level") != "department").then(pl.col("unit_name")))["unit_name"]
+    personal = _personal(np.random.default_rng([seed, 0xFACE]), places.gather(unit), rural)
+    return pl.DataFrame({
         "dossier_id": dossier_id,
-        "unit_code": active["unit_code"].gather(sim["unit"]),
-        "unit_display": unit_display.gather(sim["unit"]),
+        "unit_code": active["unit_code"].gather(unit),
+        "unit_display": unit_display.gather(unit),
         "procedure_code": procs["procedure_code"].gather(sim["proc"]),
         "procedure_name": procs["procedure_name"].gather(sim["proc"]),
         "field_name": procs["field_name"].gather(sim["proc"]),
@@ -552,18 +589,11 @@ def generate_exports(
         "complaint_v": sim["complaint"],
         "rating_v": sim["rating"],
     }).hstack(personal)
-    summary.dossiers_by_unit = dict(zip(
-        active["key"], np.bincount(sim["unit"], minlength=active.height).tolist()))
 
-    d_idx, f_idx = _copies(sim, exporter_of_unit, sched, styles)
-    rows = _as_exported(dossiers, d_idx, f_idx, exporter_of_unit[sim["unit"]], sched)
-    last_copy = pl.col("file") == pl.col("file").max().over("dossier")
-    summary.pending_at_end = rows.filter(last_copy & pl.col("status").is_in([1, 2, 4, 5, 6])).height
-    rows = _bad_rows(rows, np.random.default_rng([seed, 0xBAD]), end, registry)
-    rows = rows.sort("file", "received_at", "dossier")
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = write_files(rows, styles, sched, out_dir)
+def _count_written(summary: GenerateSummary, written: list[tuple[str, str, str, int]], rows: pl.DataFrame,
+                   n: int) -> None:
+    """The summary's counts of the files written, their rows, copies and bad rows."""
     names = [name for name, _, _, _ in written]
     for _, fmt, shape, n_rows in written:
         summary.files_by_format[fmt] = summary.files_by_format.get(fmt, 0) + 1
@@ -577,4 +607,3 @@ def generate_exports(
     counts = dict(zip(bad["bad"], bad["count"]))
     summary.bad_rows_by_reason = {r: int(counts.get(r, 0)) for r in BAD_REASONS}
     summary.bad_rows = sum(summary.bad_rows_by_reason.values())
-    return summary
