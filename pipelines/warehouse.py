@@ -32,11 +32,11 @@ from quality.holds import BATCH_QUARANTINE, HOLD_SCHEMA, SCOREBOARD_HOLD
 from transforms.classify import CLOSED_STATUSES
 from transforms.evidence import EVIDENCE_SCHEMA
 from transforms.reconcile import RECORD_SCHEMA as PORTAL_RECORD_SCHEMA
+from transforms.ingest import QUARANTINE_SCHEMA
 from transforms.insights import BOTTLENECK_SCHEMA, WHAT_IF_SCHEMA
 from transforms.profile import Profile
 from transforms.revisions import CAUSE_SCHEMA, REVISION_SCHEMA, TOUCH_SCHEMA
 from transforms.schema import (
-    CANONICAL_FIELDS,
     DOSSIER_SCHEMA,
     EVENT_FIELDS,
     LEVELS,
@@ -66,13 +66,6 @@ def _sql_type(dtype) -> str:
 def _names(columns) -> str:
     return ", ".join(f'"{c}"' for c in columns)
 
-
-QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
-    "source_file": pl.Utf8(),
-    "source_row": pl.Int64(),
-    "reason": pl.Utf8(),
-    **{name: pl.Utf8() for name in CANONICAL_FIELDS},
-}
 
 INGESTED_FILES_SCHEMA: dict[str, pl.DataType] = {
     "source_file": pl.Utf8(),
