@@ -8,13 +8,16 @@ alert_message.txt.j2.
 
 from __future__ import annotations
 
+import functools
+
 import polars as pl
 from markupsafe import Markup
 
 from dashboards import html
 from dashboards.format import SCORE, Fmt, fmt_int, fmt_score, period_label, texts
-from dashboards.i18n import BAND_BY_VI, COLUMNS, LEVELS, Label
+from dashboards.i18n import COLUMNS, LEVELS, Band, Label, band_text, site_bands
 from dashboards.j2 import render
+from transforms.profile import DEFAULT_PROFILE_PATH, load_profile
 
 FOLDER = "alerts"
 
@@ -48,18 +51,24 @@ KIND_LABELS = {
 }
 
 
-def band_name(band: str | None, lang: str) -> str:
-    if band is None:
-        return "—"
-    b = BAND_BY_VI.get(band)
-    return (b.en if lang == "en" else b.vi) if b else band
+@functools.cache
+def default_bands() -> tuple[Band, ...]:
+    """The bands of the shipped default profile: the words of a caller that does not
+    name the profile in force (the site always does: its fact `bands`)."""
+    return site_bands(load_profile(DEFAULT_PROFILE_PATH))
 
 
-def sentence(row: dict, lang: str) -> str:
-    """One alert in words, with its numbers (decimal comma, as on every page)."""
+def _band_word(band: str | None, lang: str, bands: tuple[Band, ...]) -> str:
+    return "—" if band is None else band_text(band, bands).get(lang)
+
+
+def sentence(row: dict, lang: str, bands: tuple[Band, ...] | None = None) -> str:
+    """One alert in words, with its numbers (decimal comma, as on every page); `bands`:
+    the profile's (dashboards.i18n.site_bands), by default the default profile's."""
+    bands = bands if bands is not None else default_bands()
     kind = row["kind"]
     if kind == "band_drop":
-        before, after = band_name(row["band_before"], lang), band_name(row["band_after"], lang)
+        before, after = _band_word(row["band_before"], lang, bands), _band_word(row["band_after"], lang, bands)
         scores = f"{fmt_score(row['score_before'])} → {fmt_score(row['score_after'])}"
         if lang == "en":
             return f"Band fell from {before} to {after} (score {scores})."
@@ -99,9 +108,10 @@ def _units(rows: pl.DataFrame) -> list[dict]:
     return list(units.values())
 
 
-def sentences(rows: pl.DataFrame) -> pl.DataFrame:
+def sentences(rows: pl.DataFrame, bands: tuple[Band, ...] | None = None) -> pl.DataFrame:
     """`sentence` of every row, in both languages (`vi`, `en`), a column at a time:
     the same words (tests/test_alerts.py holds them equal)."""
+    bands = bands if bands is not None else default_bands()
     nums = texts(rows, {"sb": ("score_before", SCORE), "sa": ("score_after", SCORE),
                         "rb": ("received_before", Fmt("int"))})
     rank = {c: pl.col(c).cast(pl.Utf8).fill_null("—") for c in ("rank_before", "rank_after")}
@@ -109,7 +119,7 @@ def sentences(rows: pl.DataFrame) -> pl.DataFrame:
     sb, sa, rb = pl.col("sb"), pl.col("sa"), pl.col("rb")
 
     def words(lang: str) -> pl.Expr:
-        before, after = (_band_names(pl.col(c), lang) for c in ("band_before", "band_after"))
+        before, after = (_band_names(pl.col(c), lang, bands) for c in ("band_before", "band_after"))
         if lang == "en":
             drop = pl.concat_str(pl.lit("Band fell from "), before, pl.lit(" to "), after, pl.lit(" (score "), sb,
                                  pl.lit(" → "), sa, pl.lit(")."))
@@ -129,9 +139,9 @@ def sentences(rows: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([rows, nums], how="horizontal").select(words("vi"), words("en"))
 
 
-def _band_names(band: pl.Expr, lang: str) -> pl.Expr:
-    """`band_name` of a column."""
-    names = {b.vi: (b.en if lang == "en" else b.vi) for b in BAND_BY_VI.values()}
+def _band_names(band: pl.Expr, lang: str, bands: tuple[Band, ...]) -> pl.Expr:
+    """`_band_word` of a column."""
+    names = {b.vi: b.label.get(lang) for b in bands}
     return band.replace_strict(names, default=band, return_dtype=pl.Utf8).fill_null("—")
 
 
@@ -140,23 +150,26 @@ def _pair_text(before: pl.Expr, after: pl.Expr, before_null: pl.Expr, after_null
     return pl.when(before_null & after_null).then(pl.lit("—")).otherwise(pl.concat_str(before, pl.lit(" → "), after))
 
 
-def table_rows(rows: pl.DataFrame) -> dict[tuple[str, str], str]:
+def table_rows(rows: pl.DataFrame, bands: tuple[Band, ...] | None = None) -> dict[tuple[str, str], str]:
     """The `<tr>` of every unit of each period's digest in `rows` (period_type,
-    period_key → HTML), the units in the digest's order, a column at a time."""
+    period_key → HTML), the units in the digest's order, a column at a time (`bands`:
+    the profile's, by default the default profile's)."""
     from dashboards.site import unit_slug
 
     if rows.is_empty():
         return {}
+    bands = bands if bands is not None else default_bands()
     units = rows.select("unit_code", "unit_valid_from").unique(maintain_order=True)
     slugs = units.with_columns(_path=pl.Series(
         [f"units/{unit_slug(c, vf)}.html" for c, vf in units.iter_rows()], dtype=pl.Utf8))
-    said = sentences(rows)
+    said = sentences(rows, bands)
     nums = texts(rows, {"_s0": ("score_before", SCORE), "_s1": ("score_after", SCORE),
                         "_n0": ("received_before", Fmt("int")), "_n1": ("received_after", Fmt("int"))})
     frame = pl.concat([rows, said, nums], how="horizontal").join(
         slugs, on=["unit_code", "unit_valid_from"], how="left", nulls_equal=True, maintain_order="left")
     col = pl.col
-    band = {lang: pl.concat_str(_band_names(col("band_before"), lang), pl.lit(" → "), _band_names(col("band_after"), lang))
+    band = {lang: pl.concat_str(_band_names(col("band_before"), lang, bands), pl.lit(" → "),
+                                _band_names(col("band_after"), lang, bands))
             for lang in ("vi", "en")}
     rank = {c: col(c).cast(pl.Utf8).fill_null("—") for c in ("rank_before", "rank_after")}
     cells = frame.select(
@@ -224,8 +237,10 @@ def _url(site_url: str, path: str) -> str:
     return f"{site_url.rstrip('/')}/{path}" if site_url else path
 
 
-def message(rows: pl.DataFrame, period_type: str, period_key: str, lang: str, site_url: str = "") -> dict:
-    """The digest for one recipient: subject, plain text and the webhook's JSON."""
+def message(rows: pl.DataFrame, period_type: str, period_key: str, lang: str, site_url: str = "",
+            bands: tuple[Band, ...] | None = None) -> dict:
+    """The digest for one recipient: subject, plain text and the webhook's JSON (`bands`:
+    the profile's, dashboards.i18n.site_bands; by default the default profile's)."""
     plab = period_label(period_type, period_key, lang)
     units = _units(rows)
     n = len(units)
@@ -238,7 +253,7 @@ def message(rows: pl.DataFrame, period_type: str, period_key: str, lang: str, si
             "name": u["name"], "code": u["code"],
             "level": _level(u["level"]).get(lang),
             "url": _url(site_url, u["path"]),
-            "lines": [sentence(r, lang) for r in u["alerts"]],
+            "lines": [sentence(r, lang, bands) for r in u["alerts"]],
         }
         for u in units
     ]
@@ -254,7 +269,7 @@ def message(rows: pl.DataFrame, period_type: str, period_key: str, lang: str, si
         "alerts": [
             {
                 "unit_code": r["unit_code"], "unit_name": r["unit_name"], "level": r["level"], "kind": r["kind"],
-                "text": sentence(r, lang), "url": _url(site_url, unit_path(r)),
+                "text": sentence(r, lang, bands), "url": _url(site_url, unit_path(r)),
                 **{k: r[k] for k in ("band_before", "band_after", "score_before", "score_after", "rank_before",
                                      "rank_after", "received_before", "received_after")},
             }

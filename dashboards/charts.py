@@ -16,7 +16,7 @@ from typing import Any
 import altair as alt
 import polars as pl
 
-from dashboards.i18n import BANDS, COLUMNS, LEVEL_ORDER, NO_BAND, UI, Label, band_label, level_label
+from dashboards.i18n import COLUMNS, LEVEL_ORDER, NO_BAND, UI, Band, Label, band_text, level_label
 from transforms.score import ranked_score
 
 # d3-format locale for Vietnamese numbers (1.234,5), given to vega-embed.
@@ -30,9 +30,10 @@ def _strip_urls(spec: dict) -> dict:
     return spec
 
 
-def band_counts(latest_month: pl.DataFrame) -> list[dict[str, Any]]:
-    """Units per (level, band) of one period, in level then band order."""
-    order = {b.vi: i for i, b in enumerate(BANDS)}
+def band_counts(latest_month: pl.DataFrame, bands: tuple[Band, ...]) -> list[dict[str, Any]]:
+    """Units per (level, band) of one period, in level then band order (`bands`, best
+    first; a value that is none of them after them, then no score)."""
+    order = {b.vi: i for i, b in enumerate(bands)}
     levels = [lv for lv in LEVEL_ORDER if lv in set(latest_month["level"].to_list())]
     levels += sorted(set(latest_month["level"].to_list()) - set(levels))
     counts = latest_month.group_by("level", "band").len()
@@ -40,16 +41,17 @@ def band_counts(latest_month: pl.DataFrame) -> list[dict[str, Any]]:
     for li, level in enumerate(levels):
         for band, n in sorted(
             ((b, n) for lv, b, n in counts.iter_rows() if lv == level),
-            key=lambda bn: order.get(bn[0], len(BANDS)) if bn[0] is not None else len(BANDS) + 1,
+            key=lambda bn: order.get(bn[0], len(bands)) if bn[0] is not None else len(bands) + 1,
         ):
+            text = band_text(band, bands)
             rows.append(
                 {
                     "level_order": li,
                     "level_vi": level_label(level, "vi"),
                     "level_en": level_label(level, "en"),
-                    "band_order": order.get(band, len(BANDS)) if band is not None else len(BANDS) + 1,
-                    "band_vi": band_label(band, "vi"),
-                    "band_en": band_label(band, "en"),
+                    "band_order": order.get(band, len(bands)) if band is not None else len(bands) + 1,
+                    "band_vi": text.vi,
+                    "band_en": text.en,
                     "units": int(n),
                 }
             )
@@ -87,12 +89,14 @@ def level_trend(months: pl.DataFrame, level: str) -> list[dict[str, Any]]:
     ]
 
 
-def _bands_chart(lang: str, bands: list[dict[str, Any]]) -> dict:
-    present = {(r["band_vi"], r["band_en"]) for r in bands}
+def _bands_chart(lang: str, counts: list[dict[str, Any]], bands: tuple[Band, ...]) -> dict:
+    """The colour of each band present (`bands`: the profile's, dashboards.i18n.site_bands),
+    and of no score; a value that is none of them takes Vega's own."""
+    present = {(r["band_vi"], r["band_en"]) for r in counts}
     domain, colours = [], []
-    for b in BANDS:
+    for b in bands:
         if (b.vi, b.en) in present:
-            domain.append(b.en if lang == "en" else b.vi)
+            domain.append(b.label.get(lang))
             colours.append(b.colour)
     if (NO_BAND.vi, NO_BAND.en) in present:
         domain.append(NO_BAND.get(lang))
@@ -146,19 +150,19 @@ def _trend_chart(lang: str) -> dict:
     return _strip_urls(chart.to_dict(validate=True))
 
 
-def overview_charts(latest_month: pl.DataFrame | None, months: pl.DataFrame) -> dict[str, Any]:
+def overview_charts(latest_month: pl.DataFrame | None, months: pl.DataFrame, bands: tuple[Band, ...]) -> dict[str, Any]:
     """`{"datasets": {...}, "charts": [{"id", "title", "vi", "en"}]}`: the bands of the
-    headline month, and the monthly scores of the level trend_level picks."""
+    headline month (`bands`: the profile's), and the monthly scores of the level trend_level picks."""
     datasets: dict[str, list] = {}
     charts: list[dict[str, Any]] = []
     if latest_month is not None and latest_month.height:
-        datasets["bands"] = band_counts(latest_month)
+        datasets["bands"] = band_counts(latest_month, bands)
         charts.append(
             {
                 "id": "chart-bands",
                 "title": UI["chart_bands"],
-                "vi": _bands_chart("vi", datasets["bands"]),
-                "en": _bands_chart("en", datasets["bands"]),
+                "vi": _bands_chart("vi", datasets["bands"], bands),
+                "en": _bands_chart("en", datasets["bands"], bands),
             }
         )
     level = trend_level(latest_month) if latest_month is not None and latest_month.height else None

@@ -250,7 +250,8 @@ def layout(
     """Rates as percentages, other decimals with 2 places, a legend of every column.
     `spec` names one of TABLES; without it the table is the scoreboard. `labels`:
     the legend's labels of columns COLUMNS does not name (the groups' points,
-    from the profile: dashboards.groups)."""
+    from the profile: dashboards.groups) or names otherwise (the profile's labels
+    of its rates: dashboards.i18n.rate_labels)."""
     rates = spec.rates if spec is not None else _RATE_COLUMNS
     two_decimals = spec.two_decimals if spec is not None else _two_decimals(columns)
     labels = {**(spec.labels if spec is not None else COLUMNS), **(labels or {})}

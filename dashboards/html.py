@@ -16,7 +16,7 @@ from typing import Iterable, Mapping
 import polars as pl
 from markupsafe import Markup, escape
 
-from dashboards.i18n import BANDS, NO_BAND, UI, Label
+from dashboards.i18n import NO_BAND, UI, Band, Label
 
 _ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"), ("'", "&#39;"))
 
@@ -127,11 +127,12 @@ def band_html(label: Label, css: str, order: int | None) -> str:
     return f'<td class="t"{data_v}><span class="band band-{css}">{t(label)}</span></td>'
 
 
-def td_band(band: pl.Expr) -> pl.Expr:
-    """The band's colour square and name; a band this site does not know as written."""
-    known = {b.vi: band_html(Label(b.vi, b.en), b.css, i) for i, b in enumerate(BANDS)}
+def td_band(band: pl.Expr, bands: tuple[Band, ...]) -> pl.Expr:
+    """The band's colour square and name, sorted best first (`bands`: the profile's,
+    dashboards.i18n.site_bands); a value that is none of them as written, after them."""
+    known = {b.vi: band_html(b.label, b.css, i) for i, b in enumerate(bands)}
     unknown = pl.concat_str(
-        lit(f'<td class="t" data-v="{len(BANDS)}"><span class="band band-none">'), esc(band), lit("</span></td>")
+        lit(f'<td class="t" data-v="{len(bands)}"><span class="band band-none">'), esc(band), lit("</span></td>")
     )
     return (
         pl.when(band.is_null()).then(lit(band_html(NO_BAND, "none", None)))

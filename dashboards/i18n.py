@@ -2,18 +2,18 @@
 
 Pages are written in Vietnamese; each label also carries its English text,
 which the site's language switch puts in place on the client. The indicator
-groups' labels and maximum points are the scoring profile's (dashboards.groups
-reads them), never repeated here.
+groups' labels and maximum points, the rates' labels and the bands are the
+scoring profile's (dashboards.groups, `rate_labels` and `site_bands` read them),
+never repeated here: this module adds only how a band looks (its colour).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from transforms.periods import PERIOD_TYPES
+from transforms.profile import RATE_CATALOGUE, RATE_COLUMNS
 from transforms.schema import LEVELS as _LEVELS
-
-LANGS = ("vi", "en")
 
 
 class Label(NamedTuple):
@@ -43,15 +43,9 @@ COLUMNS: dict[str, Label] = {
     "pending_overdue": Label("Quá hạn đang xử lý", "Pending overdue"),
     "rejected": Label("Từ chối, trả lại", "Rejected"),
     "timeliness_base": Label("Cơ sở tính tiến độ", "Timeliness base"),
-    "on_time_rate": Label("Tỷ lệ đúng hạn", "On-time rate"),
-    "online_rate": Label("Tỷ lệ trực tuyến", "Online rate"),
-    "paid_online_rate": Label("Tỷ lệ thanh toán trực tuyến", "Online payment rate"),
-    "digitized_rate": Label("Tỷ lệ số hóa hồ sơ", "Digitised rate"),
-    "e_result_rate": Label("Tỷ lệ trả kết quả điện tử", "E-result rate"),
-    "synced_rate": Label("Tỷ lệ đồng bộ", "Synchronised rate"),
-    "complaint_rate": Label("Tỷ lệ phản ánh, không hài lòng", "Complaint rate"),
-    "satisfaction_rate": Label("Tỷ lệ hài lòng", "Satisfaction rate"),
-    "apology_rate": Label("Tỷ lệ xin lỗi khi trễ hạn", "Apology rate"),
+    # the catalogue's labels of the rates (transforms.profile.RATE_CATALOGUE); a page's
+    # tables show the profile's (`rate_labels`), which may relabel the rates it scores
+    **{r.name: Label(r.label_vi, r.label_en) for r in RATE_CATALOGUE},
     "avg_working_days": Label("Số ngày làm việc bình quân", "Average working days"),
     "score": Label("Điểm", "Score"),
     "band": Label("Xếp loại", "Band"),
@@ -63,22 +57,30 @@ COLUMNS: dict[str, Label] = {
     "provisional": Label("Tạm tính", "Provisional"),
 }
 
+
 class Band(NamedTuple):
-    vi: str  # the value published in the `band` column
+    """A band as the pages show it: the profile's labels and the colour of its position."""
+
+    vi: str  # the profile's label: the value published in the `band` column
     en: str
-    min_score: float  # on the score rounded to 2 decimals
-    css: str  # class suffix: band-<css>
-    colour: str  # shown next to the text, never alone
+    css: str  # class suffix: band-<css> (static/site.css)
+    colour: str  # the charts' colour; shown next to the text, never alone
+
+    @property
+    def label(self) -> Label:
+        return Label(self.vi, self.en)
 
 
-BANDS: tuple[Band, ...] = (
-    Band("Xuất sắc", "Excellent", 90.0, "xs", "#1b7a3a"),
-    Band("Tốt", "Good", 80.0, "tot", "#5aa832"),
-    Band("Khá", "Fair", 70.0, "kha", "#d4a90f"),
-    Band("Trung bình", "Average", 50.0, "tb", "#e36d12"),
-    Band("Yếu", "Weak", float("-inf"), "yeu", "#c4262e"),
+# The bands' colours, best first: (class suffix, colour), the colours of static/site.css's
+# band-<css> classes. A band's colour is that of its position among the profile's bands,
+# spread evenly from the first colour (the best band) to the last (the worst): band i of
+# n takes colour i × (k − 1) / (n − 1) of these k (counting from 0), rounded half up; a
+# lone band the first. Five bands take one each; three the first, the middle and the
+# last; six or more keep the best and the worst colours for the first and the last band
+# and share the others (the label beside each colour tells them apart).
+BAND_COLOURS: tuple[tuple[str, str], ...] = (
+    ("xs", "#1b7a3a"), ("tot", "#5aa832"), ("kha", "#d4a90f"), ("tb", "#e36d12"), ("yeu", "#c4262e"),
 )
-BAND_BY_VI: dict[str, Band] = {b.vi: b for b in BANDS}
 NO_BAND = Label("Chưa có điểm", "No score")
 
 # The levels a unit can have (transforms.score.LEVEL_ORDER): districts until the
@@ -230,20 +232,37 @@ UI: dict[str, Label] = {
 
 
 def label(key: str, lang: str = "vi") -> str:
-    """The label of a column, group, level, band or interface text."""
+    """The label of a column, level or interface text."""
     for table in (COLUMNS, UI, LEVELS, PERIOD_TYPE_LABELS, INGESTION_COLUMNS):
         if key in table:
             return table[key].get(lang)
-    if key in BAND_BY_VI:
-        return BAND_BY_VI[key].en if lang == "en" else key
     return key
 
 
-def band_label(band: str | None, lang: str = "vi") -> str:
+def site_bands(profile: Any) -> tuple[Band, ...]:
+    """The profile's bands (transforms.profile.Profile.bands), best first, with their
+    colours (BAND_COLOURS): the site fact `bands`."""
+    n, k = len(profile.bands), len(BAND_COLOURS)
+    # round(i × (k − 1) / (n − 1)), halves up, in integers
+    position = [0 if n == 1 else (2 * i * (k - 1) + n - 1) // (2 * (n - 1)) for i in range(n)]
+    return tuple(Band(b.label, b.label_en, *BAND_COLOURS[c]) for b, c in zip(profile.bands, position))
+
+
+def band_text(band: str | None, bands: tuple[Band, ...]) -> Label:
+    """A value of the `band` column in words: its band's labels; NO_BAND for none; as
+    written for a value that is none of `bands` (scored with another profile)."""
     if band is None:
-        return NO_BAND.get(lang)
-    b = BAND_BY_VI.get(band)
-    return band if b is None else (b.en if lang == "en" else b.vi)
+        return NO_BAND
+    for b in bands:
+        if b.vi == band:
+            return b.label
+    return Label(band, band)
+
+
+def rate_labels(profile: Any) -> dict[str, Label]:
+    """Every rate column's label: the profile's where it relabels a rate it scores, else
+    the catalogue's (transforms.profile.Profile.rate_label): the site fact `rates`."""
+    return {r: Label(*profile.rate_label(r)) for r in RATE_COLUMNS}
 
 
 def level_label(level: str, lang: str = "vi") -> str:
@@ -260,14 +279,11 @@ def peer_group_label(group: str | None, lang: str = "vi") -> str:
 
 # --------------------------------------------------------------------------- insights, quality
 
-# Indicators by the rate they score (their column labels).
+# Indicators by the rate they score (their column labels; the pages put the profile's
+# labels of the rates over these: `rate_labels`).
 INDICATORS: dict[str, Label] = {
     k: COLUMNS[k]
-    for k in (
-        "on_time_rate", "online_rate", "paid_online_rate", "digitized_rate", "e_result_rate", "synced_rate",
-        "complaint_rate", "satisfaction_rate", "apology_rate", "score", "received", "overdue",
-        "pending_overdue", "avg_working_days",
-    )
+    for k in (*RATE_COLUMNS, "score", "received", "overdue", "pending_overdue", "avg_working_days")
 }
 
 # Labels of the columns of the weak-point, bottleneck and what-if tables
@@ -310,11 +326,6 @@ CHECKS: dict[str, Label] = {
     "batch_status_mix": Label("Cơ cấu trạng thái so với thường lệ", "Status mix against the unit's usual"),
     "batch_history_rewrite": Label("Hồ sơ đã kết thúc của kỳ đã đóng không bị viết lại",
                                    "Final dossiers of closed periods are not rewritten"),
-}
-
-CHECK_STATUS: dict[bool, Label] = {
-    True: Label("Đạt", "Passed"),
-    False: Label("Không đạt", "Failed"),
 }
 
 # Early-warning kinds the engine may write; others are shown as written.

@@ -227,7 +227,9 @@ def worked_example(row: Mapping[str, Any], fact: dict) -> dict | None:
         "max": _num(sum(max_all)) if max_all else "—",
         "score": fmt_num(score, 4) if score is not None else "—",
         "rounded": fmt_score(row.get("score")),
-        "band": row.get("band"),
+        # the band's labels, the profile's (as the fact lists them); as written when it has none such
+        "band": next((b["label"] for b in fact["bands"] if b["label"][0] == row.get("band")),
+                     [row["band"], row["band"]] if row.get("band") else None),
         "rank": row.get("rank"),
     }
 

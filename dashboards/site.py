@@ -38,7 +38,7 @@ from dashboards.cache import STATE_FILE
 from dashboards.format import fmt_date
 from dashboards.groups import profile_groups, with_max_points
 from dashboards.headline import choose, period_stats
-from dashboards.i18n import PERIOD_TYPE_ORDER
+from dashboards.i18n import PERIOD_TYPE_ORDER, rate_labels, site_bands
 from dashboards.methodology import methodology_fact
 from dashboards.catalogue import CATALOGUE
 from dashboards.pages.common import INSIGHTS, period_record
@@ -292,7 +292,7 @@ def build_site(
     per period and check (period_type, period_key, check, success,
     unexpected_count, description_vi, description_en, blocked); `warnings`: the
     early-warning rows. `profile`: the scoring profile (its catalogue of groups:
-    their labels and maximum points). With `report_pdf`, the
+    their labels and maximum points; its bands; its labels of the rates). With `report_pdf`, the
     headline month's report is also printed to PDF when Chromium is installed.
     `log`: called with one line per page kind and the seconds it took.
     `crosswalk`: transforms.crosswalk.load_crosswalk's frame; a new unit's score
@@ -339,6 +339,9 @@ def build_site(
     }
     facts = {
         "groups": groups,
+        # the profile's bands (labels, best first, with their colours) and labels of the rates
+        "bands": site_bands(profile),
+        "rates": rate_labels(profile),
         "published": [n for n in INSIGHTS if n in insight],
         "published_keys": keys,
         "periods": periods,

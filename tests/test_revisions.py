@@ -7,8 +7,9 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
+from dashboards.i18n import site_bands
 from dashboards.pages.revisions import causes_label, sentence
-from tests.helpers import EXAMPLE, read_expected_scoreboard
+from tests.helpers import DEFAULT_PROFILE, EXAMPLE, read_expected_scoreboard
 from transforms.revisions import period_digests, touched_periods, unit_changes
 
 JAN = pl.col("period_key") == "2024-01"
@@ -118,12 +119,13 @@ def test_the_periods_a_changed_dossier_touches_and_the_file_that_changed_it():
 def test_the_sentence_a_unit_reads():
     row = {"revised_at": AT, "score_before": 81.2, "score_after": 79.95, "rank_before": 6, "rank_after": 8,
            "band_before": "Tốt", "band_after": "Khá", "cause_files": "late.csv; b.csv", "cause_dossiers": "12; 1"}
-    text = sentence(row)
+    bands = site_bands(DEFAULT_PROFILE)
+    text = sentence(row, bands)
     assert text.vi == ("Điều chỉnh 23/11/2026: điểm 81,20 → 79,95, hạng 6 → 8, xếp loại Tốt → Khá, "
                        "do tệp late.csv (12 hồ sơ), tệp b.csv (1 hồ sơ)")
     assert text.en == ("revised 23/11/2026: score 81,20 → 79,95, rank 6 → 8, band Good → Fair, "
                        "because of file late.csv (12 dossiers), file b.csv (1 dossier)")
-    unranked = sentence(dict(row, rank_before=None, rank_after=None, band_after="Tốt", cause_files=None))
+    unranked = sentence(dict(row, rank_before=None, rank_after=None, band_after="Tốt", cause_files=None), bands)
     assert unranked.vi == "Điều chỉnh 23/11/2026: điểm 81,20 → 79,95, do dữ liệu mới"
     assert causes_label("x.csv", "1234").vi == "tệp x.csv (1.234 hồ sơ)"
     assert date(2026, 11, 23) == AT.date()

@@ -267,9 +267,13 @@ def test_labels_cover_every_column_band_group_level():
 
     # every published column but the groups' points and maxima, whose labels are the profile's
     assert set(i18n.COLUMNS) == {c for c in SCOREBOARD_COLUMNS if not c.startswith(("points_", "max_points_"))}
-    assert [(b.vi, b.en) for b in i18n.BANDS] == [
-        ("Xuất sắc", "Excellent"), ("Tốt", "Good"), ("Khá", "Fair"), ("Trung bình", "Average"), ("Yếu", "Weak")
-    ]
+    # the bands are the profile's, with the colours of their positions
+    assert i18n.site_bands(DEFAULT_PROFILE) == (
+        ("Xuất sắc", "Excellent", "xs", "#1b7a3a"), ("Tốt", "Good", "tot", "#5aa832"),
+        ("Khá", "Fair", "kha", "#d4a90f"), ("Trung bình", "Average", "tb", "#e36d12"),
+        ("Yếu", "Weak", "yeu", "#c4262e"),
+    )
+    assert not hasattr(i18n, "BANDS") and not hasattr(i18n, "BAND_BY_VI")  # no copy of the profile's bands
     groups = profile_groups(DEFAULT_PROFILE)
     assert [(g.column, tuple(g.label), g.full_max) for g in groups] == [
         ("points_transparency", ("Công khai, minh bạch", "Transparency"), 18),
@@ -285,7 +289,9 @@ def test_labels_cover_every_column_band_group_level():
         "district": ("Cấp huyện", "Districts"), "commune": ("Cấp xã", "Wards and communes"),
         "department": ("Sở, ban, ngành", "Departments"),
     }
-    assert i18n.band_label("Khá", "en") == "Fair"
+    assert i18n.band_text("Khá", i18n.site_bands(DEFAULT_PROFILE)) == ("Khá", "Fair")
+    assert i18n.rate_labels(DEFAULT_PROFILE)["on_time_rate"] == i18n.COLUMNS["on_time_rate"] == (
+        "Tỷ lệ đúng hạn", "On-time rate")
     assert set(i18n.QUARANTINE_REASONS) >= {"missing_id", "bad_date", "unknown_unit", "chronology"}
 
 
@@ -818,12 +824,12 @@ def test_what_if_sentence_reaches_a_rank():
     from dashboards.pages.unit import what_if_sentences
 
     w = {"late_dossiers": 5, "target_rank": 3, "dossiers_for_rank": 4, "target_band": "Khá", "dossiers_for_band": 1}
-    rank, band = what_if_sentences(w, ranked=True, have_table=True)
+    rank, band = what_if_sentences(w, ranked=True, have_table=True, bands=i18n.site_bands(DEFAULT_PROFILE))
     assert rank == ("4 hồ sơ nữa đúng hạn sẽ đưa đơn vị lên hạng 3.",
                     "4 more dossiers on time would have lifted you to rank 3.")
     assert band == ("1 hồ sơ nữa đúng hạn sẽ đưa đơn vị lên xếp loại Khá.",
                     "1 more dossier on time would have lifted you to band Fair.")
-    assert what_if_sentences(None, ranked=True, have_table=False) == []
+    assert what_if_sentences(None, ranked=True, have_table=False, bands=()) == []
 
 
 def test_unit_page_weak_points_and_groups(january_site):

@@ -24,6 +24,11 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from config import config_path
+
+# The profile a deployment uses unless it names another (SCOREBOARD_PROFILE, --profile).
+DEFAULT_PROFILE_PATH = config_path("profiles", "default.yaml")
+
 KINDS = ("linear", "saturating")
 # a group key becomes part of column names (points_<key>) and of file names
 GROUP_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -105,9 +110,12 @@ class Group:
 
 @dataclass(frozen=True)
 class Band:
+    """A band, as the profile lists them (best first): `label` is the value the
+    scoreboard's `band` column publishes; the site shows `label_en` in English."""
+
     label: str
     label_en: str
-    min_score: float | None
+    min_score: float | None  # on the score rounded to 2 decimals; None: the last band
 
 
 @dataclass(frozen=True)
@@ -200,13 +208,15 @@ def _indicator(group: str, ind: dict, fail) -> Indicator:
     if max_points <= 0:
         raise fail(f"indicator {rate}: max must be positive")
     threshold = ind.get("threshold")
-    if kind == "saturating" and not (threshold and 0 < float(threshold) <= 1):
+    try:
+        threshold = float(threshold) if threshold else None
+    except (TypeError, ValueError):
+        raise fail(f"indicator {rate}: threshold {threshold!r} is not a number") from None
+    if kind == "saturating" and not (threshold and 0 < threshold <= 1):
         raise fail(f"indicator {rate}: a saturating indicator needs 0 < threshold <= 1")
     known = _RATE_BY_NAME[rate]
     label_vi, label_en = _labels(ind, known.label_vi, known.label_en)
-    return Indicator(
-        group, rate, kind, max_points, float(threshold) if threshold else None, label_vi, label_en
-    )
+    return Indicator(group, rate, kind, max_points, threshold, label_vi, label_en)
 
 
 def _group(g: dict, fail) -> Group:
@@ -224,6 +234,53 @@ def _group(g: dict, fail) -> Group:
     return Group(key, label_vi, label_en, indicators)
 
 
+def _number(value) -> bool:
+    """A YAML number (not a boolean, not a quoted string)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _text(value) -> bool:
+    """A label YAML may give: a text, or a number written as one."""
+    return (isinstance(value, str) or _number(value)) and str(value).strip() != ""
+
+
+def _bands(raw, fail) -> tuple[Band, ...]:
+    """The bands, highest first; an error names the band by its position and label."""
+    if not isinstance(raw, list) or not raw:
+        raise fail("bands must be a list, highest first, ending with one that has no minimum (min: null)")
+    bands: list[Band] = []
+    for n, b in enumerate(raw, 1):
+        if not isinstance(b, dict):
+            raise fail(f"band {n} must be a mapping with a label and a min")
+        label, label_en, low = b.get("label"), b.get("label_en"), b.get("min")
+        name = f"band {n} ({label})" if _text(label) else f"band {n}"
+        if not _text(label):
+            raise fail(f"{name} has no label (label: the value the band column publishes)")
+        if label_en not in (None, "") and not _text(label_en):
+            raise fail(f"{name}: label_en {label_en!r} is not a text")
+        if low is not None and not _number(low):
+            raise fail(f"{name}: min {low!r} is not a number (a score from 0 to 100, or null for the last band)")
+        if any(str(label) == x.label for x in bands):
+            raise fail(f"{name} is given twice")
+        bands.append(Band(str(label), str(label_en) if label_en not in (None, "") else str(label), low))
+    *upper, last = bands
+    if last.min_score is not None:
+        raise fail(f"band {len(bands)} ({last.label}), the last, must have no minimum (min: null)")
+    for n, b in enumerate(upper, 1):
+        if b.min_score is None:
+            raise fail(f"band {n} ({b.label}) has no minimum: only the last band may have min: null")
+        if n > 1 and b.min_score > upper[n - 2].min_score:
+            raise fail(f"band {n} ({b.label}): its min {b.min_score} is above the min of the band before it "
+                       f"({upper[n - 2].min_score}); bands go from the highest to the lowest")
+    return tuple(bands)
+
+
+def _min_volume(value, fail) -> int:
+    if not _number(value) or value != int(value) or value < 0:
+        raise fail(f"min_volume {value!r} is not a whole number of dossiers (0 or more)")
+    return int(value)
+
+
 def parse_profile(raw: dict, *, source: str = "<profile>", digest: str = "") -> Profile:
     def fail(msg: str) -> ProfileError:
         return ProfileError(f"profile {source}: {msg}")
@@ -239,20 +296,13 @@ def parse_profile(raw: dict, *, source: str = "<profile>", digest: str = "") -> 
     rates = [i.rate for g in groups for i in g.indicators]
     if len(set(rates)) != len(rates):
         raise fail(f"the rate {sorted(r for r in rates if rates.count(r) > 1)[0]} is scored twice")
-    bands = []
-    for b in raw.get("bands") or []:
-        bands.append(Band(str(b["label"]), str(b.get("label_en", b["label"])), b.get("min")))
-    if not bands or bands[-1].min_score is not None:
-        raise fail("bands must end with one that has no minimum (min: null)")
-    mins = [b.min_score for b in bands[:-1]]
-    if any(m is None for m in mins) or mins != sorted(mins, reverse=True):
-        raise fail("band minimums must be given from highest to lowest")
+    bands = _bands(raw.get("bands"), fail)
     return Profile(
         name=str(raw.get("name", "custom")),
         version=str(raw.get("version", "")),
-        min_volume=int(raw.get("min_volume", 10)),
+        min_volume=_min_volume(raw.get("min_volume", 10), fail),
         groups=groups,
-        bands=tuple(bands),
+        bands=bands,
         digest=digest,
         title_vi=str(raw.get("title_vi") or ""),
         title_en=str(raw.get("title_en") or ""),

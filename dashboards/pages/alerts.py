@@ -22,6 +22,7 @@ ALERT_PERIOD = ("period_type", "period_key")
 class AlertPages(Kind):
     name = "alert pages"
     reads = {"rows": Read("alerts", ("*",), by=ALERT_PERIOD)}
+    facts = ("bands",)
     owns = ("alerts/*.html",)
 
     def outputs(self, site: Site) -> list[Output]:
@@ -37,7 +38,8 @@ class AlertPages(Kind):
         # the pages of the batch at once, their table rows a column at a time (not the
         # index's rows: every period's)
         pages = [o for o in batch if not o.params.get("index")]
-        bodies = alerts_page.table_rows(pl.concat([data.rows("rows", o) for o in pages])) if pages else {}
+        bodies = alerts_page.table_rows(pl.concat([data.rows("rows", o) for o in pages]),
+                                        data.fact("bands")) if pages else {}
         for o in batch:
             if o.params.get("index"):
                 yield o, alerts_page.index_bytes(_index_entries(data.rows("rows", o)))

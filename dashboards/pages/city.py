@@ -13,7 +13,7 @@ from dashboards import html
 from dashboards.build import Data, Kind, Output, Read, Site
 from dashboards.format import SCORE, Fmt, texts
 from dashboards.html import Head
-from dashboards.i18n import BANDS, COLUMNS, INDICATORS, LEVELS, UI, WARNING_KINDS, Label
+from dashboards.i18n import COLUMNS, INDICATORS, LEVELS, UI, WARNING_KINDS, Band, Label
 from dashboards.pages.common import chart_json, figure, fmt_lab, level_rank, page, plabel, with_labels
 from dashboards.pages.images import HEAT_COLUMNS, city_charts, image_links
 
@@ -36,8 +36,10 @@ def _value_texts(frame: pl.DataFrame, column: str) -> pl.Expr:
     )
 
 
-def early_warning_table(w: pl.DataFrame, caption: Label, *, with_unit: bool, root: str = "") -> dict:
-    """Early warnings: (unit, level,) indicator, value, baseline, z, kind, message."""
+def early_warning_table(w: pl.DataFrame, caption: Label, rates: dict[str, Label], *, with_unit: bool,
+                        root: str = "") -> dict:
+    """Early warnings: (unit, level,) indicator, value, baseline, z, kind, message
+    (`rates`: the profile's labels of the rates)."""
     spec = {}
     for c in ("value", "baseline"):
         spec.update({f"_p_{c}": (c, Fmt("pct", 1)), f"_n_{c}": (c, Fmt("num", 2)), f"_i_{c}": (f"_int_{c}", Fmt("int"))})
@@ -57,7 +59,7 @@ def early_warning_table(w: pl.DataFrame, caption: Label, *, with_unit: bool, roo
              Head(UI["warning_kind"], "text"), Head(UI["warning_message"], "text")]
     message = html.t_columns(pl.col("message_vi"), pl.col("message_en"))
     cells += [
-        html.td_html(html.labelled(pl.col("indicator"), {**INDICATORS, **COLUMNS})),
+        html.td_html(html.labelled(pl.col("indicator"), {**INDICATORS, **COLUMNS, **rates})),
         html.td_num(_value_texts(frame, "value")),
         html.td_num(_value_texts(frame, "baseline")),
         html.td_num(pl.col("_t_z")),
@@ -67,9 +69,11 @@ def early_warning_table(w: pl.DataFrame, caption: Label, *, with_unit: bool, roo
     return html.small_table(caption, head, frame, cells)
 
 
-def crossings(now: pl.DataFrame, before: pl.DataFrame, now_key: tuple[str, str], before_key: tuple[str, str]) -> dict:
-    """Units whose band differs from the previous period of the same kind (both scored)."""
-    order = {b.vi: i for i, b in enumerate(BANDS)}
+def crossings(now: pl.DataFrame, before: pl.DataFrame, now_key: tuple[str, str], before_key: tuple[str, str],
+              bands: tuple[Band, ...]) -> dict:
+    """Units whose band differs from the previous period of the same kind (both scored);
+    up or down by the order of `bands` (the profile's, best first)."""
+    order = {b.vi: i for i, b in enumerate(bands)}
     j = now.join(
         before.select("unit_code", "unit_valid_from", band_before="band", score_before="score"),
         on=["unit_code", "unit_valid_from"], how="inner", nulls_equal=True,
@@ -86,8 +90,8 @@ def crossings(now: pl.DataFrame, before: pl.DataFrame, now_key: tuple[str, str],
     cells = [
         html.th_unit(pl.col("unit_name"), pl.col("unit_code"), pl.col("_slug"), ""),
         html.td_html(html.labelled(pl.col("level"), LEVELS)),
-        html.td_band(pl.col("band_before")),
-        html.td_band(pl.col("band")),
+        html.td_band(pl.col("band_before"), bands),
+        html.td_band(pl.col("band"), bands),
         pl.when(pl.col("_up")).then(pl.lit(html.crossing_html(True))).otherwise(pl.lit(html.crossing_html(False))),
         html.td_num(pl.col("_t_before")),
         html.td_num(pl.col("_t_score")),
@@ -125,7 +129,7 @@ class CityPage(Kind):
         "rows": Read("scoreboard", (*CROSSING_COLUMNS, *HEAT_COLUMNS), by=("period_key",)),
         "warnings": Read("warnings", WARNING_READ, by=("period_key",)),
     }
-    facts = ("groups", "nav")
+    facts = ("groups", "bands", "rates", "nav")
     owns = ("city.html",)
 
     def outputs(self, site: Site) -> list[Output]:
@@ -156,7 +160,8 @@ class CityPage(Kind):
             ]
             crossed = [
                 crossings(data.part("rows", (now[1],)).select(CROSSING_COLUMNS),
-                          data.part("rows", (before[1],)).select(CROSSING_COLUMNS), tuple(now), tuple(before))
+                          data.part("rows", (before[1],)).select(CROSSING_COLUMNS), tuple(now), tuple(before),
+                          data.fact("bands"))
                 for now, before in o.params["pairs"]
             ]
             warnings = []
@@ -164,7 +169,7 @@ class CityPage(Kind):
                 w = data.part("warnings", (key,)).with_columns(_lv=level_rank(), _az=pl.col("z").abs()).sort(
                     ["_lv", "_az", "unit_code", "indicator"], descending=[False, True, False, False], nulls_last=True
                 )
-                warnings.append(early_warning_table(w, plabel(ptype, key), with_unit=True))
+                warnings.append(early_warning_table(w, plabel(ptype, key), data.fact("rates"), with_unit=True))
             yield o, page(
                 data, "city", root="", title=UI["city_title"], period=month, charts=figures,
                 chart_json=chart_json(heat["datasets"], heat["charts"], charts_mod.VI_FORMAT_LOCALE),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import jinja2
 import polars as pl
@@ -16,8 +16,9 @@ from dashboards import html
 from dashboards.format import SCORE, Fmt, fmt_date, fmt_num, period_label, period_short_label, texts
 from dashboards.groups import Group
 from dashboards.html import Head
-from dashboards.i18n import COLUMNS, LEVEL_ORDER, PEER_GROUPS, UI, Label, level_label, peer_group_label
-from transforms.profile import RATES
+from dashboards.i18n import COLUMNS, LEVEL_ORDER, PEER_GROUPS, UI, Band, Label, level_label, peer_group_label
+# every rate, in the published order: those a profile can score, and apology_rate, shown only
+from transforms.profile import RATE_COLUMNS
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 
@@ -29,8 +30,6 @@ CSP = (
     "form-action 'none'; base-uri 'none'"
 )
 
-# the rates a profile can score, and apology_rate, which is shown only
-RATE_COLUMNS = (*RATES, "apology_rate")
 COUNT_COLUMNS = (
     "received", "finished", "early", "on_time", "overdue", "no_deadline", "pending_overdue", "rejected",
     "timeliness_base",
@@ -229,7 +228,9 @@ def expand(columns: Iterable[str], groups: tuple[Group, ...]) -> tuple[str, ...]
     return tuple(out)
 
 
-def column_head(key: str, groups: tuple[Group, ...]) -> Head:
+def column_head(key: str, groups: tuple[Group, ...], rates: Mapping[str, Label]) -> Head:
+    """A ranking column's heading: a group's and a rate's labels are the profile's
+    (`rates`: dashboards.i18n.rate_labels, the site fact `rates`)."""
     for g in groups:
         if key == g.column:
             mx = fmt_num(g.full_max, 0 if float(g.full_max).is_integer() else 1)
@@ -237,7 +238,7 @@ def column_head(key: str, groups: tuple[Group, ...]) -> Head:
     if key in ("unit_name", "peer_group"):
         return Head(COLUMNS[key], "text")
     if key in RATE_COLUMNS:
-        return Head(COLUMNS[key], sub=same("%"))
+        return Head(rates[key], sub=same("%"))
     return Head(COLUMNS[key])
 
 
@@ -257,7 +258,7 @@ def formats(columns: Iterable[str], groups: tuple[Group, ...]) -> dict[str, tupl
     return {f"_t_{c}": (c, f) for c, f in out.items()}
 
 
-def cell(key: str, root: str) -> pl.Expr:
+def cell(key: str, root: str, bands: tuple[Band, ...]) -> pl.Expr:
     """The `<td>` of one ranking column (over a frame with its `_t_` text columns)."""
     col = pl.col
     if key == "unit_name":
@@ -267,7 +268,7 @@ def cell(key: str, root: str) -> pl.Expr:
     if key == "peer_group":
         return html.td_html(html.labelled(col("peer_group"), PEER_GROUPS))
     if key == "band":
-        return html.td_band(col("band"))
+        return html.td_band(col("band"), bands)
     if key == "rank_change":
         return html.td_change(col("rank_change"))
     return html.td_num(col(f"_t_{key}"))
@@ -279,9 +280,13 @@ def with_texts(frame: pl.DataFrame, columns: Iterable[str], groups: tuple[Group,
 
 
 def ranking_tables(
-    frame: pl.DataFrame, columns: Iterable[str], groups: tuple[Group, ...], *, root: str, row_ids: bool = False,
+    frame: pl.DataFrame, columns: Iterable[str], groups: tuple[Group, ...], *, bands: tuple[Band, ...],
+    rates: Mapping[str, Label] | None = None, root: str, row_ids: bool = False,
 ) -> dict[str, list[dict]]:
     """Per period_key of `frame` (prepared, sorted rows): one table per level.
+
+    `groups`, `bands` and `rates` (the labels of the rate columns, needed when
+    `columns` has any) are the profile's: the site facts of the same names.
 
     Rows carry their peer group (for the filter) and, with `row_ids`, an id
     `u-<unit slug>` that unit pages link to. A level with no ranked unit (the
@@ -293,7 +298,7 @@ def ranking_tables(
         return {}
     f = with_texts(frame, columns, groups)
     row = html.rows(
-        f, [cell(c, root) for c in columns],
+        f, [cell(c, root, bands) for c in columns],
         id=(pl.lit("u-") + pl.col("_slug")) if row_ids else None,
         peer=pl.col("peer_group"), unranked=~pl.col("ranked"),
     )
@@ -304,7 +309,7 @@ def ranking_tables(
         .with_columns(_lv=level_rank())
         .sort("_lv", "level", maintain_order=True)
     )
-    head = [column_head(c, groups) for c in columns]
+    head = [column_head(c, groups, rates or {}) for c in columns]
     out: dict[str, list[dict]] = {}
     for ptype, key, level, body, n, ranked, _lv in blocks.iter_rows():
         p = plabel(ptype, key)

@@ -62,7 +62,7 @@ class PeriodFile(Kind):
         if "js" in suffixes:  # the workbooks it replaces, from older builds
             self.owns += (f"data/{table}-*.xlsx",)
         if "xlsx" in suffixes and table == "scoreboard":
-            self.facts = ("groups",)  # the legend names the groups' columns
+            self.facts = ("groups", "rates")  # the legend names the groups' and the rates' columns
 
     def outputs(self, site: Site) -> list[Output]:
         if self.table != "scoreboard" and self.table not in site.facts["published"]:
@@ -75,7 +75,7 @@ class PeriodFile(Kind):
 
     def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, bytes]]:
         spec = None if self.table == "scoreboard" else TABLES[self.table]
-        labels = group_labels(data.fact("groups")) if "groups" in self.facts else None
+        labels = {**data.fact("rates"), **group_labels(data.fact("groups"))} if "groups" in self.facts else None
         periods: dict[str, list[Output]] = {}
         for o in batch:
             periods.setdefault(o.params["key"], []).append(o)

@@ -19,7 +19,7 @@ from dashboards.build import Data, Kind, Later, Output, Site
 from dashboards.images import chart_files
 from dashboards.groups import Group
 from dashboards.pages.common import level_lab
-from dashboards.i18n import Label
+from dashboards.i18n import Band, Label
 from dashboards.vega import vega_lite_version
 from transforms import aside
 
@@ -38,8 +38,8 @@ def trend_keys(site: Site) -> list[str]:
     return [p["key"] for p in months[: keys.index(head) + 1] if not p["provisional"] or p["key"] == head]
 
 
-def overview_charts(month: pl.DataFrame | None, months: pl.DataFrame) -> dict[str, Any]:
-    return charts_mod.overview_charts(month if month is not None and month.height else None, months)
+def overview_charts(month: pl.DataFrame | None, months: pl.DataFrame, bands: tuple[Band, ...]) -> dict[str, Any]:
+    return charts_mod.overview_charts(month if month is not None and month.height else None, months, bands)
 
 
 def city_charts(month: pl.DataFrame | None, groups: tuple[Group, ...]) -> dict[str, Any]:
@@ -72,7 +72,8 @@ class ChartImages(Kind):
         month = sb.filter(pl.col("period_key") == month_key) if month_key else None
         months = sb.filter(pl.col("period_key").is_in(trend_keys(site))).select(TREND_COLUMNS)
         out = []
-        for data, scale in ((overview_charts(month, months), None), (city_charts(month, site.facts["groups"]), None)):
+        for data, scale in ((overview_charts(month, months, site.facts["bands"]), None),
+                            (city_charts(month, site.facts["groups"]), None)):
             for c in data["charts"]:
                 name = charts_mod.image_name(c["id"], month_key)
                 spec = charts_mod.static_spec(c["vi"], data["datasets"])

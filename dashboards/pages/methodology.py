@@ -15,7 +15,7 @@ from typing import Iterator
 import polars as pl
 
 from dashboards.build import Data, Kind, Output, Read, Site
-from dashboards.i18n import BAND_BY_VI, Label
+from dashboards.i18n import Label
 from dashboards.methodology import TEXT, worked_example
 from dashboards.pages.common import COUNT_COLUMNS, RATE_COLUMNS, fmt_lab, level_rank, page, plabel, same
 
@@ -65,7 +65,6 @@ def _example(row: dict | None, fact: dict) -> dict | None:
     ex = worked_example(row, fact)
     if ex is None:
         return None
-    band = BAND_BY_VI.get(ex["band"]) if ex["band"] else None
     return {
         **ex,
         "heading": fmt_lab(TEXT["example_h"], unit=same(row["unit_name"] or row["unit_code"]),
@@ -73,7 +72,7 @@ def _example(row: dict | None, fact: dict) -> dict | None:
         "intro": fmt_lab(TEXT["example_intro"], key=row["period_key"]),
         "on_time_text": fmt_lab(TEXT["example_on_time"], **ex["on_time"]),
         "score_text": fmt_lab(TEXT["example_score"], earned=ex["earned"], max=ex["max"], score=ex["score"],
-                              rounded=ex["rounded"], band=Label(band.vi, band.en) if band else same(ex["band"] or "—"),
+                              rounded=ex["rounded"], band=Label(*ex["band"]) if ex["band"] else same("—"),
                               rank=str(ex["rank"] or "—")),
         "href": f"units/{row['_slug']}.html#evidence",
     }

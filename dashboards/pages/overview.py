@@ -54,7 +54,7 @@ class Overview(Kind):
         "checks": Read("quality", HELD_COLUMNS, by=("period_key",)),
         "months": Read("scoreboard", (*TREND_COLUMNS, "band"), by=("period_key",)),
     }
-    facts = ("groups", "nav", "periods", "cutoff")
+    facts = ("groups", "bands", "nav", "periods", "cutoff")
     owns = ("index.html",)
 
     def outputs(self, site: Site) -> list[Output]:
@@ -64,9 +64,9 @@ class Overview(Kind):
         return [Output("index.html", params, {"rows": keys, "checks": keys, "months": [(k,) for k in params["trend"]]})]
 
     def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, bytes]]:
-        groups = data.fact("groups")
+        groups, bands = data.fact("groups"), data.fact("bands")
         records = {p["key"]: p for p in data.fact("periods")}
-        tables = ranking_tables(data.frame("rows"), COMPACT_COLUMNS, groups, root="")
+        tables = ranking_tables(data.frame("rows"), COMPACT_COLUMNS, groups, bands=bands, root="")
         held = held_notes(data.frame("checks"))
         cutoff = data.fact("cutoff")
         for o in batch:
@@ -81,7 +81,7 @@ class Overview(Kind):
             month_key = o.params["month"]
             months = data.frame("months")
             month = months.filter(pl.col("period_key") == month_key) if month_key else None
-            chart_data = overview_charts(month, months)
+            chart_data = overview_charts(month, months, bands)
             figures = [
                 figure(c["id"], c["title"], image_links(charts_mod.image_name(c["id"], month_key)))
                 for c in chart_data["charts"]

@@ -26,7 +26,7 @@ class PeriodPage(Kind):
         "checks": Read("quality", HELD_COLUMNS, by=("period_key",)),
         "revisions": Read("revisions", revisions.NOTE_COLUMNS, by=("period_key",)),
     }
-    facts = ("groups", "published", "nav")
+    facts = ("groups", "bands", "rates", "published", "nav")
     owns = ("periods/*.html",)
     batch = 40  # pages formatted together: the tables of a batch are held in memory at once
     apart = True  # Jinja and Markup: a first build renders its batches in the second process
@@ -48,8 +48,9 @@ class PeriodPage(Kind):
         return out
 
     def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, bytes]]:
-        groups = data.fact("groups")
-        tables = ranking_tables(data.frame("rows"), FULL_COLUMNS, groups, root="../", row_ids=True)
+        groups, bands = data.fact("groups"), data.fact("bands")
+        tables = ranking_tables(data.frame("rows"), FULL_COLUMNS, groups, bands=bands, rates=data.fact("rates"),
+                                root="../", row_ids=True)
         for o in batch:
             p = with_labels(o.params["period"])
             key = p["key"]
@@ -59,7 +60,7 @@ class PeriodPage(Kind):
                 tables=tables.get(key, []),
                 held_back=held_notes(data.part("checks", (key,))).get(key),
                 report=f"report-{key}.html" if o.params["report"] else None,
-                revisions=revisions.context(revisions.period_notes(data.part("revisions", (key,)), "../")),
+                revisions=revisions.context(revisions.period_notes(data.part("revisions", (key,)), "../", bands)),
             )
             yield o, page(
                 data, "period", root="../", title=p["label"], period=period,

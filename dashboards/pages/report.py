@@ -12,7 +12,7 @@ from dashboards import html
 from dashboards.build import Data, Kind, Later, Output, Read, Site
 from dashboards.format import Fmt, texts
 from dashboards.html import Head
-from dashboards.i18n import BANDS, INDICATORS, INSIGHT_COLUMNS, LEVELS, NO_BAND, UI, Label
+from dashboards.i18n import INDICATORS, INSIGHT_COLUMNS, LEVELS, NO_BAND, UI, Band, Label
 from dashboards.images import chromium_path, print_report_pdf
 from dashboards.pages.common import REPORT_COLUMNS, level_lab, levels_of, page, ranking_tables, with_labels
 from dashboards.pages.quality import HELD_COLUMNS, held_notes
@@ -21,13 +21,14 @@ ROWS = (*REPORT_COLUMNS, "period_type", "level", "unit_code", "unit_valid_from",
 WEAK = ("unit_code", "unit_valid_from", "level", "indicator", "group", "position", "points_lost")
 
 
-def band_summary(month: pl.DataFrame) -> dict:
-    """Per level: units per band, without a score, ranked, in all."""
-    cols = [f"_b{i}" for i in range(len(BANDS))]
+def band_summary(month: pl.DataFrame, bands: tuple[Band, ...]) -> dict:
+    """Per level: units per band (`bands`: the profile's, best first), without a score,
+    ranked, in all."""
+    cols = [f"_b{i}" for i in range(len(bands))]
     counts = (
         month.group_by("level", maintain_order=True)
         .agg(
-            *[(pl.col("band") == b.vi).sum().alias(c) for b, c in zip(BANDS, cols)],
+            *[(pl.col("band") == b.vi).sum().alias(c) for b, c in zip(bands, cols)],
             _none=pl.col("band").is_null().sum(), _ranked=pl.col("ranked").sum(), _total=pl.len(),
         )
     )
@@ -36,14 +37,15 @@ def band_summary(month: pl.DataFrame) -> dict:
     numbers = [*cols, "_none", "_ranked", "_total"]
     counts = counts.with_columns(pl.col(c).cast(pl.Int64) for c in numbers)
     counts = pl.concat([counts, texts(counts, {f"_t{c}": (c, Fmt("int")) for c in numbers})], how="horizontal")
-    head = [Head(Label("Cấp", "Level"), "text"), *[Head(Label(b.vi, b.en)) for b in BANDS], Head(NO_BAND),
+    head = [Head(Label("Cấp", "Level"), "text"), *[Head(b.label) for b in bands], Head(NO_BAND),
             Head(UI["ranked_units"]), Head(UI["total"])]
     cells = [html.th_row(html.labelled(pl.col("level"), LEVELS)), *[html.td_num(pl.col(f"_t{c}")) for c in numbers]]
     return html.small_table(UI["report_bands"], head, counts, cells)
 
 
-def common_weak_points(month: pl.DataFrame, weak: pl.DataFrame, groups) -> list[dict]:
-    """Per level: the indicators that are most often a ranked unit's largest weak point."""
+def common_weak_points(month: pl.DataFrame, weak: pl.DataFrame, groups, rates: dict[str, Label]) -> list[dict]:
+    """Per level: the indicators that are most often a ranked unit's largest weak point
+    (`rates`: the profile's labels of the rates)."""
     if weak.is_empty():
         return []
     ranked = month.filter(pl.col("ranked")).select("unit_code", "unit_valid_from", "level")
@@ -63,7 +65,7 @@ def common_weak_points(month: pl.DataFrame, weak: pl.DataFrame, groups) -> list[
                         how="horizontal")
         group_html = {g.key: html.t(g.label) for g in groups}
         cells = [
-            html.th_row(html.labelled(pl.col("indicator"), INDICATORS),
+            html.th_row(html.labelled(pl.col("indicator"), {**INDICATORS, **rates}),
                         pl.col("group").replace_strict(group_html, default=html.esc(pl.col("group")),
                                                        return_dtype=pl.Utf8)),
             html.td_num(pl.col("_t_units")),
@@ -83,7 +85,7 @@ class Report(Kind):
         "weak": Read("weak_points", WEAK, by=("period_key",)),
         "checks": Read("quality", HELD_COLUMNS, by=("period_key",)),
     }
-    facts = ("groups", "nav", "published")
+    facts = ("groups", "bands", "rates", "nav", "published")
     owns = ("report-*.html", "report.html")
     batch = 24  # pages formatted together: the tables of a batch are held in memory at once
 
@@ -106,13 +108,16 @@ class Report(Kind):
         return out
 
     def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, bytes]]:
-        groups = data.fact("groups")
-        tables = ranking_tables(data.frame("rows"), REPORT_COLUMNS, groups, root="")
-        with_weak = "weak_points" in data.fact("published")
+        tables = self.tables(data)
         for o in batch:
-            yield o, self.page(o, data, tables, groups, with_weak)
+            yield o, self.page(o, data, tables)
 
-    def page(self, o: Output, data: Data, tables: dict, groups, with_weak: bool) -> bytes:
+    @staticmethod
+    def tables(data: Data) -> dict[str, list[dict]]:
+        return ranking_tables(data.frame("rows"), REPORT_COLUMNS, data.fact("groups"), bands=data.fact("bands"),
+                              root="")
+
+    def page(self, o: Output, data: Data, tables: dict) -> bytes:
         p = with_labels(o.params["period"])
         key = p["key"]
         month = data.part("rows", (key,))
@@ -122,8 +127,9 @@ class Report(Kind):
         title = Label(f"{UI['nav_report'].vi} {p['short'].vi}", f"{UI['nav_report'].en} {p['short'].en}")
         return page(
             data, "report", root="", title=title, body_class="report", pdf=o.params["pdf"],
-            period=dict(p, held_back=held), bands=band_summary(month),
-            weak=common_weak_points(month, data.part("weak", (key,)), groups) if with_weak else [],
+            period=dict(p, held_back=held), bands=band_summary(month, data.fact("bands")),
+            weak=common_weak_points(month, data.part("weak", (key,)), data.fact("groups"), data.fact("rates"))
+            if "weak_points" in data.fact("published") else [],
             tables=tables.get(key, []), prev=nav["prev"], next=nav["next"],
         )
 
@@ -163,9 +169,7 @@ class ReportPdf(Kind):
             page_out = next(x for x in self.report.outputs(site) if x.path == rel)
             page_out.params = dict(page_out.params, pdf=None)
             rdata = Data(site, self.report, [page_out])
-            tables = ranking_tables(rdata.frame("rows"), REPORT_COLUMNS, rdata.fact("groups"), root="")
-            body = self.report.page(page_out, rdata, tables, rdata.fact("groups"),
-                                    "weak_points" in rdata.fact("published"))
+            body = self.report.page(page_out, rdata, self.report.tables(rdata))
             out.append((rel, body, "no pdf"))
         return out
 

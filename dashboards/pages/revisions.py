@@ -22,7 +22,7 @@ from dashboards.build import Data, Kind, Output, Read, Site
 from dashboards.data_files import csv_bytes, parquet_bytes, prepare_scoreboard, xlsx_bytes
 from dashboards.format import fmt_date, fmt_int, fmt_score
 from dashboards.groups import group_labels
-from dashboards.i18n import BAND_BY_VI, Label
+from dashboards.i18n import Band, Label, band_text
 from dashboards.pages.common import DATA_SUFFIXES, FILE_LABELS, data_file_name, plabel
 from transforms.revisions import CAUSE_SCHEMA, REVISION_SCHEMA, Revisions
 
@@ -90,9 +90,8 @@ def _rank(v: int | None) -> Label:
     return Label(fmt_int(v), fmt_int(v)) if v is not None else NOT_RANKED
 
 
-def _band(b: str | None) -> Label:
-    known = BAND_BY_VI.get(b) if b else None
-    return Label(known.vi, known.en) if known else Label(b or "—", b or "—")
+def _band(b: str | None, bands: tuple[Band, ...]) -> Label:
+    return band_text(b, bands) if b else Label("—", "—")
 
 
 def causes_label(files: str | None, dossiers: str | None) -> Label:
@@ -106,8 +105,9 @@ def causes_label(files: str | None, dossiers: str | None) -> Label:
     )
 
 
-def sentence(r: dict) -> Label:
-    """"Điều chỉnh dd/mm/yyyy: điểm a → b, hạng r → s[, xếp loại x → y], do …"."""
+def sentence(r: dict, bands: tuple[Band, ...]) -> Label:
+    """"Điều chỉnh dd/mm/yyyy: điểm a → b, hạng r → s[, xếp loại x → y], do …" (`bands`:
+    the profile's, dashboards.i18n.site_bands)."""
     day = fmt_date(r["revised_at"])
     rb, ra = _rank(r["rank_before"]), _rank(r["rank_after"])
     vi = f"Điều chỉnh {day}: điểm {fmt_score(r['score_before'])} → {fmt_score(r['score_after'])}"
@@ -116,7 +116,7 @@ def sentence(r: dict) -> Label:
         vi += f", hạng {rb.vi} → {ra.vi}"
         en += f", rank {rb.en} → {ra.en}"
     if r["band_before"] != r["band_after"]:
-        bb, ba = _band(r["band_before"]), _band(r["band_after"])
+        bb, ba = _band(r["band_before"], bands), _band(r["band_after"], bands)
         vi += f", xếp loại {bb.vi} → {ba.vi}"
         en += f", band {bb.en} → {ba.en}"
     cause = causes_label(r["cause_files"], r["cause_dossiers"])
@@ -127,7 +127,7 @@ def _earlier(version: int) -> Label:
     return Label(EARLIER.vi.format(n=version), EARLIER.en.format(n=version))
 
 
-def period_notes(rows: pl.DataFrame, root: str) -> list[dict]:
+def period_notes(rows: pl.DataFrame, root: str, bands: tuple[Band, ...]) -> list[dict]:
     """A period's revisions, newest first: the earlier version's files and each unit's sentence."""
     out = []
     for (version,), part in rows.partition_by("version", as_dict=True, maintain_order=True).items():
@@ -137,14 +137,14 @@ def period_notes(rows: pl.DataFrame, root: str) -> list[dict]:
             "files": earlier_files(first["period_key"], version - 1, root),
             "units": [
                 {"name": r["unit_name"] or r["unit_code"], "href": f"#u-{r['_slug']}" if r["_slug"] else None,
-                 "text": sentence(r)}
+                 "text": sentence(r, bands)}
                 for r in part.iter_rows(named=True)
             ],
         })
     return out[::-1]
 
 
-def unit_notes(rows: pl.DataFrame, root: str) -> list[dict]:
+def unit_notes(rows: pl.DataFrame, root: str, bands: tuple[Band, ...]) -> list[dict]:
     """A unit's revisions in every period, newest first, each linked to its period."""
     out = []
     newest = rows.sort([pl.col("revised_at"), pl.col("period_type") == "month", pl.col("period_key")], descending=True)
@@ -152,7 +152,7 @@ def unit_notes(rows: pl.DataFrame, root: str) -> list[dict]:
         out.append({
             "period": plabel(r["period_type"], r["period_key"]),
             "href": f"{root}periods/{r['period_key']}.html",
-            "text": sentence(r),
+            "text": sentence(r, bands),
             "heading": _earlier(r["version"] - 1),
             "files": earlier_files(r["period_key"], r["version"] - 1, root),
         })
@@ -174,7 +174,7 @@ class EarlierVersion(Kind):
     replaced, in the columns it was published with."""
 
     code = CODE
-    facts = ("groups",)  # the workbook's legend names the groups' columns
+    facts = ("groups", "rates")  # the workbook's legend names the groups' and the rates' columns
 
     def __init__(self, suffix: str):
         self.suffix = suffix
@@ -191,7 +191,7 @@ class EarlierVersion(Kind):
         ]
 
     def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, bytes]]:
-        labels = group_labels(data.fact("groups"))
+        labels = {**data.fact("rates"), **group_labels(data.fact("groups"))}
         for o in batch:
             rows = prepare_scoreboard(data.part("rows", (o.params["key"], o.params["version"])).select(o.params["columns"]))
             if self.suffix == "csv":

@@ -24,7 +24,7 @@ from dashboards.build import Data, Kind, Output, Read, Site
 from dashboards.charts import VI_FORMAT_LOCALE
 from dashboards.format import SCORE, Fmt, fmt_date, fmt_int, fmt_rank_change, fmt_score, rank_change_text, texts
 from dashboards.html import Head
-from dashboards.i18n import BAND_BY_VI, COLUMNS, INDICATORS, INSIGHT_COLUMNS, NO_BAND, UI, Label
+from dashboards.i18n import COLUMNS, INDICATORS, INSIGHT_COLUMNS, NO_BAND, UI, Band, Label, band_text
 from dashboards.pages.city import WARNING_READ, early_warning_table
 from dashboards.pages.evidence import section as evidence_section
 from dashboards.methodology import score_line
@@ -58,9 +58,9 @@ def bodies(frame: pl.DataFrame, row: pl.Expr, by: list[str]) -> dict[tuple, tupl
     return {tuple(r[:-2]): (Markup(r[-2]), r[-1]) for r in agg.iter_rows()}
 
 
-def history_bodies(history: pl.DataFrame) -> dict[tuple, list[dict]]:
+def history_bodies(history: pl.DataFrame, bands: tuple[Band, ...]) -> dict[tuple, list[dict]]:
     """Per unit: its months, then its weeks (the latest HISTORY_WEEKS), newest first,
-    each linked to its row in the period's table."""
+    each linked to its row in the period's table (`bands`: the profile's)."""
     if history.height == 0:
         return {}
     h = history.sort([*UNIT, "period_type", "period_start"], descending=[False, False, False, True], maintain_order=True)
@@ -77,7 +77,7 @@ def history_bodies(history: pl.DataFrame) -> dict[tuple, list[dict]]:
         pl.when(pl.col("provisional")).then(pl.lit(html.t(COLUMNS["provisional"]))),
     )
     cells = [
-        link, html.td_num(pl.col("_t_score")), html.td_band(pl.col("band")),
+        link, html.td_num(pl.col("_t_score")), html.td_band(pl.col("band"), bands),
         html.td_rank(pl.col("_t_rank"), pl.col("ranked") & pl.col("rank").is_not_null()),
         html.td_change(pl.col("rank_change")),
         *[html.td_num(pl.col(f"_t_{c}")) for c in ("received", "overdue", "pending_overdue")],
@@ -158,7 +158,8 @@ def groups_bodies(detail: pl.DataFrame, medians: pl.DataFrame, groups) -> tuple[
     return head, bodies(long, html.rows(long, cells), list(UNIT))
 
 
-def weak_bodies(weak: pl.DataFrame, groups) -> tuple[list[Head], dict]:
+def weak_bodies(weak: pl.DataFrame, groups, rates: dict[str, Label]) -> tuple[list[Head], dict]:
+    """Per unit: its weak points (`rates`: the profile's labels of the rates)."""
     head = [
         Head(INSIGHT_COLUMNS["indicator"], "text"), Head(INSIGHT_COLUMNS["rate"], sub=same("%")),
         *[Head(INSIGHT_COLUMNS[c]) for c in ("points_earned", "points_max", "points_lost", "peer_median_points",
@@ -178,7 +179,7 @@ def weak_bodies(weak: pl.DataFrame, groups) -> tuple[list[Head], dict]:
     })], how="horizontal")
     group_html = {g.key: html.t(g.label) for g in groups}
     cells = [
-        html.th_row(html.labelled(pl.col("indicator"), {**INDICATORS, **COLUMNS}),
+        html.th_row(html.labelled(pl.col("indicator"), {**INDICATORS, **COLUMNS, **rates}),
                     pl.col("group").replace_strict(group_html, default=html.esc(pl.col("group")), return_dtype=pl.Utf8)),
         html.td_num(pl.col("_t_rate")), html.td_num(pl.col("_t_earned")),
         html.td_num(pl.when(pl.col("_whole")).then(pl.col("_t_m0")).otherwise(pl.col("_t_m1"))),
@@ -210,8 +211,9 @@ def bottleneck_bodies(b: pl.DataFrame) -> tuple[list[Head], dict]:
 COUNTS = (*COUNT_COLUMNS, *RATE_COLUMNS, "avg_working_days")
 
 
-def counts_bodies(detail: pl.DataFrame) -> tuple[list[Head], dict]:
-    """Per unit: the counts and rates of its detail period, one per row."""
+def counts_bodies(detail: pl.DataFrame, rates: dict[str, Label]) -> tuple[list[Head], dict]:
+    """Per unit: the counts and rates of its detail period, one per row (`rates`: the
+    profile's labels of the rates)."""
     head = [Head(UI["indicator"], "text"), Head(UI["value"])]
     if detail.height == 0:
         return head, {}
@@ -221,13 +223,14 @@ def counts_bodies(detail: pl.DataFrame) -> tuple[list[Head], dict]:
     long = t.unpivot(index=list(UNIT), on=list(COUNTS), variable_name="_c", value_name="_v").with_columns(
         _o=pl.col("_c").replace_strict({c: i for i, c in enumerate(COUNTS)}, return_dtype=pl.Int32)
     ).sort([*UNIT, "_o"], maintain_order=True)
-    labels = {c: html.t(COLUMNS[c]) for c in COUNTS}
+    labels = {c: html.t(rates[c] if c in RATE_COLUMNS else COLUMNS[c]) for c in COUNTS}
     cells = [html.th_row(pl.col("_c").replace_strict(labels, return_dtype=pl.Utf8)), html.td_num(pl.col("_v"))]
     return head, bodies(long, html.rows(long, cells), list(UNIT))
 
 
-def what_if_sentences(w: dict | None, ranked: bool, have_table: bool) -> list[Label]:
-    """The what-if sentences of one unit and period (scoreboard.md, Ranking: What-if)."""
+def what_if_sentences(w: dict | None, ranked: bool, have_table: bool, bands: tuple[Band, ...]) -> list[Label]:
+    """The what-if sentences of one unit and period (scoreboard.md, Ranking: What-if;
+    `bands`: the profile's)."""
     if not have_table:
         return []
     if w is None or not ranked:
@@ -242,10 +245,6 @@ def what_if_sentences(w: dict | None, ranked: bool, have_table: bool) -> list[La
     def dossiers(n: int) -> str:
         return "dossier" if n == 1 else "dossiers"
 
-    def band(b: str) -> Label:
-        known = BAND_BY_VI.get(b)
-        return Label(known.vi, known.en) if known else same(b)
-
     def step(what: str, target: Label | str | None, needed: int | None) -> Label:
         """The next rank (`what` = rank) or band up: reached with `needed` more on time, or not even with all."""
         if target is None:
@@ -257,19 +256,19 @@ def what_if_sentences(w: dict | None, ranked: bool, have_table: bool) -> list[La
 
     return [
         step("rank", None if w["target_rank"] is None else fmt_int(w["target_rank"]), w["dossiers_for_rank"]),
-        step("band", None if w["target_band"] is None else band(w["target_band"]), w["dossiers_for_band"]),
+        step("band", None if w["target_band"] is None else band_text(w["target_band"], bands), w["dossiers_for_band"]),
     ]
 
 
-def facts_of(r: dict, n_ranked: int) -> list[dict]:
-    """Score, band, rank of n, rank in the peer group, rank change."""
+def facts_of(r: dict, n_ranked: int, bands: tuple[Band, ...]) -> list[dict]:
+    """Score, band (`bands`: the profile's), rank of n, rank in the peer group, rank change."""
     ranked = bool(r["ranked"]) and r["rank"] is not None
     rank = (Label(f"{fmt_int(r['rank'])}/{fmt_int(n_ranked)}", f"{fmt_int(r['rank'])} of {fmt_int(n_ranked)}")
             if ranked else UI["not_ranked"])
     peer_rank = same(fmt_int(r["rank_in_peer"])) if r["ranked"] and r["rank_in_peer"] is not None else UI["not_ranked"]
-    band = BAND_BY_VI.get(r["band"]) if r["band"] is not None else None
+    band = next((b for b in bands if b.vi == r["band"]), None)
     band_cell = ({"css": "none", "label": NO_BAND} if r["band"] is None else
-                 {"css": band.css, "label": Label(band.vi, band.en)} if band else {"css": "none", "label": same(r["band"])})
+                 {"css": band.css, "label": band.label} if band else {"css": "none", "label": same(r["band"])})
     v = r["rank_change"]
     change = {"text": fmt_rank_change(v), "css": "" if v is None else ("up" if v > 0 else "down" if v < 0 else "same"),
               "title": Label(rank_change_text(v, "vi"), rank_change_text(v, "en"))}
@@ -299,7 +298,7 @@ class UnitPage(Kind):
         "checks": Read("quality", HELD_COLUMNS, by=("period_key",)),
         "revisions": Read("revisions", revisions.NOTE_COLUMNS, by=UNIT),
     }
-    facts = ("groups", "nav", "published")
+    facts = ("groups", "bands", "rates", "nav", "published")
     owns = ("units/*.html",)
     batch = 200  # pages formatted together: the tables of a batch are held in memory at once
     apart = True  # Jinja and Markup: a first build renders its batches in the second process
@@ -318,19 +317,19 @@ class UnitPage(Kind):
         return out
 
     def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, bytes]]:
-        groups = data.fact("groups")
+        groups, bands, rates = data.fact("groups"), data.fact("bands"), data.fact("rates")
         published = data.fact("published")
         history = data.frame("history")
         detail = data.frame("detail")
         medians = data.frame("medians").rename(
             {g.column: f"_median_{g.column}" for g in groups if g.column in data.frame("medians").columns}
         )
-        hist_tables = history_bodies(history)
+        hist_tables = history_bodies(history, bands)
         charts = history_json(history, data.frame("rebuilt"))
         group_head, group_rows = groups_bodies(detail, medians, groups)
-        weak_head, weak_rows = weak_bodies(data.frame("weak"), groups)
+        weak_head, weak_rows = weak_bodies(data.frame("weak"), groups, rates)
         bn_head, bn_rows = bottleneck_bodies(data.frame("bottlenecks"))
-        count_head, count_rows = counts_bodies(detail)
+        count_head, count_rows = counts_bodies(detail, rates)
         ranked = {(k, lv): n for k, lv, n in data.frame("ranked").select("period_key", "level", "n").iter_rows()}
         what_ifs = {(r["unit_code"], r["unit_valid_from"]): r for r in data.frame("what_if").iter_rows(named=True)}
         details = {(r["unit_code"], r["unit_valid_from"]): r for r in detail.iter_rows(named=True)}
@@ -347,8 +346,8 @@ class UnitPage(Kind):
                 "provisional": bool(r["provisional"]),
                 "held_back": held.get(key),
                 "period_href": f"../periods/{key}.html#u-{slug}",
-                "facts": facts_of(r, ranked.get((key, r["level"]), 0)),
-                "what_if": what_if_sentences(what_ifs.get(ukey), bool(r["ranked"]), "what_if" in published),
+                "facts": facts_of(r, ranked.get((key, r["level"]), 0), bands),
+                "what_if": what_if_sentences(what_ifs.get(ukey), bool(r["ranked"]), "what_if" in published, bands),
                 "groups": html.table(UI["groups_title"], group_head, *group_rows.get(ukey, empty)),
                 "weak": html.table(UI["weak_title"], weak_head, *weak_rows[ukey])
                 if "weak_points" in published and ukey in weak_rows else None,
@@ -357,7 +356,8 @@ class UnitPage(Kind):
                     html.table(UI["bottleneck_title"], [Head(UI["bottleneck_title"], "text")],
                                f'<tr><th scope="row" class="t">{html.t(UI["no_rows"])}</th></tr>\n', 1)
                 ) if "bottlenecks" in published else None,
-                "warnings": early_warning_table(w, UI["warnings_title"], with_unit=False, root="../") if w.height else None,
+                "warnings": early_warning_table(w, UI["warnings_title"], rates, with_unit=False, root="../")
+                if w.height else None,
                 "counts": html.table(UI["counts_title"], count_head, *count_rows.get(ukey, empty)),
                 "files": all_files(key, "../", published),
                 "evidence": evidence_section(r, key, slug, published),
@@ -379,7 +379,7 @@ class UnitPage(Kind):
             yield o, page(
                 data, "unit", root="../", title=Label(unit["name"], unit["name"]), charts=figs, chart_json=chart_text,
                 shared_specs=True, unit=unit, detail=detail_ctx, history=hist_tables.get(ukey, []),
-                revisions=revisions.context(revisions.unit_notes(data.part("revisions", ukey), "../")),
+                revisions=revisions.context(revisions.unit_notes(data.part("revisions", ukey), "../", bands)),
             )
 
 
