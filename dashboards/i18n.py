@@ -192,8 +192,9 @@ UI: dict[str, Label] = {
     ),
     "not_ranked": Label("Chưa xếp hạng", "Not ranked"),
     "not_ranked_note": Label(
-        "Đơn vị được xếp hạng khi tiếp nhận + cơ sở tính tiến độ ≥ 10 và có điểm.",
-        "A unit is ranked when received + timeliness base ≥ 10 and it has a score.",
+        # {n}: the profile's min_volume (dashboards.pages.common.page)
+        "Đơn vị được xếp hạng khi tiếp nhận + cơ sở tính tiến độ ≥ {n} và có điểm.",
+        "A unit is ranked when received + timeliness base ≥ {n} and it has a score.",
     ),
     "downloads": Label("Tải dữ liệu", "Download data"),
     "download_note": Label(

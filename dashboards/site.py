@@ -358,7 +358,9 @@ def build_site(
         ),
         **_revision_facts(revisions, tables["revised_scoreboard"]),
     }
-    facts["nav"]["report"] = "report.html" if facts["headline"]["month"]["headline"] else None
+    # what every page's frame shows: its menu, and when a unit is ranked
+    facts["nav"].update(report="report.html" if facts["headline"]["month"]["headline"] else None,
+                        min_volume=profile.min_volume)
     site = build.Site(Path(site_dir), tables, facts, log=log)
     build.run(site, CATALOGUE)
     if log:

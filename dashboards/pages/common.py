@@ -13,7 +13,7 @@ import polars as pl
 from markupsafe import Markup
 
 from dashboards import html
-from dashboards.format import SCORE, Fmt, fmt_date, fmt_num, period_label, period_short_label, texts
+from dashboards.format import SCORE, Fmt, fmt_date, fmt_int, fmt_num, period_label, period_short_label, texts
 from dashboards.groups import Group
 from dashboards.html import Head
 from dashboards.i18n import COLUMNS, LEVEL_ORDER, PEER_GROUPS, UI, Band, Label, level_label, peer_group_label
@@ -82,6 +82,8 @@ def page(data: Any, template: str, **context: Any) -> bytes:
     nav = data.fact("nav")
     context.setdefault("nav", nav)
     context.setdefault("has_ingestion", nav["ingestion"])
+    note, n = UI["not_ranked_note"], fmt_int(nav["min_volume"])
+    context.setdefault("not_ranked_note", Label(note.vi.format(n=n), note.en.format(n=n)))
     for name in ("peers", "body_class", "chart_json"):
         context.setdefault(name, None)
     context.setdefault("shared_specs", False)
