@@ -35,7 +35,7 @@ from pipelines.resources import ScoreboardSettings, Warehouse, local_now
 from transforms.alerts import AlertConfigError, digest, for_recipient, latest_closed, load_alert_config
 from transforms.periods import parse_key, start_of
 from transforms.profile import Profile
-from transforms.reconcile import PortalFile, ReconcileError, load_reconcile_settings, ordered_items, reconcile
+from transforms.reconcile import PortalFile, ReconcileError, ordered_items, reconcile
 from transforms.reconcile import registry_agency_codes
 from transforms.units import load_registry
 
@@ -131,7 +131,7 @@ def send_alerts(
     """Queue the digests of `periods` (period_type -> key; default: the latest closed
     week and month) and send every queued digest that is due. With `dry_run`
     nothing is queued, sent or written: the report previews the messages."""
-    cfg = load_alert_config()
+    cfg = settings.alert_config()
     profile = settings.profile()
     now = local_now()
     if periods is None:
@@ -255,7 +255,7 @@ def reconciliations(con, settings: ScoreboardSettings, scoreboard: pl.DataFrame,
         return []
     registry = load_registry(settings.registry_path)
     agency = registry_agency_codes(registry, settings.registry_path)
-    rs = load_reconcile_settings()
+    rs = settings.reconcile_settings()
     return [
         reconcile(portal, scoreboard, key, profile=profile, agency=agency, settings=rs)
         for key, portal in sorted(files.items())
@@ -274,15 +274,15 @@ def reconciliation_pages(con, settings: ScoreboardSettings, scoreboard: pl.DataF
     return {r.period_key: reconcile_page.page_context(r, profile) for r in recs}
 
 
-def alert_pages(scoreboard: pl.DataFrame, profile: Profile, warnings: pl.DataFrame,
+def alert_pages(settings: ScoreboardSettings, scoreboard: pl.DataFrame, profile: Profile, warnings: pl.DataFrame,
                 log: Callable[[str], None]) -> pl.DataFrame:
     """What the site's alert pages show (build_site's `alerts`): every closed period's
     digest, under the alert rules in force."""
     try:
-        rules = load_alert_config()["rules"]
+        rules = settings.alert_config()["rules"]
     except AlertConfigError as exc:
-        log(f"{exc}; the alert pages use the default rules")
-        rules = load_alert_config({})["rules"]
+        log(f"{exc}; the alert pages use the shipped rules")
+        rules = load_alert_config()["rules"]
     return pl.concat([
         digest(scoreboard, t, None, profile=profile, rules=rules, warnings=warnings if t == "week" else None)
         for t in ("week", "month")

@@ -109,7 +109,7 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
         # the final periods' digests, to find the revised ones (a CSV of every row), and
         # the alert pages' digests of every closed period
         digests = beside.submit(revisions.final_digests, scoreboard)
-        alerts = beside.submit(alert_pages, scoreboard, profile, warnings, log)
+        alerts = beside.submit(alert_pages, settings, scoreboard, profile, warnings, log)
         # read by the build partition by partition: the evidence alone is tens of millions of rows
         tables = {name: wh.StoredTable(con, name) for name in ("bottlenecks", "what_if", "evidence")}
         # derived from the scoreboard, period by period, as the build asks (dashboards/derived.py)

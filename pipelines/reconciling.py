@@ -4,7 +4,6 @@ in a few lines what was found."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import polars as pl
@@ -17,17 +16,11 @@ from transforms.periods import key_of, parse_key, start_of
 from transforms.reconcile import (
     Reconciliation,
     ReconcileError,
-    load_field_map,
-    load_reconcile_settings,
     read_portal_file,
     reconcile,
     registry_agency_codes,
 )
 from transforms.units import load_registry
-
-
-def field_map_path() -> str | None:
-    return os.environ.get("SCOREBOARD_PORTAL_FIELDS") or None
 
 
 def month_key(period: str | None, hint: str | None, name: str) -> str:
@@ -46,8 +39,10 @@ def month_key(period: str | None, hint: str | None, name: str) -> str:
 def import_portal_file(
     settings: ScoreboardSettings, warehouse: Warehouse, path: Path, period: str | None
 ) -> Reconciliation:
-    """Read and check the file, store it as the month's portal import; the comparison."""
-    portal = read_portal_file(path, load_field_map(field_map_path()))
+    """Read and check the file, store it as the month's portal import; the comparison.
+    The deployment's settings are read first: a bad one leaves the import as it was."""
+    fields, explaining = settings.portal_fields(), settings.reconcile_settings()
+    portal = read_portal_file(path, fields)
     key = month_key(period, portal.period_hint, portal.source_file)
     with warehouse.connect() as con:
         _, index = parse_key(key)
@@ -64,7 +59,7 @@ def import_portal_file(
     registry = load_registry(settings.registry_path)
     return reconcile(
         portal, scoreboard, key, profile=settings.profile(),
-        agency=registry_agency_codes(registry, settings.registry_path), settings=load_reconcile_settings(),
+        agency=registry_agency_codes(registry, settings.registry_path), settings=explaining,
     )
 
 

@@ -22,8 +22,15 @@ DEFAULTS = {
     "SCOREBOARD_REGISTRY": str(config_path("registry", "hanoi.csv")),
     "SCOREBOARD_PROFILE": str(config_path("profiles", "default.yaml")),
     "SCOREBOARD_CALENDAR": str(config_path("calendar", "vn_overlay.csv")),
-    # thresholds of the quality rules (quality/settings.py has the defaults)
+    # thresholds of the quality rules (an office's file only names what it changes:
+    # the shipped config/quality.yaml gives the rest)
     "SCOREBOARD_QUALITY": str(config_path("quality.yaml")),
+    # alert rules, recipients and relay (the same: over the shipped config/alerts.yaml)
+    "SCOREBOARD_ALERTS": str(config_path("alerts.yaml")),
+    # reconciliation with the national portal (over the shipped config/reconcile.yaml)
+    "SCOREBOARD_RECONCILE": str(config_path("reconcile.yaml")),
+    # the national portal's fields -> our groups (a whole mapping, not merged)
+    "SCOREBOARD_PORTAL_FIELDS": str(config_path("portal_fields.csv")),
     # export headers -> canonical fields
     "SCOREBOARD_ALIASES": str(config_path("header_aliases.csv")),
     # optional: derive a missing due date from legal processing days (config/procedures.csv)
@@ -72,6 +79,14 @@ class ScoreboardSettings(dg.ConfigurableResource):
     crosswalk_path: str = DEFAULTS["SCOREBOARD_CROSSWALK"]
     quality_path: str = DEFAULTS["SCOREBOARD_QUALITY"]
     aliases_path: str = DEFAULTS["SCOREBOARD_ALIASES"]
+    alerts_path: str = DEFAULTS["SCOREBOARD_ALERTS"]
+    reconcile_path: str = DEFAULTS["SCOREBOARD_RECONCILE"]
+    portal_fields_path: str = DEFAULTS["SCOREBOARD_PORTAL_FIELDS"]
+    # the SMTP relay's host, port and user (empty: the alerts file's); its password
+    # is never a setting (pipelines/delivery.py reads SCOREBOARD_SMTP_PASSWORD)
+    smtp_host: str = ""
+    smtp_port: str = ""
+    smtp_user: str = ""
     # the vendors' per-source mapping files (empty: `mappings` beside the landing folder)
     mappings_path: str = ""
     # raw exports: moved here once ingested (empty: `archive` beside the landing
@@ -93,6 +108,12 @@ class ScoreboardSettings(dg.ConfigurableResource):
             "crosswalk_path": os.environ.get("SCOREBOARD_CROSSWALK", DEFAULTS["SCOREBOARD_CROSSWALK"]),
             "quality_path": env_default("SCOREBOARD_QUALITY"),
             "aliases_path": env_default("SCOREBOARD_ALIASES"),
+            "alerts_path": env_default("SCOREBOARD_ALERTS"),
+            "reconcile_path": env_default("SCOREBOARD_RECONCILE"),
+            "portal_fields_path": env_default("SCOREBOARD_PORTAL_FIELDS"),
+            "smtp_host": os.environ.get("SCOREBOARD_SMTP_HOST", ""),
+            "smtp_port": os.environ.get("SCOREBOARD_SMTP_PORT", ""),
+            "smtp_user": os.environ.get("SCOREBOARD_SMTP_USER", ""),
             "mappings_path": os.environ.get("SCOREBOARD_MAPPINGS", ""),
             "archive_path": os.environ.get("SCOREBOARD_ARCHIVE", ""),
             "retention_days": retention_days(env_default("SCOREBOARD_RETENTION_DAYS")),
@@ -108,10 +129,30 @@ class ScoreboardSettings(dg.ConfigurableResource):
         return load_profile(self.profile_path)
 
     def quality_config(self) -> dict:
-        """The quality thresholds: the deployment's file over the defaults."""
+        """The quality thresholds: the deployment's file over the shipped one."""
         from quality.settings import load_quality_config
 
         return load_quality_config(Path(self.quality_path))
+
+    def alert_config(self) -> dict:
+        """Alert rules, recipients and relay: the deployment's file over the shipped one,
+        the relay's host, port and user replaced by the settings that name them."""
+        from transforms.alerts import load_alert_config
+
+        smtp = {"host": self.smtp_host, "port": self.smtp_port, "username": self.smtp_user}
+        return load_alert_config(Path(self.alerts_path), smtp=smtp)
+
+    def reconcile_settings(self):
+        """How reconciliation explains gaps: the deployment's file over the shipped one."""
+        from transforms.reconcile import load_reconcile_settings
+
+        return load_reconcile_settings(Path(self.reconcile_path))
+
+    def portal_fields(self):
+        """The national portal's fields and what each means (transforms.reconcile.FieldMap)."""
+        from transforms.reconcile import load_field_map
+
+        return load_field_map(Path(self.portal_fields_path))
 
     def aliases(self) -> Path:
         """The header alias table the reader applies over the shipped one (the shipped

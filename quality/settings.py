@@ -1,88 +1,25 @@
-"""Thresholds of the quality rules: the defaults below, under the deployment's file.
+"""Thresholds of the quality rules: the shipped config/quality.yaml, under the deployment's file.
 
-The deployment names its file (SCOREBOARD_QUALITY, default config/quality.yaml;
-pipelines.resources.ScoreboardSettings.quality_config loads it); nothing here reads a
-file it was not given. Every setting has a default here; a file only overrides what
-it names. A value of the wrong kind or out of range, or a name no rule reads, is
-refused with one sentence naming the file, the setting and what it must be."""
+config/quality.yaml is where every threshold's default is written (one place); the
+deployment names its own file (SCOREBOARD_QUALITY, default that same file;
+pipelines.resources.ScoreboardSettings.quality_config loads it), which only overrides
+what it names. A value of the wrong kind or out of range, or a name no rule reads,
+in either file, is refused with one sentence naming the file, the setting and what it
+must be; so is a shipped file that lacks a setting."""
 
 from __future__ import annotations
 
-import copy
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
+from config import config_path
+from transforms.config_files import BOOL as _BOOL, INT as _INT, NUMBER as _NUMBER  # the kinds of RULES
+from transforms.config_files import check, check_complete, is_shipped, merge, read_mapping, shipped
 
-DEFAULTS: dict[str, Any] = {
-    "early_warning": {
-        "lookback_weeks": 8,
-        "min_history_weeks": 4,
-        "mad_scale": 1.4826,
-        "include_provisional": False,
-        "indicators": {
-            "received": {
-                "drop_z": -3.0,
-                "spike_z": 4.0,
-                "mad_floor": 2.0,
-                "mad_floor_relative": 0.1,
-            },
-            "on_time_rate": {
-                "drop_z": -3.0,
-                "spike_z": None,
-                "mad_floor": 0.05,
-                "mad_floor_relative": 0.0,
-                "min_denominator": 20,
-            },
-        },
-    },
-    "band_at_risk": {"margin_points": 2.0, "min_volume": None},
-    "batch": {"max_quarantine_share": 0.2, "min_rows": 20},
-    "drift": {
-        "lookback_days": 180,
-        "min_rows": 20,
-        "mad_scale": 1.4826,
-        "promised_duration": {
-            "min_history": 5,
-            "z": 4.0,
-            "floor_days": 2,
-            "floor_relative": 0.5,
-            "max_share": 0.5,
-            "catalogue_ratio": 2.0,
-        },
-        "clock_shift": {
-            "min_history": 50,
-            "usual_hour_share": 0.01,
-            "max_inside_share": 0.5,
-            "min_restored_share": 0.8,
-        },
-        "volume": {
-            "lookback_months": 6,
-            "min_history_months": 3,
-            "spike_z": 5.0,
-            "max_ratio": 1.6,
-            "min_excess": 20,
-            "mad_floor_relative": 0.1,
-        },
-        "status_mix": {
-            "young_days": 7,
-            "min_history_files": 3,
-            "min_closed_share": 0.95,
-            "min_gap": 0.25,
-            "max_chance": 1.0e-6,
-        },
-        "history_rewrite": {
-            "min_dossiers": 20,
-            "max_share": 0.5,
-            "due_tolerance_days": 7,
-        },
-    },
-}
+SHIPPED = "quality.yaml"
 
 # What each setting must be: (kind, lowest, highest, may be null). Kinds: "number"
 # (int or float), "int", "bool". Paths use * for any indicator name.
-_NUMBER, _INT, _BOOL = "number", "int", "bool"
 RULES: dict[str, tuple[str, float | None, float | None, bool]] = {
     "early_warning.lookback_weeks": (_INT, 1, None, False),
     "early_warning.min_history_weeks": (_INT, 1, None, False),
@@ -129,83 +66,32 @@ RULES: dict[str, tuple[str, float | None, float | None, bool]] = {
 _OPEN_MAPPINGS = ("early_warning.indicators",)
 
 
-def _merge(base: dict, override: Mapping) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in (override or {}).items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def _rule(path: str) -> tuple[str, float | None, float | None, bool] | None:
-    return next((rule for pattern, rule in RULES.items() if fnmatchcase(path, pattern)), None)
-
-
-def _what(kind: str, lo, hi, nullable: bool) -> str:
-    noun = {"number": "a number", "int": "a whole number", "bool": "true or false"}[kind]
-    if lo is not None and hi is not None:
-        noun += f" from {lo:g} to {hi:g}"
-    elif lo is not None:
-        noun += f" of at least {lo:g}"
-    elif hi is not None:
-        noun += f" of at most {hi:g}"
-    return noun + (" (or null)" if nullable else "")
-
-
-def _valid(value: Any, kind: str, lo, hi, nullable: bool) -> bool:
-    if value is None:
-        return nullable
-    if kind == _BOOL:
-        return isinstance(value, bool)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    if kind == _INT and not float(value).is_integer():
-        return False
-    return (lo is None or value >= lo) and (hi is None or value <= hi)
-
-
-def _check(where: str, node: Mapping, prefix: str = "") -> None:
+def _check(where: str, node: Mapping) -> None:
     """Raise ValueError, one sentence, at the first setting that is not what its rule says."""
-    for key, value in node.items():
-        path = f"{prefix}{key}"
-        rule = _rule(path)
-        if isinstance(value, Mapping):
-            if rule is not None:
-                raise ValueError(f"{where}: {path} must be {_what(*rule)}, not a mapping")
-            _check(where, value, path + ".")
-            continue
-        if rule is None:
-            if prefix.rstrip(".") in _OPEN_MAPPINGS:
-                raise ValueError(f"{where}: {path} must be a mapping of thresholds")
-            if any(p.startswith(path + ".") for p in RULES):
-                raise ValueError(f"{where}: {path} must be a mapping of settings, not {value!r}")
-            raise ValueError(f"{where}: {path} is not a setting any quality rule reads")
-        if not _valid(value, *rule):
-            raise ValueError(f"{where}: {path} must be {_what(*rule)}, not {value!r}")
+    check(where, node, RULES, reader="any quality rule reads", open_mappings=_OPEN_MAPPINGS)
+
+
+def shipped_quality_config() -> dict[str, Any]:
+    """config/quality.yaml, checked: every threshold's default."""
+    base = shipped(SHIPPED)
+    where = str(config_path(SHIPPED))
+    _check(where, base)
+    check_complete(where, base, RULES)
+    return base
 
 
 def load_quality_config(source: Mapping | Path | str | None = None) -> dict[str, Any]:
-    """The quality thresholds: a mapping or a YAML file merged over the defaults;
-    None: the defaults alone."""
+    """The quality thresholds: a mapping or a YAML file merged over the shipped
+    config/quality.yaml; None: the shipped file alone."""
+    base = shipped_quality_config()
     if source is None:
-        return copy.deepcopy(DEFAULTS)
+        return base
     if isinstance(source, Mapping):
         _check("quality settings", source)
-        return _merge(DEFAULTS, source)
+        return merge(base, source)
     path = Path(source)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"cannot read the quality settings {path}: {exc.strerror}") from None
-    try:
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ValueError(f"{path}: not valid YAML{at}") from None
-    if not isinstance(raw, Mapping):
-        raise ValueError(f"{path}: expected a mapping at the top level")
+    if is_shipped(path, SHIPPED):
+        return base
+    raw = read_mapping(path, "quality settings")
     _check(str(path), raw)
-    return _merge(DEFAULTS, raw)
+    return merge(base, raw)

@@ -233,10 +233,13 @@ def test_with_the_servers_down_the_publication_succeeds_and_the_next_run_deliver
 def test_dry_run_prints_the_digest_and_sends_nothing(office, capsys):
     settings, warehouse, mailbox, hook, monkeypatch = office
     publish_week_one(settings, warehouse, monkeypatch)
-    monkeypatch.setenv("SCOREBOARD_ALERTS", str(Path(settings.registry_path).parent / "none.yaml"))
-    publish_week_two(settings, warehouse, monkeypatch)  # no recipients: nothing queued
-    monkeypatch.setenv("SCOREBOARD_ALERTS", str(Path(settings.registry_path).parent / "alerts.yaml"))
+    # the settings name an alerts file that does not exist: no recipients, nothing queued
+    quiet = ScoreboardSettings.from_env(landing_dir=str(settings.landing), site_dir=str(settings.site),
+                                        registry_path=settings.registry_path,
+                                        alerts_path=str(Path(settings.registry_path).parent / "none.yaml"))
+    assert publish_week_two(quiet, warehouse, monkeypatch)["alerts"]["queued"] == 0
     capsys.readouterr()
+    # the command's settings: SCOREBOARD_ALERTS, the office's file with its recipients
     code = main(["alerts", "--period", "2024-W03", "--dry-run", "--landing", str(settings.landing),
                  "--warehouse", warehouse.path, "--site", str(settings.site), "--registry", settings.registry_path])
     out = capsys.readouterr().out

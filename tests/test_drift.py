@@ -8,18 +8,20 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 import pytest
+import yaml
 
+from config import config_path
 from quality.drift import DriftHistory, drift_findings
 from quality.drift.clock import clock_shift
 from quality.drift.duration import promised_duration
 from quality.drift.rewrite import history_rewrite
 from quality.drift.volume import status_mix, volume
 from quality.holds import batch_holds
-from quality.settings import DEFAULTS, load_quality_config
+from quality.settings import load_quality_config
 from transforms.calendar import working_calendar
 from transforms.schema import DOSSIER_SCHEMA
 
-CONFIG = load_quality_config(DEFAULTS)
+CONFIG = load_quality_config()  # config/quality.yaml
 UNIT = {"unit_code": "268", "unit_valid_from": date(2008, 8, 1)}
 CALENDAR = working_calendar(date(2025, 1, 1), date(2027, 12, 31))
 # Mondays of March 2025 (no holiday in March): Monday to the next Monday is 5 working days
@@ -222,7 +224,7 @@ def test_drift_findings_bring_the_checks_together():
     history = DriftHistory(recent=five_day_history(), stored=rows(0), known_ids=NO_IDS,
                            months=month_counts({}), earlier=rows(0))
     found = drift_findings(april_batch([timedelta(0)]), history, calendar=CALENDAR, catalogue=None, now=NOW,
-                           config=DEFAULTS)
+                           config=CONFIG)
     assert found.select("source_file", "unit_code", "check_name").rows() == [
         ("f.csv", "268", "batch_promised_duration")]
 
@@ -247,12 +249,17 @@ def test_a_wrong_setting_is_one_sentence(settings, message):
     assert str(err.value) == message
 
 
+def shipped_yaml() -> dict:
+    """config/quality.yaml as written: every threshold's default."""
+    return yaml.safe_load(config_path("quality.yaml").read_text(encoding="utf-8"))
+
+
 def test_a_quality_file_without_the_batch_section_uses_the_defaults(tmp_path):
     path = tmp_path / "quality.yaml"
     path.write_text("early_warning:\n  lookback_weeks: 6\n", encoding="utf-8")
     cfg = load_quality_config(path)
     assert cfg["early_warning"]["lookback_weeks"] == 6 and cfg["batch"] == {"max_quarantine_share": 0.2, "min_rows": 20}
-    assert cfg["drift"] == DEFAULTS["drift"]
+    assert cfg["drift"] == shipped_yaml()["drift"]
     accounting = pl.DataFrame({"source_file": ["f.csv"], "status": ["loaded"], "rows_read": [10],
                                "rows_quarantined": [9]})
     empty = pl.DataFrame({"source_file": [], "received_at": []}, schema={"source_file": pl.Utf8, "received_at": pl.Utf8})

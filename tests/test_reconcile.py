@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from config import config_path
 from pipelines.cli import main, run_pipeline
 from pipelines.resources import ScoreboardSettings, Warehouse
 from demo.generate import generate_exports
@@ -154,6 +155,29 @@ def test_an_unsynced_unit_is_told_why_and_a_swapped_mapping_is_noticed(tmp_path)
     )
     rec = reconcile(read_portal_file(path, load_field_map(swapped)), ours, "2025-10", profile=PROFILE)
     assert rec.warnings == [] and rec.compared["diff_online"].to_list() == [0.0]
+
+
+def test_the_office_files_the_settings_name_decide_the_mapping_and_the_explanations(tmp_path):
+    """Ngọc Hà synced half its dossiers: told so under the shipped synced_below (0.95),
+    not under an office's 0.4; an office mapping that swaps CLGQ and TTTT fits the file."""
+    ours = OURS.filter(pl.col("unit_code") == "00008")
+    path = write_json(tmp_path / "p.json", [portal_record("402", "UBND Phường Ngọc Hà", [16.0, 20.0, 10.0, 12.0, 22.0, 18.0])])
+    shipped = ScoreboardSettings()
+    rec = reconcile(read_portal_file(path, shipped.portal_fields()), ours, "2025-10", profile=PROFILE,
+                    settings=shipped.reconcile_settings())
+    assert rec.explanations["kind"].to_list() == ["largest_group", "not_synced"] and rec.warnings
+    office = tmp_path / "hanoi-reconcile.yaml"
+    office.write_text("synced_below: 0.4\n", encoding="utf-8")
+    swapped = tmp_path / "swapped.csv"
+    swapped.write_text(
+        config_path("portal_fields.csv").read_text(encoding="utf-8")
+        .replace("CLGQ,online,", "CLGQ,payment,").replace("TTTT,payment,", "TTTT,online,"),
+        encoding="utf-8",
+    )
+    settings = ScoreboardSettings(reconcile_path=str(office), portal_fields_path=str(swapped))
+    rec = reconcile(read_portal_file(path, settings.portal_fields()), ours, "2025-10", profile=PROFILE,
+                    settings=settings.reconcile_settings())
+    assert rec.explanations["kind"].to_list() == ["largest_group", "unexplained"] and rec.warnings == []
 
 
 def test_the_newer_portal_json_and_a_saved_csv_table_read_alike(tmp_path):

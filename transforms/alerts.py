@@ -16,21 +16,19 @@ that say what happened. Kinds:
 
 Only closed periods (not provisional) have digests: a week in progress would
 name different units at every run. The rules and recipients are data
-(config/alerts.yaml), read by `load_alert_config`.
+(config/alerts.yaml, and the office's file over it), read by `load_alert_config`.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Mapping
 
 import polars as pl
-import yaml
-
-from config import config_path
 from quality.early_warning import band_at_risk
-from quality.settings import _merge as merge_settings  # the same deep merge as config/quality.yaml
+from transforms.config_files import (
+    BOOL, INT, NUMBER, TEXT, Rule, check, check_complete, is_shipped, merge, read_mapping, shipped,
+)
 from transforms.periods import index_expr
 from transforms.profile import Profile
 
@@ -61,27 +59,34 @@ DIGEST_SCHEMA: dict[str, pl.DataType] = {
     "message_en": pl.Utf8(),
 }
 
-DEFAULTS: dict[str, Any] = {
-    "site_url": "",
-    "rules": {"band_drop": True, "rank_fall": {"week": 10, "month": 5}, "early_warning": True, "silent": True},
-    "lang": "vi",
-    "max_attempts": 10,
-    "smtp": {
-        "host": "", "port": 587, "starttls": True, "ssl": False, "username": "", "ca_file": "",
-        "sender": "Bang xep hang CCHC <noreply@localhost>", "timeout_seconds": 20,
-    },
-    "webhook": {"timeout_seconds": 10},
-    "recipients": {"city": [], "units": {}},
+SHIPPED = "alerts.yaml"  # every setting's default: config/alerts.yaml
+# What each setting must be (transforms.config_files.check); the recipients are checked
+# by _recipient_list.
+RULES: dict[str, Rule] = {
+    "site_url": (TEXT, None, None, False),
+    "rules.band_drop": (BOOL, None, None, False),
+    "rules.rank_fall.week": (INT, 1, None, True),
+    "rules.rank_fall.month": (INT, 1, None, True),
+    "rules.early_warning": (BOOL, None, None, False),
+    "rules.silent": (BOOL, None, None, False),
+    "lang": (TEXT, None, None, False),
+    "max_attempts": (INT, 0, None, False),
+    "smtp.host": (TEXT, None, None, False),
+    "smtp.port": (INT, 1, 65535, False),
+    "smtp.starttls": (BOOL, None, None, False),
+    "smtp.ssl": (BOOL, None, None, False),
+    "smtp.username": (TEXT, None, None, False),
+    "smtp.ca_file": (TEXT, None, None, False),
+    "smtp.sender": (TEXT, None, None, False),
+    "smtp.timeout_seconds": (NUMBER, 0, None, False),
+    "webhook.timeout_seconds": (NUMBER, 0, None, False),
 }
+RECIPIENTS = ("recipients.city", "recipients.units")
 SECRET_WORDS = ("password", "passwd", "secret", "token")
 
 
 class AlertConfigError(ValueError):
     pass
-
-
-def alerts_config_path() -> Path:
-    return Path(os.environ.get("SCOREBOARD_ALERTS") or config_path("alerts.yaml"))
 
 
 def _no_secrets(node: Any, where: str, source: str) -> None:
@@ -118,27 +123,32 @@ def _recipient_list(entries: Any, where: str, source: str, lang: str) -> list[di
     return out
 
 
-def load_alert_config(source: Mapping | Path | str | None = None) -> dict[str, Any]:
-    """config/alerts.yaml (or SCOREBOARD_ALERTS, a path or a mapping) over the
-    defaults, with recipients checked, and the SMTP settings the environment
-    overrides (SCOREBOARD_SMTP_HOST, _PORT, _USER)."""
+def _check(name: str, raw: Mapping) -> None:
+    _no_secrets(raw, "", name)
+    check(name, raw, RULES, reader="the alerts read", elsewhere=RECIPIENTS, error=AlertConfigError)
+
+
+def load_alert_config(
+    source: Mapping | Path | str | None = None, *, smtp: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The alert settings: the office's file (a path; one that does not exist gives
+    nothing) or a mapping over the shipped config/alerts.yaml (None: that file alone),
+    with recipients checked. `smtp`: host, port or username that replace the files'
+    (the deployment's SCOREBOARD_SMTP_HOST, _PORT, _USER)."""
+    base = shipped(SHIPPED)
+    _check(SHIPPED, base)
+    check_complete(SHIPPED, base, RULES, AlertConfigError)
     name = "<alerts>"
     if isinstance(source, Mapping):
         raw = source
+    elif source is None or is_shipped(source, SHIPPED):
+        name, raw = SHIPPED, {}
     else:
-        path = Path(source) if source is not None else alerts_config_path()
+        path = Path(source)
         name = path.name
-        if not path.exists():
-            raw = {}
-        else:
-            try:
-                raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            except yaml.YAMLError as exc:
-                raise AlertConfigError(f"{name} is not valid YAML: {exc}") from None
-    if not isinstance(raw, Mapping):
-        raise AlertConfigError(f"{name}: expected a mapping at the top level")
-    _no_secrets(raw, "", name)
-    cfg = merge_settings(DEFAULTS, raw)
+        raw = read_mapping(path, "alerts settings", AlertConfigError, name=name) if path.exists() else {}
+    _check(name, raw)
+    cfg = merge(base, raw)
     if cfg["lang"] not in ("vi", "en"):
         raise AlertConfigError(f"{name}: lang must be vi or en")
     rec = cfg.get("recipients") or {}
@@ -148,11 +158,12 @@ def load_alert_config(source: Mapping | Path | str | None = None) -> dict[str, A
         for code, entries in (rec.get("units") or {}).items()
     }
     cfg["recipients"] = {"city": city, "units": units}
-    smtp = cfg["smtp"]
-    for key, env in (("host", "SCOREBOARD_SMTP_HOST"), ("port", "SCOREBOARD_SMTP_PORT"), ("username", "SCOREBOARD_SMTP_USER")):
-        if os.environ.get(env):
-            smtp[key] = os.environ[env]
-    smtp["port"] = int(smtp["port"])
+    cfg["smtp"].update({key: value for key, value in (smtp or {}).items() if value})
+    port = cfg["smtp"]["port"]  # a file's is checked; the deployment's is text
+    try:
+        cfg["smtp"]["port"] = int(port)
+    except (TypeError, ValueError):
+        raise AlertConfigError(f"the SMTP port {port!r} is not a whole number") from None
     return cfg
 
 
@@ -201,7 +212,7 @@ def digest(
     if period_keys is not None:
         paired = paired.filter(pl.col("period_key").is_in(list(period_keys)))
     parts = []
-    if rules.get("band_drop", True):
+    if rules["band_drop"]:
         order = _band_order(profile)
         lower = pl.col("band").replace_strict(order, default=None, return_dtype=pl.Int64) > pl.col(
             "band_prev"
@@ -209,14 +220,14 @@ def digest(
         # only a unit ranked in both periods: a band on a handful of dossiers is noise
         both_ranked = pl.col("ranked").fill_null(False) & pl.col("ranked_prev").fill_null(False)
         parts.append(_base(paired.filter(lower.fill_null(False) & both_ranked), "band_drop"))
-    fall = (rules.get("rank_fall") or {}).get(period_type)
+    fall = rules["rank_fall"].get(period_type)
     if fall:
         parts.append(_base(paired.filter(pl.col("rank_change") <= -int(fall)), "rank_fall"))
-    if rules.get("silent", True):
+    if rules["silent"]:
         silent = (pl.col("received").fill_null(0) == 0) & (pl.col("received_prev").fill_null(0) > 0)
         parts.append(_base(paired.filter(silent), "silent"))
-    if rules.get("early_warning", True):
-        parts.append(_early(paired, rows, period_type, profile, warnings, parts[0] if rules.get("band_drop", True) else None))
+    if rules["early_warning"]:
+        parts.append(_early(paired, rows, period_type, profile, warnings, parts[0] if rules["band_drop"] else None))
     parts = [p for p in parts if p.height]
     if not parts:
         return pl.DataFrame(schema=DIGEST_SCHEMA)

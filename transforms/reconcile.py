@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 
 from config import config_path
+from transforms.config_files import INT, NUMBER, Rule, check, check_complete, is_shipped, merge, read_mapping, shipped
 from transforms.normalise import normalise_key
 from transforms.profile import Profile
 from transforms.units import strip_level_expr, strip_zeros_expr, unit_name_key
@@ -114,22 +114,38 @@ def load_field_map(path: Path | str | None = None) -> FieldMap:
 
 @dataclass(frozen=True)
 class ReconcileSettings:
-    largest_gaps: int = 10
-    min_gap_points: float = 1.0
-    synced_below: float = 0.95
-    max_points_tolerance: float = 0.01
+    """config/reconcile.yaml, and the office's file over it (load_reconcile_settings)."""
+
+    largest_gaps: int
+    min_gap_points: float
+    synced_below: float
+    max_points_tolerance: float
+
+
+SHIPPED_SETTINGS = "reconcile.yaml"  # every setting's default
+SETTINGS_RULES: dict[str, Rule] = {
+    "largest_gaps": (INT, 0, None, False),
+    "min_gap_points": (NUMBER, 0, None, False),
+    "synced_below": (NUMBER, 0, 1, False),
+    "max_points_tolerance": (NUMBER, 0, None, False),
+}
 
 
 def load_reconcile_settings(path: Path | str | None = None) -> ReconcileSettings:
-    path = Path(path) if path else config_path("reconcile.yaml")
-    if not path.exists():
-        return ReconcileSettings()
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    known = ReconcileSettings.__dataclass_fields__
-    unknown = sorted(set(raw) - set(known))
-    if unknown:
-        raise ReconcileError(f"{path.name}: unknown setting {unknown[0]!r} (known: {', '.join(known)})")
-    return ReconcileSettings(**{k: type(getattr(ReconcileSettings(), k))(v) for k, v in raw.items()})
+    """The office's file `path` over the shipped config/reconcile.yaml (None: that file
+    alone). A setting of the wrong kind, or one reconciliation does not read, is one
+    sentence naming the file and the setting."""
+    base = shipped(SHIPPED_SETTINGS)
+    check(SHIPPED_SETTINGS, base, SETTINGS_RULES, reader="reconciliation reads", error=ReconcileError)
+    check_complete(SHIPPED_SETTINGS, base, SETTINGS_RULES, ReconcileError)
+    raw: dict = {}
+    if path is not None and not is_shipped(path, SHIPPED_SETTINGS):
+        name = Path(path).name
+        raw = read_mapping(Path(path), "reconciliation settings", ReconcileError, name=name)
+        check(name, raw, SETTINGS_RULES, reader="reconciliation reads", error=ReconcileError)
+    values = merge(base, raw)
+    kinds = {INT: int, NUMBER: float}
+    return ReconcileSettings(**{k: kinds[rule[0]](values[k]) for k, rule in SETTINGS_RULES.items()})
 
 
 # --------------------------------------------------------------------------- reading
@@ -519,7 +535,7 @@ def reconcile(
 ) -> Reconciliation:
     """Compare the portal's records with our month `period_key` (scoreboard rows of
     any periods: only that month's are used)."""
-    settings = settings or ReconcileSettings()
+    settings = settings or load_reconcile_settings()
     ours = scoreboard.filter((pl.col("period_type") == "month") & (pl.col("period_key") == period_key))
     agency = agency if agency is not None else registry_agency_codes(pl.DataFrame(schema={"unit_code": pl.Utf8}))
     matches = match_records(portal.records, ours, agency)

@@ -9,11 +9,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
 
+from config import config_path
 from transforms.normalise import normalise_key
 from transforms.readers.table import MAX_HEADER_CHARS
 from transforms.schema import READ_FIELDS
 
-ALIASES_PATH = Path(__file__).resolve().parent.parent.parent / "config" / "header_aliases.csv"
+ALIASES_PATH = config_path("header_aliases.csv")
 
 # A mapping value that means "drop this column even if an alias matches it".
 IGNORE = {"", "-", "ignore", "drop", "none", "skip"}
