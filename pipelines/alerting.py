@@ -29,6 +29,7 @@ import dagster as dg
 import polars as pl
 
 from dashboards import alerts_page, reconcile_page
+from dashboards.i18n import site_bands
 from pipelines import warehouse as wh
 from pipelines.delivery import DeliveryError, deliver
 from pipelines.resources import ScoreboardSettings, Warehouse, local_now
@@ -84,14 +85,16 @@ def period_digest(con, period_type: str, period_key: str, profile: Profile, cfg:
     return digest(rows, period_type, [period_key], profile=profile, rules=cfg["rules"], warnings=warnings)
 
 
-def outbox_rows(rows: pl.DataFrame, period_type: str, period_key: str, cfg: dict, now) -> pl.DataFrame:
-    """One queued message per recipient whose part of the digest is not empty."""
+def outbox_rows(rows: pl.DataFrame, period_type: str, period_key: str, cfg: dict, now, profile: Profile) -> pl.DataFrame:
+    """One queued message per recipient whose part of the digest is not empty, in the
+    words of `profile` (its bands)."""
+    bands = site_bands(profile)
     out = []
     for r in recipients(cfg):
         part = for_recipient(rows, r["scope"])
         if part.height == 0:
             continue
-        msg = alerts_page.message(part, period_type, period_key, r["lang"], cfg.get("site_url") or "")
+        msg = alerts_page.message(part, period_type, period_key, r["lang"], cfg.get("site_url") or "", bands)
         payload = json.dumps(msg["payload"], ensure_ascii=False, sort_keys=True, default=str)
         out.append({
             "period_type": period_type, "period_key": period_key, "channel": r["channel"],
@@ -141,7 +144,7 @@ def send_alerts(
     for period_type, key in periods.items():
         rows = period_digest(con, period_type, key, profile, cfg)
         report.alerts += rows.height
-        queued.append(outbox_rows(rows, period_type, key, cfg, now))
+        queued.append(outbox_rows(rows, period_type, key, cfg, now, profile))
     queue = pl.concat(queued) if queued else pl.DataFrame(schema=wh.TABLES["alert_outbox"])
     if dry_run:
         report.previews = queue.select("channel", "recipient_hint", "subject", "body").to_dicts()

@@ -423,3 +423,19 @@ def test_an_alert_page_has_one_row_a_unit_its_alerts_one_under_the_other():
     week4 = bodies[("week", "2024-W04")]
     assert "Tỉ lệ &lt;giảm&gt; mạnh<br>" in week4  # quality's sentence, escaped; no English: Vietnamese alone
     assert '<span data-en="— → Hạng lạ">— → Hạng lạ</span>' not in week4 and "<td class=\"t\">— → Hạng lạ</td>" in week4
+
+
+def test_a_queued_digest_names_the_bands_in_the_profile_s_words(tmp_path):
+    """The messages queued for delivery say the bands as the profile in force names them,
+    as the site's alert pages do."""
+    from pipelines.alerting import outbox_rows
+    from transforms.profile import load_profile
+
+    text = (Path(__file__).parents[1] / "config" / "profiles" / "default.yaml").read_text(encoding="utf-8")
+    office = tmp_path / "office.yaml"
+    office.write_text(text.replace("label: Tốt, label_en: Good", "label: Tốt, label_en: Very good"), encoding="utf-8")
+    cfg = {"recipients": {"city": [{"channel": "email", "address": "vanphong@example.gov.vn", "lang": "en"}],
+                          "units": {}}, "site_url": ""}
+    rows = _digest_rows().filter(pl.col("period_key") == "2024-W03")
+    queued = outbox_rows(rows, "week", "2024-W03", cfg, None, load_profile(office))
+    assert "Band fell from Very good to Fair" in queued["body"][0]
