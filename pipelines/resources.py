@@ -58,10 +58,20 @@ def mappings_dir(landing: Path, configured: str = "") -> Path:
 
 
 def local_now() -> datetime:
-    """The moment of ingestion, naive local time; SCOREBOARD_NOW pins it (tests, re-runs)."""
+    """The moment of ingestion, naive local time; SCOREBOARD_NOW pins it (tests, re-runs):
+    local time, or any time with its offset (2026-11-22T02:00:00Z is 09:00 here)."""
     pinned = os.environ.get("SCOREBOARD_NOW")
     if pinned:
-        return datetime.fromisoformat(pinned).replace(tzinfo=None)
+        try:
+            moment = datetime.fromisoformat(pinned)
+        except ValueError:
+            raise ValueError(
+                f"SCOREBOARD_NOW={pinned!r} is not a date and time such as 2026-11-22T09:00:00 (local) "
+                "or 2026-11-22T02:00:00Z"
+            ) from None
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(ZoneInfo(LOCAL_TZ))
+        return moment.replace(tzinfo=None)
     return datetime.now(ZoneInfo(LOCAL_TZ)).replace(tzinfo=None, microsecond=0)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+from datetime import datetime
 
 import dagster as dg
 import duckdb
@@ -260,3 +261,24 @@ def test_the_reconcile_command_reads_the_files_its_variables_name_before_the_war
                  str(tmp_path / "w.duckdb"), "--site", str(tmp_path / "site")])
     assert code == 1 and capsys.readouterr().err.startswith(f"scoreboard: {message}")
     assert not (tmp_path / "w.duckdb").exists()  # refused before the warehouse was opened
+
+
+@pytest.mark.parametrize("pinned, local", [
+    ("2024-02-29T23:30:00", datetime(2024, 2, 29, 23, 30)),  # local time as given
+    ("2024-02-29T17:30:00+00:00", datetime(2024, 3, 1, 0, 30)),  # UTC: already March here
+    ("2024-02-29T17:30:00Z", datetime(2024, 3, 1, 0, 30)),
+    ("2024-03-01T00:30:00+07:00", datetime(2024, 3, 1, 0, 30)),
+])
+def test_a_pinned_now_with_an_offset_is_read_in_local_time(monkeypatch, pinned, local):
+    from pipelines.resources import local_now
+
+    monkeypatch.setenv("SCOREBOARD_NOW", pinned)
+    assert local_now() == local
+
+
+def test_a_pinned_now_that_is_not_a_time_is_one_sentence(monkeypatch):
+    from pipelines.resources import local_now
+
+    monkeypatch.setenv("SCOREBOARD_NOW", "hôm qua")
+    with pytest.raises(ValueError, match=r"^SCOREBOARD_NOW='hôm qua' is not a date and time"):
+        local_now()
