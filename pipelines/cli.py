@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -146,15 +146,22 @@ def period_ranges(first: date, latest: date, from_key: str | None, to_key: str |
 
 
 def stale_periods(
-    ranges: dict[str, tuple[int, int]], scored: pl.DataFrame, affected: dict[str, list[str]]
+    ranges: dict[str, tuple[int, int]], scored: pl.DataFrame, affected: dict[str, list[str]],
+    provisional: pl.DataFrame | None = None, now: datetime | None = None,
 ) -> dict[str, list[int]]:
-    """Covered periods never scored with this configuration, and those whose numbers
-    the newly ingested rows change."""
+    """Covered periods never scored with this configuration, those whose numbers the
+    newly ingested rows change, and those scored while in progress that have ended
+    by `now` (`provisional`: wh.provisional_periods): an ended period is final, its
+    open dossiers counted at its end (scoreboard.md), new rows or not."""
     todo = {}
     for period_type, (lo, hi) in ranges.items():
         done = set(scored.filter(pl.col("period_type") == period_type)["period_key"].to_list())
         need = {i for i in range(lo, hi + 1) if key_of(period_type, i) not in done}
         need |= {parse_key(k)[1] for k in affected.get(period_type, [])}
+        if provisional is not None and now is not None:
+            stored = provisional.filter(pl.col("period_type") == period_type)["period_key"].to_list()
+            need |= {i for i in (parse_key(k)[1] for k in stored)
+                     if datetime.combine(end_of(period_type, i), datetime.min.time()) <= now}
         todo[period_type] = sorted(i for i in need if lo <= i <= hi)
     return todo
 
@@ -215,13 +222,14 @@ def run_pipeline(
         n_files = wh.count_rows(con, "ingested_files")
         n_dossiers = wh.count_rows(con, "dossiers")
         scored = wh.scored_periods(con, settings.config_fingerprint())
+        provisional = wh.provisional_periods(con)
     if first is None:
         raise CliError(f"no usable dossier was found in {settings.landing}")
     ranges = period_ranges(first.date(), latest.date(), from_key, to_key)
     if from_key or to_key or backfill:
         todo = {t: list(range(lo, hi + 1)) for t, (lo, hi) in ranges.items()}
     else:
-        todo = stale_periods(ranges, scored, ingested.get("affected_partitions") or {})
+        todo = stale_periods(ranges, scored, ingested.get("affected_partitions") or {}, provisional, local_now())
     summary = {"files": n_files, "dossiers": n_dossiers, "quarantined": quarantined}
     # a backfill goes a year of weeks (or months) per run: progress to watch, and
     # a killed backfill loses at most one chunk, each written in one transaction

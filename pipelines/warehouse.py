@@ -793,6 +793,11 @@ def scored_periods(con: duckdb.DuckDBPyConnection, fingerprint: str) -> pl.DataF
     )
 
 
+def provisional_periods(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """(period_type, period_key) of the stored periods scored while in progress."""
+    return read_table(con, "SELECT DISTINCT period_type, period_key FROM scoreboard WHERE provisional ORDER BY ALL")
+
+
 class _Declined(Exception):
     """A transaction whose work is done but whose commit was declined (replace_periods)."""
 

@@ -105,6 +105,36 @@ def test_a_new_file_rescores_only_the_periods_it_changes(example_run):
     assert accounting == {"dossiers.csv": (38, 37, 0, 1), "export-2024-W03.csv": (1, 1, 0, 0)}
 
 
+def test_a_period_scored_in_progress_is_final_once_it_has_ended(tmp_path, monkeypatch):
+    """Run while February is in progress (its provisional numbers), then again in
+    March with no new file: February has ended, so it is final and its open dossiers
+    are counted at its end: the same numbers as a first run in March."""
+    def run(now: str, name: str) -> ScoreboardSettings:
+        monkeypatch.setenv("SCOREBOARD_NOW", now)
+        landing = tmp_path / f"landing-{name}"
+        if not landing.is_dir():  # the warehouse's first run (the file is archived once read)
+            landing.mkdir()
+            shutil.copy(EXAMPLE / "dossiers.csv", landing / "dossiers.csv")
+        settings = ScoreboardSettings.from_env(
+            landing_dir=str(landing), site_dir=str(tmp_path / f"site-{name}"), registry_path=str(EXAMPLE / "units.csv")
+        )
+        run_pipeline(settings, Warehouse(path=str(tmp_path / f"{name}.duckdb")))
+        return settings
+
+    run("2024-02-10T09:00:00", "twice")
+    with duckdb.connect(str(tmp_path / "twice.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT DISTINCT period_key FROM scoreboard WHERE provisional ORDER BY 1").fetchall() == [
+            ("2024-02",), ("2024-W06",)]
+    again = run("2024-03-05T09:00:00", "twice")
+    once = run("2024-03-05T09:00:00", "once")
+    for key in ("2024-02", "2024-W06"):
+        got, fresh = read_published(again.site, key), read_published(once.site, key)
+        assert not got["provisional"].any()
+        assert_frames_match(got, fresh, KEY)
+    with duckdb.connect(str(tmp_path / "twice.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM scoreboard WHERE provisional").fetchall() == [(0,)]
+
+
 def test_one_weekly_partition_materialises_by_its_monday_key(example_run):
     settings, warehouse, _ = example_run
     with duckdb.connect(warehouse.path) as con:
