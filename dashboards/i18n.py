@@ -112,6 +112,7 @@ assert set(PERIOD_TYPE_LABELS) == set(PERIOD_TYPES), "a period type without a la
 PERIOD_TYPE_ORDER: tuple[str, ...] = tuple(sorted(PERIOD_TYPES, key=lambda t: t != "month"))
 
 QUARANTINE_REASONS: dict[str, Label] = {
+    "misaligned_row": Label("Dòng lệch cột (nhiều ô hơn tiêu đề)", "Misaligned row (more cells than the header)"),
     "missing_id": Label("Thiếu mã hồ sơ", "Missing dossier id"),
     "missing_field": Label("Thiếu trường bắt buộc", "Missing required field"),
     "bad_date": Label("Ngày giờ không hợp lệ", "Invalid date"),

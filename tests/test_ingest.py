@@ -385,3 +385,33 @@ def test_a_batch_gives_each_file_what_it_gives_alone(tmp_path, registry):
     assert together[5].rows_quarantined == 1
     for t, a in zip(together, alone):
         assert result_text(t) == result_text(a)
+
+
+def test_a_line_longer_than_its_header_is_misaligned_row_first_alone_or_in_a_batch(tmp_path, registry):
+    """A CSV line with a cell past its header that is not blank is misaligned_row
+    before any other reason (no cell of it can be trusted: here its id is missing and
+    its date bad); files of one shape, with and without such lines, give together
+    what they give alone; rows read = accepted + quarantined."""
+    header = ",".join(BASE)
+
+    def line(i: int, **changes: str) -> str:
+        return ",".join({**BASE, "dossier_id": f"S-{i}", **changes}.values())
+
+    clean, shifted = tmp_path / "clean.csv", tmp_path / "shifted.csv"
+    clean.write_text("\n".join([header, line(1), line(2) + ","]) + "\n", encoding="utf-8")
+    shifted.write_text("\n".join([
+        header, line(3), line(4) + ",Hoàn Kiếm", line(5, dossier_id="", received_at="31/02/2024") + ",,x",
+        line(6, received_at="31/02/2024"),
+    ]) + "\n", encoding="utf-8")
+    items = [(clean, "clean.csv"), (shifted, "shifted.csv")]
+    together = ingest_files(items, registry, now=NOW)
+    alone = [ingest_file(p, registry, now=NOW, source_name=name) for p, name in items]
+    for t, a in zip(together, alone):
+        assert result_text(t) == result_text(a)
+    c, s = together
+    assert (c.rows_read, c.rows_accepted, c.rows_quarantined) == (2, 2, 0)
+    assert (s.rows_read, s.rows_accepted, s.rows_quarantined) == (4, 1, 3)
+    assert s.accepted["dossier_id"].to_list() == ["S-3"]
+    q = s.quarantine.sort("source_row")
+    assert list(zip(q["source_row"], q["reason"])) == [(2, "misaligned_row"), (3, "misaligned_row"), (4, "bad_date")]
+    assert q["dossier_id"].to_list() == ["S-4", None, "S-6"]

@@ -6,7 +6,8 @@ and free-text summaries are planted in personal columns of every input format (C
 UTF-8, CSV Windows-1258 with ``;``, XLSX with a banner, JSON, JSON Lines, Parquet)
 and of every real export shape (tests/real_shapes.py: the national sync envelope and
 its bare array with their nested lists, an HTML list saved as .xls with the officer
-column, the printed list as binary .xls, the "Sổ theo dõi" book), on accepted rows
+column, the printed list as binary .xls, the "Sổ theo dõi" book), and of a CSV written
+without quotes (a comma in an address moves the cells after it), on accepted rows
 and on rows that are quarantined, and in files that are set aside. The whole pipeline then runs on a
 persistent Dagster instance with every log captured at DEBUG, and every place it
 writes is searched for every planted value, in every encoding it could be stored in.
@@ -134,6 +135,7 @@ def write_inputs(landing: Path) -> None:
     pl.DataFrame(records("parquet")).write_parquet(landing / "table.parquet")
 
     write_real_shapes(landing)
+    write_unquoted(landing / UNQUOTED)
 
     # set aside: no recognisable header at all, only personal columns
     only_personal = [dict(PERSONAL), dict(PERSONAL)]
@@ -175,6 +177,18 @@ def write_real_shapes(landing: Path) -> None:
         dict(id="RS-so-1", received="2024-01-08T08:00:00", due="2024-01-09T17:00:00")], "UBND Phường Phúc Xá", p)
 
 
+def write_unquoted(path: Path) -> None:
+    """An export written without quotes, the address before the name and the
+    procedure's name last: a comma in the address moves the name into the procedure's
+    column, where it reads (and, accepted, would be published among the late
+    dossiers). Both rows are open past their due date."""
+    head = ["Mã hồ sơ", "Mã đơn vị", "Trạng thái", "Ngày tiếp nhận", "Ngày hẹn trả", "Địa chỉ", "Họ tên", "Tên TTHC"]
+    rows = [[f"PD-nq-{i}", "001", "4", "03/01/2024 09:30", "05/01/2024", address, PERSONAL["Họ tên"], "Chứng thực bản sao"]
+            for i, address in ((1, "Số 7 ngõ 15 phố Hàng Bạc"), (2, PERSONAL["Địa chỉ"]))]
+    path.write_text("\r\n".join(",".join(cells) for cells in [head, *rows]) + "\r\n", encoding="utf-8")
+
+
+UNQUOTED = "khong-ngoac.csv"  # its second row: misaligned_row
 REAL_LOADED = {
     "dvcqg/dongbo.json": "bad_date", "dvcqg/mang.json": "missing_id",
     "Danh sách hồ sơ.xls": "chronology", "danh_sach_in.xls": "bad_date",
@@ -279,11 +293,13 @@ def test_the_pipeline_really_read_the_personal_files(pipeline_run):
         reasons = con.execute("SELECT source_file, reason FROM quarantine ORDER BY ALL").fetchall()
         dropped = dict(con.execute("SELECT source_file, dropped_columns FROM ingested_files").fetchall())
     loaded = ["Quận Ba Đình/cp1258.csv", "array.json", "banner.xlsx", "lines.jsonl", "table.parquet", "utf8.csv"]
-    assert {f for f, s in files.items() if s == "loaded"} == set(loaded) | set(REAL_LOADED)
+    assert {f for f, s in files.items() if s == "loaded"} == set(loaded) | set(REAL_LOADED) | {UNQUOTED}
     assert {f for f, s in files.items() if s == "rejected"} == set(SET_ASIDE)
-    assert len(dossiers) == 12 + 4  # two per format, one per real shape
+    assert len(dossiers) == 12 + 4 + 1  # two per format, one per real shape, one unquoted
+    assert "PD-nq-1" in dossiers
     assert sorted(reasons) == sorted(
-        [(f, "missing_id") for f in loaded] + [(f, "bad_date") for f in loaded] + list(REAL_LOADED.items()))
+        [(f, "missing_id") for f in loaded] + [(f, "bad_date") for f in loaded] + list(REAL_LOADED.items())
+        + [(UNQUOTED, "misaligned_row")])
     for f in loaded:  # only the names of the dropped columns are recorded
         assert set(PERSONAL) <= set(json.loads(dropped[f])), f
     real = {
@@ -374,7 +390,7 @@ def test_the_evidence_lists_late_dossiers_and_nothing_personal(pipeline_run):
     site = pipeline_run["site"].resolve()
     csv_text = (site / "data" / "evidence-2024-01.csv").read_text(encoding="utf-8-sig")
     late = {line.split(",")[5] for line in csv_text.splitlines()[1:]}
-    assert {"PD-csv-2", "PD-win-2", "PD-json-2", "RS-sync-1"} <= late
+    assert {"PD-csv-2", "PD-win-2", "PD-json-2", "RS-sync-1", "PD-nq-1"} <= late
     files = [site / "data" / "evidence-2024-01.csv", site / "data" / "evidence-2024-01.js",
              *sorted((site / "data" / "evidence").rglob("*.js"))]
     assert len(files) > 2
@@ -397,7 +413,7 @@ def test_no_personal_value_anywhere_else_on_disk(pipeline_run):
     archived = {p for p in (tmp / "archive").rglob("*") if p.is_file()}
     assert {p.relative_to(tmp / "archive" / "2024-03-01").as_posix() for p in archived} == {
         "Quận Ba Đình/cp1258.csv", "array.json", "banner.xlsx", "lines.jsonl", "table.parquet", "utf8.csv",
-        *REAL_LOADED}
+        *REAL_LOADED, UNQUOTED}
     inputs |= archived
     checked = []
     found = {}
@@ -426,11 +442,12 @@ def test_the_set_aside_files_still_hold_the_users_data(pipeline_run):
 #
 # Exports are often written without quoting: a comma inside the applicant's name or
 # address ("Số 12 ngõ 34 phố Hàng Gai, Hoàn Kiếm") makes the row one cell longer
-# than the header, the cells after it move one column right, and the reader (which
-# truncates such lines) hands the canonical columns the personal text. Such a row is
-# quarantined (its date is no date): the quarantine must say which file, which row
-# and why, and never what the personal cell held. Likewise a personal value typed
-# into a canonical field of an otherwise aligned row.
+# than the header, the cells after it move one column right, and the canonical
+# columns get the personal text. Such a row is quarantined (misaligned_row: a cell
+# past the header is not blank; or its date is no date): the quarantine must say
+# which file, which row and why, and never what the personal cell held, and no
+# shifted row may be accepted because its moved cells happen to read. Likewise a
+# personal value typed into a canonical field of an otherwise aligned row.
 
 SHIFT_NAME = "Nguyễn Văn Khải"
 SHIFT_SECOND = "Lê Thị Thu"  # a second applicant after a comma in the name cell
@@ -511,9 +528,10 @@ def shifted_inputs(landing: Path) -> None:
     ]))
 
 
-def test_a_shifted_or_mistyped_row_is_quarantined_without_its_personal_text(tmp_path):
-    landing = tmp_path / "landing"
-    shifted_inputs(landing)
+def ingest_to_warehouse(tmp_path: Path, landing: Path) -> dict:
+    """The landing folder ingested into a DuckDB warehouse: every table, the
+    quarantine (by file and row), the accepted dossiers, the per-file accounting and
+    the log messages."""
     db = tmp_path / "warehouse.duckdb"
     messages: list[str] = []
     with wh.connect(db) as con:
@@ -524,25 +542,45 @@ def test_a_shifted_or_mistyped_row_is_quarantined_without_its_personal_text(tmp_
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()]
         frames = {t: con.sql(f'SELECT * FROM "{t}"').pl() for t in tables}
         quarantine = con.sql("SELECT * FROM quarantine ORDER BY source_file, source_row").pl()
-        dossiers = {r[0] for r in con.execute("SELECT dossier_id FROM dossiers").fetchall()}
-    # the rows really went through: aligned ones accepted, the others quarantined
-    assert dossiers == {"LECH-A1", "LECH-B1", "GO-1"}
-    got = {(r["source_file"], r["source_row"]): r for r in quarantine.iter_rows(named=True)}
-    assert {k: v["reason"] for k, v in got.items()} == {
-        ("lech-dia-chi.csv", 2): "bad_date", ("lech-dia-chi.csv", 3): "bad_date",
-        ("so-theo-doi-lech.csv", 2): "bad_date",
-        ("go-nham.csv", 2): "bad_date", ("go-nham.csv", 3): "bad_date", ("go-nham.csv", 4): "bad_date",
-        ("go-nham.csv", 5): "unknown_unit", ("go-nham.csv", 6): "bad_date", ("go-nham.csv", 7): "bad_date",
+        dossiers = dict(con.execute("SELECT dossier_id, procedure_name FROM dossiers").fetchall())
+        accounting = {r[0]: r[1:] for r in con.execute(
+            "SELECT source_file, rows_read, rows_accepted, rows_quarantined, rows_superseded FROM file_accounting"
+        ).fetchall()}
+    return {
+        "frames": frames, "dossiers": dossiers, "accounting": accounting, "messages": messages,
+        "quarantine": {(r["source_file"], r["source_row"]): r for r in quarantine.iter_rows(named=True)},
     }
-    # no personal text in any column of any table (nor in the messages)
+
+
+def assert_no_shift_needle(run: dict) -> None:
+    """No personal text of the shifted rows in any column of any table, nor in the
+    messages."""
     found = {}
-    for table, frame in frames.items():
+    for table, frame in run["frames"].items():
         text = (frame.select(pl.all().cast(pl.Utf8)).write_csv() + " ".join(frame.columns)).encode("utf-8")
         hits = [v for v, forms in SHIFT_NEEDLES.items() if any(f in text for f in forms)]
         if hits:
             found[table] = hits
     assert not found, f"personal values in warehouse tables: {found}"
-    assert not [v for v, forms in SHIFT_NEEDLES.items() if any(f in "\n".join(messages).encode() for f in forms)]
+    messages = "\n".join(run["messages"]).encode()
+    assert not [v for v, forms in SHIFT_NEEDLES.items() if any(f in messages for f in forms)]
+
+
+def test_a_shifted_or_mistyped_row_is_quarantined_without_its_personal_text(tmp_path):
+    landing = tmp_path / "landing"
+    shifted_inputs(landing)
+    run = ingest_to_warehouse(tmp_path, landing)
+    # the rows really went through: aligned ones accepted, the others quarantined
+    assert set(run["dossiers"]) == {"LECH-A1", "LECH-B1", "GO-1"}
+    got = run["quarantine"]
+    assert {k: v["reason"] for k, v in got.items()} == {
+        # a line longer than the header: misaligned_row, whatever its cells read as
+        ("lech-dia-chi.csv", 2): "misaligned_row", ("lech-dia-chi.csv", 3): "misaligned_row",
+        ("so-theo-doi-lech.csv", 2): "misaligned_row",
+        ("go-nham.csv", 2): "bad_date", ("go-nham.csv", 3): "bad_date", ("go-nham.csv", 4): "bad_date",
+        ("go-nham.csv", 5): "unknown_unit", ("go-nham.csv", 6): "bad_date", ("go-nham.csv", 7): "bad_date",
+    }
+    assert_no_shift_needle(run)
     # what an engineer needs to mend the file is still there
     a2 = got[("lech-dia-chi.csv", 2)]
     assert (a2["dossier_id"], a2["unit_code"], a2["status"]) == ("LECH-A2", "001", "10")
@@ -556,3 +594,97 @@ def test_a_shifted_or_mistyped_row_is_quarantined_without_its_personal_text(tmp_
     assert (g6["dossier_id"], g6["unit_code"], g6["procedure_code"]) == ("GO-6", "001", "1.001776")
     g7 = got[("go-nham.csv", 7)]
     assert (g7["received_at"], g7["status"]) == ("20240230", "11")
+
+
+# the personal columns after the dates, the procedure's name last: a row moved by a
+# comma still reads (its procedure name is the end of the address or the name)
+MISALIGNED_HEAD = ["STT", "Mã hồ sơ", "Mã đơn vị", "Trạng thái", "Ngày tiếp nhận", "Ngày hẹn trả", "Ngày trả kết quả",
+                   "Họ tên chủ hồ sơ", "Số điện thoại", "Địa chỉ", "Tên thủ tục hành chính"]
+DONE = ["10", "02/01/2024 08:00", "10/01/2024", "08/01/2024 09:00"]  # status and dates of a finished dossier
+OPEN = ["4", "05/01/2024 09:00", "12/01/2024", ""]
+
+
+def test_a_line_longer_than_its_header_is_quarantined_even_when_its_cells_read(tmp_path):
+    """A comma left unquoted in the address or the name moves the procedure's name out
+    and the address (or the name) into it: every cell still reads, and the row was
+    accepted with the applicant's address as its procedure, stored and published. A
+    line with a cell past the header that is not blank is misaligned_row (file and
+    row kept; no free text of it kept), the file's other rows load, and the file's
+    rows add up."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    two_parts = f"{SHIFT_STREET}, Phường Hàng Trống"
+    (landing / "danh-sach.csv").write_bytes(unquoted_csv(MISALIGNED_HEAD, [
+        ["1", "MIS-1", "001", *DONE, SHIFT_NAME, SHIFT_PHONE, SHIFT_STREET, "Đăng ký khai sinh"],
+        # one comma in the address: the procedure is "Phường Hàng Trống"
+        ["2", "MIS-2", "001", *DONE, SHIFT_NAME, SHIFT_PHONE, two_parts, "Đăng ký khai sinh"],
+        # a comma in the name and two in the address: the procedure is the street
+        ["3", "MIS-3", "00001", *OPEN, f"{SHIFT_NAME}, {SHIFT_SECOND}", SHIFT_PHONE, SHIFT_ADDRESS, "Chứng thực bản sao"],
+        ["4", "MIS-4", "00001", *OPEN, SHIFT_NAME, SHIFT_PHONE, SHIFT_STREET, "Chứng thực bản sao"],
+    ]))
+    # every line, the header's too, ends with a separator: the moved procedure name
+    # lands in the header's empty last cell (a cell past the header), not past the line
+    head = ["Mã hồ sơ", "Mã đơn vị", "Ngày tiếp nhận", "Ngày hẹn trả", "Chủ hồ sơ", "Địa chỉ", "Tên TTHC", ""]
+    (landing / "dau-phay-cuoi.csv").write_bytes(unquoted_csv(head, [
+        ["TS-1", "001", "03/01/2024 08:00", "09/01/2024", SHIFT_NAME, SHIFT_STREET, "Đăng ký khai sinh", ""],
+        ["TS-2", "001", "03/01/2024 08:00", "09/01/2024", SHIFT_NAME, two_parts, "Đăng ký khai sinh", ""],
+        ["TS-3", "001", "04/01/2024 08:00", "09/01/2024", SHIFT_NAME, SHIFT_STREET, "Đăng ký kết hôn", ""],
+    ]))
+    run = ingest_to_warehouse(tmp_path, landing)
+    assert run["dossiers"] == {"MIS-1": "Đăng ký khai sinh", "MIS-4": "Chứng thực bản sao",
+                               "TS-1": "Đăng ký khai sinh", "TS-3": "Đăng ký kết hôn"}
+    got = run["quarantine"]
+    assert {k: v["reason"] for k, v in got.items()} == {
+        ("danh-sach.csv", 2): "misaligned_row", ("danh-sach.csv", 3): "misaligned_row",
+        ("dau-phay-cuoi.csv", 2): "misaligned_row",
+    }
+    assert_no_shift_needle(run)
+    # rows read = accepted + quarantined + superseded
+    assert run["accounting"] == {"danh-sach.csv": (4, 2, 2, 0), "dau-phay-cuoi.csv": (3, 2, 1, 0)}
+    # what tells the row: its file and number, its id and the dates before the comma
+    m2 = got[("danh-sach.csv", 2)]
+    assert (m2["dossier_id"], m2["unit_code"], m2["status"], m2["received_at"]) == (
+        "MIS-2", "001", "10", "2024-01-02 08:00:00")
+    # its free text is withheld: it read as a procedure, yet it is the address's end
+    assert m2["procedure_name"] == "<đã ẩn: 17 ký tự>"
+    assert got[("danh-sach.csv", 3)]["procedure_name"] == f"<đã ẩn: {len(SHIFT_STREET)} ký tự>"
+    assert got[("dau-phay-cuoi.csv", 2)]["procedure_name"] == "<đã ẩn: 17 ký tự>"
+
+
+def test_blank_cells_past_the_header_and_quoted_commas_are_no_shift(tmp_path):
+    """A trailing separator on every line (or on some), blank cells past the header,
+    and a comma inside a quoted value leave the cells where the header says: every
+    row loads. A line short of cells loads with the missing ones empty."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    head = ",".join(MISALIGNED_HEAD)
+
+    def line(tag: str, i: int, address: str = SHIFT_STREET) -> str:
+        return ",".join([str(i), f"{tag}-{i}", "001", *DONE, SHIFT_NAME, SHIFT_PHONE, address, "Đăng ký khai sinh"])
+
+    files = {
+        # the header without, every line with a trailing separator
+        "moi-dong.csv": [head, *(line("MD", i) + "," for i in (1, 2, 3))],
+        # the header and every line with one; a line without it is short of a cell
+        "ca-tieu-de.csv": [head + ",", *(line("TD", i) + "," for i in (1, 2, 3)), line("TD", 4)],
+        # some lines only; blank cells past the header (two separators, spaces, a tab, a
+        # zero-width space)
+        "mot-so-dong.csv": [head, line("SD", 1), line("SD", 2) + ",", line("SD", 3) + ",,",
+                            line("SD", 4) + ", ,\t", line("SD", 5) + ",\u200b", line("SD", 6)],
+        # the address quoted, its commas inside the quotes
+        "co-ngoac.csv": [head, line("NG", 1), line("NG", 2, f'"{SHIFT_ADDRESS}"'),
+                         line("NG", 3, f'"{SHIFT_STREET}, Hoàn Kiếm"') + ","],
+        # the personal columns last: a line without them is short of two cells
+        "thieu-o.csv": ["Mã hồ sơ,Mã đơn vị,Tên TTHC,Trạng thái,Ngày tiếp nhận,Ngày hẹn trả,Họ tên,Địa chỉ",
+                        f"TO-1,001,Đăng ký khai sinh,4,05/01/2024 09:00,12/01/2024,{SHIFT_NAME},{SHIFT_STREET}",
+                        "TO-2,001,Đăng ký khai sinh,4,05/01/2024 09:00,12/01/2024"],
+    }
+    for name, lines in files.items():
+        (landing / name).write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    run = ingest_to_warehouse(tmp_path, landing)
+    assert run["quarantine"] == {}
+    assert run["accounting"] == {"moi-dong.csv": (3, 3, 0, 0), "ca-tieu-de.csv": (4, 4, 0, 0),
+                                 "mot-so-dong.csv": (6, 6, 0, 0), "co-ngoac.csv": (3, 3, 0, 0),
+                                 "thieu-o.csv": (2, 2, 0, 0)}
+    assert len(run["dossiers"]) == 18
+    assert set(run["dossiers"].values()) == {"Đăng ký khai sinh"}

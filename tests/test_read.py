@@ -22,6 +22,7 @@ from transforms.read import (
 )
 from transforms.normalise import normalise_key
 from transforms.readers.text import utf8_bom
+from transforms.schema import MISALIGNED
 from tests.helpers import to_cp1258
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example" / "dossiers.csv"
@@ -418,6 +419,36 @@ def test_a_csv_whose_first_line_under_the_header_is_not_as_wide_is_read(tmp_path
     assert raw.frame["source_row"].to_list() == rows
     assert raw.frame["dossier_id"].to_list() == ids
     assert raw.frame["status"].to_list()[-2:] == ["Đã trả kết quả", "Đang xử lý"]
+
+
+@pytest.mark.parametrize("header_end", ["", ","], ids=["header", "header-ending-with-a-separator"])
+def test_a_csv_line_with_a_cell_past_its_header_is_marked_misaligned(tmp_path, header_end):
+    """A separator inside an unquoted value makes a line longer than its header and
+    moves the cells after it: the row says so (MISALIGNED), whatever its cells read
+    as. Blank cells past the header (a trailing separator, on every line or some, the
+    header's own included) and quoted separators do not; a short line is no shift."""
+    lines = [
+        "HS-0,001,1.001776,02/01/2024,Số 1, ngõ 2, phố 3, Hoàn Kiếm",  # the first line, wider
+        "HS-1,001,1.001776,02/01/2024,Số 12 ngõ 34",
+        "HS-2,001,1.001776,02/01/2024,Số 12 ngõ 34, Hoàn Kiếm",
+        "HS-3,001,1.001776,02/01/2024,Số 12 ngõ 34,",
+        "HS-4,001,1.001776,02/01/2024,Số 12 ngõ 34, ,\t",
+        'HS-5,001,1.001776,02/01/2024,"Số 12 ngõ 34, Hoàn Kiếm"',
+        "HS-6,001,1.001776",
+        "HS-7,001,1.001776,02/01/2024,,,Hoàn Kiếm",  # the first cell past the header blank
+        "HS-8,001,1.001776,02/01/2024,Số 12 ngõ 34,\u200b",
+    ]
+    path = tmp_path / "export.csv"
+    head = "Mã hồ sơ,Mã đơn vị,Mã TTHC,Ngày tiếp nhận,Địa chỉ" + header_end
+    path.write_text("\n".join([head, *lines]) + "\n", encoding="utf-8")
+    raw = read_table(path)
+    assert raw.frame["source_row"].to_list() == list(range(1, 10))
+    assert raw.frame["dossier_id"].to_list() == [f"HS-{i}" for i in range(9)]
+    assert raw.frame[MISALIGNED].to_list() == [True, False, True, False, False, False, False, True, False]
+    assert raw.frame["received_at"].to_list() == ["02/01/2024"] * 6 + [None] + ["02/01/2024"] * 2
+    # a file with no such line has no such column
+    path.write_text("\n".join([head, *lines[1:2], *lines[3:7]]) + "\n", encoding="utf-8")
+    assert MISALIGNED not in read_table(path).frame.columns
 
 
 @pytest.mark.parametrize(

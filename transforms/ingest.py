@@ -40,6 +40,7 @@ from transforms.schema import (
     DOSSIER_SCHEMA,
     EVENT_FIELDS,
     LOCAL_TZ,
+    MISALIGNED,
     TIMESTAMP,
     UNIT_HINT,
     empty_frame,
@@ -94,8 +95,9 @@ def _local_naive(now: datetime) -> datetime:
     return now
 
 
-def reason_expr(now: datetime, raw_received_present: pl.Expr) -> pl.Expr:
-    """The first quarantine reason that applies, or null (spec order)."""
+def reason_expr(now: datetime, raw_received_present: pl.Expr, misaligned: pl.Expr) -> pl.Expr:
+    """The first quarantine reason that applies, or null (spec order; first of all a
+    CSV line longer than its header, whose cells are not their columns')."""
     now_lit = pl.lit(_local_naive(now)).cast(TIMESTAMP)
     received = pl.col("received_at")
     future = pl.any_horizontal([(pl.col(c) > now_lit).fill_null(False) for c in EVENT_FIELDS])
@@ -114,7 +116,9 @@ def reason_expr(now: datetime, raw_received_present: pl.Expr) -> pl.Expr:
         | (pl.col("unit_problem") == NO_UNIT).fill_null(False)
     )
     return (
-        pl.when(pl.col("dossier_id").is_null())
+        pl.when(misaligned)
+        .then(pl.lit("misaligned_row"))
+        .when(pl.col("dossier_id").is_null())
         .then(pl.lit("missing_id"))
         .when(missing_field)
         .then(pl.lit("missing_field"))
@@ -398,13 +402,15 @@ def _procedure_keys(frame: pl.DataFrame) -> pl.Expr:
 # row's cells cannot be trusted to be what their header says. Exports are often
 # written unquoted: a comma in the applicant's name or address ("Số 12 ngõ 34,
 # Hoàn Kiếm") makes the line one cell longer, the cells after it move one column
-# right (the CSV reader truncates the longer line; a misaligned Excel or HTML
-# layout does the same), and a date column holds the end of the address or the
-# CCCD; or a clerk typed a phone into a date. Such a row fails to read and is
-# quarantined (bad_date, unknown_unit …), so what the quarantine keeps of it is
-# decided by shape: a text is kept only when it looks like a value of its field,
-# else it is withheld (WITHHELD: how long it was, not what it said). The file, the
-# row number and the reason say where to mend it. Shapes:
+# right, and a date column holds the end of the address or the CCCD; or a clerk
+# typed a phone into a date. A CSV line with a cell past its header that is not
+# blank is misaligned_row, whatever its cells read as; a shifted line that shows
+# no such cell (its last cell was empty; a misaligned Excel or HTML layout) is
+# quarantined when a moved cell does not read (bad_date, unknown_unit …). What the
+# quarantine keeps of such rows is decided by shape: a text is kept only when it
+# looks like a value of its field, else it is withheld (WITHHELD: how long it was,
+# not what it said). The file, the row number and the reason say where to mend
+# it. Shapes:
 # - dates: a value that read, or text in a layout the reader knows (31/02/2024,
 #   20240230: a date that does not exist, worth showing). A phone or a CCCD
 #   (0912345678, 001203004567) has no date layout;
@@ -415,7 +421,9 @@ def _procedure_keys(frame: pl.DataFrame) -> pl.Expr:
 # - free text (unit_name, procedure_name, field_name): no run of 9 digits, no
 #   phone, no e-mail address, and only when no other field of the row was withheld
 #   (a shifted or mistyped row shows it somewhere; its free text may then be the
-#   applicant's name or address).
+#   applicant's name or address) and the row is not misaligned_row (a CSV line
+#   longer than its header: a cell past the header proves the shift, even when every
+#   moved cell still reads as a value of its new column).
 # A birth date in a date column, or an address fragment that reads as a unit name
 # in an otherwise well-formed row, cannot be told apart by shape: they are kept.
 
@@ -459,7 +467,7 @@ def _quarantine_values() -> list[pl.Expr]:
             text = pl.coalesce([_as_text(name, dtype), raw]).cast(pl.Utf8)
             ok = pl.col(name).is_not_null() | raw.str.contains(_DATE_SHAPE if name in DATE_FIELDS else _NUMBER_SHAPE)
         texts[name], kept[name] = text, text.is_null() | ok
-    row_kept = pl.all_horizontal([k for name, k in kept.items() if name not in FREE_TEXT_FIELDS])
+    row_kept = pl.all_horizontal([k for name, k in kept.items() if name not in FREE_TEXT_FIELDS]) & ~pl.col(MISALIGNED)
     return [
         pl.when(kept[name] & row_kept if name in FREE_TEXT_FIELDS else kept[name])
         .then(text)
@@ -490,13 +498,19 @@ def _classify_rows(
     typed, _ = normalise(batch, x_marks=[], flags=True, cleaned=True)  # the readers cleaned it
     # (row for row the batch's: normalising and resolving keep the rows and their order)
     extra = [batch.get_column("__file"), batch.get_column("received_at").is_not_null().alias("__raw_received")]
+    if MISALIGNED in batch.columns:  # (a CSV file with a line longer than its header)
+        extra.append(batch.get_column(MISALIGNED).fill_null(False))
+    else:
+        extra.append(pl.repeat(False, batch.height, dtype=pl.Boolean, eager=True).alias(MISALIGNED))
     if UNIT_HINT in batch.columns:
         extra.append(batch.get_column(UNIT_HINT))
     resolved = resolve_units(typed.hstack(extra), registry, hints)
     unit_named = dict(
         resolved.group_by("__file").agg((pl.col("unit_problem") != NO_UNIT).fill_null(True).any()).iter_rows()
     )
-    classified = resolved.with_columns(reason_expr(now, pl.col("__raw_received")).alias("reason"))
+    classified = resolved.with_columns(
+        reason_expr(now, pl.col("__raw_received"), pl.col(MISALIGNED)).alias("reason")
+    )
     source_file = pl.col("__file").replace_strict(names, return_dtype=pl.Utf8)
     # A procedure known only by its name is keyed by the normalised name
     # (dossier-log.md, Real exports): bottlenecks, the catalogue's due dates and the

@@ -67,6 +67,12 @@ READ_FIELDS: dict[str, pl.DataType] = {**CANONICAL_FIELDS, "payment_code": pl.Ut
 # unit evidence for rows that name no unit. Never stored.
 UNIT_HINT = "unit_hint"
 
+# A column the CSV reader adds: the line has a cell that is not blank past the
+# header's (a separator inside an unquoted value, such as the comma of "Số 12 ngõ 34,
+# Hoàn Kiếm", moved the cells after it), so no cell of the row can be trusted to be
+# its column's. Such a row is quarantined as `misaligned_row`. Never stored.
+MISALIGNED = "__misaligned"
+
 # A file must have a column for each of these, for one of PROCEDURE_COLUMNS, and
 # for one of UNIT_COLUMNS unless the file names its unit otherwise (banner,
 # envelope, per-source mapping, dossier_id prefix).
@@ -111,6 +117,7 @@ def level_order(column: str = "level") -> pl.Expr:
 REGISTRY_SCHEMA: dict[str, pl.DataType] = {**UNIT_SCHEMA, "agency_code": pl.Utf8()}
 
 QUARANTINE_REASONS = (
+    "misaligned_row",
     "missing_id",
     "missing_field",
     "bad_date",

@@ -24,7 +24,7 @@ from transforms.readers.header import Plan
 from transforms.readers.mapping import SourceMapping
 from transforms.readers.rows import group_rows, numbering, totals_rows
 from transforms.readers.table import MAX_CELL_CHARS, RawTable, UnusableFile
-from transforms.schema import DATE_FIELDS, READ_FIELDS, UNIT_HINT
+from transforms.schema import DATE_FIELDS, MISALIGNED, READ_FIELDS, UNIT_HINT
 
 _NOT_ASCII = r"[^\x00-\x7f]"
 # wider than this, a grid's empty columns are left out of its Body
@@ -56,6 +56,7 @@ class Body:
     unparsable: str = "the table cannot be parsed"  # the reason given if ``pending`` fails
     grid_width: int = 0  # the body's columns (a wide ``grid`` leaves out empty ones)
     spanning: pl.Series | None = None  # HTML: rows that are one cell spanning the row
+    misaligned: pl.Series | None = None  # CSV: rows with a cell past the header (when any)
     numbered: bool = False  # the grid's first row numbers the columns (1, 2, 3 …)
     mapping: SourceMapping | None = None
     unit_hints: list[str] = field(default_factory=list)
@@ -76,7 +77,11 @@ class Body:
         return tuple(self.plan.fields), grid, id(self.mapping)
 
     def take_grid(self, grid: pl.DataFrame) -> None:
-        """The parsed grid, as text named ``__g{j}``."""
+        """The parsed grid, as text named ``__g{j}`` (a CSV parse's MISALIGNED set apart)."""
+        if MISALIGNED in grid.columns:
+            flag = grid.get_column(MISALIGNED)
+            self.misaligned = flag if flag.any() else None
+            grid = grid.drop(MISALIGNED)
         self.grid_width = grid.width
         grid = pl.DataFrame([_as_text(s).alias(f"__g{j}") for j, s in enumerate(grid.iter_columns())], height=grid.height)
         self.numbered = numbering(grid)
@@ -91,7 +96,7 @@ class Body:
     def release(self) -> None:
         """Let the file's columns go once its rows are in a batch (a batch of files is
         then held once, not twice)."""
-        self.kept = self.grid = self.spanning = self.rows = None
+        self.kept = self.grid = self.spanning = self.misaligned = self.rows = None
 
     @property
     def hints(self) -> list[str]:
@@ -228,6 +233,9 @@ def _group_frame(items: list[tuple[int, Body]]) -> pl.DataFrame:
         extra.append(pl.Series("__row", np.arange(1, int(heights.sum()) + 1, dtype=np.int64) - starts))
         if first.spanning is not None:
             extra.append(pl.concat([b.spanning for b in bodies]).alias("__spanning"))
+        if any(b.misaligned is not None for b in bodies):
+            flags = [pl.repeat(False, b.height, eager=True) if b.misaligned is None else b.misaligned for b in bodies]
+            extra.append(pl.concat(flags).alias(MISALIGNED))
     else:
         frame = pl.concat([b.kept for b in bodies], how="vertical", rechunk=True) if len(bodies) > 1 else first.kept
         extra = [pl.concat([b.rows for b in bodies]).alias("__row")]
@@ -294,7 +302,8 @@ def _assemble_group(items: list[tuple[int, Body]]) -> tuple[pl.DataFrame, set[in
     # an empty cleaned value is no value (the cleaned text is computed once: CSE)
     cells = [pl.when(e.str.len_chars() > 0).then(e) for e in cleaned]
     exprs = [pl.coalesce([cells[i] for i in idx]).cast(pl.Utf8).alias(fld) for fld, idx in by_field.items()]
-    lazy = frame.lazy().select("__i", "__file", "__row", pl.col("__row").alias("source_row"), *exprs)
+    misaligned = [MISALIGNED] if MISALIGNED in frame.columns else []
+    lazy = frame.lazy().select("__i", "__file", "__row", pl.col("__row").alias("source_row"), *exprs, *misaligned)
     vendor = _vendor_values(by_field, mapping)
     if vendor:
         lazy = lazy.with_columns(vendor)
@@ -318,6 +327,7 @@ def _assemble_group(items: list[tuple[int, Body]]) -> tuple[pl.DataFrame, set[in
     if not keep.all():  # (most files keep every row: no copy of them is made)
         out = out.filter(keep)
     ordered = [f for f in READ_FIELDS if f in by_field] + ([UNIT_HINT] if with_groups else []) + ["source_row"]
+    ordered += misaligned
     return out.select("__file", *ordered), with_groups
 
 

@@ -10,14 +10,19 @@ from typing import Iterator
 
 import polars as pl
 
+from transforms.normalise import clean_text_expr
 from transforms.readers.aliases import HeaderMatcher
 from transforms.readers.assemble import Body, assemble_grid
 from transforms.readers.header import Header, banner_lines, find_header, plan_columns
 from transforms.readers.mapping import SourceMapping
 from transforms.readers.table import HEADER_SEARCH_ROWS, UnusableFile
 from transforms.readers.text import decode, read_bytes, utf8_bom
+from transforms.schema import MISALIGNED
 
 SEPARATORS = (",", ";", "\t", "|")
+# the cells a line may have past the header that are looked at: a line made longer
+# by separators inside its values is misaligned when one of them is not blank
+EXTRA_CELLS = 2
 _NON_SPACE = re.compile(r"\S")
 _NON_SPACE_BYTE = re.compile(rb"[^ \t\n\x0b\x0c]")
 # the text the header is looked for in: its first characters
@@ -80,17 +85,25 @@ def _blank_bytes(utf8: bytes, start: int) -> bool:
     return _NON_SPACE.search(utf8[start:].decode("utf-8")) is None  # (a run of Unicode blanks: rare)
 
 
-def _polars_csv(body: bytes, sep: str, width: int) -> pl.LazyFrame:
-    """The parse of a body, to run with other files' (assemble.load). Polars counts the
-    columns on the body's first line and refuses the file when they are not `width`:
-    when that line is not `width` fields (a blank line under the header, a first row
-    short or long), a line of `width` empty fields goes first and is dropped after, so
-    the rows keep their numbers."""
-    names = [f"column_{i}" for i in range(width)]
+def _polars_csv(body: bytes, sep: str, width: int, named: int) -> pl.LazyFrame:
+    """The parse of a body, to run with other files' (assemble.load): its `width`
+    columns, and MISALIGNED, whether a line has a cell that is not blank past the
+    header's last named column (`named`; the header's own trailing empty cells are
+    a trailing separator, not columns): a separator inside an unquoted value moved
+    the cells after it (dossier-log.md; such a row is quarantined as
+    `misaligned_row`). A line longer than the header is cut after EXTRA_CELLS more
+    cells; extra cells that are blank ("a,b,c," or "a,b,c,,") are no shift.
+
+    Polars counts the columns on the body's first line: fewer than the parse's are
+    filled in (missing_columns), more refuse the file; when that line is wider (a
+    first row long of fields), a line of empty fields goes first and is dropped
+    after, so the rows keep their numbers."""
+    parsed = width + EXTRA_CELLS
+    names = [f"column_{i}" for i in range(parsed)]
     end = body.find(b"\n")
-    lead = (body if end < 0 else body[:end]).count(sep.encode()) + 1 != width
+    lead = (body if end < 0 else body[:end]).count(sep.encode()) + 1 > parsed
     if lead:
-        body = sep.encode() * (width - 1) + b"\n" + body
+        body = sep.encode() * (parsed - 1) + b"\n" + body
     frame = pl.scan_csv(
         body,
         has_header=False,
@@ -100,7 +113,10 @@ def _polars_csv(body: bytes, sep: str, width: int) -> pl.LazyFrame:
         truncate_ragged_lines=True,
         new_columns=names,
         schema={n: pl.Utf8 for n in names},
+        missing_columns="insert",
     )
+    beyond = [clean_text_expr(pl.col(n)).is_not_null() for n in names[named:]]
+    frame = frame.select(*names[:width], pl.any_horizontal(beyond).alias(MISALIGNED))
     return frame.slice(1) if lead else frame
 
 
@@ -130,6 +146,7 @@ def read_csv(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) 
     banner = banner_lines(above)
     plan = plan_columns(path, header.cells, matcher, unit_given=bool(mapping and mapping.unit), banner=bool(banner))
     width = len(header.cells)
+    named = max(j for j, c in enumerate(header.cells) if c) + 1
     if utf8 is not None:
         start = bom + len(text[:offset].encode("utf-8"))
         blank = _blank_bytes(utf8, start)
@@ -140,7 +157,7 @@ def read_csv(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) 
     else:
         source = utf8[start:] if utf8 is not None else text[offset:].encode("utf-8")
         del text, data, utf8
-        body = _polars_csv(source, sep, width)
+        body = _polars_csv(source, sep, width, named)
     return assemble_grid(
         path, "csv", body, plan, mapping=mapping, unit_hints=banner, encoding=encoding,
         unparsable="the table cannot be parsed as CSV (corrupt or ragged beyond repair)",

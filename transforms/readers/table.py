@@ -60,7 +60,8 @@ class UnusableFile(Exception):
 class RawTable:
     """A read file: ``frame`` has one Utf8 column per field of schema.READ_FIELDS
     found, named by field, plus ``source_row`` (Int64, from 1 after the header; JSON
-    Lines: the line)."""
+    Lines: the line), and for a CSV file with a line longer than its header
+    schema.MISALIGNED (Boolean: the row's cells moved)."""
 
     frame: pl.DataFrame
     rows_read: int
