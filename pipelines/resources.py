@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from config import config_path
+from transforms.profile import DEFAULT_PROFILE_PATH
 from transforms.schema import LOCAL_TZ
 
 DEFAULTS = {
@@ -20,7 +21,7 @@ DEFAULTS = {
     "SCOREBOARD_WAREHOUSE": "data/warehouse.duckdb",
     "SCOREBOARD_SITE": "build/site",
     "SCOREBOARD_REGISTRY": str(config_path("registry", "hanoi.csv")),
-    "SCOREBOARD_PROFILE": str(config_path("profiles", "default.yaml")),
+    "SCOREBOARD_PROFILE": str(DEFAULT_PROFILE_PATH),
     "SCOREBOARD_CALENDAR": str(config_path("calendar", "vn_overlay.csv")),
     # thresholds of the quality rules (an office's file only names what it changes:
     # the shipped config/quality.yaml gives the rest)

@@ -10,13 +10,12 @@ from pathlib import Path
 import polars as pl
 
 from config import config_path
-from transforms.profile import load_profile
+from transforms.profile import DEFAULT_PROFILE_PATH, load_profile
 from transforms.schema import BOOL_FIELDS, DATE_FIELDS, DOSSIER_SCHEMA, scoreboard_schema
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLE = FIXTURES / "example"
 # the default profile (Decision 766's six groups), which the worked example is scored with
-DEFAULT_PROFILE_PATH = config_path("profiles", "default.yaml")
 DEFAULT_PROFILE = load_profile(DEFAULT_PROFILE_PATH)
 # the published scoreboard's columns under the default profile
 SCOREBOARD_COLUMNS = scoreboard_schema(DEFAULT_PROFILE)
