@@ -9,7 +9,6 @@ from pathlib import Path
 
 import polars as pl
 
-from config import config_path
 from transforms.profile import DEFAULT_PROFILE_PATH, load_profile
 from transforms.schema import BOOL_FIELDS, DATE_FIELDS, DOSSIER_SCHEMA, scoreboard_schema
 
