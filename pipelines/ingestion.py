@@ -21,9 +21,21 @@ from quality.suites import DOSSIER_BUCKET_ROWS, QualityResult, submit_dossier_pa
 from transforms import aside
 from transforms.changes import PERIOD_FIELDS, affected_periods
 from transforms.periods import PERIOD_TYPES, covered_range, index_of, parse_key
-from transforms.ingest import Batch, content_hash, ingest_batch
+from transforms.ingest import (
+    CODE_FIELDS,
+    FREE_TEXT_FIELDS,
+    QUARANTINE_SCHEMA,
+    WITHHELD,
+    Batch,
+    _classify_rows,
+    _quarantine_values,
+    content_hash,
+    ingest_batch,
+)
+from transforms.normalise import procedure_key_expr
 from transforms.readers import load_mappings
-from transforms.units import load_registry
+from transforms.schema import CANONICAL_FIELDS, DATE_FIELDS, DOSSIER_SCHEMA
+from transforms.units import AMBIGUOUS_UNIT, UNKNOWN_UNIT, load_registry, registry_digest, resolve_stored
 
 REJECTED_DIR = "_rejected"
 
@@ -54,6 +66,14 @@ class IngestionReport:
     held: list[str] = field(default_factory=list)
     findings: pl.DataFrame | None = None
     released: list[str] = field(default_factory=list)
+    # the registry differed from the one the stored rows were resolved against: stored
+    # versions whose unit changed, versions that no longer match a unit (quarantined;
+    # the dossiers they were the versions of), quarantined rows that are dossiers now
+    registry_changed: bool = False
+    versions_reresolved: int = 0
+    versions_unmatched: int = 0
+    dossiers_unmatched: int = 0
+    rows_requalified: int = 0
 
     def touch(self, periods: set[tuple[str, str]]) -> None:
         """Count these (period_type, period_key) among the affected periods."""
@@ -67,6 +87,12 @@ class IngestionReport:
             f"{self.files_skipped} already ingested, {self.files_rejected} set aside; "
             f"{self.rows_read} rows read, {self.rows_quarantined} quarantined; "
             f"{self.dossiers} dossiers in the warehouse."
+            + (
+                f" The unit registry changed: {self.versions_reresolved} stored rows moved to another unit, "
+                f"{self.dossiers_unmatched} stored dossiers quarantined as no longer matching a unit, "
+                f"{self.rows_requalified} quarantined rows now dossiers."
+                if self.registry_changed else ""
+            )
         )
 
 
@@ -194,6 +220,7 @@ def ingest_landing(
     report = IngestionReport()
     drift = drift or DriftInputs()
     report.released = apply_releases(con, log)
+    apply_registry(con, registry, now=now, report=report, log=log)
     pending = _pending_files(con, landing, report)
     if pending:
         _warm_up_quality()
@@ -223,6 +250,127 @@ def ingest_landing(
     report.dossiers = wh.count_rows(con, "dossiers")
     report.by_file = wh.file_accounting(con)
     return report
+
+
+# ------------------------------------------------------------------ a changed registry
+
+# the quarantine reasons a changed registry can lift
+UNIT_REASONS = (UNKNOWN_UNIT, AMBIGUOUS_UNIT)
+# what a retried row may be quarantined for once its unit is known (the reasons after
+# the unit's in reason_expr); another (a missing unit: the file's banner or mapping is
+# not stored, so a row that had only those cannot be retried) leaves the row as it was
+RETRY_REASONS = (*UNIT_REASONS, "future_date", "chronology", "finished_no_end")
+_WITHHELD = "^" + WITHHELD.replace("{}", r"\d+") + "$"
+# a withheld value of these cannot be read back: the row stays quarantined as it is
+_NEEDED = (*CODE_FIELDS, *FREE_TEXT_FIELDS, *DATE_FIELDS)
+
+
+def apply_registry(con, registry: pl.DataFrame, *, now: datetime, report: IngestionReport,
+                   log: Callable[[str], None] = print) -> None:
+    """When the registry differs from the one the stored rows were resolved against
+    (dossier-log.md, "Units": the office added a unit, corrected a validity, removed
+    one), resolve them again, stored and held alike, so that no dossier drops out of
+    the tables: a stored version moves to the unit of its code valid at its
+    received_at; one that no longer matches a unit is quarantined (unknown_unit, its
+    file and row, its values as text); a row quarantined for its unit is read again
+    and becomes a dossier when it now resolves. The ids whose versions change are
+    stale: their kept copies are chosen again (_refresh_kept_copies), which reports
+    the periods they touch."""
+    digest = registry_digest(registry)
+    if wh.resolved_registry(con) == digest:
+        return
+    if not wh.has_resolved_rows(con):
+        wh.record_registry(con, digest, now)
+        return
+    report.registry_changed = True
+    moves: dict[str, dict[str, pl.DataFrame]] = {}
+    for versions, quarantine in wh.UNIT_TABLES:
+        resolved = resolve_stored(wh.stored_unit_days(con, versions), registry)
+        remap = resolved.filter(
+            pl.col("new_code").is_not_null()
+            & ((pl.col("new_code") != pl.col("unit_code")) | (pl.col("new_valid_from") != pl.col("unit_valid_from")))
+        )
+        gone = resolved.filter(pl.col("unit_problem").is_not_null())
+        lost = wh.versions_of_unit_days(con, versions, gone.select(list(wh.UNIT_DAY))).join(
+            gone.select(pl.col("unit_code"), pl.col("unit_valid_from"), pl.col("day"), pl.col("unit_problem")),
+            left_on=["unit_code", "unit_valid_from", pl.col("received_at").dt.date()],
+            right_on=["unit_code", "unit_valid_from", "day"],
+            how="left",
+            maintain_order="left",
+        )
+        accepted, requarantined = retry_quarantined(wh.unit_quarantine(con, quarantine, UNIT_REASONS), registry, now)
+        moves[versions] = {
+            "remap": remap,
+            "gone": gone,
+            "out_of_quarantine": pl.concat([accepted.select(list(wh.ROW_KEY_SCHEMA)), requarantined.select(list(wh.ROW_KEY_SCHEMA))]),
+            "to_quarantine": pl.concat([requarantined, stored_as_quarantined(lost)]),
+            "to_versions": accepted,
+        }
+        if versions == "dossier_versions":
+            report.versions_reresolved = wh.count_of_unit_days(con, versions, remap.select(list(wh.UNIT_DAY)))
+            report.versions_unmatched = lost.height
+            report.dossiers_unmatched = lost.get_column("dossier_id").n_unique()
+            report.rows_requalified = accepted.height
+            by_reason = lost.group_by("unit_problem").agg(pl.col("dossier_id").n_unique()).sort("unit_problem")
+            for reason, dossiers in by_reason.iter_rows():
+                log(f"{dossiers} stored dossiers no longer match a unit of the registry: quarantined as {reason}")
+        else:
+            if lost.height or accepted.height:
+                log(f"held files: {lost.height} rows no longer match a unit of the registry (quarantined), "
+                    f"{accepted.height} quarantined rows now match one")
+    wh.apply_registry_change(con, digest=digest, at=now, moves=moves)
+    log(
+        f"the unit registry changed: {report.versions_reresolved} stored rows moved to another unit, "
+        f"{report.versions_unmatched} quarantined as no longer matching a unit, "
+        f"{report.rows_requalified} quarantined rows are dossiers now"
+    )
+
+
+def stored_as_quarantined(rows: pl.DataFrame) -> pl.DataFrame:
+    """Stored versions (DOSSIER_SCHEMA and ``unit_problem``) as quarantined rows: the
+    reason, the file and row, each value as text as ingest writes it (stored values
+    were read, so they are kept but by the quarantine's shapes). The file's unit code
+    and name are not stored: the resolved code stands for them, the name is unknown; a
+    procedure known by its name alone has its code empty again, as in its file."""
+    procedure = pl.col("procedure_code")
+    named_only = pl.col("procedure_name").is_not_null() & (procedure == procedure_key_expr(pl.col("procedure_name")))
+    frame = rows.with_columns(
+        pl.lit(None, dtype=pl.Utf8).alias("unit_name"),
+        pl.col("unit_code").alias("unit_code_given"),
+        pl.when(named_only.fill_null(False)).then(None).otherwise(procedure).alias("procedure_code"),
+        *[pl.lit(None, dtype=pl.Utf8).alias(f"__raw_{name}") for name in CANONICAL_FIELDS],
+    )
+    return frame.select(
+        "source_file", pl.col("source_row").cast(pl.Int64), pl.col("unit_problem").alias("reason"),
+        *_quarantine_values(),
+    ).select(list(QUARANTINE_SCHEMA))
+
+
+def retry_quarantined(rows: pl.DataFrame, registry: pl.DataFrame, now: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Quarantined rows (QUARANTINE_SCHEMA, quarantined for their unit) read again
+    against ``registry`` as ingest reads a file's rows: (the rows that are dossiers
+    now, as versions; the rows whose reason changed, as quarantined rows). A row with
+    a withheld code, name or date cannot be read back and is left as it is; so is one
+    that names no unit but by its file (a banner or mapping, which is not stored)."""
+    none = pl.DataFrame(schema=DOSSIER_SCHEMA), pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    readable = rows.filter(~pl.any_horizontal([pl.col(c).str.contains(_WITHHELD).fill_null(False) for c in _NEEDED]))
+    if readable.is_empty():
+        return none
+    files = readable.get_column("source_file").unique(maintain_order=True).to_list()
+    names = dict(enumerate(files))
+    batch = readable.select(
+        pl.col("source_file").replace_strict(files, list(range(len(files))), return_dtype=pl.Int32).alias("__file"),
+        pl.col("source_row"),
+        *[pl.col(name) for name in CANONICAL_FIELDS],
+    )
+    classified = _classify_rows(batch, registry, now, names=names)
+    accepted = classified.accepted.drop("__file").select(list(DOSSIER_SCHEMA))
+    again = classified.quarantine.drop("__file").join(
+        readable.select("source_file", "source_row", pl.col("reason").alias("__was")),
+        on=["source_file", "source_row"], how="left",
+    )
+    changed = again.filter(pl.col("reason").is_in(RETRY_REASONS) & (pl.col("reason") != pl.col("__was")))
+    return accepted, changed.select(list(QUARANTINE_SCHEMA))
 
 
 def _pending_files(con, landing: Path, report: IngestionReport) -> list[tuple[Path, str, str]]:

@@ -169,6 +169,14 @@ ARCHIVED_FILES_SCHEMA: dict[str, pl.DataType] = {
     "deleted_at": pl.Datetime("us"),  # null while the archived copy is kept
 }
 
+# The registry the stored dossiers (and the quarantine's unit rows) were resolved
+# against: one row, its content digest (transforms.units.registry_digest). A run with
+# another registry resolves them again (pipelines/ingestion.py, apply_registry).
+REGISTRY_RESOLUTION_SCHEMA: dict[str, pl.DataType] = {
+    "registry_digest": pl.Utf8(),
+    "resolved_at": pl.Datetime("us"),
+}
+
 # The scoreboard's columns that do not depend on the profile; the columns of the
 # profile's groups are added when a profile first writes (ensure_columns).
 SCOREBOARD_FIXED = {**SCOREBOARD_COUNTS, **SCOREBOARD_RANKS}
@@ -228,6 +236,7 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
     "sign_offs": SIGN_OFF_SCHEMA,
     "archived_files": ARCHIVED_FILES_SCHEMA,
     "partition_digests": PARTITION_DIGEST_SCHEMA,
+    "registry_resolution": REGISTRY_RESOLUTION_SCHEMA,
 }
 TOUCHED = "stale_dossier_ids"
 PERIOD_TABLES = ("scored_periods", "scoreboard", "bottlenecks", "what_if", "warnings", "evidence")
@@ -317,6 +326,8 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None] | 
     (8, "weak_points no longer stored: the site derives them from the scoreboard", _drop_weak_points),
     # a lake partitions it as it upgrades (pipelines/lake.py); a DuckDB file has nothing to do
     (9, "evidence partitioned by period in a lake, as the other period tables", None),
+    # empty after the upgrade: the next run resolves the stored dossiers once against its registry
+    (10, "registry_resolution (the registry the stored dossiers were resolved against)", None),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -594,6 +605,133 @@ def replace_files(
         _in_transaction(con, work)
     finally:
         con.unregister("_sources")
+
+
+# ------------------------------------------------------------------ a changed registry
+
+# Each table of versions with its quarantine: the stored ones, and the held files'
+# (pipelines/drift.py), which are stored as they are when the office releases them.
+UNIT_TABLES = (("dossier_versions", "quarantine"), ("held_versions", "held_quarantine"))
+# the key a stored unit is resolved again by (transforms.units.resolve_stored)
+UNIT_DAY = ("unit_code", "unit_valid_from", "day")
+UNIT_DAY_SCHEMA: dict[str, pl.DataType] = {"unit_code": pl.Utf8(), "unit_valid_from": pl.Date(), "day": pl.Date()}
+REMAP_SCHEMA: dict[str, pl.DataType] = {**UNIT_DAY_SCHEMA, "new_code": pl.Utf8(), "new_valid_from": pl.Date()}
+ROW_KEY_SCHEMA: dict[str, pl.DataType] = {"source_file": pl.Utf8(), "source_row": pl.Int64()}
+_ON_UNIT_DAY = "v.unit_code = k.unit_code AND v.unit_valid_from = k.unit_valid_from AND CAST(v.received_at AS DATE) = k.day"
+
+
+def resolved_registry(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The digest of the registry the stored rows were resolved against (None: not
+    recorded, a warehouse written before version 10 or never written)."""
+    row = one(con, "SELECT registry_digest FROM registry_resolution ORDER BY resolved_at DESC LIMIT 1")
+    return row[0] if row else None
+
+
+def has_resolved_rows(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether any versions or quarantined rows, stored or held, were resolved yet."""
+    tables = [t for pair in UNIT_TABLES for t in pair]
+    union = " UNION ALL ".join(f'SELECT 1 FROM "{t}"' for t in tables)
+    return bool(one(con, f"SELECT count(*) FROM (SELECT 1 FROM ({union}) LIMIT 1)")[0])
+
+
+def stored_unit_days(con: duckdb.DuckDBPyConnection, versions: str) -> pl.DataFrame:
+    """The distinct (unit_code, unit_valid_from, received day) of a versions table."""
+    assert versions in TABLES, versions
+    return read_table(
+        con, f'SELECT DISTINCT unit_code, unit_valid_from, CAST(received_at AS DATE) AS day FROM "{versions}"'
+    )
+
+
+def versions_of_unit_days(con: duckdb.DuckDBPyConnection, versions: str, keys: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a versions table whose unit and received day are among `keys`."""
+    assert versions in TABLES, versions
+    if keys.is_empty():
+        return read_table(con, f'SELECT {_names(DOSSIER_SCHEMA)} FROM "{versions}" LIMIT 0')
+    with _registered(con, _keys=keys.select([pl.col(c).cast(t) for c, t in UNIT_DAY_SCHEMA.items()])):
+        return read_table(
+            con,
+            f'SELECT {", ".join(f"v.{c}" for c in _names(DOSSIER_SCHEMA).split(", "))} FROM "{versions}" v '
+            f"JOIN _keys k ON {_ON_UNIT_DAY} ORDER BY v.source_file, v.source_row",
+        )
+
+
+def count_of_unit_days(con: duckdb.DuckDBPyConnection, versions: str, keys: pl.DataFrame) -> int:
+    """How many rows of a versions table have their unit and received day among `keys`."""
+    assert versions in TABLES, versions
+    if keys.is_empty():
+        return 0
+    with _registered(con, _keys=keys.select([pl.col(c).cast(t) for c, t in UNIT_DAY_SCHEMA.items()])):
+        return one(con, f'SELECT count(*) FROM "{versions}" v JOIN _keys k ON {_ON_UNIT_DAY}')[0]
+
+
+def unit_quarantine(con: duckdb.DuckDBPyConnection, quarantine: str, reasons: Sequence[str]) -> pl.DataFrame:
+    """The rows of a quarantine table set aside for these reasons (their unit)."""
+    assert quarantine in TABLES, quarantine
+    return read_table(
+        con,
+        f'SELECT {_names(QUARANTINE_SCHEMA)} FROM "{quarantine}" WHERE list_contains(?, reason) '
+        "ORDER BY source_file, source_row",
+        [list(reasons)],
+    )
+
+
+def apply_registry_change(
+    con: duckdb.DuckDBPyConnection, *, digest: str, at: datetime, moves: dict[str, dict[str, pl.DataFrame]]
+) -> None:
+    """What resolving the stored rows against a new registry gave, in one transaction,
+    and the registry's digest with it. `moves`, per versions table (UNIT_TABLES): `remap`
+    (REMAP_SCHEMA: the versions of a unit and day now belong to another unit),
+    `gone` (UNIT_DAY_SCHEMA: the versions of a unit and day no longer match a unit:
+    deleted, their rows are in `to_quarantine`), `out_of_quarantine` (ROW_KEY_SCHEMA:
+    quarantined rows retried, deleted), `to_quarantine` (their rows again, with their
+    new reason, and the gone versions' rows), `to_versions` (retried rows that are
+    dossiers now). The dossier ids whose versions change are marked stale (a stored
+    table's only: held rows count once released)."""
+    pair = dict(UNIT_TABLES)
+    keys = {"remap": REMAP_SCHEMA, "gone": UNIT_DAY_SCHEMA, "out_of_quarantine": ROW_KEY_SCHEMA}
+    registered = {
+        f"_{name}_{i}": parts[name].select([pl.col(c).cast(t) for c, t in schema.items()])
+        for i, parts in enumerate(moves.values())
+        for name, schema in keys.items()
+    }
+
+    def work():
+        for i, (versions, parts) in enumerate(moves.items()):
+            quarantine, stored = pair[versions], versions == "dossier_versions"
+            remap, gone, out = f"_remap_{i}", f"_gone_{i}", f"_out_of_quarantine_{i}"
+            if stored:
+                for table in (remap, gone):
+                    con.execute(
+                        f"INSERT INTO {TOUCHED} (dossier_id) SELECT DISTINCT v.dossier_id "
+                        f'FROM "{versions}" v JOIN {table} k ON {_ON_UNIT_DAY}'
+                    )
+            con.execute(
+                f'UPDATE "{versions}" v SET unit_code = k.new_code, unit_valid_from = k.new_valid_from '
+                f"FROM {remap} k WHERE {_ON_UNIT_DAY}"
+            )
+            con.execute(
+                f'DELETE FROM "{versions}" v WHERE EXISTS (SELECT 1 FROM {gone} k WHERE {_ON_UNIT_DAY})'
+            )
+            con.execute(
+                f'DELETE FROM "{quarantine}" q WHERE EXISTS (SELECT 1 FROM {out} o '
+                "WHERE o.source_file = q.source_file AND o.source_row = q.source_row)"
+            )
+            insert(con, quarantine, parts["to_quarantine"], QUARANTINE_SCHEMA)
+            with unordered(con):
+                insert(con, versions, parts["to_versions"], DOSSIER_SCHEMA)
+            if stored and parts["to_versions"].height:
+                insert(con, TOUCHED, parts["to_versions"].select(pl.col("dossier_id").unique()))
+        con.execute("DELETE FROM registry_resolution")
+        insert(con, "registry_resolution", pl.DataFrame([{"registry_digest": digest, "resolved_at": at}],
+                                                         schema=REGISTRY_RESOLUTION_SCHEMA))
+
+    with _registered(con, **registered):
+        _in_transaction(con, work)
+
+
+def record_registry(con: duckdb.DuckDBPyConnection, digest: str, at: datetime) -> None:
+    """Note the registry the stored rows are resolved against (nothing stored yet)."""
+    apply_registry_change(con, digest=digest, at=at, moves={})
 
 
 # ------------------------------------------------------------------ dossiers

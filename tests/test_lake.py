@@ -49,12 +49,12 @@ def test_a_lake_of_an_older_layout_partitions_its_evidence_as_it_upgrades(postgr
     target, data = lake_target(postgres, "upgrade"), str(tmp_path / "data")
     with wh.connect(target, province="caobang", lake_data=data) as con:
         con.execute("ALTER TABLE evidence RESET PARTITIONED BY")
-        con.execute("DELETE FROM schema_version WHERE version = 9")
+        con.execute("DELETE FROM schema_version WHERE version >= 9")
         con.execute("INSERT INTO evidence (period_type, period_key, unit_code, dossier_id) "
                     "VALUES ('month', '2025-07', 'U1', 'D1')")
         assert (wh.schema_version(con), lake.partition_keys(con, "evidence")) == (8, [])
     with wh.connect(target, province="caobang", lake_data=data) as con:
-        assert wh.schema_version(con) == wh.SCHEMA_VERSION == 9
+        assert wh.schema_version(con) == wh.SCHEMA_VERSION
         assert lake.partition_keys(con, "evidence") == ["period_type", "period_key"]
         assert con.execute("SELECT period_key, unit_code, dossier_id FROM evidence").fetchall() == [("2025-07", "U1", "D1")]
 

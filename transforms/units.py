@@ -24,6 +24,7 @@ no agency code of the registry, no file evidence naming any unit) has its unit
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -307,4 +308,34 @@ def resolve_units(frame: pl.DataFrame, registry: pl.DataFrame, hints: pl.DataFra
             pl.col("__unit_code").alias("unit_code"),
         )
         .drop("__d", "__unit_code", "__prefix", "__ghint", "__hfile")
+    )
+
+
+def registry_digest(registry: pl.DataFrame) -> str:
+    """A digest of the registry's content (its units, in any order, as read): what the
+    stored dossiers were resolved against. A change of the file's layout, order or
+    spacing alone gives the same digest."""
+    columns = sorted(registry.columns)
+    text = registry.select(columns).sort(columns, nulls_last=True).write_csv()
+    return hashlib.sha256(f"{','.join(columns)}\n{text}".encode()).hexdigest()[:16]
+
+
+def resolve_stored(keys: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame:
+    """Stored units resolved again against ``registry`` (a registry change). ``keys``:
+    distinct ``unit_code``, ``unit_valid_from`` and ``day`` (the received_at date) of
+    stored dossiers. A stored dossier keeps only its resolved code (the file's code or
+    name is not stored), so it is resolved by that code, as a file's code is: the unit
+    of that code valid on its day, else the one equal once leading zeros are stripped,
+    else the unit whose agency code it is, as a fresh run resolves a file's code
+    (commune ``00001`` removed, its dossiers go to district ``001``). Adds ``new_code`` and
+    ``new_valid_from`` (null unless exactly one unit) and ``unit_problem`` (null,
+    'unknown_unit' or 'ambiguous_unit')."""
+    frame = keys.select(
+        pl.col("unit_code"), pl.col("day").cast(pl.Datetime("us")).alias("received_at")
+    )
+    resolved = resolve_units(frame, registry)
+    return keys.with_columns(
+        resolved.get_column("unit_code").alias("new_code"),
+        resolved.get_column("unit_valid_from").alias("new_valid_from"),
+        resolved.get_column("unit_problem"),
     )
