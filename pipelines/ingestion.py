@@ -27,14 +27,14 @@ from transforms.ingest import (
     QUARANTINE_SCHEMA,
     WITHHELD,
     Batch,
-    _classify_rows,
-    _quarantine_values,
+    classify_rows,
+    quarantine_values,
     content_hash,
     ingest_batch,
 )
 from transforms.normalise import procedure_key_expr
 from transforms.readers import load_mappings
-from transforms.schema import CANONICAL_FIELDS, DATE_FIELDS, DOSSIER_SCHEMA
+from transforms.schema import CANONICAL_FIELDS, DATE_FIELDS, DOSSIER_SCHEMA, MISALIGNED
 from transforms.units import AMBIGUOUS_UNIT, UNKNOWN_UNIT, load_registry, registry_digest, resolve_stored
 
 REJECTED_DIR = "_rejected"
@@ -339,10 +339,11 @@ def stored_as_quarantined(rows: pl.DataFrame) -> pl.DataFrame:
         pl.col("unit_code").alias("unit_code_given"),
         pl.when(named_only.fill_null(False)).then(None).otherwise(procedure).alias("procedure_code"),
         *[pl.lit(None, dtype=pl.Utf8).alias(f"__raw_{name}") for name in CANONICAL_FIELDS],
+        pl.lit(False).alias(MISALIGNED),  # a stored row was read aligned
     )
     return frame.select(
         "source_file", pl.col("source_row").cast(pl.Int64), pl.col("unit_problem").alias("reason"),
-        *_quarantine_values(),
+        *quarantine_values(),
     ).select(list(QUARANTINE_SCHEMA))
 
 
@@ -363,7 +364,7 @@ def retry_quarantined(rows: pl.DataFrame, registry: pl.DataFrame, now: datetime)
         pl.col("source_row"),
         *[pl.col(name) for name in CANONICAL_FIELDS],
     )
-    classified = _classify_rows(batch, registry, now, names=names)
+    classified = classify_rows(batch, registry, now, names=names)
     accepted = classified.accepted.drop("__file").select(list(DOSSIER_SCHEMA))
     again = classified.quarantine.drop("__file").join(
         readable.select("source_file", "source_row", pl.col("reason").alias("__was")),

@@ -310,7 +310,7 @@ def ingest_batch(
             batch = batch.with_columns(_blank_to_false(marks))
         if bodies:
             names = {i: items[i][1] for i, _, _ in bodies}
-            classified = _classify_rows(batch, registry, now, names=names, hints=_unit_hints(bodies))
+            classified = classify_rows(batch, registry, now, names=names, hints=_unit_hints(bodies))
             del batch  # (a first load's text is not held beside its dossiers)
             set_aside = _file_results(bodies, classified, facts, items, results)
             accepted, quarantine = classified.accepted, classified.quarantine
@@ -451,7 +451,7 @@ _IDENTITY_NUMBER = r"^(?:(?:\+?84|0)\d{8,11}|\d{9}|\d{12})$"
 _PERSONAL_IN_TEXT = r"\d{9}|(?:\+84|(?:^|\D)0)\d{2,3}[ .]\d{3}[ .]\d{3,4}|[^\s@]+@[^\s@]+\.[^\s@]"
 
 
-def _quarantine_values() -> list[pl.Expr]:
+def quarantine_values() -> list[pl.Expr]:
     """Each canonical field of a quarantined row as text, or WITHHELD (see above)."""
     texts: dict[str, pl.Expr] = {}
     kept: dict[str, pl.Expr] = {}
@@ -485,7 +485,7 @@ class Classified:
     unit_named: dict[int, bool]  # per file: whether anything names a unit for some row
 
 
-def _classify_rows(
+def classify_rows(
     batch: pl.DataFrame, registry: pl.DataFrame, now: datetime, names: dict[int, str], hints: pl.DataFrame | None = None
 ) -> Classified:
     """Raw rows of several files (``__file`` says which) → accepted dossiers,
@@ -528,7 +528,7 @@ def _classify_rows(
     # Quarantine: the normalised canonical value as text; when a value could not be
     # read, the file's (trimmed) text of that canonical field, unless it is too long
     # to be a value. Never other columns, and never a text that may be personal
-    # (_quarantine_values).
+    # (quarantine_values).
     held = classified.get_column("reason").is_not_null()
     raw_text = batch.filter(held).select(
         pl.when(pl.col(name).str.len_chars() <= MAX_TEXT_CHARS).then(pl.col(name)).alias(f"__raw_{name}")
@@ -537,7 +537,7 @@ def _classify_rows(
     both = classified.filter(held).hstack(raw_text.get_columns())
     quarantine = both.select(
         pl.col("__file"), source_file.alias("source_file"), pl.col("source_row").cast(pl.Int64), pl.col("reason"),
-        *_quarantine_values(),
+        *quarantine_values(),
     )
     flags = [c for c in typed.columns if c.startswith(UNREADABLE)]
     unreadable = (
