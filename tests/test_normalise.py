@@ -212,3 +212,13 @@ def test_missing_columns_are_added_as_nulls():
 )
 def test_generous_labels(field, text, value):
     assert one(field, [text]) == [value]
+
+
+def test_the_not_blank_pattern_agrees_with_the_cleaning():
+    from transforms.normalise import _WS_CHARS, NOT_BLANK, clean_text_expr
+
+    values = ["", "a", " x ", "\u0301", "é", "0", None, *_WS_CHARS, *(c * 3 for c in _WS_CHARS), "\u200b-\u200b"]
+    frame = pl.DataFrame({"v": values}, schema={"v": pl.Utf8})
+    cleaned = frame.select(clean_text_expr(pl.col("v")).is_not_null()).to_series().to_list()
+    matched = frame.select(pl.col("v").str.contains(NOT_BLANK).fill_null(False)).to_series().to_list()
+    assert matched == cleaned and cleaned.count(True) == 6

@@ -82,6 +82,11 @@ _WS_CHARS = (
 )
 
 
+# a text that clean_text_expr keeps (not empty once trimmed; NFC never makes text
+# blank), as one pattern: cheaper than the cleaning where only blankness matters
+NOT_BLANK = "[^" + "".join(f"\\x{{{ord(c):x}}}" for c in _WS_CHARS) + "]"
+
+
 def trimmed_expr(expr: pl.Expr) -> pl.Expr:
     """NFC + trim (clean_text_expr before an empty value becomes null)."""
     return expr.cast(pl.Utf8).str.normalize("NFC").str.strip_chars(_WS_CHARS)

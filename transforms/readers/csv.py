@@ -10,7 +10,7 @@ from typing import Iterator
 
 import polars as pl
 
-from transforms.normalise import clean_text_expr
+from transforms.normalise import NOT_BLANK
 from transforms.readers.aliases import HeaderMatcher
 from transforms.readers.assemble import Body, assemble_grid
 from transforms.readers.header import Header, banner_lines, find_header, plan_columns
@@ -115,8 +115,8 @@ def _polars_csv(body: bytes, sep: str, width: int, named: int) -> pl.LazyFrame:
         schema={n: pl.Utf8 for n in names},
         missing_columns="insert",
     )
-    beyond = [clean_text_expr(pl.col(n)).is_not_null() for n in names[named:]]
-    frame = frame.select(*names[:width], pl.any_horizontal(beyond).alias(MISALIGNED))
+    beyond = [pl.col(n).str.contains(NOT_BLANK) for n in names[named:]]
+    frame = frame.select(*names[:width], pl.any_horizontal(beyond).fill_null(False).alias(MISALIGNED))
     return frame.slice(1) if lead else frame
 
 
