@@ -22,20 +22,10 @@ from transforms import aside
 from transforms.changes import PERIOD_FIELDS, affected_periods
 from transforms.periods import PERIOD_TYPES, covered_range, index_of, parse_key
 from transforms.ingest import (
-    CODE_FIELDS,
-    FREE_TEXT_FIELDS,
-    QUARANTINE_SCHEMA,
-    WITHHELD,
-    Batch,
-    classify_rows,
-    quarantine_values,
-    content_hash,
-    ingest_batch,
+    UNIT_REASONS, Batch, content_hash, ingest_batch, retry_quarantined, stored_as_quarantined,
 )
-from transforms.normalise import procedure_key_expr
 from transforms.readers import load_mappings
-from transforms.schema import CANONICAL_FIELDS, DATE_FIELDS, DOSSIER_SCHEMA, MISALIGNED
-from transforms.units import AMBIGUOUS_UNIT, UNKNOWN_UNIT, load_registry, registry_digest, resolve_stored
+from transforms.units import load_registry, registry_digest, resolve_stored
 
 REJECTED_DIR = "_rejected"
 
@@ -254,17 +244,6 @@ def ingest_landing(
 
 # ------------------------------------------------------------------ a changed registry
 
-# the quarantine reasons a changed registry can lift
-UNIT_REASONS = (UNKNOWN_UNIT, AMBIGUOUS_UNIT)
-# what a retried row may be quarantined for once its unit is known (the reasons after
-# the unit's in reason_expr); another (a missing unit: the file's banner or mapping is
-# not stored, so a row that had only those cannot be retried) leaves the row as it was
-RETRY_REASONS = (*UNIT_REASONS, "future_date", "chronology", "finished_no_end")
-_WITHHELD = "^" + WITHHELD.replace("{}", r"\d+") + "$"
-# a withheld value of these cannot be read back: the row stays quarantined as it is
-_NEEDED = (*CODE_FIELDS, *FREE_TEXT_FIELDS, *DATE_FIELDS)
-
-
 def apply_registry(con, registry: pl.DataFrame, *, now: datetime, report: IngestionReport,
                    log: Callable[[str], None] = print) -> None:
     """When the registry differs from the one the stored rows were resolved against
@@ -324,54 +303,6 @@ def apply_registry(con, registry: pl.DataFrame, *, now: datetime, report: Ingest
         f"{report.versions_unmatched} quarantined as no longer matching a unit, "
         f"{report.rows_requalified} quarantined rows are dossiers now"
     )
-
-
-def stored_as_quarantined(rows: pl.DataFrame) -> pl.DataFrame:
-    """Stored versions (DOSSIER_SCHEMA and ``unit_problem``) as quarantined rows: the
-    reason, the file and row, each value as text as ingest writes it (stored values
-    were read, so they are kept but by the quarantine's shapes). The file's unit code
-    and name are not stored: the resolved code stands for them, the name is unknown; a
-    procedure known by its name alone has its code empty again, as in its file."""
-    procedure = pl.col("procedure_code")
-    named_only = pl.col("procedure_name").is_not_null() & (procedure == procedure_key_expr(pl.col("procedure_name")))
-    frame = rows.with_columns(
-        pl.lit(None, dtype=pl.Utf8).alias("unit_name"),
-        pl.col("unit_code").alias("unit_code_given"),
-        pl.when(named_only.fill_null(False)).then(None).otherwise(procedure).alias("procedure_code"),
-        *[pl.lit(None, dtype=pl.Utf8).alias(f"__raw_{name}") for name in CANONICAL_FIELDS],
-        pl.lit(False).alias(MISALIGNED),  # a stored row was read aligned
-    )
-    return frame.select(
-        "source_file", pl.col("source_row").cast(pl.Int64), pl.col("unit_problem").alias("reason"),
-        *quarantine_values(),
-    ).select(list(QUARANTINE_SCHEMA))
-
-
-def retry_quarantined(rows: pl.DataFrame, registry: pl.DataFrame, now: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Quarantined rows (QUARANTINE_SCHEMA, quarantined for their unit) read again
-    against ``registry`` as ingest reads a file's rows: (the rows that are dossiers
-    now, as versions; the rows whose reason changed, as quarantined rows). A row with
-    a withheld code, name or date cannot be read back and is left as it is; so is one
-    that names no unit but by its file (a banner or mapping, which is not stored)."""
-    none = pl.DataFrame(schema=DOSSIER_SCHEMA), pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    readable = rows.filter(~pl.any_horizontal([pl.col(c).str.contains(_WITHHELD).fill_null(False) for c in _NEEDED]))
-    if readable.is_empty():
-        return none
-    files = readable.get_column("source_file").unique(maintain_order=True).to_list()
-    names = dict(enumerate(files))
-    batch = readable.select(
-        pl.col("source_file").replace_strict(files, list(range(len(files))), return_dtype=pl.Int32).alias("__file"),
-        pl.col("source_row"),
-        *[pl.col(name) for name in CANONICAL_FIELDS],
-    )
-    classified = classify_rows(batch, registry, now, names=names)
-    accepted = classified.accepted.drop("__file").select(list(DOSSIER_SCHEMA))
-    again = classified.quarantine.drop("__file").join(
-        readable.select("source_file", "source_row", pl.col("reason").alias("__was")),
-        on=["source_file", "source_row"], how="left",
-    )
-    changed = again.filter(pl.col("reason").is_in(RETRY_REASONS) & (pl.col("reason") != pl.col("__was")))
-    return accepted, changed.select(list(QUARANTINE_SCHEMA))
 
 
 def _pending_files(con, landing: Path, report: IngestionReport) -> list[tuple[Path, str, str]]:
