@@ -28,14 +28,16 @@ def send_email(smtp: Mapping[str, Any], to: str, subject: str, body: str) -> Non
     host = smtp.get("host")
     if not host:
         raise DeliveryError("no SMTP relay is configured (smtp.host in the alerts config or SCOREBOARD_SMTP_HOST)")
+    if not smtp["sender"]:
+        raise DeliveryError("no sender is configured (smtp.sender in the alerts config)")
     msg = EmailMessage()
-    msg["From"] = smtp.get("sender") or "noreply@localhost"
+    msg["From"] = smtp["sender"]
     msg["To"] = to
     msg["Subject"] = subject
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = make_msgid(domain="par-scoreboard")
     msg.set_content(body)
-    port, timeout = int(smtp.get("port") or 25), float(smtp.get("timeout_seconds") or 20)
+    port, timeout = int(smtp["port"]), float(smtp["timeout_seconds"])
     try:
         if smtp.get("ssl"):
             client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=_tls_context(smtp))
@@ -61,7 +63,7 @@ def send_email(smtp: Mapping[str, Any], to: str, subject: str, body: str) -> Non
         raise DeliveryError(f"e-mail through {host}:{port} failed: {_reason(exc)}") from None
 
 
-def post_webhook(url: str, payload: dict, timeout: float = 10) -> None:
+def post_webhook(url: str, payload: dict, timeout: float) -> None:
     if url.startswith("env:"):
         name = url[4:]
         url = os.environ.get(name, "")
@@ -98,6 +100,6 @@ def deliver(channel: str, address: str, message: Mapping[str, Any], cfg: Mapping
     if channel == "email":
         send_email(cfg["smtp"], address, message["subject"], message["body"])
     elif channel == "webhook":
-        post_webhook(address, message["payload"], float(cfg["webhook"].get("timeout_seconds") or 10))
+        post_webhook(address, message["payload"], float(cfg["webhook"]["timeout_seconds"]))
     else:
         raise DeliveryError(f"unknown channel {channel!r}")

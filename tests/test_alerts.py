@@ -332,6 +332,14 @@ def test_a_password_in_the_alerts_file_is_refused_in_one_sentence(tmp_path):
         load_alert_config({"recipients": {"city": [{"email": "a@b.vn", "webhook": "http://x"}]}})
     with pytest.raises(AlertConfigError, match="is not an e-mail address"):
         load_alert_config({"recipients": {"units": {"001": [{"email": "nobody"}]}}})
+    # a timeout of 0 would make every delivery fail at once (a socket that never waits)
+    for key in ("smtp", "webhook"):
+        with pytest.raises(AlertConfigError, match=f"{key}.timeout_seconds"):
+            load_alert_config({key: {"timeout_seconds": 0}})
+    # what a delivery uses when an office's file does not say comes from the shipped file
+    shipped = load_alert_config({})
+    assert (shipped["smtp"]["port"], shipped["smtp"]["timeout_seconds"], shipped["webhook"]["timeout_seconds"]) == (587, 20, 10)
+    assert shipped["smtp"]["sender"] == "Bang xep hang CCHC <noreply@localhost>"
 
 
 def test_starttls_and_login_through_a_relay_with_the_offices_own_certificate(tmp_path, monkeypatch):

@@ -78,8 +78,8 @@ RULES: dict[str, Rule] = {
     "smtp.username": (TEXT, None, None, False),
     "smtp.ca_file": (TEXT, None, None, False),
     "smtp.sender": (TEXT, None, None, False),
-    "smtp.timeout_seconds": (NUMBER, 0, None, False),
-    "webhook.timeout_seconds": (NUMBER, 0, None, False),
+    "smtp.timeout_seconds": (NUMBER, 1, None, False),
+    "webhook.timeout_seconds": (NUMBER, 1, None, False),
 }
 RECIPIENTS = ("recipients.city", "recipients.units")
 SECRET_WORDS = ("password", "passwd", "secret", "token")
