@@ -9,6 +9,8 @@ never repeated here: this module adds only how a band looks (its colour).
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from transforms.periods import PERIOD_TYPES
@@ -71,16 +73,27 @@ class Band(NamedTuple):
         return Label(self.vi, self.en)
 
 
-# The bands' colours, best first: (class suffix, colour), the colours of static/site.css's
-# band-<css> classes. A band's colour is that of its position among the profile's bands,
+# The bands' colours, best first: (class suffix, colour). The colours are written once, as
+# static/site.css's variables --<suffix>, which its band-<suffix> classes use; the charts
+# read them from there. A band's colour is that of its position among the profile's bands,
 # spread evenly from the first colour (the best band) to the last (the worst): band i of
 # n takes colour i × (k − 1) / (n − 1) of these k (counting from 0), rounded half up; a
 # lone band the first. Five bands take one each; three the first, the middle and the
 # last; six or more keep the best and the worst colours for the first and the last band
 # and share the others (the label beside each colour tells them apart).
-BAND_COLOURS: tuple[tuple[str, str], ...] = (
-    ("xs", "#1b7a3a"), ("tot", "#5aa832"), ("kha", "#d4a90f"), ("tb", "#e36d12"), ("yeu", "#c4262e"),
-)
+BAND_CSS = ("xs", "tot", "kha", "tb", "yeu")
+SITE_CSS = Path(__file__).parent / "static" / "site.css"
+
+
+def _css_colours(css: str, names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    found = dict(re.findall(r"--([a-z]+):\s*(#[0-9a-fA-F]{6})\b", css))
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise ValueError(f"{SITE_CSS}: no colour for the band variable(s) {', '.join('--' + n for n in missing)}")
+    return tuple((n, found[n]) for n in names)
+
+
+BAND_COLOURS: tuple[tuple[str, str], ...] = _css_colours(SITE_CSS.read_text(encoding="utf-8"), BAND_CSS)
 NO_BAND = Label("Chưa có điểm", "No score")
 
 # The levels a unit can have (transforms.score.LEVEL_ORDER): districts until the

@@ -242,3 +242,23 @@ def test_a_band_s_colour_is_that_of_its_position():
     assert colours(3) == ["xs", "kha", "yeu"]
     assert colours(6) == ["xs", "tot", "kha", "kha", "tb", "yeu"]
     assert colours(9)[0] == "xs" and colours(9)[-1] == "yeu" and len(colours(9)) == 9
+
+
+def test_the_band_colours_are_site_css_s_and_written_nowhere_else():
+    from dashboards.i18n import BAND_COLOURS, SITE_CSS, _css_colours
+
+    css = SITE_CSS.read_text(encoding="utf-8")
+    for name, colour in BAND_COLOURS:
+        assert f"--{name}: {colour};" in css and f".band-{name}::before {{ background: var(--{name}); }}" in css
+    recoloured = css.replace("--kha: #d4a90f", "--kha: #123456")
+    assert dict(_css_colours(recoloured, ("xs", "kha")))["kha"] == "#123456"
+    with pytest.raises(ValueError, match=r"site.css: no colour for the band variable\(s\) --tb"):
+        _css_colours(css.replace("--tb:", "--tb-old:"), ("xs", "tb"))
+    # no Python module writes the bands' colours again (one of them may be another
+    # chart's colour: charts.py draws two series in the accent and an orange)
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for path in (root / "dashboards").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert sum(colour in text for _, colour in BAND_COLOURS) <= 1, path
