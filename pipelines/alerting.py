@@ -32,7 +32,7 @@ from dashboards import alerts_page, reconcile_page
 from dashboards.i18n import site_bands
 from pipelines import warehouse as wh
 from pipelines.delivery import DeliveryError, deliver
-from pipelines.resources import ScoreboardSettings, Warehouse, local_now
+from pipelines.resources import WRITER_POOL, ScoreboardSettings, Warehouse, local_now
 from transforms.alerts import AlertConfigError, digest, for_recipient, latest_closed, load_alert_config
 from transforms.periods import parse_key, start_of
 from transforms.profile import Profile
@@ -181,7 +181,7 @@ ALERTS_CHECK = dg.AssetCheckSpec(
 
 @dg.asset(
     group_name="publication",
-    pool="duckdb_writer",
+    pool=WRITER_POOL,
     deps=["scoreboard_site"],
     kinds={"email"},
     check_specs=[ALERTS_CHECK],

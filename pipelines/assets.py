@@ -14,7 +14,7 @@ from pipelines.partitions import monthly_partitions, weekly_partitions
 from pipelines.publication import publish_site
 from pipelines.retention import RetentionReport, apply_retention
 from pipelines.revisions import note_changes
-from pipelines.resources import ScoreboardSettings, Warehouse, local_now
+from pipelines.resources import WRITER_POOL, ScoreboardSettings, Warehouse, local_now
 from pipelines.scoring import score_partitions
 from pipelines import warehouse as wh
 from quality.drift import DRIFT_CHECKS
@@ -23,7 +23,6 @@ from quality.holds import HOLD_SCHEMA, SCOREBOARD_CHECK, batch_holds, held_batch
 from quality.suites import validate_dossiers, validate_file_accounting
 from transforms.periods import key_of, parse_key, partition_key
 
-WRITER_POOL = "duckdb_writer"
 progress = logging.getLogger("scoreboard")
 
 

@@ -277,6 +277,10 @@ def _file_version(path: Path) -> dict:
     return {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:12]}
 
 
+# The Dagster pool of every step that opens the DuckDB file (limit 1: dagster_home/dagster.yaml)
+WRITER_POOL = "duckdb_writer"
+
+
 class Warehouse(dg.ConfigurableResource):
     """The DuckDB file (one writer at a time: every step that opens it is in the
     `duckdb_writer` pool, limit 1), or with ``ducklake:<catalog>`` one province's tables

@@ -40,3 +40,20 @@ def test_the_code_location_loads_with_everything_named():
     assert {("weekly_scoreboard", "scoreboard_valid"), ("monthly_scoreboard", "scoreboard_valid"),
             *(("dossiers", name) for name in DRIFT_CHECKS)} <= blocking
     assert not blocking & {("weekly_scoreboard", "early_warning"), ("monthly_scoreboard", "band_at_risk")}
+
+
+def test_every_asset_that_opens_the_warehouse_waits_for_the_one_writer_slot():
+    """DuckDB allows one writer process: every asset that needs the `warehouse` resource
+    is in the one pool that dagster_home/dagster.yaml limits to one slot."""
+    from pathlib import Path
+
+    import yaml
+
+    from pipelines.resources import WRITER_POOL
+
+    repo = defs.get_repository_def()
+    writers = {ad.node_def.name: ad.op.pool for ad in set(repo.assets_defs_by_key.values())
+               if "warehouse" in ad.required_resource_keys}
+    assert set(writers) == ASSETS and set(writers.values()) == {WRITER_POOL}, writers
+    home = Path(__file__).resolve().parents[1] / "dagster_home" / "dagster.yaml"
+    assert yaml.safe_load(home.read_text(encoding="utf-8"))["concurrency"]["pools"] == {"default_limit": 1}
