@@ -106,6 +106,29 @@ def test_changing_the_profile_rescores_every_period(tmp_path, monkeypatch):
     assert got["score"].to_list() == pytest.approx(expected["score"].to_list())
 
 
+def test_band_floors_written_as_whole_and_decimal_numbers_score_and_publish(tmp_path, monkeypatch):
+    """YAML reads `min: 90` as a whole number and `min: 50.5` as a decimal: a profile
+    that mixes them scored, published its what-if and checked its bands at risk."""
+    monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
+    text = DEFAULT_PROFILE_PATH.read_text(encoding="utf-8")
+    assert "min: 50}" in text
+    profile_path = tmp_path / "bands.yaml"
+    profile_path.write_text(text.replace("min: 50}", "min: 50.5}"), encoding="utf-8")
+    profile = load_profile(profile_path)
+    assert [b.min_score for b in profile.bands] == [90.0, 80.0, 70.0, 50.5, None]
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(EXAMPLE / "dossiers.csv", landing)
+    settings = ScoreboardSettings.from_env(landing_dir=str(landing), site_dir=str(tmp_path / "site"),
+                                           registry_path=str(EXAMPLE / "units.csv"), profile_path=str(profile_path))
+    out = run_pipeline(settings, Warehouse(path=str(tmp_path / "w.duckdb")))
+    assert (out["weeks"], out["months"]) == (9, 2)
+    got = read_published(tmp_path / "site", "2024-01", scoreboard_schema(profile)).sort("unit_code")
+    expected = read_expected_scoreboard().filter(pl.col("period_key") == "2024-01").sort("unit_code")
+    assert got["score"].to_list() == pytest.approx(expected["score"].to_list())
+    assert (tmp_path / "site" / "data" / "what_if-2024-01.csv").exists()
+
+
 def test_a_long_legal_time_in_the_catalogue_is_counted_to_its_end(tmp_path, monkeypatch):
     """A procedure whose legal time is 200 working days (some land procedures run that
     long): the whole run derives its missing due date, months after the period ends, and

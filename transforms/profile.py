@@ -262,7 +262,9 @@ def _bands(raw, fail) -> tuple[Band, ...]:
             raise fail(f"{name}: min {low!r} is not a number (a score from 0 to 100, or null for the last band)")
         if any(str(label) == x.label for x in bands):
             raise fail(f"{name} is given twice")
-        bands.append(Band(str(label), str(label_en) if label_en not in (None, "") else str(label), low))
+        # a float, whether YAML read "50" or "50.5": the bands' floors are one column
+        floor = None if low is None else float(low)
+        bands.append(Band(str(label), str(label_en) if label_en not in (None, "") else str(label), floor))
     *upper, last = bands
     if last.min_score is not None:
         raise fail(f"band {len(bands)} ({last.label}), the last, must have no minimum (min: null)")
@@ -270,8 +272,8 @@ def _bands(raw, fail) -> tuple[Band, ...]:
         if b.min_score is None:
             raise fail(f"band {n} ({b.label}) has no minimum: only the last band may have min: null")
         if n > 1 and b.min_score > upper[n - 2].min_score:
-            raise fail(f"band {n} ({b.label}): its min {b.min_score} is above the min of the band before it "
-                       f"({upper[n - 2].min_score}); bands go from the highest to the lowest")
+            raise fail(f"band {n} ({b.label}): its min {b.min_score:g} is above the min of the band before it "
+                       f"({upper[n - 2].min_score:g}); bands go from the highest to the lowest")
     return tuple(bands)
 
 
