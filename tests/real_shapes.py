@@ -169,16 +169,16 @@ def write_hagiang(path: Path, rows: list[dict], personal: dict = PERSONAL) -> Pa
 
 # ------------------------------------------------------------- HTML saved as .xls
 
-def excel_html(table_inner: str) -> str:
-    """exportTableToExcel.js (S2f): the table's innerHTML in an Office HTML shell,
-    UTF-8, no BOM."""
+def excel_html(table_inner: str, worksheet: str = "Sheet1") -> str:
+    """exportTableToExcel.js (S2f), verbatim: the exported element's innerHTML in an
+    Office HTML shell's own ``<table border="1">``, UTF-8 with no charset declared."""
     return (
         '<html xmlns:o="urn:schemas-microsoft-com:office:office" '
         'xmlns:x="urn:schemas-microsoft-com:office:excel" xmlns="http://www.w3.org/TR/REC-html40">'
-        '<head><meta charset="UTF-8"><!--[if gte mso 9]><xml><x:ExcelWorkbook><x:ExcelWorksheets>'
-        "<x:ExcelWorksheet><x:Name>Sheet1</x:Name><x:WorksheetOptions><x:DisplayGridlines/>"
+        "<head><!--[if gte mso 9]><xml><x:ExcelWorkbook><x:ExcelWorksheets>"
+        f"<x:ExcelWorksheet><x:Name>{worksheet}</x:Name><x:WorksheetOptions><x:DisplayGridlines/>"
         "</x:WorksheetOptions></x:ExcelWorksheet></x:ExcelWorksheets></x:ExcelWorkbook></xml><![endif]-->"
-        f"</head><body><table>{table_inner}</table></body></html>"
+        f'</head><body><table border="1" style="border-width:1px;">{table_inner}</table></body></html>'
     )
 
 
@@ -210,16 +210,23 @@ DANH_SACH_HEADER = (
 ).split(" | ")
 
 
+CELL = "vertical-align:middle;padding:5px;border:1px solid #333"
+
+
 def write_danh_sach(path: Path, rows: list[dict], personal: dict = PERSONAL, *, officer: bool = False) -> Path:
-    """S2f "Danh sách hồ sơ" (ExcelXuatDanhSachHoSoTheoDoiModal): two empty banner
-    rows, then the header; status as its label; dates DD/MM/YYYY HH:mm:ss. With
-    ``officer``: the sibling "THỐNG KÊ HỒ SƠ TIẾP NHẬN QUÁ HẠN" list, which adds
-    ``Người tiếp nhận``."""
+    """S2f "Danh sách hồ sơ" (ExcelXuatDanhSachHoSoTheoDoiModal): the button exports
+    ``<div id="ContainerSwapper">``, so the shell's table holds the list's own
+    ``<table id="danhSachHoSoTable">``: two banner rows (an empty line, an empty
+    ``<strong>``), then the header in ``<td><strong>``; status as its label; dates
+    DD/MM/YYYY HH:mm:ss. With ``officer``: the sibling "THỐNG KÊ HỒ SƠ TIẾP NHẬN QUÁ
+    HẠN" list, which adds ``Người tiếp nhận``, exported as most screens do
+    (``downloadPhieuExcel(…, "danhSachHoSoTable")``: the table's innerHTML, so one
+    table in the shell)."""
     header = DANH_SACH_HEADER + (["Người tiếp nhận"] if officer else [])
-    n = len(header)
     head = (
-        f"<thead><tr>{_th('', colspan=n)}</tr><tr>{_th('', colspan=n)}</tr>"
-        f"<tr>{''.join(_th(h) for h in header)}</tr></thead>"
+        '<thead><tr><td colspan="9" style="vertical-align:middle;padding:5px;font-size:16px"><br></td></tr>'
+        '<tr><td colspan="8" style="vertical-align:middle;padding:5px"><strong></strong></td></tr>'
+        "<tr>" + "".join(f'<td style="{CELL}"><strong>{html.escape(h)}</strong></td>' for h in header) + "</tr></thead>"
     )
     body = []
     for i, r in enumerate(rows, start=1):
@@ -228,9 +235,13 @@ def write_danh_sach(path: Path, rows: list[dict], personal: dict = PERSONAL, *, 
                  ddmmyyyy_hms(r.get("due")), ddmmyyyy_hms(r.get("finished"))]
         if officer:
             cells.append(personal["officer"])
-        body.append("<tr>" + "".join(_td(c) for c in cells) + "</tr>")
+        body.append("<tr>" + "".join(_td(c, style=CELL) for c in cells) + "</tr>")
+    inner = head + '<tbody id="data">' + "".join(body) + "</tbody>"
+    if not officer:
+        inner = ('<table id="danhSachHoSoTable" style="vertical-align:middle;border-collapse:collapse;width:100%;'
+                 f'text-align:center;margin:10px 0;font-size:16px;display:none">{inner}</table>')
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(excel_html(head + "<tbody>" + "".join(body) + "</tbody>"), encoding="utf-8")
+    path.write_text(excel_html(inner, "Danh sách hồ sơ"), encoding="utf-8")
     return path
 
 

@@ -227,6 +227,21 @@ def test_the_danh_sach_export_is_an_html_table_read_as_one(tmp_path, registry):
     assert reasons(res) == {"QTG-8": "future_date", "QTG-9": "chronology"}
 
 
+def test_the_list_exported_with_the_div_around_it_is_a_table_in_a_table(tmp_path, registry):
+    """ExcelXuatDanhSachHoSoTheoDoiModal's button exports ``#ContainerSwapper``, the
+    <div> around the list: the shell's table then holds the list's own table, and the
+    shell's table has no row of its own. Its dossiers read as the table's would."""
+    nested = rs.write_danh_sach(tmp_path / "Danh sách hồ sơ 12_3_2024 14:5.xls", DANH_SACH)
+    assert nested.read_text(encoding="utf-8").count("<table") == 2
+    res = ingest([(nested, nested.name)], registry)[0]
+    assert res.status == "loaded" and res.format == "html" and res.rows_read == 9
+    got = by_id(res)
+    assert {k: v["status"] for k, v in got.items()} == {
+        "QTG-1": 10, "QTG-2": 4, "QTG-3": 3, "QTG-4": 5, "QTG-5": 9, "QTG-6": 7, "QTG-7": 6}
+    assert got["QTG-1"]["finished_at"] == dt.datetime(2024, 3, 5, 16)
+    assert reasons(res) == {"QTG-8": "future_date", "QTG-9": "chronology"}
+
+
 @pytest.mark.parametrize("name", ["danh_sach.xls", "danh_sach.html", "danh_sach.txt", "danh_sach"])
 def test_the_format_is_decided_by_content_not_by_name(tmp_path, name):
     path = rs.write_danh_sach(tmp_path / name, DANH_SACH[:2])

@@ -106,7 +106,10 @@ def read_html(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None)
         doc = lxml.html.document_fromstring(text, parser=lxml.html.HTMLParser(recover=True, huge_tree=True))
     except (lxml.etree.ParserError, ValueError):
         raise UnusableFile(path, "not a readable HTML table (corrupt or empty page)") from None
-    tables = [t for t in doc.iter("table") if not t.xpath("ancestor::table")]
+    # every table, nested ones too, in document order: exportTableToExcel.js wraps the
+    # exported element's innerHTML in a table of its own, so a screen that exports the
+    # <div> around its list (ContainerSwapper) saves the list as a table in a table
+    tables = list(doc.iter("table"))
     if not tables:
         raise UnusableFile(path, "no table in the HTML page (not a dossier table)")
 
