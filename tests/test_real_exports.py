@@ -270,6 +270,26 @@ def test_the_printed_list_reads_alike_as_html_and_as_binary_xls(tmp_path):
     assert as_html.unit_hints == list(PRINTED_BANNER) == as_biff.unit_hints
 
 
+@pytest.mark.parametrize("name", ["ds.xlsx", "ds.xlsm", "ds.ods", "ds"])
+def test_a_binary_workbook_named_as_another_kind_is_read_by_its_content(tmp_path, name):
+    """calamine picks its parser by a path's extension; the format is the content's."""
+    as_xls = read_table(rs.write_printed_list_xls(tmp_path / "ds.xls", PRINTED, banner=PRINTED_BANNER))
+    renamed = tmp_path / "renamed" / name
+    renamed.parent.mkdir()
+    (tmp_path / "ds.xls").rename(renamed)
+    got = read_table(renamed)
+    assert got.format == "xls" and got.frame.equals(as_xls.frame)
+
+
+@pytest.mark.parametrize("name", ["so.xls", "so.ods", "so.xlsb"])
+def test_an_ooxml_workbook_named_as_another_kind_is_read_by_its_content(tmp_path, name):
+    """Read, not "corrupt": the book is set aside for what it lacks, as under its own name."""
+    path = rs.write_so_theo_doi(tmp_path / name, SO_THEO_DOI, "UBND Phường Văn Miếu")
+    with pytest.raises(UnusableFile) as info:
+        read_table(path)
+    assert info.value.missing_fields == ["procedure_code or procedure_name"], str(info.value)
+
+
 def test_the_printed_list_is_classified_from_its_dates(tmp_path, registry):
     path = rs.write_printed_list_xls(tmp_path / "ds.xls", PRINTED, banner=PRINTED_BANNER)
     res = ingest([(path, "ds.xls")], registry)[0]

@@ -15,12 +15,15 @@ from transforms.readers.table import UnusableFile
 CORRUPT_SHEET = "not a readable spreadsheet (corrupt or wrong format)"
 
 
-def open_workbook(path: Path):
-    """(reader, sheet names); UnusableFile when calamine cannot open it."""
+def open_workbook(path: Path, suffixes: tuple[str, ...]):
+    """(reader, sheet names); UnusableFile when calamine cannot open it. The format is
+    the content's (dossier-log.md), and calamine picks its parser by a path's
+    extension: a file named otherwise than `suffixes` (the extensions of its content's
+    format), an .xlsx saved as .xls say, is given as its bytes, whose content it reads."""
     import fastexcel
 
     try:
-        reader = fastexcel.read_excel(str(path))
+        reader = fastexcel.read_excel(str(path) if path.suffix.lower() in suffixes else path.read_bytes())
         return reader, list(reader.sheet_names)
     except Exception:
         raise UnusableFile(path, CORRUPT_SHEET) from None

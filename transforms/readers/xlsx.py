@@ -15,6 +15,8 @@ from transforms.readers.mapping import SourceMapping
 from transforms.readers.table import MAX_SHEET_CELLS, MAX_SHEET_XML_BYTES, UnusableFile
 from transforms.readers.workbook import CORRUPT_SHEET, open_workbook, read_sheets
 
+# the extensions calamine reads as OOXML (an .ods or .xlsb is given as bytes: calamine tells them apart)
+SUFFIXES = (".xlsx", ".xlsm")
 MAGIC = b"PK\x03\x04"
 
 # A worksheet cell that holds something: <c r="B7" ...> not closed by "/>" (a
@@ -171,7 +173,7 @@ def _check_sheet_size(path: Path, label: str, part: str, zf) -> None:
 def read_xlsx(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None) -> Body:
     import zipfile
 
-    reader, sheet_names = open_workbook(path)
+    reader, sheet_names = open_workbook(path, SUFFIXES)
     try:
         package = zipfile.ZipFile(path)
     except Exception:
