@@ -1,17 +1,10 @@
 """Revisions of published final periods: the warehouse side of transforms/revisions.
 
 A publication compares every final period it shows with the version of it last
-made public (`published_periods`, its rows in `published_scoreboard`):
-
-- a final period never made public is version 1;
-- the same numbers: nothing to record (a re-run, a backfill);
-- numbers scored under another configuration (profile, registry, calendar,
-  software: scored_periods' fingerprint) are the same version made public again:
-  a change of method is announced by the manifest and the methodology, not as a
-  revision of every period;
-- other numbers are a revision: version + 1, the units whose numbers moved, and
-  the files whose changes fall in the period (noted at ingestion in
-  `revision_pending`, marked scored when the period's rows are replaced).
+made public (`published_periods`, its rows in `published_scoreboard`), by the rule
+of transforms.revisions.period_versions; a revision's causes are the files whose
+changes fall in the period (noted at ingestion in `revision_pending`, marked scored
+when the period's rows are replaced).
 
 `plan` works this out without writing anything; `commit` records it once the
 site built with it is public: at once, or when the office approves the draft
@@ -30,11 +23,10 @@ import polars as pl
 from pipelines import warehouse as wh
 from transforms.profile import Profile
 from transforms.revisions import (
-    CAUSE_SCHEMA, DIGITS, REVISION_SCHEMA, Revisions, period_digests, touched_periods, unit_changes,
+    CAUSE_SCHEMA, CHANGED, DIGITS, PERIOD, REVISION_SCHEMA, Revisions, compared_periods, period_digests, period_versions,
+    touched_periods, unit_changes,
 )
 from transforms.schema import scoreboard_schema
-
-PERIOD = ["period_type", "period_key"]
 
 
 @dataclass
@@ -77,29 +69,17 @@ def plan(con, scoreboard: pl.DataFrame, profile: Profile, at: datetime, digests:
     (`digests`: final_digests of this very `scoreboard`, when made already)."""
     schema = scoreboard_schema(profile)
     final = _final(scoreboard)
-    latest = wh.published_versions(con).sort("version").group_by(PERIOD, maintain_order=True).last()
-    periods = (
-        (final_digests(scoreboard) if digests is None else digests)
-        .join(wh.scored_fingerprints(con), on=PERIOD, how="left")
-        .join(latest.select(*PERIOD, "version", previous="digest", previous_fingerprint="config_fingerprint"),
-              on=PERIOD, how="left")
-    )
-    known = pl.col("version").is_not_null()
-    same_method = pl.col("previous_fingerprint").eq_missing(pl.col("config_fingerprint"))
-    changed = periods.filter(known & same_method & (pl.col("digest") != pl.col("previous")))
+    periods = compared_periods(final_digests(scoreboard) if digests is None else digests,
+                               wh.scored_fingerprints(con), wh.published_versions(con))
+    changed = periods.filter(CHANGED)
     revisions = _unit_revisions(con, final, changed, at)
-    moved = pl.col("period_key").is_in(revisions["period_key"].unique().implode())
-    revised = changed.filter(moved).with_columns(pl.col("version") + 1)
-    # a new period, another method, or a difference the digest alone saw: the same version
-    again = pl.concat([periods.filter(~known | ~same_method), changed.filter(~moved)]).with_columns(
-        pl.col("version").fill_null(1)
-    )
-    versions = pl.concat([again, revised]).select(
+    versions = period_versions(periods, revisions).select(
         *PERIOD, "version", "digest", groups=pl.lit(",".join(profile.group_keys)),
         config_fingerprint="config_fingerprint", published_at=pl.lit(at, dtype=pl.Datetime("us")),
     ).select(list(wh.PUBLISHED_PERIODS_SCHEMA)).sort(PERIOD)
     rows = final.join(versions.select(*PERIOD, "version"), on=PERIOD, how="inner")
     pending = wh.scored_causes(con)
+    revised = versions.join(revisions.select(PERIOD).unique(), on=PERIOD, how="semi")
     causes = (
         pending.join(revised.select(*PERIOD, "version"), on=PERIOD, how="inner")
         .select(list(CAUSE_SCHEMA))

@@ -94,6 +94,47 @@ def period_digests(final: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
+PERIOD = ["period_type", "period_key"]
+# Of compared_periods: a period never made public, or last made public with numbers
+# scored under another configuration (its fingerprint); and a period published already,
+# scored the same way, whose digest differs from the version last made public.
+PUBLISHED = pl.col("version").is_not_null()
+SAME_METHOD = pl.col("previous_fingerprint").eq_missing(pl.col("config_fingerprint"))
+NEW_OR_REMADE = ~PUBLISHED | ~SAME_METHOD
+CHANGED = PUBLISHED & SAME_METHOD & (pl.col("digest") != pl.col("previous"))
+
+
+def compared_periods(digests: pl.DataFrame, fingerprints: pl.DataFrame, published: pl.DataFrame) -> pl.DataFrame:
+    """Each final period shown (its `digest`), with the fingerprint of the
+    configuration it was scored with, and its last version made public (`version`,
+    `previous` digest, `previous_fingerprint`; null when it never was)."""
+    latest = published.sort("version").group_by(PERIOD, maintain_order=True).last()
+    return (
+        digests.join(fingerprints, on=PERIOD, how="left")
+        .join(latest.select(*PERIOD, "version", previous="digest", previous_fingerprint="config_fingerprint"),
+              on=PERIOD, how="left")
+    )
+
+
+def period_versions(periods: pl.DataFrame, revisions: pl.DataFrame) -> pl.DataFrame:
+    """The version each period of `compared_periods` is made public as:
+
+    - a final period never made public is version 1;
+    - the same numbers: nothing to record (a re-run, a backfill): not returned;
+    - numbers scored under another configuration (profile, registry, calendar,
+      software) are the same version made public again: a change of method is
+      announced by the manifest and the methodology, not as a revision of every period;
+    - other numbers whose units moved (`revisions`: unit_changes of the CHANGED
+      periods) are a revision: version + 1. A difference that moved no unit's
+      published numbers (the digest alone saw it) keeps its version."""
+    changed = periods.filter(CHANGED)
+    moved = pl.col("period_key").is_in(revisions["period_key"].unique().implode())
+    # (a period key names its type: 2024-01 a month, 2024-W01 a week)
+    revised = changed.filter(moved).with_columns(pl.col("version") + 1)
+    again = pl.concat([periods.filter(NEW_OR_REMADE), changed.filter(~moved)]).with_columns(pl.col("version").fill_null(1))
+    return pl.concat([again, revised])
+
+
 def _csv(frame: pl.DataFrame, header: bool = True) -> bytes:
     return frame.write_csv(include_header=header, float_precision=DIGITS, date_format="%Y-%m-%d", null_value="").encode()
 
