@@ -195,6 +195,17 @@ def score_ranges(
     return summary
 
 
+def _published_counts(warehouse: Warehouse, todo: dict[str, list[int]]) -> dict[str, int]:
+    """How many of the periods scored have a scoreboard to publish: the weeks scored are
+    those of the months the data cover (periods.covered_range), and the week in progress,
+    when it starts after the data's latest event, is scored and has no row (a provisional
+    period ends at the latest event)."""
+    with warehouse.connect() as con:
+        shown = wh.scoreboard_periods(con)
+    return {f"{t}s": shown.filter(pl.col("period_type") == t)["period_key"]
+            .is_in([key_of(t, i) for i in todo.get(t, [])]).sum() for t in PERIOD_TYPES}
+
+
 def run_pipeline(
     settings: ScoreboardSettings,
     warehouse: Warehouse,
@@ -235,6 +246,7 @@ def run_pipeline(
     # a killed backfill loses at most one chunk, each written in one transaction
     chunk = {"week": 52, "month": 12} if backfill else None
     summary.update(score_ranges(instance, resources, todo, chunk, graph))
+    summary.update(_published_counts(warehouse, todo))
     site = settings.draft_site if settings.draft else settings.site
     log.info("publishing the %s to %s", "draft" if settings.draft else "site", site)
     _materialize(instance, graph.site, resources, graph=graph)

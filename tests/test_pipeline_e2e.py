@@ -135,6 +135,24 @@ def test_a_period_scored_in_progress_is_final_once_it_has_ended(tmp_path, monkey
         assert con.execute("SELECT count(*) FROM scoreboard WHERE provisional").fetchall() == [(0,)]
 
 
+def test_the_summary_counts_the_periods_published_not_those_scored(tmp_path, monkeypatch, capsys):
+    """On 13/02/2024 the example's last event (07/02, week 6) lies before the week in
+    progress (week 7): that week is scored, and has no row to publish."""
+    monkeypatch.setenv("SCOREBOARD_NOW", "2024-02-13T09:00:00")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(EXAMPLE / "dossiers.csv", landing / "dossiers.csv")
+    args = ["run", "--landing", str(landing), "--site", str(tmp_path / "site"),
+            "--warehouse", str(tmp_path / "w.duckdb"), "--registry", str(EXAMPLE / "units.csv")]
+    assert main(args) == 0
+    assert "Published 6 weeks and 2 months" in capsys.readouterr().out
+    weeks = sorted(p.name for p in (tmp_path / "site" / "data").glob("scoreboard-*-W*.csv"))
+    assert weeks == [f"scoreboard-2024-W0{i}.csv" for i in range(1, 7)]
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        scored = con.execute("SELECT count(*) FROM scored_periods WHERE period_type = 'week'").fetchone()
+    assert scored == (7,)
+
+
 def test_one_weekly_partition_materialises_by_its_monday_key(example_run):
     settings, warehouse, _ = example_run
     with duckdb.connect(warehouse.path) as con:
