@@ -154,6 +154,22 @@ def test_the_sync_envelope_is_read_as_the_table_of_its_data(tmp_path):
     assert row["received_at"] == "20240304083000" and row["status"] == "10" and row["unit_name"] is None  # "" is missing
 
 
+def test_a_sync_with_nothing_to_send_is_read_with_no_row(tmp_path, registry):
+    """A unit's sync on a day with no dossier sends its envelope with an empty `data`
+    (or a bare empty array): read, with no row, as a CSV export that has only its
+    header; not set aside as a file with no header. Beside another file, that file's
+    rows load as they would alone."""
+    envelope = rs.write_sync_envelope(tmp_path / "dongbo_trong.json", [], "000.12.20.H26")
+    assert __import__("json").loads(envelope.read_text(encoding="utf-8"))["data"] == []
+    bare = tmp_path / "mang_trong.json"
+    bare.write_text("[]", encoding="utf-8")
+    full = rs.write_sync_envelope(tmp_path / "dongbo.json", SYNC_ENVELOPE, "000.12.20.H26")
+    alone = ingest([(full, full.name)], registry)[0]
+    results = ingest([(envelope, envelope.name), (bare, bare.name), (full, full.name)], registry)
+    assert [(r.status, r.rows_read, r.accepted.height) for r in results[:2]] == [("loaded", 0, 0)] * 2
+    assert results[2].accepted.drop("__file", strict=False).equals(alone.accepted.drop("__file", strict=False))
+
+
 def test_sync_items_resolve_their_unit_in_the_spec_order(tmp_path, registry):
     env = rs.write_sync_envelope(tmp_path / "dvcqg" / "dongbo_1.json", SYNC_ENVELOPE, "000.12.20.H26")
     arr = rs.write_sync_array(tmp_path / "dvcqg" / "dongbo_2.json", SYNC_ARRAY)

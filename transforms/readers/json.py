@@ -16,7 +16,7 @@ import polars as pl
 from transforms.normalise import normalise_key
 from transforms.readers.aliases import HeaderMatcher
 from transforms.readers.assemble import Body, assemble
-from transforms.readers.header import plan_columns
+from transforms.readers.header import Plan, plan_columns
 from transforms.readers.mapping import SourceMapping
 from transforms.readers.table import MAX_HEADER_CHARS, UnusableFile
 from transforms.readers.text import decode, read_bytes
@@ -98,6 +98,10 @@ def read_json(path: Path, matcher: HeaderMatcher, mapping: SourceMapping | None)
     keys = list(dict.fromkeys(itertools.chain.from_iterable(doc)))
     height = len(doc)
     del doc
+    if not height:  # a sync with nothing to send ({"data": []}): read, with no row
+        return assemble(path, fmt, pl.DataFrame(), Plan([], [], [], []), pl.Series([], dtype=pl.Int64),
+                        mapping=mapping, unit_hints=[envelope_unit] if envelope_unit else [], unit_declared=True,
+                        encoding=encoding)
     if not keys:
         raise UnusableFile(path, "no recognisable header (no keys in the records)")
     unit_given = bool(envelope_unit) or bool(mapping and mapping.unit)
