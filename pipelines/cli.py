@@ -124,6 +124,10 @@ def _ingest(instance, resources, graph: AssetGraph) -> dict:
         return {k: v.value for k, v in metadata.items()}
 
 
+# The ingestion's counts of one run (pipelines.assets._ingest_metadata) that its summary says.
+RUN_COUNTS = ("files_ingested", "rows_read", "rows_quarantined", "files_set_aside", "files_held")
+
+
 def period_ranges(first: date, latest: date, from_key: str | None, to_key: str | None) -> dict[str, tuple[int, int]]:
     """Week and month index ranges to score: the data's coverage, or the keys' dates."""
     ranges = {}
@@ -242,6 +246,8 @@ def run_pipeline(
     else:
         todo = stale_periods(ranges, scored, ingested.get("affected_partitions") or {}, provisional, local_now())
     summary = {"files": n_files, "dossiers": n_dossiers, "quarantined": quarantined}
+    # what this run read (the counts above are the warehouse's, all runs together)
+    summary.update({key: _as_count(ingested.get(key)) for key in RUN_COUNTS})
     # a backfill goes a year of weeks (or months) per run: progress to watch, and
     # a killed backfill loses at most one chunk, each written in one transaction
     chunk = {"week": 52, "month": 12} if backfill else None
@@ -261,10 +267,21 @@ def run_pipeline(
 
 def _print_summary(summary: dict) -> None:
     print(
-        f"Ingested {summary['files']} files: {summary['dossiers']} dossiers, "
-        f"{summary['quarantined']} rows quarantined. Published {summary.get('weeks', 0)} weeks and "
-        f"{summary.get('months', 0)} months in {summary['seconds']} s."
+        f"Ingested {_count(summary['files_ingested'], 'new file')} ({summary['rows_read']:,} rows read, "
+        f"{summary['rows_quarantined']:,} quarantined; {summary['files_set_aside']:,} set aside, "
+        f"{summary['files_held']:,} held). The warehouse: {_count(summary['files'], 'file')} recorded, "
+        f"{summary['dossiers']:,} dossiers, {summary['quarantined']:,} rows quarantined. "
+        f"Published {summary.get('weeks', 0)} weeks and {summary.get('months', 0)} months in {summary['seconds']} s."
     )
+
+
+def _as_count(value) -> int:
+    """A count of the ingestion's metadata: a number, or the list of what it counts."""
+    return len(value) if isinstance(value, (list, tuple)) else int(value or 0)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
     if summary.get("draft"):
         print(f"Review the draft: {summary['site']}")
         print("Then make it public: scoreboard approve PERIOD --by NAME")

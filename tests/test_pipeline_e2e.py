@@ -74,6 +74,8 @@ def test_running_again_changes_nothing(example_run):
         assert con.execute("SELECT count(*) FROM scoreboard").fetchall()[0][0] == 44
     assert summary["files"] == 1
     assert (summary["weeks"], summary["months"]) == (0, 0)  # nothing new: nothing re-scored
+    # what this run read, beside what the warehouse holds
+    assert (summary["files_ingested"], summary["rows_read"], summary["dossiers"]) == (0, 0, 38)
 
 
 def test_a_new_file_rescores_only_the_periods_it_changes(example_run):
@@ -135,7 +137,7 @@ def test_a_period_scored_in_progress_is_final_once_it_has_ended(tmp_path, monkey
         assert con.execute("SELECT count(*) FROM scoreboard WHERE provisional").fetchall() == [(0,)]
 
 
-def test_the_summary_counts_the_periods_published_not_those_scored(tmp_path, monkeypatch, capsys):
+def test_the_summary_says_what_this_run_read_and_the_periods_it_published(tmp_path, monkeypatch, capsys):
     """On 13/02/2024 the example's last event (07/02, week 6) lies before the week in
     progress (week 7): that week is scored, and has no row to publish."""
     monkeypatch.setenv("SCOREBOARD_NOW", "2024-02-13T09:00:00")
@@ -145,7 +147,13 @@ def test_the_summary_counts_the_periods_published_not_those_scored(tmp_path, mon
     args = ["run", "--landing", str(landing), "--site", str(tmp_path / "site"),
             "--warehouse", str(tmp_path / "w.duckdb"), "--registry", str(EXAMPLE / "units.csv")]
     assert main(args) == 0
-    assert "Published 6 weeks and 2 months" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Published 6 weeks and 2 months" in out
+    assert "Ingested 1 new file (38 rows read, 0 quarantined; 0 set aside, 0 held)." in out
+    assert main(args) == 0
+    again = capsys.readouterr().out
+    assert ("Ingested 0 new files (0 rows read, 0 quarantined; 0 set aside, 0 held). The warehouse: 1 file "
+            "recorded, 38 dossiers, 0 rows quarantined. Published 0 weeks and 0 months") in again
     weeks = sorted(p.name for p in (tmp_path / "site" / "data").glob("scoreboard-*-W*.csv"))
     assert weeks == [f"scoreboard-2024-W0{i}.csv" for i in range(1, 7)]
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
