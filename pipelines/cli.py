@@ -129,18 +129,18 @@ RUN_COUNTS = ("files_ingested", "rows_read", "rows_quarantined", "files_set_asid
 
 
 def period_ranges(first: date, latest: date, from_key: str | None, to_key: str | None) -> dict[str, tuple[int, int]]:
-    """Week and month index ranges to score: the data's coverage, or the keys' dates."""
+    """Week and month index ranges to score: the data's coverage (periods.covered_range),
+    its start or its end replaced by the keys' dates where they are given (so a range
+    open at one end covers what a run without a range would there)."""
+    lo_day = start_of(*parse_key(from_key)) if from_key else None
+    hi_day = end_of(*parse_key(to_key)) - timedelta(days=1) if to_key else None
+    if lo_day and hi_day and hi_day < lo_day:
+        raise CliError(f"--to {to_key} comes before --from {from_key}")
     ranges = {}
-    if from_key or to_key:
-        lo_day = start_of(*parse_key(from_key)) if from_key else first
-        hi_day = end_of(*parse_key(to_key)) - timedelta(days=1) if to_key else latest
-        if hi_day < lo_day:
-            raise CliError(f"--to {to_key} comes before --from {from_key}")
-        for period_type in PERIOD_TYPES:
-            ranges[period_type] = (index_of(period_type, lo_day), index_of(period_type, hi_day))
-    else:
-        for period_type in PERIOD_TYPES:
-            ranges[period_type] = covered_range(period_type, first, latest)
+    for period_type in PERIOD_TYPES:
+        lo, hi = covered_range(period_type, first, latest)
+        ranges[period_type] = (index_of(period_type, lo_day) if lo_day else lo,
+                               index_of(period_type, hi_day) if hi_day else hi)
     today = local_now().date()
     for period_type, (lo, hi) in ranges.items():
         lo = max(lo, index_of(period_type, HISTORY_START[period_type]))

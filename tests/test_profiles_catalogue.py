@@ -106,6 +106,30 @@ def test_changing_the_profile_rescores_every_period(tmp_path, monkeypatch):
     assert got["score"].to_list() == pytest.approx(expected["score"].to_list())
 
 
+def test_a_backfill_from_a_key_covers_every_period_a_run_would_to_the_end(tmp_path, monkeypatch):
+    """`backfill --from 2024-02` with another profile re-scores February's every week a
+    run publishes: to the end of the month of the last event (07/02), not to its week."""
+    monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(EXAMPLE / "dossiers.csv", landing)
+    common = dict(landing_dir=str(landing), registry_path=str(EXAMPLE / "units.csv"))
+    warehouse = Warehouse(path=str(tmp_path / "w.duckdb"))
+    run_pipeline(ScoreboardSettings.from_env(site_dir=str(tmp_path / "site"), **common), warehouse)
+    narrow = ScoreboardSettings.from_env(site_dir=str(tmp_path / "site"), profile_path=str(NARROW), **common)
+    done = run_pipeline(narrow, warehouse, from_key="2024-02", backfill=True)
+    assert (done["weeks"], done["months"]) == (5, 1)  # weeks 5 to 9, February
+    fresh_landing = tmp_path / "fresh"
+    fresh_landing.mkdir()
+    shutil.copy(EXAMPLE / "dossiers.csv", fresh_landing)
+    fresh = ScoreboardSettings.from_env(site_dir=str(tmp_path / "fresh-site"), profile_path=str(NARROW),
+                                        landing_dir=str(fresh_landing), registry_path=str(EXAMPLE / "units.csv"))
+    run_pipeline(fresh, Warehouse(path=str(tmp_path / "fresh.duckdb")))
+    schema = scoreboard_schema(load_profile(NARROW))
+    for key in ("2024-W07", "2024-W09", "2024-02"):
+        assert read_published(tmp_path / "site", key, schema).equals(read_published(tmp_path / "fresh-site", key, schema))
+
+
 def test_band_floors_written_as_whole_and_decimal_numbers_score_and_publish(tmp_path, monkeypatch):
     """YAML reads `min: 90` as a whole number and `min: 50.5` as a decimal: a profile
     that mixes them scored, published its what-if and checked its bands at risk."""
