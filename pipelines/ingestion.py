@@ -20,7 +20,7 @@ from pipelines.resources import mappings_dir
 from quality.suites import DOSSIER_BUCKET_ROWS, QualityResult, submit_dossier_parts, warm_up
 from transforms import aside
 from transforms.changes import PERIOD_FIELDS, affected_periods
-from transforms.periods import PERIOD_TYPES, covered_range, index_of, parse_key
+from transforms.periods import PERIOD_TYPES, covered_range, index_of, key_of, parse_key
 from transforms.ingest import (
     UNIT_REASONS, Batch, content_hash, ingest_batch, retry_quarantined, stored_as_quarantined,
 )
@@ -237,6 +237,7 @@ def ingest_landing(
             f"{report.rows_quarantined} quarantined, {report.files_rejected} files set aside"
         )
     _refresh_kept_copies(con, report)
+    _left_to_score(con, report)
     report.dossiers = wh.count_rows(con, "dossiers")
     report.by_file = wh.file_accounting(con)
     return report
@@ -360,28 +361,42 @@ def _file_rows(batch: list[tuple[Path, str, str]], ingested: Batch, *, landing: 
 
 def _refresh_kept_copies(con, report: IngestionReport) -> None:
     """Re-select the kept copy of each dossier the new files touch, and note in the
-    report what changed and which periods it moves."""
+    report what changed and which periods it moves (stored with the new copies:
+    periods_to_score)."""
     # Only the ids these files carry, or their earlier contents carried, can change
     # their kept copy: re-select, replace and compare those alone.
     first_load = not wh.has_dossiers(con)
-    refreshed = wh.refresh_dossiers(con, read_first_load=not first_load)
-    if refreshed is None:
-        return
-    added, removed = refreshed
-    if added is None:
-        # a first load: every dossier is new; they are validated from the warehouse a
-        # bucket at a time (validate_stored_dossiers), not held here all at once
-        report.changed_all = True
-        added = wh.dossier_fields(con, PERIOD_FIELDS)
-    else:
-        report.changed = added
-    _, latest = wh.data_extent(con)
-    if latest is not None and added.height + removed.height:
+
+    def moved(added: pl.DataFrame | None, removed: pl.DataFrame) -> pl.DataFrame:
+        if added is None:
+            # a first load: every dossier is new; they are validated from the warehouse a
+            # bucket at a time (validate_stored_dossiers), not held here all at once
+            report.changed_all = True
+            added = wh.dossier_fields(con, PERIOD_FIELDS)
+        else:
+            report.changed = added
+        _, latest = wh.data_extent(con)
+        if latest is None or not added.height + removed.height:
+            return pl.DataFrame(schema=PERIOD_KEYS)
         last = {t: index_of(t, latest.date()) for t in PERIOD_TYPES}
         last["week"] = covered_range("week", latest.date(), latest.date())[1]
         # both copies touch periods: the old one's numbers move too
-        report.affected = affected_periods(pl.concat([f.select(PERIOD_FIELDS) for f in (added, removed)]), last)
+        affected = affected_periods(pl.concat([f.select(PERIOD_FIELDS) for f in (added, removed)]), last)
+        periods = {(t, key_of(t, i)) for t, indexes in affected.items() for i in indexes}
+        report.touch(periods)
         report.removed, report.last_index = removed, last
+        return pl.DataFrame(sorted(periods), schema=PERIOD_KEYS, orient="row")
+
+    wh.refresh_dossiers(con, read_first_load=not first_load, moved=moved)
+
+
+PERIOD_KEYS = {"period_type": pl.Utf8, "period_key": pl.Utf8}
+
+
+def _left_to_score(con, report: IngestionReport) -> None:
+    """Add to the report's affected periods those an earlier run changed and did not
+    score (killed between the two): the sensors and the CLI score them now."""
+    report.touch(set(wh.periods_to_score(con).iter_rows()))
 
 
 def validate_stored_dossiers(con, bucket_rows: int = DOSSIER_BUCKET_ROWS) -> QualityResult:

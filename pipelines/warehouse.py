@@ -212,6 +212,11 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
     # has not caught up with yet: written with the files, cleared with the refresh,
     # so an interrupted run is completed by the next one.
     "stale_dossier_ids": {"dossier_id": pl.Utf8()},
+    # The periods whose numbers the kept copies' changes move and that have not been
+    # scored since: written in the transaction that changes `dossiers`, cleared in the
+    # one that stores the periods' numbers, so a run killed between the two leaves
+    # them for the next run to score.
+    "periods_to_score": {"period_type": pl.Utf8(), "period_key": pl.Utf8()},
     "quality_holds": HOLD_SCHEMA,
     # early warnings and bands at risk, computed once when their periods are scored
     "warnings": WARNING_SCHEMA,
@@ -328,6 +333,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None] | 
     (9, "evidence partitioned by period in a lake, as the other period tables", None),
     # empty after the upgrade: the next run resolves the stored dossiers once against its registry
     (10, "registry_resolution (the registry the stored dossiers were resolved against)", None),
+    (11, "periods_to_score (the periods changed rows move, until they are scored)", None),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -759,15 +765,22 @@ def has_dossiers(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(one(con, "SELECT count(*) FROM (SELECT 1 FROM dossiers LIMIT 1)")[0])
 
 
+ChangedPeriods = Callable[[pl.DataFrame | None, pl.DataFrame], pl.DataFrame]
+
+
 def refresh_dossiers(
-    con: duckdb.DuckDBPyConnection, *, read_first_load: bool = True
+    con: duckdb.DuckDBPyConnection, *, read_first_load: bool = True, moved: ChangedPeriods | None = None
 ) -> tuple[pl.DataFrame | None, pl.DataFrame] | None:
     """Re-select the kept copy of every stale dossier id, in DuckDB, and replace those
     ids' rows of ``dossiers`` (one transaction, which also clears the stale ids).
     Returns (added, removed): the rows that differ between the new and the old kept
     copies of those ids, from each side (what transforms.changes.changed_dossiers of
     the whole tables gives, split by ``side``); None when no id was stale. On a first load
-    every dossier is added: with ``read_first_load=False`` added is None, not read back."""
+    every dossier is added: with ``read_first_load=False`` added is None, not read back.
+
+    ``moved(added, removed)``, called in the same transaction, gives the periods these
+    changes move (period_type, period_key): they are stored in periods_to_score with
+    the new kept copies, so that no kill between this and their scoring loses them."""
     if not one(con, f"SELECT count(*) FROM (SELECT 1 FROM {TOUCHED} LIMIT 1)")[0]:
         return None
     columns = _names(DOSSIER_SCHEMA)
@@ -779,17 +792,20 @@ def refresh_dossiers(
     # rows read back are not cached beside their copy in Polars
     con.execute(f"SET memory_limit = '{REFRESH_MEMORY}'")
     try:
-        return _refresh(con, in_touched, columns, read_first_load)
+        return _refresh(con, in_touched, columns, read_first_load, moved)
     finally:
         con.execute(f"SET memory_limit = '{limit}'")
 
 
 def _refresh(
-    con: duckdb.DuckDBPyConnection, in_touched: str, columns: str, read_first_load: bool
+    con: duckdb.DuckDBPyConnection, in_touched: str, columns: str, read_first_load: bool,
+    moved: ChangedPeriods | None,
 ) -> tuple[pl.DataFrame | None, pl.DataFrame]:
     buckets = -(-one(con, "SELECT count(*) FROM _ids")[0] // REFRESH_BUCKET_IDS)
+    changes: list[tuple[pl.DataFrame | None, pl.DataFrame]] = []
 
     def work():
+        changes.clear()
         con.execute(f"DELETE FROM dossiers WHERE {in_touched}")
         for bucket in range(buckets):
             # the ids of one bucket, on both sides of the IN: its hash table holds those alone
@@ -802,18 +818,31 @@ def _refresh(
                     QUALIFY row_number() OVER (PARTITION BY dossier_id ORDER BY {KEEP_ORDER_SQL}) = 1"""
                 )
         con.execute(f"DELETE FROM {TOUCHED}")
+        changes.append(_kept_copy_changes(con, in_touched, columns, read_first_load))
+        if moved is not None:
+            insert(con, "periods_to_score", moved(*changes[0]))
 
     _in_transaction(con, work)
-    new = f"SELECT {columns} FROM dossiers WHERE {in_touched}"
-    if one(con, "SELECT count(*) FROM (SELECT 1 FROM _old LIMIT 1)")[0]:
-        added = read_batched(con, f"{new} EXCEPT ALL SELECT * FROM _old")
-        removed = read_batched(con, f"SELECT * FROM _old EXCEPT ALL {new}")
-    else:  # a first load: everything is new
-        added = read_batched(con, new) if read_first_load else None
-        removed = read_table(con, "SELECT * FROM _old")
     con.execute("DROP TABLE _ids")
     con.execute("DROP TABLE _old")
-    return added, removed
+    return changes[0]
+
+
+def _kept_copy_changes(
+    con: duckdb.DuckDBPyConnection, in_touched: str, columns: str, read_first_load: bool
+) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+    """(added, removed) of refresh_dossiers: the new kept copies against `_old`."""
+    new = f"SELECT {columns} FROM dossiers WHERE {in_touched}"
+    if one(con, "SELECT count(*) FROM (SELECT 1 FROM _old LIMIT 1)")[0]:
+        return (read_batched(con, f"{new} EXCEPT ALL SELECT * FROM _old"),
+                read_batched(con, f"SELECT * FROM _old EXCEPT ALL {new}"))
+    # a first load: everything is new
+    return (read_batched(con, new) if read_first_load else None), read_table(con, "SELECT * FROM _old")
+
+
+def periods_to_score(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The periods changed kept copies move that have not been scored since."""
+    return read_table(con, "SELECT DISTINCT period_type, period_key FROM periods_to_score ORDER BY ALL")
 
 
 def read_batched(con: duckdb.DuckDBPyConnection, sql: str, rows: int = 500_000) -> pl.DataFrame:
@@ -975,6 +1004,10 @@ def replace_periods(
         if "scored_periods" in tables:  # these periods' waiting changes are now in their numbers
             con.execute(
                 "UPDATE revision_pending SET scored = true WHERE period_type = ? AND list_contains(?, period_key)",
+                [period_type, period_keys],
+            )
+            con.execute(
+                "DELETE FROM periods_to_score WHERE period_type = ? AND list_contains(?, period_key)",
                 [period_type, period_keys],
             )
         if before_commit is not None and not before_commit():

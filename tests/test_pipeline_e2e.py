@@ -161,6 +161,54 @@ def test_the_summary_says_what_this_run_read_and_the_periods_it_published(tmp_pa
     assert scored == (7,)
 
 
+def late_february(path: Path) -> None:
+    """The example's dossiers received from 22/01 sent again under new ids (more
+    dossiers for the same units in the same weeks)."""
+    rows = pl.read_csv(EXAMPLE / "dossiers.csv", infer_schema=False)
+    rows = rows.filter(pl.col("received_at") >= "2024-01-22").with_columns(
+        (pl.lit("LATE-") + pl.col("dossier_id")).alias("dossier_id"))
+    rows.write_csv(path)
+
+
+def test_a_run_killed_after_its_ingestion_is_completed_by_the_next(tmp_path, monkeypatch):
+    """A process that dies once the new file's rows are stored, before any period is
+    scored: the next run, with nothing new to read, scores the periods those rows
+    moved, and publishes what a run that was never killed publishes."""
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
+
+    def args(name: str) -> list[str]:
+        return ["run", "--landing", str(tmp_path / f"landing-{name}"), "--site", str(tmp_path / f"site-{name}"),
+                "--warehouse", str(tmp_path / f"{name}.duckdb"), "--registry", str(EXAMPLE / "units.csv")]
+
+    for name in ("killed", "whole"):
+        (tmp_path / f"landing-{name}").mkdir()
+        shutil.copy(EXAMPLE / "dossiers.csv", tmp_path / f"landing-{name}" / "dossiers.csv")
+        assert main(args(name)) == 0
+        late_february(tmp_path / f"landing-{name}" / "late.csv")
+    # the process dies (as SIGKILL would) when the scoring starts
+    die = ("import os, sys; import pipelines.cli as cli; cli.score_ranges = lambda *a, **k: os._exit(137); "
+           "sys.exit(cli.main(sys.argv[1:]))")
+    env = {**os.environ, "SCOREBOARD_DAGSTER_HOME": ""}
+    done = subprocess.run([sys.executable, "-c", die, *args("killed")], env=env, capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 137, done.stderr
+    with duckdb.connect(str(tmp_path / "killed.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM dossiers WHERE dossier_id LIKE 'LATE-%'").fetchone()[0] > 0
+        waiting = con.execute("SELECT DISTINCT period_key FROM periods_to_score ORDER BY 1").fetchall()
+    assert {("2024-01",), ("2024-02",), ("2024-W04",)} <= set(waiting)
+    assert main(args("killed")) == 0  # nothing new in the landing folder
+    assert main(args("whole")) == 0
+    for key in ("2024-01", "2024-02", "2024-W04", "2024-W06", "2024-W09"):
+        assert_frames_match(read_published(tmp_path / "site-killed", key),
+                            read_published(tmp_path / "site-whole", key), KEY)
+    with duckdb.connect(str(tmp_path / "killed.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM periods_to_score").fetchone() == (0,)
+
+
 def test_one_weekly_partition_materialises_by_its_monday_key(example_run):
     settings, warehouse, _ = example_run
     with duckdb.connect(warehouse.path) as con:

@@ -225,7 +225,7 @@ def test_no_sql_outside_the_warehouse_module():
 LAYOUTS = {2: "fd1e6969e7f32c19", 3: "41879b9c7947b6df", 4: "6bac4f29b785d973", 5: "d369f2089ada0e70", 6: "6000c4ce4a2e5a56",
            7: "cde6fab281251107", 8: "dbe9c4babeea30e1",
            # from 9 on, with the lake's partition keys (a layout too)
-           9: "0f025ee47c8ce82e", 10: "d1b8482412efc7d6"}
+           9: "0f025ee47c8ce82e", 10: "d1b8482412efc7d6", 11: "734387b7aa701af3"}
 
 
 def test_a_changed_layout_has_a_new_version():
