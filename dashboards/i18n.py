@@ -107,13 +107,19 @@ LEVELS: dict[str, Label] = {
 LEVEL_ORDER: tuple[str, ...] = _LEVELS
 assert set(LEVELS) == set(LEVEL_ORDER), "a level without a label"
 
-# Peer groups are configuration; the usual ones get a label, others show as is.
+# Peer groups are configuration (the registry's `peer_group`). Every group a shipped
+# registry uses has a label here (tests/test_site_wording.py reads config/registry/),
+# so no page shows a code such as `department` in place of words. A group an office
+# adds of its own is shown as its registry writes it, in both languages: the office
+# names it (`Loại I`), and a name is better shown as written than guessed.
 PEER_GROUPS: dict[str, Label] = {
     "urban": Label("Đô thị", "Urban"),
     "rural": Label("Nông thôn", "Rural"),
     "mountain": Label("Miền núi", "Mountainous"),
     "mountainous": Label("Miền núi", "Mountainous"),
     "island": Label("Hải đảo", "Island"),
+    # the city's departments and agencies: a group of their own, as their level (LEVELS)
+    "department": LEVELS["department"],
 }
 
 PERIOD_TYPE_LABELS: dict[str, Label] = {
