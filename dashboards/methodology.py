@@ -17,6 +17,7 @@ classified, how each rate is counted) are written out here in words
 from __future__ import annotations
 
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Mapping
 
 import polars as pl
@@ -433,15 +434,51 @@ TEXT: dict[str, Label] = {
 }
 
 
+# A unit page writes its groups' points to this many decimals (as the worked example
+# of the methodology page), more where fewer would not lead to the published score.
+SCORE_LINE_DIGITS = range(4, 13)
+
+
+def _written(x: float, digits: int) -> Decimal:
+    """A number as a page writes it with `digits` decimals (fmt_num's rounding: half
+    away from zero on the float's decimal form), as an exact decimal."""
+    return Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+
+
 def score_line(row: Mapping[str, Any], groups) -> Label | None:
-    """A unit page's score as its groups make it: `Điểm = 100 × (18,00 + 17,14 + …) /
-    (18 + 20 + …) = 100 × 89,98 / 100 = 89,98` (the groups that apply; dashboards.groups)."""
+    """A unit page's score as its groups make it (the groups that apply; dashboards.groups):
+    `Điểm ≈ 100 × (18,0000 + 17,1429 + …) / (18 + 20 + …) = 100 × 90,0001 / 100 =
+    90,0001; làm tròn: 90,00`.
+
+    A reader checks it with a calculator, so every `=` holds exactly for the numbers as
+    written, and `≈` marks each place a number was rounded: the groups' points (to 4
+    decimals, or more where 4 would not do), and the quotient. The sum written is the
+    exact sum of the terms written; 100 × sum / maximum, rounded to 2 decimals, is the
+    published score the unit is ranked and banded on. Terms rounded separately from the
+    total (2 decimals each, as this line once wrote them) could add up to 89,99 beside
+    a total of 90,00, or give 73,80 for a published 73,81.
+
+    Only where the unrounded score sits on a half to within 10⁻¹² (the score is ranked
+    on its floating-point value, round(round(score, 9), 2)) can no number of decimals
+    lead there; the line then keeps 4 decimals and still ends on the published score."""
     applied = [(row.get(g.column), row.get(g.max_column)) for g in groups
                if row.get(g.column) is not None and row.get(g.max_column)]
     if not applied or row.get("score") is None:
         return None
-    earned, maxima = sum(p for p, _ in applied), sum(m for _, m in applied)
-    terms = " + ".join(fmt_num(p, 2) for p, _ in applied)
-    tops = " + ".join(_num(m) for _, m in applied)
-    text = f"100 × ({terms}) / ({tops}) = 100 × {fmt_num(earned, 2)} / {_num(maxima)} = {fmt_score(row['score'])}"
-    return L(f"Điểm = {text}.", f"Score = {text}.")
+    published = fmt_score(row["score"])
+    maxima = sum(Decimal(repr(float(m))) for _, m in applied)
+    # the fewest decimals that lead to the published score; none does: the first again
+    for digits in (*SCORE_LINE_DIGITS, SCORE_LINE_DIGITS[0]):
+        terms = [_written(p, digits) for p, _ in applied]
+        earned = sum(terms)
+        quotient = 100 * earned / maxima
+        shown = quotient.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+        if fmt_num(quotient, 2) == fmt_num(shown, 2) == published:
+            break
+    rounded = any(t != Decimal(repr(float(p))) for t, (p, _) in zip(terms, applied))
+    text = (
+        f"{'≈' if rounded else '='} 100 × ({' + '.join(fmt_num(t, digits) for t in terms)}) / "
+        f"({' + '.join(_num(m) for _, m in applied)}) = 100 × {fmt_num(earned, digits)} / {_num(float(maxima))} "
+        f"{'=' if shown == quotient else '≈'} {fmt_num(shown, digits)}"
+    )
+    return L(f"Điểm {text}; làm tròn: {published}.", f"Score {text}; rounded: {published}.")

@@ -9,15 +9,20 @@ from __future__ import annotations
 import html as htmllib
 import json
 import os
+import random
 import re
 import shutil
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from config import config_path
+from dashboards.format import fmt_score
+from dashboards.groups import profile_groups
+from dashboards.methodology import score_line
 from dashboards.site import build_site
 from pipelines.cli import run_pipeline
 from pipelines.resources import ScoreboardSettings, Warehouse
@@ -264,3 +269,75 @@ def test_the_formulas_in_words_follow_the_kind(profile_path):
             assert ("bão hòa" in words) == (pi.kind == "saturating")
             if pi.threshold:
                 assert f"{round(pi.threshold * 100)} %" in words
+
+
+def _decimal(text: str) -> Decimal:
+    return Decimal(text.replace(".", "").replace(",", "."))
+
+
+def assert_score_line_adds_up(line: str, published: str) -> None:
+    """The arithmetic of a unit page's score line, as a calculator redoes it: the sum of
+    the terms written is the sum written, 100 × sum / maximum is the quotient written
+    (`=`) or rounds to it (`≈`), and that rounds to the published score; `≈` before the
+    terms exactly where one of them was rounded is left to the caller."""
+    m = re.fullmatch(r"Điểm [=≈] 100 × \(([^)]*)\) / \(([^)]*)\) = 100 × ([\d.,]+) / ([\d.,]+) ([=≈]) ([\d.,]+); "
+                     r"làm tròn: ([\d.,]+)\.", line)
+    assert m, line
+    terms, tops = [_decimal(t) for t in m[1].split(" + ")], [_decimal(t) for t in m[2].split(" + ")]
+    earned, maxima, relation, quotient = _decimal(m[3]), _decimal(m[4]), m[5], _decimal(m[6])
+    assert sum(terms) == earned and sum(tops) == maxima, line
+    exact = 100 * earned / maxima
+    digits = Decimal(1).scaleb(quotient.as_tuple().exponent)
+    assert (exact == quotient) if relation == "=" else (exact.quantize(digits, ROUND_HALF_UP) == quotient), line
+    assert m[7] == published
+    for value in (exact, quotient):
+        assert value.quantize(Decimal("0.01"), ROUND_HALF_UP) == _decimal(published), line
+
+
+def test_a_unit_pages_score_adds_up_as_written(tmp_path):
+    scoreboard = read_expected_scoreboard()
+    build_site(tmp_path, scoreboard, **example_inputs(scoreboard))
+    latest = scoreboard.filter(pl.col("period_type") == "month", pl.col("score").is_not_null())
+    checked = 0
+    for page in sorted((tmp_path / "units").glob("*.html")):
+        found = re.search(r'<p class="note score-line"><span data-en="[^"]*">(.*?)</span>', read(page))
+        if not found:
+            continue
+        code = page.stem.split("-")[0]
+        key = re.search(r'href="\.\./periods/([^."]+)\.html#u-', read(page))[1]
+        row = latest.filter(unit_code=code, period_key=key).row(0, named=True)
+        assert_score_line_adds_up(htmllib.unescape(found[1]), fmt_score(row["score"]))
+        checked += 1
+    assert checked == 4
+    # Sóc Sơn, January 2024: 89.99999999999999, the terms at 2 decimals had added up to 89,99
+    soc_son = read(tmp_path / "units" / "002-2008-08-01.html")
+    assert ("Điểm ≈ 100 × (18,0000 + 17,1429 + 12,0000 + 10,0000 + 15,7143 + 17,1429) / (18 + 20 + 12 + 10 + 22 + 18)"
+            " = 100 × 90,0001 / 100 = 90,0001; làm tròn: 90,00.") in soc_son
+
+
+def test_the_score_line_adds_up_whatever_the_points():
+    """Random groups' points under the default profile's groups, a score computed from
+    them as scoring does (in floating point), some groups not applicable; among them
+    the demo's 100 × 60,52 / 82 that the line had shown beside a published 73,81."""
+    groups = profile_groups(DEFAULT_PROFILE)
+    # the demo's unit 00259 in June 2025: no transparency points, 82 in all
+    demo = dict(zip([g.column for g in groups], [None, 16.666666666666668, 10.285714285714285, 5.0,
+                                                 11.904761904761905, 16.666666666666668]))
+    demo |= {g.max_column: None if demo[g.column] is None else g.full_max for g in groups}
+    line = score_line({**demo, "score": 73.80952380952382}, groups)
+    assert line.vi == ("Điểm ≈ 100 × (16,6667 + 10,2857 + 5,0000 + 11,9048 + 16,6667) / (20 + 12 + 10 + 22 + 18) "
+                       "= 100 × 60,5239 / 82 ≈ 73,8096; làm tròn: 73,81.")
+    rng = random.Random(20240131)
+    for _ in range(3000):
+        row: dict = {"score": None}
+        for g in groups:
+            applies = rng.random() < 0.85
+            row[g.column] = rng.uniform(0, g.full_max) if applies else None
+            row[g.max_column] = g.full_max if applies else None
+        points = [row[g.column] for g in groups if row[g.column] is not None]
+        if not points:
+            continue
+        row["score"] = 100 * sum(points) / sum(row[g.max_column] for g in groups if row[g.column] is not None)
+        line = score_line(row, groups)
+        assert_score_line_adds_up(line.vi, fmt_score(row["score"]))
+        assert line.vi.startswith("Điểm ≈") and line.en.startswith("Score ≈")
