@@ -110,6 +110,24 @@ def _version_text(value: Any) -> str:
     return str(value)
 
 
+# A day the calendar swaps, in words: what a note of the overlay left empty is shown as,
+# in either language (config/calendar/README.md: its `note` and `note_en` are optional).
+SWAPS: dict[bool, Label] = {
+    True: L("Làm bù", "Worked in exchange"),
+    False: L("Nghỉ hoán đổi", "Day off in exchange"),
+}
+
+
+def _overlay_notes(overlay: pl.DataFrame) -> dict[date, list[str]]:
+    """Each overlay date's note, [Vietnamese, English]: the overlay's own words, else
+    what kind of swap it is (an overlay given in code may lack `note_en`)."""
+    english = overlay["note_en"] if "note_en" in overlay.columns else [None] * overlay.height
+    return {
+        d: [vi or SWAPS[k == "working_day"].vi, en or SWAPS[k == "working_day"].en]
+        for d, k, vi, en in zip(overlay["date"], overlay["kind"], overlay["note"], english)
+    }
+
+
 def _calendar(overlay: pl.DataFrame, years: list[int], calendar_version: str) -> dict:
     """The overlay's rows, and per year of published data the weekdays off and the
     weekend days worked (what a unit needs to count working days by hand)."""
@@ -117,10 +135,11 @@ def _calendar(overlay: pl.DataFrame, years: list[int], calendar_version: str) ->
 
     from transforms.calendar import working_calendar
 
+    notes = _overlay_notes(overlay)
     rows = [
         {"date": fmt_date(d), "kind": list(L("Nghỉ", "Day off") if k == "day_off" else L("Làm bù", "Worked")),
-         "note": n or ""}
-        for d, k, n in overlay.select("date", "kind", "note").iter_rows()
+         "note": notes[d]}
+        for d, k in overlay.select("date", "kind").iter_rows()
     ]
     changes = []
     if years:
@@ -128,12 +147,10 @@ def _calendar(overlay: pl.DataFrame, years: list[int], calendar_version: str) ->
         span = range(min(years), max(years) + 1)
         vi = holidays.country_holidays("VN", years=span, language="vi")
         en = holidays.country_holidays("VN", years=span, language="en_US")
-        notes = dict(overlay.select("date", "note").iter_rows())
         weekday = pl.col("date").dt.weekday() <= 5
         odd = cal.filter(weekday != pl.col("is_working_day"))
         for d, working in odd.select("date", "is_working_day").iter_rows():
-            swap = L("Làm bù", "Saturday worked in exchange") if working else L("Nghỉ hoán đổi", "Day off in exchange")
-            name = [vi.get(d), en.get(d)] if d in vi else [notes.get(d) or swap.vi, swap.en]
+            name = [vi.get(d), en.get(d)] if d in vi else notes.get(d) or list(SWAPS[working])
             changes.append({"date": fmt_date(d), "year": d.year, "working": working, "name": name})
     return {
         "version": calendar_version,
@@ -339,7 +356,7 @@ TEXT: dict[str, Label] = {
         "xã, phường theo loại I, II, III; danh sách loại của từng đơn vị chưa tìm được nguồn công bố, nên vẫn dùng đô thị/nông thôn "
         "theo tên gọi của đơn vị. Khi có quyết định phân loại, loại được ghi vào danh mục đơn vị.",
         "Peer groups (rank in peer group, peer median): urban (quận, thị xã, cities, wards, towns, special zones), rural "
-        "(huyện, communes), and departments as a group of their own. After the reform of 2025-07-01, Decree 307/2025/NĐ-CP "
+        "(huyện, communes), and departments as a group of their own. After the reform of 01/07/2025, Decree 307/2025/NĐ-CP "
         "types communes and wards as class I, II or III; no list of each unit's type could be sourced, so urban/rural, from "
         "the word naming the unit, is still used. Once the types are decided they go in the registry.",
     ),

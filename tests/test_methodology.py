@@ -248,7 +248,8 @@ def test_the_same_inputs_keep_the_page_and_a_new_calendar_changes_it(tmp_path):
     assert (tmp_path / "methodology.html").stat().st_mtime_ns == before.st_mtime_ns  # not made again
     # an office adds a swap to the calendar: the page lists it, under a new key
     overlay = pl.concat([load_overlay(), pl.DataFrame(
-        {"date": [date(2024, 1, 2)], "kind": ["day_off"], "note": ["Nghỉ thử nghiệm (Công văn 1/TEST)"]},
+        {"date": [date(2024, 1, 2)], "kind": ["day_off"], "note": ["Nghỉ thử nghiệm (Công văn 1/TEST)"],
+         "note_en": ["Trial day off (Official Letter 1/TEST)"]},
         schema=load_overlay().schema)]).sort("date")
     build_site(tmp_path, scoreboard, **inputs, calendar_overlay=overlay)
     assert release_key(tmp_path, "methodology.html") != key

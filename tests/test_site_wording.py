@@ -5,7 +5,9 @@ case needs it."""
 
 from __future__ import annotations
 
+import html as htmllib
 import re
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -16,6 +18,7 @@ from dashboards import i18n
 from dashboards.site import build_site
 from tests.helpers import read_expected_scoreboard
 from tests.test_site import example_inputs
+from transforms.calendar import load_overlay
 from transforms.units import load_registry
 
 DEPARTMENT = i18n.LEVELS["department"]
@@ -66,3 +69,51 @@ def test_the_departments_peer_group_is_words_on_every_page(departments_site):
     unit = read(departments_site / "units" / "00001-2008-08-01.html")
     assert ": department" not in unit
     assert re.search(rf'Nhóm so sánh</span>: <span data-en="{DEPARTMENT.en}">{DEPARTMENT.vi}</span>', unit)
+
+
+@pytest.fixture(scope="module")
+def example_site(tmp_path_factory) -> Path:
+    scoreboard = read_expected_scoreboard()
+    root = tmp_path_factory.mktemp("example")
+    build_site(root, scoreboard, **example_inputs(scoreboard))
+    return root
+
+
+def english(page: str) -> str:
+    """A page's text as its English switch shows it (dashboards/static/site.js: an
+    element with `data-en` takes that text), tags removed."""
+    page = re.sub(r'(<(\w+)[^>]*\sdata-en="([^"]*)"[^>]*>)(.*?)(</\2>)', lambda m: m[3], page, flags=re.S)
+    return htmllib.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+def test_the_methodology_in_english_has_no_iso_date_nor_vietnamese_calendar(example_site):
+    page = read(example_site / "methodology.html")
+    # no ISO date outside the versions' <code> (file hashes, versions)
+    body = english(re.sub(r"<code>.*?</code>", "", page.split("<main")[1], flags=re.S))
+    assert not ISO_DATE.findall(body), ISO_DATE.findall(body)
+    assert "After the reform of 01/07/2025" in body
+    calendar = english(page[page.index('<section id="calendar">'):].split("</section>")[0])
+    for words in ("Nghỉ", "Làm bù", "Công văn", "Thông báo", "thứ Hai", "thứ Bảy", "dịp"):
+        assert words not in calendar, words
+    # the overlay's own English, from its data file
+    overlay = load_overlay()
+    assert overlay["note_en"].null_count() == 0
+    assert ("30/4 - 1/5/2024 holidays: Monday 29/4/2024 off, Saturday 04/5/2024 worked in exchange "
+            "(Official Letter 2450/VPCP-KGVX of 12/4/2024)") in calendar
+    assert re.search(r'<th scope="row" class="t">04/05/2024</th><td class="t"><span data-en="Worked">Làm việc</span></td>'
+                     r'<td class="t"><span data-en="Worked in exchange for Monday 29/4/2024', page)
+
+
+def test_an_overlay_without_english_is_shown_in_english_by_its_kind(tmp_path):
+    scoreboard = read_expected_scoreboard()
+    overlay = pl.DataFrame({"date": [date(2024, 1, 2)], "kind": ["day_off"], "note": ["Nghỉ thử nghiệm"]},
+                           schema={"date": pl.Date, "kind": pl.Utf8, "note": pl.Utf8})
+    build_site(tmp_path, scoreboard, **example_inputs(scoreboard), calendar_overlay=overlay)
+    page = read(tmp_path / "methodology.html")
+    # the overlay's row (its kind "Day off"), as the year's table of days off shows it
+    row = ('<th scope="row" class="t">02/01/2024</th><td class="t"><span data-en="{}">Nghỉ</span></td>'
+           '<td class="t"><span data-en="Day off in exchange">Nghỉ thử nghiệm</span></td>')
+    assert row.format("Day off") in page and row.format("Off") in page

@@ -8,7 +8,7 @@ working days in exchange. Two sources make the calendar:
   Dương lịch, the five Tết days, Giỗ Tổ, 30/4, 1/5, the two Quốc khánh days),
   their in-lieu days when they fall on a weekend, and the swaps it happens to
   know (its ``weekend_workdays`` are honoured as working days too);
-* the overlay ``config/calendar/vn_overlay.csv`` (``date,kind,note``): every
+* the overlay ``config/calendar/vn_overlay.csv`` (``date,kind,note,note_en``): every
   swap the government announced for public servants, ``day_off`` (a weekday
   given off) or ``working_day`` (a Saturday worked in exchange). The overlay
   wins over the package. See ``config/calendar/README.md``.
@@ -36,7 +36,8 @@ OVERLAY_KINDS = ("day_off", "working_day")
 # due dates derived from legal processing times (transforms.classify) and due dates files
 # promise (quality.drift.duration) are counted inside it.
 AHEAD_DAYS = 400
-OVERLAY_SCHEMA: dict[str, pl.DataType] = {"date": pl.Date(), "kind": pl.Utf8(), "note": pl.Utf8()}
+# `note` is Vietnamese, `note_en` its English (the methodology page shows both); either may be empty
+OVERLAY_SCHEMA: dict[str, pl.DataType] = {"date": pl.Date(), "kind": pl.Utf8(), "note": pl.Utf8(), "note_en": pl.Utf8()}
 CALENDAR_SCHEMA: dict[str, pl.DataType] = {
     "date": pl.Date(),
     "is_working_day": pl.Boolean(),
@@ -49,7 +50,8 @@ def default_overlay_path() -> Path:
 
 
 def load_overlay(path: Path | None = None) -> pl.DataFrame:
-    """The overlay as (date: Date, kind: Utf8, note: Utf8), sorted by date.
+    """The overlay as (date: Date, kind: Utf8, note: Utf8, note_en: Utf8), sorted by date;
+    a note column the file lacks is null.
 
     Raises ``ValueError`` on an unreadable date, an unknown kind or a date
     listed twice.
@@ -59,13 +61,13 @@ def load_overlay(path: Path | None = None) -> pl.DataFrame:
     missing = {"date", "kind"} - set(raw.columns)
     if missing:
         raise ValueError(f"{path}: overlay lacks column(s) {sorted(missing)}")
-    if "note" not in raw.columns:
-        raw = raw.with_columns(pl.lit(None, dtype=pl.Utf8).alias("note"))
+    raw = raw.with_columns(pl.lit(None, dtype=pl.Utf8).alias(c) for c in ("note", "note_en") if c not in raw.columns)
     frame = raw.select(
         pl.col("date").str.strip_chars().str.to_date("%Y-%m-%d", strict=False).alias("date"),
         pl.col("date").alias("_raw_date"),
         pl.col("kind").str.strip_chars().str.to_lowercase().alias("kind"),
         pl.col("note").str.strip_chars().alias("note"),
+        pl.col("note_en").str.strip_chars().alias("note_en"),
     )
     bad_dates = frame.filter(pl.col("date").is_null())["_raw_date"].to_list()
     if bad_dates:
