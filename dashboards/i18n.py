@@ -399,12 +399,17 @@ UI.update(
         "what_if_title": Label("Nếu đúng hạn thêm", "What if"),
         "no_late": Label("Đơn vị không có hồ sơ trễ hạn hay quá hạn trong kỳ.",
                          "The unit had no overdue or pending-overdue dossier in the period."),
-        "what_if_rank": Label("{n} hồ sơ nữa đúng hạn sẽ đưa đơn vị lên hạng {r}.",
-                              "{n} more {dossiers} on time would have lifted you to rank {r}."),
+        # scoreboard.md's what-if counts the dossiers that lift the unit's score above the
+        # unit ranked just above it ({r}, its score {s}), not those that reach a rank: a
+        # score above it may pass several others, so no sentence names the rank reached
+        "what_if_rank": Label("{n} hồ sơ nữa đúng hạn sẽ đưa điểm của đơn vị vượt điểm của đơn vị đang xếp hạng {r} ({s}).",
+                              "{n} more {dossiers} on time would have lifted your score above that of the unit now "
+                              "ranked {r} ({s})."),
         "what_if_band": Label("{n} hồ sơ nữa đúng hạn sẽ đưa đơn vị lên xếp loại {b}.",
                               "{n} more {dossiers} on time would have lifted you to band {b}."),
-        "what_if_rank_none": Label("Kể cả {n} hồ sơ trễ hạn, quá hạn đều đúng hạn cũng chưa đưa đơn vị lên hạng {r}.",
-                                   "Even all {n} late {dossiers} on time would not have lifted you to rank {r}."),
+        "what_if_rank_none": Label(
+            "Kể cả {n} hồ sơ trễ hạn, quá hạn đều đúng hạn cũng chưa đưa điểm của đơn vị vượt điểm của đơn vị đang xếp hạng {r} ({s}).",
+            "Even all {n} late {dossiers} on time would not have lifted your score above that of the unit now ranked {r} ({s})."),
         "what_if_band_none": Label("Kể cả {n} hồ sơ trễ hạn, quá hạn đều đúng hạn cũng chưa đưa đơn vị lên xếp loại {b}.",
                                    "Even all {n} late {dossiers} on time would not have lifted you to band {b}."),
         "what_if_top_rank": Label("Đơn vị đang đứng đầu cấp.", "The unit ranks first in its level."),

@@ -283,7 +283,8 @@ def test_every_unit_page_agrees_with_the_published_files(example_run):
             assert f"Hạng {published['rank']}/" in detail
             w = _published_table(site, "what_if", key).filter(pl.col("unit_code") == code).row(0, named=True)
             if w["dossiers_for_rank"] is not None:
-                assert f"{w['dossiers_for_rank']} hồ sơ nữa đúng hạn sẽ đưa đơn vị lên hạng {w['target_rank']}." in detail
+                assert (f"{w['dossiers_for_rank']} hồ sơ nữa đúng hạn sẽ đưa điểm của đơn vị vượt điểm của đơn vị đang "
+                        f"xếp hạng {w['target_rank']} ({fmt_score(float(w['target_rank_score']))}).") in detail
         # the bottleneck procedures, in the published order
         codes = (
             _published_table(site, "bottlenecks", key)

@@ -809,8 +809,9 @@ def test_what_if_sentences(january_site):
     # 2 of its 3 late dossiers on time would give 81.79 ≥ 80; all 3 give 85.43, not above Sóc Sơn's 90.00
     assert ('<li><span data-en="2 more dossiers on time would have lifted you to band Good.">'
             "2 hồ sơ nữa đúng hạn sẽ đưa đơn vị lên xếp loại Tốt.</span></li>") in ba_dinh
-    assert ('<span data-en="Even all 3 late dossiers on time would not have lifted you to rank 1.">'
-            "Kể cả 3 hồ sơ trễ hạn, quá hạn đều đúng hạn cũng chưa đưa đơn vị lên hạng 1.</span>") in ba_dinh
+    assert ('<span data-en="Even all 3 late dossiers on time would not have lifted your score above that of the unit '
+            'now ranked 1 (90,00).">Kể cả 3 hồ sơ trễ hạn, quá hạn đều đúng hạn cũng chưa đưa điểm của đơn vị vượt điểm '
+            "của đơn vị đang xếp hạng 1 (90,00).</span>") in ba_dinh
     bac_son = read(january_site / "units" / "00004-2008-08-01.html")
     assert ('<span data-en="1 more dossier on time would have lifted you to band Good.">'
             "1 hồ sơ nữa đúng hạn sẽ đưa đơn vị lên xếp loại Tốt.</span>") in bac_son
@@ -820,13 +821,14 @@ def test_what_if_sentences(january_site):
     assert "Đơn vị không có hồ sơ trễ hạn hay quá hạn trong kỳ." in phuc_xa
 
 
-def test_what_if_sentence_reaches_a_rank():
+def test_what_if_sentence_passes_the_unit_above():
     from dashboards.pages.unit import what_if_sentences
 
-    w = {"late_dossiers": 5, "target_rank": 3, "dossiers_for_rank": 4, "target_band": "Khá", "dossiers_for_band": 1}
+    w = {"late_dossiers": 5, "target_rank": 3, "target_rank_score": 72.25, "dossiers_for_rank": 4, "target_band": "Khá",
+         "dossiers_for_band": 1}
     rank, band = what_if_sentences(w, ranked=True, have_table=True, bands=i18n.site_bands(DEFAULT_PROFILE))
-    assert rank == ("4 hồ sơ nữa đúng hạn sẽ đưa đơn vị lên hạng 3.",
-                    "4 more dossiers on time would have lifted you to rank 3.")
+    assert rank == ("4 hồ sơ nữa đúng hạn sẽ đưa điểm của đơn vị vượt điểm của đơn vị đang xếp hạng 3 (72,25).",
+                    "4 more dossiers on time would have lifted your score above that of the unit now ranked 3 (72,25).")
     assert band == ("1 hồ sơ nữa đúng hạn sẽ đưa đơn vị lên xếp loại Khá.",
                     "1 more dossier on time would have lifted you to band Fair.")
     assert what_if_sentences(None, ranked=True, have_table=False, bands=()) == []

@@ -16,7 +16,7 @@ import pytest
 from config import config_path
 from dashboards import i18n
 from dashboards.site import build_site
-from tests.helpers import read_expected_scoreboard
+from tests.helpers import DEFAULT_PROFILE, read_expected_scoreboard
 from tests.test_site import example_inputs
 from transforms.calendar import load_overlay
 from transforms.units import load_registry
@@ -117,3 +117,18 @@ def test_an_overlay_without_english_is_shown_in_english_by_its_kind(tmp_path):
     row = ('<th scope="row" class="t">02/01/2024</th><td class="t"><span data-en="{}">Nghỉ</span></td>'
            '<td class="t"><span data-en="Day off in exchange">Nghỉ thử nghiệm</span></td>')
     assert row.format("Day off") in page and row.format("Off") in page
+
+
+def test_the_what_if_names_the_unit_to_pass_not_a_rank_reached():
+    """A unit ranked 83 whose score one more dossier on time would lift above the unit
+    ranked 82 (scoreboard.md's k) may pass others too and land at rank 63: the sentence
+    says what k means, never 'to rank 82'."""
+    from dashboards.pages.unit import what_if_sentences
+
+    w = {"late_dossiers": 7, "target_rank": 82, "target_rank_score": 74.5, "dossiers_for_rank": 1,
+         "target_band": "Tốt", "dossiers_for_band": None}
+    rank, band = what_if_sentences(w, ranked=True, have_table=True, bands=i18n.site_bands(DEFAULT_PROFILE))
+    assert rank.vi == "1 hồ sơ nữa đúng hạn sẽ đưa điểm của đơn vị vượt điểm của đơn vị đang xếp hạng 82 (74,50)."
+    assert rank.en == "1 more dossier on time would have lifted your score above that of the unit now ranked 82 (74,50)."
+    for sentence in (rank, band):
+        assert "lên hạng" not in sentence.vi and "to rank" not in sentence.en

@@ -245,17 +245,19 @@ def what_if_sentences(w: dict | None, ranked: bool, have_table: bool, bands: tup
     def dossiers(n: int) -> str:
         return "dossier" if n == 1 else "dossiers"
 
-    def step(what: str, target: Label | str | None, needed: int | None) -> Label:
-        """The next rank (`what` = rank) or band up: reached with `needed` more on time, or not even with all."""
+    def step(what: str, target: Label | str | None, needed: int | None, **arg: str) -> Label:
+        """The unit ranked just above (`what` = rank) or the next band up: passed with `needed`
+        more on time, or not even with all."""
         if target is None:
             return UI[f"what_if_top_{what}"]
-        arg = {"r" if what == "rank" else "b": target}
+        arg["r" if what == "rank" else "b"] = target
         if needed is not None:
             return fmt_lab(UI[f"what_if_{what}"], n=fmt_int(needed), dossiers=dossiers(needed), **arg)
         return fmt_lab(UI[f"what_if_{what}_none"], n=fmt_int(late), dossiers=dossiers(late), **arg)
 
     return [
-        step("rank", None if w["target_rank"] is None else fmt_int(w["target_rank"]), w["dossiers_for_rank"]),
+        step("rank", None if w["target_rank"] is None else fmt_int(w["target_rank"]), w["dossiers_for_rank"],
+             s=fmt_score(w["target_rank_score"])),
         step("band", None if w["target_band"] is None else band_text(w["target_band"], bands), w["dossiers_for_band"]),
     ]
 
