@@ -328,7 +328,7 @@ INSIGHT_COLUMNS: dict[str, Label] = {
     "late_dossiers": Label("Số hồ sơ trễ hạn, quá hạn", "Late dossiers"),
     "target_rank": Label("Hạng kế trên", "Next rank up"),
     "target_rank_score": Label("Điểm của hạng kế trên", "Score of the next rank up"),
-    "dossiers_for_rank": Label("Số hồ sơ cần đúng hạn để lên hạng", "Dossiers on time to move up a rank"),
+    "dossiers_for_rank": Label("Số hồ sơ cần đúng hạn để vượt hạng kế trên", "Dossiers on time to pass the next rank up"),
     "target_band": Label("Xếp loại kế trên", "Next band up"),
     "dossiers_for_band": Label("Số hồ sơ cần đúng hạn để lên xếp loại", "Dossiers on time to move up a band"),
 }
