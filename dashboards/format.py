@@ -224,6 +224,8 @@ class Fmt:
 
 NUM_KINDS = ("num", "pct", "signed", "score")
 SCORE = Fmt("score", 2)
+# A rate or share on pages: one decimal, `89,2 %` (scoreboard.md, "Published scoreboard")
+PCT = Fmt("pct", 1)
 
 
 def _exact_scaled(x: float, digits: int, shift: int) -> int:

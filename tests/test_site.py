@@ -770,7 +770,7 @@ def test_unit_page_latest_month(site):
     assert "Đơn vị chưa được xếp hạng trong kỳ này." in html  # 1 received + 4 timeliness base < 10
     # groups: earned, applicable maximum (no payment, no digitisation in February), peer median, share
     assert re.search(r"Tiến độ giải quyết</span></th><td>10,0</td><td>20</td><td>—</td><td class=\"t\">"
-                     r"<meter min=\"0\" max=\"1\" value=\"0.5\" aria-hidden=\"true\"></meter> 50 %</td>", html)
+                     r"<meter min=\"0\" max=\"1\" value=\"0.5\" aria-hidden=\"true\"></meter> 50,0 %</td>", html)
     assert re.search(r"Số hóa hồ sơ</span></th><td>—</td><td>—</td>", html)
     # bottleneck procedures of February, the counts, the downloads of that period
     assert re.search(r"<th scope=\"row\" class=\"t\">1.001776</th><td class=\"t\"></td><td>1</td><td>1</td><td>2</td><td>100,0 %</td>", html)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -16,7 +16,8 @@ import pytest
 from config import config_path
 from dashboards import i18n
 from dashboards.site import build_site
-from tests.helpers import DEFAULT_PROFILE, read_expected_scoreboard
+from quality.completeness import freshness
+from tests.helpers import DEFAULT_PROFILE, EXAMPLE, read_example_dossiers, read_expected_scoreboard
 from tests.test_site import example_inputs
 from transforms.calendar import load_overlay
 from transforms.units import load_registry
@@ -132,3 +133,28 @@ def test_the_what_if_names_the_unit_to_pass_not_a_rank_reached():
     assert rank.en == "1 more dossier on time would have lifted your score above that of the unit now ranked 82 (74,50)."
     for sentence in (rank, band):
         assert "lên hạng" not in sentence.vi and "to rank" not in sentence.en
+
+
+def test_the_unit_pages_share_of_maximum_has_the_sites_one_decimal(example_site):
+    page = read(example_site / "units" / "002-2008-08-01.html")
+    groups = page[page.index("Các nhóm chỉ số"):].split("</tbody>")[0]
+    shares = re.findall(r'<meter [^>]*></meter> ([^<]*)</td>', groups)
+    # Sóc Sơn, January 2024: 17,14 of 20 on time is 85,7 %, not 86 %
+    assert shares == ["100,0 %", "85,7 %", "100,0 %", "100,0 %", "71,4 %", "95,2 %"]
+
+
+def test_a_provisional_period_page_names_its_cut_off(tmp_path):
+    """February 2024 and its last week still in progress: the period pages say up to when
+    their figures go, as the overview does (the latest event in the data)."""
+    scoreboard = read_expected_scoreboard().with_columns(
+        provisional=pl.col("period_key").is_in(["2024-02", "2024-W09"])
+    )
+    fresh = freshness(read_example_dossiers(), load_registry(EXAMPLE / "units.csv"), datetime(2024, 3, 1, 9, 0))
+    latest = fresh["latest_event"].max()
+    build_site(tmp_path, scoreboard, **example_inputs(scoreboard), freshness=fresh)
+    cutoff = f"{latest:%d/%m/%Y %H:%M}"
+    note = f"Kỳ đang diễn ra: số liệu tạm tính đến {cutoff}, thời điểm mới nhất trong dữ liệu."
+    for name in ("index.html", "periods/2024-02.html", "periods/2024-W09.html"):
+        assert note in read(tmp_path / name), name
+    assert "đến thời điểm mới nhất trong dữ liệu" not in read(tmp_path / "periods" / "2024-02.html")
+    assert cutoff not in read(tmp_path / "periods" / "2024-01.html")  # a final period names none

@@ -13,7 +13,7 @@ import polars as pl
 from markupsafe import Markup
 
 from dashboards import html
-from dashboards.format import SCORE, Fmt, fmt_date, fmt_int, fmt_num, period_label, period_short_label, texts
+from dashboards.format import PCT, SCORE, Fmt, fmt_date, fmt_int, fmt_num, period_label, period_short_label, texts
 from dashboards.groups import Group
 from dashboards.html import Head
 from dashboards.i18n import COLUMNS, LEVEL_ORDER, PEER_GROUPS, UI, Band, Label, level_label, peer_group_label
@@ -166,6 +166,13 @@ def peers_of(values: Iterable[str | None]) -> list[dict]:
     return [{"value": v, "label": peer_lab(v)} for v in sorted(present, key=lambda v: (order.get(v, len(order)), v))]
 
 
+def cutoff_note(cutoff: str | None, provisional: bool) -> Label | None:
+    """What a period in progress says of its figures: provisional up to the cut-off (the
+    latest event in the data, dd/mm/yyyy hh:mm) where it is known; None otherwise (the
+    page then says only that they are provisional)."""
+    return fmt_lab(UI["provisional_cutoff"], t=cutoff) if cutoff and provisional else None
+
+
 def fmt_lab(lab: Label, **kw: Any) -> Label:
     kw_en = {k: (v.en if isinstance(v, Label) else v) for k, v in kw.items()}
     kw_vi = {k: (v.vi if isinstance(v, Label) else v) for k, v in kw.items()}
@@ -252,7 +259,7 @@ def formats(columns: Iterable[str], groups: tuple[Group, ...]) -> dict[str, tupl
         if c == "score":
             out[c] = SCORE
         elif c in RATE_COLUMNS:
-            out[c] = Fmt("pct", 1)
+            out[c] = PCT
         elif c in group_cols or c == "avg_working_days":
             out[c] = Fmt("num", 1)
         elif c in (*COUNT_COLUMNS, "rank", "rank_in_peer"):

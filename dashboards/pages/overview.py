@@ -12,7 +12,7 @@ from dashboards import charts as charts_mod
 from dashboards.build import Data, Kind, Output, Read, Site
 from dashboards.i18n import PERIOD_TYPE_ORDER, UI
 from dashboards.pages.common import (
-    COMPACT_COLUMNS, chart_json, figure, files, fmt_lab, page, peers_of, ranking_tables, with_labels,
+    COMPACT_COLUMNS, chart_json, cutoff_note, figure, files, page, peers_of, ranking_tables, with_labels,
 )
 from dashboards.pages.images import TREND_COLUMNS, image_links, overview_charts, trend_keys
 from dashboards.pages.quality import HELD_COLUMNS, held_notes
@@ -76,7 +76,7 @@ class Overview(Kind):
                 blocks.append({"heading": UI[heading], "period": dict(
                     p, files=files(key, ""), tables=tables.get(key, []), held_back=held.get(key),
                     report=f"report-{key}.html" if ptype == "month" else None,
-                    cutoff=fmt_lab(UI["provisional_cutoff"], t=cutoff) if cutoff and p["provisional"] else None,
+                    cutoff=cutoff_note(cutoff, p["provisional"]),
                 )})
             month_key = o.params["month"]
             months = data.frame("months")

@@ -6,7 +6,7 @@ from typing import Iterator
 
 from dashboards.build import Data, Kind, Output, Read, Site
 from dashboards.i18n import Label
-from dashboards.pages.common import FULL_COLUMNS, all_files, page, peers_of, ranking_tables, with_labels
+from dashboards.pages.common import FULL_COLUMNS, all_files, cutoff_note, page, peers_of, ranking_tables, with_labels
 from dashboards.pages.quality import HELD_COLUMNS, held_notes
 from dashboards.pages import revisions
 
@@ -42,6 +42,8 @@ class PeriodPage(Kind):
                 "prev": neighbour(same[j - 1]) if j > 0 else None,
                 "next": neighbour(same[j + 1]) if j + 1 < len(same) else None,
                 "report": p["type"] == "month",
+                # the cut-off moves with every run: only a page that names it is made again
+                "cutoff": site.facts["cutoff"] if p["provisional"] else None,
             }
             out.append(Output(f"periods/{p['key']}.html", params, {"rows": [(p["key"],)], "checks": [(p["key"],)],
                                                                    "revisions": [(p["key"],)]}))
@@ -60,6 +62,7 @@ class PeriodPage(Kind):
                 tables=tables.get(key, []),
                 held_back=held_notes(data.part("checks", (key,))).get(key),
                 report=f"report-{key}.html" if o.params["report"] else None,
+                cutoff=cutoff_note(o.params["cutoff"], p["provisional"]),
                 revisions=revisions.context(revisions.period_notes(data.part("revisions", (key,)), "../", bands)),
             )
             yield o, page(

@@ -22,7 +22,7 @@ from markupsafe import Markup
 from dashboards import html
 from dashboards.build import Data, Kind, Output, Read, Site
 from dashboards.charts import VI_FORMAT_LOCALE
-from dashboards.format import SCORE, Fmt, fmt_date, fmt_int, fmt_rank_change, fmt_score, rank_change_text, texts
+from dashboards.format import PCT, SCORE, Fmt, fmt_date, fmt_int, fmt_rank_change, fmt_score, rank_change_text, texts
 from dashboards.html import Head
 from dashboards.i18n import COLUMNS, INDICATORS, INSIGHT_COLUMNS, NO_BAND, UI, Band, Label, band_text
 from dashboards.pages.city import WARNING_READ, early_warning_table
@@ -148,7 +148,7 @@ def groups_bodies(detail: pl.DataFrame, medians: pl.DataFrame, groups) -> tuple[
     )
     long = pl.concat([long, texts(long, {
         "_t_e": ("earned", Fmt("num", 1)), "_t_m0": ("mx", Fmt("num", 0)), "_t_m1": ("mx", Fmt("num", 1)),
-        "_t_med": ("median", Fmt("num", 1)), "_t_s": ("share", Fmt("pct", 0)),
+        "_t_med": ("median", Fmt("num", 1)), "_t_s": ("share", PCT),
     })], how="horizontal")
     cells = [
         html.th_row(pl.col("_label")), html.td_num(pl.col("_t_e")),
@@ -171,7 +171,7 @@ def weak_bodies(weak: pl.DataFrame, groups, rates: dict[str, Label]) -> tuple[li
         _whole=pl.col("points_max").fill_null(0) == pl.col("points_max").fill_null(0).round(0)
     )
     w = pl.concat([w, texts(w, {
-        "_t_rate": ("rate", Fmt("pct", 1)), "_t_earned": ("points_earned", Fmt("num", 1)),
+        "_t_rate": ("rate", PCT), "_t_earned": ("points_earned", Fmt("num", 1)),
         "_t_m0": ("points_max", Fmt("num", 0)), "_t_m1": ("points_max", Fmt("num", 1)),
         "_t_lost": ("points_lost", Fmt("num", 1)), "_t_med": ("peer_median_points", Fmt("num", 1)),
         "_t_gm": ("gap_to_peer_median", Fmt("signed", 1)), "_t_lead": ("leader_points", Fmt("num", 1)),
@@ -199,7 +199,7 @@ def bottleneck_bodies(b: pl.DataFrame) -> tuple[list[Head], dict]:
     b = b.sort([*UNIT, "position"], maintain_order=True)
     b = pl.concat([b, texts(b, {
         "_t_o": ("overdue", Fmt("int")), "_t_p": ("pending_overdue", Fmt("int")), "_t_l": ("late", Fmt("int")),
-        "_t_s": ("share_of_late", Fmt("pct", 1)),
+        "_t_s": ("share_of_late", PCT),
     })], how="horizontal")
     cells = [
         html.th_row(html.esc(pl.col("procedure_code")).fill_null("")), html.td_text(pl.col("procedure_name")),
@@ -217,7 +217,7 @@ def counts_bodies(detail: pl.DataFrame, rates: dict[str, Label]) -> tuple[list[H
     head = [Head(UI["indicator"], "text"), Head(UI["value"])]
     if detail.height == 0:
         return head, {}
-    fmts = {c: Fmt("int") if c in COUNT_COLUMNS else Fmt("pct", 1) if c in RATE_COLUMNS else Fmt("num", 1)
+    fmts = {c: Fmt("int") if c in COUNT_COLUMNS else PCT if c in RATE_COLUMNS else Fmt("num", 1)
             for c in COUNTS}
     t = pl.concat([detail.select(UNIT), texts(detail, {c: (c, f) for c, f in fmts.items()})], how="horizontal")
     long = t.unpivot(index=list(UNIT), on=list(COUNTS), variable_name="_c", value_name="_v").with_columns(
