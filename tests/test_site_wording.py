@@ -29,6 +29,12 @@ def read(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def built(root: Path, scoreboard: pl.DataFrame, **given) -> Path:
+    """The site of `scoreboard`, with the worked example's other inputs but those `given`."""
+    build_site(root, scoreboard, **{**example_inputs(scoreboard), **given})
+    return root
+
+
 @pytest.fixture(scope="module")
 def departments_site(tmp_path_factory) -> Path:
     """The worked example with its two communes made the city's departments, the
@@ -37,9 +43,7 @@ def departments_site(tmp_path_factory) -> Path:
         pl.when(pl.col("level") == "commune").then(pl.lit("department")).otherwise(pl.col(c)).alias(c)
         for c in ("level", "peer_group")
     )
-    root = tmp_path_factory.mktemp("departments")
-    build_site(root, scoreboard, **example_inputs(scoreboard))
-    return root
+    return built(tmp_path_factory.mktemp("departments"), scoreboard)
 
 
 def shipped_peer_groups() -> set[str]:
@@ -74,10 +78,7 @@ def test_the_departments_peer_group_is_words_on_every_page(departments_site):
 
 @pytest.fixture(scope="module")
 def example_site(tmp_path_factory) -> Path:
-    scoreboard = read_expected_scoreboard()
-    root = tmp_path_factory.mktemp("example")
-    build_site(root, scoreboard, **example_inputs(scoreboard))
-    return root
+    return built(tmp_path_factory.mktemp("example"), read_expected_scoreboard())
 
 
 def english(page: str) -> str:
@@ -109,11 +110,9 @@ def test_the_methodology_in_english_has_no_iso_date_nor_vietnamese_calendar(exam
 
 
 def test_an_overlay_without_english_is_shown_in_english_by_its_kind(tmp_path):
-    scoreboard = read_expected_scoreboard()
     overlay = pl.DataFrame({"date": [date(2024, 1, 2)], "kind": ["day_off"], "note": ["Nghỉ thử nghiệm"]},
                            schema={"date": pl.Date, "kind": pl.Utf8, "note": pl.Utf8})
-    build_site(tmp_path, scoreboard, **example_inputs(scoreboard), calendar_overlay=overlay)
-    page = read(tmp_path / "methodology.html")
+    page = read(built(tmp_path, read_expected_scoreboard(), calendar_overlay=overlay) / "methodology.html")
     # the overlay's row (its kind "Day off"), as the year's table of days off shows it
     row = ('<th scope="row" class="t">02/01/2024</th><td class="t"><span data-en="{}">Nghỉ</span></td>'
            '<td class="t"><span data-en="Day off in exchange">Nghỉ thử nghiệm</span></td>')
@@ -151,7 +150,7 @@ def test_a_provisional_period_page_names_its_cut_off(tmp_path):
     )
     fresh = freshness(read_example_dossiers(), load_registry(EXAMPLE / "units.csv"), datetime(2024, 3, 1, 9, 0))
     latest = fresh["latest_event"].max()
-    build_site(tmp_path, scoreboard, **example_inputs(scoreboard), freshness=fresh)
+    built(tmp_path, scoreboard, freshness=fresh)
     cutoff = f"{latest:%d/%m/%Y %H:%M}"
     note = f"Kỳ đang diễn ra: số liệu tạm tính đến {cutoff}, thời điểm mới nhất trong dữ liệu."
     for name in ("index.html", "periods/2024-02.html", "periods/2024-W09.html"):
