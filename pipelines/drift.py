@@ -108,12 +108,19 @@ def store_files(
         found = findings.filter(pl.col("source_file") == source)
         log(f"{source}: held — {', '.join(sorted(set(found['check_name'])))} "
             f"({', '.join(sorted(set(found['unit_code'])))}); see the quality page")
-    wh.store_held_files(con, file_rows=[r for r in file_rows if r["source_file"] in held],
-                        versions=versions.filter(aside), quarantine=quarantine.filter(aside))
-    wh.replace_files(con, file_rows=[r for r in file_rows if r["source_file"] not in held],
-                     versions=versions.filter(~aside), quarantine=quarantine.filter(~aside), track_touched=True)
-    wh.forget_held(con, [s for s in sources if s not in held])
-    wh.replace_drift_holds(con, sources, drift_holds(findings, versions.filter(aside), units))
+    holds = drift_holds(findings, versions.filter(aside), units)
+
+    def store() -> None:
+        # one transaction: a held file is known by its hash and never read again, so
+        # its rows aside without its holds would hide it from the office for good
+        wh.store_held_files(con, file_rows=[r for r in file_rows if r["source_file"] in held],
+                            versions=versions.filter(aside), quarantine=quarantine.filter(aside))
+        wh.replace_files(con, file_rows=[r for r in file_rows if r["source_file"] not in held],
+                         versions=versions.filter(~aside), quarantine=quarantine.filter(~aside), track_touched=True)
+        wh.forget_held(con, [s for s in sources if s not in held])
+        wh.replace_drift_holds(con, sources, holds)
+
+    wh.all_in_one(con, store)
     return findings
 
 
@@ -123,7 +130,11 @@ def apply_releases(con, log: Callable[[str], None] = print) -> list[str]:
     released = wh.released_files(con)
     for source in released:
         file_rows, versions, quarantine = wh.held_content(con, source)
-        wh.replace_files(con, file_rows=file_rows, versions=versions, quarantine=quarantine, track_touched=True)
-        wh.forget_held(con, [source])
+
+        def release(file_rows=file_rows, versions=versions, quarantine=quarantine, source=source) -> None:
+            wh.replace_files(con, file_rows=file_rows, versions=versions, quarantine=quarantine, track_touched=True)
+            wh.forget_held(con, [source])
+
+        wh.all_in_one(con, release)
         log(f"{source}: released by the office; its rows now count")
     return released

@@ -483,12 +483,22 @@ def unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute(f"SET preserve_insertion_order = {'true' if before else 'false'}")
 
 
+# The connections in a transaction of _in_transaction: a write called inside another's
+# work is part of that transaction (all_in_one), committed or rolled back with it.
+_OPEN: set[int] = set()
+
+
 def _in_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], None], attempts: int = 3) -> None:
     """Run `work` in one transaction. In the lake, a commit that DuckLake could not
     settle against another process's is run again from the start (lake.retryable):
-    every write here replaces a slice, so doing it again is safe."""
+    every write here replaces a slice, so doing it again is safe. Inside another
+    transaction of this module, `work` is part of it."""
+    if id(con) in _OPEN:
+        work()
+        return
     for attempt in range(1, attempts + 1):
         con.execute("BEGIN")
+        _OPEN.add(id(con))
         try:
             work()
             con.execute("COMMIT")
@@ -497,6 +507,14 @@ def _in_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], None], at
             _rollback(con)
             if attempt == attempts or not lake.retryable(exc):
                 raise
+        finally:
+            _OPEN.discard(id(con))
+
+
+def all_in_one(con: duckdb.DuckDBPyConnection, work: Callable[[], None]) -> None:
+    """The writes `work` makes, committed together or not at all (a process killed in
+    between leaves none of them)."""
+    _in_transaction(con, work)
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

@@ -216,6 +216,34 @@ def test_a_year_shifted_due_date_batch_is_held_explained_and_its_correction_publ
     assert "Tệp đang bị giữ lại" not in (settings.site / "quality.html").read_text(encoding="utf-8")
 
 
+def test_a_run_killed_as_it_holds_a_batch_leaves_it_held_and_shown(deployment):
+    """The process dies (as SIGKILL would) once the held file's rows are put aside and
+    before its holds are written: none of it is kept, and the next run holds the file
+    and the quality page says so, as a run that was never killed."""
+    import os
+    import subprocess
+    import sys
+
+    settings, warehouse, _ = deployment
+    name = "QuanHaDong_2025-06_xuat-lai.csv"
+    write_export(settings.landing / name, year_later(ha_dong_dossiers(warehouse)))
+    die = ("import os, sys; from pipelines import warehouse as wh; real = wh.replace_drift_holds\n"
+           "def dying(con, sources, holds):\n"
+           "    if holds.height: os._exit(137)\n"
+           "    real(con, sources, holds)\n"
+           "wh.replace_drift_holds = dying\n"
+           "from pipelines.cli import main; sys.exit(main(sys.argv[1:]))")
+    args = ["run", "--landing", str(settings.landing), "--site", str(settings.site), "--warehouse",
+            warehouse.path, "--registry", settings.registry_path]
+    done = subprocess.run([sys.executable, "-c", die, *args], env={**os.environ, "SCOREBOARD_DAGSTER_HOME": ""},
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 137, done.stderr[-2000:]
+    assert stored(warehouse, "SELECT count(*) AS n FROM held_files")["n"][0] == 0  # nothing of it was kept
+    run_pipeline(settings, warehouse)
+    assert {c for s, c in holds(warehouse) if s == name} == {"batch_promised_duration", "batch_history_rewrite"}
+    assert name in (settings.site / "quality.html").read_text(encoding="utf-8")
+
+
 def test_the_office_releases_a_held_batch_and_the_manifest_records_why(deployment):
     settings, warehouse, _ = deployment
     march = read_published(settings.site, "2025-03").filter(pl.col("unit_code") == HA_DONG).row(0, named=True)
