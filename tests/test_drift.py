@@ -220,6 +220,19 @@ def test_results_handed_over_due_dates_moved_a_day_and_a_few_corrections_are_not
     assert history_rewrite(moved, stored, datetime(2025, 1, 30), CONFIG).is_empty()
 
 
+def test_an_older_copy_arriving_late_rewrites_nothing_a_corrected_file_does():
+    """Only copies that would be kept count: the stored copies are final (finished on
+    their day); older ones still in progress lose the choice of the kept copy whatever
+    the file is called, and rewrite nothing. The same older copies from the stored
+    copies' own file (a corrected export of that path) replace them, and do."""
+    stored = final_january().with_columns(source_file=pl.lit("a.csv"))
+    older = stored.with_columns(status=pl.lit(4, pl.Int8), finished_at=pl.lit(None, pl.Datetime("us")))
+    for name in ("0.csv", "z.csv"):
+        assert history_rewrite(older.with_columns(source_file=pl.lit(name)), stored, NOW, CONFIG).is_empty(), name
+    [finding] = history_rewrite(older, stored, NOW, CONFIG).to_dicts()
+    assert finding["observed"] == 30.0
+
+
 def test_drift_findings_bring_the_checks_together():
     history = DriftHistory(recent=five_day_history(), stored=rows(0), known_ids=NO_IDS,
                            months=month_counts({}), earlier=rows(0))

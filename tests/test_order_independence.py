@@ -282,3 +282,29 @@ def test_a_corrected_receipt_date_gives_the_same_result_in_any_order(tmp_path, m
     assert together["dossiers"]["received_at"].dt.day().to_list() == [15, 16]
     for label, batches in (("a then b", [["a.csv"], ["b.csv"]]), ("b then a", [["b.csv"], ["a.csv"]])):
         assert_same(together, run_in_batches(src, tmp_path / label.replace(" ", "-"), batches), label)
+
+
+def test_an_older_export_arriving_after_the_final_one_changes_nothing_and_holds_nothing(tmp_path, monkeypatch):
+    """28 dossiers of January, final in `final.csv` (handed over), arrive before the
+    older export that still has them in progress (`older.csv`). In March, January is
+    closed: the late, older copies lose the choice of the kept copy, so they rewrite no
+    history and hold no period (they had been held as a history rewrite, and the hold
+    kept the next good file of another unit out of the published numbers). The same
+    result as both files together, in either order, and a later file of another unit
+    publishes."""
+    monkeypatch.setenv("SCOREBOARD_NOW", "2024-03-05T09:00:00")
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    src = tmp_path / "src"
+    days = [f"{2 + i % 20:02d}/01/2024" for i in range(28)]
+    # (a birth registration is due the day it is received)
+    write_csv(src / "final.csv", [row(f"L-{i:02d}", "002", 10, f"{d} 08:00", d, f"{d} 15:00", f"{d} 16:00")
+                                  for i, d in enumerate(days)])
+    write_csv(src / "older.csv", [row(f"L-{i:02d}", "002", 4, f"{d} 08:00", d) for i, d in enumerate(days)])
+    write_csv(src / "other.csv", [row("O-1", "001", 4, "20/02/2024 08:00", "28/02/2024")])
+    together = run_in_batches(src, tmp_path / "together", [["final.csv", "older.csv", "other.csv"]])
+    for label, batches in (("final then older", [["final.csv"], ["older.csv"], ["other.csv"]]),
+                           ("older then final", [["older.csv"], ["final.csv"], ["other.csv"]])):
+        got = run_in_batches(src, tmp_path / label.replace(" ", "-"), batches)
+        with duckdb.connect(str(tmp_path / label.replace(" ", "-") / "warehouse.duckdb"), read_only=True) as con:
+            assert con.sql("SELECT count(*) FROM quality_holds").fetchone() == (0,), label
+        assert_same(together, got, label)

@@ -3,7 +3,9 @@ at once (a re-export that rewrites history).
 
 A stored dossier is final in a closed period when it is closed (finished or refused)
 and its last event falls before the current month. A file rewrites it when its copy
-changes the receipt, the procedure, the unit, an end already recorded (finish,
+would be kept in place of the stored one (its file replaces the stored copy's file, or
+it wins the choice of transforms.dedup: an older export arriving late changes nothing,
+whatever order files come in) and changes the receipt, the procedure, the unit, an end already recorded (finish,
 return, refusal), the status (but 9 → 10, the result handed over), or moves the due
 date by more than `due_tolerance_days` (offices move it a few days for a supplement
 request). A file's unit drifts when it rewrites at least `min_dossiers` such
@@ -17,6 +19,7 @@ import polars as pl
 
 from quality.drift.common import FILE_UNIT, findings, no_findings, number, share
 from transforms.classify import classify
+from transforms.dedup import select_latest
 
 CHECK = "batch_history_rewrite"
 # field → its label in the reason (Vietnamese, English)
@@ -53,6 +56,20 @@ def final_in_closed_periods(stored: pl.DataFrame, now: datetime) -> pl.DataFrame
     return classify(stored).filter((pl.col("kind") != "pending") & (last < month_start))
 
 
+def replacing(batch: pl.DataFrame, stored: pl.DataFrame) -> pl.Expr:
+    """Whether each row of `batch` (by dossier_id, source_file, source_row) would be the
+    kept copy of its dossier against the `stored` one: its file is the stored copy's
+    own (a corrected file replaces what its path gave), or it wins select_latest."""
+    key = ["dossier_id", "source_file", "source_row"]
+    same_file = batch.join(stored.select("dossier_id", "source_file"), on=["dossier_id", "source_file"], how="semi")
+    rest = batch.join(same_file.select("dossier_id").unique(), on="dossier_id", how="anti")
+    contest = pl.concat([stored.join(rest.select("dossier_id").unique(), on="dossier_id", how="semi")
+                         .select(rest.columns), rest], how="vertical_relaxed")
+    winners, _ = select_latest(contest)
+    kept = pl.concat([same_file.select(key), winners.join(rest.select(key), on=key, how="semi").select(key)])
+    return pl.struct(key).is_in(kept.select(pl.struct(key)).to_series().implode())
+
+
 def history_rewrite(batch: pl.DataFrame, stored: pl.DataFrame, now: datetime, config: dict) -> pl.DataFrame:
     """Findings for the files that rewrite many final dossiers of closed periods.
     `stored`: the stored copies of the files' dossier ids (the kept ones)."""
@@ -63,8 +80,9 @@ def history_rewrite(batch: pl.DataFrame, stored: pl.DataFrame, now: datetime, co
         "dossier_id", *[pl.col(c).alias(f"{c}_stored") for c in COMPARED]
     )
     tolerance = float(cfg["due_tolerance_days"])
-    matched = batch.join(final, on="dossier_id").with_columns(
-        **{f"{c}_changed": _changed(c, tolerance) for c in COMPARED}
+    kept = replacing(batch, stored)
+    matched = batch.with_columns(kept=kept).join(final, on="dossier_id").with_columns(
+        **{f"{c}_changed": _changed(c, tolerance) & pl.col("kept") for c in COMPARED}
     ).with_columns(rewritten=pl.any_horizontal(*[f"{c}_changed" for c in COMPARED]))
     per_unit = (
         matched.group_by(FILE_UNIT)
