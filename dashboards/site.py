@@ -50,6 +50,7 @@ from transforms.alerts import DIGEST_SCHEMA
 from transforms.calendar import load_overlay
 from transforms.crosswalk import reconstruct
 from transforms.revisions import Revisions
+from transforms.units import with_expected
 
 __all__ = ["build_site", "seed_site", "unit_slug"]
 
@@ -168,7 +169,8 @@ def _units(frame: pl.DataFrame) -> pl.DataFrame:
     return newest.join(detail, on=UNIT, how="left", nulls_equal=True).sort(UNIT)
 
 
-def _derived(frame: pl.DataFrame, groups: tuple, crosswalk: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
+def _derived(frame: pl.DataFrame, groups: tuple, crosswalk: pl.DataFrame | None,
+             units: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
     """The tables pages read that the scoreboard implies: per unit (its slug, names,
     detail period), per period and level (ranked counts, peer medians), per period
     (completeness), per unit and period type (its last period with receipts), and
@@ -178,7 +180,7 @@ def _derived(frame: pl.DataFrame, groups: tuple, crosswalk: pl.DataFrame | None)
     ranked = frame.filter(pl.col("ranked"))
     return {
         "units": _units(frame),
-        "completeness": completeness(frame),
+        "completeness": completeness(frame, units),
         "last_active": frame.filter(pl.col("received") > 0).sort("period_start").group_by(
             "period_type", *UNIT, maintain_order=True).agg(last_key=pl.col("period_key").last()).sort(
             "period_type", *UNIT),
@@ -195,14 +197,16 @@ def _derived(frame: pl.DataFrame, groups: tuple, crosswalk: pl.DataFrame | None)
     }
 
 
-def _scoreboard_frame(scoreboard: pl.DataFrame, groups: tuple) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The scoreboard as the pages read it (with each group's maximum points and each
-    unit's page slug), and the slugs: one row per unit."""
+def _scoreboard_frame(scoreboard: pl.DataFrame, groups: tuple,
+                      units: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The scoreboard as the pages read it (with each group's maximum points, each
+    unit's page slug and whether it was expected to report: transforms.units.with_expected
+    of the registry `units`), and the slugs: one row per unit."""
     # the groups' points and maxima beyond the published columns (a profile's own groups)
     extra = tuple(c for c in scoreboard.columns if c.startswith(("points_", "max_points_")))
-    frame = with_max_points(prepare_scoreboard(scoreboard, extra), groups)
-    units = frame.select(UNIT).unique(maintain_order=True)
-    slugs = units.with_columns(_slug=pl.Series([unit_slug(c, vf) for c, vf in units.iter_rows()], dtype=pl.Utf8))
+    frame = with_expected(with_max_points(prepare_scoreboard(scoreboard, extra), groups), units)
+    keys = frame.select(UNIT).unique(maintain_order=True)
+    slugs = keys.with_columns(_slug=pl.Series([unit_slug(c, vf) for c, vf in keys.iter_rows()], dtype=pl.Utf8))
     return _with_slugs(frame, slugs), slugs
 
 
@@ -280,6 +284,7 @@ def build_site(
     reconciliations: dict[str, dict] | None = None,
     calendar_overlay: pl.DataFrame | None = None,
     revisions: Revisions | None = None,
+    units: pl.DataFrame | None = None,
 ) -> Path:
     """Write the whole site under `site_dir`; return the path of its index.html.
 
@@ -307,9 +312,12 @@ def build_site(
     the inputs the manifest records.
     `revisions`: transforms.revisions.Revisions, the revisions of final periods
     (dashboards/pages/revisions.py); without it no revision list is published.
+    `units`: the registry the scoreboard was scored with, which says who was expected
+    to report in each period (the quality page's silent units and completeness);
+    without it every listed unit is, from its `unit_valid_from` on.
     """
     groups = profile_groups(profile)
-    frame, slugs = _scoreboard_frame(scoreboard, groups)
+    frame, slugs = _scoreboard_frame(scoreboard, groups, units)
     stats = period_stats(frame)
     periods = [
         period_record(t, k, s, p)
@@ -332,7 +340,7 @@ def build_site(
         "quarantine": _stable(quarantine_summary),
         # in the order quality.completeness.freshness gives (stalest first): the page shows it so
         "freshness": _with_slugs(freshness, slugs) if freshness is not None else pl.DataFrame(),
-        **_derived(frame, groups, crosswalk),
+        **_derived(frame, groups, crosswalk, units),
         "held_batches": _stable(held_batches if held_batches is not None else pl.DataFrame(schema=HELD_BATCH_SCHEMA)),
         "alerts": alerts if alerts is not None else pl.DataFrame(schema=DIGEST_SCHEMA),
         **revision_pages.site_tables(revisions, slugs, keys),

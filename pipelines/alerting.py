@@ -82,7 +82,8 @@ def period_digest(con, period_type: str, period_key: str, profile: Profile, cfg:
     rows = period_rows(con, period_type, period_key, profile)
     # the early warnings scoring stored for this week (computed once, never here)
     warnings = wh.read_warnings(con, period_type, [period_key]) if period_type == "week" else None
-    return digest(rows, period_type, [period_key], profile=profile, rules=cfg["rules"], warnings=warnings)
+    return digest(rows, period_type, [period_key], profile=profile, rules=cfg["rules"], units=wh.read_units(con),
+                  warnings=warnings)
 
 
 def outbox_rows(rows: pl.DataFrame, period_type: str, period_key: str, cfg: dict, now, profile: Profile) -> pl.DataFrame:
@@ -278,15 +279,16 @@ def reconciliation_pages(con, settings: ScoreboardSettings, scoreboard: pl.DataF
 
 
 def alert_pages(settings: ScoreboardSettings, scoreboard: pl.DataFrame, profile: Profile, warnings: pl.DataFrame,
-                log: Callable[[str], None]) -> pl.DataFrame:
+                units: pl.DataFrame, log: Callable[[str], None]) -> pl.DataFrame:
     """What the site's alert pages show (build_site's `alerts`): every closed period's
-    digest, under the alert rules in force."""
+    digest, under the alert rules in force (`units`: the registry scored with)."""
     try:
         rules = settings.alert_config()["rules"]
     except AlertConfigError as exc:
         log(f"{exc}; the alert pages use the shipped rules")
         rules = load_alert_config()["rules"]
     return pl.concat([
-        digest(scoreboard, t, None, profile=profile, rules=rules, warnings=warnings if t == "week" else None)
+        digest(scoreboard, t, None, profile=profile, rules=rules, units=units,
+               warnings=warnings if t == "week" else None)
         for t in ("week", "month")
     ])

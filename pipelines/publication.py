@@ -104,12 +104,14 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
     scoreboard = wh.read_scoreboard(con, profile)
     # computed once, when their periods were scored
     warnings = wh.read_warnings(con)
+    # the registry the scoreboard was scored with: who was expected to report in each period
+    units = wh.read_units(con)
     with ThreadPoolExecutor(max_workers=2) as beside:
         # on threads while the rest is read (Polars, which runs without Python's lock):
         # the final periods' digests, to find the revised ones (a CSV of every row), and
         # the alert pages' digests of every closed period
         digests = beside.submit(revisions.final_digests, scoreboard)
-        alerts = beside.submit(alert_pages, settings, scoreboard, profile, warnings, log)
+        alerts = beside.submit(alert_pages, settings, scoreboard, profile, warnings, units, log)
         # read by the build partition by partition: the evidence alone is tens of millions of rows
         tables = {name: wh.StoredTable(con, name) for name in ("bottlenecks", "what_if", "evidence")}
         # derived from the scoreboard, period by period, as the build asks (dashboards/derived.py)
@@ -147,6 +149,7 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
             held_batches=held_batches(holds),
             calendar_overlay=load_overlay(Path(settings.calendar_path)),
             revisions=revised,
+            units=units,
             **pages,
             **tables,
         )

@@ -1,9 +1,9 @@
 """Who reported and how fresh their data is.
 
-* `completeness`: per period, the units the registry expects (every unit listed in
-  that period's scoreboard: the registry lists every unit valid at any time in the
-  period, with zero counts if it sent nothing) against the units that sent
-  dossiers (received > 0), and the list of silent units.
+* `completeness`: per period, the units the registry expects (those valid on at
+  least half of the period's days, transforms.units.with_expected: not a unit listed
+  only for its late dossiers after it ceased to exist) against those of them that
+  sent dossiers (received > 0), and the list of silent units.
 * `freshness`: per unit valid at `as_of`, the latest date of its data (the latest
   received_at / finished_at / returned_at / rejected_at among its dossiers) and
   how many days ago that was.
@@ -21,6 +21,7 @@ import polars as pl
 
 from transforms.schema import level_order
 from transforms.score import parent_links
+from transforms.units import with_expected
 
 DATA_EVENTS = ("received_at", "finished_at", "returned_at", "rejected_at")
 
@@ -47,14 +48,16 @@ FRESHNESS_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def completeness(scoreboard: pl.DataFrame) -> pl.DataFrame:
+def completeness(scoreboard: pl.DataFrame, units: pl.DataFrame | None) -> pl.DataFrame:
     """One row per (period_type, period_key): expected_units, reporting_units,
     silent_count, reporting_share and the silent units' codes and names (in
-    level, then code order)."""
+    level, then code order). `units`: the registry `scoreboard` was scored with
+    (None: with_expected's open registry). A period with none expected has no row."""
     if scoreboard.height == 0:
         return pl.DataFrame(schema=COMPLETENESS_SCHEMA)
     sent = pl.col("received").fill_null(0) > 0
-    rows = scoreboard.select(
+    expected = with_expected(scoreboard, units).filter(pl.col("expected"))
+    rows = expected.select(
         "period_type", "period_key", "period_start", "unit_code", "unit_valid_from", "unit_name",
         sent=sent,
         _level=level_order(),

@@ -300,7 +300,7 @@ def test_the_digest_names_band_drops_rank_falls_near_misses_and_silence_of_close
                          "provisional": key == "2024-03", "ranked": rank is not None})
     frame = scoreboard_rows(rows)
     rules = load_alert_config({})["rules"]
-    out = digest(frame, "month", None, profile=profile, rules=rules)
+    out = digest(frame, "month", None, profile=profile, rules=rules, units=None)
     got = [(r["period_key"], r["unit_code"], r["kind"]) for r in out.iter_rows(named=True)]
     assert got == [
         ("2024-02", "A", "band_drop"),

@@ -470,7 +470,7 @@ def test_a_rejected_file_is_not_held_to_the_sum(accounting):
 
 
 def test_completeness_lists_silent_units(scoreboard):
-    table = completeness(scoreboard)
+    table = completeness(scoreboard, load_registry(EXAMPLE / "units.csv"))
     assert table.height == scoreboard.select("period_type", "period_key").unique().height
     w01 = table.filter(pl.col("period_key") == "2024-W01").row(0, named=True)
     assert (w01["expected_units"], w01["reporting_units"], w01["silent_count"]) == (4, 3, 1)

@@ -12,7 +12,9 @@ that say what happened. Kinds:
   unit's own last weeks), or a month that closed within the band-at-risk margin
   above the floor of the band the unit held the month before (a unit that fell
   below it is a band_drop, not both);
-* ``silent``: the unit received dossiers in the period before and none in this one.
+* ``silent``: the unit received dossiers in the period before and none in this one,
+  in which it was expected to report (transforms.units.with_expected: valid on at
+  least half of its days); a unit that ceased to exist is never silent.
 
 Only closed periods (not provisional) have digests: a week in progress would
 name different units at every run. The rules and recipients are data
@@ -31,6 +33,7 @@ from transforms.config_files import (
 )
 from transforms.periods import index_expr
 from transforms.profile import Profile
+from transforms.units import with_expected
 
 UNIT_KEY = ["unit_code", "unit_valid_from"]
 KINDS = ("band_drop", "rank_fall", "early_warning", "silent")
@@ -199,12 +202,15 @@ def digest(
     *,
     profile: Profile,
     rules: Mapping[str, Any],
+    units: pl.DataFrame | None,
     warnings: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The digest rows of the closed periods `period_keys` of `period_type` (None:
     every closed period in `scoreboard`). `scoreboard` must also hold each
-    period's predecessor. `warnings`: quality.early_warning's rows of those weeks
-    (weeks only; a month's band-at-risk is computed here)."""
+    period's predecessor. `units`: the registry it was scored with (who was
+    expected to report; None: transforms.units.with_expected's open registry).
+    `warnings`: quality.early_warning's rows of those weeks (weeks only; a month's
+    band-at-risk is computed here)."""
     rows = scoreboard.filter(pl.col("period_type") == period_type)
     if rows.height == 0:
         return pl.DataFrame(schema=DIGEST_SCHEMA)
@@ -225,7 +231,7 @@ def digest(
         parts.append(_base(paired.filter(pl.col("rank_change") <= -int(fall)), "rank_fall"))
     if rules["silent"]:
         silent = (pl.col("received").fill_null(0) == 0) & (pl.col("received_prev").fill_null(0) > 0)
-        parts.append(_base(paired.filter(silent), "silent"))
+        parts.append(_base(with_expected(paired, units).filter(silent & pl.col("expected")), "silent"))
     if rules["early_warning"]:
         parts.append(_early(paired, rows, period_type, profile, warnings, parts[0] if rules["band_drop"] else None))
     parts = [p for p in parts if p.height]

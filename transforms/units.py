@@ -339,3 +339,31 @@ def resolve_stored(keys: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame:
         resolved.get_column("unit_valid_from").alias("new_valid_from"),
         resolved.get_column("unit_problem"),
     )
+
+
+def with_expected(rows: pl.DataFrame, registry: pl.DataFrame | None) -> pl.DataFrame:
+    """Scoreboard rows with ``expected``: whether the unit was expected to report in
+    the row's period. It is when the registry has it valid on at least half of the
+    period's days (``valid_from`` .. ``valid_to``, both included).
+
+    A unit listed only for its late dossiers after it ceased to exist (a district or
+    commune ended on 2025-06-30 by the reform, listed in July and after) is not
+    expected, so it is never silent nor a missing reporter; nor is one whose last
+    days alone fall in the period (the week of Monday 30/06/2025 expects the wards
+    of 1 July, not the communes that ended on its first day). A unit the registry
+    does not have (any more) is not expected. With no ``registry``, each listed unit
+    is taken as valid from its ``unit_valid_from`` on, without an end."""
+    if registry is None:
+        ends = rows.select("unit_code", "unit_valid_from").unique().with_columns(_to=pl.lit(None, pl.Date))
+    else:
+        ends = registry.select("unit_code", unit_valid_from="valid_from", _to="valid_to")
+    start = pl.col("period_start")
+    last = pl.when(pl.col("period_type") == "week").then(start.dt.offset_by("6d")).otherwise(start.dt.month_end())
+    first_valid = pl.max_horizontal(start, pl.col("unit_valid_from"))
+    last_valid = pl.min_horizontal(last, pl.col("_to").fill_null(last))
+    days_valid = (last_valid - first_valid).dt.total_days() + 1
+    days = (last - start).dt.total_days() + 1
+    joined = rows.join(ends.with_columns(_known=pl.lit(True)), on=["unit_code", "unit_valid_from"], how="left",
+                       nulls_equal=True, maintain_order="left")
+    expected = pl.col("_known").fill_null(False) & (2 * days_valid >= days).fill_null(False)
+    return joined.with_columns(expected=expected).drop("_to", "_known")

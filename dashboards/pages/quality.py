@@ -185,11 +185,14 @@ def unit_link(root: str = "") -> pl.Expr:
 
 def silent_tables(latest: pl.DataFrame, last_active: pl.DataFrame, fresh: pl.DataFrame | None,
                   periods: list[tuple[str, str]]) -> list[dict]:
-    """Units with nothing received in the latest month and week, with the last period
-    they had some and (from `fresh`) their latest data date."""
+    """Units expected to report in the latest month and week (`expected`: not one
+    listed only for late dossiers after it ceased to exist) that received nothing,
+    with the last period they had some and (from `fresh`) their latest data date."""
     out = []
     for ptype, key in periods:
-        silent = latest.filter((pl.col("period_key") == key) & (pl.col("received").fill_null(0) == 0))
+        silent = latest.filter(
+            (pl.col("period_key") == key) & pl.col("expected") & (pl.col("received").fill_null(0) == 0)
+        )
         silent = silent.join(last_active.filter(pl.col("period_type") == ptype).drop("period_type"), on=UNIT_KEY,
                              how="left", nulls_equal=True)
         head = [Head(COLUMNS["unit_name"], "text"), Head(COLUMNS["level"], "text"),
@@ -301,7 +304,7 @@ class QualityPage(Kind):
         "quarantine": Read("quarantine", ("*",)),
         "warnings": Read("warnings", ("period_type", "period_key", "kind")),
         "latest": Read("scoreboard", ("period_type", "period_key", "unit_code", "unit_valid_from", "unit_name",
-                                      "level", "peer_group", "received", "_slug"), by=("period_key",)),
+                                      "level", "peer_group", "received", "expected", "_slug"), by=("period_key",)),
         "last_active": Read("last_active", ("period_type", "unit_code", "unit_valid_from", "last_key")),
         "freshness": Read("freshness", ("*",)),
         "completeness": Read("completeness", ("period_type", "period_key", "expected_units", "reporting_units",
