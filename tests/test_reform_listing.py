@@ -152,3 +152,16 @@ def test_the_quality_page_lists_no_ended_unit_among_the_silent(reform, july):
     silent_august = section(quality, "<span data-en=\"August 2025\">Tháng 08/2025</span></caption>")
     assert "Phường Khác" in silent_august and "Sở B" in silent_august
     assert "Quận Cũ" not in silent_august and "Phường Một" not in silent_august
+
+
+# ---------------------------------------------------------------- 2. band crossings
+
+
+def test_the_band_crossings_name_only_units_ranked_in_both_periods(reform, july):
+    city = read(reform["site"] / "city.html")
+    crossings = city[city.index('id="crossings"'):city.index('id="warnings"')]
+    # Phường Một went from Xuất sắc (June, ranked) to a low band on its late dossiers (July, unranked)
+    assert "Phường Một" not in crossings and "Quận Cũ" not in crossings
+    # Sở C, ranked in both, fell from Xuất sắc to Tốt
+    assert re.search(r"Sở C</a>.*?Xuất sắc</span></span></td><td class=\"t\" data-v=\"1\"><span class=\"band band-tot\">"
+                     r".*?<span data-en=\"Down\">Xuống</span>.*?<td>100,00</td><td>82,00</td>", crossings)

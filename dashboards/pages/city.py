@@ -20,7 +20,7 @@ from dashboards.pages.images import HEAT_COLUMNS, city_charts, image_links
 WARNING_READ = ("period_type", "period_key", "unit_code", "unit_valid_from", "unit_name", "level", "indicator",
                 "value", "baseline", "z", "kind", "message_vi", "message_en", "_slug")
 CROSSING_COLUMNS = ("period_type", "period_key", "level", "unit_code", "unit_valid_from", "unit_name", "band", "score",
-                    "_slug")
+                    "ranked", "_slug")
 
 
 def _value_texts(frame: pl.DataFrame, column: str) -> pl.Expr:
@@ -71,13 +71,16 @@ def early_warning_table(w: pl.DataFrame, caption: Label, rates: dict[str, Label]
 
 def crossings(now: pl.DataFrame, before: pl.DataFrame, now_key: tuple[str, str], before_key: tuple[str, str],
               bands: tuple[Band, ...]) -> dict:
-    """Units whose band differs from the previous period of the same kind (both scored);
-    up or down by the order of `bands` (the profile's, best first)."""
+    """Units whose band differs from the previous period of the same kind, ranked in
+    both (as the band_drop alert: a band on a handful of dossiers, or of a unit listed
+    only for its late dossiers after it ceased to exist, is noise); up or down by the
+    order of `bands` (the profile's, best first)."""
     order = {b.vi: i for i, b in enumerate(bands)}
-    j = now.join(
-        before.select("unit_code", "unit_valid_from", band_before="band", score_before="score"),
+    j = now.filter(pl.col("ranked")).join(
+        before.filter(pl.col("ranked")).select("unit_code", "unit_valid_from", band_before="band",
+                                               score_before="score"),
         on=["unit_code", "unit_valid_from"], how="inner", nulls_equal=True,
-    ).filter(pl.col("band").is_not_null() & pl.col("band_before").is_not_null() & (pl.col("band") != pl.col("band_before")))
+    ).filter(pl.col("band") != pl.col("band_before"))
     rank_now = pl.col("band").replace_strict(order, default=None, return_dtype=pl.Int32)
     rank_before = pl.col("band_before").replace_strict(order, default=None, return_dtype=pl.Int32)
     j = j.with_columns(_up=(rank_now < rank_before).fill_null(False), _lv=level_rank()).sort(
@@ -126,7 +129,7 @@ def warned_periods(site: Site) -> list[list[str]]:
 class CityPage(Kind):
     name = "city"
     reads = {
-        "rows": Read("scoreboard", (*CROSSING_COLUMNS, *HEAT_COLUMNS), by=("period_key",)),
+        "rows": Read("scoreboard", tuple(dict.fromkeys((*CROSSING_COLUMNS, *HEAT_COLUMNS))), by=("period_key",)),
         "warnings": Read("warnings", WARNING_READ, by=("period_key",)),
     }
     facts = ("groups", "bands", "rates", "nav")
