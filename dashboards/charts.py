@@ -31,12 +31,15 @@ def _strip_urls(spec: dict) -> dict:
 
 
 def band_counts(latest_month: pl.DataFrame, bands: tuple[Band, ...]) -> list[dict[str, Any]]:
-    """Units per (level, band) of one period, in level then band order (`bands`, best
-    first; a value that is none of them after them, then no score)."""
+    """Ranked units per (level, band) of one period, in level then band order (`bands`,
+    best first; a value that is none of them after them). A unit listed but not ranked
+    (too few dossiers, or listed only for late dossiers after it ceased to exist) has
+    a band of no standing, and a level with no ranked unit no bar."""
     order = {b.vi: i for i, b in enumerate(bands)}
-    levels = [lv for lv in LEVEL_ORDER if lv in set(latest_month["level"].to_list())]
-    levels += sorted(set(latest_month["level"].to_list()) - set(levels))
-    counts = latest_month.group_by("level", "band").len()
+    ranked = latest_month.filter(pl.col("ranked"))
+    levels = [lv for lv in LEVEL_ORDER if lv in set(ranked["level"].to_list())]
+    levels += sorted(set(ranked["level"].to_list()) - set(levels))
+    counts = ranked.group_by("level", "band").len()
     rows = []
     for li, level in enumerate(levels):
         for band, n in sorted(
@@ -152,15 +155,17 @@ def _trend_chart(lang: str) -> dict:
 
 def overview_charts(latest_month: pl.DataFrame | None, months: pl.DataFrame, bands: tuple[Band, ...]) -> dict[str, Any]:
     """`{"datasets": {...}, "charts": [{"id", "title", "vi", "en"}]}`: the bands of the
-    headline month (`bands`: the profile's), and the monthly scores of the level trend_level picks."""
+    headline month's ranked units (`bands`: the profile's), and the monthly scores of the level trend_level picks."""
     datasets: dict[str, list] = {}
     charts: list[dict[str, Any]] = []
-    if latest_month is not None and latest_month.height:
-        datasets["bands"] = band_counts(latest_month, bands)
+    counts = band_counts(latest_month, bands) if latest_month is not None and latest_month.height else []
+    if counts:
+        datasets["bands"] = counts
+        title = UI["chart_bands"]
         charts.append(
             {
                 "id": "chart-bands",
-                "title": UI["chart_bands"],
+                "title": Label(f"{title.vi} (đơn vị được xếp hạng)", f"{title.en} (ranked units)"),
                 "vi": _bands_chart("vi", datasets["bands"], bands),
                 "en": _bands_chart("en", datasets["bands"], bands),
             }

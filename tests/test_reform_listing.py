@@ -165,3 +165,25 @@ def test_the_band_crossings_name_only_units_ranked_in_both_periods(reform, july)
     # Sở C, ranked in both, fell from Xuất sắc to Tốt
     assert re.search(r"Sở C</a>.*?Xuất sắc</span></span></td><td class=\"t\" data-v=\"1\"><span class=\"band band-tot\">"
                      r".*?<span data-en=\"Down\">Xuống</span>.*?<td>100,00</td><td>82,00</td>", crossings)
+
+
+# ---------------------------------------------------------------- 3. band counts
+
+
+def test_the_band_chart_and_the_report_count_ranked_units_only(reform, july):
+    site = reform["site"]
+    index = read(site / "index.html")
+    data = json.loads(re.search(r'<script type="application/json"[^>]*>(.*?)</script>', index, re.S)[1])
+    bands = {(r["level_vi"], r["band_vi"], r["units"]) for r in data["datasets"]["bands"]}
+    # no district: none is ranked
+    assert bands == {("Cấp xã", "Xuất sắc", 2), ("Sở, ban, ngành", "Xuất sắc", 1), ("Sở, ban, ngành", "Tốt", 1)}
+    assert "Phân bố xếp loại (đơn vị được xếp hạng)" in index
+    report = read(site / "report.html")
+    table = section(report, "Tổng hợp xếp loại")
+    assert "(đơn vị được xếp hạng)" in table
+    rows = {re.sub(r"<[^>]+>", "", m[0]): [int(n) for n in re.findall(r"<td>(\d+)</td>", m[1])]
+            for m in re.findall(r"<tr><th[^>]*>(.*?)</th>(.*?)</tr>", table, re.S)}
+    bands_n = len(DEFAULT_PROFILE.bands)
+    # per level: ranked units per band, listed not ranked, ranked, in all
+    assert rows["Cấp huyện"] == [0] * bands_n + [1, 0, 1]
+    assert rows["Cấp xã"] == [2] + [0] * (bands_n - 1) + [1, 2, 3]

@@ -107,18 +107,18 @@ def test_the_report_counts_every_ranked_unit_in_the_profile_s_bands(office):
     table = html[html.index("Tổng hợp xếp loại"):]
     table = table[:table.index("</table>")]
     heads = [re.sub(r"<[^>]+>", "", h) for h in re.findall(r"<th scope=\"col\"[^>]*>(.*?)</th>", table)]
-    assert heads == ["Cấp", *[b.label for b in profile.bands], "Chưa có điểm", "Số đơn vị được xếp hạng", "Tổng"]
+    assert heads == ["Cấp", *[b.label for b in profile.bands], "Chưa xếp hạng", "Số đơn vị được xếp hạng", "Tổng"]
     assert 'data-en="Very good"' in table and 'data-en="Satisfactory"' in table
     january = frame.filter(pl.col("period_key") == "2024-01")
     rows = re.findall(r"<tr>(.*?)</tr>", table[table.index("<tbody>"):], re.S)
     assert len(rows) == january["level"].n_unique() == 2
     for row in rows:
         numbers = [int(n) for n in re.findall(r"<td>(\d+)</td>", row)]
-        *per_band, no_score, ranked, total = numbers
+        *per_band, not_ranked, ranked, total = numbers
         assert len(per_band) == len(profile.bands)
-        assert sum(per_band) >= ranked > 0 and sum(per_band) + no_score == total  # every unit, every ranked one
+        assert sum(per_band) == ranked > 0 and ranked + not_ranked == total  # the ranked units in bands, every unit
     counted = sum(int(n) for row in rows for n in re.findall(r"<td>(\d+)</td>", row)[:len(profile.bands)])
-    assert counted == january.filter(pl.col("band").is_not_null()).height
+    assert counted == january.filter(pl.col("ranked")).height
 
 
 def test_every_band_cell_has_a_colour_of_its_position(office):

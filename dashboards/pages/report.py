@@ -12,7 +12,7 @@ from dashboards import html
 from dashboards.build import Data, Kind, Later, Output, Read, Site
 from dashboards.format import Fmt, texts
 from dashboards.html import Head
-from dashboards.i18n import INDICATORS, INSIGHT_COLUMNS, LEVELS, NO_BAND, UI, Band, Label
+from dashboards.i18n import INDICATORS, INSIGHT_COLUMNS, LEVELS, UI, Band, Label
 from dashboards.images import chromium_path, print_report_pdf
 from dashboards.pages.common import REPORT_COLUMNS, level_lab, levels_of, page, ranking_tables, with_labels
 from dashboards.pages.quality import HELD_COLUMNS, held_notes
@@ -22,25 +22,29 @@ WEAK = ("unit_code", "unit_valid_from", "level", "indicator", "group", "position
 
 
 def band_summary(month: pl.DataFrame, bands: tuple[Band, ...]) -> dict:
-    """Per level: units per band (`bands`: the profile's, best first), without a score,
-    ranked, in all."""
+    """Per level: ranked units per band (`bands`: the profile's, best first), units
+    listed but not ranked, ranked, in all. The band of a unit not ranked (too few
+    dossiers, or listed only for late dossiers after it ceased to exist) is not counted."""
     cols = [f"_b{i}" for i in range(len(bands))]
+    ranked = pl.col("ranked").fill_null(False)
     counts = (
         month.group_by("level", maintain_order=True)
         .agg(
-            *[(pl.col("band") == b.vi).sum().alias(c) for b, c in zip(bands, cols)],
-            _none=pl.col("band").is_null().sum(), _ranked=pl.col("ranked").sum(), _total=pl.len(),
+            *[((pl.col("band") == b.vi) & ranked).sum().alias(c) for b, c in zip(bands, cols)],
+            _unranked=(~ranked).sum(), _ranked=ranked.sum(), _total=pl.len(),
         )
     )
     order = {lv: i for i, lv in enumerate(levels_of(counts["level"].to_list()))}
     counts = counts.sort(pl.col("level").replace_strict(order, return_dtype=pl.Int32))
-    numbers = [*cols, "_none", "_ranked", "_total"]
+    numbers = [*cols, "_unranked", "_ranked", "_total"]
     counts = counts.with_columns(pl.col(c).cast(pl.Int64) for c in numbers)
     counts = pl.concat([counts, texts(counts, {f"_t{c}": (c, Fmt("int")) for c in numbers})], how="horizontal")
-    head = [Head(Label("Cấp", "Level"), "text"), *[Head(b.label) for b in bands], Head(NO_BAND),
+    head = [Head(Label("Cấp", "Level"), "text"), *[Head(b.label) for b in bands], Head(UI["not_ranked"]),
             Head(UI["ranked_units"]), Head(UI["total"])]
     cells = [html.th_row(html.labelled(pl.col("level"), LEVELS)), *[html.td_num(pl.col(f"_t{c}")) for c in numbers]]
-    return html.small_table(UI["report_bands"], head, counts, cells)
+    title = UI["report_bands"]
+    caption = Label(f"{title.vi} (đơn vị được xếp hạng)", f"{title.en} (ranked units)")
+    return html.small_table(caption, head, counts, cells)
 
 
 def common_weak_points(month: pl.DataFrame, weak: pl.DataFrame, groups, rates: dict[str, Label]) -> list[dict]:
