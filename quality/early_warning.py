@@ -38,7 +38,7 @@ from typing import Any, Mapping
 
 import polars as pl
 
-from dashboards.format import fmt_num
+from dashboards.format import fmt_num, period_label
 from quality.settings import load_quality_config
 from transforms.periods import index_expr
 from transforms.profile import RATE_CATALOGUE, Profile
@@ -172,15 +172,17 @@ def early_warnings(
         label_vi, label_en = indicator_label(row["indicator"])
         z = fmt_num(row["z"], 1)
         v, b = _fmt(row["indicator"], row["value"]), _fmt(row["indicator"], row["baseline"])
+        # the week as every page names it: Tuần 07/2024 (12/02–18/02/2024)
+        week_vi, week_en = period_label("week", row["period_key"]), period_label("week", row["period_key"], "en")
         if row["kind"] == "drop":
-            vi.append(f"{label_vi} tuần {row['period_key']} giảm bất thường: {v}, so với trung vị "
+            vi.append(f"{label_vi} {week_vi} giảm bất thường: {v}, so với trung vị "
                       f"{b} của {row['n_hist']} tuần trước đó (z = {z}).")
-            en.append(f"{label_en} in week {row['period_key']} dropped sharply: {v} against a median "
+            en.append(f"{label_en} in {week_en} dropped sharply: {v} against a median "
                       f"of {b} over the previous {row['n_hist']} weeks with data (z = {z}).")
         else:
-            vi.append(f"{label_vi} tuần {row['period_key']} tăng bất thường: {v}, so với trung vị "
+            vi.append(f"{label_vi} {week_vi} tăng bất thường: {v}, so với trung vị "
                       f"{b} của {row['n_hist']} tuần trước đó (z = {z}).")
-            en.append(f"{label_en} in week {row['period_key']} jumped: {v} against a median "
+            en.append(f"{label_en} in {week_en} jumped: {v} against a median "
                       f"of {b} over the previous {row['n_hist']} weeks with data (z = {z}).")
     out = out.with_columns(
         period_type=pl.lit("week"),
@@ -206,7 +208,9 @@ def band_at_risk(
 ) -> pl.DataFrame:
     """Units whose month so far (`monthly_partial`: scoreboard rows of the month in
     progress) scores below, or within `margin_points` above, the floor of the band
-    they held in `previous_month` (scoreboard rows of the month before)."""
+    they held in `previous_month` (scoreboard rows of the month before). Where
+    `monthly_partial`'s rows say `provisional` false (a closed month, as the alert
+    digest asks), the sentences name its score final, not "so far"."""
     cfg = load_quality_config(config)["band_at_risk"]
     margin = float(cfg.get("margin_points") or 0.0)
     min_volume = cfg.get("min_volume")
@@ -226,32 +230,37 @@ def band_at_risk(
     )
     if at_risk.height == 0:
         return _empty()
-    vi, en = [], []
-    for row in at_risk.iter_rows(named=True):
-        v = fmt_num(row["value"], 2)
-        f = fmt_num(row["floor"], 0 if float(row["floor"]).is_integer() else 2)
-        band, band_en = row["prev_band"], labels_en.get(row["prev_band"], row["prev_band"])
-        if row["value"] < row["floor"]:
-            vi.append(f"Điểm tạm tính tháng {row['period_key']} là {v}, dưới ngưỡng {f} của "
-                      f"xếp loại {band} đạt được tháng {row['prev_key']}.")
-            en.append(f"The month-so-far score for {row['period_key']} is {v}, below the {f} "
-                      f"floor of the band {band} ({band_en}) held in {row['prev_key']}.")
-        else:
-            gap = fmt_num(row["value"] - row["floor"], 2)
-            vi.append(f"Điểm tạm tính tháng {row['period_key']} là {v}, chỉ cao hơn ngưỡng {f} "
-                      f"của xếp loại {band} (tháng {row['prev_key']}) {gap} điểm.")
-            en.append(f"The month-so-far score for {row['period_key']} is {v}, only {gap} points "
-                      f"above the {f} floor of the band {band} ({band_en}) held in {row['prev_key']}.")
+    vi, en = zip(*[_risk_sentences(row, labels_en) for row in at_risk.iter_rows(named=True)])
     out = at_risk.with_columns(
         period_type=pl.lit("month"),
         indicator=pl.lit("score"),
         baseline=pl.col("floor"),
         z=pl.lit(None, dtype=pl.Float64),
         kind=pl.lit("band_at_risk"),
-        message_vi=pl.Series(vi, dtype=pl.Utf8),
-        message_en=pl.Series(en, dtype=pl.Utf8),
+        message_vi=pl.Series(list(vi), dtype=pl.Utf8),
+        message_en=pl.Series(list(en), dtype=pl.Utf8),
     )
     return _finish(out)
+
+
+def _risk_sentences(row: dict, labels_en: dict[str, str]) -> tuple[str, str]:
+    """What a band at risk says, in Vietnamese and English: the months as every page
+    names them (Tháng 08/2025), and a closed month's score as final, not "so far"."""
+    v = fmt_num(row["value"], 2)
+    f = fmt_num(row["floor"], 0 if float(row["floor"]).is_integer() else 2)
+    band, band_en = row["prev_band"], labels_en.get(row["prev_band"], row["prev_band"])
+    month_vi, month_en = period_label("month", row["period_key"]), period_label("month", row["period_key"], "en")
+    prev_vi, prev_en = period_label("month", row["prev_key"]), period_label("month", row["prev_key"], "en")
+    final = row.get("provisional") is False
+    score_vi, score_en = ("Điểm", "The score") if final else ("Điểm tạm tính", "The month-so-far score")
+    if row["value"] < row["floor"]:
+        return (f"{score_vi} {month_vi} là {v}, dưới ngưỡng {f} của xếp loại {band} đạt được {prev_vi}.",
+                f"{score_en} for {month_en} is {v}, below the {f} floor of the band {band} ({band_en}) "
+                f"held in {prev_en}.")
+    gap = fmt_num(row["value"] - row["floor"], 2)
+    return (f"{score_vi} {month_vi} là {v}, chỉ cao hơn ngưỡng {f} của xếp loại {band} ({prev_vi}) {gap} điểm.",
+            f"{score_en} for {month_en} is {v}, only {gap} points above the {f} floor of the band {band} "
+            f"({band_en}) held in {prev_en}.")
 
 
 def months_in_progress_at_risk(

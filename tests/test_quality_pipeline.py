@@ -164,7 +164,7 @@ def test_early_warning_checks_name_the_sliding_units_and_stay_quiet_on_noise(tmp
         assert "00001" in meta["units"] and "00004" not in meta["units"] and "002" not in meta["units"]
         [row] = [line for line in meta["by_unit"].splitlines() if "| 00001 |" in line]
         assert "| score | band_at_risk |" in row and "| 90.0 |" in row
-        assert "dưới ngưỡng 90 của xếp loại Xuất sắc đạt được tháng 2024-02" in row
+        assert "Điểm tạm tính Tháng 03/2024 là" in row and "dưới ngưỡng 90 của xếp loại Xuất sắc đạt được Tháng 02/2024" in row
 
         # closed months are settled: no band is at risk in January and February
         passed, meta = warning_evaluation(materialize(monthly_scoreboard, "2024-01", "2024-02"), "band_at_risk")

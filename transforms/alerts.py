@@ -10,8 +10,8 @@ that say what happened. Kinds:
   places (rank_change ≤ −N);
 * ``early_warning``: a week's early warning (received or on-time rate far from the
   unit's own last weeks), or a month that closed within the band-at-risk margin
-  above the floor of the band the unit held the month before (a unit that fell
-  below it is a band_drop, not both);
+  above the floor of the band the unit held the month before, ranked in both (a
+  unit that fell below it is a band_drop, not both);
 * ``silent``: the unit received dossiers in the period before and none in this one,
   in which it was expected to report (transforms.units.with_expected: valid on at
   least half of its days); a unit that ceased to exist is never silent.
@@ -233,7 +233,7 @@ def digest(
         silent = (pl.col("received").fill_null(0) == 0) & (pl.col("received_prev").fill_null(0) > 0)
         parts.append(_base(with_expected(paired, units).filter(silent & pl.col("expected")), "silent"))
     if rules["early_warning"]:
-        parts.append(_early(paired, rows, period_type, profile, warnings, parts[0] if rules["band_drop"] else None))
+        parts.append(_early(paired, rows, period_type, profile, warnings))
     parts = [p for p in parts if p.height]
     if not parts:
         return pl.DataFrame(schema=DIGEST_SCHEMA)
@@ -257,7 +257,6 @@ def _early(
     period_type: str,
     profile: Profile,
     warnings: pl.DataFrame | None,
-    band_drops: pl.DataFrame | None,
 ) -> pl.DataFrame:
     keys = paired["period_key"].unique().to_list()
     context = paired.select(*UNIT_KEY, "period_key", "period_type", "period_key_prev", "band_prev", "band",
@@ -272,8 +271,14 @@ def _early(
             months.append(band_at_risk(rows.filter(pl.col("period_key") == key),
                                        rows.filter(pl.col("period_key") == prev_key), profile))
         found = pl.concat(months) if months else pl.DataFrame()
-        if found.height and band_drops is not None and band_drops.height:
-            found = found.join(band_drops.select(*UNIT_KEY, "period_key"), on=[*UNIT_KEY, "period_key"], how="anti")
+        if found.height:
+            # a closed month's band is settled: a unit below the floor fell (a band_drop when
+            # ranked in both months; noise when not: a handful of dossiers, or a unit listed only
+            # for its late dossiers after it ceased to exist). Only the near misses of units
+            # ranked in both months warn.
+            both = paired.filter(pl.col("ranked").fill_null(False) & pl.col("ranked_prev").fill_null(False))
+            found = found.join(both.select(*UNIT_KEY, "period_key"), on=[*UNIT_KEY, "period_key"], how="semi")
+            found = found.filter(pl.col("value") >= pl.col("baseline"))
     if found.height == 0:
         return pl.DataFrame()
     found = found.select(*UNIT_KEY, "period_key", "unit_name", "level", "indicator", "value", "baseline",
