@@ -161,11 +161,10 @@ def overview_charts(latest_month: pl.DataFrame | None, months: pl.DataFrame, ban
     counts = band_counts(latest_month, bands) if latest_month is not None and latest_month.height else []
     if counts:
         datasets["bands"] = counts
-        title = UI["chart_bands"]
         charts.append(
             {
                 "id": "chart-bands",
-                "title": Label(f"{title.vi} (đơn vị được xếp hạng)", f"{title.en} (ranked units)"),
+                "title": UI["chart_bands"],
                 "vi": _bands_chart("vi", datasets["bands"], bands),
                 "en": _bands_chart("en", datasets["bands"], bands),
             }

@@ -42,9 +42,7 @@ def band_summary(month: pl.DataFrame, bands: tuple[Band, ...]) -> dict:
     head = [Head(Label("Cấp", "Level"), "text"), *[Head(b.label) for b in bands], Head(UI["not_ranked"]),
             Head(UI["ranked_units"]), Head(UI["total"])]
     cells = [html.th_row(html.labelled(pl.col("level"), LEVELS)), *[html.td_num(pl.col(f"_t{c}")) for c in numbers]]
-    title = UI["report_bands"]
-    caption = Label(f"{title.vi} (đơn vị được xếp hạng)", f"{title.en} (ranked units)")
-    return html.small_table(caption, head, counts, cells)
+    return html.small_table(UI["report_bands"], head, counts, cells)
 
 
 def common_weak_points(month: pl.DataFrame, weak: pl.DataFrame, groups, rates: dict[str, Label]) -> list[dict]:
