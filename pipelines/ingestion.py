@@ -370,24 +370,32 @@ def _refresh_kept_copies(con, report: IngestionReport) -> None:
     def moved(added: pl.DataFrame | None, removed: pl.DataFrame) -> pl.DataFrame:
         if added is None:
             # a first load: every dossier is new; they are validated from the warehouse a
-            # bucket at a time (validate_stored_dossiers), not held here all at once
+            # bucket at a time (validate_stored_dossiers), not held here all at once. Its
+            # periods were never scored, so a run killed before scoring them scores them
+            # anyway (cli.stale_periods): they are read once it has committed
             report.changed_all = True
-            added = wh.dossier_fields(con, PERIOD_FIELDS)
-        else:
-            report.changed = added
-        _, latest = wh.data_extent(con)
-        if latest is None or not added.height + removed.height:
             return pl.DataFrame(schema=PERIOD_KEYS)
-        last = {t: index_of(t, latest.date()) for t in PERIOD_TYPES}
-        last["week"] = covered_range("week", latest.date(), latest.date())[1]
-        # both copies touch periods: the old one's numbers move too
-        affected = affected_periods(pl.concat([f.select(PERIOD_FIELDS) for f in (added, removed)]), last)
-        periods = {(t, key_of(t, i)) for t, indexes in affected.items() for i in indexes}
-        report.touch(periods)
-        report.removed, report.last_index = removed, last
-        return pl.DataFrame(sorted(periods), schema=PERIOD_KEYS, orient="row")
+        report.changed = added
+        return _periods_moved(con, report, added, removed)
 
-    wh.refresh_dossiers(con, read_first_load=not first_load, moved=moved)
+    refreshed = wh.refresh_dossiers(con, read_first_load=not first_load, moved=moved)
+    if refreshed is not None and report.changed_all:
+        _periods_moved(con, report, wh.dossier_fields(con, PERIOD_FIELDS), refreshed[1])
+
+
+def _periods_moved(con, report: IngestionReport, added: pl.DataFrame, removed: pl.DataFrame) -> pl.DataFrame:
+    """The periods the changed kept copies (both sides) move, counted in the report."""
+    _, latest = wh.data_extent(con)
+    if latest is None or not added.height + removed.height:
+        return pl.DataFrame(schema=PERIOD_KEYS)
+    last = {t: index_of(t, latest.date()) for t in PERIOD_TYPES}
+    last["week"] = covered_range("week", latest.date(), latest.date())[1]
+    # both copies touch periods: the old one's numbers move too
+    affected = affected_periods(pl.concat([f.select(PERIOD_FIELDS) for f in (added, removed)]), last)
+    periods = {(t, key_of(t, i)) for t, indexes in affected.items() for i in indexes}
+    report.touch(periods)
+    report.removed, report.last_index = removed, last
+    return pl.DataFrame(sorted(periods), schema=PERIOD_KEYS, orient="row")
 
 
 PERIOD_KEYS = {"period_type": pl.Utf8, "period_key": pl.Utf8}
