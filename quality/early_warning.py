@@ -217,7 +217,9 @@ def band_at_risk(
     min_volume = profile.min_volume if min_volume is None else int(min_volume)
     floors = {b.label: b.min_score for b in profile.bands}
     labels_en = {b.label: b.label_en for b in profile.bands}
-    prev = previous_month.filter(pl.col("band").is_not_null()).select(
+    # a band held is a band ranked in: a unit listed unranked (too few dossiers, or only
+    # for late dossiers after the reform ended it) held no band to lose
+    prev = previous_month.filter(pl.col("band").is_not_null() & pl.col("ranked").fill_null(False)).select(
         *UNIT_KEY, prev_key="period_key", prev_band="band",
         floor=pl.col("band").replace_strict(floors, default=None, return_dtype=pl.Float64),
     ).filter(pl.col("floor").is_not_null())

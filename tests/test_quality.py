@@ -618,21 +618,24 @@ def _month_rows(period_key: str, scores: dict[str, float | None], band_of, volum
                 "period_type": "month", "period_key": period_key, "level": "district", "unit_code": code,
                 "unit_name": f"Quận {code}", "unit_valid_from": date(2008, 8, 1), "score": score,
                 "band": band_of(rounded), "received": (volume or {}).get(code, 50), "timeliness_base": 40,
+                "ranked": (volume or {}).get(code, 50) >= 10,
             }
         )
     return pl.DataFrame(rows)
 
 
 def test_band_at_risk(profile):
-    previous = _month_rows("2024-02", {"A": 85.0, "B": 75.0, "C": 95.0, "D": 30.0, "E": 85.0}, profile.band_of)
+    previous = _month_rows("2024-02", {"A": 85.0, "B": 75.0, "C": 95.0, "D": 30.0, "E": 85.0, "F": 85.0},
+                           profile.band_of, volume={"F": 4})
     partial = _month_rows(
-        "2024-03", {"A": 78.0, "B": 71.5, "C": 95.0, "D": 10.0, "E": 60.0}, profile.band_of,
+        "2024-03", {"A": 78.0, "B": 71.5, "C": 95.0, "D": 10.0, "E": 60.0, "F": 60.0}, profile.band_of,
         volume={"E": 0},
     ).with_columns(timeliness_base=pl.when(pl.col("unit_code") == "E").then(3).otherwise(40))
     risk = band_at_risk(partial, previous, profile)
     got = {r["unit_code"]: (r["value"], r["baseline"], r["kind"]) for r in risk.iter_rows(named=True)}
     # A fell below Tốt's 80; B is 1.5 points above Khá's 70; C is safe; D is in the lowest
-    # band (no floor); E has too few dossiers so far to judge.
+    # band (no floor); E has too few dossiers so far to judge; F was not ranked in
+    # February (4 dossiers): it held no band to lose.
     assert got == {"A": (78.0, 80.0, "band_at_risk"), "B": (71.5, 70.0, "band_at_risk")}
     a = risk.filter(pl.col("unit_code") == "A").row(0, named=True)
     assert "dưới ngưỡng 80" in a["message_vi"] and "Tốt" in a["message_vi"]
