@@ -29,7 +29,6 @@ from pipelines.progress import Progress  # noqa: E402
 from transforms import aside  # noqa: E402
 from transforms.changes import contiguous_runs  # noqa: E402
 from transforms.periods import (  # noqa: E402
-    HISTORY_START,
     PERIOD_TYPES,
     covered_range,
     key_of,
@@ -37,6 +36,7 @@ from transforms.periods import (  # noqa: E402
     index_of,
     parse_key,
     partition_key,
+    partition_span,
     start_of,
 )
 
@@ -143,9 +143,8 @@ def period_ranges(first: date, latest: date, from_key: str | None, to_key: str |
                                index_of(period_type, hi_day) if hi_day else hi)
     today = local_now().date()
     for period_type, (lo, hi) in ranges.items():
-        lo = max(lo, index_of(period_type, HISTORY_START[period_type]))
-        hi = min(hi, index_of(period_type, today))
-        ranges[period_type] = (lo, hi)
+        first_index, last_index = partition_span(period_type, today)
+        ranges[period_type] = (max(lo, first_index), min(hi, last_index))
     return ranges
 
 

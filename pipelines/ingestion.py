@@ -20,7 +20,7 @@ from pipelines.resources import mappings_dir
 from quality.suites import DOSSIER_BUCKET_ROWS, QualityResult, submit_dossier_parts, warm_up
 from transforms import aside
 from transforms.changes import PERIOD_FIELDS, affected_periods
-from transforms.periods import PERIOD_TYPES, covered_range, index_of, key_of, parse_key
+from transforms.periods import PERIOD_TYPES, covered_range, index_of, key_of, parse_key, partition_span
 from transforms.ingest import (
     UNIT_REASONS, Batch, content_hash, ingest_batch, retry_quarantined, stored_as_quarantined,
 )
@@ -236,7 +236,7 @@ def ingest_landing(
             f"[{done}/{len(pending)} files] {report.rows_read} rows read, "
             f"{report.rows_quarantined} quarantined, {report.files_rejected} files set aside"
         )
-    _refresh_kept_copies(con, report)
+    _refresh_kept_copies(con, report, now)
     _left_to_score(con, report)
     report.dossiers = wh.count_rows(con, "dossiers")
     report.by_file = wh.file_accounting(con)
@@ -359,7 +359,7 @@ def _file_rows(batch: list[tuple[Path, str, str]], ingested: Batch, *, landing: 
     return rows
 
 
-def _refresh_kept_copies(con, report: IngestionReport) -> None:
+def _refresh_kept_copies(con, report: IngestionReport, now: datetime) -> None:
     """Re-select the kept copy of each dossier the new files touch, and note in the
     report what changed and which periods it moves (stored with the new copies:
     periods_to_score)."""
@@ -376,15 +376,18 @@ def _refresh_kept_copies(con, report: IngestionReport) -> None:
             report.changed_all = True
             return pl.DataFrame(schema=PERIOD_KEYS)
         report.changed = added
-        return _periods_moved(con, report, added, removed)
+        return _periods_moved(con, report, added, removed, now)
 
     refreshed = wh.refresh_dossiers(con, read_first_load=not first_load, moved=moved)
     if refreshed is not None and report.changed_all:
-        _periods_moved(con, report, wh.dossier_fields(con, PERIOD_FIELDS), refreshed[1])
+        _periods_moved(con, report, wh.dossier_fields(con, PERIOD_FIELDS), refreshed[1], now)
 
 
-def _periods_moved(con, report: IngestionReport, added: pl.DataFrame, removed: pl.DataFrame) -> pl.DataFrame:
-    """The periods the changed kept copies (both sides) move, counted in the report."""
+def _periods_moved(con, report: IngestionReport, added: pl.DataFrame, removed: pl.DataFrame,
+                   now: datetime) -> pl.DataFrame:
+    """The periods the changed kept copies (both sides) move, counted in the report:
+    those that can be scored (periods.partition_span), not before the history's start
+    nor after the period in progress, which no partition stands for."""
     _, latest = wh.data_extent(con)
     if latest is None or not added.height + removed.height:
         return pl.DataFrame(schema=PERIOD_KEYS)
@@ -392,7 +395,9 @@ def _periods_moved(con, report: IngestionReport, added: pl.DataFrame, removed: p
     last["week"] = covered_range("week", latest.date(), latest.date())[1]
     # both copies touch periods: the old one's numbers move too
     affected = affected_periods(pl.concat([f.select(PERIOD_FIELDS) for f in (added, removed)]), last)
-    periods = {(t, key_of(t, i)) for t, indexes in affected.items() for i in indexes}
+    spans = {t: partition_span(t, now.date()) for t in PERIOD_TYPES}
+    periods = {(t, key_of(t, i)) for t, indexes in affected.items() for i in indexes
+               if spans[t][0] <= i <= spans[t][1]}
     report.touch(periods)
     report.removed, report.last_index = removed, last
     return pl.DataFrame(sorted(periods), schema=PERIOD_KEYS, orient="row")

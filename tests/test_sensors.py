@@ -81,3 +81,29 @@ def test_rescore_sensors_request_the_changed_ranges_and_publish_follows(setup):
     again = weeks(ctx)
     assert [(r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
             for r in again] == [("2024-01-08", "2024-01-22")]
+
+
+def test_the_rescore_sensors_request_only_partitions_that_exist(setup, monkeypatch):
+    """A dossier received 30/12/2015 and closed 05/01/2016 moves periods before the
+    history's start (the partitions begin with week 2016-01-04 and month 2016-01); one
+    still open at the data's end moves the weeks to its month's end, after today's. The
+    requests stay within the partitions, and the runs they ask for succeed."""
+    settings, resources, instance = setup
+    monkeypatch.setenv("SCOREBOARD_NOW", "2016-01-20T09:00:00")
+    header = (EXAMPLE / "dossiers.csv").read_text(encoding="utf-8").splitlines()[0]
+    (settings.landing / "cu.csv").write_text(
+        header + "\n"
+        "OX-1,001,1.001776,2,10,,2015-12-30 08:00:00,2016-01-08 00:00:00,2016-01-05 10:00:00,,,true,true,true,true,true,,5,\n"
+        "OX-2,001,1.001776,2,4,,2016-01-18 08:00:00,2016-01-19 00:00:00,,,,true,true,true,true,true,,,\n",
+        encoding="utf-8")
+    ingest(instance, resources)
+    asked = {}
+    for period_type, asset in (("week", weekly_scoreboard), ("month", None)):
+        for request in rescore_sensor(period_type)(dg.build_sensor_context(instance=instance)):
+            start, end = request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]
+            asked[period_type] = (start, end)
+            if asset is not None:
+                assert dg.materialize(ASSETS, selection=[asset], resources=resources, instance=instance,
+                                      tags=request.tags).success
+    # week 2016-01-18 is today's: the weeks after it, to the month's end, have no partition yet
+    assert asked == {"week": ("2016-01-04", "2016-01-18"), "month": ("2016-01", "2016-01")}

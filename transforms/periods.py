@@ -21,6 +21,12 @@ _WEEK_KEY = re.compile(r"^(\d{4})-W(\d{2})$")
 _MONTH_KEY = re.compile(r"^(\d{4})-(\d{2})$")
 
 
+def partition_span(period_type: str, today: date) -> tuple[int, int]:
+    """The indexes of the periods that can be scored (the Dagster partitions): from
+    HISTORY_START to the period `today` falls in."""
+    return index_of(period_type, HISTORY_START[period_type]), index_of(period_type, today)
+
+
 def index_of(period_type: str, day: date) -> int:
     if period_type == "week":
         return (day - EPOCH_MONDAY).days // 7
