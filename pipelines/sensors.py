@@ -36,19 +36,44 @@ def landing_listing(settings: ScoreboardSettings) -> dict[str, str]:
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def landing_sensor(context: dg.SensorEvaluationContext, settings: ScoreboardSettings):
-    """New or changed files in the landing folder start an ingestion run."""
+    """New or changed files in the landing folder start an ingestion run; so does a
+    listing whose run failed (the warehouse was locked, say), a few times."""
     listing = landing_listing(settings)
     previous = json.loads(context.cursor) if context.cursor else {}
     arrived = sorted(k for k, v in listing.items() if previous.get(k) != v)
+    run_key = hashlib.sha256(json.dumps(listing, sort_keys=True).encode()).hexdigest()[:16]
     if not arrived:
         if set(previous) - set(listing):
             # files gone to the archive after ingestion (pipelines/retention.py): forget
             # them, so that one dropped again is seen
             context.update_cursor(json.dumps(listing, sort_keys=True))
+        retry = _retry_key(context.instance, run_key) if listing else None
+        if retry is not None:
+            return dg.RunRequest(run_key=retry, tags={"scoreboard/new_files": str(len(listing))})
         return dg.SkipReason(f"no new file in {settings.landing}")
     context.update_cursor(json.dumps(listing, sort_keys=True))
-    run_key = hashlib.sha256(json.dumps(listing, sort_keys=True).encode()).hexdigest()[:16]
     return dg.RunRequest(run_key=run_key, tags={"scoreboard/new_files": str(len(arrived))})
+
+
+# How many times the ingestion of one listing is asked for again after its run failed.
+RETRIES = 3
+
+
+def _retry_key(instance: dg.DagsterInstance, run_key: str) -> str | None:
+    """The run key of the next attempt at this listing, when its last attempt failed
+    (the files are still waiting: an ingested file leaves the folder) and fewer than
+    RETRIES were made; None otherwise."""
+    keys = [run_key, *(f"{run_key}:retry{n}" for n in range(1, RETRIES + 1))]
+    for attempt, key in enumerate(keys):
+        runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/run_key": key}), limit=1)
+        if not runs:
+            return None if attempt == 0 else (key if _failed(instance, keys[attempt - 1]) else None)
+    return None
+
+
+def _failed(instance: dg.DagsterInstance, run_key: str) -> bool:
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/run_key": run_key}), limit=1)
+    return bool(runs) and runs[0].status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
 
 def rescore_requests(affected: dict[str, list[str]], run_id: str) -> list[dg.RunRequest]:

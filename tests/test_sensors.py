@@ -107,3 +107,43 @@ def test_the_rescore_sensors_request_only_partitions_that_exist(setup, monkeypat
                                       tags=request.tags).success
     # week 2016-01-18 is today's: the weeks after it, to the month's end, have no partition yet
     assert asked == {"week": ("2016-01-04", "2016-01-18"), "month": ("2016-01", "2016-01")}
+
+
+def test_a_listing_whose_ingestion_failed_is_asked_for_again_a_few_times(setup, tmp_path):
+    """The run a new file started failed (here: its registry was missing; in a
+    deployment, say, the DuckDB file was locked by another program): the file is still
+    waiting, so the next tick asks again, under another run key, at most RETRIES times;
+    once a run succeeds nothing more is asked."""
+    from pipelines.sensors import RETRIES
+
+    settings, resources, instance = setup
+    shutil.copy(EXAMPLE / "dossiers.csv", settings.landing / "a.csv")
+    ctx = dg.build_sensor_context(instance=instance, resources={"settings": settings})
+    first = landing_sensor(ctx)
+    broken = {**resources, "settings": ScoreboardSettings.from_env(
+        landing_dir=settings.landing_dir, site_dir=settings.site_dir, registry_path=str(tmp_path / "missing.csv"))}
+
+    def run(request, with_resources) -> bool:
+        return dg.materialize(ASSETS, selection=[dossiers], resources=with_resources, instance=instance,
+                              tags={"dagster/run_key": request.run_key}, raise_on_error=False).success
+
+    assert not run(first, broken)
+    keys = [first.run_key]
+    for _ in range(RETRIES):
+        ctx = dg.build_sensor_context(instance=instance, resources={"settings": settings}, cursor=ctx.cursor)
+        again = landing_sensor(ctx)
+        assert isinstance(again, dg.RunRequest) and again.run_key not in keys
+        keys.append(again.run_key)
+        assert not run(again, broken)
+    ctx = dg.build_sensor_context(instance=instance, resources={"settings": settings}, cursor=ctx.cursor)
+    assert isinstance(landing_sensor(ctx), dg.SkipReason)  # no more than RETRIES
+    # another listing: one failure, then a success, then nothing more
+    shutil.copy(EXAMPLE / "dossiers.csv", settings.landing / "b.csv")
+    ctx = dg.build_sensor_context(instance=instance, resources={"settings": settings}, cursor=ctx.cursor)
+    fresh = landing_sensor(ctx)
+    assert not run(fresh, broken)
+    ctx = dg.build_sensor_context(instance=instance, resources={"settings": settings}, cursor=ctx.cursor)
+    retried = landing_sensor(ctx)
+    assert isinstance(retried, dg.RunRequest) and run(retried, resources)
+    ctx = dg.build_sensor_context(instance=instance, resources={"settings": settings}, cursor=ctx.cursor)
+    assert isinstance(landing_sensor(ctx), dg.SkipReason)
