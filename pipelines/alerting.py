@@ -60,13 +60,19 @@ def mask(channel: str, address: str) -> str:
 
 
 def recipients(cfg: dict) -> list[dict]:
-    """Every recipient: scope None (the city) or a unit code."""
-    out = [dict(r, scope=None) for r in cfg["recipients"]["city"]]
-    for code, entries in cfg["recipients"]["units"].items():
-        out.extend(dict(r, scope=code) for r in entries)
-    for r in out:
-        r["sha"] = recipient_sha(r["channel"], r["address"])
-    return out
+    """Every recipient once (a channel and an address; its first entry's language):
+    scope None (the city: everything) or the unit codes it hears of. An address listed
+    for several units gets one digest naming them all, queued and counted once."""
+    entries = [dict(r, scope=None) for r in cfg["recipients"]["city"]]
+    for code, listed in cfg["recipients"]["units"].items():
+        entries.extend(dict(r, scope=(code,)) for r in listed)
+    merged: dict[str, dict] = {}
+    for r in entries:
+        sha = recipient_sha(r["channel"], r["address"])
+        known = merged.setdefault(sha, dict(r, sha=sha))
+        if known is not r and known["scope"] is not None:
+            known["scope"] = None if r["scope"] is None else tuple(sorted({*known["scope"], *r["scope"]}))
+    return list(merged.values())
 
 
 # ------------------------------------------------------------------ digests
@@ -114,13 +120,19 @@ class AlertReport:
     queued: int = 0
     sent: int = 0
     failed: list[str] = field(default_factory=list)  # one sentence per failed delivery
+    given_up: int = 0  # of the failed, those that used their last attempt (not tried again)
     previews: list[dict] = field(default_factory=list)  # dry run: what would be sent
 
     def summary(self) -> str:
         periods = ", ".join(self.periods.values()) or "no closed period"
         text = f"alerts for {periods}: {self.alerts} alerts, {self.queued} digests queued, {self.sent} sent"
+        again = len(self.failed) - self.given_up
+        if again:
+            text += f", {again} failed (tried again at the next run)"
+        if self.given_up:
+            text += f", {self.given_up} failed for the last time (never tried again)"
         if self.failed:
-            text += f", {len(self.failed)} failed (tried again at the next run): {self.failed[0]}"
+            text += f": {self.failed[0]}"
         return text
 
 
@@ -163,6 +175,9 @@ def send_alerts(
                                                       "payload": json.loads(item["payload"])}, cfg)
         except DeliveryError as exc:
             sentence = f"{item['period_key']} to {item['recipient_hint']}: {exc}"
+            if item["attempts"] + 1 >= int(cfg["max_attempts"]):
+                sentence += f" (attempt {item['attempts'] + 1} of {cfg['max_attempts']}: not tried again)"
+                report.given_up += 1
             report.failed.append(sentence)
             wh.outbox_mark(con, key, sent=False, error=str(exc), at=local_now())
             log(f"alert not delivered, {sentence}")
@@ -220,7 +235,7 @@ def send_digests(
     return dg.MaterializeResult(
         metadata={
             "periods": report.periods, "alerts": report.alerts, "queued": report.queued,
-            "sent": report.sent, "failed": len(report.failed),
+            "sent": report.sent, "failed": len(report.failed), "given_up": report.given_up,
         },
         check_results=[
             dg.AssetCheckResult(

@@ -447,3 +447,46 @@ def test_a_queued_digest_names_the_bands_in_the_profile_s_words(tmp_path):
     rows = _digest_rows().filter(pl.col("period_key") == "2024-W03")
     queued = outbox_rows(rows, "week", "2024-W03", cfg, None, load_profile(office))
     assert "Band fell from Very good to Fair" in queued["body"][0]
+
+
+def test_an_address_listed_for_two_units_gets_one_digest_and_a_last_failure_is_said(office, capsys):
+    """One e-mail address is the contact of both wards: it is one recipient, queued once
+    per period, hearing of both units, its attempts counted once a run. With the relay
+    down and max_attempts 2, the second failure says it was the last, and the run after
+    tries nothing."""
+    settings, warehouse, mailbox, hook, monkeypatch = office
+    text = (Path(settings.registry_path).parent / "alerts.yaml").read_text(encoding="utf-8")
+    text = text.replace('"10001": [{email: anphu@example.gov.vn, lang: en}]', '"10001": [{email: chung@example.gov.vn}]')
+    text = text.replace('"10002": [{email: binhminh@example.gov.vn}]', '"10002": [{email: chung@example.gov.vn}]')
+    text = text.replace("    - {webhook:", "    #- {webhook:") + "max_attempts: 2\n"
+    shared = Path(settings.registry_path).parent / "shared.yaml"
+    shared.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("SCOREBOARD_ALERTS", str(shared))
+    settings = ScoreboardSettings.from_env(landing_dir=settings.landing_dir, site_dir=settings.site_dir,
+                                           registry_path=settings.registry_path)
+    publish_week_one(settings, warehouse, monkeypatch)
+    publish_week_two(settings, warehouse, monkeypatch)  # the relay is down
+    rows = [r for r in outbox(warehouse) if r[0] == "2024-W03"]
+    assert [(r[3], r[4]) for r in rows if r[2].startswith("ch")] == [("failed", 1)]  # one row, one attempt
+    again = run_pipeline(settings, warehouse)
+    # the city's and the shared contact's, each once, and for the last time
+    assert (again["alerts"]["failed"], again["alerts"]["given_up"]) == (2, 2)
+    assert [r[3:] for r in outbox(warehouse) if r[0] == "2024-W03"] == [("failed", 2)] * 2
+    capsys.readouterr()
+    code = main(["alerts", "--period", "2024-W03", "--landing", str(settings.landing), "--warehouse",
+                 warehouse.path, "--site", str(settings.site), "--registry", settings.registry_path])
+    out = capsys.readouterr().out
+    assert code == 0 and "0 sent" in out and "failed" not in out  # nothing is tried a third time
+    with duckdb.connect(warehouse.path, read_only=True) as con:
+        [(body,)] = con.execute("SELECT body FROM alert_outbox WHERE period_key = '2024-W03' AND recipient_hint "
+                                "LIKE 'ch%'").fetchall()
+    assert "Phường An Phú" in body
+
+
+def test_an_unquoted_unit_code_of_a_recipient_is_refused(tmp_path):
+    path = tmp_path / "alerts.yaml"
+    path.write_text("recipients:\n  units:\n    00004: [{email: a@b.vn}]\n", encoding="utf-8")
+    with pytest.raises(AlertConfigError, match=r"alerts.yaml: recipients.units: the unit code 4 is not text"):
+        load_alert_config(path)
+    path.write_text('recipients:\n  units:\n    "00004": [{email: a@b.vn}]\n', encoding="utf-8")
+    assert list(load_alert_config(path)["recipients"]["units"]) == ["00004"]

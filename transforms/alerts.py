@@ -126,6 +126,17 @@ def _recipient_list(entries: Any, where: str, source: str, lang: str) -> list[di
     return out
 
 
+def _unit_code(code: Any, source: str) -> str:
+    """A unit code as the registry writes it: YAML reads an unquoted 00004 as the
+    number 4 (and 010 as 8), which names no unit; such a key is refused."""
+    if not isinstance(code, str) or not code.strip():
+        raise AlertConfigError(
+            f"{source}: recipients.units: the unit code {code!r} is not text; quote it as the registry writes it "
+            f'("00004": YAML reads an unquoted 00004 as the number 4)'
+        )
+    return code.strip()
+
+
 def _check(name: str, raw: Mapping) -> None:
     _no_secrets(raw, "", name)
     check(name, raw, RULES, reader="the alerts read", elsewhere=RECIPIENTS, error=AlertConfigError)
@@ -157,7 +168,7 @@ def load_alert_config(
     rec = cfg.get("recipients") or {}
     city = _recipient_list(rec.get("city"), "recipients.city", name, cfg["lang"])
     units = {
-        str(code): _recipient_list(entries, f"recipients.units.{code}", name, cfg["lang"])
+        _unit_code(code, name): _recipient_list(entries, f"recipients.units.{code}", name, cfg["lang"])
         for code, entries in (rec.get("units") or {}).items()
     }
     cfg["recipients"] = {"city": city, "units": units}
@@ -289,10 +300,10 @@ def _early(
     )
 
 
-def for_recipient(rows: pl.DataFrame, unit_code: str | None) -> pl.DataFrame:
-    """The part of a digest a recipient hears: all of it for the city (None),
-    a unit's own rows for its contacts."""
-    return rows if unit_code is None else rows.filter(pl.col("unit_code") == unit_code)
+def for_recipient(rows: pl.DataFrame, unit_codes: tuple[str, ...] | None) -> pl.DataFrame:
+    """The part of a digest a recipient hears: all of it for the city (None), the
+    rows of its units for a unit's contact (one listed for several units hears of each)."""
+    return rows if unit_codes is None else rows.filter(pl.col("unit_code").is_in(list(unit_codes)))
 
 
 def latest_closed(scoreboard_periods: pl.DataFrame) -> dict[str, str]:
