@@ -220,6 +220,12 @@ def test_the_newer_portal_json_and_a_saved_csv_table_read_alike(tmp_path):
         ("p.json", json.dumps([{"TEN": "UBND xã A", "GHI_CHU": "x"}]), "p.json, record 1: no score field the mapping"),
         ("p.json", json.dumps([{"CKMB": 3}]), "p.json, record 1: the record names no unit"),
         ("p.csv", "TEN,CKMB,TONG_SCORE\nUBND xã A,3,40\nUBND xã B,4,50,9\n", "p.csv, line 3: more cells than the header has"),
+        # the line an office finds it on: after a blank line and a line of separators, and
+        # after a cell of two lines
+        ("p.csv", "TEN;CKMB;TDGQ;TONG_SCORE\nHuyện Sóc Sơn;17,5;18;91,5\n\n;;;\nPhường Phúc Xá;18;abc;77,5\n",
+         "p.csv, line 5: TDGQ is 'abc', not a number"),
+        ("p.csv", 'TEN,CKMB,TDGQ,TONG_SCORE\n"Huyện Sóc Sơn\nX",17.5,18,91.5\nPhường Phúc Xá,18,abc,77.5\n',
+         "p.csv, line 4: TDGQ is 'abc', not a number"),
         ("p.xlsx", "PK", "p.xlsx: a portal file must be JSON"),
     ],
 )

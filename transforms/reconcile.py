@@ -232,11 +232,13 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def map_records(raw: list, fmap: FieldMap, name: str, where: str, first: int = 1) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
+def map_records(raw: list, fmap: FieldMap, name: str, where: str,
+                numbers: list[int] | None = None) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
     """Records (dicts) -> (records, values, items seen), checked: every record must
-    name a unit and carry at least one score the mapping knows."""
+    name a unit and carry at least one score the mapping knows. A record is named by
+    its number in `numbers` (a CSV file's lines), else by its place from 1."""
     records, values, items_seen = [], [], []
-    for n, rec in enumerate(raw, first):
+    for n, rec in zip(numbers or range(1, len(raw) + 1), raw):
         place = f"{where} {n}"
         if not isinstance(rec, dict):
             raise ReconcileError(f"{name}, {place}: expected a record of fields, found {type(rec).__name__}")
@@ -265,7 +267,9 @@ def map_records(raw: list, fmap: FieldMap, name: str, where: str, first: int = 1
     )
 
 
-def _csv_rows(data: bytes, name: str) -> list[dict]:
+def _csv_rows(data: bytes, name: str) -> tuple[list[dict], list[int]]:
+    """The rows of a CSV file that are not blank, and the line each ends on (the line
+    an office finds a one-line row on, blank lines and cells of several lines counted)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -275,13 +279,14 @@ def _csv_rows(data: bytes, name: str) -> list[dict]:
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     if not reader.fieldnames or len(reader.fieldnames) < 2:
         raise ReconcileError(f"{name}, line 1: no header of fields")
-    rows = []
+    rows, lines = [], []
     for row in reader:
         if None in row:
             raise ReconcileError(f"{name}, line {reader.line_num}: more cells than the header has")
         if any((v or "").strip() for v in row.values()):
             rows.append(row)
-    return rows
+            lines.append(reader.line_num)
+    return rows, lines
 
 
 _PERIOD_IN_NAME = re.compile(r"(?<!\d)(20\d{2})[-_.](0[1-9]|1[0-2])(?!\d)")
@@ -328,8 +333,8 @@ def read_portal_file(path: Path | str, fmap: FieldMap | None = None) -> PortalFi
         records, values, items = map_records(_records_of(doc, name), fmap, name, "record")
         where = "record"
     elif path.suffix.lower() in (".csv", ".txt"):
-        rows = _csv_rows(data, name)
-        records, values, items = map_records(rows, fmap, name, "line", first=2)
+        rows, lines = _csv_rows(data, name)
+        records, values, items = map_records(rows, fmap, name, "line", lines)
         where = "line"
     else:
         raise ReconcileError(f"{name}: a portal file must be JSON (as the portal serves it) or CSV")
