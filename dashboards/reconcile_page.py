@@ -84,10 +84,11 @@ def _signed(x: float | None) -> str:
     return f"+{text}" if x > 0 and text.strip("0,") else text
 
 
-def explanation(row: dict) -> Label:
-    """One explanation (transforms.reconcile.explain_gaps) in words."""
+def explanation(row: dict, profile: Any = None) -> Label:
+    """One explanation (transforms.reconcile.explain_gaps) in words, its group named by
+    `profile`'s labels."""
     kind, a, b = row["kind"], row["a"], row["b"]
-    g = item_label(row["item"]) if row["item"] else Label("", "")
+    g = item_label(row["item"], profile) if row["item"] else Label("", "")
     if kind == "largest_group":
         return Label(f"Chênh lệch lớn nhất ở nhóm {g.vi}: của ta {_points(a)}, Cổng {_points(b)}.",
                      f"Largest gap in {g.en}: ours {_points(a)}, portal {_points(b)}.")
@@ -128,8 +129,8 @@ def explanation(row: dict) -> Label:
     )
 
 
-def file_warning(w: dict) -> Label:
-    item = item_label(w["item"])
+def file_warning(w: dict, profile: Any = None) -> Label:
+    item = item_label(w["item"], profile)
     if w["kind"] == "above_max":
         return Label(
             f"{w['count']} bản ghi cho {item.vi} trên {fmt_num(w['limit'], 0)} điểm, mức tối đa của nhóm "
@@ -170,7 +171,7 @@ def page_context(rec, profile: Any = None) -> dict:
         })
     by_unit: dict[tuple, list] = {}
     for e in rec.explanations.sort("order").iter_rows(named=True):
-        by_unit.setdefault((e["unit_code"], e["unit_valid_from"]), []).append(explanation(e))
+        by_unit.setdefault((e["unit_code"], e["unit_valid_from"]), []).append(explanation(e, profile))
     gaps = []
     for r in rec.compared.iter_rows(named=True):
         key = (r["unit_code"], r["unit_valid_from"])
@@ -205,7 +206,7 @@ def page_context(rec, profile: Any = None) -> dict:
     return {
         "period": plab, "source": rec.source_file, "sha": rec.content_hash[:12], "counts": counts,
         "columns": columns, "rows": rows, "gaps": gaps, "missing": missing, "extra": extra, "unmatched": unmatched,
-        "warnings": [file_warning(w) for w in rec.warnings], "provisional": rec.provisional,
+        "warnings": [file_warning(w, profile) for w in rec.warnings], "provisional": rec.provisional,
         "record_label": L["record"] if rec.where == "line" else L["record_json"],
         "month": rec.period_key,
     }

@@ -318,3 +318,16 @@ def test_a_demo_month_through_the_cli_shows_every_unit_matched_with_its_differen
     err = capsys.readouterr().err
     assert code == 1 and err.strip() == "scoreboard: bad.json, record 1: TONG_SCORE is 'n/a', not a number"
     assert (settings.site / "reconciliation" / "2025-10.html").read_text(encoding="utf-8") == page
+
+
+def test_the_gaps_and_warnings_name_a_group_in_the_profile_s_words():
+    from dashboards.reconcile_page import explanation, file_warning
+    from tests.helpers import DEFAULT_PROFILE as profile
+
+    group = next(g for g in profile.groups if g.key == "timeliness")
+    said = explanation({"kind": "largest_group", "item": "timeliness", "a": 12.0, "b": 18.0}, profile)
+    assert said.vi == f"Chênh lệch lớn nhất ở nhóm {group.label_vi}: của ta 12,00, Cổng 18,00."
+    assert said.en.startswith(f"Largest gap in {group.label_en}:") and "timeliness" not in said.vi + said.en
+    warned = file_warning({"kind": "above_max", "item": "timeliness", "count": 2, "limit": 20, "example": "UBND xã A",
+                           "value": 25.0}, profile)
+    assert group.label_vi in warned.vi and "timeliness" not in warned.vi
