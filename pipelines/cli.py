@@ -272,6 +272,11 @@ def _print_summary(summary: dict) -> None:
         f"{summary['dossiers']:,} dossiers, {summary['quarantined']:,} rows quarantined. "
         f"Published {summary.get('weeks', 0)} weeks and {summary.get('months', 0)} months in {summary['seconds']} s."
     )
+    if summary.get("draft"):
+        print(f"Review the draft: {summary['site']}")
+        print("Then make it public: scoreboard approve PERIOD --by NAME")
+    else:
+        print(f"Open the scoreboard: {summary['site']}")
 
 
 def _as_count(value) -> int:
@@ -281,11 +286,6 @@ def _as_count(value) -> int:
 
 def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
-    if summary.get("draft"):
-        print(f"Review the draft: {summary['site']}")
-        print("Then make it public: scoreboard approve PERIOD --by NAME")
-    else:
-        print(f"Open the scoreboard: {summary['site']}")
 
 
 def _settings(args) -> tuple[ScoreboardSettings, Warehouse]:

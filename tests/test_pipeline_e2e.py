@@ -150,6 +150,7 @@ def test_the_summary_says_what_this_run_read_and_the_periods_it_published(tmp_pa
     out = capsys.readouterr().out
     assert "Published 6 weeks and 2 months" in out
     assert "Ingested 1 new file (38 rows read, 0 quarantined; 0 set aside, 0 held)." in out
+    assert out.rstrip().splitlines()[-1] == f"Open the scoreboard: {(tmp_path / 'site' / 'index.html').absolute()}"
     assert main(args) == 0
     again = capsys.readouterr().out
     assert ("Ingested 0 new files (0 rows read, 0 quarantined; 0 set aside, 0 held). The warehouse: 1 file "
