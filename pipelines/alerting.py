@@ -70,7 +70,7 @@ def recipients(cfg: dict) -> list[dict]:
     for r in entries:
         sha = recipient_sha(r["channel"], r["address"])
         known = merged.setdefault(sha, dict(r, sha=sha))
-        if known is not r and known["scope"] is not None:
+        if known["scope"] is not None:
             known["scope"] = None if r["scope"] is None else tuple(sorted({*known["scope"], *r["scope"]}))
     return list(merged.values())
 

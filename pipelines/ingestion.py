@@ -374,7 +374,7 @@ def _refresh_kept_copies(con, report: IngestionReport, now: datetime) -> None:
             # periods were never scored, so a run killed before scoring them scores them
             # anyway (cli.stale_periods): they are read once it has committed
             report.changed_all = True
-            return pl.DataFrame(schema=PERIOD_KEYS)
+            return pl.DataFrame(schema=wh.PERIOD_KEY_SCHEMA)
         report.changed = added
         return _periods_moved(con, report, added, removed, now)
 
@@ -390,7 +390,7 @@ def _periods_moved(con, report: IngestionReport, added: pl.DataFrame, removed: p
     nor after the period in progress, which no partition stands for."""
     _, latest = wh.data_extent(con)
     if latest is None or not added.height + removed.height:
-        return pl.DataFrame(schema=PERIOD_KEYS)
+        return pl.DataFrame(schema=wh.PERIOD_KEY_SCHEMA)
     last = {t: index_of(t, latest.date()) for t in PERIOD_TYPES}
     last["week"] = covered_range("week", latest.date(), latest.date())[1]
     # both copies touch periods: the old one's numbers move too
@@ -400,10 +400,7 @@ def _periods_moved(con, report: IngestionReport, added: pl.DataFrame, removed: p
                if spans[t][0] <= i <= spans[t][1]}
     report.touch(periods)
     report.removed, report.last_index = removed, last
-    return pl.DataFrame(sorted(periods), schema=PERIOD_KEYS, orient="row")
-
-
-PERIOD_KEYS = {"period_type": pl.Utf8, "period_key": pl.Utf8}
+    return pl.DataFrame(sorted(periods), schema=wh.PERIOD_KEY_SCHEMA, orient="row")
 
 
 def _left_to_score(con, report: IngestionReport) -> None:

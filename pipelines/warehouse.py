@@ -196,6 +196,9 @@ PARTITION_DIGEST_SCHEMA: dict[str, pl.DataType] = {
     "hash_sum": pl.UInt64(), "hash_xor": pl.UInt64(),
 }
 
+# A period, as periods_to_score keeps it.
+PERIOD_KEY_SCHEMA: dict[str, pl.DataType] = {"period_type": pl.Utf8(), "period_key": pl.Utf8()}
+
 TABLES: dict[str, dict[str, pl.DataType]] = {
     "units": UNIT_SCHEMA,
     "ingested_files": INGESTED_FILES_SCHEMA,
@@ -216,7 +219,7 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
     # scored since: written in the transaction that changes `dossiers`, cleared in the
     # one that stores the periods' numbers, so a run killed between the two leaves
     # them for the next run to score.
-    "periods_to_score": {"period_type": pl.Utf8(), "period_key": pl.Utf8()},
+    "periods_to_score": PERIOD_KEY_SCHEMA,
     "quality_holds": HOLD_SCHEMA,
     # early warnings and bands at risk, computed once when their periods are scored
     "warnings": WARNING_SCHEMA,
