@@ -237,6 +237,41 @@ def test_a_bad_portal_file_gets_one_sentence(tmp_path, name, content, sentence):
     assert str(info.value).startswith(sentence) and "\n" not in str(info.value)
 
 
+# A portal CSV as an office saves it: a good line, a blank line, then the line under test.
+CSV_HEAD = "TEN;ROW_STT;CKMB;TDGQ;TONG_SCORE\nPhường Phúc Xá;1;17,5;18;91,5\n\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "sentence"),
+    [
+        ("Phường Trúc Bạch;2;NaN;18;77,5", "p.csv, line 4: CKMB is 'NaN', not a number"),
+        ("Phường Trúc Bạch;2;17;nan;77,5", "p.csv, line 4: TDGQ is 'nan', not a number"),
+        ("Phường Trúc Bạch;2;17;18;inf", "p.csv, line 4: TONG_SCORE is 'inf', not a number"),
+        ("Phường Trúc Bạch;2;17;18;-Infinity", "p.csv, line 4: TONG_SCORE is '-Infinity', not a number"),
+        ("Phường Trúc Bạch;2;17;18;1e999", "p.csv, line 4: TONG_SCORE is '1e999', not a number"),
+        ("Phường Trúc Bạch;2;17;nan%;77,5", "p.csv, line 4: TDGQ is 'nan%', not a number"),
+        ("Phường Trúc Bạch;NaN;17;18;77,5", "p.csv, line 4: ROW_STT is 'NaN', not a number"),
+    ],
+)
+def test_a_portal_value_that_is_no_number_of_points_is_an_error_of_its_line(tmp_path, line, sentence):
+    """float() reads NaN and infinities: a NaN had headed the largest gaps and the warnings."""
+    path = tmp_path / "p.csv"
+    path.write_text(CSV_HEAD + line + "\n", encoding="utf-8")
+    with pytest.raises(ReconcileError) as info:
+        read_portal_file(path)
+    assert str(info.value).startswith(sentence) and "\n" not in str(info.value)
+
+
+def test_json_s_nan_and_infinity_are_refused(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text('[{"TEN": "UBND xã A", "CKMB": 12.5}, {"TEN": "UBND xã B", "CKMB": NaN}]', encoding="utf-8")
+    with pytest.raises(ReconcileError, match=r"^p.json, record 2: CKMB is 'nan', not a number$"):
+        read_portal_file(path)
+    path.write_text('[{"TEN": "UBND xã A", "TONG_SCORE": -Infinity}]', encoding="utf-8")
+    with pytest.raises(ReconcileError, match=r"^p.json, record 1: TONG_SCORE is '-inf', not a number$"):
+        read_portal_file(path)
+
+
 def test_a_bad_mapping_line_is_named(tmp_path):
     path = tmp_path / "fields.csv"
     path.write_text("# comment\nfield,meaning,note\nCKMB,transparency,\nTTTT,payments,\n", encoding="utf-8")

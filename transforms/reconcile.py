@@ -24,6 +24,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,21 +196,31 @@ def _flatten(record: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def _number(value: Any, name: str, where: str, fieldname: str) -> float | None:
+    """A cell or JSON value as a finite number; None when empty. NaN and infinities
+    (``float()`` reads "NaN", "inf", "Infinity"; JSON's NaN and 1e999 arrive as such
+    floats) are refused like any other text that is not a number: Polars orders NaN
+    above every number, so one taken in headed the largest gaps and was warned about
+    as above its group's maximum."""
     if value is None or isinstance(value, bool):
         if isinstance(value, bool):
             raise ReconcileError(f"{name}, {where}: {fieldname} is {value!r}, not a number")
         return None
+    number: float | None = None
     if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip().replace("\u00a0", "")
-    if text in ("", "-", "—"):
-        return None
-    if "," in text and "." not in text:
-        text = text.replace(",", ".")  # a decimal comma, as Vietnamese spreadsheets write it
-    try:
-        return float(text)
-    except ValueError:
-        raise ReconcileError(f"{name}, {where}: {fieldname} is {str(value)[:40]!r}, not a number") from None
+        number = float(value)
+    else:
+        text = str(value).strip().replace("\u00a0", "")
+        if text in ("", "-", "—"):
+            return None
+        if "," in text and "." not in text:
+            text = text.replace(",", ".")  # a decimal comma, as Vietnamese spreadsheets write it
+        try:
+            number = float(text)
+        except ValueError:
+            pass
+    if number is None or not math.isfinite(number):
+        raise ReconcileError(f"{name}, {where}: {fieldname} is {str(value)[:40]!r}, not a number")
+    return number
 
 
 def _map_record(flat: dict[str, Any], fmap: FieldMap) -> dict[str, tuple[str, Any]]:
