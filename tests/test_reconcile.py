@@ -251,6 +251,8 @@ CSV_HEAD = "TEN;ROW_STT;CKMB;TDGQ;TONG_SCORE\nPhường Phúc Xá;1;17,5;18;91,5
         ("Phường Trúc Bạch;2;17;18;1e999", "p.csv, line 4: TONG_SCORE is '1e999', not a number"),
         ("Phường Trúc Bạch;2;17;nan%;77,5", "p.csv, line 4: TDGQ is 'nan%', not a number"),
         ("Phường Trúc Bạch;NaN;17;18;77,5", "p.csv, line 4: ROW_STT is 'NaN', not a number"),
+        ("Phường Trúc Bạch;2;-3,5;18;77,5", "p.csv, line 4: CKMB is '-3,5', below 0"),
+        ("Phường Trúc Bạch;2;17;18;-0,01", "p.csv, line 4: TONG_SCORE is '-0,01', below 0"),
     ],
 )
 def test_a_portal_value_that_is_no_number_of_points_is_an_error_of_its_line(tmp_path, line, sentence):
@@ -262,7 +264,7 @@ def test_a_portal_value_that_is_no_number_of_points_is_an_error_of_its_line(tmp_
     assert str(info.value).startswith(sentence) and "\n" not in str(info.value)
 
 
-def test_json_s_nan_and_infinity_are_refused(tmp_path):
+def test_json_s_nan_infinity_and_negative_points_are_refused_above_the_maximum_reads(tmp_path):
     path = tmp_path / "p.json"
     path.write_text('[{"TEN": "UBND xã A", "CKMB": 12.5}, {"TEN": "UBND xã B", "CKMB": NaN}]', encoding="utf-8")
     with pytest.raises(ReconcileError, match=r"^p.json, record 2: CKMB is 'nan', not a number$"):
@@ -270,6 +272,12 @@ def test_json_s_nan_and_infinity_are_refused(tmp_path):
     path.write_text('[{"TEN": "UBND xã A", "TONG_SCORE": -Infinity}]', encoding="utf-8")
     with pytest.raises(ReconcileError, match=r"^p.json, record 1: TONG_SCORE is '-inf', not a number$"):
         read_portal_file(path)
+    path.write_text('[{"TEN": "UBND xã A", "CKMB": 12.5, "TDGQ": -2}]', encoding="utf-8")
+    with pytest.raises(ReconcileError, match=r"^p.json, record 1: TDGQ is '-2', below 0 \(points are never negative\)$"):
+        read_portal_file(path)
+    # 0 points is a value; above a group's maximum reads (the page warns the mapping may not fit)
+    path.write_text('[{"TEN": "UBND xã A", "CKMB": 0, "TTTT": "12"}]', encoding="utf-8")
+    assert read_portal_file(path).values.sort("item").rows() == [(1, "payment", 12.0), (1, "transparency", 0.0)]
 
 
 def test_a_bad_mapping_line_is_named(tmp_path):

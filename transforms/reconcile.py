@@ -223,6 +223,16 @@ def _number(value: Any, name: str, where: str, fieldname: str) -> float | None:
     return number
 
 
+def _points(value: Any, name: str, where: str, fieldname: str) -> float | None:
+    """A score item's value: a number of points, never below 0 (every 766 group and the
+    total count from 0, so no mapping explains one). Above a group's maximum is only a
+    warning (`_file_warnings`): the sign of a mapping that does not fit the file."""
+    number = _number(value, name, where, fieldname)
+    if number is not None and number < 0:
+        raise ReconcileError(f"{name}, {where}: {fieldname} is {str(value)[:40]!r}, below 0 (points are never negative)")
+    return number
+
+
 def _map_record(flat: dict[str, Any], fmap: FieldMap) -> dict[str, tuple[str, Any]]:
     """meaning -> (field as written, value): the first field of the mapping's order."""
     by_key: dict[str, tuple[str, Any]] = {}
@@ -266,7 +276,7 @@ def map_records(raw: list, fmap: FieldMap, name: str, where: str,
              "rank": int(rank) if rank is not None else None}
         )
         for item in scores:
-            values.append({"record": n, "item": item, "value": _number(mapped[item][1], name, place, mapped[item][0])})
+            values.append({"record": n, "item": item, "value": _points(mapped[item][1], name, place, mapped[item][0])})
             if item not in items_seen:
                 items_seen.append(item)
     if not records:
