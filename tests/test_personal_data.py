@@ -688,3 +688,35 @@ def test_blank_cells_past_the_header_and_quoted_commas_are_no_shift(tmp_path):
                                  "thieu-o.csv": (2, 2, 0, 0)}
     assert len(run["dossiers"]) == 18
     assert set(run["dossiers"].values()) == {"Đăng ký khai sinh"}
+
+
+def test_a_phone_an_id_or_an_e_mail_typed_into_free_text_is_withheld_from_accepted_rows(tmp_path):
+    """An aligned row whose procedure's or field's cell holds the applicant's phone, CCCD,
+    CMND or e-mail (typed there by a clerk) is a dossier: it loads by its procedure's
+    code, with that text withheld (null, counted per field as a value that could not
+    be read) — never stored, and so never in the evidence or the bottlenecks. Without a
+    code, such a name names no procedure: missing_field, its text withheld in the
+    quarantine. A procedure's name with numbers that are no phone stays as written."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    head = ["Mã hồ sơ", "Mã đơn vị", "Mã TTHC", "Tên TTHC", "Lĩnh vực", "Trạng thái", "Ngày tiếp nhận", "Ngày hẹn trả"]
+    dates = ["02/01/2024 08:00", "10/01/2024"]
+    law = "Cấp bản sao trích lục hộ tịch theo Nghị định 123/2015/NĐ-CP"
+    (landing / "go-nham-ten.csv").write_bytes(unquoted_csv(head, [
+        ["TX-1", "001", "1.001776", f"Đăng ký khai sinh {SHIFT_PHONE}", "Hộ tịch", "4", *dates],
+        ["TX-2", "001", "1.001776", "Đăng ký khai sinh", f"LH {SHIFT_EMAIL}", "4", *dates],
+        ["TX-3", "001", "1.001776", f"CCCD {SHIFT_CCCD}", f"CMND {SHIFT_CMND}", "4", *dates],
+        ["TX-4", "001", "1.001776", "Đăng ký khai sinh", "Hộ tịch: 0987 654 321", "4", *dates],
+        ["TX-5", "001", "", law, "Hộ tịch", "4", *dates],
+        ["TX-6", "001", "", f"Chứng thực bản sao {SHIFT_PHONE}", "Chứng thực", "4", *dates],
+    ]))
+    run = ingest_to_warehouse(tmp_path, landing)
+    assert run["dossiers"] == {"TX-1": None, "TX-2": "Đăng ký khai sinh", "TX-3": None,
+                               "TX-4": "Đăng ký khai sinh", "TX-5": law}
+    fields = dict(run["frames"]["dossiers"].select("dossier_id", "field_name").iter_rows())
+    assert fields == {"TX-1": "Hộ tịch", "TX-2": None, "TX-3": None, "TX-4": None, "TX-5": "Hộ tịch"}
+    counts = json.loads(run["frames"]["ingested_files"].get_column("unreadable")[0])
+    assert counts == {"procedure_name": 3, "field_name": 3}
+    assert {k: v["reason"] for k, v in run["quarantine"].items()} == {("go-nham-ten.csv", 6): "missing_field"}
+    assert run["quarantine"][("go-nham-ten.csv", 6)]["procedure_name"] == "<đã ẩn: 29 ký tự>"
+    assert_no_shift_needle(run)

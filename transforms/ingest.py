@@ -21,7 +21,7 @@ import polars as pl
 
 from transforms.classify import due_end_expr
 from transforms.normalise import (
-    BAD_DATE, DATE_LAYOUTS, MAX_TEXT_CHARS, UNREADABLE, normalise, procedure_key_expr,
+    BAD_DATE, DATE_LAYOUTS, MAX_TEXT_CHARS, PERSONAL_IN_TEXT, UNREADABLE, normalise, procedure_key_expr,
 )
 from transforms.readers import (
     Body,
@@ -39,6 +39,7 @@ from transforms.schema import (
     DATE_FIELDS,
     DOSSIER_SCHEMA,
     EVENT_FIELDS,
+    FREE_TEXT_FIELDS,
     LOCAL_TZ,
     MISALIGNED,
     TIMESTAMP,
@@ -429,7 +430,6 @@ def _procedure_keys(frame: pl.DataFrame) -> pl.Expr:
 
 WITHHELD = "<đã ẩn: {} ký tự>"  # "withheld: N characters"
 CODE_FIELDS = ("dossier_id", "unit_code", "procedure_code")
-FREE_TEXT_FIELDS = ("unit_name", "procedure_name", "field_name")
 
 
 def _unnamed(pattern: re.Pattern[str]) -> str:
@@ -447,8 +447,6 @@ _NUMBER_SHAPE = r"^[+-]?\d{1,4}(?:[.,]\d{1,4})?$"
 _CODE_SHAPE = r"^[^\s@]*\d[^\s@]*$"
 # wholly a phone (0 or +84, 10-11 digits), a CCCD (12 digits) or a CMND (9 digits)
 _IDENTITY_NUMBER = r"^(?:(?:\+?84|0)\d{8,11}|\d{9}|\d{12})$"
-# within free text: 9 digits in a row, a phone written in groups, an e-mail address
-_PERSONAL_IN_TEXT = r"\d{9}|(?:\+84|(?:^|\D)0)\d{2,3}[ .]\d{3}[ .]\d{3,4}|[^\s@]+@[^\s@]+\.[^\s@]"
 
 
 def quarantine_values() -> list[pl.Expr]:
@@ -460,9 +458,9 @@ def quarantine_values() -> list[pl.Expr]:
         if name in CODE_FIELDS:
             text = pl.col("unit_code_given") if name == "unit_code" else pl.col(name)
             ok = text.str.contains(_CODE_SHAPE) & ~text.str.contains(_IDENTITY_NUMBER)
-        elif name in FREE_TEXT_FIELDS:
-            text = pl.col(name)
-            ok = ~text.str.contains(_PERSONAL_IN_TEXT)
+        elif name in FREE_TEXT_FIELDS:  # (normalising nulled a personal one: its text is shown withheld)
+            text = pl.coalesce(pl.col(name), raw)
+            ok = ~text.str.contains(PERSONAL_IN_TEXT)
         else:  # a value that read is kept; a text that did not, by its shape
             text = pl.coalesce([_as_text(name, dtype), raw]).cast(pl.Utf8)
             ok = pl.col(name).is_not_null() | raw.str.contains(_DATE_SHAPE if name in DATE_FIELDS else _NUMBER_SHAPE)

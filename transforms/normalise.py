@@ -19,6 +19,7 @@ from transforms.schema import (
     BOOL_FIELDS,
     CANONICAL_FIELDS,
     DATE_FIELDS,
+    FREE_TEXT_FIELDS,
     LOCAL_TZ,
     TIMESTAMP,
 )
@@ -30,6 +31,14 @@ BAD_DATE = "_bad_date"
 # per field like any other unreadable value. The row itself still loads.
 MAX_TEXT_CHARS = 2_000
 UNREADABLE = "__unreadable_"
+# Personal data in free text (dossier-log.md, "Personal data never enters"): 9 digits
+# in a row (a CMND, a CCCD, a phone written whole), a phone written in groups
+# (0912 345 678, +84 912.345.678), an e-mail address. A clerk sometimes types the
+# applicant's phone or ID into the procedure's or the field's cell: such a value is
+# not a procedure's name, so it is withheld like an unreadable one (null, counted per
+# field), and the row loads by its code. A name or an address cannot be told from a
+# procedure's name by its shape, and is not caught here.
+PERSONAL_IN_TEXT = r"\d{9}|(?:\+84|(?:^|\D)0)\d{2,3}[ .]\d{3}[ .]\d{3,4}|[^\s@]+@[^\s@]+\.[^\s@]"
 
 # --------------------------------------------------------------------------- keys
 
@@ -545,13 +554,22 @@ def _field(
         if name in x_marks:
             value = value.fill_null(False)
         return name, value.cast(dtype).alias(name), text.is_not_null() & value.is_null(), None
-    too_long = text.str.len_chars() > MAX_TEXT_CHARS
+    bad = text.str.len_chars() > MAX_TEXT_CHARS
+    if name in FREE_TEXT_FIELDS:
+        bad = bad | personal_in_text(text)
     value = text
-    if too_long.any():
-        value = pl.DataFrame({"v": text, "bad": too_long}).select(
+    if bad.any():
+        value = pl.DataFrame({"v": text, "bad": bad}).select(
             pl.when(~pl.col("bad")).then(pl.col("v")).alias(name)
         ).to_series()
-    return name, value.cast(dtype).alias(name), too_long, None
+    return name, value.cast(dtype).alias(name), bad, None
+
+
+def personal_in_text(text: pl.Series) -> pl.Series:
+    """Whether each value carries a phone, an identity number or an e-mail address
+    (PERSONAL_IN_TEXT; null stays null). Matched on the distinct values: a column
+    holds a few hundred procedures over a million rows."""
+    return map_distinct(text, lambda e: e.str.contains(PERSONAL_IN_TEXT), pl.Boolean()).fill_null(False)
 
 
 def _each(work, items: list) -> list:

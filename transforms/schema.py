@@ -19,6 +19,9 @@ TIMESTAMP = pl.Datetime("us")
 
 EVENT_FIELDS = ("submitted_at", "received_at", "finished_at", "returned_at", "rejected_at")
 DATE_FIELDS = ("submitted_at", "received_at", "due_at", "finished_at", "returned_at", "rejected_at")
+# the fields whose values are free text, written by a clerk: a phone, an identity
+# number or an e-mail typed into one is withheld (normalise.PERSONAL_IN_TEXT)
+FREE_TEXT_FIELDS = ("unit_name", "procedure_name", "field_name")
 BOOL_FIELDS = (
     "fee_required",
     "paid_online",
