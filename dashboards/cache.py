@@ -42,15 +42,15 @@ LIBRARIES = ("jinja2", "markupsafe", "polars", "pyarrow", "altair", "vl-convert-
 
 
 @functools.lru_cache(maxsize=32)
-def code_version(code: tuple[str, ...] = SITE_CODE) -> str:
+def code_version(code: tuple[str, ...] = SITE_CODE, libraries: tuple[str, ...] = LIBRARIES) -> str:
     """A hash of the files `code` names (by default everything the site is made of)
-    and of the versions of the libraries that shape the output. `code` holds module
+    and of the versions of the `libraries` that shape the output. `code` holds module
     names (`dashboards.pages.data`: that module and every module of PACKAGES it imports,
     at any depth) and globs of files relative to the repository."""
     h = hashlib.sha256()
     for f in sorted(code_files(code)):
         h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
-    for lib in LIBRARIES:
+    for lib in libraries:
         h.update(f"{lib} {version(lib)}\n".encode())
     return h.hexdigest()[:16]
 

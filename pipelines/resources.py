@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from config import config_path
+from dashboards.cache import code_version
 from transforms.profile import DEFAULT_PROFILE_PATH
 from transforms.schema import LOCAL_TZ
 
@@ -46,6 +47,12 @@ DEFAULTS = {
     "SCOREBOARD_RETENTION_DAYS": "90",
 }
 TRUE = ("1", "true", "yes", "on")
+# What makes a period's numbers besides its inputs: the scoring assets' module, the
+# warehouse's SQL that feeds it, and every module of ours they import; and the
+# libraries that compute. A change to any of them scores every period again at the
+# next run (config_fingerprint), as a new profile does.
+SCORING_CODE = ("pipelines.scoring", "pipelines.warehouse")
+SCORING_LIBRARIES = ("polars", "duckdb")
 
 
 def env_default(name: str) -> str:
@@ -190,7 +197,9 @@ class ScoreboardSettings(dg.ConfigurableResource):
         except PackageNotFoundError:
             software = "unknown"
         return {
-            "software": {"par-scoreboard": software},
+            # the version names a release; the code's digest changes with any change to
+            # how numbers are made, released or not
+            "software": {"par-scoreboard": software, "scoring code": code_version(SCORING_CODE, SCORING_LIBRARIES)},
             "profile": {"name": profile.name, "version": profile.version, "sha256": profile.digest},
             "registry": {
                 "file": registry.name,

@@ -294,3 +294,40 @@ def test_every_unit_page_agrees_with_the_published_files(example_run):
         )
         shown = [c for c in re.findall(r"\b\d\.\d{6}\b", detail)]
         assert [c for c in dict.fromkeys(shown)][: len(codes)] == codes, (page.name, shown, codes)
+
+
+def test_a_change_to_the_scoring_code_scores_every_period_again(example_run):
+    """The stored numbers were made by this code: a release that changes how numbers are
+    made (scoring, the warehouse's SQL, a module they import) scores every period again
+    at its next run, as a new profile does; the same code from another folder scores
+    nothing. The version alone (0.1.0) had never changed, so a fix stayed unpublished
+    for the periods already scored."""
+    import os
+    import subprocess
+    import sys
+
+    settings, warehouse, _ = example_run
+    repo = Path(__file__).resolve().parents[1]
+    copy = example_run[0].site.parent / "release"
+    for package in ("pipelines", "transforms", "quality", "dashboards", "config"):
+        shutil.copytree(repo / package, copy / package, ignore=shutil.ignore_patterns("__pycache__"))
+    run = ("import sys; import pipelines.cli as cli; sys.exit(cli.main(sys.argv[1:]))", "run",
+           "--landing", str(settings.landing), "--site", str(settings.site), "--warehouse", warehouse.path,
+           "--registry", settings.registry_path)
+    env = {**os.environ, "SCOREBOARD_DAGSTER_HOME": "", "PYTHONPATH": str(copy)}
+
+    def fingerprints() -> dict[str, int]:
+        with duckdb.connect(warehouse.path, read_only=True) as con:
+            return dict(con.execute("SELECT config_fingerprint, count(*) FROM scored_periods GROUP BY 1").fetchall())
+
+    first = fingerprints()
+    assert list(first.values()) == [11]  # the worked example's 9 weeks and 2 months
+    same = subprocess.run([sys.executable, "-c", *run], env=env, capture_output=True, text=True, cwd=copy)
+    assert same.returncode == 0, same.stderr
+    assert fingerprints() == first and "0 weeks" in same.stdout + same.stderr
+    with (copy / "transforms" / "score.py").open("a", encoding="utf-8") as f:
+        f.write("\n# a release's change to how numbers are made\n")
+    changed = subprocess.run([sys.executable, "-c", *run], env=env, capture_output=True, text=True, cwd=copy)
+    assert changed.returncode == 0, changed.stderr
+    again = fingerprints()
+    assert list(again.values()) == [11] and set(again) != set(first)
