@@ -143,8 +143,9 @@ def test_the_unit_pages_share_of_maximum_has_the_sites_one_decimal(example_site)
 
 
 def test_a_provisional_period_page_names_its_cut_off(tmp_path):
-    """February 2024 and its last week still in progress: the period pages say up to when
-    their figures go, as the overview does (the latest event in the data)."""
+    """February 2024 and its last week still in progress: the period pages and February's
+    printable report say up to when their figures go, as the overview does (the latest
+    event in the data), in both languages."""
     scoreboard = read_expected_scoreboard().with_columns(
         provisional=pl.col("period_key").is_in(["2024-02", "2024-W09"])
     )
@@ -152,8 +153,10 @@ def test_a_provisional_period_page_names_its_cut_off(tmp_path):
     latest = fresh["latest_event"].max()
     built(tmp_path, scoreboard, freshness=fresh)
     cutoff = f"{latest:%d/%m/%Y %H:%M}"
-    note = f"Kỳ đang diễn ra: số liệu tạm tính đến {cutoff}, thời điểm mới nhất trong dữ liệu."
-    for name in ("index.html", "periods/2024-02.html", "periods/2024-W09.html"):
+    note = (f'<span data-en="Period in progress: provisional figures up to {cutoff}, the latest time in the data.">'
+            f"Kỳ đang diễn ra: số liệu tạm tính đến {cutoff}, thời điểm mới nhất trong dữ liệu.</span>")
+    for name in ("index.html", "periods/2024-02.html", "periods/2024-W09.html", "report-2024-02.html"):
         assert note in read(tmp_path / name), name
-    assert "đến thời điểm mới nhất trong dữ liệu" not in read(tmp_path / "periods" / "2024-02.html")
+    for name in ("periods/2024-02.html", "report-2024-02.html"):
+        assert "đến thời điểm mới nhất trong dữ liệu" not in read(tmp_path / name), name
     assert cutoff not in read(tmp_path / "periods" / "2024-01.html")  # a final period names none

@@ -14,7 +14,9 @@ from dashboards.format import Fmt, texts
 from dashboards.html import Head
 from dashboards.i18n import INDICATORS, INSIGHT_COLUMNS, LEVELS, UI, Band, Label
 from dashboards.images import chromium_path, print_report_pdf
-from dashboards.pages.common import REPORT_COLUMNS, level_lab, levels_of, page, ranking_tables, with_labels
+from dashboards.pages.common import (
+    REPORT_COLUMNS, cutoff_note, level_lab, levels_of, page, ranking_tables, with_labels,
+)
 from dashboards.pages.quality import HELD_COLUMNS, held_notes
 
 ROWS = (*REPORT_COLUMNS, "period_type", "level", "unit_code", "unit_valid_from", "ranked", "peer_group", "_slug")
@@ -102,6 +104,8 @@ class Report(Kind):
                 "prev": {"key": months[i - 1]["key"], "short": months[i - 1]["short"]} if i > 0 else None,
                 "next": {"key": months[i + 1]["key"], "short": months[i + 1]["short"]} if i + 1 < len(months) else None,
                 "pdf": f"report-{p['key']}.pdf" if pdf and p["key"] == headline else None,
+                # the cut-off moves with every run: only a report that names it is made again
+                "cutoff": site.facts["cutoff"] if p["provisional"] else None,
             }
             rows = {"rows": [(p["key"],)], "weak": [(p["key"],)], "checks": [(p["key"],)]}
             out.append(Output(f"report-{p['key']}.html", params, rows))
@@ -129,7 +133,8 @@ class Report(Kind):
         title = Label(f"{UI['nav_report'].vi} {p['short'].vi}", f"{UI['nav_report'].en} {p['short'].en}")
         return page(
             data, "report", root="", title=title, body_class="report", pdf=o.params["pdf"],
-            period=dict(p, held_back=held), bands=band_summary(month, data.fact("bands")),
+            period=dict(p, held_back=held, cutoff=cutoff_note(o.params["cutoff"], p["provisional"])),
+            bands=band_summary(month, data.fact("bands")),
             weak=common_weak_points(month, data.part("weak", (key,)), data.fact("groups"), data.fact("rates"))
             if "weak_points" in data.fact("published") else [],
             tables=tables.get(key, []), prev=nav["prev"], next=nav["next"],
