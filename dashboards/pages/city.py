@@ -11,7 +11,7 @@ import polars as pl
 from dashboards import charts as charts_mod
 from dashboards import html
 from dashboards.build import Data, Kind, Output, Read, Site
-from dashboards.format import SCORE, Fmt, texts
+from dashboards.format import PCT, SCORE, Fmt, texts
 from dashboards.html import Head
 from dashboards.i18n import COLUMNS, INDICATORS, LEVELS, UI, WARNING_KINDS, Band, Label
 from dashboards.pages.common import chart_json, figure, fmt_lab, level_rank, page, plabel, with_labels
@@ -42,7 +42,7 @@ def early_warning_table(w: pl.DataFrame, caption: Label, rates: dict[str, Label]
     (`rates`: the profile's labels of the rates)."""
     spec = {}
     for c in ("value", "baseline"):
-        spec.update({f"_p_{c}": (c, Fmt("pct", 1)), f"_n_{c}": (c, Fmt("num", 2)), f"_i_{c}": (f"_int_{c}", Fmt("int"))})
+        spec.update({f"_p_{c}": (c, PCT), f"_n_{c}": (c, Fmt("num", 2)), f"_i_{c}": (f"_int_{c}", Fmt("int"))})
     spec["_t_z"] = ("z", Fmt("signed", 1))
     frame = w.with_columns(
         *[pl.col(c).cast(pl.Float64) for c in ("value", "baseline", "z")],

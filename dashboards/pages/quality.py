@@ -13,7 +13,7 @@ import polars as pl
 
 from dashboards import html
 from dashboards.build import Data, Kind, Output, Read, Site
-from dashboards.format import Fmt, date_text, fmt_date, fmt_int, texts
+from dashboards.format import PCT, Fmt, date_text, fmt_date, fmt_int, texts
 from dashboards.html import Head
 from dashboards.i18n import (
     CHECKS, COLUMNS, INSIGHT_COLUMNS, LEVELS, PEER_GROUPS, PERIOD_TYPE_ORDER, QUARANTINE_REASONS, UI, WARNING_KINDS, Label,
@@ -221,7 +221,7 @@ def completeness_table(per_period: pl.DataFrame, published: set[str]) -> dict | 
     per_period = newest_first(per_period)
     per_period = pl.concat([per_period, texts(per_period, {
         "_t_e": ("expected_units", Fmt("int")), "_t_r": ("reporting_units", Fmt("int")),
-        "_t_s": ("silent_count", Fmt("int")), "_t_p": ("reporting_share", Fmt("pct", 1)),
+        "_t_s": ("silent_count", Fmt("int")), "_t_p": ("reporting_share", PCT),
     })], how="horizontal")
     head = [Head(COLUMNS["period_key"], "text"), Head(UI["expected_units"]), Head(UI["reporting_units"]),
             Head(UI["silent_units"]), Head(UI["reporting_share"])]
