@@ -242,12 +242,13 @@ def message(rows: pl.DataFrame, period_type: str, period_key: str, lang: str, si
     """The digest for one recipient: subject, plain text and the webhook's JSON (`bands`:
     the profile's, dashboards.i18n.site_bands; by default the default profile's)."""
     plab = period_label(period_type, period_key, lang)
+    in_sentence = period_label(period_type, period_key, lang, mid=True)
     units = _units(rows)
     n = len(units)
     if lang == "en":
-        subject = f"[PAR scoreboard] Alerts, {plab}: {n} unit{'s' if n != 1 else ''}"
+        subject = f"[PAR scoreboard] Alerts, {in_sentence}: {n} unit{'s' if n != 1 else ''}"
     else:
-        subject = f"[Bảng xếp hạng CCHC] Cảnh báo {plab}: {n} đơn vị"
+        subject = f"[Bảng xếp hạng CCHC] Cảnh báo {in_sentence}: {n} đơn vị"
     shown = [
         {
             "name": u["name"], "code": u["code"],

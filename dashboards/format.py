@@ -148,8 +148,20 @@ def week_bounds(period_key: str) -> tuple[dt.date, dt.date]:
     return monday, monday + dt.timedelta(days=6)
 
 
-def period_label(period_type: str, period_key: str, lang: str = "vi") -> str:
-    """`Tháng 02/2024` / `February 2024`; `Tuần 07/2024 (12/02–18/02/2024)`."""
+# The word a period's label starts with: capitalised where the label stands alone (a
+# heading, a caption, a cell), lower case inside a sentence (`mid`: "Điểm tạm tính
+# tháng 08/2025", "in week 07/2024"). An English month is named, and keeps its capital.
+_PERIOD_WORDS = {("month", "vi"): "Tháng", ("week", "vi"): "Tuần", ("week", "en"): "Week"}
+
+
+def _period_word(period_type: str, lang: str, mid: bool) -> str:
+    word = _PERIOD_WORDS[(period_type, "en" if lang == "en" else "vi")]
+    return word.lower() if mid else word
+
+
+def period_label(period_type: str, period_key: str, lang: str = "vi", *, mid: bool = False) -> str:
+    """`Tháng 02/2024` / `February 2024`; `Tuần 07/2024 (12/02–18/02/2024)`; `mid`: as it
+    is written inside a sentence (`tháng 02/2024`, `week 07/2024 (…)`)."""
     if period_type == "month":
         m = _MONTH_KEY.match(period_key)
         if not m:
@@ -157,7 +169,7 @@ def period_label(period_type: str, period_key: str, lang: str = "vi") -> str:
         year, month = int(m[1]), int(m[2])
         if lang == "en":
             return f"{MONTHS_EN[month - 1]} {year}"
-        return f"Tháng {month:02d}/{year}"
+        return f"{_period_word('month', lang, mid)} {month:02d}/{year}"
     if period_type == "week":
         m = _WEEK_KEY.match(period_key)
         if not m:
@@ -167,8 +179,7 @@ def period_label(period_type: str, period_key: str, lang: str = "vi") -> str:
             span = f"{start.day:02d}/{start.month:02d}–{fmt_date(end)}"
         else:
             span = f"{fmt_date(start)}–{fmt_date(end)}"
-        word = "Week" if lang == "en" else "Tuần"
-        return f"{word} {m[2]}/{m[1]} ({span})"
+        return f"{_period_word('week', lang, mid)} {m[2]}/{m[1]} ({span})"
     raise ValueError(f"unknown period type: {period_type!r}")
 
 
@@ -182,7 +193,7 @@ def period_short_label(period_type: str, period_key: str, lang: str = "vi") -> s
     m = _WEEK_KEY.match(period_key)
     if not m:
         raise ValueError(f"not a week key: {period_key!r}")
-    return f"{'Week' if lang == 'en' else 'Tuần'} {m[2]}/{m[1]}"
+    return f"{_period_word('week', lang, False)} {m[2]}/{m[1]}"
 
 
 def strip_diacritics(text: str) -> str:

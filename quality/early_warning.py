@@ -172,8 +172,8 @@ def early_warnings(
         label_vi, label_en = indicator_label(row["indicator"])
         z = fmt_num(row["z"], 1)
         v, b = _fmt(row["indicator"], row["value"]), _fmt(row["indicator"], row["baseline"])
-        # the week as every page names it: Tuần 07/2024 (12/02–18/02/2024)
-        week_vi, week_en = period_label("week", row["period_key"]), period_label("week", row["period_key"], "en")
+        # the week as every page names it inside a sentence: tuần 07/2024 (12/02–18/02/2024)
+        week_vi, week_en = (period_label("week", row["period_key"], lang, mid=True) for lang in ("vi", "en"))
         if row["kind"] == "drop":
             vi.append(f"{label_vi} {week_vi} giảm bất thường: {v}, so với trung vị "
                       f"{b} của {row['n_hist']} tuần trước đó (z = {z}).")
@@ -247,12 +247,12 @@ def band_at_risk(
 
 def _risk_sentences(row: dict, labels_en: dict[str, str]) -> tuple[str, str]:
     """What a band at risk says, in Vietnamese and English: the months as every page
-    names them (Tháng 08/2025), and a closed month's score as final, not "so far"."""
+    names them inside a sentence (tháng 08/2025), and a closed month's score as final, not "so far"."""
     v = fmt_num(row["value"], 2)
     f = fmt_num(row["floor"], 0 if float(row["floor"]).is_integer() else 2)
     band, band_en = row["prev_band"], labels_en.get(row["prev_band"], row["prev_band"])
-    month_vi, month_en = period_label("month", row["period_key"]), period_label("month", row["period_key"], "en")
-    prev_vi, prev_en = period_label("month", row["prev_key"]), period_label("month", row["prev_key"], "en")
+    month_vi, month_en = (period_label("month", row["period_key"], lang, mid=True) for lang in ("vi", "en"))
+    prev_vi, prev_en = (period_label("month", row["prev_key"], lang, mid=True) for lang in ("vi", "en"))
     final = row.get("provisional") is False
     score_vi, score_en = ("Điểm", "The score") if final else ("Điểm tạm tính", "The month-so-far score")
     if row["value"] < row["floor"]:

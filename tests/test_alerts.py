@@ -177,13 +177,13 @@ def test_one_digest_per_recipient_naming_the_unit_that_dropped_a_band_and_none_a
     by_rcpt = {rcpt: (subject, body) for rcpt, subject, body in mailbox.messages}
     assert len(mailbox.messages) == 2 and set(by_rcpt) == {"vanphong@example.gov.vn", "anphu@example.gov.vn"}
     subject, body = by_rcpt["vanphong@example.gov.vn"]
-    assert subject == "[Bảng xếp hạng CCHC] Cảnh báo Tuần 03/2024 (15/01–21/01/2024): 1 đơn vị"
+    assert subject == "[Bảng xếp hạng CCHC] Cảnh báo tuần 03/2024 (15/01–21/01/2024): 1 đơn vị"
     assert "Phường An Phú (10001), Cấp xã" in body
     assert "Xếp loại giảm từ Xuất sắc xuống Trung bình (điểm 100,00 → 50,00)." in body
     assert "https://cchc.example.gov.vn/bxh/units/10001-2020-01-01.html" in body
     assert "Bình Minh" not in body
     subject_en, body_en = by_rcpt["anphu@example.gov.vn"]
-    assert subject_en == "[PAR scoreboard] Alerts, Week 03/2024 (15/01–21/01/2024): 1 unit"
+    assert subject_en == "[PAR scoreboard] Alerts, week 03/2024 (15/01–21/01/2024): 1 unit"
     assert "Band fell from Excellent to Average (score 100,00 → 50,00)." in body_en
     assert len(hook.posts) == 1
     path, payload = hook.posts[0]
@@ -319,7 +319,7 @@ def test_the_digest_names_band_drops_rank_falls_near_misses_and_silence_of_close
     assert latest_closed(frame.select("period_type", "period_key", "period_start", "provisional")) == {"month": "2024-02"}
     # a city recipient gets every unit, a unit's contact only its own
     msg = message(out.filter(pl.col("unit_code") == "C"), "month", "2024-02", "vi")
-    assert msg["subject"] == "[Bảng xếp hạng CCHC] Cảnh báo Tháng 02/2024: 1 đơn vị"
+    assert msg["subject"] == "[Bảng xếp hạng CCHC] Cảnh báo tháng 02/2024: 1 đơn vị"
     assert "units/C-2020-01-01.html" in msg["body"]
 
 

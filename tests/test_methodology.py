@@ -134,7 +134,7 @@ def test_the_worked_example_recomputes_a_published_score(tmp_path):
     page = read(tmp_path / "methodology.html")
     section = page[page.index('<section id="evidence">'):].split("</section>")[0]
     # Sóc Sơn ranks first among the districts of January 2024 (the headline month)
-    assert "Huyện Sóc Sơn, Tháng 01/2024" in text(section)
+    assert "Huyện Sóc Sơn, tháng 01/2024" in text(section)
     assert 'href="units/002-2008-08-01.html#evidence"' in section
     row = scoreboard.filter(period_key="2024-01", unit_code="002").row(0, named=True)
     on_time = text(re.search(r'<p class="example-on-time">(.*?)</p>', section, re.S).group(1))

@@ -547,8 +547,8 @@ def test_early_warning_fires_on_a_planted_drop():
         "00005", "2024-W15", "received", "drop", 20.0
     )
     assert 85 <= w["baseline"] <= 115 and w["z"] <= -3
-    assert "Tuần 15/2024 (08/04–14/04/2024)" in w["message_vi"] and "giảm" in w["message_vi"]
-    assert "dropped" in w["message_en"]
+    assert "tuần 15/2024 (08/04–14/04/2024) giảm" in w["message_vi"] and "giảm" in w["message_vi"]
+    assert "in week 15/2024 (08/04–14/04/2024) dropped" in w["message_en"]
     assert list(warnings.columns) == list(WARNING_SCHEMA)
 
 

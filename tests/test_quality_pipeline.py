@@ -164,7 +164,7 @@ def test_early_warning_checks_name_the_sliding_units_and_stay_quiet_on_noise(tmp
         assert "00001" in meta["units"] and "00004" not in meta["units"] and "002" not in meta["units"]
         [row] = [line for line in meta["by_unit"].splitlines() if "| 00001 |" in line]
         assert "| score | band_at_risk |" in row and "| 90.0 |" in row
-        assert "Điểm tạm tính Tháng 03/2024 là" in row and "dưới ngưỡng 90 của xếp loại Xuất sắc đạt được Tháng 02/2024" in row
+        assert "Điểm tạm tính tháng 03/2024 là" in row and "dưới ngưỡng 90 của xếp loại Xuất sắc đạt được tháng 02/2024" in row
 
         # closed months are settled: no band is at risk in January and February
         passed, meta = warning_evaluation(materialize(monthly_scoreboard, "2024-01", "2024-02"), "band_at_risk")
@@ -223,7 +223,7 @@ def test_the_quality_page_shows_freshness_silent_units_and_completeness(tmp_path
     fresh = section(html, "freshness")
     assert "Dữ liệu mới nhất của từng đơn vị, tính đến 07/02/2024" in fresh
     assert 'data-en="Latest data of each unit, as of 07/02/2024"' in fresh
-    assert "4 đơn vị không gửi hồ sơ nào trong Tuần 09/2024" in fresh  # the latest week: nobody sent anything
+    assert "4 đơn vị không gửi hồ sơ nào trong tuần 09/2024" in fresh  # the latest week: nobody sent anything
     assert body_rows(fresh) == [
         ["Huyện Sóc Sơn 002", "Cấp huyện", "18/01/2024", "20", "0", "✗ Không gửi dữ liệu"],
         ["Phường Phúc Xá 00001", "Cấp xã", "18/01/2024", "20", "0", "✗ Không gửi dữ liệu"],

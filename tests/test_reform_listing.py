@@ -195,12 +195,12 @@ def test_the_band_chart_and_the_report_count_ranked_units_only(reform, july):
 def test_a_closed_month_warns_of_ranked_near_misses_in_final_words(reform, july):
     alerts = read(reform["site"] / "alerts" / "2025-07.html")
     # Sở A closed July on 90,00, the floor of the Xuất sắc it held in June: a final score
-    assert "Điểm Tháng 07/2025 là 90,00, chỉ cao hơn ngưỡng 90 của xếp loại Xuất sắc (Tháng 06/2025) 0,00 điểm." in alerts
+    assert "Điểm tháng 07/2025 là 90,00, chỉ cao hơn ngưỡng 90 của xếp loại Xuất sắc (tháng 06/2025) 0,00 điểm." in alerts
     assert "2025-07 là" not in alerts and "tạm tính" not in alerts
     # Phường Một fell below Xuất sắc's floor on its late dossiers, unranked: no warning
     assert "Phường Một" not in alerts
     city = read(reform["site"] / "city.html")
     # August, in progress: Sở A's month so far, named as the pages name months
-    assert ("Điểm tạm tính Tháng 08/2025 là 90,00, chỉ cao hơn ngưỡng 90 của xếp loại Xuất sắc (Tháng 07/2025) "
+    assert ("Điểm tạm tính tháng 08/2025 là 90,00, chỉ cao hơn ngưỡng 90 của xếp loại Xuất sắc (tháng 07/2025) "
             "0,00 điểm.") in city
     assert "The month-so-far score for August 2025 is 90,00" in city

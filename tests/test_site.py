@@ -249,6 +249,10 @@ def test_dates_and_periods():
     assert period_label("week", "2024-W07") == "Tuần 07/2024 (12/02–18/02/2024)"
     assert period_label("week", "2024-W07", "en") == "Week 07/2024 (12/02–18/02/2024)"
     assert period_label("week", "2020-W01") == "Tuần 01/2020 (30/12/2019–05/01/2020)"
+    # inside a sentence: the word in lower case; an English month is a name and keeps its capital
+    assert period_label("month", "2024-02", mid=True) == "tháng 02/2024"
+    assert period_label("month", "2024-02", "en", mid=True) == "February 2024"
+    assert period_label("week", "2024-W07", "en", mid=True) == "week 07/2024 (12/02–18/02/2024)"
     with pytest.raises(ValueError):
         period_label("week", "2024-07")
 
@@ -879,7 +883,7 @@ def test_city_page(site):
     # units that changed band against the previous period of the same kind, ranked in both: week 2
     # against week 1 (January is the first month); Ba Đình and Bắc Sơn went from Khá to Trung bình,
     # but on 5 and 6 dossiers in week 1, unranked (tests/test_reform_listing.py shows a crossing)
-    assert "So với kỳ cùng loại liền trước: Tuần 01/2024 (01/01–07/01/2024)." in html
+    assert "So với kỳ cùng loại liền trước: tuần 01/2024 (01/01–07/01/2024)." in html
     crossings = html.split('id="crossings"')[1].split('id="warnings"')[0]
     assert "Quận Ba Đình</a>" not in crossings and "Xã Bắc Sơn</a>" not in crossings
     assert "Huyện Sóc Sơn</a>" not in crossings

@@ -160,3 +160,28 @@ def test_a_provisional_period_page_names_its_cut_off(tmp_path):
     for name in ("periods/2024-02.html", "report-2024-02.html"):
         assert "đến thời điểm mới nhất trong dữ liệu" not in read(tmp_path / name), name
     assert cutoff not in read(tmp_path / "periods" / "2024-01.html")  # a final period names none
+
+
+def test_a_period_named_inside_a_sentence_starts_in_lower_case(tmp_path):
+    """'… không gửi hồ sơ nào trong tuần 09/2024', not 'trong Tuần 09/2024': a period's
+    label keeps its capital only where it stands alone (a heading, a caption, a cell)."""
+    scoreboard = read_expected_scoreboard()
+    fresh = freshness(read_example_dossiers(), load_registry(EXAMPLE / "units.csv"), datetime(2024, 3, 1, 9, 0))
+    build_site(tmp_path, scoreboard, **example_inputs(scoreboard), freshness=fresh)
+    city, quality, method = (read(tmp_path / f"{n}.html") for n in ("city", "quality", "methodology"))
+    sentences = {
+        city: ("So với kỳ cùng loại liền trước: tuần 01/2024 (01/01–07/01/2024).",
+               "Against the previous period of the same kind: week 01/2024 (01/01–07/01/2024)."),
+        quality: ("đơn vị không gửi hồ sơ nào trong tuần 09/2024 (26/02–03/03/2024).",
+                  "units sent no dossier in week 09/2024 (26/02–03/03/2024)."),
+        method: ("Ví dụ tính lại: Huyện Sóc Sơn, tháng 01/2024", "Worked example: Huyện Sóc Sơn, January 2024"),
+    }
+    for page, (vi, en) in sentences.items():
+        assert vi in htmllib.unescape(re.sub(r"<[^>]+>", "", page)), vi
+        assert en in english(page), en
+    # standing alone, the label keeps its capital: a caption, a period page's heading
+    week = '<span data-en="Week 09/2024 (26/02–03/03/2024)">Tuần 09/2024 (26/02–03/03/2024)</span></caption>'
+    assert week in city and week in quality
+    january = read(tmp_path / "periods" / "2024-01.html")
+    assert '<span data-en="January 2024">Tháng 01/2024</span></h2>' in january
+    assert '<caption><span data-en="Districts · January 2024">Cấp huyện · Tháng 01/2024</span>' in january

@@ -99,7 +99,7 @@ def crossings(now: pl.DataFrame, before: pl.DataFrame, now_key: tuple[str, str],
         html.td_num(pl.col("_t_before")),
         html.td_num(pl.col("_t_score")),
     ]
-    note = fmt_lab(UI["crossings_note"], p=plabel(*before_key))
+    note = fmt_lab(UI["crossings_note"], p=plabel(*before_key, mid=True))
     return {"note": note, "table": html.small_table(plabel(*now_key), head, j, cells)}
 
 

@@ -125,9 +125,10 @@ def same(text: str) -> Label:
     return Label(text, text)
 
 
-def plabel(ptype: str, key: str) -> Label:
+def plabel(ptype: str, key: str, *, mid: bool = False) -> Label:
+    """A period's label in both languages; `mid`: as written inside a sentence."""
     try:
-        return Label(period_label(ptype, key, "vi"), period_label(ptype, key, "en"))
+        return Label(period_label(ptype, key, "vi", mid=mid), period_label(ptype, key, "en", mid=mid))
     except ValueError:
         return same(str(key))
 

@@ -68,7 +68,7 @@ def _example(row: dict | None, fact: dict) -> dict | None:
     return {
         **ex,
         "heading": fmt_lab(TEXT["example_h"], unit=same(row["unit_name"] or row["unit_code"]),
-                           period=plabel(row["period_type"], row["period_key"])),
+                           period=plabel(row["period_type"], row["period_key"], mid=True)),
         "intro": fmt_lab(TEXT["example_intro"], key=row["period_key"]),
         "on_time_text": fmt_lab(TEXT["example_on_time"], **ex["on_time"]),
         "score_text": fmt_lab(TEXT["example_score"], earned=ex["earned"], max=ex["max"], score=ex["score"],

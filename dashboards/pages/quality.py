@@ -335,7 +335,7 @@ class QualityPage(Kind):
             ctx["silent"] = silent_tables(latest_rows, data.frame("last_active"), fresh, latest)
             week = next(((t, k) for t, k in latest if t == "week"), None)
             week_rows = latest_rows.filter(pl.col("period_key") == week[1]) if week else None
-            ctx["freshness"] = freshness_table(fresh, week_rows, plabel(*week) if week else None) if fresh is not None else None
+            ctx["freshness"] = freshness_table(fresh, week_rows, plabel(*week, mid=True) if week else None) if fresh is not None else None
             ctx["completeness"] = completeness_table(data.frame("completeness"), published)
             yield o, page(data, "quality", root="", title=UI["quality_title"], **ctx)
 
