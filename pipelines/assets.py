@@ -13,13 +13,12 @@ from pipelines.ingestion import IngestionReport, check_stored_dossiers, ingest_l
 from pipelines.partitions import monthly_partitions, weekly_partitions
 from pipelines.publication import publish_site
 from pipelines.retention import RetentionReport, apply_retention
-from pipelines.revisions import note_changes
 from pipelines.resources import WRITER_POOL, ScoreboardSettings, Warehouse, local_now
 from pipelines.scoring import score_partitions
 from pipelines import warehouse as wh
 from quality.drift import DRIFT_CHECKS
 from quality.early_warning import warning_summary
-from quality.holds import HOLD_SCHEMA, SCOREBOARD_CHECK, batch_holds, held_batches
+from quality.holds import SCOREBOARD_CHECK, held_batches
 from quality.suites import validate_dossiers, validate_file_accounting
 from transforms.periods import key_of, parse_key, partition_key
 
@@ -95,7 +94,8 @@ def ingest(
     """What `dossiers` materialises: the DuckDB file's, or a province's in the lake
     (pipelines/provinces.py)."""
     with warehouse.connect() as con:
-        held_before = wh.file_hold_periods(con)
+        # what it derives from the rows (holds, the causes of revisions, the periods to
+        # score) is recorded with them: pipelines/ingestion.py
         report = ingest_landing(
             con,
             landing=settings.landing,
@@ -109,15 +109,9 @@ def ingest(
         # a first load's dossier suite runs in the second process while the rest is done
         # here (none of it changes `dossiers`)
         checked = check_stored_dossiers(con) if report.changed_all and report.dossiers else None
-        holds = batch_holds_in(con, report.by_file, settings.quality_config())
-        wh.replace_batch_holds(con, holds)
-        # which files changed the periods whose final numbers are public (their revisions' causes)
-        note_changes(con, report)
-        # raw exports, stored now, leave the landing folder for the archive (held ones stay)
+        # raw exports, stored now, leave the landing folder for the archive (held ones
+        # stay); a run killed before this leaves them in landing, for the next one
         retention = apply_retention(con, settings, local_now(), _log(context))
-        # a period held or released now is re-scored: a release publishes it, a new hold
-        # is explained on the site (its numbers stay the last good ones)
-        report.touch(held_before ^ wh.file_hold_periods(con))
         drifting = wh.drift_holds(con)
         valid = checked() if checked is not None else None
     _log(context)(report.summary())
@@ -125,7 +119,7 @@ def ingest(
     changed = report.changed if report.changed is not None else pl.DataFrame()
     if valid is None and changed.height:
         valid = validate_dossiers(changed)
-    held_files = sorted(holds["source"].unique().to_list())
+    held_files = sorted(report.holds["source"].unique().to_list())
     return dg.MaterializeResult(
         metadata=_ingest_metadata(report, retention),
         check_results=[
@@ -136,7 +130,7 @@ def ingest(
                 check_name="batch_quality",
                 passed=not held_files,
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata={"held_files": held_files, "held_periods": holds.height},
+                metadata={"held_files": held_files, "held_periods": report.holds.height},
             ),
             dg.AssetCheckResult(
                 check_name="dossiers_valid",
@@ -225,15 +219,6 @@ def scoreboard_checks(asset: str, period_type: str) -> list[dg.AssetCheckSpec]:
             description="No period of the run was held back (failing check or broken batch).",
         ),
     ]
-
-
-def batch_holds_in(con, accounting: pl.DataFrame, quality_config: dict) -> pl.DataFrame:
-    """The periods that broken batches hold, from the warehouse's quarantine and versions."""
-    suspects = accounting.filter(pl.col("rows_quarantined") > 0)["source_file"].to_list()
-    if not suspects:
-        return pl.DataFrame(schema=HOLD_SCHEMA)
-    quarantine, versions = wh.receipts_of_files(con, suspects)
-    return batch_holds(accounting, quarantine, versions, quality_config)
 
 
 def _markdown_table(frame: pl.DataFrame, limit: int = 200) -> str:

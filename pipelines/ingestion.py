@@ -17,6 +17,8 @@ import polars as pl
 from pipelines import warehouse as wh
 from pipelines.drift import DriftInputs, apply_releases, store_files
 from pipelines.resources import mappings_dir
+from pipelines.revisions import note_changes
+from quality.holds import HOLD_SCHEMA, batch_holds
 from quality.suites import DOSSIER_BUCKET_ROWS, QualityResult, submit_dossier_parts, warm_up
 from transforms import aside
 from transforms.changes import PERIOD_FIELDS, affected_periods
@@ -51,6 +53,8 @@ class IngestionReport:
     # type then (pipelines/revisions.py: which published periods the change touches)
     removed: pl.DataFrame | None = None
     last_index: dict[str, int] | None = None
+    # the periods broken batches hold (quality.holds.batch_holds), recorded with the kept copies
+    holds: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=HOLD_SCHEMA))
     # files held back as drifting from their units' history (quality/drift), with
     # what was found; files the office released (stored this run)
     held: list[str] = field(default_factory=list)
@@ -201,14 +205,17 @@ def ingest_landing(
 ) -> IngestionReport:
     """Ingest what is new or changed in the landing folder. ``aliases``: the header
     alias table applied over the shipped one (ScoreboardSettings.aliases); ``mappings``:
-    the folder of per-source mapping files (default: resources.mappings_dir). A wrong
-    mapping file stops the run with one sentence naming it, its line and the problem
-    (MappingError)."""
+    the folder of per-source mapping files (default: resources.mappings_dir);
+    ``drift``: what the drift checks need, its config (config/quality.yaml) the broken
+    batches' thresholds too. A wrong mapping file stops the run with one sentence
+    naming it, its line and the problem (MappingError)."""
     vendors = load_mappings(mappings if mappings is not None else mappings_dir(landing))
     registry = load_registry(registry_path)
     wh.replace_units(con, registry)
     report = IngestionReport()
     drift = drift or DriftInputs()
+    # the periods files hold before this run: those whose holds it changes are scored again
+    held_before = wh.file_hold_periods(con)
     report.released = apply_releases(con, log)
     apply_registry(con, registry, now=now, report=report, log=log)
     pending = _pending_files(con, landing, report)
@@ -236,10 +243,9 @@ def ingest_landing(
             f"[{done}/{len(pending)} files] {report.rows_read} rows read, "
             f"{report.rows_quarantined} quarantined, {report.files_rejected} files set aside"
         )
-    _refresh_kept_copies(con, report, now)
+    _refresh_kept_copies(con, report, now, held_before, drift.config)
     _left_to_score(con, report)
     report.dossiers = wh.count_rows(con, "dossiers")
-    report.by_file = wh.file_accounting(con)
     return report
 
 
@@ -359,35 +365,76 @@ def _file_rows(batch: list[tuple[Path, str, str]], ingested: Batch, *, landing: 
     return rows
 
 
-def _refresh_kept_copies(con, report: IngestionReport, now: datetime) -> None:
+def _refresh_kept_copies(con, report: IngestionReport, now: datetime, held_before: set[tuple[str, str]],
+                         quality: dict) -> None:
     """Re-select the kept copy of each dossier the new files touch, and note in the
-    report what changed and which periods it moves (stored with the new copies:
-    periods_to_score)."""
+    report what changed and which periods it moves. What the ingestion derives from
+    the changes is recorded in the transaction that stores the new copies: the files
+    are known by their hash and not read again, so a run killed after that commit
+    would lose for good what it had only in memory. That is the periods to score
+    (periods_to_score), the broken batches' holds (_record_holds) and which files
+    changed published periods (revisions.note_changes: the causes of their revision)."""
     # Only the ids these files carry, or their earlier contents carried, can change
     # their kept copy: re-select, replace and compare those alone.
     first_load = not wh.has_dossiers(con)
 
-    def moved(added: pl.DataFrame | None, removed: pl.DataFrame) -> pl.DataFrame:
+    def record(added: pl.DataFrame | None, removed: pl.DataFrame) -> pl.DataFrame:
+        _record_holds(con, report, held_before, quality, now)
         if added is None:
             # a first load: every dossier is new; they are validated from the warehouse a
             # bucket at a time (validate_stored_dossiers), not held here all at once. Its
             # periods were never scored, so a run killed before scoring them scores them
-            # anyway (cli.stale_periods): they are read once it has committed
+            # anyway (cli.stale_periods): they are read once it has committed. It
+            # changes no published period.
             report.changed_all = True
             return pl.DataFrame(schema=wh.PERIOD_KEY_SCHEMA)
         report.changed = added
-        return _periods_moved(con, report, added, removed, now)
+        moved = _periods_moved(con, report, added, removed, now)
+        note_changes(con, report)
+        return moved
 
-    refreshed = wh.refresh_dossiers(con, read_first_load=not first_load, moved=moved)
-    if refreshed is not None and report.changed_all:
+    refreshed = wh.refresh_dossiers(con, read_first_load=not first_load, moved=record)
+    if refreshed is None:  # no kept copy changed: the holds may (thresholds, a file of quarantined rows)
+        wh.all_in_one(con, lambda: _record_holds(con, report, held_before, quality, now))
+    elif report.changed_all:
         _periods_moved(con, report, wh.dossier_fields(con, PERIOD_FIELDS), refreshed[1], now)
+
+
+def _record_holds(con, report: IngestionReport, held_before: set[tuple[str, str]], quality: dict,
+                  now: datetime) -> None:
+    """Replace the broken batches' holds, recomputed whole from the stored files
+    (`quality`: config/quality.yaml's thresholds), and keep to score the periods whose
+    holds changed since `held_before` (a drifting file's too): a release publishes
+    them, a new hold is explained on the site (its numbers stay the last good ones)."""
+    report.by_file = wh.file_accounting(con)
+    report.holds = batch_holds_in(con, report.by_file, quality)
+    wh.replace_batch_holds(con, report.holds)
+    changed = _scorable(held_before ^ wh.file_hold_periods(con), now)
+    report.touch(changed)
+    wh.add_periods_to_score(con, pl.DataFrame(sorted(changed), schema=wh.PERIOD_KEY_SCHEMA, orient="row"))
+
+
+def batch_holds_in(con, accounting: pl.DataFrame, quality: dict) -> pl.DataFrame:
+    """The periods that broken batches hold, from the warehouse's quarantine and versions."""
+    suspects = accounting.filter(pl.col("rows_quarantined") > 0)["source_file"].to_list()
+    if not suspects:
+        return pl.DataFrame(schema=HOLD_SCHEMA)
+    quarantine, versions = wh.receipts_of_files(con, suspects)
+    return batch_holds(accounting, quarantine, versions, quality)
+
+
+def _scorable(periods: set[tuple[str, str]], now: datetime) -> set[tuple[str, str]]:
+    """The (period_type, period_key) of `periods` that can be scored (periods.partition_span):
+    not before the history's start nor after the period in progress, which no partition
+    stands for."""
+    spans = {t: partition_span(t, now.date()) for t in PERIOD_TYPES}
+    return {(t, k) for t, k in periods if spans[t][0] <= parse_key(k)[1] <= spans[t][1]}
 
 
 def _periods_moved(con, report: IngestionReport, added: pl.DataFrame, removed: pl.DataFrame,
                    now: datetime) -> pl.DataFrame:
-    """The periods the changed kept copies (both sides) move, counted in the report:
-    those that can be scored (periods.partition_span), not before the history's start
-    nor after the period in progress, which no partition stands for."""
+    """The periods the changed kept copies (both sides) move that can be scored
+    (_scorable), counted in the report."""
     _, latest = wh.data_extent(con)
     if latest is None or not added.height + removed.height:
         return pl.DataFrame(schema=wh.PERIOD_KEY_SCHEMA)
@@ -395,9 +442,7 @@ def _periods_moved(con, report: IngestionReport, added: pl.DataFrame, removed: p
     last["week"] = covered_range("week", latest.date(), latest.date())[1]
     # both copies touch periods: the old one's numbers move too
     affected = affected_periods(pl.concat([f.select(PERIOD_FIELDS) for f in (added, removed)]), last)
-    spans = {t: partition_span(t, now.date()) for t in PERIOD_TYPES}
-    periods = {(t, key_of(t, i)) for t, indexes in affected.items() for i in indexes
-               if spans[t][0] <= i <= spans[t][1]}
+    periods = _scorable({(t, key_of(t, i)) for t, indexes in affected.items() for i in indexes}, now)
     report.touch(periods)
     report.removed, report.last_index = removed, last
     return pl.DataFrame(sorted(periods), schema=wh.PERIOD_KEY_SCHEMA, orient="row")

@@ -129,9 +129,10 @@ def for_site(con, plan: Plan) -> Revisions:
 
 
 def note_changes(con, report) -> int:
-    """After an ingestion: keep which files changed which dossiers of the periods whose
-    final numbers are public (the causes of their next revision). A first load changes
-    no published period."""
+    """In the ingestion's transaction that stores the changed kept copies (so that a run
+    killed after it does not lose them): keep which files changed which dossiers of the
+    periods whose final numbers are public (the causes of their next revision). A
+    first load changes no published period."""
     if report.changed is None or report.removed is None or report.last_index is None:
         return 0
     return wh.note_pending_changes(con, touched_periods(report.changed, report.removed, report.last_index))

@@ -801,7 +801,9 @@ def refresh_dossiers(
 
     ``moved(added, removed)``, called in the same transaction, gives the periods these
     changes move (period_type, period_key): they are stored in periods_to_score with
-    the new kept copies, so that no kill between this and their scoring loses them."""
+    the new kept copies, so that no kill between this and their scoring loses them.
+    What it writes itself is part of that transaction (what the ingestion derives
+    from the changes: pipelines.ingestion._refresh_kept_copies)."""
     if not one(con, f"SELECT count(*) FROM (SELECT 1 FROM {TOUCHED} LIMIT 1)")[0]:
         return None
     columns = _names(DOSSIER_SCHEMA)
@@ -859,6 +861,16 @@ def _kept_copy_changes(
                 read_batched(con, f"SELECT * FROM _old EXCEPT ALL {new}"))
     # a first load: everything is new
     return (read_batched(con, new) if read_first_load else None), read_table(con, "SELECT * FROM _old")
+
+
+def add_periods_to_score(con: duckdb.DuckDBPyConnection, periods: pl.DataFrame) -> None:
+    """Keep these periods (PERIOD_KEY_SCHEMA) to score, until their numbers are stored."""
+    if not periods.height:
+        return
+    key = _names(PERIOD_KEY_SCHEMA)
+    with _registered(con, _to_score=periods.select(list(PERIOD_KEY_SCHEMA))):
+        _in_transaction(con, lambda: con.execute(
+            f"INSERT INTO periods_to_score ({key}) SELECT {key} FROM _to_score EXCEPT SELECT {key} FROM periods_to_score"))
 
 
 def periods_to_score(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
 import socket
+import subprocess
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -107,3 +110,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# `scoreboard` in a process that dies, as SIGKILL or the OOM killer would end it
+# (os._exit(137): no cleanup, no rollback of what is committed), as soon as the
+# ingestion has returned, its rows committed, before the asset does anything more
+_KILLED_AFTER_INGESTION = (
+    "import os, sys\n"
+    "import pipelines.assets as assets\n"
+    "ingest = assets.ingest_landing\n"
+    "def dying(*args, **kwargs):\n"
+    "    ingest(*args, **kwargs)\n"
+    "    os._exit(137)\n"
+    "assets.ingest_landing = dying\n"
+    "from pipelines.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+def run_killed_after_ingestion(args: list[str]) -> None:
+    """`scoreboard <args>` (the environment's SCOREBOARD_NOW too) killed right after
+    its ingestion has committed (above); fails unless it died there."""
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLED_AFTER_INGESTION, *args], env={**os.environ, "SCOREBOARD_DAGSTER_HOME": ""},
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 137, done.stderr[-2000:]

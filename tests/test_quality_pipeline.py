@@ -14,7 +14,7 @@ import polars as pl
 from pipelines.assets import ASSETS, dossiers, monthly_scoreboard, scoreboard_site, weekly_scoreboard
 from pipelines.cli import run_pipeline
 from pipelines.resources import ScoreboardSettings, Warehouse
-from tests.helpers import EXAMPLE
+from tests.helpers import EXAMPLE, run_killed_after_ingestion
 from tests.test_pipeline_e2e import read_published
 
 HEADER = "Mã hồ sơ,Mã đơn vị,Mã TTHC,Kênh nộp,Trạng thái,Ngày tiếp nhận,Ngày hẹn trả,Ngày kết thúc xử lý"
@@ -83,6 +83,44 @@ def test_a_shifted_due_column_holds_only_its_periods_until_fixed(tmp_path, monke
     assert (january["received"], january["early"]) == (30, 30)
     w04 = read_published(settings.site, "2024-W04").filter(pl.col("unit_code") == "00001").row(0, named=True)
     assert (w04["received"], w04["ranked"]) == (25, True)
+
+
+def test_a_run_killed_after_its_ingestion_holds_the_broken_batch_it_stored(tmp_path, monkeypatch):
+    """The process dies (as SIGKILL would) once a broken batch's rows are stored: its
+    holds are stored with them. Had they waited for a later transaction, the Monday
+    schedule (which scores the week just ended, no ingestion) would have published
+    the held week with the batch's few good rows, and the next run could only keep
+    those numbers as the last good ones."""
+    # Phúc Xá's export of the week of 22/01/2024: 5 rows right, 20 with their due date
+    # a year early (quarantined: 80 %, over the threshold)
+    right, shifted = phuc_xa_export(2024).splitlines(), phuc_xa_export(2023).splitlines()
+    broken = "\n".join([HEADER, *right[1:6], *shifted[6:]]) + "\n"
+    published = {}
+    for name in ("killed", "whole"):
+        (tmp_path / name).mkdir()
+        settings, warehouse = deployment(tmp_path / name, monkeypatch)
+        run_pipeline(settings, warehouse)
+        good = (settings.site / "data" / "scoreboard-2024-W04.csv").read_bytes()
+        (settings.landing / "PhucXa 2024-01.csv").write_text(broken, encoding="utf-8")
+        if name == "killed":
+            run_killed_after_ingestion(["run", "--landing", str(settings.landing), "--site", str(settings.site),
+                                        "--warehouse", warehouse.path, "--registry", settings.registry_path])
+        else:
+            run_pipeline(settings, warehouse)
+        assert holds(warehouse) == [
+            ("PhucXa 2024-01.csv", "month", "2024-01", "batch_quarantine_share"),
+            ("PhucXa 2024-01.csv", "week", "2024-W04", "batch_quarantine_share"),
+        ]
+        # the schedule's run for 2024-W04, then the site (the publish sensor's run)
+        resources = {"settings": settings, "warehouse": warehouse}
+        assert dg.materialize(ASSETS, selection=[weekly_scoreboard], partition_key="2024-01-22",
+                              resources=resources).success
+        assert dg.materialize(ASSETS, selection=[scoreboard_site], resources=resources).success
+        run_pipeline(settings, warehouse)  # nothing new for the killed run: it completes it
+        published[name] = (settings.site / "data" / "scoreboard-2024-W04.csv").read_bytes()
+        assert published[name] == good  # held: the last good numbers stay
+        assert len(holds(warehouse)) == 2
+    assert published["killed"] == published["whole"]
 
 
 EXPORT_HEADER = (

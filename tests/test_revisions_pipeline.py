@@ -15,7 +15,7 @@ import pytest
 
 from pipelines.cli import main, run_pipeline
 from pipelines.resources import ScoreboardSettings, Warehouse
-from tests.helpers import EXAMPLE
+from tests.helpers import EXAMPLE, run_killed_after_ingestion
 from tests.test_pipeline_e2e import read_published
 
 HEADER = (EXAMPLE / "dossiers.csv").read_text(encoding="utf-8").splitlines()[0]
@@ -162,6 +162,28 @@ def test_running_again_or_a_backfill_on_the_same_data_revises_nothing(revised, t
     with duckdb.connect(warehouse.path, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM published_periods").fetchall() == versions
         assert con.execute("SELECT count(*) FROM revision_pending").fetchall() == [(0,)]
+
+
+def test_a_run_killed_after_its_ingestion_loses_no_cause_of_a_revision(revised, tmp_path):
+    """The process dies (as SIGKILL would) once the late file's rows are stored: the
+    file is known by its hash and not read again, and the next run publishes the
+    revisions with their cause, the site a run never killed published."""
+    whole, _ = revised
+    (tmp_path / "landing").mkdir()
+    shutil.copy(EXAMPLE / "dossiers.csv", tmp_path / "landing")
+    with pytest.MonkeyPatch.context() as mp:
+        assert cli(tmp_path, FIRST, mp, "run") == 0
+        (tmp_path / "landing" / "late-2024-01.csv").write_text(LATE, encoding="utf-8")
+        mp.setenv("SCOREBOARD_NOW", LATER)
+        run_killed_after_ingestion(["run", "--landing", str(tmp_path / "landing"), "--warehouse",
+                                    str(tmp_path / "warehouse.duckdb"), "--site", str(tmp_path / "site"),
+                                    "--registry", str(EXAMPLE / "units.csv")])
+        assert cli(tmp_path, LATER, mp, "run") == 0  # nothing new in the landing folder
+    causes = "SELECT * FROM revision_causes ORDER BY ALL"
+    assert query(tmp_path, causes) == query(whole, causes)
+    assert {r[-2] for r in query(tmp_path, causes)} == {"late-2024-01.csv"}
+    assert query(tmp_path, "SELECT count(*) FROM revision_pending") == [(0,)]
+    assert files(tmp_path / "site") == files(whole / "site")
 
 
 def test_a_provisional_period_changes_without_a_revision(tmp_path, monkeypatch):
