@@ -165,6 +165,9 @@ def _store_checked(
                 failed, holds = scoreboard_holds(quality, period_type, wanted)
                 decided.update(quality=quality, held=sorted((failed | batch_held) & set(wanted)), holds=holds)
             wh.write_scoreboard_holds(con, period_type, wanted, decided["holds"])
+            # a held period is scored too: scoring it again gives the same hold until
+            # its hold or its rows change, which puts it back
+            wh.scored_to_score(con, period_type, wanted)
             return publish == [k for k in wanted if k not in decided["held"]]
 
         return wh.replace_periods(con, period_type, publish, tables(publish), profile, before_commit=settle)

@@ -873,6 +873,15 @@ def add_periods_to_score(con: duckdb.DuckDBPyConnection, periods: pl.DataFrame) 
             f"INSERT INTO periods_to_score ({key}) SELECT {key} FROM _to_score EXCEPT SELECT {key} FROM periods_to_score"))
 
 
+def scored_to_score(con: duckdb.DuckDBPyConnection, period_type: str, period_keys: list[str]) -> None:
+    """These periods of periods_to_score are scored: stored, or held back (their last
+    good numbers stay; a change of their hold puts them back, ingestion._record_holds)."""
+    con.execute(
+        "DELETE FROM periods_to_score WHERE period_type = ? AND list_contains(?, period_key)",
+        [period_type, period_keys],
+    )
+
+
 def periods_to_score(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """The periods changed kept copies move that have not been scored since."""
     return read_table(con, "SELECT DISTINCT period_type, period_key FROM periods_to_score ORDER BY ALL")
@@ -1039,10 +1048,7 @@ def replace_periods(
                 "UPDATE revision_pending SET scored = true WHERE period_type = ? AND list_contains(?, period_key)",
                 [period_type, period_keys],
             )
-            con.execute(
-                "DELETE FROM periods_to_score WHERE period_type = ? AND list_contains(?, period_key)",
-                [period_type, period_keys],
-            )
+            scored_to_score(con, period_type, period_keys)
         if before_commit is not None and not before_commit():
             raise _Declined
 

@@ -71,6 +71,9 @@ def test_a_shifted_due_column_holds_only_its_periods_until_fixed(tmp_path, monke
     ]
     now = {p.name: p.read_bytes() for p in (settings.site / "data").glob("scoreboard-*.csv")}
     assert now == good  # nothing published changed: held periods keep their last good numbers
+    # scored and held: no later run scores them again until their hold or their rows change
+    with duckdb.connect(warehouse.path, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM periods_to_score").fetchone() == (0,)
     quality_page = (settings.site / "quality.html")
     if quality_page.exists():  # the site explains the hold
         assert "PhucXa 2024-01.csv" in quality_page.read_text(encoding="utf-8")
