@@ -63,6 +63,7 @@ INPUTS: dict[str, Label] = {
     "mappings": L("Tệp ánh xạ theo nguồn", "Per-source mappings"),
     "catalogue": L("Danh mục thủ tục (thời hạn luật định)", "Procedure catalogue (legal time limits)"),
     "software": L("Phần mềm", "Software"),
+    "scoring_code": L("Mã nguồn tính điểm (mã băm)", "Scoring code (digest)"),
 }
 
 

@@ -197,9 +197,10 @@ class ScoreboardSettings(dg.ConfigurableResource):
         except PackageNotFoundError:
             software = "unknown"
         return {
+            "software": {"par-scoreboard": software},
             # the version names a release; the code's digest changes with any change to
             # how numbers are made, released or not
-            "software": {"par-scoreboard": software, "scoring code": code_version(SCORING_CODE, SCORING_LIBRARIES)},
+            "scoring_code": code_version(SCORING_CODE, SCORING_LIBRARIES),
             "profile": {"name": profile.name, "version": profile.version, "sha256": profile.digest},
             "registry": {
                 "file": registry.name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 
 import polars as pl
@@ -49,6 +50,17 @@ def test_overlay_schema_and_required_swaps() -> None:
     assert kinds[date(2026, 1, 10)] == "working_day"
     assert overlay["note"].is_not_null().all()
     assert overlay["date"].is_sorted()
+
+
+def test_overlay_notes_write_dates_as_pages_do() -> None:
+    """The notes are shown on the methodology page as written: every date in them is
+    dd/mm/yyyy (or dd/mm for a holiday's name, 30/04 - 01/05), as everywhere on the site."""
+    overlay = load_overlay()
+    for note in [*overlay["note"], *overlay["note_en"].drop_nulls()]:
+        dates = re.findall(r"(?<![\w/])\d{1,4}(?:/\d{1,4})+(?![\w/])", note)
+        dates = [d for d in dates if not re.search(r"[A-Za-zĐđ-]", d)]
+        assert dates, note  # every note names its days
+        assert all(re.fullmatch(r"\d{2}/\d{2}(?:/\d{4})?", d) for d in dates), (note, dates)
 
 
 def test_overlay_days_are_weekdays_and_saturdays() -> None:

@@ -229,6 +229,9 @@ def test_a_changed_profile_changes_the_page_and_its_key(tmp_path, monkeypatch):
         shown = value if isinstance(value, str) else f"{value['file']} (sha256 {value['sha256']})"
         assert shown in text(versions), input_
     assert manifest["software"]["par-scoreboard"] in text(versions)
+    # the scoring code's digest, named in the page's language (not the manifest's key)
+    assert "Mã nguồn tính điểm (mã băm)" in text(versions) and manifest["scoring_code"] in text(versions)
+    assert "scoring code" not in versions
     # every page of the site links to it, from where it is (alert pages included)
     pages = sorted(site_c.rglob("*.html"))
     assert any(p.parent.name == "alerts" for p in pages)
