@@ -194,7 +194,7 @@ def store_warnings(
     stored = set(rows["period_key"].unique().to_list())
     keys = [k for k in (key_of(period_type, i) for i in targets) if k in stored]
     if period_type == "week":
-        warnings = early_warnings(rows, quality_config, period_keys=keys)
+        warnings = early_warnings(rows, quality_config, period_keys=keys, cutoff=wh.data_extent(con)[1])
     else:
         warnings = months_in_progress_at_risk(rows, keys, profile, quality_config)
     wh.replace_warnings(con, period_type, keys, warnings)

@@ -9,7 +9,10 @@ codes are reused) and each final week W of the input, and for each indicator
   row whose timeliness_base reaches `min_denominator` (a rate of 3 dossiers is
   noise). Provisional weeks (the week in progress) are neither tested nor used as
   history unless `include_provisional` is set, since a partial week always looks
-  like a drop.
+  like a drop. So is a week that ended but that the data do not reach to its
+  Friday (`cutoff`, the latest event time in the data, is earlier): history loaded
+  up to a Wednesday, or an export cut mid-week, would make every unit drop in its
+  last week. Once rows of its later days arrive, the week is scored again and tested.
 * with at least `min_history_weeks` (default 4) such weeks:
   z = (value − median) / (mad_scale × max(MAD, mad_floor, mad_floor_relative × |median|))
   with MAD the median absolute deviation of the history and mad_scale 1.4826 (so a
@@ -34,6 +37,7 @@ Both return the same columns (WARNING_SCHEMA); for a band at risk `indicator` is
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 import polars as pl
@@ -46,6 +50,7 @@ from transforms.schema import level_order
 from transforms.score import round_score
 
 UNIT_KEY = ["unit_code", "unit_valid_from"]
+FRIDAY = 4  # days after a week's Monday
 
 WARNING_SCHEMA: dict[str, pl.DataType] = {
     "period_type": pl.Utf8(),
@@ -134,16 +139,21 @@ def early_warnings(
     config: Mapping[str, Any] | str | None = None,
     *,
     period_keys: list[str] | None = None,
+    cutoff: datetime | None = None,
 ) -> pl.DataFrame:
     """Warnings for weekly scoreboard rows (all weeks given; `period_keys` keeps only
     the warnings of those weeks). `weekly` must hold the history too: the
     `lookback_weeks` weeks before each week tested. `config`: the mapping of
-    config/quality.yaml (or a path to one; None: that file)."""
+    config/quality.yaml (or a path to one; None: that file). `cutoff`: the latest
+    event time in the data (a week it does not reach to its Friday is partial)."""
     cfg_all = load_quality_config(config)
     cfg = cfg_all["early_warning"]
     weeks = weekly.filter(pl.col("period_type") == "week")
-    if not cfg.get("include_provisional", False) and "provisional" in weeks.columns:
-        weeks = weeks.filter(~pl.col("provisional").fill_null(False))
+    if not cfg.get("include_provisional", False):
+        if "provisional" in weeks.columns:
+            weeks = weeks.filter(~pl.col("provisional").fill_null(False))
+        if cutoff is not None:
+            weeks = weeks.filter(pl.col("period_start").cast(pl.Date) + timedelta(days=FRIDAY) <= cutoff.date())
     if weeks.height == 0:
         return _empty()
     weeks = weeks.with_columns(_widx=index_expr("week", "period_start"))

@@ -587,6 +587,22 @@ def test_early_warning_needs_enough_history_and_ignores_the_week_in_progress():
     assert got.select("unit_code", "period_key").rows() == [("00001", "2024-W04")]
 
 
+def test_a_week_the_data_do_not_reach_to_its_friday_is_not_tested():
+    """History loaded up to a Wednesday (or an export cut mid-week): the last week has
+    ended, so it is final, but its few days read as a drop for every unit. It is
+    neither tested nor history, like the week in progress, until the data reach its
+    Friday; then a real drop is flagged."""
+    weekly = weekly_frame(n_units=3, n_weeks=12)
+    last = pl.col("period_key") == "2024-W12"  # Monday 18/03/2024
+    weekly = weekly.with_columns(received=pl.when(last).then(40).otherwise(pl.col("received")))
+    assert early_warnings(weekly).select("period_key", "kind").unique().rows() == [("2024-W12", "drop")]
+    wednesday, friday = datetime(2024, 3, 20, 16, 30), datetime(2024, 3, 22, 9, 0)
+    assert early_warnings(weekly, cutoff=wednesday).height == 0
+    assert early_warnings(weekly, cutoff=friday).height == 3
+    # include_provisional tests the partial weeks too
+    assert early_warnings(weekly, {"early_warning": {"include_provisional": True}}, cutoff=wednesday).height == 3
+
+
 def test_mad_floor_keeps_flat_histories_calm():
     weekly = weekly_frame(n_units=1, n_weeks=10).with_columns(received=pl.lit(100), on_time_rate=pl.lit(1.0))
     weekly = weekly.with_columns(

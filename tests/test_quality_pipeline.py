@@ -282,3 +282,40 @@ def test_the_quality_page_shows_freshness_silent_units_and_completeness(tmp_path
 
     # the silent units of the latest week carry their latest data date too
     assert "Dữ liệu mới nhất</span></th>" in html[html.index('id="silent-h"'):html.index('id="freshness"')]
+
+
+def test_the_last_week_of_data_cut_before_its_friday_raises_no_drop(tmp_path, monkeypatch):
+    """Ten weeks of exports whose last week stops on its Tuesday (history loaded up to
+    there, or an export cut mid-week): the week has ended, so it is final, but every
+    unit would "drop sharply" in it. No warning is stored for it until the data reach
+    its Friday; the rest of the week then arrives, it is scored again and tested."""
+    lines = steady_export(5, drop_unit="-", late_unit="-").splitlines()
+    tuesday = datetime(2024, 3, 6)  # W10 runs from Monday 04/03/2024
+    cut = [line for line in lines[1:] if datetime.fromisoformat(line.split(",")[6]) < tuesday]
+    rest = [line for line in lines[1:] if datetime.fromisoformat(line.split(",")[6]) >= tuesday]
+    settings, warehouse = deployment(tmp_path, monkeypatch, now="2024-03-14T09:00:00",
+                                     files={"export.csv": "\n".join([EXPORT_HEADER, *cut]) + "\n"})
+
+    def warnings() -> list[tuple]:
+        with duckdb.connect(warehouse.path, read_only=True) as con:
+            return con.execute("SELECT period_key, unit_code, indicator, kind FROM warnings "
+                               "WHERE period_type = 'week' ORDER BY ALL").fetchall()
+
+    run_pipeline(settings, warehouse)
+    with duckdb.connect(warehouse.path, read_only=True) as con:
+        received = dict(con.execute("SELECT unit_code, received FROM scoreboard WHERE period_key = '2024-W10'").fetchall())
+    # two days of about 60 a week (a district counts its communes' too)
+    assert (received["00001"], received["00004"]) == (24, 20) and received["001"] < 60
+    assert warnings() == []
+    city = (settings.site / "city.html").read_text(encoding="utf-8")
+    assert "giảm bất thường" not in city
+    # the rest of the week arrives: scored again, and tested (nothing to warn of)
+    (settings.landing / "export-rest.csv").write_text("\n".join([EXPORT_HEADER, *rest]) + "\n", encoding="utf-8")
+    run_pipeline(settings, warehouse)
+    assert warnings() == []
+    # a real drop once the data reach the week's Friday is still flagged
+    (settings.landing / "export-rest.csv").write_text(
+        "\n".join([EXPORT_HEADER, *[line for line in rest if not line.startswith("D00004-09")]]) + "\n",
+        encoding="utf-8")
+    run_pipeline(settings, warehouse)
+    assert warnings() == [("2024-W10", "00004", "received", "drop")]
