@@ -8,6 +8,12 @@ finishes of older dossiers would read as a near-zero score. Where no period
 qualifies, the latest final period with receipts leads, then the latest period
 with receipts; a kind whose periods received nothing has no headline.
 
+Only a week that ends by the data's latest event can lead, unless none does: a
+week that ended (final, as the spec has it) after the last export was cut holds
+only its first days, and would lead with a fraction of a week's dossiers. Months
+are not held to it: a month's data often stops some days before its end (a late
+export), and the month still leads with most of its dossiers.
+
 The period in progress (the latest provisional one, when it is later than the
 headline) is shown beside it, labelled provisional, with the cut-off time of
 the data it was computed from.
@@ -15,9 +21,12 @@ the data it was computed from.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import polars as pl
 
 from dashboards.i18n import PERIOD_TYPE_ORDER
+from transforms.periods import last_day_expr
 
 MOST = 0.5  # "most ranked units": strictly more than this share received dossiers
 
@@ -35,6 +44,7 @@ def period_stats(scoreboard: pl.DataFrame) -> pl.DataFrame:
             received=pl.col("received").fill_null(0).sum(),
         )
         .with_columns(
+            last_day=last_day_expr(),
             complete=~pl.col("provisional")
             & (pl.col("received") > 0)
             & (pl.col("ranked_receiving") > MOST * pl.col("ranked"))
@@ -43,21 +53,31 @@ def period_stats(scoreboard: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def choose(stats: pl.DataFrame) -> dict[str, dict[str, str | None]]:
-    """Per period type: `headline` and `in_progress` period keys (None when none)."""
+def _lead(ps: pl.DataFrame) -> dict | None:
+    """The headline among the periods `ps` of one type (None when none qualifies)."""
+    for cond in (
+        pl.col("complete"),
+        ~pl.col("provisional") & (pl.col("received") > 0),
+        pl.col("received") > 0,
+    ):
+        found = ps.filter(cond)
+        if found.height:
+            return found.row(-1, named=True)
+    return None
+
+
+def choose(stats: pl.DataFrame, latest_event: datetime | None = None) -> dict[str, dict[str, str | None]]:
+    """Per period type: `headline` and `in_progress` period keys (None when none).
+    `latest_event`: the data's latest event; a week ending after its day leads only
+    when none that ends by then can."""
     out: dict[str, dict[str, str | None]] = {}
     for ptype in PERIOD_TYPE_ORDER:
         ps = stats.filter(pl.col("period_type") == ptype)
         headline = None
-        for cond in (
-            pl.col("complete"),
-            ~pl.col("provisional") & (pl.col("received") > 0),
-            pl.col("received") > 0,
-        ):
-            found = ps.filter(cond)
-            if found.height:
-                headline = found.row(-1, named=True)
-                break
+        if latest_event is not None and ptype == "week":
+            headline = _lead(ps.filter(pl.col("last_day") <= latest_event.date()))
+        if headline is None:
+            headline = _lead(ps)
         provisional = ps.filter(pl.col("provisional"))
         in_progress = provisional.row(-1, named=True) if provisional.height else None
         if in_progress is not None and headline is not None and in_progress["period_start"] <= headline["period_start"]:

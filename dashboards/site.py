@@ -210,10 +210,15 @@ def _scoreboard_frame(scoreboard: pl.DataFrame, groups: tuple,
     return _with_slugs(frame, slugs), slugs
 
 
+def _latest_event(freshness: pl.DataFrame | None):
+    """The data's cut-off: the latest event in the freshness frame (None without one)."""
+    return freshness["latest_event"].max() if freshness is not None and "latest_event" in freshness.columns else None
+
+
 def _input_facts(ingestion_given: bool, freshness: pl.DataFrame | None) -> dict:
     """What the pages say of the inputs: the navigation's optional pages, and the
     cut-off the periods in progress name (the latest event in the freshness frame)."""
-    latest_event = freshness["latest_event"].max() if freshness is not None and "latest_event" in freshness.columns else None
+    latest_event = _latest_event(freshness)
     return {
         "cutoff": f"{fmt_date(latest_event)} {latest_event:%H:%M}" if latest_event is not None else None,
         "nav": {"city": True, "quality": True, "ingestion": ingestion_given},
@@ -353,7 +358,8 @@ def build_site(
         "published": [n for n in INSIGHTS if n in insight],
         "published_keys": keys,
         "periods": periods,
-        "headline": choose(stats),
+        # never a week that runs past the data's cut-off, where another can lead
+        "headline": choose(stats, _latest_event(freshness)),
         "latest": {t: next((p["key"] for p in reversed(periods) if p["type"] == t), None) for t in PERIOD_TYPE_ORDER},
         "manifest": manifest,
         "pdf": pdf_wanted(report_pdf),

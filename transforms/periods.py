@@ -46,6 +46,13 @@ def end_of(period_type: str, index: int) -> date:
     return start_of(period_type, index + 1)
 
 
+def last_day_expr(period_type: str | pl.Expr = "period_type", start: str | pl.Expr = "period_start") -> pl.Expr:
+    """The last day (a date) of each row's period, from its type and first day."""
+    ptype = pl.col(period_type) if isinstance(period_type, str) else period_type
+    first = pl.col(start) if isinstance(start, str) else start
+    return pl.when(ptype == "week").then(first.dt.offset_by("6d")).otherwise(first.dt.month_end())
+
+
 def key_of(period_type: str, index: int) -> str:
     start = start_of(period_type, index)
     if period_type == "week":

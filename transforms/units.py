@@ -31,6 +31,7 @@ from pathlib import Path
 import polars as pl
 
 from transforms.normalise import clean_text_expr, key_expr, parse_datetime_expr
+from transforms.periods import last_day_expr
 from transforms.schema import REGISTRY_SCHEMA, UNIT_HINT, UNIT_SCHEMA
 
 UNKNOWN_UNIT = "unknown_unit"
@@ -358,7 +359,7 @@ def with_expected(rows: pl.DataFrame, registry: pl.DataFrame | None) -> pl.DataF
     else:
         ends = registry.select("unit_code", unit_valid_from="valid_from", _to="valid_to")
     start = pl.col("period_start")
-    last = pl.when(pl.col("period_type") == "week").then(start.dt.offset_by("6d")).otherwise(start.dt.month_end())
+    last = last_day_expr()
     first_valid = pl.max_horizontal(start, pl.col("unit_valid_from"))
     last_valid = pl.min_horizontal(last, pl.col("_to").fill_null(last))
     days_valid = (last_valid - first_valid).dt.total_days() + 1

@@ -1,0 +1,106 @@
+"""After the 2025 reform: units that ended beside the units that took their code, the
+headline week against the data's cut-off, and the alert pages' links. End to end: real
+files, the pipeline, the published site."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from pipelines.cli import run_pipeline
+from pipelines.resources import ScoreboardSettings, Warehouse
+from tests.helpers import EXAMPLE
+
+# Phường Trúc Bạch (00004) and Sở Nội vụ (90003) ended, and a new unit took each code and
+# name (the department on 2025-03-01, the ward on 2025-07-01); Quận Ba Đình ended with the
+# districts, its commune Phúc Xá merged into the new Phường Ba Đình
+REGISTRY = """unit_code,unit_name,level,parent_code,peer_group,valid_from,valid_to
+001,Quận Ba Đình,district,,urban,2008-08-01,2025-06-30
+00001,Phường Phúc Xá,commune,001,urban,2008-08-01,2025-06-30
+00004,Phường Trúc Bạch,commune,001,urban,2008-08-01,2025-06-30
+10001,Phường Ba Đình,commune,,urban,2025-07-01,
+00004,Phường Trúc Bạch,commune,,urban,2025-07-01,
+90001,Sở Tư pháp,department,,department,2008-08-01,
+90003,Sở Nội vụ,department,,department,2008-08-01,2025-02-28
+90003,Sở Nội vụ,department,,department,2025-03-01,
+"""
+CROSSWALK = """old_code,old_valid_from,new_code,new_valid_from,share
+00001,2008-08-01,10001,2025-07-01,1
+00004,2008-08-01,10001,2025-07-01,0.4
+00004,2008-08-01,00004,2025-07-01,0.6
+"""
+HEADER = (EXAMPLE / "dossiers.csv").read_text(encoding="utf-8").splitlines()[0]
+
+
+def _row(n: int, unit: str, received: dt.datetime, finished: dt.datetime | None) -> str:
+    done = f"{finished:%Y-%m-%d %H:%M:%S}" if finished else ""
+    return (f"D-{n:05d},{unit},1.001776,{1 + n % 2},{10 if finished else 4},,{received:%Y-%m-%d %H:%M:%S},"
+            f"{received + dt.timedelta(days=3):%Y-%m-%d} 17:00:00,{done},,,,,true,true,true,,5,")
+
+
+def _dossiers() -> str:
+    """Four dossiers a day from 15 to 31 December 2025 for each unit of then (the data ends
+    on Wednesday 31/12: week 01/2026 holds three days of it); 12 in June 2025 (February for
+    the old department) for the ended units, each of which keeps one dossier pending,
+    overdue, so that it is listed in December beside the unit that took its code."""
+    rows, n = [], 0
+    for unit in ("10001", "00004", "90001", "90003"):
+        for day in range(15, 32):
+            for i in range(4):
+                n += 1
+                received = dt.datetime(2025, 12, day, 8 + i)
+                rows.append(_row(n, unit, received, received + dt.timedelta(hours=4)))
+    for unit, month in (("001", 6), ("00001", 6), ("00004", 6), ("90001", 6), ("90003", 2), ("90001", 2)):
+        for i in range(12):
+            n += 1
+            received = dt.datetime(2025, month, 2 + i, 8)
+            rows.append(_row(n, unit, received, received + dt.timedelta(days=1)))
+    for unit, month in (("001", 6), ("00004", 6), ("90003", 2)):
+        n += 1
+        rows.append(_row(n, unit, dt.datetime(2025, month, 20, 8), None))
+    return HEADER + "\n" + "\n".join(rows) + "\n"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ended")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SCOREBOARD_NOW", "2026-01-15T09:00:00")
+    landing = root / "landing"
+    landing.mkdir()
+    (landing / "exports-2025.csv").write_text(_dossiers(), encoding="utf-8")
+    (root / "registry.csv").write_text(REGISTRY, encoding="utf-8")
+    (root / "crosswalk.csv").write_text(CROSSWALK, encoding="utf-8")
+    settings = ScoreboardSettings.from_env(
+        landing_dir=str(landing), site_dir=str(root / "site"), registry_path=str(root / "registry.csv"),
+        crosswalk_path=str(root / "crosswalk.csv"),
+    )
+    try:
+        run_pipeline(settings, Warehouse(path=str(root / "warehouse.duckdb")))
+    finally:
+        mp.undo()
+    return settings.site
+
+
+def read(path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def unit_cells(html: str) -> list[str]:
+    """The unit cell of every row of the ranking tables, tags removed (Vietnamese)."""
+    cells = re.findall(r'<th scope="row" class="unit">(.*?)</th>', html)
+    return [" ".join(re.sub(r'<span data-en="[^"]*">|<[^>]+>', " ", c).split()) for c in cells]
+
+
+def test_the_headline_week_ends_by_the_data_s_cut_off(site):
+    index = read(site / "index.html")
+    # the data ends on Wednesday 31/12/2025: week 01/2026 (29/12–04/01) is final but holds
+    # three days of it; the headline week is the last one that ends by then
+    assert re.search(r'Tuần gần nhất đủ số liệu để xếp hạng</span></p>\n<h3 id="p-2025-W52">', index)
+    assert 'id="p-2026-W01"' not in index
+    # the month ends with the data: December leads
+    assert re.search(r'Tháng gần nhất đủ số liệu để xếp hạng</span></p>\n<h3 id="p-2025-12">', index)
+    # week 01/2026 is still published, final
+    assert (site / "periods" / "2026-W01.html").exists()
