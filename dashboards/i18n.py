@@ -366,6 +366,11 @@ UI.update(
         "nav_city": Label("Toàn thành phố", "City"),
         "nav_quality": Label("Chất lượng dữ liệu", "Data quality"),
         "nav_report": Label("Báo cáo tháng", "Monthly report"),
+        "nav_alerts": Label("Cảnh báo", "Alerts"),
+        "warnings_alerts": Label(
+            "Các đơn vị tụt loại, giảm hạng, vượt ngưỡng cảnh báo hoặc ngừng báo cáo sau mỗi kỳ:",
+            "Units that dropped a band, fell in rank, crossed a warning or went silent after each period:",
+        ),
         "peer_filter": Label("Nhóm so sánh", "Peer group"),
         "peer_all": Label("Tất cả", "All"),
         "unit_page": Label("Trang đơn vị", "Unit page"),

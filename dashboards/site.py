@@ -374,7 +374,9 @@ def build_site(
     }
     # what every page's frame shows: its menu, and when a unit is ranked
     facts["nav"].update(report="report.html" if facts["headline"]["month"]["headline"] else None,
-                        min_volume=profile.min_volume)
+                        min_volume=profile.min_volume,
+                        # the alert pages (dashboards/pages/alerts.py), when any period has a digest
+                        alerts="alerts/index.html" if tables["alerts"].height else None)
     site = build.Site(Path(site_dir), tables, facts, log=log)
     build.run(site, CATALOGUE)
     if log:

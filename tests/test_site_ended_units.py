@@ -104,3 +104,24 @@ def test_the_headline_week_ends_by_the_data_s_cut_off(site):
     assert re.search(r'Tháng gần nhất đủ số liệu để xếp hạng</span></p>\n<h3 id="p-2025-12">', index)
     # week 01/2026 is still published, final
     assert (site / "periods" / "2026-W01.html").exists()
+
+
+def test_every_page_is_reached_from_the_overview_alerts_included(site):
+    """A walk of the links from index.html reaches every page, the alert pages through the
+    menu and the city page's early warnings."""
+    site = site.resolve()
+    seen, todo = {site / "index.html"}, [site / "index.html"]
+    while todo:
+        page = todo.pop()
+        for href in re.findall(r'<a href="([^"#?]+\.html)', read(page)):
+            target = (page.parent / href).resolve()
+            if target.exists() and target not in seen:
+                seen.add(target)
+                todo.append(target)
+    alerts = sorted((site / "alerts").glob("*.html"))
+    assert len(alerts) > 2
+    assert sorted(set(site.rglob("*.html")) - seen) == []
+    menu = read(site / "units" / "10001-2025-07-01.html").split("</nav>")[0]
+    assert '<a href="../alerts/index.html"><span data-en="Alerts">Cảnh báo</span></a>' in menu
+    warnings = read(site / "city.html").split('<section id="warnings"')[1].split("</section>")[0]
+    assert '<a href="alerts/index.html">' in warnings
