@@ -101,8 +101,23 @@ def th_link(href: pl.Expr, html: pl.Expr, badge: pl.Expr | None = None) -> pl.Ex
     return pl.concat_str(parts)
 
 
-def th_unit(name: pl.Expr, code: pl.Expr, slug: pl.Expr | None, root: str) -> pl.Expr:
-    """`<th>` with the unit's name (linked to its page when it has a slug) and code."""
+def until(day: pl.Expr) -> pl.Expr:
+    """`(đến 06/2025)` / `(until 06/2025)`: the month of an ended unit's last day (a
+    date column; an empty text where it is null)."""
+    month = day.dt.strftime("%m/%Y")
+    lab = UI["until"]
+    vi_before, vi_after = lab.vi.split("{m}")
+    en_before, en_after = lab.en.split("{m}")
+    return pl.concat_str(
+        lit(f' <span class="code until" data-en="{escape(en_before)}'), month, lit(f'{escape(en_after)}">'
+                                                                              f'{escape(vi_before)}'),
+        month, lit(f"{escape(vi_after)}</span>"),
+    ).fill_null("")
+
+
+def th_unit(name: pl.Expr, code: pl.Expr, slug: pl.Expr | None, root: str, ended: pl.Expr | None = None) -> pl.Expr:
+    """`<th>` with the unit's name (linked to its page when it has a slug) and code, and
+    (`ended`: a date, or null) the month it ended (`until`)."""
     shown = esc(name).fill_null("")
     if slug is not None:
         shown = pl.when(slug.is_not_null()).then(
@@ -110,7 +125,7 @@ def th_unit(name: pl.Expr, code: pl.Expr, slug: pl.Expr | None, root: str) -> pl
         ).otherwise(shown)
     return pl.concat_str(
         lit('<th scope="row" class="unit">'), shown, lit(' <span class="code">'), esc(code).fill_null(""),
-        lit("</span></th>"),
+        lit("</span>"), until(ended) if ended is not None else lit(""), lit("</th>"),
     )
 
 

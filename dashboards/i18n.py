@@ -367,6 +367,10 @@ UI.update(
         "nav_quality": Label("Chất lượng dữ liệu", "Data quality"),
         "nav_report": Label("Báo cáo tháng", "Monthly report"),
         "nav_alerts": Label("Cảnh báo", "Alerts"),
+        # an ended unit, after its name, where the unit that took its code may be listed too
+        "until": Label("(đến {m})", "(until {m})"),
+        "valid_to": Label("đến", "to"),
+        "successors": Label("Địa bàn nay thuộc", "Its area is now part of"),
         "warnings_alerts": Label(
             "Các đơn vị tụt loại, giảm hạng, vượt ngưỡng cảnh báo hoặc ngừng báo cáo sau mỗi kỳ:",
             "Units that dropped a band, fell in rank, crossed a warning or went silent after each period:",

@@ -49,6 +49,7 @@ from quality.holds import HELD_BATCH_SCHEMA
 from transforms.alerts import DIGEST_SCHEMA
 from transforms.calendar import load_overlay
 from transforms.crosswalk import reconstruct
+from transforms.periods import last_day_expr
 from transforms.revisions import Revisions
 from transforms.units import with_expected
 
@@ -152,9 +153,46 @@ def _with_slugs(frame: pl.DataFrame, slugs: pl.DataFrame) -> pl.DataFrame:
     return frame.join(slugs, on=UNIT, how="left", nulls_equal=True, maintain_order="left")
 
 
-def _units(frame: pl.DataFrame) -> pl.DataFrame:
+def _ends(registry: pl.DataFrame | None) -> pl.DataFrame:
+    """Each registry unit's last valid day (`_to`, null while it lasts); no rows
+    without a registry."""
+    if registry is None:
+        return pl.DataFrame(schema={"unit_code": pl.Utf8, "unit_valid_from": pl.Date, "_to": pl.Date})
+    return registry.select("unit_code", unit_valid_from="valid_from", _to="valid_to")
+
+
+def _with_until(frame: pl.DataFrame, registry: pl.DataFrame | None) -> pl.DataFrame:
+    """`_until`: the unit's last valid day on the rows of periods that end after it
+    (an ended unit listed there for its late dossiers, often beside the unit that took
+    its code and name, which the ranking tables must tell apart); null elsewhere."""
+    joined = frame.join(_ends(registry), on=UNIT, how="left", nulls_equal=True, maintain_order="left")
+    return joined.with_columns(_until=pl.when(pl.col("_to") < last_day_expr()).then(pl.col("_to"))).drop("_to")
+
+
+def _successors(crosswalk: pl.DataFrame | None, units: pl.DataFrame, registry: pl.DataFrame | None) -> pl.DataFrame:
+    """Per ended unit (its code and valid_from): the units that took over its area (the
+    crosswalk), largest share first, each with the name and slug the site shows it by
+    (`units`: _units' table), or its registry name when it has no row of its own."""
+    schema = {"unit_code": pl.Utf8, "unit_valid_from": pl.Date, "new_code": pl.Utf8, "new_valid_from": pl.Date,
+              "new_name": pl.Utf8, "new_slug": pl.Utf8}
+    if crosswalk is None or crosswalk.height == 0:
+        return pl.DataFrame(schema=schema)
+    new = ["new_code", "new_valid_from"]
+    out = crosswalk.rename({"old_code": "unit_code", "old_valid_from": "unit_valid_from"}).join(
+        units.select(new_code="unit_code", new_valid_from="unit_valid_from", new_name="unit_name", new_slug="_slug"),
+        on=new, how="left", nulls_equal=True,
+    )
+    if registry is not None:
+        names = registry.select(new_code="unit_code", new_valid_from="valid_from", _name="unit_name")
+        out = out.join(names, on=new, how="left", nulls_equal=True).with_columns(
+            new_name=pl.coalesce("new_name", "_name"))
+    return out.sort([*UNIT, "share", "new_code"], descending=[False, False, True, False]).select(list(schema))
+
+
+def _units(frame: pl.DataFrame, registry: pl.DataFrame | None) -> pl.DataFrame:
     """One row per unit: its slug, its name, level and peer group as of its newest
-    period, and the period its page details: its latest month with data of its own
+    period, its last valid day (`valid_to`, the registry's; null while it lasts), and
+    the period its page details: its latest month with data of its own
     (not a month after its end, where it is listed only for late dossiers), else its
     latest month; weeks only for a unit with no month."""
     newest = frame.sort("period_start", "period_type").group_by(UNIT, maintain_order=True).agg(
@@ -166,20 +204,24 @@ def _units(frame: pl.DataFrame) -> pl.DataFrame:
         detail_key=pl.col("period_key").last(), detail_level=pl.col("level").last(),
         detail_peer=pl.col("peer_group").last(),
     )
-    return newest.join(detail, on=UNIT, how="left", nulls_equal=True).sort(UNIT)
+    ends = _ends(registry).rename({"_to": "valid_to"})
+    return newest.join(detail, on=UNIT, how="left", nulls_equal=True).join(
+        ends, on=UNIT, how="left", nulls_equal=True).sort(UNIT)
 
 
 def _derived(frame: pl.DataFrame, groups: tuple, crosswalk: pl.DataFrame | None,
              units: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
     """The tables pages read that the scoreboard implies: per unit (its slug, names,
     detail period), per period and level (ranked counts, peer medians), per period
-    (completeness), per unit and period type (its last period with receipts), and
-    the scores reconstructed across a reform."""
+    (completeness), per unit and period type (its last period with receipts), and,
+    across a reform, the scores reconstructed and each ended unit's successors."""
     from quality.completeness import completeness
 
     ranked = frame.filter(pl.col("ranked"))
+    unit_rows = _units(frame, units)
     return {
-        "units": _units(frame),
+        "units": unit_rows,
+        "successors": _successors(crosswalk, unit_rows, units),
         "completeness": completeness(frame, units),
         "last_active": frame.filter(pl.col("received") > 0).sort("period_start").group_by(
             "period_type", *UNIT, maintain_order=True).agg(last_key=pl.col("period_key").last()).sort(
@@ -200,11 +242,12 @@ def _derived(frame: pl.DataFrame, groups: tuple, crosswalk: pl.DataFrame | None,
 def _scoreboard_frame(scoreboard: pl.DataFrame, groups: tuple,
                       units: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The scoreboard as the pages read it (with each group's maximum points, each
-    unit's page slug and whether it was expected to report: transforms.units.with_expected
-    of the registry `units`), and the slugs: one row per unit."""
+    unit's page slug, whether it was expected to report: transforms.units.with_expected
+    of the registry `units`, and its end where it ended before the period did:
+    _with_until), and the slugs: one row per unit."""
     # the groups' points and maxima beyond the published columns (a profile's own groups)
     extra = tuple(c for c in scoreboard.columns if c.startswith(("points_", "max_points_")))
-    frame = with_expected(with_max_points(prepare_scoreboard(scoreboard, extra), groups), units)
+    frame = _with_until(with_expected(with_max_points(prepare_scoreboard(scoreboard, extra), groups), units), units)
     keys = frame.select(UNIT).unique(maintain_order=True)
     slugs = keys.with_columns(_slug=pl.Series([unit_slug(c, vf) for c, vf in keys.iter_rows()], dtype=pl.Utf8))
     return _with_slugs(frame, slugs), slugs

@@ -94,6 +94,48 @@ def unit_cells(html: str) -> list[str]:
     return [" ".join(re.sub(r'<span data-en="[^"]*">|<[^>]+>', " ", c).split()) for c in cells]
 
 
+def test_an_ended_unit_is_told_apart_from_the_unit_that_took_its_code(site):
+    december = read(site / "periods" / "2025-12.html")
+    cells = unit_cells(december)
+    assert "Phường Trúc Bạch 00004 (đến 06/2025)" in cells and "Phường Trúc Bạch 00004" in cells
+    assert "Sở Nội vụ 90003 (đến 02/2025)" in cells and "Sở Nội vụ 90003" in cells
+    assert len(cells) == len(set(cells))  # no two rows read alike
+    assert ('<a href="../units/90003-2008-08-01.html">Sở Nội vụ</a> <span class="code">90003</span> '
+            '<span class="code until" data-en="(until 02/2025)">(đến 02/2025)</span></th>') in december
+    # the overview's December tables and the monthly report alike
+    for page in ("index.html", "report-2025-12.html"):
+        shown = unit_cells(read(site / page))
+        assert "Sở Nội vụ 90003 (đến 02/2025)" in shown and "Sở Nội vụ 90003" in shown, page
+    # before its end a unit is listed as it was
+    assert "Sở Nội vụ 90003" in unit_cells(read(site / "periods" / "2025-02.html"))
+    assert not any("(đến" in c for c in unit_cells(read(site / "periods" / "2025-02.html")))
+    # the week the districts ended in (30/06–06/07): the communes that ended on its first day are told apart
+    assert "Phường Trúc Bạch 00004 (đến 06/2025)" in unit_cells(read(site / "periods" / "2025-W27.html"))
+
+
+def test_an_ended_unit_page_says_when_it_ended_and_which_units_took_over(site):
+    old = read(site / "units" / "00004-2008-08-01.html")
+    new = read(site / "units" / "00004-2025-07-01.html")
+    heading = re.compile(r"<h2>(.*?)</h2>")
+    assert heading.search(old).group(1) != heading.search(new).group(1)
+    assert ('<span class="code until"><span data-en="(until 06/2025)">(đến 06/2025)</span></span></h2>'
+            in old)
+    assert ('<span data-en="Valid from">Hiệu lực từ</span> 01/08/2008 <span data-en="to">đến</span> 30/06/2025</p>'
+            in old)
+    # the crosswalk's successors, largest share first, linked to their pages
+    assert ('<span data-en="Its area is now part of">Địa bàn nay thuộc</span>: '
+            '<a href="00004-2025-07-01.html">Phường Trúc Bạch</a> <span class="code">00004</span>, '
+            '<a href="10001-2025-07-01.html">Phường Ba Đình</a> <span class="code">10001</span></p>') in old
+    assert "<title data-en=\"Phường Trúc Bạch (until 06/2025) · " in old
+    # the unit in force: no end, no successors
+    assert "<span data-en=\"Valid from\">Hiệu lực từ</span> 01/07/2025</p>" in new
+    assert "Địa bàn nay thuộc" not in new and "(đến" not in new.split("</h2>")[0]
+    # an ended unit the crosswalk does not follow: its end only
+    department = read(site / "units" / "90003-2008-08-01.html")
+    assert "Hiệu lực từ</span> 01/08/2008 <span data-en=\"to\">đến</span> 28/02/2025</p>" in department
+    assert "Địa bàn nay thuộc" not in department
+
+
 def test_the_headline_week_ends_by_the_data_s_cut_off(site):
     index = read(site / "index.html")
     # the data ends on Wednesday 31/12/2025: week 01/2026 (29/12–04/01) is final but holds

@@ -272,7 +272,7 @@ def cell(key: str, root: str, bands: tuple[Band, ...]) -> pl.Expr:
     """The `<td>` of one ranking column (over a frame with its `_t_` text columns)."""
     col = pl.col
     if key == "unit_name":
-        return html.th_unit(col("unit_name"), col("unit_code"), col("_slug"), root)
+        return html.th_unit(col("unit_name"), col("unit_code"), col("_slug"), root, col("_until"))
     if key in ("rank", "rank_in_peer"):
         return html.td_rank(col(f"_t_{key}"), col("ranked") & col(key).is_not_null())
     if key == "peer_group":

@@ -18,7 +18,7 @@ from dashboards.pages.images import TREND_COLUMNS, image_links, overview_charts,
 from dashboards.pages.quality import HELD_COLUMNS, held_notes
 
 ROWS = (*[c for c in COMPACT_COLUMNS if not c.startswith("*")], "points_*", "period_type", "level", "unit_code", "ranked",
-        "peer_group", "_slug")
+        "peer_group", "_slug", "_until")
 
 
 def shown(site: Site) -> list[tuple[str, str, str]]:

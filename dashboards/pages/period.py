@@ -11,7 +11,7 @@ from dashboards.pages.quality import HELD_COLUMNS, held_notes
 from dashboards.pages import revisions
 
 COLUMNS = (*[c for c in FULL_COLUMNS if not c.startswith("*")], "points_*", "max_points_*", "period_type", "level",
-           "unit_code", "ranked", "peer_group", "_slug")
+           "unit_code", "ranked", "peer_group", "_slug", "_until")
 
 
 def neighbour(p: dict) -> dict:

@@ -19,7 +19,7 @@ from dashboards.pages.common import (
 )
 from dashboards.pages.quality import HELD_COLUMNS, held_notes
 
-ROWS = (*REPORT_COLUMNS, "period_type", "level", "unit_code", "unit_valid_from", "ranked", "peer_group", "_slug")
+ROWS = (*REPORT_COLUMNS, "period_type", "level", "unit_code", "unit_valid_from", "ranked", "peer_group", "_slug", "_until")
 WEAK = ("unit_code", "unit_valid_from", "level", "indicator", "group", "position", "points_lost")
 
 

@@ -283,11 +283,30 @@ def facts_of(r: dict, n_ranked: int, bands: tuple[Band, ...]) -> list[dict]:
     ]
 
 
+def unit_context(u: dict, successors: pl.DataFrame) -> dict:
+    """What the page's heading says of the unit (`u`: its row of the `units` table): its
+    name, code, level, peer group, validity and, when it has ended, the month it ended
+    (the ranking tables' `(đến 06/2025)`, telling it from a unit that took its code)
+    and the units that took over its area (the crosswalk's, linked to their pages)."""
+    end = u["valid_to"]
+    return {
+        "name": u["unit_name"] or "", "code": u["unit_code"] or "", "level": level_lab(u["level"]),
+        "peer": peer_lab(u["peer_group"]) if u["peer_group"] else None,
+        "valid_from": fmt_date(u["unit_valid_from"]), "valid_to": fmt_date(end) if end is not None else None,
+        "until": fmt_lab(UI["until"], m=f"{end:%m/%Y}") if end is not None else None,
+        "successors": [
+            {"name": name or code, "code": code, "href": f"{slug}.html" if slug else None}
+            for code, name, slug in successors.select("new_code", "new_name", "new_slug").iter_rows()
+        ],
+    }
+
+
 class UnitPage(Kind):
     name = "unit pages"
     reads = {
         "unit": Read("units", ("unit_code", "unit_valid_from", "unit_name", "level", "peer_group", "_slug",
-                               "detail_key"), by=UNIT),
+                               "detail_key", "valid_to"), by=UNIT),
+        "successors": Read("successors", ("new_code", "new_valid_from", "new_name", "new_slug"), by=UNIT),
         "history": Read("scoreboard", HISTORY_READ, by=UNIT),
         "detail": Read("scoreboard", DETAIL_READ, by=DETAIL),
         "weak": Read("weak_points", tuple(WEAK_POINT_SCHEMA), by=DETAIL),
@@ -314,7 +333,7 @@ class UnitPage(Kind):
             out.append(Output(f"units/{slug}.html", {"slug": slug, "detail": key}, {
                 "unit": [unit], "history": [unit], "detail": [detail], "weak": [detail], "bottlenecks": [detail],
                 "what_if": [detail], "warnings": [detail], "rebuilt": [unit], "medians": [(key, level, peer)],
-                "ranked": [(key, level)], "checks": [(key,)], "revisions": [unit],
+                "ranked": [(key, level)], "checks": [(key,)], "revisions": [unit], "successors": [unit],
             }))
         return out
 
@@ -373,13 +392,12 @@ class UnitPage(Kind):
                 figs.append(figure("chart-unit-rank", UI["chart_unit_rank"]))
             holder = chart_json({"history": "\0history\0"}, ucharts, VI_FORMAT_LOCALE)
             chart_text = Markup(str(holder).replace('"\\u0000history\\u0000"', history_json_text))
-            unit = {
-                "name": u["unit_name"] or "", "code": u["unit_code"] or "", "level": level_lab(u["level"]),
-                "peer": peer_lab(u["peer_group"]) if u["peer_group"] else None,
-                "valid_from": fmt_date(u["unit_valid_from"]),
-            }
+            unit = unit_context(u, data.part("successors", ukey))
+            ended = unit["until"]
+            title = same(unit["name"]) if ended is None else Label(f"{unit['name']} {ended.vi}",
+                                                                   f"{unit['name']} {ended.en}")
             yield o, page(
-                data, "unit", root="../", title=Label(unit["name"], unit["name"]), charts=figs, chart_json=chart_text,
+                data, "unit", root="../", title=title, charts=figs, chart_json=chart_text,
                 shared_specs=True, unit=unit, detail=detail_ctx, history=hist_tables.get(ukey, []),
                 revisions=revisions.context(revisions.unit_notes(data.part("revisions", ukey), "../", bands)),
             )
