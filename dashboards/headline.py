@@ -8,11 +8,11 @@ finishes of older dossiers would read as a near-zero score. Where no period
 qualifies, the latest final period with receipts leads, then the latest period
 with receipts; a kind whose periods received nothing has no headline.
 
-Only a week that ends by the data's latest event can lead, unless none does: a
-week that ended (final, as the spec has it) after the last export was cut holds
-only its first days, and would lead with a fraction of a week's dossiers. Months
-are not held to it: a month's data often stops some days before its end (a late
-export), and the month still leads with most of its dossiers.
+Only a week the data reach (transforms.periods.week_reached: to its Friday) can
+lead, unless none does: a week that ended (final, as the spec has it) after the
+last export was cut holds only its first days, and would lead with a fraction of a
+week's dossiers. Months are not held to it: a month's data often stops some days
+before its end (a late export), and the month still leads with most of its dossiers.
 
 The period in progress (the latest provisional one, when it is later than the
 headline) is shown beside it, labelled provisional, with the cut-off time of
@@ -26,7 +26,7 @@ from datetime import datetime
 import polars as pl
 
 from dashboards.i18n import PERIOD_TYPE_ORDER
-from transforms.periods import last_day_expr
+from transforms.periods import week_reached
 
 MOST = 0.5  # "most ranked units": strictly more than this share received dossiers
 
@@ -44,7 +44,6 @@ def period_stats(scoreboard: pl.DataFrame) -> pl.DataFrame:
             received=pl.col("received").fill_null(0).sum(),
         )
         .with_columns(
-            last_day=last_day_expr(),
             complete=~pl.col("provisional")
             & (pl.col("received") > 0)
             & (pl.col("ranked_receiving") > MOST * pl.col("ranked"))
@@ -68,14 +67,14 @@ def _lead(ps: pl.DataFrame) -> dict | None:
 
 def choose(stats: pl.DataFrame, latest_event: datetime | None = None) -> dict[str, dict[str, str | None]]:
     """Per period type: `headline` and `in_progress` period keys (None when none).
-    `latest_event`: the data's latest event; a week ending after its day leads only
-    when none that ends by then can."""
+    `latest_event`: the data's latest event; a week it does not reach leads only
+    when none that it reaches can."""
     out: dict[str, dict[str, str | None]] = {}
     for ptype in PERIOD_TYPE_ORDER:
         ps = stats.filter(pl.col("period_type") == ptype)
         headline = None
         if latest_event is not None and ptype == "week":
-            headline = _lead(ps.filter(pl.col("last_day") <= latest_event.date()))
+            headline = _lead(ps.filter(week_reached("period_start", latest_event)))
         if headline is None:
             headline = _lead(ps)
         provisional = ps.filter(pl.col("provisional"))

@@ -37,20 +37,19 @@ Both return the same columns (WARNING_SCHEMA); for a band at risk `indicator` is
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Mapping
 
 import polars as pl
 
 from dashboards.format import fmt_num, period_label
 from quality.settings import load_quality_config
-from transforms.periods import index_expr
+from transforms.periods import index_expr, week_reached
 from transforms.profile import RATE_CATALOGUE, Profile
 from transforms.schema import level_order
 from transforms.score import round_score
 
 UNIT_KEY = ["unit_code", "unit_valid_from"]
-FRIDAY = 4  # days after a week's Monday
 
 WARNING_SCHEMA: dict[str, pl.DataType] = {
     "period_type": pl.Utf8(),
@@ -153,7 +152,7 @@ def early_warnings(
         if "provisional" in weeks.columns:
             weeks = weeks.filter(~pl.col("provisional").fill_null(False))
         if cutoff is not None:
-            weeks = weeks.filter(pl.col("period_start").cast(pl.Date) + timedelta(days=FRIDAY) <= cutoff.date())
+            weeks = weeks.filter(week_reached("period_start", cutoff))
     if weeks.height == 0:
         return _empty()
     weeks = weeks.with_columns(_widx=index_expr("week", "period_start"))

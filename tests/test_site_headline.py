@@ -109,3 +109,23 @@ def test_the_held_out_style_case_leads_with_a_period_that_received_dossiers(tmp_
         assert all("tạm tính" not in heading for heading, _p in blocks)  # March is final: not shown at all
         assert "Cấp huyện · Tháng 03/2024" not in html
         assert "Tháng 03/2024" in html  # still listed with every period and its downloads
+
+
+def week(key: str, start: dt.date, units: list[tuple[bool, int]]) -> list[tuple]:
+    return [("week", key, start, False, ranked, received) for ranked, received in units]
+
+
+def test_the_week_just_ended_leads_once_the_data_reach_its_friday():
+    """Monday's run, with exports to the Saturday before: the week just ended leads.
+    Data that stop on its Wednesday (history loaded up to there) do not reach it: the
+    week before leads, though the cut week has ended and is final."""
+    frame = stats_frame(
+        week("2025-W50", dt.date(2025, 12, 8), [(True, 40), (True, 30)])
+        + week("2025-W51", dt.date(2025, 12, 15), [(True, 38), (True, 29)])
+    )
+    saturday, friday, wednesday = (dt.datetime(2025, 12, d, 11) for d in (20, 19, 17))
+    assert choose(period_stats(frame), saturday)["week"]["headline"] == "2025-W51"
+    assert choose(period_stats(frame), friday)["week"]["headline"] == "2025-W51"
+    assert choose(period_stats(frame), wednesday)["week"]["headline"] == "2025-W50"
+    # no week reached: the latest complete one leads all the same
+    assert choose(period_stats(frame), dt.datetime(2025, 12, 9, 11))["week"]["headline"] == "2025-W51"

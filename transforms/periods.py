@@ -53,6 +53,20 @@ def last_day_expr(period_type: str | pl.Expr = "period_type", start: str | pl.Ex
     return pl.when(ptype == "week").then(first.dt.offset_by("6d")).otherwise(first.dt.month_end())
 
 
+# A week the data reach: their latest event is on or after its Friday (offices close at
+# the weekend: data that stop on a Saturday make a whole week). A week that has ended
+# but that the data do not reach (history loaded up to a Wednesday, an export cut
+# mid-week) holds its first days only, like the week in progress: the headline does not
+# lead with it and the early warnings do not test it.
+WEEK_REACHED_AFTER_DAYS = 4
+
+
+def week_reached(start: str | pl.Expr, cutoff: datetime) -> pl.Expr:
+    """Whether the data, whose latest event is `cutoff`, reach each week starting on `start`."""
+    first = pl.col(start) if isinstance(start, str) else start
+    return first.cast(pl.Date) + timedelta(days=WEEK_REACHED_AFTER_DAYS) <= cutoff.date()
+
+
 def key_of(period_type: str, index: int) -> str:
     start = start_of(period_type, index)
     if period_type == "week":
