@@ -16,6 +16,7 @@ from typing import Any
 import altair as alt
 import polars as pl
 
+from dashboards.format import fmt_date
 from dashboards.i18n import COLUMNS, LEVEL_ORDER, NO_BAND, UI, Band, Label, band_text, level_label
 from transforms.score import ranked_score
 
@@ -76,20 +77,47 @@ def trend_level(month: pl.DataFrame) -> str | None:
 
 
 def level_trend(months: pl.DataFrame, level: str) -> list[dict[str, Any]]:
-    """Score of every unit of `level` in every month (null scores left out)."""
+    """Score of every unit of `level` in every month: `unit` its label, and `unit_en` the
+    English one where it differs. A unit is (code, valid from): a code reused after a
+    reform is two lines, each labelled with the month it took effect (`trend_labels`).
+    A month the unit is not ranked in has no score (a gap in its line, not a 0); a unit
+    never ranked in these months has no line."""
     d = (
-        months.filter((pl.col("level") == level) & pl.col("score").is_not_null())
+        months.filter(pl.col("level") == level)
+        .filter(pl.col("ranked").any().over("unit_code", "unit_valid_from"))
         .sort("unit_code", "unit_valid_from", "period_start")
-        .select("unit_code", "unit_name", "period_key", "period_start", "score")
+        .select("unit_code", "unit_valid_from", "unit_name", "period_start", "score", "ranked")
     )
-    return [
-        {
-            "unit": f"{name} ({code})",
-            "month": start.isoformat(),
-            "score": ranked_score(score),
-        }
-        for code, name, _key, start, score in d.iter_rows()
-    ]
+    labels = trend_labels(d)
+    rows = []
+    for code, valid_from, name, start, score, ranked in d.iter_rows():
+        label = labels[(code, valid_from)]
+        row = {"unit": label.vi, "month": start.isoformat(), "score": ranked_score(score) if ranked else None}
+        if label.en != label.vi:
+            row["unit_en"] = label.en
+        rows.append(row)
+    return rows
+
+
+def trend_labels(units: pl.DataFrame) -> dict[tuple, Label]:
+    """`Sở Nội vụ (SNV)`; where units share a code, each with the month it is valid
+    from (`Sở Nội vụ (SNV, từ 03/2025)`), or the day where that month is shared too."""
+    first = units.unique(["unit_code", "unit_valid_from"], keep="last", maintain_order=True)
+    shared: dict[str, list] = {}
+    for code, valid_from in first.select("unit_code", "unit_valid_from").iter_rows():
+        shared.setdefault(code, []).append(valid_from)
+    out = {}
+    for code, valid_from, name in first.select("unit_code", "unit_valid_from", "unit_name").iter_rows():
+        if len(shared[code]) == 1 or valid_from is None:
+            out[(code, valid_from)] = Label(f"{name} ({code})", f"{name} ({code})")
+            continue
+        month = f"{valid_from.month:02d}/{valid_from.year}"
+        clash = sum(1 for v in shared[code] if v is not None and (v.year, v.month) == (valid_from.year, valid_from.month))
+        since = fmt_date(valid_from) if clash > 1 else month
+        text = UI["chart_unit_since"]
+        out[(code, valid_from)] = Label(text.vi.format(name=name, code=code, since=since),
+                                        text.en.format(name=name, code=code, since=since))
+    return out
 
 
 def _bands_chart(lang: str, counts: list[dict[str, Any]], bands: tuple[Band, ...]) -> dict:
@@ -130,25 +158,30 @@ def _bands_chart(lang: str, counts: list[dict[str, Any]], bands: tuple[Band, ...
 
 
 def _trend_chart(lang: str) -> dict:
+    # the English label where it differs (a unit's validity), else the one label
+    unit = "unit" if lang == "vi" else "label"
     base = alt.Chart(alt.Data(name="trend")).encode(
         x=alt.X(
             "utcyearmonth(month):T",
             title=UI["chart_month"].get(lang),
             axis=alt.Axis(format="%m/%Y", labelAngle=0, tickCount="month"),
         ),
+        # a month not ranked has no score: the line breaks there (Vega-Lite's default for a null)
         y=alt.Y("score:Q", title=COLUMNS["score"].get(lang), scale=alt.Scale(domain=[0, 100])),
         color=alt.Color(
-            "unit:N",
+            f"{unit}:N",
             title=None,
             scale=alt.Scale(scheme="tableau10"),
             legend=alt.Legend(orient="bottom", direction="vertical", columns=2, labelLimit=260),
         ),
         tooltip=[
-            alt.Tooltip("unit:N", title=COLUMNS["unit_name"].get(lang)),
+            alt.Tooltip(f"{unit}:N", title=COLUMNS["unit_name"].get(lang)),
             alt.Tooltip("utcyearmonth(month):T", format="%m/%Y", title=UI["chart_month"].get(lang)),
             alt.Tooltip("score:Q", format=".2f", title=COLUMNS["score"].get(lang)),
         ],
     )
+    if lang != "vi":
+        base = base.transform_calculate(label="datum.unit_en || datum.unit")
     chart = (base.mark_line() + base.mark_point(filled=True, size=40)).properties(width="container", height=260)
     return _strip_urls(chart.to_dict(validate=True))
 
@@ -175,7 +208,8 @@ def overview_charts(latest_month: pl.DataFrame | None, months: pl.DataFrame, ban
         datasets["trend"] = trend
         lv = Label(level_label(level, "vi"), level_label(level, "en"))
         title = Label(f"{UI['chart_trend'].vi} · {lv.vi}", f"{UI['chart_trend'].en} · {lv.en}")
-        charts.append({"id": "chart-trend", "title": title, "vi": _trend_chart("vi"), "en": _trend_chart("en")})
+        charts.append({"id": "chart-trend", "title": title, "vi": _trend_chart("vi"), "en": _trend_chart("en"),
+                       "note": UI["chart_gaps"]})
     return {"datasets": datasets, "charts": charts}
 
 
@@ -189,9 +223,9 @@ def image_name(chart_id: str, month_key: str | None) -> str:
 
 # The unit pages share one pair of specs (assets/charts.js); each page carries
 # only its own data, as the dataset `history` (dashboards.pages.unit.history_json):
-# {d: period start, t: month|week, s: score (2 decimals), r: rank}, and x: 1 on a
-# point reconstructed from the units before a reform (transforms.crosswalk), which
-# has no rank.
+# {d: period start, t: month|week, s: score (2 decimals), r: rank (null when not
+# ranked)}, and x: 1 on a point reconstructed from the units before a reform
+# (transforms.crosswalk), which has no rank.
 
 def _kind_expr(lang: str) -> str:
     month, week = UI["months"].get(lang), UI["weeks"].get(lang)
@@ -206,8 +240,8 @@ def _unit_chart(lang: str, field: str, reconstructed: bool = False) -> dict:
     kind = UI["chart_period"].get(lang)
     domain = [UI["months"].get(lang), UI["weeks"].get(lang)]
     if field == "s":
-        y = alt.Y("s:Q", title=COLUMNS["score"].get(lang), scale=alt.Scale(domain=[0, 100]))
-        tip = alt.Tooltip("s:Q", format=".2f", title=COLUMNS["score"].get(lang))
+        y = alt.Y("v:Q", title=COLUMNS["score"].get(lang), scale=alt.Scale(domain=[0, 100]))
+        tip = alt.Tooltip("v:Q", format=".2f", title=COLUMNS["score"].get(lang))
     else:
         y = alt.Y(
             "r:Q",
@@ -218,8 +252,10 @@ def _unit_chart(lang: str, field: str, reconstructed: bool = False) -> dict:
         tip = alt.Tooltip("r:Q", format="d", title=COLUMNS["rank"].get(lang))
     base = (
         alt.Chart(alt.Data(name="history"))
-        .transform_filter(f"datum.{field} != null")
-        .transform_calculate(kind=_kind_expr(lang))
+        # a period the unit is not ranked in (r null, not reconstructed) has no score on
+        # the chart, as it has no rank: both lines break there (Vega-Lite's default for
+        # a null), never a point at the score of a handful of dossiers, often 0
+        .transform_calculate(kind=_kind_expr(lang), v="datum.r != null || datum.x ? datum.s : null")
         .encode(
             x=alt.X(
                 "utcyearmonthdate(d):T",

@@ -231,6 +231,12 @@ UI: dict[str, Label] = {
     "chart_trend": Label("Điểm theo tháng", "Scores by month"),
     "chart_count": Label("Số đơn vị", "Units"),
     "chart_month": Label("Tháng", "Month"),
+    # a unit in a chart beside another of the same code (a code reused after a reform)
+    "chart_unit_since": Label("{name} ({code}, từ {since})", "{name} ({code}, from {since})"),
+    "chart_gaps": Label(
+        "Kỳ đơn vị không được xếp hạng (quá ít hồ sơ, đã giải thể…) để trống, không vẽ như một điểm số.",
+        "A period in which the unit is not ranked (too few dossiers, dissolved…) is left blank, not drawn as a score.",
+    ),
     "chart_note": Label(
         "Biểu đồ cần JavaScript; số liệu đầy đủ có trong các bảng.",
         "Charts need JavaScript; every figure is also in the tables.",

@@ -796,6 +796,8 @@ def test_unit_page_latest_month(site):
     assert len(history) == 11
     assert {"d": "2024-01-01", "t": "month", "s": 74.52, "r": 2} in history
     assert {"d": "2024-02-01", "t": "month", "s": 58.82, "r": None} in history  # listed, not ranked
+    # which its chart leaves blank (tests/test_charts.py), as the page says
+    assert f'<p class="note"><span data-en="{i18n.UI["chart_gaps"].en}">{i18n.UI["chart_gaps"].vi}</span></p>' in html
     assert 'src="../assets/charts.js"' in html and 'src="../assets/vega-bundle.js"' in html
     assert len(html.encode()) < 40_000
 

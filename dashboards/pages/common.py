@@ -114,8 +114,9 @@ def chart_json(datasets: dict, charts: list[dict], format_locale: dict) -> Marku
     })
 
 
-def figure(id: str, title: Label, images: list[dict] | None = None, *, wide: bool = False, scroll: bool = False) -> dict:
-    return {"id": id, "title": title, "images": images, "wide": wide, "scroll": scroll}
+def figure(id: str, title: Label, images: list[dict] | None = None, *, wide: bool = False, scroll: bool = False,
+           note: Label | None = None) -> dict:
+    return {"id": id, "title": title, "images": images, "wide": wide, "scroll": scroll, "note": note}
 
 
 # --------------------------------------------------------------------------- labels

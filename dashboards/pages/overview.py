@@ -83,7 +83,7 @@ class Overview(Kind):
             month = months.filter(pl.col("period_key") == month_key) if month_key else None
             chart_data = overview_charts(month, months, bands)
             figures = [
-                figure(c["id"], c["title"], image_links(charts_mod.image_name(c["id"], month_key)))
+                figure(c["id"], c["title"], image_links(charts_mod.image_name(c["id"], month_key)), note=c.get("note"))
                 for c in chart_data["charts"]
             ]
             rows = data.frame("rows")

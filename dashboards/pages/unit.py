@@ -386,7 +386,7 @@ class UnitPage(Kind):
             }
             history_json_text, reconstructed, has_rank = charts.get(ukey, ("[]", False, False))
             ucharts = [{"id": "chart-unit-score", "spec": "unit-score-reconstructed" if reconstructed else "unit-score"}]
-            figs = [figure("chart-unit-score", UI["chart_unit_score"])]
+            figs = [figure("chart-unit-score", UI["chart_unit_score"], note=UI["chart_gaps"])]
             if has_rank:
                 ucharts.append({"id": "chart-unit-rank", "spec": "unit-rank"})
                 figs.append(figure("chart-unit-rank", UI["chart_unit_rank"]))
