@@ -292,7 +292,8 @@ def _unit_chart(lang: str, field: str, reconstructed: bool = False) -> dict:
                 "src:N",
                 title=figures,
                 scale=alt.Scale(domain=[own, rebuilt], range=[1.0, 0.4]),
-                legend=alt.Legend(orient="bottom", direction="vertical"),
+                # the whole label: cut at Vega's 160 px it lost "(không xếp hạng)"
+                legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=0),
             ),
             tooltip=[alt.Tooltip("src:N", title=figures), *base.encoding.tooltip],
         )

@@ -106,3 +106,11 @@ def test_the_unit_charts_leave_a_period_not_ranked_blank(spec):
         assert len(symbols) == len(history) - 1, (spec, lang)  # no point for August
         # the unit's own line breaks at August (the reconstructed June is its own, paler line)
         assert sorted(d.count("M") for d in marks(svg, "line"))[-1] == 2, (spec, lang)
+
+
+def test_the_reconstructed_legend_shows_its_whole_label():
+    history = [{"d": "2025-06-01", "t": "month", "s": 65.0, "r": None, "x": 1}, *HISTORY]
+    specs = charts.unit_chart_specs()["unit-score-reconstructed"]
+    for lang in ("vi", "en"):
+        words = i18n.UI["figures_reconstructed"].get(lang)
+        assert words in texts(draw(specs[lang], {"history": history})), lang
