@@ -16,12 +16,13 @@ from typing import Any
 import altair as alt
 import polars as pl
 
-from dashboards.format import fmt_date
+from dashboards.format import PERCENT, fmt_date
 from dashboards.i18n import COLUMNS, LEVEL_ORDER, NO_BAND, UI, Band, Label, band_text, level_label
 from transforms.score import ranked_score
 
-# d3-format locale for Vietnamese numbers (1.234,5), given to vega-embed.
-VI_FORMAT_LOCALE = {"decimal": ",", "thousands": ".", "grouping": [3], "currency": ["", " ₫"]}
+# d3-format locale for Vietnamese numbers (1.234,5), given to vega-embed; a percentage
+# as the tables write it (`92,2 %`).
+VI_FORMAT_LOCALE = {"decimal": ",", "thousands": ".", "grouping": [3], "currency": ["", " ₫"], "percent": PERCENT}
 
 NO_BAND_COLOUR = "#9aa0a6"
 

@@ -27,6 +27,7 @@ from dashboards.i18n import MONTHS_EN, UI
 from transforms.score import ranked_score, round_score
 
 NA = "—"  # shown for a null (not applicable) value
+PERCENT = " %"  # after a percentage, `89,2 %` (the charts' number locale too: dashboards.charts)
 
 _MONTH_KEY = re.compile(r"^(\d{4})-(\d{2})$")
 _WEEK_KEY = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -96,8 +97,8 @@ def fmt_pct(x: float | None, digits: int = 1, *, na: str = NA) -> str:
         return na
     parts = _rounded_digits(float(x), digits, shift=2)
     if parts is not None:
-        return _join(*parts) + " %"
-    return fmt_num(Decimal(repr(float(x))) * 100, digits, na=na) + " %"
+        return _join(*parts) + PERCENT
+    return fmt_num(Decimal(repr(float(x))) * 100, digits, na=na) + PERCENT
 
 
 def fmt_score(x: float | None, *, na: str = NA) -> str:
@@ -345,6 +346,6 @@ def _numbers(frame: pl.DataFrame, columns: Mapping[str, tuple[str, Fmt]]) -> dic
             sign = sign.when(pl.col(f"w{o}").cast(pl.Boolean) | pl.col(f"f{o}").str.contains("[1-9]")).then(pl.lit("+"))
         text = pl.concat_str(sign.otherwise(pl.lit("")), text)
         if f.kind == "pct":
-            text = text + pl.lit(" %")
+            text = text + pl.lit(PERCENT)
         out[o] = parts.select(pl.when(pl.col(f"bad{o}")).then(pl.lit(f.na)).otherwise(text).alias(o)).to_series()
     return out

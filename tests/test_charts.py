@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from dashboards import charts, i18n
+from dashboards.format import fmt_pct
 from dashboards.vega import vega_lite_version
 from tests.helpers import DEFAULT_PROFILE
 
@@ -114,3 +115,15 @@ def test_the_reconstructed_legend_shows_its_whole_label():
     for lang in ("vi", "en"):
         words = i18n.UI["figures_reconstructed"].get(lang)
         assert words in texts(draw(specs[lang], {"history": history})), lang
+
+
+def test_chart_percentages_are_written_as_the_tables_write_them():
+    month = pl.DataFrame([{"level": "district", "unit_code": "001", "unit_name": "Quận Ba Đình", "rank": 1,
+                           "score": 80.0, "ranked": True, "points_timeliness": 14.55, "max_points_timeliness": 20}])
+    heat = charts.heatmap_charts(month, [("timeliness", "Tiến độ giải quyết", "Timeliness")])
+    legend = texts(draw(heat["charts"][0]["vi"], heat["datasets"]))
+    assert {"0 %", "25 %", "50 %", "75 %", "100 %"} <= set(legend)
+    # a tooltip's `.1%` in the same locale: as the tables' fmt_pct
+    spec = {"data": {"values": [{"p": 0.922}]}, "mark": "text",
+            "encoding": {"text": {"field": "p", "type": "quantitative", "format": ".1%"}}}
+    assert texts(draw(spec, {})) == [fmt_pct(0.922)] == ["92,2 %"]
