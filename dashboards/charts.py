@@ -173,7 +173,8 @@ def _trend_chart(lang: str) -> dict:
             f"{unit}:N",
             title=None,
             scale=alt.Scale(scheme="tableau10"),
-            legend=alt.Legend(orient="bottom", direction="vertical", columns=2, labelLimit=260),
+            # the whole label: cut, a reused code's lost the month that tells its two units apart
+            legend=alt.Legend(orient="bottom", direction="vertical", columns=2, labelLimit=0),
         ),
         tooltip=[
             alt.Tooltip(f"{unit}:N", title=COLUMNS["unit_name"].get(lang)),

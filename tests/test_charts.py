@@ -44,11 +44,11 @@ def month_row(code: str, valid_from: date, name: str, month: int, score: float, 
 
 @pytest.fixture(scope="module")
 def trend() -> dict:
-    """Departments, January to June 2025: the Sở Nội vụ of 2008 ranked until February, then
-    listed only for its late dossiers (score 0, not ranked); the new Sở Nội vụ, of the same
-    code, from March; the Sở Tài chính throughout, not ranked in April (too few dossiers)."""
-    rows = [month_row("SNV", OLD, "Sở Nội vụ", m, 70.0 if m < 3 else 0.0, m < 3) for m in range(1, 7)]
-    rows += [month_row("SNV", NEW, "Sở Nội vụ", m, 88.0 + m, True) for m in range(3, 7)]
+    """Departments, January to June 2025: the Sở Khoa học và Công nghệ of 2008 ranked until
+    February, then listed only for its late dossiers (score 0, not ranked); the new one, of
+    the same code, from March; the Sở Tài chính throughout, not ranked in April (too few dossiers)."""
+    rows = [month_row("SKHCN", OLD, "Sở Khoa học và Công nghệ", m, 70.0 if m < 3 else 0.0, m < 3) for m in range(1, 7)]
+    rows += [month_row("SKHCN", NEW, "Sở Khoa học và Công nghệ", m, 88.0 + m, True) for m in range(3, 7)]
     rows += [month_row("STC", OLD, "Sở Tài chính", m, 0.0 if m == 4 else 80.0, m != 4) for m in range(1, 7)]
     months = pl.DataFrame(rows)
     return charts.overview_charts(months.filter(pl.col("period_key") == "2025-06"), months, BANDS)
@@ -58,14 +58,14 @@ def test_a_reused_code_is_two_lines_labelled_with_their_validity(trend):
     points = trend["datasets"]["trend"]
     pairs = [(p["unit"], p["month"]) for p in points]
     assert len(pairs) == len(set(pairs))  # one value per line and month
-    assert {p["unit"] for p in points} == {"Sở Nội vụ (SNV, từ 08/2008)", "Sở Nội vụ (SNV, từ 03/2025)",
+    assert {p["unit"] for p in points} == {"Sở Khoa học và Công nghệ (SKHCN, từ 08/2008)", "Sở Khoa học và Công nghệ (SKHCN, từ 03/2025)",
                                            "Sở Tài chính (STC)"}
-    assert {p.get("unit_en") for p in points} == {"Sở Nội vụ (SNV, from 08/2008)", "Sở Nội vụ (SNV, from 03/2025)",
+    assert {p.get("unit_en") for p in points} == {"Sở Khoa học và Công nghệ (SKHCN, from 08/2008)", "Sở Khoa học và Công nghệ (SKHCN, from 03/2025)",
                                                   None}
     [chart] = [c for c in trend["charts"] if c["id"] == "chart-trend"]
     vi, en = texts(draw(chart["vi"], trend["datasets"])), texts(draw(chart["en"], trend["datasets"]))
-    assert {"Sở Nội vụ (SNV, từ 08/2008)", "Sở Nội vụ (SNV, từ 03/2025)", "Sở Tài chính (STC)"} <= set(vi)
-    assert {"Sở Nội vụ (SNV, from 08/2008)", "Sở Nội vụ (SNV, from 03/2025)", "Sở Tài chính (STC)"} <= set(en)
+    assert {"Sở Khoa học và Công nghệ (SKHCN, từ 08/2008)", "Sở Khoa học và Công nghệ (SKHCN, từ 03/2025)", "Sở Tài chính (STC)"} <= set(vi)
+    assert {"Sở Khoa học và Công nghệ (SKHCN, from 08/2008)", "Sở Khoa học và Công nghệ (SKHCN, from 03/2025)", "Sở Tài chính (STC)"} <= set(en)
 
 
 def test_a_code_reused_within_a_month_is_labelled_with_the_day():
@@ -76,8 +76,8 @@ def test_a_code_reused_within_a_month_is_labelled_with_the_day():
 
 def test_the_trend_leaves_a_month_not_ranked_blank(trend):
     points = {(p["unit"], p["month"]): p["score"] for p in trend["datasets"]["trend"]}
-    # no 0 for the old Sở Nội vụ after it ceased, nor for the Sở Tài chính's April
-    assert [points[("Sở Nội vụ (SNV, từ 08/2008)", f"2025-{m:02d}-01")] for m in range(1, 7)] == [
+    # no 0 for the old Sở Khoa học và Công nghệ after it ceased, nor for the Sở Tài chính's April
+    assert [points[("Sở Khoa học và Công nghệ (SKHCN, từ 08/2008)", f"2025-{m:02d}-01")] for m in range(1, 7)] == [
         70.0, 70.0, None, None, None, None]
     assert [points[("Sở Tài chính (STC)", f"2025-{m:02d}-01")] for m in range(1, 7)] == [
         80.0, 80.0, 80.0, None, 80.0, 80.0]
