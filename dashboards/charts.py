@@ -103,12 +103,12 @@ def level_trend(months: pl.DataFrame, level: str) -> list[dict[str, Any]]:
 def trend_labels(units: pl.DataFrame) -> dict[tuple, Label]:
     """`Sở Nội vụ (SNV)`; where units share a code, each with the month it is valid
     from (`Sở Nội vụ (SNV, từ 03/2025)`), or the day where that month is shared too."""
-    first = units.unique(["unit_code", "unit_valid_from"], keep="last", maintain_order=True)
+    each = units.unique(["unit_code", "unit_valid_from"], keep="last", maintain_order=True)  # its latest name
     shared: dict[str, list] = {}
-    for code, valid_from in first.select("unit_code", "unit_valid_from").iter_rows():
+    for code, valid_from in each.select("unit_code", "unit_valid_from").iter_rows():
         shared.setdefault(code, []).append(valid_from)
     out = {}
-    for code, valid_from, name in first.select("unit_code", "unit_valid_from", "unit_name").iter_rows():
+    for code, valid_from, name in each.select("unit_code", "unit_valid_from", "unit_name").iter_rows():
         if len(shared[code]) == 1 or valid_from is None:
             out[(code, valid_from)] = Label(f"{name} ({code})", f"{name} ({code})")
             continue
