@@ -373,6 +373,7 @@ UI.update(
         "nav_quality": Label("Chất lượng dữ liệu", "Data quality"),
         "nav_report": Label("Báo cáo tháng", "Monthly report"),
         "nav_alerts": Label("Cảnh báo", "Alerts"),
+        "nav_reconciliation": Label("Đối chiếu Cổng DVCQG", "Portal reconciliation"),
         # an ended unit, after its name, where the unit that took its code may be listed too
         "until": Label("(đến {m})", "(until {m})"),
         "valid_to": Label("đến", "to"),

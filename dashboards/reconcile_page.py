@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from dashboards.format import fmt_int, fmt_num, fmt_pct, fmt_score, period_label
-from dashboards.i18n import COLUMNS, LEVELS, Label
+from dashboards.i18n import COLUMNS, LEVELS, UI, Label
 from dashboards.j2 import render
 
 FOLDER = "reconciliation"
 
 L = {
     "title": Label("Đối chiếu với Cổng Dịch vụ công quốc gia", "Reconciliation with the national portal"),
-    "nav": Label("Đối chiếu Cổng DVCQG", "Portal reconciliation"),
+    "nav": UI["nav_reconciliation"],
     "intro": Label(
         "Điểm do Cổng Dịch vụ công quốc gia công bố đặt cạnh điểm tính từ dữ liệu hồ sơ của ta, từng nhóm chỉ số. "
         "Chênh lệch = của ta − Cổng.",

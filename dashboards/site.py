@@ -44,6 +44,7 @@ from dashboards.catalogue import CATALOGUE
 from dashboards.pages.common import INSIGHTS, period_record
 from dashboards.pages import revisions as revision_pages
 from dashboards.pages.report import pdf_wanted
+from dashboards.reconcile_page import FOLDER as RECONCILE_FOLDER
 from dashboards.data_files import TABLES, prepare_scoreboard, prepare_table
 from quality.holds import HELD_BATCH_SCHEMA
 from transforms.alerts import DIGEST_SCHEMA
@@ -419,7 +420,9 @@ def build_site(
     facts["nav"].update(report="report.html" if facts["headline"]["month"]["headline"] else None,
                         min_volume=profile.min_volume,
                         # the alert pages (dashboards/pages/alerts.py), when any period has a digest
-                        alerts="alerts/index.html" if tables["alerts"].height else None)
+                        alerts="alerts/index.html" if tables["alerts"].height else None,
+                        # the portal's reconciliation (dashboards/reconcile_page.py), when a file was imported
+                        reconciliation=f"{RECONCILE_FOLDER}/index.html" if reconciliations else None)
     site = build.Site(Path(site_dir), tables, facts, log=log)
     build.run(site, CATALOGUE)
     if log:

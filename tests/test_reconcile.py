@@ -353,6 +353,14 @@ def test_a_demo_month_through_the_cli_shows_every_unit_matched_with_its_differen
     extra = page[page.index('id="extra"'):page.index('id="unmatched"')]
     assert "UBND Thành phố Hà Nội" in extra and "67,00" in extra
     assert "2025-10.html" in (settings.site / "reconciliation" / "index.html").read_text(encoding="utf-8")
+    # the next publication's menu leads to it, from every page
+    run_pipeline(settings, warehouse)
+    capsys.readouterr()
+    for name in ("index.html", "city.html", "periods/2025-10.html"):
+        root = "../" * name.count("/")
+        assert (f'<a href="{root}reconciliation/index.html"><span data-en="Portal reconciliation">Đối chiếu Cổng DVCQG'
+                in (settings.site / name).read_text(encoding="utf-8")), name
+    page = (settings.site / "reconciliation" / "2025-10.html").read_text(encoding="utf-8")
 
     # a bad file is one sentence, and leaves the import as it was
     bad = write_json(tmp_path / "bad.json", [{"TEN": "UBND Phường Hồng Hà", "TONG_SCORE": "n/a"}])

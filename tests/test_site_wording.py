@@ -103,10 +103,10 @@ def test_the_methodology_in_english_has_no_iso_date_nor_vietnamese_calendar(exam
     # the overlay's own English, from its data file
     overlay = load_overlay()
     assert overlay["note_en"].null_count() == 0
-    assert ("30/4 - 1/5/2024 holidays: Monday 29/4/2024 off, Saturday 04/5/2024 worked in exchange "
-            "(Official Letter 2450/VPCP-KGVX of 12/4/2024)") in calendar
+    assert ("30/04 - 01/05/2024 holidays: Monday 29/04/2024 off, Saturday 04/05/2024 worked in exchange "
+            "(Official Letter 2450/VPCP-KGVX of 12/04/2024)") in calendar
     assert re.search(r'<th scope="row" class="t">04/05/2024</th><td class="t"><span data-en="Worked">Làm việc</span></td>'
-                     r'<td class="t"><span data-en="Worked in exchange for Monday 29/4/2024', page)
+                     r'<td class="t"><span data-en="Worked in exchange for Monday 29/04/2024', page)
 
 
 def test_an_overlay_without_english_is_shown_in_english_by_its_kind(tmp_path):
