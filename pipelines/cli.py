@@ -130,8 +130,11 @@ RUN_COUNTS = ("files_ingested", "rows_read", "rows_quarantined", "files_set_asid
 
 def period_ranges(first: date, latest: date, from_key: str | None, to_key: str | None) -> dict[str, tuple[int, int]]:
     """Week and month index ranges to score: the data's coverage (periods.covered_range),
-    its start or its end replaced by the keys' dates where they are given (so a range
-    open at one end covers what a run without a range would there)."""
+    narrowed to the keys' dates where they are given (so a range open at one end covers
+    what a run without a range would there). A range never widens the coverage: a
+    period before the first dossier, or after the month of the last event, has nothing
+    to score, and scoring it would publish every unit at 0 and make the weeks after it
+    warn of a spike (a backfill `--from 2016-01` is the data's whole history)."""
     lo_day = start_of(*parse_key(from_key)) if from_key else None
     hi_day = end_of(*parse_key(to_key)) - timedelta(days=1) if to_key else None
     if lo_day and hi_day and hi_day < lo_day:
@@ -139,13 +142,22 @@ def period_ranges(first: date, latest: date, from_key: str | None, to_key: str |
     ranges = {}
     for period_type in PERIOD_TYPES:
         lo, hi = covered_range(period_type, first, latest)
-        ranges[period_type] = (index_of(period_type, lo_day) if lo_day else lo,
-                               index_of(period_type, hi_day) if hi_day else hi)
+        ranges[period_type] = (max(lo, index_of(period_type, lo_day)) if lo_day else lo,
+                               min(hi, index_of(period_type, hi_day)) if hi_day else hi)
     today = local_now().date()
     for period_type, (lo, hi) in ranges.items():
         first_index, last_index = partition_span(period_type, today)
         ranges[period_type] = (max(lo, first_index), min(hi, last_index))
     return ranges
+
+
+def _range_text(ranges: dict[str, tuple[int, int]]) -> str:
+    """`2024-01 … 2024-12 (2024-W01 … 2025-W01)`, or that the range holds no data."""
+    lo, hi = ranges["month"]
+    if lo > hi:
+        return "nothing (the range holds no dossier)"
+    weeks = ranges["week"]
+    return f"{key_of('month', lo)} … {key_of('month', hi)} ({key_of('week', weeks[0])} … {key_of('week', weeks[1])})"
 
 
 def stale_periods(
@@ -240,6 +252,9 @@ def run_pipeline(
     if first is None:
         raise CliError(f"no usable dossier was found in {settings.landing}")
     ranges = period_ranges(first.date(), latest.date(), from_key, to_key)
+    if from_key or to_key:
+        log.info("scoring %s: the data run from %s to %s", _range_text(ranges), f"{first:%d/%m/%Y}",
+                 f"{latest:%d/%m/%Y}")
     if from_key or to_key or backfill:
         todo = {t: list(range(lo, hi + 1)) for t, (lo, hi) in ranges.items()}
     else:

@@ -43,8 +43,13 @@ def _command(root: Path) -> list[str]:
 
 
 def _prepare(root: Path) -> None:
+    """The worked example, and the same dossiers a year earlier: history from 2023-01
+    to 2024-02, which the backfill covers (a range is narrowed to the data's)."""
     (root / "landing").mkdir(parents=True)
     shutil.copy(EXAMPLE / "dossiers.csv", root / "landing")
+    text = (EXAMPLE / "dossiers.csv").read_text(encoding="utf-8")
+    (root / "landing" / "dossiers-2023.csv").write_text(text.replace("2024-", "2023-").replace("\nWX-", "\nWY-"),
+                                                         encoding="utf-8")
 
 
 def _published(site: Path) -> dict[str, str]:

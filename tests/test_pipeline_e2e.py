@@ -331,3 +331,24 @@ def test_a_change_to_the_scoring_code_scores_every_period_again(example_run):
     assert changed.returncode == 0, changed.stderr
     again = fingerprints()
     assert list(again.values()) == [11] and set(again) != set(first)
+
+
+def test_a_backfill_from_before_the_data_scores_only_the_data(example_run, capsys):
+    """`backfill --from 2016-01` (the README's example) on data of January and February
+    2024: only the periods the data cover are scored, and what is published is what a
+    run without a range publishes. Before, every week and month from 2016 was scored
+    and published with every unit at 0, and the weeks after them warned of a spike."""
+    settings, warehouse, _ = example_run
+    data = settings.site / "data"
+    before = {p.name: p.read_bytes() for p in data.glob("scoreboard-*")}
+    with duckdb.connect(warehouse.path, read_only=True) as con:
+        warnings = con.execute("SELECT * FROM warnings ORDER BY ALL").fetchall()
+    summary = run_pipeline(settings, warehouse, from_key="2016-01", to_key="2030-12", backfill=True)
+    assert (summary["months"], summary["weeks"]) == (2, 9)
+    assert {p.name: p.read_bytes() for p in data.glob("scoreboard-*")} == before
+    with duckdb.connect(warehouse.path, read_only=True) as con:
+        assert con.execute("SELECT min(period_key) FROM scoreboard WHERE period_type = 'month'").fetchone() == ("2024-01",)
+        assert con.execute("SELECT * FROM warnings ORDER BY ALL").fetchall() == warnings
+    # a range that holds no dossier scores nothing, and says so
+    summary = run_pipeline(settings, warehouse, from_key="2016-01", to_key="2016-12")
+    assert (summary["months"], summary["weeks"]) == (0, 0)
