@@ -527,7 +527,6 @@ UI.update(
         "images": Label("Tải ảnh", "Download image"),
         "report_title": Label("Báo cáo kết quả chỉ số phục vụ người dân, doanh nghiệp",
                               "Report on the public service scoreboard"),
-        "report_authority": Label("UBND THÀNH PHỐ HÀ NỘI", "HANOI PEOPLE'S COMMITTEE"),
         "report_issuer": Label("BẢNG XẾP HẠNG CẢI CÁCH HÀNH CHÍNH", "ADMINISTRATIVE REFORM SCOREBOARD"),
         "report_nation": Label("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "SOCIALIST REPUBLIC OF VIETNAM"),
         "report_motto": Label("Độc lập - Tự do - Hạnh phúc", "Independence - Freedom - Happiness"),

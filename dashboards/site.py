@@ -334,6 +334,7 @@ def build_site(
     calendar_overlay: pl.DataFrame | None = None,
     revisions: Revisions | None = None,
     units: pl.DataFrame | None = None,
+    authority: tuple[str, str] | None = None,
 ) -> Path:
     """Write the whole site under `site_dir`; return the path of its index.html.
 
@@ -364,6 +365,8 @@ def build_site(
     `units`: the registry the scoreboard was scored with, which says who was expected
     to report in each period (the quality page's silent units and completeness);
     without it every listed unit is, from its `unit_valid_from` on.
+    `authority`: who issues the printed reports (Vietnamese, English; the deployment's,
+    ScoreboardSettings.report_authority); without it the reports name none.
     """
     groups = profile_groups(profile)
     frame, slugs = _scoreboard_frame(scoreboard, groups, units)
@@ -409,6 +412,7 @@ def build_site(
         "pdf": pdf_wanted(report_pdf),
         "unit_pages": frame.height > 0,
         "reconciliations": reconciliations or {},
+        "authority": list(authority) if authority else None,
         **_input_facts(ingestion is not None or quarantine_summary is not None, freshness),
         "methodology": methodology_fact(
             profile, manifest, calendar_overlay if calendar_overlay is not None else load_overlay(),

@@ -25,78 +25,28 @@ import sys
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
-import yaml
 
-from config import config_path
 from pipelines import assets, lake
 from pipelines import warehouse as wh
 from pipelines.alerting import alert_digests, send_digests
+from pipelines.deployment import Deployment, Province, load_deployment
 from pipelines.instance import open_instance
 from pipelines.partitions import province_partitions
-from pipelines.resources import ScoreboardSettings, Warehouse, env_default
+from pipelines.resources import DEFAULTS, ScoreboardSettings, Warehouse, env_default
 from pipelines.schedules import period_schedule
 
 POOL_PREFIX = "province/"
 # on every run of a province: deploy/dagster.yaml queues one run per province at a time
 PROVINCE_TAG = "scoreboard/province"
-DEFAULT_PROVINCES = config_path("provinces.yaml")
+DEFAULT_PROVINCES = Path(DEFAULTS["SCOREBOARD_PROVINCES"])
 log = logging.getLogger("scoreboard")
 
 
-# ------------------------------------------------------------------ the provinces file
-
-
-@dataclass(frozen=True)
-class Province:
-    slug: str
-    name: str
-    registry: Path
-    landing: Path
-    site: Path
-    crosswalk: Path | None
-
-
-@dataclass(frozen=True)
-class Deployment:
-    provinces: dict[str, Province]
-    national: Path
-
-
-def _config_file(value: str, folder: Path, shipped: str) -> Path:
-    """A bare file name is one of config/registry/; a path is taken from the provinces file's folder."""
-    path = Path(value)
-    return config_path(shipped, value) if len(path.parts) == 1 else (folder / path)
-
-
-def load_deployment(path: Path | str) -> Deployment:
-    """The provinces file (config/provinces.yaml shows its fields)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"the provinces file {path} does not exist")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    root = Path(raw.get("root", "data/provinces"))
-    provinces = {}
-    for slug, entry in (raw.get("provinces") or {}).items():
-        lake.province_schema(slug)  # a slug the lake can name a schema by
-        if not isinstance(entry, dict) or "registry" not in entry:
-            raise ValueError(f"{path.name}: province {slug} names no registry")
-        crosswalk = entry.get("crosswalk")
-        provinces[slug] = Province(
-            slug=slug,
-            name=str(entry.get("name", slug)),
-            registry=_config_file(entry["registry"], path.parent, "registry"),
-            landing=Path(entry.get("landing", root / slug / "landing")),
-            site=Path(entry.get("site", root / slug / "site")),
-            crosswalk=_config_file(crosswalk, path.parent, "registry") if crosswalk else None,
-        )
-    if not provinces:
-        raise ValueError(f"{path.name} lists no province")
-    return Deployment(provinces, Path(raw.get("national", root / "national")))
+# ------------------------------------------------------------------ the provinces (the file: pipelines/deployment.py)
 
 
 class Provinces(dg.ConfigurableResource):
@@ -125,10 +75,16 @@ class Provinces(dg.ConfigurableResource):
         return provinces[slug]
 
     def settings(self, slug: str) -> ScoreboardSettings:
+        """The province's settings: its folders, registry, authority and alerts file. Its
+        alerts are its own file's (`alerts:`) or none: SCOREBOARD_ALERTS, one file, would
+        send every province's digest to one office and one site's address."""
         p = self.province(slug)
+        vi, en = p.authority or ("", "")
         return ScoreboardSettings.from_env(
             landing_dir=str(p.landing), site_dir=str(p.site), registry_path=str(p.registry),
             crosswalk_path=str(p.crosswalk) if p.crosswalk else "",
+            alerts_path=str(p.alerts) if p.alerts else DEFAULTS["SCOREBOARD_ALERTS"],
+            authority=vi, authority_en=en, provinces_path=self.file,
         )
 
     def setup(self) -> list[str]:

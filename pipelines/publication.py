@@ -150,6 +150,7 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
             calendar_overlay=load_overlay(Path(settings.calendar_path)),
             revisions=revised,
             units=units,
+            authority=settings.report_authority(),
             **pages,
             **tables,
         )

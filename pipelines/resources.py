@@ -45,6 +45,9 @@ DEFAULTS = {
     # (empty: the folder `archive` beside the landing folder)
     "SCOREBOARD_ARCHIVE": "",
     "SCOREBOARD_RETENTION_DAYS": "90",
+    # the provinces of a lake deployment (pipelines/deployment.py); one city's run reads
+    # its registry's authority there
+    "SCOREBOARD_PROVINCES": str(config_path("provinces.yaml")),
 }
 TRUE = ("1", "true", "yes", "on")
 # What makes a period's numbers besides its inputs: the scoring assets' module, the
@@ -113,6 +116,11 @@ class ScoreboardSettings(dg.ConfigurableResource):
     retention_days: int = int(DEFAULTS["SCOREBOARD_RETENTION_DAYS"])
     # publish to the draft site beside the public one; `scoreboard approve` makes it public
     draft: bool = False
+    # the provinces file, and the authority that issues the printed report (Vietnamese,
+    # English; empty: the entry of the registry in the provinces file: report_authority)
+    provinces_path: str = DEFAULTS["SCOREBOARD_PROVINCES"]
+    authority: str = ""
+    authority_en: str = ""
 
     @classmethod
     def from_env(cls, **overrides: str | None) -> "ScoreboardSettings":
@@ -136,6 +144,7 @@ class ScoreboardSettings(dg.ConfigurableResource):
             "archive_path": os.environ.get("SCOREBOARD_ARCHIVE", ""),
             "retention_days": retention_days(env_default("SCOREBOARD_RETENTION_DAYS")),
             "draft": os.environ.get("SCOREBOARD_DRAFT", "").strip().lower() in TRUE,
+            "provinces_path": env_default("SCOREBOARD_PROVINCES"),
         }
         values.update({k: v if isinstance(v, (bool, int)) else str(v) for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -159,6 +168,16 @@ class ScoreboardSettings(dg.ConfigurableResource):
 
         smtp = {"host": self.smtp_host, "port": self.smtp_port, "username": self.smtp_user}
         return load_alert_config(Path(self.alerts_path), smtp=smtp)
+
+    def report_authority(self) -> tuple[str, str] | None:
+        """Who issues the printed report, in Vietnamese and English: the settings' own, else
+        the authority of the registry's province in the provinces file (the shipped Hà Nội
+        registry: UBND THÀNH PHỐ HÀ NỘI); None where neither names one."""
+        from pipelines.deployment import registry_authority
+
+        if self.authority:
+            return self.authority, self.authority_en or self.authority
+        return registry_authority(self.provinces_path, self.registry_path)
 
     def reconcile_settings(self):
         """How reconciliation explains gaps: the deployment's file over the shipped one."""

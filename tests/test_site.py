@@ -26,6 +26,7 @@ from dashboards.format import (
 )
 from dashboards.site import build_site
 from dashboards.vega import vega_lite_version
+from pipelines.resources import ScoreboardSettings
 from tests.helpers import SCOREBOARD_COLUMNS, DEFAULT_PROFILE, EXAMPLE, read_example_dossiers
 
 FIXTURE = Path(__file__).parent / "fixtures" / "example" / "expected_scoreboard.csv"
@@ -157,6 +158,8 @@ def example_inputs(scoreboard: pl.DataFrame) -> dict:
         "quality": example_quality(),
         "warnings": example_warnings(),
         "profile": profile,
+        # the shipped registry's, from config/provinces.yaml
+        "authority": ScoreboardSettings().report_authority(),
     }
 
 
@@ -1018,7 +1021,8 @@ def test_quality_page_and_held_back_periods(site):
 def test_monthly_reports(site):
     html = read(site / "report-2024-01.html")
     assert '<body class="report">' in html
-    assert "UBND THÀNH PHỐ HÀ NỘI" in html and "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in html
+    assert '<p><span data-en="HANOI PEOPLE&#39;S COMMITTEE">UBND THÀNH PHỐ HÀ NỘI</span></p>' in html
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in html
     assert "Báo cáo kết quả chỉ số phục vụ người dân, doanh nghiệp" in html
     # band summary: districts 1 Xuất sắc + 1 Khá, both ranked
     assert re.search(r"Cấp huyện</span></th><td>1</td><td>0</td><td>1</td><td>0</td><td>0</td><td>0</td><td>2</td><td>2</td>", html)

@@ -62,6 +62,15 @@ def registry_name(settings: ScoreboardSettings) -> None:
     path.write_text(path.read_text(encoding="utf-8").replace("Quận Ba Đình", "Quận Ba Đình mới"), encoding="utf-8")
 
 
+def authority(settings: ScoreboardSettings) -> None:
+    """The registry's province names who issues its reports (the provinces file)."""
+    Path(settings.provinces_path).write_text(
+        f"provinces:\n  thuong:\n    registry: {settings.registry_path}\n"
+        "    authority: {vi: UBND TỈNH THỬ NGHIỆM, en: TEST PROVINCIAL PEOPLE'S COMMITTEE}\n",
+        encoding="utf-8",
+    )
+
+
 def profile_label(settings: ScoreboardSettings) -> None:
     path = Path(settings.profile_path)
     text = path.read_text(encoding="utf-8")
@@ -80,6 +89,8 @@ CHANGES = {
                                      "periods/2024-W08.html", "assets/site.js"}),
     "registry name": (registry_name, "units/001-2008-08-01.html", "Quận Ba Đình mới",
                       {"assets/site.css", "units/00004-2008-08-01.html"}),
+    "authority": (authority, "report-2024-01.html", "UBND TỈNH THỬ NGHIỆM",
+                  {"units/001-2008-08-01.html", "periods/2024-01.html", "data/scoreboard-2024-01.csv"}),
     "profile label": (profile_label, "units/001-2008-08-01.html", "Tiến độ xử lý hồ sơ",
                       {"data/scoreboard-2024-01.csv", "data/scoreboard-2024-01.parquet",
                        "data/weak_points-2024-01.csv", "data/bottlenecks-2024-01.js", "assets/site.js"}),
@@ -98,7 +109,7 @@ def test_an_incremental_build_equals_a_clean_build(change, tmp_path, monkeypatch
     def settings_for(site: Path) -> ScoreboardSettings:
         return ScoreboardSettings.from_env(
             landing_dir=str(landing), site_dir=str(site), registry_path=str(tmp_path / "units.csv"),
-            profile_path=str(tmp_path / "profile.yaml"),
+            profile_path=str(tmp_path / "profile.yaml"), provinces_path=str(tmp_path / "provinces.yaml"),
         )
 
     settings = settings_for(tmp_path / "site")

@@ -89,7 +89,7 @@ class Report(Kind):
         "weak": Read("weak_points", WEAK, by=("period_key",)),
         "checks": Read("quality", HELD_COLUMNS, by=("period_key",)),
     }
-    facts = ("groups", "bands", "rates", "nav", "published")
+    facts = ("groups", "bands", "rates", "nav", "published", "authority")
     owns = ("report-*.html", "report.html")
     batch = 24  # pages formatted together: the tables of a batch are held in memory at once
 
@@ -131,8 +131,10 @@ class Report(Kind):
         nav = {n: o.params[n] and {"href": f"report-{o.params[n]['key']}.html", "short": Label(*o.params[n]["short"])}
                for n in ("prev", "next")}
         title = Label(f"{UI['nav_report'].vi} {p['short'].vi}", f"{UI['nav_report'].en} {p['short'].en}")
+        authority = data.fact("authority")
         return page(
             data, "report", root="", title=title, body_class="report", pdf=o.params["pdf"],
+            authority=Label(*authority) if authority else None,
             period=dict(p, held_back=held, cutoff=cutoff_note(o.params["cutoff"], p["provisional"])),
             bands=band_summary(month, data.fact("bands")),
             weak=common_weak_points(month, data.part("weak", (key,)), data.fact("groups"), data.fact("rates"))
