@@ -26,8 +26,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import random
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -90,6 +92,33 @@ def data_path(configured: str) -> str:
 def retryable(exc: BaseException) -> bool:
     """A DuckLake commit that failed against another process's commit: run it again."""
     return isinstance(exc, duckdb.TransactionException) and "Failed to commit DuckLake transaction" in str(exc)
+
+
+# How often a commit DuckLake could not settle is run again, and how long to wait
+# before each new attempt: another province's catalog changes (its first run creating
+# its tables and replacing the national views) fail every commit made meanwhile, so
+# attempts made at once all met the same changes (3 of 12 first runs failed so).
+COMMIT_ATTEMPTS = 6
+COMMIT_BACKOFF_SECONDS = 0.5  # doubled at each attempt: 0.5 + 1 + 2 + 4 + 8 s at most
+
+
+def retry_pause(attempt: int) -> None:
+    """Wait before attempt `attempt + 1` of a commit (with jitter: two writers that
+    failed together do not retry together)."""
+    time.sleep(COMMIT_BACKOFF_SECONDS * 2 ** (attempt - 1) * random.uniform(0.75, 1.25))
+
+
+def retrying(work: Callable[[], None]) -> None:
+    """Run `work` (whole transactions of its own) again after a pause while DuckLake
+    could not settle its commit against another process's (COMMIT_ATTEMPTS in all)."""
+    for attempt in range(1, COMMIT_ATTEMPTS + 1):
+        try:
+            work()
+            return
+        except duckdb.TransactionException as exc:
+            if attempt == COMMIT_ATTEMPTS or not retryable(exc):
+                raise
+        retry_pause(attempt)
 
 
 # ------------------------------------------------------------------ one writer per province
@@ -232,15 +261,17 @@ def _prepare(con: duckdb.DuckDBPyConnection, dsn: str | None, schemas: list[str]
     fails ("Failed to parse catalog entry"), and is retried (pipelines/warehouse.py).
     `setup` makes them all before the provinces run."""
     for schema in schemas:
+        # the partitioning is checked too: the layout's version is committed before the
+        # tables are partitioned, and a process killed in between left them unpartitioned
         if schema in _schemas(con):
             con.execute(f"USE {ALIAS}.{schema}")
-            if layout.is_current(con):
+            if layout.is_current(con) and not _to_partition(con, layout.partitions):
                 continue
         with advisory_lock(dsn, "lake"):
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {ALIAS}.{schema}")
             con.execute(f"USE {ALIAS}.{schema}")
-            layout.ensure(con)
-            _partition(con, layout.partitions)
+            retrying(lambda: layout.ensure(con))
+            retrying(lambda: _partition(con, layout.partitions))
     refresh_national_views(con, layout.tables)
 
 
@@ -282,30 +313,61 @@ def _tables(con: duckdb.DuckDBPyConnection, schema: str | None = None) -> set[st
     return {r[0] for r in rows}
 
 
+def _to_partition(con: duckdb.DuckDBPyConnection, partitions: Mapping[str, str]) -> list[str]:
+    """The current province's tables whose partition keys DuckLake records are not
+    those `partitions` says (none, or other keys)."""
+    recorded = _partition_keys(con)
+    return [table for table in sorted(_tables(con) & partitions.keys())
+            if recorded.get(table, []) != [key.strip() for key in partitions[table].split(",")]]
+
+
 def _partition(con: duckdb.DuckDBPyConnection, partitions: Mapping[str, str]) -> None:
     """Partition the province's tables as `partitions` says where DuckLake records other
-    keys: a new table before any row is in it, an upgraded one from its next files on."""
-    for table in sorted(_tables(con) & partitions.keys()):
-        wanted = partitions[table]
-        if partition_keys(con, table) != [key.strip() for key in wanted.split(",")]:
-            con.execute(f'ALTER TABLE "{table}" SET PARTITIONED BY ({wanted})')
+    keys: a new table before any row is in it, an upgraded one from its next files on.
+    One transaction: one catalog change for the other provinces' writers to meet."""
+    tables = _to_partition(con, partitions)
+    if not tables:
+        return
+    con.execute("BEGIN")
+    try:
+        for table in tables:
+            con.execute(f'ALTER TABLE "{table}" SET PARTITIONED BY ({partitions[table]})')
+        con.execute("COMMIT")
+    except Exception:
+        _rollback(con)
+        raise
 
 
-def partition_keys(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    """The partition columns of a table of the current province, as DuckLake records them."""
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.TransactionException:  # a failed COMMIT has ended the transaction already
+        pass
+
+
+def _partition_keys(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """The partition columns of the current province's partitioned tables, as DuckLake records them."""
     meta = f"__ducklake_metadata_{ALIAS}"
     rows = con.execute(
-        f"""SELECT c.column_name, p.transform FROM {meta}.ducklake_partition_column p
+        f"""SELECT t.table_name, c.column_name, p.transform FROM {meta}.ducklake_partition_column p
             JOIN {meta}.ducklake_partition_info i USING (partition_id, table_id)
             JOIN {meta}.ducklake_table t USING (table_id)
             JOIN {meta}.ducklake_schema s USING (schema_id)
             JOIN {meta}.ducklake_column c ON c.table_id = p.table_id AND c.column_id = p.column_id
-            WHERE t.table_name = ? AND s.schema_name = current_schema()
+            WHERE s.schema_name = current_schema()
               AND i.end_snapshot IS NULL AND t.end_snapshot IS NULL AND c.end_snapshot IS NULL
-            ORDER BY p.partition_key_index""",
-        [table],
+              AND s.end_snapshot IS NULL
+            ORDER BY t.table_name, p.partition_key_index""",
     ).fetchall()
-    return [name if transform == "identity" else f"{transform}({name})" for name, transform in rows]
+    keys: dict[str, list[str]] = {}
+    for table, name, transform in rows:
+        keys.setdefault(table, []).append(name if transform == "identity" else f"{transform}({name})")
+    return keys
+
+
+def partition_keys(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The partition columns of a table of the current province, as DuckLake records them."""
+    return _partition_keys(con).get(table, [])
 
 
 # ------------------------------------------------------------------ the national roll-up
@@ -329,14 +391,23 @@ def refresh_national_views(con: duckdb.DuckDBPyConnection, tables: Iterable[str]
     if have >= {*tables, "provinces"} and [r[0] for r in con.execute(
             f"SELECT province FROM {ALIAS}.{NATIONAL}.provinces ORDER BY 1").fetchall()] == names:
         return names
+    def replace() -> None:  # one transaction: one catalog change for the other writers to meet
+        con.execute("BEGIN")
+        try:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {ALIAS}.{NATIONAL}")
+            for table in tables:
+                parts = " UNION ALL BY NAME ".join(
+                    f"SELECT {_quote(p)} AS province, * FROM {ALIAS}.{p}.\"{table}\"" for p in names
+                )
+                con.execute(f'CREATE OR REPLACE VIEW {ALIAS}.{NATIONAL}."{table}" AS {parts}')
+            con.execute(f"CREATE OR REPLACE VIEW {ALIAS}.{NATIONAL}.provinces AS {listed}")
+            con.execute("COMMIT")
+        except Exception:
+            _rollback(con)
+            raise
+
     with advisory_lock(_postgres_dsn_of(con), "lake"):
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {ALIAS}.{NATIONAL}")
-        for table in tables:
-            parts = " UNION ALL BY NAME ".join(
-                f"SELECT {_quote(p)} AS province, * FROM {ALIAS}.{p}.\"{table}\"" for p in names
-            )
-            con.execute(f'CREATE OR REPLACE VIEW {ALIAS}.{NATIONAL}."{table}" AS {parts}')
-        con.execute(f"CREATE OR REPLACE VIEW {ALIAS}.{NATIONAL}.provinces AS {listed}")
+        retrying(replace)
     return names
 
 

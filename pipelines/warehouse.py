@@ -409,7 +409,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         _ensure_file_accounting(con)
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        _rollback(con)  # (a failed COMMIT has ended it: the lake runs it again, lake.retrying)
         raise
 
 
@@ -491,11 +491,13 @@ def unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 _OPEN: set[int] = set()
 
 
-def _in_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], None], attempts: int = 3) -> None:
+def _in_transaction(
+    con: duckdb.DuckDBPyConnection, work: Callable[[], None], attempts: int = lake.COMMIT_ATTEMPTS
+) -> None:
     """Run `work` in one transaction. In the lake, a commit that DuckLake could not
-    settle against another process's is run again from the start (lake.retryable):
-    every write here replaces a slice, so doing it again is safe. Inside another
-    transaction of this module, `work` is part of it."""
+    settle against another process's is run again from the start after a pause
+    (lake.retryable, lake.retry_pause): every write here replaces a slice, so doing
+    it again is safe. Inside another transaction of this module, `work` is part of it."""
     if id(con) in _OPEN:
         work()
         return
@@ -512,6 +514,7 @@ def _in_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], None], at
                 raise
         finally:
             _OPEN.discard(id(con))
+        lake.retry_pause(attempt)
 
 
 def all_in_one(con: duckdb.DuckDBPyConnection, work: Callable[[], None]) -> None:

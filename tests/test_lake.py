@@ -313,6 +313,60 @@ def test_a_commit_that_meets_another_process_s_catalog_change_is_run_again(postg
         assert writer.execute("SELECT count(*) FROM scored_periods").fetchall() == [(1,)]
 
 
+def test_a_setup_killed_before_partitioning_is_finished_by_the_next_setup_or_run(postgres, tmp_path):
+    """`setup` killed after a province's tables and their layout version are committed,
+    before they are partitioned: the next setup partitions them. So does the next writer
+    of a province whose partitioning went missing once its version was current (the
+    upgrade 8 → 9 killed between recording 9 and partitioning the evidence)."""
+    env = lake_deployment(postgres, tmp_path, {"caobang": "caobang.csv"}, "killed")
+    kill = ("import os, sys\nfrom pipelines import lake, provinces\n"
+            "lake._partition = lambda *a, **k: os._exit(137)\nsys.exit(provinces.main(['setup']))")
+    assert subprocess.run([sys.executable, "-c", kill], cwd=ROOT, env=env).returncode == 137
+    target, data = env["SCOREBOARD_WAREHOUSE"], env["SCOREBOARD_LAKE_DATA"]
+    with wh.connect(target, province="caobang", read_only=True) as con:
+        assert (wh.schema_version(con), lake.partition_keys(con, "scoreboard")) == (wh.SCHEMA_VERSION, [])
+    _provinces_resource(env).setup()
+    with wh.connect(target, province="caobang", read_only=True) as con:
+        assert lake.partition_keys(con, "scoreboard") == ["period_type", "period_key"]
+        assert lake.partition_keys(con, "dossiers") == ["year(received_at)"]
+    with wh.connect(target, province="caobang", lake_data=data) as con:
+        con.execute("ALTER TABLE evidence RESET PARTITIONED BY")
+    with wh.connect(target, province="caobang", lake_data=data) as con:
+        assert lake.partition_keys(con, "evidence") == ["period_type", "period_key"]
+
+
+def test_a_new_province_changes_the_catalog_in_few_commits_and_others_wait_them_out(postgres, tmp_path):
+    """A province's first writer creates its tables, partitions them and replaces the
+    national views: each commit of a catalog change fails the other provinces' commits
+    made meanwhile (DuckLake 1.4), so they are few, and a writer whose commits meet
+    such changes for a couple of seconds waits and commits once they are over."""
+    target, data = lake_target(postgres, "burst"), str(tmp_path / "data")
+    meta = "__ducklake_metadata_lake.ducklake_snapshot"
+    with wh.connect(target, province="caobang", lake_data=data) as writer:
+        before = writer.execute(f"SELECT count(*) FROM {meta}").fetchall()[0][0]
+        with wh.connect(target, province="laichau", lake_data=data):
+            pass
+        added = writer.execute(f"SELECT count(*) FROM {meta}").fetchall()[0][0] - before
+        assert added <= 4, added  # the schema, the tables, their partitioning, the national views
+
+        other = duckdb.connect(config={"extension_directory": str(lake.extension_directory())})
+        other.execute(f"ATTACH '{target}' AS lake")
+        started, attempts = time.monotonic(), []
+
+        def work():
+            attempts.append(round(time.monotonic() - started, 1))
+            wh.insert(writer, "scored_periods", pl.DataFrame(
+                {"period_type": ["week"], "period_key": ["2025-W30"], "config_fingerprint": ["f"]}))
+            if time.monotonic() - started < 2:  # another process's catalog changes, for 2 s
+                other.execute(f"CREATE TABLE lake.laichau.notes_{len(attempts)} (period_key VARCHAR)")
+                other.execute(f"ALTER TABLE lake.laichau.notes_{len(attempts)} SET PARTITIONED BY (period_key)")
+
+        wh._in_transaction(writer, work)
+        other.close()
+        assert len(attempts) > 1 and attempts[-1] >= 2, attempts
+        assert writer.execute("SELECT count(*) FROM scored_periods").fetchall() == [(1,)]
+
+
 def test_a_province_s_writer_waits_for_its_pool_and_its_lock(postgres, tmp_path):
     """The worked example as a province: its run waits while another holds the pool
     `province/example` of the Dagster instance (PostgreSQL), and, outside Dagster, a
