@@ -173,6 +173,40 @@ def advisory_lock(dsn: str | None, name: str) -> Iterator[None]:
                 entry[0].close()  # ends the session: the lock goes with it
 
 
+def hold_lock_for_life(dsn: str, name: str) -> object:
+    """Take PostgreSQL's session advisory lock `name` and keep it until this process
+    ends (the session, returned, must be kept referenced): a process that dies loses
+    it with its session. A machine that vanishes without closing the session: the
+    server ends it after about 90 s without an answer (not the system's 2 hours)."""
+    import psycopg2
+
+    session = psycopg2.connect(dsn, application_name=f"scoreboard lock {name}")
+    session.autocommit = True
+    with session.cursor() as cur:
+        cur.execute("SET tcp_keepalives_idle = 60; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3")
+        cur.execute("SELECT pg_advisory_lock(%s)", [_lock_key(name)])
+    return session
+
+
+def free_locks(dsn: str, names: Iterable[str]) -> set[str]:
+    """Which of these session advisory locks no session holds now."""
+    import psycopg2
+
+    free = set()
+    session = psycopg2.connect(dsn, application_name="scoreboard lock check")
+    try:
+        session.autocommit = True
+        with session.cursor() as cur:
+            for name in names:
+                cur.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(name)])
+                if cur.fetchone()[0]:
+                    cur.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(name)])
+                    free.add(name)
+    finally:
+        session.close()
+    return free
+
+
 # ------------------------------------------------------------------ connection
 
 

@@ -34,7 +34,7 @@ from pipelines import assets, lake
 from pipelines import warehouse as wh
 from pipelines.alerting import alert_digests, send_digests
 from pipelines.deployment import Deployment, Province, load_deployment
-from pipelines.instance import open_instance
+from pipelines.instance import free_slots_of_ended_runs, open_instance
 from pipelines.partitions import province_partitions
 from pipelines.resources import DEFAULTS, ScoreboardSettings, Warehouse, env_default
 from pipelines.schedules import period_schedule
@@ -42,6 +42,8 @@ from pipelines.schedules import period_schedule
 POOL_PREFIX = "province/"
 # on every run of a province: deploy/dagster.yaml queues one run per province at a time
 PROVINCE_TAG = "scoreboard/province"
+# how often a step waiting for its province's slot frees the slot of a run that has ended
+FREE_ENDED_EVERY = 30.0
 DEFAULT_PROVINCES = Path(DEFAULTS["SCOREBOARD_PROVINCES"])
 log = logging.getLogger("scoreboard")
 
@@ -117,9 +119,10 @@ def province_pool(context: dg.AssetExecutionContext, province: str):
     step writes the province's tables. Dagster gives an asset one pool for all its
     partitions, so the slot is claimed here, per province, through the instance's
     concurrency storage (the same claims the executor makes for a step's pool):
-    the UI lists these pools and their holders, a killed run's slot is freed with
-    its run (pipelines/instance.py). An instance without pools (in memory) has no
-    other writer to wait for."""
+    the UI lists these pools and their holders. A killed run's slot is freed once its
+    run is marked failed: by the next CLI run (pipelines/instance.py,
+    release_dead_runs), or by Dagster's run monitoring and then here. An instance
+    without pools (in memory) has no other writer to wait for."""
     from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
 
     pool = f"{POOL_PREFIX}{province}"
@@ -128,13 +131,16 @@ def province_pool(context: dg.AssetExecutionContext, province: str):
         storage.set_concurrency_slots(pool, 1)
     step_key = f"{context.assets_def.op.name}[{pool}]"
     with InstanceConcurrencyContext(context.instance, context.run) as slots:
-        waited = True
+        waited, freed_at = True, 0.0
         while not slots.claim(pool, step_key):
             if waited:
                 message = f"waiting for the writer slot of {province} (pool {pool})"
                 context.log.info(message)
                 log.info(message)
                 waited = False
+            if time.monotonic() - freed_at > FREE_ENDED_EVERY:
+                free_slots_of_ended_runs(context.instance, pool)
+                freed_at = time.monotonic()
             time.sleep(max(0.5, slots.interval_to_next_pending_claim_check()))
         try:
             yield

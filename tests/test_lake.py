@@ -367,6 +367,53 @@ def test_a_new_province_changes_the_catalog_in_few_commits_and_others_wait_them_
         assert writer.execute("SELECT count(*) FROM scored_periods").fetchall() == [(1,)]
 
 
+def test_a_run_killed_on_another_machine_frees_its_province_s_slot(postgres, tmp_path):
+    """A province's run holding its writer slot on one machine (a Kubernetes job's pod),
+    then killed: the next run, on another machine, marks it failed and frees the slot;
+    while its process lives, it is left alone."""
+    from pipelines.instance import free_slots_of_ended_runs, release_dead_runs
+
+    env = lake_deployment(postgres, tmp_path, {"example": str(ROOT / "tests/fixtures/example/units.csv")}, "pods")
+    other_machine = (
+        "import socket, sys, time, uuid\nsocket.gethostname = lambda: 'scoreboard-run-pod-1'\n"
+        "import dagster as dg\nfrom pipelines.instance import open_instance, run_tags\n"
+        "instance = open_instance()\n"
+        "run = dg.DagsterRun(job_name='probe', run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED,\n"
+        "                    tags={**run_tags(), 'scoreboard/province': 'example'})\n"
+        "instance.add_run(run)\nstorage = instance.event_log_storage\n"
+        "storage.set_concurrency_slots('province/example', 1)\n"
+        "assert storage.claim_concurrency_slot('province/example', run.run_id, 'dossiers').is_claimed\n"
+        "print(run.run_id, flush=True)\ntime.sleep(600)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", other_machine], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        run_id = holder.stdout.readline().strip()
+        assert run_id, "the other machine's run did not start"
+        instance = provinces_instance(env)
+        assert release_dead_runs(instance) == []  # its process lives
+        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED
+    finally:
+        holder.kill()
+        holder.wait()
+    slots = instance.event_log_storage.get_concurrency_info("province/example")
+    assert [s.run_id for s in slots.claimed_slots] == [run_id]
+    assert release_dead_runs(instance) == [run_id]
+    assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+    assert instance.event_log_storage.get_concurrency_info("province/example").claimed_slots == []
+
+    # a run the daemon launched: its run monitoring (deploy/dagster.yaml) marks it failed
+    # when its worker is gone, and a slot it still holds is freed
+    assert instance.run_monitoring_enabled and instance.run_monitoring_max_resume_run_attempts == 0
+    assert 0 < instance.run_monitoring_settings["free_slots_after_run_end_seconds"] <= 300
+    launched = dg.DagsterRun(job_name="launched", run_id="launched-run", status=dg.DagsterRunStatus.STARTED)
+    instance.add_run(launched)
+    assert instance.event_log_storage.claim_concurrency_slot("province/example", launched.run_id, "dossiers").is_claimed
+    assert free_slots_of_ended_runs(instance, "province/example") == []  # it runs
+    instance.report_run_failed(launched, "Run worker gone (run monitoring)")
+    assert free_slots_of_ended_runs(instance, "province/example") == [launched.run_id]
+    assert instance.event_log_storage.get_concurrency_info("province/example").claimed_slots == []
+
+
 def test_a_province_s_writer_waits_for_its_pool_and_its_lock(postgres, tmp_path):
     """The worked example as a province: its run waits while another holds the pool
     `province/example` of the Dagster instance (PostgreSQL), and, outside Dagster, a
@@ -498,4 +545,8 @@ def test_the_shipped_deployment_files_name_what_the_code_reads():
     limits = helm["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]
     instance = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
     assert limits[0]["key"] == instance["concurrency"]["runs"]["tag_concurrency_limits"][0]["key"] == PROVINCE_TAG
+    # a killed run is marked failed by the daemon's run monitoring, on one host and on Kubernetes
+    assert instance["run_monitoring"]["enabled"] and helm["dagsterDaemon"]["runMonitoring"]["enabled"]
+    assert helm["dagsterDaemon"]["runMonitoring"]["maxResumeRunAttempts"] == instance["run_monitoring"][
+        "max_resume_run_attempts"] == 0
     assert helm["postgresql"]["postgresqlScheme"] == instance["storage"]["postgres"]["postgres_db"]["scheme"]
