@@ -79,7 +79,7 @@ def archive_landing(con, *, landing: Path, archive: Path, now: datetime,
     stored = {r["source_file"]: r["content_hash"] for r in wh.ingested_inputs(con).iter_rows(named=True)
               if r["status"] != "rejected"}
     holding = set(wh.held_hashes(con)) | set(wh.read_holds(con)["source"].to_list())
-    rows = []
+    moves, rows = [], []
     for path in landing_files(landing):
         source = path.relative_to(landing).as_posix()
         if source in holding:
@@ -88,13 +88,18 @@ def archive_landing(con, *, landing: Path, archive: Path, now: datetime,
         if source not in stored or content_hash(path) != stored[source]:
             continue
         target = _target(archive, now.date().isoformat(), source, stored[source])
+        moves.append((path, target, source))
+        rows.append({"source_file": source, "content_hash": stored[source],
+                     "archive_path": target.relative_to(archive).as_posix(), "archived_at": now, "deleted_at": None})
+    # Recorded before the files move: a run killed while moving them leaves records of
+    # files still in landing (the next run moves them, and records them again), never a
+    # moved file without a record, which no expiry would ever delete.
+    wh.record_archived(con, pl.DataFrame(rows, schema=wh.ARCHIVED_FILES_SCHEMA))
+    for path, target, source in moves:
         target.parent.mkdir(parents=True, exist_ok=True)
         # (the landing folder's subfolders stay: vendors drop their files into them)
         shutil.move(str(path), target)
-        rows.append({"source_file": source, "content_hash": stored[source],
-                     "archive_path": target.relative_to(archive).as_posix(), "archived_at": now, "deleted_at": None})
         report.archived.append(source)
-    wh.record_archived(con, pl.DataFrame(rows, schema=wh.ARCHIVED_FILES_SCHEMA))
     if report.archived:
         log(f"{len(report.archived)} ingested files moved to the archive {archive}")
     return report

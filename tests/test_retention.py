@@ -116,3 +116,39 @@ def test_a_file_dropped_again_after_archiving_is_not_ingested_twice(ingested, mo
     assert [(r[2], r[3]) for r in archived(root)] == [
         (f"2026-11-22/hanoi/dossiers.{EXAMPLE_SHA[:12]}.csv", "2026-11-22 10:00:00"),
         ("2026-11-22/hanoi/dossiers.csv", "2026-11-22 09:00:00")]
+
+
+def test_a_run_killed_while_it_archives_leaves_no_file_the_expiry_would_miss(tmp_path, monkeypatch):
+    """The process dies (as SIGKILL would) while it moves the ingested files to the
+    archive, after the first: every file in the archive has its record, so none
+    outlives its retention (raw exports hold personal data). The next run archives
+    the rest, and 90 days later no raw file is left."""
+    import os
+    import subprocess
+    import sys
+
+    landing = tmp_path / "landing"
+    (landing / "hanoi").mkdir(parents=True)
+    text = (EXAMPLE / "dossiers.csv").read_text(encoding="utf-8")
+    (landing / "hanoi" / "dossiers.csv").write_text(text, encoding="utf-8")
+    (landing / "hanoi" / "dossiers-2023.csv").write_text(text.replace("2024-", "2023-").replace("\nWX-", "\nWY-"),
+                                                        encoding="utf-8")
+    die = ("import os, shutil, sys; import pipelines.retention as r; moved = []\n"
+           "def move(*a):\n    if moved: os._exit(137)\n    moved.append(shutil.move(*a))\n"
+           "r.shutil = type('S', (), {'move': staticmethod(move)}); import pipelines.cli as cli\n"
+           "sys.exit(cli.main(sys.argv[1:]))")
+    args = ["run", "--landing", str(landing), "--warehouse", str(tmp_path / "warehouse.duckdb"),
+            "--site", str(tmp_path / "site"), "--registry", str(EXAMPLE / "units.csv")]
+    env = {**os.environ, "SCOREBOARD_NOW": DAY0, "SCOREBOARD_DAGSTER_HOME": ""}
+    done = subprocess.run([sys.executable, "-c", die, *args], env=env, capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 137, done.stderr[-2000:]
+    on_disk = {p.relative_to(tmp_path / "archive").as_posix() for p in (tmp_path / "archive").rglob("*") if p.is_file()}
+    assert len(on_disk) == 1 and on_disk <= {r[2] for r in archived(tmp_path)}
+
+    assert cli(tmp_path, DAY0, monkeypatch, "run") == 0
+    assert not [p for p in landing.rglob("*") if p.is_file()]
+    on_disk = {p.relative_to(tmp_path / "archive").as_posix() for p in (tmp_path / "archive").rglob("*") if p.is_file()}
+    assert len(on_disk) == 2 and on_disk <= {r[2] for r in archived(tmp_path)}
+    assert cli(tmp_path, "2027-02-20T09:00:00", monkeypatch, "run") == 0  # day 90
+    assert not [p for p in (tmp_path / "archive").rglob("*") if p.is_file()]
