@@ -227,7 +227,8 @@ def image_name(chart_id: str, month_key: str | None) -> str:
 # only its own data, as the dataset `history` (dashboards.pages.unit.history_json):
 # {d: period start, t: month|week, s: score (2 decimals), r: rank (null when not
 # ranked)}, and x: 1 on a point reconstructed from the units before a reform
-# (transforms.crosswalk), which has no rank.
+# (transforms.crosswalk), which has no rank, and no score where its figures are too
+# few to be ranked (not `rankable`).
 
 def _kind_expr(lang: str) -> str:
     month, week = UI["months"].get(lang), UI["weeks"].get(lang)

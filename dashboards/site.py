@@ -211,11 +211,12 @@ def _units(frame: pl.DataFrame, registry: pl.DataFrame | None) -> pl.DataFrame:
 
 
 def _derived(frame: pl.DataFrame, groups: tuple, crosswalk: pl.DataFrame | None,
-             units: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
+             units: pl.DataFrame | None, min_volume: int) -> dict[str, pl.DataFrame]:
     """The tables pages read that the scoreboard implies: per unit (its slug, names,
     detail period), per period and level (ranked counts, peer medians), per period
     (completeness), per unit and period type (its last period with receipts), and,
-    across a reform, the scores reconstructed and each ended unit's successors."""
+    across a reform, the scores reconstructed (whether each passes the ranking test of
+    the profile's `min_volume`: transforms.crosswalk) and each ended unit's successors."""
     from quality.completeness import completeness
 
     ranked = frame.filter(pl.col("ranked"))
@@ -232,10 +233,10 @@ def _derived(frame: pl.DataFrame, groups: tuple, crosswalk: pl.DataFrame | None,
         ).sort("period_key", "level", "peer_group", nulls_last=True),
         "ranked_counts": ranked.group_by("period_key", "level").len("n").sort("period_key", "level"),
         "rebuilt": (
-            reconstruct(frame, crosswalk).select(*UNIT, "period_type", "period_start", "score")
+            reconstruct(frame, crosswalk, min_volume).select(*UNIT, "period_type", "period_start", "score", "rankable")
             if crosswalk is not None and crosswalk.height else
             pl.DataFrame(schema={"unit_code": pl.Utf8, "unit_valid_from": pl.Date, "period_type": pl.Utf8,
-                                 "period_start": pl.Date, "score": pl.Float64})
+                                 "period_start": pl.Date, "score": pl.Float64, "rankable": pl.Boolean})
         ),
     }
 
@@ -392,7 +393,7 @@ def build_site(
         "quarantine": _stable(quarantine_summary),
         # in the order quality.completeness.freshness gives (stalest first): the page shows it so
         "freshness": _with_slugs(freshness, slugs) if freshness is not None else pl.DataFrame(),
-        **_derived(frame, groups, crosswalk, units),
+        **_derived(frame, groups, crosswalk, units, profile.min_volume),
         "held_batches": _stable(held_batches if held_batches is not None else pl.DataFrame(schema=HELD_BATCH_SCHEMA)),
         "alerts": alerts if alerts is not None else pl.DataFrame(schema=DIGEST_SCHEMA),
         **revision_pages.site_tables(revisions, slugs, keys),

@@ -11,11 +11,12 @@ import polars as pl
 import pytest
 
 from dashboards.site import build_site, unit_slug
-from transforms.crosswalk import CrosswalkError, follow_territory, load_crosswalk
+from transforms.crosswalk import CROSSWALK_SCHEMA, CrosswalkError, follow_territory, load_crosswalk, reconstruct
 from tests.helpers import DEFAULT_PROFILE, SCOREBOARD_COLUMNS
 from transforms.units import load_registry
 
 OLD_FROM, OLD_TO, NEW_FROM = date(2008, 8, 1), date(2025, 6, 30), date(2025, 7, 1)
+MIN_VOLUME = DEFAULT_PROFILE.min_volume  # 10 dossiers (received + timeliness base) to be ranked
 
 # Old communes A..E end on 2025-06-30. New units: 10001 kept A's code and took A
 # and half of B; 20002 took the other half of B; 20003 merged C, D and E.
@@ -100,7 +101,7 @@ def by_key(series: pl.DataFrame) -> dict[str, dict]:
 
 
 def test_split_share_with_a_unit_that_kept_its_code(crosswalk):
-    series = by_key(follow_territory(scoreboard(), crosswalk, "10001", NEW_FROM))
+    series = by_key(follow_territory(scoreboard(), crosswalk, "10001", NEW_FROM, MIN_VOLUME))
     assert list(series) == ["2025-06", "2025-07", "2025-W27"]
     june = series["2025-06"]
     assert june["reconstructed"] is True and june["predecessors"] == 2
@@ -122,7 +123,7 @@ def test_split_share_with_a_unit_that_kept_its_code(crosswalk):
 
 
 def test_the_other_part_of_a_split(crosswalk):
-    series = by_key(follow_territory(scoreboard(), crosswalk, "20002", NEW_FROM))
+    series = by_key(follow_territory(scoreboard(), crosswalk, "20002", NEW_FROM, MIN_VOLUME))
     assert list(series) == ["2025-06", "2025-W27"]
     june = series["2025-06"]
     assert (june["received"], june["on_time"], june["overdue"], june["timeliness_base"]) == pytest.approx((10, 5, 5, 10))
@@ -136,7 +137,7 @@ def test_the_other_part_of_a_split(crosswalk):
 
 
 def test_a_merge_of_three(crosswalk):
-    series = by_key(follow_territory(scoreboard(), crosswalk, "20003", NEW_FROM))
+    series = by_key(follow_territory(scoreboard(), crosswalk, "20003", NEW_FROM, MIN_VOLUME))
     assert list(series) == ["2025-05", "2025-06"]
     june = series["2025-06"]
     assert june["predecessors"] == 3
@@ -152,13 +153,55 @@ def test_a_merge_of_three(crosswalk):
     assert may["online_rate"] is None
 
 
+def tet_week() -> pl.DataFrame:
+    """The Tết week of 2025 (27/01 to 02/02): C and D each finished a dossier late, which
+    scores them 0, too few to be ranked; A and B ranked."""
+    w05 = ("week", "2025-W05", date(2025, 1, 27))
+    return pl.DataFrame([
+        sb_row("10003", OLD_FROM, *w05, finished=1, overdue=1, timeliness_base=1, on_time_rate=0.0, score=0.0),
+        sb_row("10004", OLD_FROM, *w05, received=1, finished=1, overdue=1, timeliness_base=1, on_time_rate=0.0,
+               score=0.0),
+        sb_row("10001", OLD_FROM, *w05, received=12, finished=12, on_time=12, timeliness_base=12, on_time_rate=1.0,
+               score=90.0, rank=1, ranked=True),
+        sb_row("10002", OLD_FROM, *w05, received=14, finished=14, on_time=7, overdue=7, timeliness_base=14,
+               on_time_rate=0.5, score=60.0, rank=2, ranked=True),
+    ], schema=SCOREBOARD_COLUMNS)
+
+
+def test_a_reconstructed_period_is_rankable_as_the_territory_would_have_been(crosswalk):
+    # the ranking test on the reconstructed figures: received + timeliness base >= 10, and a score
+    frame = pl.concat([scoreboard(), tet_week()])
+    merged = by_key(follow_territory(frame, crosswalk, "20003", NEW_FROM, MIN_VOLUME))
+    # the Tết week: 1 + 2 dossiers, scored 0; May: 0 + 3; June: 20 + 20
+    assert (merged["2025-W05"]["score"], merged["2025-W05"]["rankable"]) == (0.0, False)
+    assert merged["2025-05"]["rankable"] is False and merged["2025-06"]["rankable"] is True
+    kept = by_key(follow_territory(frame, crosswalk, "10001", NEW_FROM, MIN_VOLUME))
+    # A and half of B: 12 + 7 received, 12 + 7 base; its own July ranked, its own straddling week not
+    assert kept["2025-W05"]["rankable"] is True and kept["2025-W05"]["reconstructed"] is True
+    assert (kept["2025-07"]["rankable"], kept["2025-W27"]["rankable"]) == (True, False)
+    # half of B alone in the straddling week: 3 + 3
+    assert by_key(follow_territory(frame, crosswalk, "20002", NEW_FROM, MIN_VOLUME))["2025-W27"]["rankable"] is False
+
+
+def test_a_third_of_thirty_dossiers_is_ten():
+    # shares carry 12 significant digits: 30 x 0.333333333333 = 9.99999999999
+    third = pl.DataFrame([("10002", OLD_FROM, new, NEW_FROM, 0.333333333333) for new in ("20002", "20003", "20004")],
+                         schema=CROSSWALK_SCHEMA, orient="row")
+    june = ("month", "2025-06", date(2025, 6, 1))
+    frame = pl.DataFrame([sb_row("10002", OLD_FROM, *june, received=15, finished=15, on_time=15,
+                                 timeliness_base=15, score=90.0, rank=1, ranked=True)], schema=SCOREBOARD_COLUMNS)
+    rebuilt = reconstruct(frame, third, MIN_VOLUME)
+    assert rebuilt["rankable"].to_list() == [True] * 3
+    assert reconstruct(frame, third, 11)["rankable"].to_list() == [False] * 3
+
+
 def test_without_a_crosswalk_a_unit_has_its_own_rows_only(crosswalk):
     empty = crosswalk.clear()
-    series = follow_territory(scoreboard(), empty, "10001", NEW_FROM)
+    series = follow_territory(scoreboard(), empty, "10001", NEW_FROM, MIN_VOLUME)
     assert series["period_key"].to_list() == ["2025-07", "2025-W27"]
     assert not series["reconstructed"].any()
     # an old unit has no predecessors either
-    assert follow_territory(scoreboard(), crosswalk, "10002", OLD_FROM)["period_key"].to_list() == [
+    assert follow_territory(scoreboard(), crosswalk, "10002", OLD_FROM, MIN_VOLUME)["period_key"].to_list() == [
         "2025-06", "2025-07", "2025-W27"]
 
 
@@ -235,16 +278,17 @@ def test_the_unit_page_shows_the_reconstructed_scores(tmp_path, crosswalk):
         {"d": "2025-07-01", "t": "month", "s": 70.0, "r": 3},
         {"d": "2025-06-30", "t": "week", "s": 88.0, "r": None},
     ]
-    # the other half of B, also in the week that straddles the reform
+    # the other half of B, also in the week that straddles the reform: 3 + 3 dossiers there,
+    # too few to be ranked, so no score drawn
     specs, rebuilt, own = history("20002", NEW_FROM)
     assert rebuilt == [
         {"d": "2025-06-01", "t": "month", "s": 50.0, "r": None, "x": 1},
-        {"d": "2025-06-30", "t": "week", "s": 10.0, "r": None, "x": 1},
+        {"d": "2025-06-30", "t": "week", "s": None, "r": None, "x": 1},
     ]
     assert own == [{"d": "2025-07-01", "t": "month", "s": 61.0, "r": 2}]
-    # the merge of three
+    # the merge of three (in May, 3 dossiers: not drawn)
     specs, rebuilt, own = history("20003", NEW_FROM)
-    assert [(h["d"], h["s"]) for h in rebuilt] == [("2025-05-01", 55.0), ("2025-06-01", 67.5)]
+    assert [(h["d"], h["s"]) for h in rebuilt] == [("2025-05-01", None), ("2025-06-01", 67.5)]
     assert own == [{"d": "2025-07-01", "t": "month", "s": 75.0, "r": 1}]
 
     # an old unit's page is as before: its own points only, the plain spec
@@ -257,6 +301,25 @@ def test_the_unit_page_shows_the_reconstructed_scores(tmp_path, crosswalk):
     assert "unit-score-reconstructed" in charts_js
     assert "Dựng lại từ các đơn vị trước sắp xếp (không xếp hạng)" in charts_js
     assert "Reconstructed from the units before the reform (not ranked)" in charts_js
+
+
+def test_the_unit_page_leaves_a_reconstructed_period_too_small_to_rank_blank(tmp_path, crosswalk):
+    # the Tết week had been drawn at 0 on Phường Hợp Nhất's page, its predecessors' few late dossiers
+    july = ("month", "2025-07", date(2025, 7, 1))
+    frame = pl.concat([
+        scoreboard(), tet_week(),
+        pl.DataFrame([sb_row("20003", NEW_FROM, *july, received=30, score=75.0, rank=1, ranked=True)],
+                     schema=SCOREBOARD_COLUMNS),
+    ]).with_columns(band=pl.lit("Khá"))
+    build_site(tmp_path / "site", frame, profile=DEFAULT_PROFILE, manifest={"inputs": []}, crosswalk=crosswalk)
+    data = chart_data(tmp_path / "site" / "units" / f"{unit_slug('20003', NEW_FROM)}.html")
+    rebuilt = {h["d"]: h["s"] for h in data["datasets"]["history"] if h.get("x")}
+    assert rebuilt == {"2025-01-27": None, "2025-05-01": None, "2025-06-01": 67.5}
+    assert data["charts"][0]["spec"] == "unit-score-reconstructed"
+    # A and half of B were enough to rank in that week: drawn, (90 x 12 + 60 x 7) / 19
+    data = chart_data(tmp_path / "site" / "units" / f"{unit_slug('10001', NEW_FROM)}.html")
+    rebuilt = {h["d"]: h["s"] for h in data["datasets"]["history"] if h.get("x")}
+    assert rebuilt["2025-01-27"] == pytest.approx((90 * 12 + 60 * 7) / 19, abs=0.005)
 
 
 def test_without_a_crosswalk_the_new_unit_starts_at_the_reform(tmp_path):
@@ -273,7 +336,7 @@ def test_a_reconstructed_score_on_a_half_is_one_point_however_its_sum_was_ordere
     below, above = 71.62499999999999, 71.62500000000001
     rebuilt = pl.DataFrame({
         "unit_code": ["1", "2"], "unit_valid_from": [NEW_FROM, NEW_FROM], "period_type": ["month", "month"],
-        "period_start": [date(2025, 6, 1)] * 2, "score": [below, above],
+        "period_start": [date(2025, 6, 1)] * 2, "score": [below, above], "rankable": [True, True],
     })
     history = pl.DataFrame(schema={"unit_code": pl.Utf8, "unit_valid_from": pl.Date, "period_type": pl.Utf8,
                                    "period_start": pl.Date, "ranked": pl.Boolean, "rank": pl.Int64, "score": pl.Float64})

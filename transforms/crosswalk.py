@@ -16,7 +16,18 @@ predecessors' rows:
   (by share alone where no predecessor received anything), over the
   predecessors that have a value;
 * points, band, rank and rank change are not reconstructed: a reconstructed
-  score is not a rank and never feeds rank_change.
+  score is not a rank and never feeds rank_change;
+* `rankable`: whether the figures pass the scoreboard's test for being ranked
+  (scoreboard.md, Ranking: received + timeliness base >= the profile's
+  min_volume, and a score). A unit's own row carries its `ranked`; a
+  reconstructed row passes when its own reconstructed counts and score do, as
+  if the territory had been one unit then. The pages draw a score only where
+  it is rankable, so a week in which the territory had a handful of dossiers
+  (the Tết week) is left blank as the unit's own would be, never drawn at the
+  0 that one late dossier scores. The test is on the territory, not on its
+  predecessors: several small communes that were each too small to rank can
+  make one ward that would be, and a fifth of a ranked commune can be a
+  handful of dossiers.
 """
 
 from __future__ import annotations
@@ -51,6 +62,7 @@ TREND_COLUMNS: dict[str, pl.DataType] = {
     **{c: pl.Float64() for c in COUNT_COLUMNS},
     "on_time_rate": pl.Float64(),
     **{c: pl.Float64() for c in MEAN_COLUMNS},
+    "rankable": pl.Boolean(),
     "reconstructed": pl.Boolean(),
     "predecessors": pl.Int64(),
 }
@@ -148,11 +160,20 @@ def _weighted_mean(col: str) -> pl.Expr:
     )
 
 
-def reconstruct(scoreboard: pl.DataFrame, crosswalk: pl.DataFrame) -> pl.DataFrame:
+def _rankable(min_volume: int) -> pl.Expr:
+    """A reconstructed row's figures pass the ranking test (module docstring). Its
+    counts are sums of shares, which carry 12 significant digits: a third of 30
+    dossiers is 9.99999999999, which is 10."""
+    volume = (pl.col("received") + pl.col("timeliness_base")).round(6)
+    return (pl.col("score").is_not_null() & (volume >= min_volume)).alias("rankable")
+
+
+def reconstruct(scoreboard: pl.DataFrame, crosswalk: pl.DataFrame, min_volume: int) -> pl.DataFrame:
     """For every new unit of `crosswalk`, its reconstructed rows: one per period that
     starts before the unit's valid_from and in which it has no row of its own,
     built from its predecessors' rows (keys: unit_code, unit_valid_from, then
-    TREND_COLUMNS with `reconstructed` true)."""
+    TREND_COLUMNS with `reconstructed` true; `rankable` by the profile's
+    `min_volume`)."""
     keys = ["period_type", "period_key", "period_start"]
     unit = ["unit_code", "unit_valid_from"]
     links = crosswalk.select(
@@ -183,27 +204,29 @@ def reconstruct(scoreboard: pl.DataFrame, crosswalk: pl.DataFrame) -> pl.DataFra
             .alias("on_time_rate"),
             pl.lit(True).alias("reconstructed"),
         )
+        .with_columns(_rankable(min_volume))
         .rename({"_new_code": "unit_code", "_new_from": "unit_valid_from"})
     )
     return recon.select(*unit, *TREND_COLUMNS).cast(TREND_COLUMNS).sort(*unit, "period_type", "period_start")
 
 
 def follow_territory(
-    scoreboard: pl.DataFrame, crosswalk: pl.DataFrame, unit_code: str, unit_valid_from
+    scoreboard: pl.DataFrame, crosswalk: pl.DataFrame, unit_code: str, unit_valid_from, min_volume: int
 ) -> pl.DataFrame:
     """One unit's trend series (TREND_COLUMNS), oldest first within each period type:
     its own rows, and before it existed the series reconstructed from its
-    predecessors in `crosswalk` (flag `reconstructed`). Without predecessors it
-    is the unit's own rows only."""
+    predecessors in `crosswalk` (flag `reconstructed`; `rankable` by the profile's
+    `min_volume`). Without predecessors it is the unit's own rows only."""
     own = scoreboard.filter((pl.col("unit_code") == unit_code) & (pl.col("unit_valid_from") == unit_valid_from))
     own = own.select(
         "period_type", "period_key", "period_start",
         *[pl.col(c).cast(pl.Float64) for c in COUNT_COLUMNS],
         pl.col("on_time_rate").cast(pl.Float64),
         *[pl.col(c).cast(pl.Float64) for c in MEAN_COLUMNS],
+        pl.col("ranked").fill_null(False).alias("rankable"),
         pl.lit(False).alias("reconstructed"),
         pl.lit(0, dtype=pl.Int64).alias("predecessors"),
     )
     links = crosswalk.filter((pl.col("new_code") == unit_code) & (pl.col("new_valid_from") == unit_valid_from))
-    recon = reconstruct(scoreboard, links).drop("unit_code", "unit_valid_from")
+    recon = reconstruct(scoreboard, links, min_volume).drop("unit_code", "unit_valid_from")
     return pl.concat([own.select(list(TREND_COLUMNS)).cast(TREND_COLUMNS), recon]).sort("period_type", "period_start")

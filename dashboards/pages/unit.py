@@ -93,11 +93,13 @@ def history_bodies(history: pl.DataFrame, bands: tuple[Band, ...]) -> dict[tuple
 
 def history_json(history: pl.DataFrame, rebuilt: pl.DataFrame) -> dict[tuple, tuple[str, bool, bool]]:
     """Per unit: its chart data (`[{d, t, s, r}, …]`, months then weeks, oldest first;
-    `x: 1` on a point reconstructed from the units before a reform), whether it has
-    reconstructed points and whether any point has a rank. A point's score is rounded
-    as the score that ranks (transforms.score.round_score): a reconstructed mean on a
-    half, as the mean of two scores often is, then gives one value however its sum
-    was ordered."""
+    `x: 1` on a point reconstructed from the units before a reform), whether any
+    reconstructed point has a score drawn and whether any point has a rank. A point's
+    score is rounded as the score that ranks (transforms.score.round_score): a
+    reconstructed mean on a half, as the mean of two scores often is, then gives one
+    value however its sum was ordered. A reconstructed point whose figures would not
+    be ranked (not `rankable`: transforms.crosswalk) has no score, as the chart draws
+    none for an own period not ranked: a gap, not the 0 of a few late dossiers."""
     own = history.select(
         *UNIT, "period_type", "period_start",
         _j=pl.concat_str(
@@ -114,10 +116,10 @@ def history_json(history: pl.DataFrame, rebuilt: pl.DataFrame) -> dict[tuple, tu
             *UNIT, "period_type", "period_start",
             _j=pl.concat_str(
                 pl.lit('{"d":"'), pl.col("period_start").dt.strftime("%Y-%m-%d"), pl.lit('","r":null,"s":'),
-                round_score(pl.col("score")).cast(pl.Utf8).fill_null(pl.lit("null")),
+                pl.when(pl.col("rankable")).then(round_score(pl.col("score")).cast(pl.Utf8)).fill_null(pl.lit("null")),
                 pl.lit(',"t":"'), pl.col("period_type"), pl.lit('","x":1}'),
             ),
-            _x=pl.lit(True), _r=pl.lit(False),
+            _x=pl.col("rankable").fill_null(False), _r=pl.lit(False),
         ))
     both = pl.concat(parts).sort([*UNIT, "period_type", "period_start", "_x"], descending=[False, False, False, False, True])
     agg = both.group_by(UNIT, maintain_order=True).agg(
@@ -313,7 +315,7 @@ class UnitPage(Kind):
         "bottlenecks": Read("bottlenecks", tuple(BOTTLENECK_SCHEMA), by=DETAIL),
         "what_if": Read("what_if", tuple(WHAT_IF_SCHEMA), by=DETAIL),
         "warnings": Read("warnings", WARNING_READ, by=DETAIL),
-        "rebuilt": Read("rebuilt", ("period_type", "period_start", "score"), by=UNIT),
+        "rebuilt": Read("rebuilt", ("period_type", "period_start", "score", "rankable"), by=UNIT),
         "medians": Read("peer_medians", ("*",), by=("period_key", "level", "peer_group")),
         "ranked": Read("ranked_counts", ("n",), by=("period_key", "level")),
         "checks": Read("quality", HELD_COLUMNS, by=("period_key",)),
