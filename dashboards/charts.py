@@ -70,8 +70,12 @@ TREND_MAX_UNITS = 40
 def trend_level(month: pl.DataFrame) -> str | None:
     """The level whose units the trend chart follows: of the levels ranked in the
     month, the one with the fewest ranked units (districts before the 2025 reform,
-    the city's departments after it), if it has at most TREND_MAX_UNITS."""
-    ranked = month.filter(pl.col("ranked")).group_by("level").agg(n=pl.col("unit_code").n_unique())
+    the city's departments after it), if it has at most TREND_MAX_UNITS. A unit is
+    (code, valid from), as level_trend draws it: a code reused by a reform within the
+    month is two units, both ranked there."""
+    ranked = month.filter(pl.col("ranked")).group_by("level").agg(
+        n=pl.struct("unit_code", "unit_valid_from").n_unique()
+    )
     order = {lv: i for i, lv in enumerate(LEVEL_ORDER)}
     best = sorted(ranked.iter_rows(), key=lambda r: (r[1], order.get(r[0], len(order)), r[0]))
     return best[0][0] if best and best[0][1] <= TREND_MAX_UNITS else None

@@ -74,6 +74,18 @@ def test_a_code_reused_within_a_month_is_labelled_with_the_day():
     assert [p["unit"] for p in points] == ["Sở Nội vụ (SNV, từ 01/03/2025)", "Sở Nội vụ (SNV, từ 15/03/2025)"]
 
 
+def test_the_trend_counts_a_reused_code_as_two_units():
+    # a reform on 15/03: the Sở Nội vụ of 2008 until 14/03 and the new one, both ranked in March,
+    # are two lines; with the other departments that makes one more than the chart can hold
+    n = charts.TREND_MAX_UNITS
+    rows = [month_row(f"S{i:02d}", OLD, f"Sở {i}", 3, 80.0, True) for i in range(n - 1)]
+    rows += [month_row("SNV", OLD, "Sở Nội vụ", 3, 75.0, True), month_row("SNV", date(2025, 3, 15), "Sở Nội vụ", 3, 85.0, True)]
+    month = pl.DataFrame(rows)
+    assert len({(r["unit_code"], r["unit_valid_from"]) for r in rows}) == n + 1
+    assert charts.trend_level(month) is None
+    assert charts.trend_level(month.filter(pl.col("unit_code") != "S00")) == "department"
+
+
 def test_the_trend_leaves_a_month_not_ranked_blank(trend):
     points = {(p["unit"], p["month"]): p["score"] for p in trend["datasets"]["trend"]}
     # no 0 for the old Sở Khoa học và Công nghệ after it ceased, nor for the Sở Tài chính's April
