@@ -2,7 +2,8 @@
 
 After `scoreboard_site` materialises, `alert_digests` (started by the CLI after
 publishing, or by `alerts_sensor` in Dagster) works out the digest of the latest
-closed week and month (transforms.alerts), queues one message per recipient in
+closed week the data reach and of the latest closed month (transforms.alerts:
+`latest_closed`, `with_digest`), queues one message per recipient in
 the warehouse's `alert_outbox` (once: a re-run queues nothing new), and sends
 what is due. A delivery that fails stays queued and is tried again at the next
 run (up to `max_attempts`); it is reported, never raised: the publication is
@@ -14,7 +15,7 @@ while the warehouse is the one durable store, written in transactions by one
 writer; the outbox step runs in the same `duckdb_writer` pool as every writer.
 
 `alert_pages` and `reconciliation_pages` give the publication what the site shows:
-alerts/<period>.html for every closed period with a digest and
+alerts/<period>.html for every period with a digest (the same periods) and
 reconciliation/<month>.html for every imported portal file (dashboards/pages/alerts.py).
 """
 
@@ -84,12 +85,14 @@ def period_rows(con, period_type: str, period_key: str, profile: Profile) -> pl.
     return wh.read_scoreboard(con, profile, period_type, start_of(period_type, idx - 1), start_of(period_type, idx + 1))
 
 
-def period_digest(con, period_type: str, period_key: str, profile: Profile, cfg: dict) -> pl.DataFrame:
+def period_digest(con, period_type: str, period_key: str, profile: Profile, cfg: dict,
+                  latest_event) -> pl.DataFrame:
+    """The digest of one period (none of a week the data, to `latest_event`, do not reach)."""
     rows = period_rows(con, period_type, period_key, profile)
     # the early warnings scoring stored for this week (computed once, never here)
     warnings = wh.read_warnings(con, period_type, [period_key]) if period_type == "week" else None
     return digest(rows, period_type, [period_key], profile=profile, rules=cfg["rules"], units=wh.read_units(con),
-                  warnings=warnings)
+                  latest_event=latest_event, warnings=warnings)
 
 
 def outbox_rows(rows: pl.DataFrame, period_type: str, period_key: str, cfg: dict, now, profile: Profile) -> pl.DataFrame:
@@ -145,17 +148,19 @@ def send_alerts(
     log: Callable[[str], None] = lambda _: None,
 ) -> AlertReport:
     """Queue the digests of `periods` (period_type -> key; default: the latest closed
-    week and month) and send every queued digest that is due. With `dry_run`
-    nothing is queued, sent or written: the report previews the messages."""
+    week the data reach and the latest closed month) and send every queued digest
+    that is due. With `dry_run` nothing is queued, sent or written: the report
+    previews the messages."""
     cfg = settings.alert_config()
     profile = settings.profile()
     now = local_now()
+    _, latest_event = wh.data_extent(con)
     if periods is None:
-        periods = latest_closed(wh.scoreboard_periods(con))
+        periods = latest_closed(wh.scoreboard_periods(con), latest_event)
     report = AlertReport(periods=dict(periods))
     queued = []
     for period_type, key in periods.items():
-        rows = period_digest(con, period_type, key, profile, cfg)
+        rows = period_digest(con, period_type, key, profile, cfg, latest_event)
         report.alerts += rows.height
         queued.append(outbox_rows(rows, period_type, key, cfg, now, profile))
     queue = pl.concat(queued) if queued else pl.DataFrame(schema=wh.TABLES["alert_outbox"])
@@ -205,8 +210,9 @@ ALERTS_CHECK = dg.AssetCheckSpec(
 def alert_digests(
     context: dg.AssetExecutionContext, settings: ScoreboardSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
-    """Digests of the latest closed week and month (units that dropped a band, fell in
-    rank, crossed an early-warning threshold or went silent), sent once per recipient.
+    """Digests of the latest closed week the data reach and the latest closed month
+    (units that dropped a band, fell in rank, crossed an early-warning threshold or went
+    silent), sent once per recipient.
     Not after a draft publication: `scoreboard approve` sends them once it is public."""
     return send_digests(context, settings, warehouse)
 
@@ -294,16 +300,17 @@ def reconciliation_pages(con, settings: ScoreboardSettings, scoreboard: pl.DataF
 
 
 def alert_pages(settings: ScoreboardSettings, scoreboard: pl.DataFrame, profile: Profile, warnings: pl.DataFrame,
-                units: pl.DataFrame, log: Callable[[str], None]) -> pl.DataFrame:
-    """What the site's alert pages show (build_site's `alerts`): every closed period's
-    digest, under the alert rules in force (`units`: the registry scored with)."""
+                units: pl.DataFrame, latest_event, log: Callable[[str], None]) -> pl.DataFrame:
+    """What the site's alert pages show (build_site's `alerts`): the digest of every
+    period that has one (transforms.alerts.with_digest: what is sent), under the alert
+    rules in force (`units`: the registry scored with; `latest_event`: the data's)."""
     try:
         rules = settings.alert_config()["rules"]
     except AlertConfigError as exc:
         log(f"{exc}; the alert pages use the shipped rules")
         rules = load_alert_config()["rules"]
     return pl.concat([
-        digest(scoreboard, t, None, profile=profile, rules=rules, units=units,
+        digest(scoreboard, t, None, profile=profile, rules=rules, units=units, latest_event=latest_event,
                warnings=warnings if t == "week" else None)
         for t in ("week", "month")
     ])

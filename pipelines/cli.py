@@ -30,6 +30,7 @@ from transforms import aside  # noqa: E402
 from transforms.changes import contiguous_runs  # noqa: E402
 from transforms.periods import (  # noqa: E402
     PERIOD_TYPES,
+    WEEK_REACHED_AFTER_DAYS,
     covered_range,
     key_of,
     end_of,
@@ -272,7 +273,7 @@ def run_pipeline(
     _materialize(instance, graph.site, resources, graph=graph)
     summary["site"] = str((site / "index.html").absolute())
     summary["draft"] = settings.draft
-    # issue 17: the digests of the latest closed week and month, once per recipient;
+    # issue 17: the digests of the latest closed week the data reach and month, once per recipient;
     # a failed delivery is reported and retried next time, never fails the run
     summary["alerts"] = _metadata(_materialize(instance, graph.alerts, resources, graph=graph), graph.alerts)
     summary["seconds"] = round(time.monotonic() - started, 1)
@@ -448,6 +449,7 @@ def cmd_alerts(args) -> None:
             raise CliError(f"{key} is not scored; run `scoreboard run` first")
         if period["provisional"].any():
             raise CliError(f"{key} is still in progress: only a closed week or month has a digest")
+        _unreached(period, key, wh.data_extent(con)[1])
         report = send_alerts(con, settings, periods={period_type: key}, dry_run=args.dry_run)
     if args.dry_run:
         for p in report.previews:
@@ -455,6 +457,20 @@ def cmd_alerts(args) -> None:
         print(f"{key}: {report.alerts} alerts; {len(report.previews)} digests would be sent (dry run: nothing sent).")
     else:
         print(report.summary())
+
+
+def _unreached(period: pl.DataFrame, key: str, latest_event: datetime | None) -> None:
+    """Refuse a week the data do not reach (transforms.alerts.with_digest): its digest
+    would be of its first days only, and the site has no page for it to link to."""
+    from transforms.alerts import with_digest
+
+    if period.filter(with_digest(latest_event)).is_empty():
+        friday = period["period_start"][0] + timedelta(days=WEEK_REACHED_AFTER_DAYS)
+        raise CliError(
+            f"{key} has no digest yet: the data stop on {latest_event:%d/%m/%Y}, before its Friday "
+            f"{friday:%d/%m/%Y}, so its alerts would be of its first days only; load the rest of the week "
+            "and run `scoreboard run` first"
+        )
 
 
 def _date(text: str, flag: str) -> date:

@@ -109,9 +109,10 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
     with ThreadPoolExecutor(max_workers=2) as beside:
         # on threads while the rest is read (Polars, which runs without Python's lock):
         # the final periods' digests, to find the revised ones (a CSV of every row), and
-        # the alert pages' digests of every closed period
+        # the alert pages' digests of every period with one (those sent)
         digests = beside.submit(revisions.final_digests, scoreboard)
-        alerts = beside.submit(alert_pages, settings, scoreboard, profile, warnings, units, log)
+        alerts = beside.submit(alert_pages, settings, scoreboard, profile, warnings, units, wh.data_extent(con)[1],
+                               log)
         # read by the build partition by partition: the evidence alone is tens of millions of rows
         tables = {name: wh.StoredTable(con, name) for name in ("bottlenecks", "what_if", "evidence")}
         # derived from the scoreboard, period by period, as the build asks (dashboards/derived.py)

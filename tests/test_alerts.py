@@ -8,7 +8,7 @@ import email.policy
 import http.server
 import json
 import threading
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -35,15 +35,15 @@ REGISTRY = """unit_code,unit_name,level,parent_code,peer_group,valid_from,valid_
 """
 
 
-def week_rows(unit: str, tag: str, day: int, *, late: bool) -> list[str]:
+def week_rows(unit: str, tag: str, day: int, *, late: bool, late_by: int = 4) -> list[str]:
     """12 dossiers received on 2024-01-<day>: all early, online, paid, digitised, synced,
-    satisfied (score 100); or `late`: finished after the due date at the counter
-    (timeliness, online and satisfaction 0: 18 + 10 + 22 = 50 points)."""
+    satisfied (score 100); or `late`: finished `late_by` days later, after the due date,
+    at the counter (timeliness, online and satisfaction 0: 18 + 10 + 22 = 50 points)."""
     rows = []
     for i in range(12):
         received = f"2024-01-{day:02d} 08:{i:02d}:00"
         due = f"2024-01-{day + 1:02d} 17:00:00"
-        finished = f"2024-01-{day + (4 if late else 0):02d} 10:{i:02d}:00"
+        finished = f"2024-01-{day + (late_by if late else 0):02d} 10:{i:02d}:00"
         channel = 1 if late else 2
         rows.append(f"{tag}-{unit}-{i},{unit},1.001776,{channel},10,,{received},{due},{finished},,,"
                     "true,true,true,true,true,,satisfied,false")
@@ -144,9 +144,10 @@ recipients:
 
 
 def publish_week_one(settings, warehouse, monkeypatch) -> dict:
-    """Week 2024-W02: both units score 100 (Xuất sắc)."""
+    """Week 2024-W02: both units score 100 (Xuất sắc), on dossiers of its Friday (the data
+    reach the week: transforms.periods.week_reached)."""
     monkeypatch.setenv("SCOREBOARD_NOW", "2024-01-16T09:00:00")
-    write_week(settings.landing, "w02.csv", week_rows("10001", "A02", 8, late=False) + week_rows("10002", "B02", 8, late=False))
+    write_week(settings.landing, "w02.csv", week_rows("10001", "A02", 12, late=False) + week_rows("10002", "B02", 12, late=False))
     return run_pipeline(settings, warehouse)
 
 
@@ -230,6 +231,43 @@ def test_with_the_servers_down_the_publication_succeeds_and_the_next_run_deliver
     assert len(mailbox.messages) == 2 and len(hook.posts) == 1
 
 
+def test_a_week_the_export_cuts_on_its_wednesday_has_no_digest_until_the_data_reach_its_friday(office, capsys):
+    settings, warehouse, mailbox, hook, monkeypatch = office
+    mailbox.start()
+    hook.start()
+    publish_week_one(settings, warehouse, monkeypatch)
+    # W03 (15/01-21/01) has ended, but its export stops on Wednesday 17/01: An Phú's
+    # late finishes of Monday's dossiers (a band drop on two days of the week), nothing after
+    monkeypatch.setenv("SCOREBOARD_NOW", "2024-01-23T09:00:00")
+    write_week(settings.landing, "w03-a.csv",
+               week_rows("10001", "A03", 15, late=True, late_by=2) + week_rows("10002", "B03", 15, late=False))
+    cut = run_pipeline(settings, warehouse)
+    # the latest closed week the data reach is W02, which has nothing to warn of
+    assert cut["alerts"]["periods"] == {"week": "2024-W02"}
+    assert (cut["alerts"]["alerts"], cut["alerts"]["queued"], cut["alerts"]["sent"]) == (0, 0, 0)
+    assert mailbox.messages == [] and hook.posts == [] and outbox(warehouse) == []
+    # the site shows what is sent: no page of W03
+    assert sorted(p.name for p in (settings.site / "alerts").glob("*.html")) == ["index.html"]
+    capsys.readouterr()
+    args = ["--landing", str(settings.landing), "--warehouse", warehouse.path, "--site", str(settings.site),
+            "--registry", settings.registry_path]
+    assert main(["alerts", "--period", "2024-W03", *args]) == 1
+    assert capsys.readouterr().err == (
+        "scoreboard: 2024-W03 has no digest yet: the data stop on 17/01/2024, before its Friday 19/01/2024, "
+        "so its alerts would be of its first days only; load the rest of the week and run `scoreboard run` first\n"
+    )
+    assert outbox(warehouse) == [] and mailbox.messages == []
+
+    # the rest of the week comes: its Friday's dossiers, and W03's digest goes out once
+    write_week(settings.landing, "w03-b.csv", week_rows("10002", "C03", 19, late=False))
+    done = run_pipeline(settings, warehouse)
+    assert done["alerts"]["periods"] == {"week": "2024-W03"}
+    assert (done["alerts"]["alerts"], done["alerts"]["sent"]) == (1, 3)
+    assert sorted(r for r, _, _ in mailbox.messages) == ["anphu@example.gov.vn", "vanphong@example.gov.vn"]
+    assert [a["kind"] for a in hook.posts[0][1]["alerts"]] == ["band_drop"]
+    assert "Phường An Phú" in (settings.site / "alerts" / "2024-W03.html").read_text(encoding="utf-8")
+
+
 def test_dry_run_prints_the_digest_and_sends_nothing(office, capsys):
     settings, warehouse, mailbox, hook, monkeypatch = office
     publish_week_one(settings, warehouse, monkeypatch)
@@ -300,7 +338,7 @@ def test_the_digest_names_band_drops_rank_falls_near_misses_and_silence_of_close
                          "provisional": key == "2024-03", "ranked": rank is not None})
     frame = scoreboard_rows(rows)
     rules = load_alert_config({})["rules"]
-    out = digest(frame, "month", None, profile=profile, rules=rules, units=None)
+    out = digest(frame, "month", None, profile=profile, rules=rules, units=None, latest_event=datetime(2024, 3, 20))
     got = [(r["period_key"], r["unit_code"], r["kind"]) for r in out.iter_rows(named=True)]
     assert got == [
         ("2024-02", "A", "band_drop"),
@@ -316,7 +354,8 @@ def test_the_digest_names_band_drops_rank_falls_near_misses_and_silence_of_close
     assert sentence(out.row(2, named=True), "vi") == "Không gửi hồ sơ nào trong kỳ (kỳ trước: 25 hồ sơ)."
     b = out.row(1, named=True)
     assert (b["value"], b["baseline"]) == (71.5, 70.0) and "71,50" in sentence(b, "vi")
-    assert latest_closed(frame.select("period_type", "period_key", "period_start", "provisional")) == {"month": "2024-02"}
+    periods = frame.select("period_type", "period_key", "period_start", "provisional")
+    assert latest_closed(periods, datetime(2024, 3, 20)) == {"month": "2024-02"}
     # a city recipient gets every unit, a unit's contact only its own
     msg = message(out.filter(pl.col("unit_code") == "C"), "month", "2024-02", "vi")
     assert msg["subject"] == "[Bảng xếp hạng CCHC] Cảnh báo tháng 02/2024: 1 đơn vị"

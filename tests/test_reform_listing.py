@@ -130,7 +130,7 @@ def test_a_unit_expected_to_report_is_one_valid_on_at_least_half_of_the_period(r
 def test_units_the_reform_ended_never_went_silent(reform, july):
     rules = load_alert_config({})["rules"]
     out = digest(reform["scoreboard"], "month", ["2025-07"], profile=DEFAULT_PROFILE, rules=rules,
-                 units=reform["units"])
+                 units=reform["units"], latest_event=None)
     silent = out.filter(pl.col("kind") == "silent")["unit_code"].to_list()
     assert silent == ["SB"]  # sent in June, nothing in July; Quận Cũ and its communes had ended
     alerts = read(reform["site"] / "alerts" / "2025-07.html")

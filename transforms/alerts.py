@@ -17,12 +17,14 @@ that say what happened. Kinds:
   least half of its days); a unit that ceased to exist is never silent.
 
 Only closed periods (not provisional) have digests: a week in progress would
-name different units at every run. The rules and recipients are data
+name different units at every run. Nor has a week the data do not reach
+(`with_digest`). The rules and recipients are data
 (config/alerts.yaml, and the office's file over it), read by `load_alert_config`.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -31,7 +33,7 @@ from quality.early_warning import band_at_risk
 from transforms.config_files import (
     BOOL, INT, NUMBER, TEXT, Rule, check, check_complete, is_shipped, merge, read_mapping, shipped,
 )
-from transforms.periods import index_expr
+from transforms.periods import index_expr, week_reached
 from transforms.profile import Profile
 from transforms.units import with_expected
 
@@ -214,18 +216,20 @@ def digest(
     profile: Profile,
     rules: Mapping[str, Any],
     units: pl.DataFrame | None,
+    latest_event: datetime | None,
     warnings: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """The digest rows of the closed periods `period_keys` of `period_type` (None:
-    every closed period in `scoreboard`). `scoreboard` must also hold each
-    period's predecessor. `units`: the registry it was scored with (who was
+    """The digest rows of the periods `period_keys` of `period_type` (None: every
+    period in `scoreboard`) that have one (`with_digest`: closed, and a week the
+    data, whose latest event is `latest_event`, reach). `scoreboard` must also hold
+    each period's predecessor. `units`: the registry it was scored with (who was
     expected to report; None: transforms.units.with_expected's open registry).
     `warnings`: quality.early_warning's rows of those weeks (weeks only; a month's
     band-at-risk is computed here)."""
     rows = scoreboard.filter(pl.col("period_type") == period_type)
     if rows.height == 0:
         return pl.DataFrame(schema=DIGEST_SCHEMA)
-    paired = _with_previous(rows, period_type).filter(~pl.col("provisional").fill_null(False))
+    paired = _with_previous(rows, period_type).filter(with_digest(latest_event))
     if period_keys is not None:
         paired = paired.filter(pl.col("period_key").is_in(list(period_keys)))
     parts = []
@@ -306,10 +310,27 @@ def for_recipient(rows: pl.DataFrame, unit_codes: tuple[str, ...] | None) -> pl.
     return rows if unit_codes is None else rows.filter(pl.col("unit_code").is_in(list(unit_codes)))
 
 
-def latest_closed(scoreboard_periods: pl.DataFrame) -> dict[str, str]:
-    """period_type -> the latest closed period key, from (period_type, period_key,
-    period_start, provisional) rows: what a publication's digest is about."""
-    closed = scoreboard_periods.filter(~pl.col("provisional").fill_null(False))
+def with_digest(latest_event: datetime | None) -> pl.Expr:
+    """Which scoreboard periods (rows with period_type, period_start, provisional) have a
+    digest: the closed ones, and of the weeks only those the data reach, their latest
+    event being `latest_event` (transforms.periods.week_reached, the headline's and the
+    early warnings' rule). A week that ended after the export was cut holds its first
+    days only: its band drops and rank falls would be of those days, and would be sent
+    once and for all. It has its digest when the data reach it. Months are not held to
+    it, as for the headline: a month is scored only once the data reach into it, and a
+    month's data often stop a few days before its end. `latest_event` None (not known):
+    no week is held to it."""
+    closed = ~pl.col("provisional").fill_null(False)
+    if latest_event is None:
+        return closed
+    return closed & ((pl.col("period_type") != "week") | week_reached("period_start", latest_event))
+
+
+def latest_closed(scoreboard_periods: pl.DataFrame, latest_event: datetime | None) -> dict[str, str]:
+    """period_type -> the latest period key with a digest (`with_digest`), from
+    (period_type, period_key, period_start, provisional) rows: what a publication's
+    digest is about."""
+    closed = scoreboard_periods.filter(with_digest(latest_event))
     out = {}
     for period_type in ("week", "month"):
         part = closed.filter(pl.col("period_type") == period_type).sort("period_start")
