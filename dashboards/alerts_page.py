@@ -32,6 +32,10 @@ L = {
         "the recipients registered.",
     ),
     "none": Label("Không có đơn vị nào cần cảnh báo trong kỳ này.", "No unit to warn about in this period."),
+    "index_none": Label(
+        "Chưa có đơn vị nào cần cảnh báo trong các tuần và tháng đã khép lại.",
+        "No unit to warn about in any closed week or month yet.",
+    ),
     "kind": Label("Cảnh báo", "Alert"),
     "detail": Label("Chi tiết", "Detail"),
     "period": Label("Kỳ", "Period"),

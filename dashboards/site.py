@@ -424,8 +424,10 @@ def build_site(
     # what every page's frame shows: its menu, and when a unit is ranked
     facts["nav"].update(report="report.html" if facts["headline"]["month"]["headline"] else None,
                         min_volume=profile.min_volume,
-                        # the alert pages (dashboards/pages/alerts.py), when any period has a digest
-                        alerts="alerts/index.html" if tables["alerts"].height else None,
+                        # the alert pages (dashboards/pages/alerts.py): their index is always
+                        # written, and says so when no period has a digest; the menu is the same
+                        # from one publication to the next
+                        alerts="alerts/index.html",
                         # the portal's reconciliation (dashboards/reconcile_page.py), when a file was imported
                         reconciliation=f"{RECONCILE_FOLDER}/index.html" if reconciliations else None)
     site = build.Site(Path(site_dir), tables, facts, log=log)

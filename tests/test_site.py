@@ -440,6 +440,21 @@ def test_overview_content(site):
     assert "2024-03-01" not in html and "07:30" not in html  # no run time in pages
 
 
+def test_with_no_alert_the_menu_links_the_alerts_index_which_says_there_are_none(site):
+    """The example has no alert digest: its alerts/index.html (always written) says so, and
+    the menu links it, as it does when there are digests: a reader finds the alerts where
+    they always are."""
+    index = read(site / "alerts" / "index.html")
+    assert ('<p class="note"><span data-en="No unit to warn about in any closed week or month yet.">'
+            "Chưa có đơn vị nào cần cảnh báo trong các tuần và tháng đã khép lại.</span></p>") in index
+    assert sorted(p.name for p in (site / "alerts").iterdir()) == ["index.html"]
+    menu = read(site / "index.html").split("</nav>")[0]
+    assert '<a href="alerts/index.html"><span data-en="Alerts">Cảnh báo</span></a>' in menu
+    assert '<a href="../alerts/index.html">' in read(site / "periods" / "2024-01.html").split("</nav>")[0]
+    warnings = read(site / "city.html").split('<section id="warnings"')[1].split("</section>")[0]
+    assert '<a href="alerts/index.html">' in warnings
+
+
 def test_period_page_numbers_and_downloads(site):
     html = read(site / "periods" / "2024-01.html")
     assert "<h2 id=\"p-2024-01\"><span data-en=\"January 2024\">Tháng 01/2024</span></h2>" in html

@@ -31,7 +31,8 @@ class AlertPages(Kind):
             Output(f"alerts/{key}.html", {"period_type": ptype, "period_key": key}, {"rows": [(ptype, key)]})
             for ptype, key in periods.iter_rows()
         ]
-        # the index lists every period with a digest: its rows are the whole table
+        # the index lists every period with a digest: its rows are the whole table (the
+        # menu links it always: with none, it says so)
         return [*out, Output("alerts/index.html", {"index": True}, {"rows": [tuple(r) for r in periods.iter_rows()]})]
 
     def render(self, batch: list[Output], data: Data) -> Iterator[tuple[Output, bytes]]:
