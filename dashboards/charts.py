@@ -32,6 +32,16 @@ def _strip_urls(spec: dict) -> dict:
     return spec
 
 
+def described(spec: dict, description: str) -> dict:
+    """A page's spec with its `description` in the page's language: Vega makes it the
+    chart's aria-label. Vega's own ARIA labels of marks, axes and legends are English
+    ("X-axis titled 'Điểm' for a linear scale ...", "Symbol legend titled ...") and name
+    fields ("d (year-month-date): 01/2025; Điểm: 80.5"): `config.aria` false hides them
+    from screen readers, which read the description. The pages' specs only: the chart
+    images (static_spec) are drawn from the undescribed ones, as before."""
+    return {**spec, "description": description, "config": {**spec.get("config", {}), "aria": False}}
+
+
 def band_counts(latest_month: pl.DataFrame, bands: tuple[Band, ...]) -> list[dict[str, Any]]:
     """Ranked units per (level, band) of one period, in level then band order (`bands`,
     best first; a value that is none of them after them). A unit listed but not ranked
@@ -314,10 +324,12 @@ def _unit_chart(lang: str, field: str, reconstructed: bool = False) -> dict:
 def unit_chart_specs() -> dict[str, dict[str, dict]]:
     """`{"unit-score": {"vi": spec, "en": spec}, "unit-rank": {...}}`, shared by every unit page;
     "unit-score-reconstructed" on the pages whose history has reconstructed points."""
+    score, rank = UI["chart_unit_score"], UI["chart_unit_rank"]
     return {
-        "unit-score": {lang: _unit_chart(lang, "s") for lang in ("vi", "en")},
-        "unit-score-reconstructed": {lang: _unit_chart(lang, "s", reconstructed=True) for lang in ("vi", "en")},
-        "unit-rank": {lang: _unit_chart(lang, "r") for lang in ("vi", "en")},
+        "unit-score": {lang: described(_unit_chart(lang, "s"), score.get(lang)) for lang in ("vi", "en")},
+        "unit-score-reconstructed": {lang: described(_unit_chart(lang, "s", reconstructed=True), score.get(lang))
+                                     for lang in ("vi", "en")},
+        "unit-rank": {lang: described(_unit_chart(lang, "r"), rank.get(lang)) for lang in ("vi", "en")},
     }
 
 

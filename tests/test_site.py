@@ -564,6 +564,34 @@ def test_chart_specs_render(site):
                 assert ("Xuất sắc" if lang == "vi" else "Excellent") in svg
 
 
+def test_a_chart_is_described_in_the_page_s_language_without_vega_s_english_labels(site):
+    """Vega-Lite's `description` is the aria-label Vega gives a chart; Vega's own labels of
+    axes, legends and marks are English ("X-axis titled ...") and are hidden (config.aria)."""
+    import vl_convert as vlc
+
+    (chart_json,) = parse(site / "index.html").inline_scripts
+    data = json.loads(chart_json)
+    charts = {c["id"]: c for c in data["charts"]}
+    assert charts["chart-bands"]["vi"]["description"] == "Phân bố xếp loại (đơn vị được xếp hạng)"
+    assert charts["chart-bands"]["en"]["description"] == "Bands (ranked units)"  # the English switch's
+    assert charts["chart-trend"]["vi"]["description"] == "Điểm theo tháng · Cấp huyện"
+    (city_json,) = parse(site / "city.html").inline_scripts
+    city = json.loads(city_json)["charts"]
+    assert [c["vi"]["description"] for c in city] == [
+        "Tỷ lệ điểm đạt theo nhóm chỉ số · Cấp huyện", "Tỷ lệ điểm đạt theo nhóm chỉ số · Cấp xã"]
+    shared = read(site / "assets" / "charts.js").split("window.PAR_CHART_SPECS = ", 1)[1].rstrip(";\n")
+    units = json.loads(shared)
+    assert units["unit-score"]["vi"]["description"] == "Điểm theo kỳ"
+    assert units["unit-rank"]["vi"]["description"] == "Hạng theo kỳ (trong cấp)"
+    assert units["unit-rank"]["en"]["description"] == "Rank by period (within its level)"
+    for pair in [*charts.values(), *city, *units.values()]:
+        assert pair["vi"]["config"]["aria"] is False and pair["en"]["config"]["aria"] is False
+    # what Vega draws has no label of its own left (they were "X-axis titled 'Số đơn vị' ...")
+    spec = dict(charts["chart-bands"]["vi"], datasets=data["datasets"])
+    svg = vlc.vegalite_to_svg(spec, vl_version=vega_lite_version(), format_locale=data["formatLocale"])
+    assert "Xuất sắc" in svg and "aria-label" not in svg
+
+
 def test_ingestion_page_shows_file_names_and_counts_only(site):
     html = read(site / "ingestion.html")
     assert (

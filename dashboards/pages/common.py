@@ -13,6 +13,7 @@ import polars as pl
 from markupsafe import Markup
 
 from dashboards import html
+from dashboards.charts import described
 from dashboards.format import PCT, SCORE, Fmt, fmt_date, fmt_int, fmt_num, period_label, period_short_label, texts
 from dashboards.groups import Group
 from dashboards.html import Head
@@ -102,13 +103,16 @@ def script_json(data: Any) -> Markup:
 
 
 def chart_json(datasets: dict, charts: list[dict], format_locale: dict) -> Markup | None:
+    """The page's charts for site.js: each a spec per language, described by its title
+    (charts.described), or the name of a spec the unit pages share (assets/charts.js)."""
     if not charts:
         return None
     return script_json({
         "datasets": datasets,
         "formatLocale": format_locale,
         "charts": [
-            {"id": c["id"], "spec": c["spec"]} if "spec" in c else {"id": c["id"], "vi": c["vi"], "en": c["en"]}
+            {"id": c["id"], "spec": c["spec"]} if "spec" in c else
+            {"id": c["id"], **{lang: described(c[lang], c["title"].get(lang)) for lang in ("vi", "en")}}
             for c in charts
         ],
     })
