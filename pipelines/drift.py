@@ -18,6 +18,7 @@ import polars as pl
 from config import config_path
 from pipelines import warehouse as wh
 from quality.drift import FINDING_SCHEMA, DriftHistory, drift_findings
+from quality.drift.duration import peer_procedures
 from quality.holds import drift_holds
 from quality.settings import load_quality_config
 from transforms.calendar import calendar_end, load_overlay, working_calendar
@@ -54,14 +55,17 @@ def _windows(versions: pl.DataFrame, days: int) -> pl.DataFrame:
     )
 
 
-def read_history(con, versions: pl.DataFrame, replaced: list[str], config: dict) -> DriftHistory:
+def read_history(con, versions: pl.DataFrame, replaced: list[str], inputs: DriftInputs) -> DriftHistory:
     """What the warehouse holds that these files' rows are compared with."""
-    drift = config["drift"]
+    drift = inputs.config["drift"]
     gone = pl.DataFrame({"source_file": replaced}, schema={"source_file": pl.Utf8})
     recent = _windows(versions, int(drift["lookback_days"]))
     around = _windows(versions, 31 * (int(drift["volume"]["lookback_months"]) + 1))
+    own = wh.recent_dossiers(con, recent)
+    procedures = peer_procedures(versions, own, inputs.catalogue, inputs.config)
     return DriftHistory(
-        recent=wh.recent_dossiers(con, recent),
+        recent=own,
+        peers=wh.peer_dossiers(con, recent, procedures) if procedures else None,
         stored=wh.stored_copies(con, versions),
         known_ids=wh.known_ids(con, versions, gone),
         months=wh.month_counts(con, around, gone),
@@ -73,9 +77,10 @@ def find_drift(con, versions: pl.DataFrame, replaced: list[str], *, now: datetim
     """quality.drift findings for the files whose accepted rows are `versions`."""
     if versions.is_empty():
         return pl.DataFrame(schema=FINDING_SCHEMA)
-    history = read_history(con, versions, replaced, inputs.config)
+    history = read_history(con, versions, replaced, inputs)
+    peers = [] if history.peers is None else [history.peers.select(d=pl.col("received_at").dt.date())]
     dates = pl.concat([versions.select(d=pl.col("received_at").dt.date()),
-                       history.recent.select(d=pl.col("received_at").dt.date()),
+                       history.recent.select(d=pl.col("received_at").dt.date()), *peers,
                        history.months.select(d=pl.col("month"))])["d"]
     start, last = dates.min(), dates.max()
     overlay = load_overlay(inputs.calendar_path) if inputs.calendar_path else None

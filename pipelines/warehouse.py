@@ -1397,6 +1397,21 @@ def recent_dossiers(con: duckdb.DuckDBPyConnection, windows: pl.DataFrame) -> pl
         )
 
 
+def peer_dossiers(con: duckdb.DuckDBPyConnection, windows: pl.DataFrame, procedures: list[str]) -> pl.DataFrame:
+    """The stored dossiers of these procedures of the units the windows do not name,
+    received from the windows' first day to their last."""
+    with _registered(con, _windows=windows, _procedures=pl.DataFrame({"procedure_code": procedures},
+                                                                      schema={"procedure_code": pl.Utf8})):
+        return read_batched(
+            con,
+            "SELECT unit_code, unit_valid_from, procedure_code, received_at, due_at FROM dossiers v "
+            "WHERE procedure_code IN (SELECT procedure_code FROM _procedures) "
+            "AND received_at >= (SELECT min(lo) FROM _windows) AND received_at < (SELECT max(hi) FROM _windows) "
+            "AND NOT EXISTS (SELECT 1 FROM _windows w WHERE w.unit_code = v.unit_code "
+            "AND w.unit_valid_from = v.unit_valid_from)",
+        )
+
+
 def stored_copies(con: duckdb.DuckDBPyConnection, ids: pl.DataFrame) -> pl.DataFrame:
     """The stored (kept) copies of these dossier ids."""
     with _registered(con, _ids=ids.select("dossier_id").unique()):

@@ -43,6 +43,8 @@ RULES: dict[str, tuple[str, float | None, float | None, bool]] = {
     "drift.promised_duration.floor_relative": (_NUMBER, 0, None, False),
     "drift.promised_duration.max_share": (_NUMBER, 0, 1, False),
     "drift.promised_duration.catalogue_ratio": (_NUMBER, 1, None, True),
+    "drift.promised_duration.peer_min_units": (_INT, 1, None, True),
+    "drift.promised_duration.peer_ratio": (_NUMBER, 1, None, False),
     "drift.clock_shift.min_history": (_INT, 1, None, False),
     "drift.clock_shift.usual_hour_share": (_NUMBER, 0, 1, False),
     "drift.clock_shift.max_inside_share": (_NUMBER, 0, 1, False),

@@ -85,6 +85,58 @@ def test_without_history_only_a_promise_far_beyond_the_legal_days_drifts():
     assert promised_duration(april_batch([timedelta(days=365)]), empty, CALENDAR, None, CONFIG).is_empty()
 
 
+def other_units(codes: str, due_after: timedelta = timedelta(days=7)) -> pl.DataFrame:
+    """April exports of other units (one file each), each promising `due_after`."""
+    return pl.concat([april_batch([due_after], n=10).with_columns(
+        unit_code=pl.lit(code), source_file=pl.lit(f"{code}.csv"), dossier_id=pl.lit(code) + pl.col("dossier_id"))
+        for code in codes.split()])
+
+
+def test_without_history_or_catalogue_a_year_shift_drifts_from_the_other_units_usual():
+    # a first load: nothing stored; 268's file a year late, three other units 5 working days
+    batch = pl.concat([april_batch([timedelta(days=365)]), other_units("301 302 303")])
+    empty = five_day_history().clear()
+    [finding] = promised_duration(batch, empty, CALENDAR, None, CONFIG).to_dicts()
+    assert (finding["source_file"], finding["unit_code"], finding["usual"], finding["rows"]) == ("f.csv", "268", 5.0, 25)
+    assert "vượt xa mức thường lệ của các đơn vị khác cho cùng thủ tục ở 100 % số hồ sơ (25/25): " \
+           "các đơn vị khác thường 5 ngày, lô này " in finding["message_vi"]
+    assert "far beyond other units' usual for the same procedures for 100 % of the dossiers (25/25): " \
+           "other units usually 5 days, this batch " in finding["message_en"]
+    # the same from the stored dossiers of the other units (a unit's first file)
+    stored = other_units("301 302 303").drop("source_file")
+    assert promised_duration(april_batch([timedelta(days=365)]), empty, CALENDAR, None, CONFIG,
+                             peers=stored)["unit_code"].to_list() == ["268"]
+    # 12 working days for what the others promise in 5: within 2 × 5 + 2, offices differ
+    fortnight = pl.concat([april_batch([timedelta(days=16)]), other_units("301 302 303")])
+    assert promised_duration(fortnight, empty, CALENDAR, None, CONFIG).is_empty()
+    # two other units are not enough to say what is usual; nor is none but a null setting
+    assert promised_duration(pl.concat([april_batch([timedelta(days=365)]), other_units("301 302")]),
+                             empty, CALENDAR, None, CONFIG).is_empty()
+    off = load_quality_config({"drift": {"promised_duration": {"peer_min_units": None}}})
+    assert promised_duration(batch, empty, CALENDAR, None, off).is_empty()
+
+
+def test_the_units_own_history_then_the_catalogue_come_before_the_other_units():
+    # 268 has always promised a year (its own practice); the other units a week
+    year_history = five_day_history().with_columns(due_at=pl.col("received_at") + timedelta(days=365))
+    batch = pl.concat([april_batch([timedelta(days=365)]), other_units("301 302 303")])
+    assert promised_duration(batch, year_history, CALENDAR, None, CONFIG).is_empty()
+    # and judged by its own history, due dates moved to the day of receipt drift from it
+    [finding] = promised_duration(pl.concat([april_batch([timedelta(0)]), other_units("301 302 303")]),
+                                  year_history, CALENDAR, None, CONFIG).to_dicts()
+    assert finding["observed"] == 0.0 and "thường lệ " in finding["message_vi"] and "usually " in finding["message_en"]
+    # the catalogue's 200 legal days allow 6 months where the other units promise a week
+    catalogue = pl.DataFrame({"procedure_code": ["1.001"], "processing_days": [200]})
+    half_year = pl.concat([april_batch([timedelta(days=182)]), other_units("301 302 303")])
+    empty = five_day_history().clear()
+    assert promised_duration(half_year, empty, CALENDAR, catalogue, CONFIG).is_empty()
+    assert promised_duration(half_year, empty, CALENDAR, None, CONFIG)["unit_code"].to_list() == ["268"]
+    [legal] = promised_duration(april_batch([timedelta(days=365 * 2)]), empty, CALENDAR, catalogue, CONFIG).to_dicts()
+    assert "vượt xa thời hạn giải quyết theo quy định" in legal["message_vi"] and "theo quy định 200 ngày" in legal[
+        "message_vi"]
+    assert "far beyond the legal processing time" in legal["message_en"]
+
+
 # --------------------------------------------------------------------------- clock shift
 
 

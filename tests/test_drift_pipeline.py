@@ -6,6 +6,7 @@ update publishes at once."""
 
 from __future__ import annotations
 
+import html as html_text
 import json
 import re
 import shutil
@@ -347,3 +348,69 @@ def test_due_dates_a_day_earlier_and_normal_weekly_and_monthly_updates_publish_a
     week = read_published(settings.site, "2025-W26").filter(pl.col("unit_code") == QUOC_OAI)["received"][0]
     weekly = read_export(export_of(base["exports"], "huyenquocoai", "2025-W26"), base["registry"])
     assert week == weekly.filter(pl.col("received_at") >= datetime(2025, 6, 23)).height > 0
+
+
+TAY_HO = "003"
+
+
+def test_a_first_load_holds_the_year_shifted_export_against_the_other_units_and_publishes_the_rest(tmp_path,
+                                                                                                   monkeypatch):
+    """An empty warehouse, no catalogue of the province's procedures (the shipped one
+    knows other codes): nothing of a unit's own and no legal days to judge by. Hà
+    Đông's March export, its due dates a year late (receipts and finishes right), is
+    held against the other units' usual; its January and February, and the other
+    districts' exports of the same load, publish. Tây Hồ's first exports, sent later,
+    are judged against the stored units: its year-shifted month is held, the other not."""
+    units = pl.read_csv(config_path("registry", "hanoi.csv"), infer_schema=False)
+    keep = [HA_DONG, BA_DINH, QUOC_OAI, TAY_HO]
+    registry = tmp_path / "registry.csv"
+    units.filter(pl.col("unit_code").is_in(keep) | pl.col("parent_code").is_in(keep)).write_csv(registry)
+    # the province's own procedure codes: none in the shipped catalogue
+    procedures = tmp_path / "procedures.csv"
+    shipped = pl.read_csv(config_path("procedures.csv"), infer_schema=False)
+    shipped.with_columns(procedure_code="HN-" + pl.col("procedure_code")).write_csv(procedures)
+    exports = tmp_path / "exports"
+    generate_exports(exports, date(2025, 1, 1), date(2025, 3, 31), seed=2025, scale=0.2, registry_path=registry,
+                     procedures_path=procedures)
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for path in exports.iterdir():
+        if sender(path.name) != "quantayho":
+            shutil.copy(path, landing / path.name)
+    shifted = export_of(landing, "quanhadong", "2025-03")
+    march = read_export(shifted, registry)
+    write_export(shifted, year_later(march))
+    monkeypatch.setenv("SCOREBOARD_NOW", "2025-04-02T08:00:00")
+    settings = ScoreboardSettings.from_env(landing_dir=str(landing), site_dir=str(tmp_path / "site"),
+                                           registry_path=str(registry))
+    warehouse = Warehouse(path=str(tmp_path / "warehouse.duckdb"))
+    run_pipeline(settings, warehouse)
+
+    assert holds(warehouse) == [(shifted.name, "batch_promised_duration")]
+    held = stored(warehouse, f"SELECT count(*) AS n FROM held_versions WHERE source_file = '{shifted.name}'")
+    assert held["n"][0] == march.height
+    # every other export of the load is stored, Hà Đông's January and February included
+    loaded = stored(warehouse, "SELECT source_file FROM file_accounting WHERE status = 'loaded'")["source_file"]
+    assert sorted(loaded) == sorted(p.name for p in exports.iterdir()
+                                    if sender(p.name) != "quantayho" and p.name != shifted.name)
+    assert export_of(exports, "quanhadong", "2025-01").name in set(loaded)
+    html = (settings.site / "quality.html").read_text(encoding="utf-8")
+    section = html[html.index('id="held-batches"'):]
+    [row] = [r for r in re.findall(r"<tr.*?</tr>", section[:section.index("</section>")], re.S)
+             if '<span class="code">268</span>' in r]
+    assert shifted.name in row and "Quận Hà Đông" in row
+    assert re.search(r"vượt xa mức thường lệ của các đơn vị khác cho cùng thủ tục ở \d+ % số hồ sơ .*: "
+                     r"các đơn vị khác thường \d+ ngày, lô này \d{3} ngày", row)
+    assert re.search(r"far beyond other units' usual for the same procedures .*: "
+                     r"other units usually \d+ days, this batch \d{3} days", html_text.unescape(row))
+
+    # Tây Hồ's first exports: February a year late, January right; judged by the stored units
+    for path in exports.iterdir():
+        if sender(path.name) == "quantayho" and period_of(path.name) in ("2025-01", "2025-02"):
+            shutil.copy(path, landing / path.name)
+    late = export_of(landing, "quantayho", "2025-02")
+    write_export(late, year_later(read_export(late, registry)))
+    run_pipeline(settings, warehouse)
+    assert holds(warehouse) == sorted([(shifted.name, "batch_promised_duration"), (late.name, "batch_promised_duration")])
+    tay_ho = stored(warehouse, "SELECT DISTINCT source_file FROM dossiers WHERE source_file ILIKE 'QuanTayHo%'")
+    assert tay_ho["source_file"].to_list() == [export_of(exports, "quantayho", "2025-01").name]

@@ -5,7 +5,8 @@ warehouse before any of its rows may change a publication (config/quality.yaml,
 `drift`):
 
 * batch_promised_duration — due_at − received_at in working days far from the
-  unit's usual per procedure (duration.py);
+  unit's usual per procedure (without its history: far beyond the catalogue's legal
+  days, or the other units' usual; duration.py);
 * batch_clock_shift — every event time moved by a whole number of hours (clock.py);
 * batch_volume — the month's received volume far above the unit's usual (volume.py);
 * batch_status_mix — its recent dossiers all closed where the unit's files usually
@@ -50,14 +51,17 @@ class DriftHistory:
     `stored`: the stored copies of the files' dossier ids; `known_ids`: the ids any
     stored file has; `months`: volume.MONTH_COUNTS of those ids around the files'
     months; `earlier`: the rows the units' earlier files received in their last days
-    (volume.young_dossiers). Files this run replaces are left out of all but
-    `stored`."""
+    (volume.young_dossiers); `peers`: the stored dossiers of other units received
+    around the files' receipts, of the procedures duration.peer_procedures names
+    (unit, procedure_code, received_at, due_at; None: none). Files this run replaces
+    are left out of all but `stored`."""
 
     recent: pl.DataFrame
     stored: pl.DataFrame
     known_ids: pl.DataFrame
     months: pl.DataFrame
     earlier: pl.DataFrame
+    peers: pl.DataFrame | None = None
 
 
 def drift_findings(
@@ -77,7 +81,7 @@ def drift_findings(
     if batch.is_empty():
         return no_findings()
     parts = [
-        promised_duration(batch, history.recent, calendar, catalogue, cfg),
+        promised_duration(batch, history.recent, calendar, catalogue, cfg, history.peers),
         clock_shift(batch, history.recent, cfg),
         volume(batch, history.known_ids, history.months, calendar, cfg),
         status_mix(batch, history.earlier, cfg),
