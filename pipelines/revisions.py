@@ -24,7 +24,7 @@ from pipelines import warehouse as wh
 from transforms.profile import Profile
 from transforms.revisions import (
     CAUSE_SCHEMA, CHANGED, DIGITS, PERIOD, REVISION_SCHEMA, Revisions, compared_periods, period_digests, period_versions,
-    touched_periods, unit_changes,
+    own_changes, touched_periods, unit_changes,
 )
 from transforms.schema import scoreboard_schema
 
@@ -117,15 +117,27 @@ def commit(con, plan: Plan, sign_off: dict | None = None) -> None:
 
 
 def for_site(con, plan: Plan) -> Revisions:
-    """Every revision recorded and those of `plan`, and the versions they replaced."""
+    """Every revision recorded and those of `plan`, whether each unit's own numbers
+    moved (transforms.revisions.own_changes), and the versions they replaced."""
     units, causes = wh.read_revisions(con)
     units, causes = pl.concat([units, plan.revisions]), pl.concat([causes, plan.causes])
     replaced = units.select(*PERIOD, version=pl.col("version") - 1).unique().sort([*PERIOD, "version"])
+    earlier = wh.published_rows(con, replaced)
     groups = {
         (t, k, v): tuple(g for g in (groups or "").split(",") if g)
         for t, k, v, groups in wh.published_versions(con).select(*PERIOD, "version", "groups").iter_rows()
     }
-    return Revisions(units, causes, wh.published_rows(con, replaced), groups)
+    return Revisions(own_changes(units, earlier, _revised_rows(con, plan, units)), causes, earlier, groups)
+
+
+def _revised_rows(con, plan: Plan, units: pl.DataFrame) -> pl.DataFrame:
+    """The rows of the versions the revisions published: as stored, but those `plan`
+    makes public (a new version, or one published again) as it will store them."""
+    key = [*PERIOD, "version"]
+    versions = units.select(key).unique()
+    stored = versions.join(plan.versions.select(key), on=key, how="anti")
+    ours = plan.rows.join(versions, on=key, how="semi")  # (plan.rows: the versions of plan.versions)
+    return pl.concat([wh.published_rows(con, stored), ours], how="diagonal_relaxed")
 
 
 def note_changes(con, report) -> int:

@@ -10,7 +10,7 @@ import pytest
 from dashboards.i18n import site_bands
 from dashboards.pages.revisions import causes_label, sentence
 from tests.helpers import DEFAULT_PROFILE, EXAMPLE, read_expected_scoreboard
-from transforms.revisions import period_digests, touched_periods, unit_changes
+from transforms.revisions import own_changes, period_digests, touched_periods, unit_changes
 
 JAN = pl.col("period_key") == "2024-01"
 AT = datetime(2026, 11, 23, 9, 0)
@@ -79,6 +79,29 @@ def test_the_units_a_revision_changed_with_their_numbers_before_and_after():
     assert unit_changes(before, before.with_columns(rank_change=pl.lit(3, dtype=pl.Int64)), version=2, at=AT).height == 0
 
 
+def test_a_unit_only_re_ranked_has_its_own_numbers_unchanged():
+    before = example().filter(JAN)
+    # Phúc Xá's late dossiers: its counts and score move; Bắc Sơn moves up a rank (and in
+    # its peer group) only; Sóc Sơn (002) is listed in version 2 only
+    after = before.with_columns(
+        received=pl.when(pl.col("unit_code") == "00001").then(pl.col("received") + 2).otherwise("received"),
+        score=pl.when(pl.col("unit_code") == "00001").then(76.19047619047619).otherwise("score"),
+        rank=pl.when(pl.col("unit_code") == "00001").then(2).when(pl.col("unit_code") == "00004").then(1)
+        .otherwise("rank"),
+        rank_in_peer=pl.when(pl.col("unit_code") == "00004").then(1).otherwise("rank_in_peer"),
+        rank_change=pl.lit(5, dtype=pl.Int64),  # not compared
+    )
+    before = before.filter(pl.col("unit_code") != "002")
+    units = unit_changes(before, after, version=2, at=AT)
+    stored = pl.concat([before.with_columns(version=pl.lit(1, dtype=pl.Int64)),
+                        after.with_columns(version=pl.lit(2, dtype=pl.Int64))])
+    got = own_changes(units, stored, stored)
+    assert dict(got.select("unit_code", "own_changed").iter_rows()) == {"00004": False, "00001": True, "002": True}
+    assert got.select(units.columns).equals(units)
+    # the rows of a version not given: not known
+    assert own_changes(units, stored.filter(version=1), stored.filter(version=1))["own_changed"].null_count() == 3
+
+
 def test_a_unit_listed_in_one_version_only_counts_as_changed():
     before = example().filter(JAN)
     after = before.filter(pl.col("unit_code") != "00004")
@@ -128,4 +151,21 @@ def test_the_sentence_a_unit_reads():
     unranked = sentence(dict(row, rank_before=None, rank_after=None, band_after="Tốt", cause_files=None), bands)
     assert unranked.vi == "Điều chỉnh 23/11/2026: điểm 81,20 → 79,95, do dữ liệu mới"
     assert causes_label("x.csv", "1234").vi == "tệp x.csv (1.234 hồ sơ)"
+    assert sentence(dict(row, own_changed=True), bands) == text  # (and where not known: None)
+    # its own numbers as they were, its rank moved: the file is the cause of others' numbers
+    moved = dict(row, own_changed=False, score_before=81.25, score_after=81.25, rank_before=56, rank_after=55,
+                 band_before="Tốt", band_after="Tốt", cause_files="Phuong Giang Vo.csv", cause_dossiers="15")
+    assert sentence(moved, bands).vi == (
+        "Điều chỉnh 23/11/2026: số liệu của đơn vị không đổi (điểm 81,25); hạng 56 → 55 "
+        "vì số liệu của đơn vị khác thay đổi theo tệp Phuong Giang Vo.csv (15 hồ sơ)")
+    assert sentence(moved, bands).en == (
+        "revised 23/11/2026: the unit's own figures unchanged (score 81,25); rank 56 → 55 "
+        "because other units' figures were revised by file Phuong Giang Vo.csv (15 dossiers)")
+    # its rank too: its rank in its peer group moved
+    peer = sentence(dict(moved, rank_before=55), bands)
+    assert peer.vi == ("Điều chỉnh 23/11/2026: số liệu và hạng của đơn vị không đổi (điểm 81,25, hạng 55); "
+                       "hạng trong nhóm thay đổi vì số liệu của đơn vị khác thay đổi theo tệp Phuong Giang Vo.csv "
+                       "(15 hồ sơ)")
+    assert peer.en.startswith("revised 23/11/2026: the unit's own figures and rank unchanged (score 81,25, rank 55); "
+                              "its rank in its peer group moved because other units' figures were revised by file")
     assert date(2026, 11, 23) == AT.date()

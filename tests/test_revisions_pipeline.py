@@ -5,6 +5,7 @@ the same data revises nothing; a provisional period changes without a revision."
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 from pathlib import Path
@@ -138,7 +139,13 @@ def test_both_versions_stay_downloadable_and_the_pages_say_what_changed(revised)
                "because of file late-2024-01.csv (2 dossiers)")
     period = now["periods/2024-01.html"].decode("utf-8")
     assert sentence in period and english in period
-    assert "Điều chỉnh 23/11/2026: điểm 76,77 → 76,77, hạng 2 → 1, do tệp late-2024-01.csv (2 hồ sơ)" in period
+    # Bắc Sơn's own numbers did not change: its rank moved because Phúc Xá's did (it
+    # stays in data/revisions.csv, with the file that caused the revision)
+    assert ("Điều chỉnh 23/11/2026: số liệu của đơn vị không đổi (điểm 76,77); hạng 2 → 1 vì số liệu của đơn vị "
+            "khác thay đổi theo tệp late-2024-01.csv (2 hồ sơ)") in period
+    assert ("revised 23/11/2026: the unit's own figures unchanged (score 76,77); rank 2 → 1 because other units' "
+            "figures were revised by file late-2024-01.csv (2 dossiers)") in html.unescape(period)
+    assert "do tệp late-2024-01.csv" not in now["units/00004-2008-08-01.html"].decode("utf-8")
     assert 'href="../data/revisions/2024-01-r1/scoreboard-2024-01.xlsx"' in period
     unit = now["units/00001-2008-08-01.html"].decode("utf-8")
     assert sentence in unit and 'href="../data/revisions/2024-01-r1/scoreboard-2024-01.csv"' in unit

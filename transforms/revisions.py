@@ -27,6 +27,10 @@ UNIT = ["unit_code", "unit_valid_from"]
 # period before (which has its own revision when it changes); a final period is never
 # provisional.
 NOT_COMPARED = ("rank_change", "provisional")
+# Of the compared columns, those a unit's place among the others gives: they move when
+# other units' numbers do (a late file for one ward re-ranks every ward between its old
+# and new place), while the unit's own numbers stay as they were.
+RELATIVE = ("rank", "rank_in_peer")
 # Floats are compared, and digested, to this many decimals: a re-run computes the same
 # numbers, and a difference beyond it is no published change.
 DIGITS = 9
@@ -139,16 +143,47 @@ def _csv(frame: pl.DataFrame, header: bool = True) -> bytes:
     return frame.write_csv(include_header=header, float_precision=DIGITS, date_format="%Y-%m-%d", null_value="").encode()
 
 
+def _differing(before: pl.DataFrame, after: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """The units (UNIT) whose `columns` differ between two versions of a period's rows,
+    or that are listed in one of them only."""
+    b, a = _comparable(before, columns), _comparable(after, columns)
+    return pl.concat([
+        a.join(b, on=columns, how="anti", nulls_equal=True).select(UNIT),
+        b.join(a, on=columns, how="anti", nulls_equal=True).select(UNIT),
+    ]).unique()
+
+
+def own_changes(units: pl.DataFrame, before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
+    """`units` (REVISION_SCHEMA) with `own_changed`: whether the unit's own numbers
+    (every compared column but RELATIVE) differ between the version its revision
+    replaced (`before`: stored rows with their `version`) and the version it published
+    (`after`, likewise). False: only its rank moved, because other units' numbers
+    did; null where the rows of either version are not given. A version published
+    again under another configuration keeps its number, not its rows: its units then
+    all count as changed."""
+    parts = []
+    for (period_type, period_key, version), part in units.partition_by(
+            ["period_type", "period_key", "version"], as_dict=True, maintain_order=True).items():
+        b = before.filter(period_type=period_type, period_key=period_key, version=version - 1)
+        a = after.filter(period_type=period_type, period_key=period_key, version=version)
+        if b.height == 0 or a.height == 0:
+            parts.append(part.with_columns(own_changed=pl.lit(None, dtype=pl.Boolean)))
+            continue
+        columns = [c for c in compared_columns(a.columns) if c in b.columns and c not in (*RELATIVE, "version")]
+        moved = _differing(b, a, columns).with_columns(own_changed=pl.lit(True))
+        parts.append(part.join(moved, on=UNIT, how="left", nulls_equal=True)
+                     .with_columns(pl.col("own_changed").fill_null(False)))
+    if not parts:
+        return units.with_columns(own_changed=pl.lit(None, dtype=pl.Boolean))
+    return pl.concat(parts)
+
+
 def unit_changes(before: pl.DataFrame, after: pl.DataFrame, *, version: int, at: datetime) -> pl.DataFrame:
     """The units of one period whose compared numbers differ between two versions of
     its rows (a unit listed in one version only counts as changed), with their score,
     rank and band before and after (REVISION_SCHEMA), in level and new rank order."""
     columns = [c for c in compared_columns(after.columns) if c in before.columns]
-    b, a = _comparable(before, columns), _comparable(after, columns)
-    changed = pl.concat([
-        a.join(b, on=columns, how="anti", nulls_equal=True).select(UNIT),
-        b.join(a, on=columns, how="anti", nulls_equal=True).select(UNIT),
-    ]).unique()
+    changed = _differing(before, after, columns)
     if changed.height == 0:
         return pl.DataFrame(schema=REVISION_SCHEMA)
 
@@ -210,9 +245,10 @@ def touched_periods(added: pl.DataFrame, removed: pl.DataFrame, last_index: dict
 
 @dataclass
 class Revisions:
-    """What the site shows of revisions: every unit's revisions (REVISION_SCHEMA), their
-    causes (CAUSE_SCHEMA), and the rows of every version a revision replaced, with each
-    version's group keys (the columns it was published with)."""
+    """What the site shows of revisions: every unit's revisions (REVISION_SCHEMA, with
+    own_changed: own_changes), their causes (CAUSE_SCHEMA), and the rows of every
+    version a revision replaced, with each version's group keys (the columns it was
+    published with)."""
 
     units: pl.DataFrame
     causes: pl.DataFrame

@@ -7,7 +7,9 @@
   changed: before and after score, rank and band, the files that caused it and
   how many of their dossiers fall in the period, and where the earlier version is;
 - the notes the period page and the unit page show: "Điều chỉnh dd/mm/yyyy:
-  điểm 81,20 → 79,95, hạng 6 → 8, do tệp X (N hồ sơ)".
+  điểm 81,20 → 79,95, hạng 6 → 8, do tệp X (N hồ sơ)"; for a unit only re-ranked
+  (its own numbers as they were): "Điều chỉnh dd/mm/yyyy: số liệu của đơn vị không
+  đổi (điểm 81,25); hạng 56 → 55 vì số liệu của đơn vị khác thay đổi theo tệp X (N hồ sơ)".
 
 `site_tables` gives build_site the tables these read.
 """
@@ -31,7 +33,8 @@ FOLDER = "data/revisions"
 LIST = "data/revisions.csv"
 # the site's table of revisions: REVISION_SCHEMA, each revision's causes, the unit's page
 TABLE_SCHEMA: dict[str, pl.DataType] = {
-    **REVISION_SCHEMA, "cause_files": pl.Utf8(), "cause_dossiers": pl.Utf8(), "_slug": pl.Utf8(),
+    **REVISION_SCHEMA, "own_changed": pl.Boolean(), "cause_files": pl.Utf8(), "cause_dossiers": pl.Utf8(),
+    "_slug": pl.Utf8(),
 }
 NOTE_COLUMNS = tuple(TABLE_SCHEMA)
 
@@ -107,9 +110,12 @@ def causes_label(files: str | None, dossiers: str | None) -> Label:
 
 def sentence(r: dict, bands: tuple[Band, ...]) -> Label:
     """"Điều chỉnh dd/mm/yyyy: điểm a → b, hạng r → s[, xếp loại x → y], do …" (`bands`:
-    the profile's, dashboards.i18n.site_bands)."""
+    the profile's, dashboards.i18n.site_bands); for a unit whose own numbers did not
+    change (`own_changed` false; null, not known, reads as changed), rank_only_sentence."""
     day = fmt_date(r["revised_at"])
     rb, ra = _rank(r["rank_before"]), _rank(r["rank_after"])
+    if r.get("own_changed") is False:
+        return rank_only_sentence(r, day, rb, ra)
     vi = f"Điều chỉnh {day}: điểm {fmt_score(r['score_before'])} → {fmt_score(r['score_after'])}"
     en = f"revised {day}: score {fmt_score(r['score_before'])} → {fmt_score(r['score_after'])}"
     if r["rank_before"] is not None or r["rank_after"] is not None:
@@ -121,6 +127,24 @@ def sentence(r: dict, bands: tuple[Band, ...]) -> Label:
         en += f", band {bb.en} → {ba.en}"
     cause = causes_label(r["cause_files"], r["cause_dossiers"])
     return Label(f"{vi}, do {cause.vi}", f"{en}, because of {cause.en}")
+
+
+def rank_only_sentence(r: dict, day: str, rb: Label, ra: Label) -> Label:
+    """A unit whose own numbers a revision left as they were, re-ranked because other
+    units' numbers changed: the files are named as the cause of those, not of its own.
+    (Its rank may be the same and its rank in its peer group not: the other column
+    that moves with the others.)"""
+    score = fmt_score(r["score_after"])
+    if r["rank_before"] == r["rank_after"]:
+        vi = f"số liệu và hạng của đơn vị không đổi (điểm {score}, hạng {ra.vi}); hạng trong nhóm thay đổi"
+        en = (f"the unit's own figures and rank unchanged (score {score}, rank {ra.en}); "
+              "its rank in its peer group moved")
+    else:
+        vi = f"số liệu của đơn vị không đổi (điểm {score}); hạng {rb.vi} → {ra.vi}"
+        en = f"the unit's own figures unchanged (score {score}); rank {rb.en} → {ra.en}"
+    cause = causes_label(r["cause_files"], r["cause_dossiers"])
+    return Label(f"Điều chỉnh {day}: {vi} vì số liệu của đơn vị khác thay đổi theo {cause.vi}",
+                 f"revised {day}: {en} because other units' figures were revised by {cause.en}")
 
 
 def _earlier(version: int) -> Label:
