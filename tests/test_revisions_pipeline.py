@@ -153,6 +153,28 @@ def test_both_versions_stay_downloadable_and_the_pages_say_what_changed(revised)
     assert "Điều chỉnh" not in now["units/002-2008-08-01.html"].decode("utf-8")
 
 
+def test_the_printed_report_of_a_revised_month_says_it_is_a_revised_edition(revised):
+    root, first = revised
+    now = files(root / "site")
+    report = html.unescape(now["report-2024-01.html"].decode("utf-8"))
+    assert "Điều chỉnh" not in first["report-2024-01.html"].decode("utf-8")
+    # under its title: which version, when and why
+    assert '<span class="badge"><span data-en="Revised">Điều chỉnh</span></span></h2>' in report
+    assert ("Bản điều chỉnh: phiên bản 2, ngày 23/11/2026. Số liệu chính thức của kỳ này đã được điều chỉnh sau "
+            "khi công bố, do tệp late-2024-01.csv (2 hồ sơ)") in report
+    assert ("Revised edition: version 2 of 23/11/2026. The final figures of this period were revised after they "
+            "were published, because of file late-2024-01.csv (2 dossiers)") in report
+    # then what changed, unit by unit, as on the period page, and the earlier version
+    assert "4. Điều chỉnh số liệu đã công bố" in report and "4. Revisions of published figures" in report
+    assert ("Điều chỉnh 23/11/2026: điểm 86,67 → 76,19, hạng 1 → 2, xếp loại Tốt → Khá, "
+            "do tệp late-2024-01.csv (2 hồ sơ)") in report
+    assert "số liệu của đơn vị không đổi (điểm 76,77); hạng 2 → 1" in report
+    assert 'href="periods/2024-01.html#u-00001-2008-08-01"' in report
+    assert 'href="data/revisions/2024-01-r1/scoreboard-2024-01.csv"' in report
+    # a month never revised prints as it was first published
+    assert now["report-2024-02.html"] == first["report-2024-02.html"]
+
+
 def test_running_again_or_a_backfill_on_the_same_data_revises_nothing(revised, tmp_path, monkeypatch):
     root, _ = revised
     shutil.copytree(root, tmp_path / "copy", symlinks=True)

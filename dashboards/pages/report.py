@@ -17,6 +17,7 @@ from dashboards.images import chromium_path, print_report_pdf
 from dashboards.pages.common import (
     REPORT_COLUMNS, cutoff_note, level_lab, levels_of, page, ranking_tables, with_labels,
 )
+from dashboards.pages import revisions
 from dashboards.pages.quality import HELD_COLUMNS, held_notes
 
 ROWS = (*REPORT_COLUMNS, "period_type", "level", "unit_code", "unit_valid_from", "ranked", "peer_group", "_slug", "_until")
@@ -82,12 +83,26 @@ def common_weak_points(month: pl.DataFrame, weak: pl.DataFrame, groups, rates: d
     return out
 
 
+def revised_section(rows: pl.DataFrame, key: str, bands: tuple[Band, ...]) -> dict | None:
+    """What a revised month's report says of its revisions (`rows`: the month's): that
+    it is a revised edition (its version, date and cause) under its title, and section
+    4, the period page's list of revisions (the units link to their rows there). None:
+    the month was never revised, and its report is the one first published."""
+    notes = revisions.context(revisions.period_notes(rows, "", bands, page=f"periods/{key}.html"))
+    if notes is None:
+        return None
+    title = revisions.TITLE
+    return {"badge": revisions.REVISED, "edition": revisions.edition(rows),
+            "notes": dict(notes, title=Label(f"4. {title.vi}", f"4. {title.en}"))}
+
+
 class Report(Kind):
     name = "reports"
     reads = {
         "rows": Read("scoreboard", ROWS, by=("period_key",)),
         "weak": Read("weak_points", WEAK, by=("period_key",)),
         "checks": Read("quality", HELD_COLUMNS, by=("period_key",)),
+        "revisions": Read("revisions", revisions.NOTE_COLUMNS, by=("period_key",)),
     }
     facts = ("groups", "bands", "rates", "nav", "published", "authority")
     owns = ("report-*.html", "report.html")
@@ -107,7 +122,7 @@ class Report(Kind):
                 # the cut-off moves with every run: only a report that names it is made again
                 "cutoff": site.facts["cutoff"] if p["provisional"] else None,
             }
-            rows = {"rows": [(p["key"],)], "weak": [(p["key"],)], "checks": [(p["key"],)]}
+            rows = {"rows": [(p["key"],)], "weak": [(p["key"],)], "checks": [(p["key"],)], "revisions": [(p["key"],)]}
             out.append(Output(f"report-{p['key']}.html", params, rows))
             if p["key"] == headline:  # the menu's report: the same page
                 out.append(Output("report.html", params, rows))
@@ -132,10 +147,12 @@ class Report(Kind):
                for n in ("prev", "next")}
         title = Label(f"{UI['nav_report'].vi} {p['short'].vi}", f"{UI['nav_report'].en} {p['short'].en}")
         authority = data.fact("authority")
+        revised = data.part("revisions", (key,))
         return page(
             data, "report", root="", title=title, body_class="report", pdf=o.params["pdf"],
             authority=Label(*authority) if authority else None,
             period=dict(p, held_back=held, cutoff=cutoff_note(o.params["cutoff"], p["provisional"])),
+            revised=revised_section(revised, key, data.fact("bands")),
             bands=band_summary(month, data.fact("bands")),
             weak=common_weak_points(month, data.part("weak", (key,)), data.fact("groups"), data.fact("rates"))
             if "weak_points" in data.fact("published") else [],

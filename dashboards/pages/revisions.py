@@ -48,6 +48,14 @@ NOTE = Label(
     "(provisional) changes without a revision mark.",
 )
 EARLIER = Label("Phiên bản {n} (trước điều chỉnh)", "Version {n} (before the revision)")
+REVISED = Label("Điều chỉnh", "Revised")
+EDITION = Label(
+    "Bản điều chỉnh: phiên bản {n}, ngày {day}. Số liệu chính thức của kỳ này đã được điều chỉnh sau khi "
+    "công bố, do {cause}; các đơn vị có số liệu hoặc hạng thay đổi và phiên bản trước được liệt kê dưới đây.",
+    "Revised edition: version {n} of {day}. The final figures of this period were revised after they were "
+    "published, because of {cause}; the units whose figures or rank changed and the earlier version are listed "
+    "below.",
+)
 NOT_RANKED = Label("không xếp hạng", "not ranked")
 NEW_DATA = Label("dữ liệu mới", "new data")
 
@@ -151,8 +159,21 @@ def _earlier(version: int) -> Label:
     return Label(EARLIER.vi.format(n=version), EARLIER.en.format(n=version))
 
 
-def period_notes(rows: pl.DataFrame, root: str, bands: tuple[Band, ...]) -> list[dict]:
-    """A period's revisions, newest first: the earlier version's files and each unit's sentence."""
+def edition(rows: pl.DataFrame) -> Label | None:
+    """What a page printed from a revised period says first (`rows`: the period's
+    revisions): that it is a revised edition, its version and date, and the files that
+    caused its latest revision. None: the period was never revised."""
+    if rows.height == 0:
+        return None
+    last = rows.filter(pl.col("version") == pl.col("version").max()).row(0, named=True)
+    day, cause = fmt_date(last["revised_at"]), causes_label(last["cause_files"], last["cause_dossiers"])
+    n = last["version"]
+    return Label(EDITION.vi.format(n=n, day=day, cause=cause.vi), EDITION.en.format(n=n, day=day, cause=cause.en))
+
+
+def period_notes(rows: pl.DataFrame, root: str, bands: tuple[Band, ...], page: str = "") -> list[dict]:
+    """A period's revisions, newest first: the earlier version's files and each unit's
+    sentence, its name linked to its row in the period's ranking (on `page`: this page)."""
     out = []
     for (version,), part in rows.partition_by("version", as_dict=True, maintain_order=True).items():
         first = part.row(0, named=True)
@@ -160,7 +181,7 @@ def period_notes(rows: pl.DataFrame, root: str, bands: tuple[Band, ...]) -> list
             "heading": _earlier(version - 1),
             "files": earlier_files(first["period_key"], version - 1, root),
             "units": [
-                {"name": r["unit_name"] or r["unit_code"], "href": f"#u-{r['_slug']}" if r["_slug"] else None,
+                {"name": r["unit_name"] or r["unit_code"], "href": f"{page}#u-{r['_slug']}" if r["_slug"] else None,
                  "text": sentence(r, bands)}
                 for r in part.iter_rows(named=True)
             ],
