@@ -177,28 +177,38 @@ def early_warnings(
     if period_keys is not None:
         out = out.filter(pl.col("period_key").is_in(list(period_keys)))
     vi, en = [], []
+    lookback = int(cfg["lookback_weeks"])
     for row in out.iter_rows(named=True):
         label_vi, label_en = indicator_label(row["indicator"])
         z = fmt_num(row["z"], 1)
         v, b = _fmt(row["indicator"], row["value"]), _fmt(row["indicator"], row["baseline"])
         # the week as every page names it inside a sentence: tuần 07/2024 (12/02–18/02/2024)
         week_vi, week_en = (period_label("week", row["period_key"], lang, mid=True) for lang in ("vi", "en"))
+        hist_vi, hist_en = _history_words(row["n_hist"], lookback)
         if row["kind"] == "drop":
-            vi.append(f"{label_vi} {week_vi} giảm bất thường: {v}, so với trung vị "
-                      f"{b} của {row['n_hist']} tuần trước đó (z = {z}).")
-            en.append(f"{label_en} in {week_en} dropped sharply: {v} against a median "
-                      f"of {b} over the previous {row['n_hist']} weeks with data (z = {z}).")
+            vi.append(f"{label_vi} {week_vi} giảm bất thường: {v}, so với trung vị {b} {hist_vi} (z = {z}).")
+            en.append(f"{label_en} in {week_en} dropped sharply: {v} against a median of {b} {hist_en} (z = {z}).")
         else:
-            vi.append(f"{label_vi} {week_vi} tăng bất thường: {v}, so với trung vị "
-                      f"{b} của {row['n_hist']} tuần trước đó (z = {z}).")
-            en.append(f"{label_en} in {week_en} jumped: {v} against a median "
-                      f"of {b} over the previous {row['n_hist']} weeks with data (z = {z}).")
+            vi.append(f"{label_vi} {week_vi} tăng bất thường: {v}, so với trung vị {b} {hist_vi} (z = {z}).")
+            en.append(f"{label_en} in {week_en} jumped: {v} against a median of {b} {hist_en} (z = {z}).")
     out = out.with_columns(
         period_type=pl.lit("week"),
         message_vi=pl.Series(vi, dtype=pl.Utf8),
         message_en=pl.Series(en, dtype=pl.Utf8),
     )
     return _finish(out)
+
+
+def _history_words(n_hist: int, lookback: int) -> tuple[str, str]:
+    """The weeks the median is of (_robust_z's history): those of the `lookback` weeks
+    before the week that have enough data (a listed row; for a rate, enough dossiers
+    in its base), all of them or some."""
+    weeks_en = "week" if lookback == 1 else "weeks"
+    if n_hist == lookback:
+        return f"của {lookback} tuần trước đó", f"over the previous {lookback} {weeks_en}"
+    return (f"của {n_hist} tuần có đủ dữ liệu trong {lookback} tuần trước đó",
+            f"over the {n_hist} {'week' if n_hist == 1 else 'weeks'} with enough data "
+            f"among the previous {lookback} {weeks_en}")
 
 
 def _finish(out: pl.DataFrame) -> pl.DataFrame:

@@ -549,7 +549,31 @@ def test_early_warning_fires_on_a_planted_drop():
     assert 85 <= w["baseline"] <= 115 and w["z"] <= -3
     assert "tuần 15/2024 (08/04–14/04/2024) giảm" in w["message_vi"] and "giảm" in w["message_vi"]
     assert "in week 15/2024 (08/04–14/04/2024) dropped" in w["message_en"]
+    # every one of the 8 weeks before it has data
+    assert "so với trung vị 98 của 8 tuần trước đó (z = -5,4)." in w["message_vi"]
+    assert "against a median of 98 over the previous 8 weeks (z = -5,4)." in w["message_en"]
     assert list(warnings.columns) == list(WARNING_SCHEMA)
+
+
+def test_the_median_is_said_to_be_of_the_weeks_with_enough_data_of_the_lookback():
+    """W05–W08 have too few dossiers for a rate: the median W10 is compared with is of
+    the 4 other weeks of the 8 before it, and the sentences say so."""
+    weekly = weekly_frame(n_units=1, n_weeks=12).with_columns(
+        received=pl.lit(100), timeliness_base=pl.lit(100), on_time_rate=pl.lit(0.9))
+    few = pl.col("period_key").is_in(["2024-W05", "2024-W06", "2024-W07", "2024-W08"])
+    weekly = weekly.with_columns(
+        timeliness_base=pl.when(few).then(3).otherwise("timeliness_base"),
+        on_time_rate=pl.when(pl.col("period_key") == "2024-W10").then(0.4).otherwise("on_time_rate"),
+    )
+    [w] = early_warnings(weekly).iter_rows(named=True)
+    assert (w["period_key"], w["indicator"], w["kind"], w["baseline"]) == ("2024-W10", "on_time_rate", "drop", 0.9)
+    assert ("giảm bất thường: 40,0 %, so với trung vị 90,0 % của 4 tuần có đủ dữ liệu trong 8 tuần trước đó "
+            "(z = -6,7).") in w["message_vi"]
+    assert ("dropped sharply: 40,0 % against a median of 90,0 % over the 4 weeks with enough data among the "
+            "previous 8 weeks (z = -6,7).") in w["message_en"]
+    one = early_warnings(weekly, {"early_warning": {"lookback_weeks": 1, "min_history_weeks": 1}})
+    assert "so với trung vị 90,0 % của 1 tuần trước đó" in one.row(0, named=True)["message_vi"]
+    assert "against a median of 90,0 % over the previous 1 week (z = " in one.row(0, named=True)["message_en"]
 
 
 def test_early_warning_flags_spikes_and_on_time_drops():
