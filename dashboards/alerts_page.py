@@ -46,6 +46,7 @@ L = {
     "unit_page": Label("Trang đơn vị", "Unit page"),
     "whole_digest": Label("Toàn bộ cảnh báo", "All alerts of this period"),
     "intro": Label("cảnh báo sau khi công bố", "alerts after the publication of"),
+    "late_procedures": Label("Thủ tục có nhiều hồ sơ trễ hạn nhất", "Procedures with the most late dossiers"),
 }
 KIND_LABELS = {
     "band_drop": Label("Tụt xếp loại", "Dropped a band"),
@@ -64,6 +65,25 @@ def default_bands() -> tuple[Band, ...]:
 
 def _band_word(band: str | None, lang: str, bands: tuple[Band, ...]) -> str:
     return "—" if band is None else band_text(band, bands).get(lang)
+
+
+def procedures_text(procedures: list[dict] | None, lang: str) -> str:
+    """The procedures behind a unit's alerts about timeliness, most late dossiers first
+    (transforms.alerts' `late_procedures`): code, name and count; "" when none. Said
+    once a unit: they are its period's, whichever of its alerts they explain."""
+    if not procedures:
+        return ""
+    unit = "dossiers" if lang == "en" else "hồ sơ"
+    named = "; ".join(
+        " ".join(x for x in (p["procedure_code"], p["procedure_name"]) if x) + f" ({fmt_int(p['late'])} {unit})"
+        for p in procedures
+    )
+    return f"{L['late_procedures'].get(lang)}: {named}."
+
+
+def _unit_procedures(alerts: list[dict]) -> list[dict] | None:
+    """A unit's late procedures: those of the first of its alerts that has them."""
+    return next((r["late_procedures"] for r in alerts if r.get("late_procedures")), None)
 
 
 def sentence(row: dict, lang: str, bands: tuple[Band, ...] | None = None) -> str:
@@ -180,6 +200,7 @@ def table_rows(rows: pl.DataFrame, bands: tuple[Band, ...] | None = None) -> dic
         "period_type", "period_key", "unit_code", "unit_valid_from",
         _kind=html.labelled(col("kind"), KIND_LABELS),
         _text=html.t_columns(col("vi"), col("en")),
+        _procs=_procedures_html(rows),
         _head=pl.concat_str(
             pl.lit('<tr id="u-'), html.esc(col("unit_code")), pl.lit('"><th scope="row" class="t"><a href="../'),
             html.esc(col("_path")), pl.lit('">'), html.esc(col("unit_name")).fill_null(""), pl.lit('</a> <span class="code">'),
@@ -199,13 +220,23 @@ def table_rows(rows: pl.DataFrame, bands: tuple[Band, ...] | None = None) -> dic
     # a unit's rows in one <tr>: its alerts one under the other, its figures from its first row
     grouped = cells.group_by("period_type", "period_key", "unit_code", "unit_valid_from", maintain_order=True).agg(
         _head=col("_head").first(), _kind=col("_kind").str.join("<br>"), _text=col("_text").str.join("<br>"),
-        _tail=col("_tail").first(),
+        _procs=col("_procs").drop_nulls().first(), _tail=col("_tail").first(),
     ).select("period_type", "period_key", _tr=pl.concat_str(
         col("_head"), pl.lit('<td class="t">'), col("_kind"), pl.lit('</td>\n<td class="t">'), col("_text"),
-        pl.lit("</td>\n"), col("_tail"),
+        pl.concat_str(pl.lit("<br>"), col("_procs")).fill_null(""), pl.lit("</td>\n"), col("_tail"),
     ))
     bodies = grouped.group_by("period_type", "period_key", maintain_order=True).agg(col("_tr").str.join(""))
     return {(t, k): body for t, k, body in bodies.iter_rows()}
+
+
+def _procedures_html(rows: pl.DataFrame) -> pl.Series:
+    """Each row's `procedures_text` in both languages (the page's `t`), null when none:
+    in Python, as few rows have them and procedures_text is their one wording."""
+    said = {lang: pl.Series([procedures_text(p, lang) or None for p in rows["late_procedures"].to_list()],
+                            dtype=pl.Utf8) for lang in ("vi", "en")}
+    frame = pl.DataFrame(said)
+    shown = pl.when(pl.col("vi").is_not_null()).then(html.t_columns(pl.col("vi"), pl.col("en")))
+    return frame.select(shown.alias("_procs")).to_series()
 
 
 def page_bytes(body: str, period_type: str, period_key: str) -> bytes:
@@ -259,6 +290,7 @@ def message(rows: pl.DataFrame, period_type: str, period_key: str, lang: str, si
             "level": _level(u["level"]).get(lang),
             "url": _url(site_url, u["path"]),
             "lines": [sentence(r, lang, bands) for r in u["alerts"]],
+            "procedures": procedures_text(_unit_procedures(u["alerts"]), lang),
         }
         for u in units
     ]
@@ -276,7 +308,8 @@ def message(rows: pl.DataFrame, period_type: str, period_key: str, lang: str, si
                 "unit_code": r["unit_code"], "unit_name": r["unit_name"], "level": r["level"], "kind": r["kind"],
                 "text": sentence(r, lang, bands), "url": _url(site_url, unit_path(r)),
                 **{k: r[k] for k in ("band_before", "band_after", "score_before", "score_after", "rank_before",
-                                     "rank_after", "received_before", "received_after")},
+                                     "rank_after", "received_before", "received_after", "severity")},
+                "late_procedures": r["late_procedures"] or [],
             }
             for u in units for r in u["alerts"]
         ],

@@ -34,7 +34,9 @@ from dashboards.i18n import site_bands
 from pipelines import warehouse as wh
 from pipelines.delivery import DeliveryError, deliver
 from pipelines.resources import WRITER_POOL, ScoreboardSettings, Warehouse, local_now
-from transforms.alerts import AlertConfigError, digest, for_recipient, latest_closed, load_alert_config
+from transforms.alerts import (
+    LATE_PROCEDURES, AlertConfigError, digest, for_recipient, latest_closed, load_alert_config, with_late_procedures,
+)
 from transforms.periods import parse_key, start_of
 from transforms.profile import Profile
 from transforms.reconcile import PortalFile, ReconcileError, ordered_items, reconcile
@@ -86,13 +88,27 @@ def period_rows(con, period_type: str, period_key: str, profile: Profile) -> pl.
 
 
 def period_digest(con, period_type: str, period_key: str, profile: Profile, cfg: dict,
-                  latest_event) -> pl.DataFrame:
-    """The digest of one period (none of a week the data, to `latest_event`, do not reach)."""
+                  latest_event, z_lines: dict | None = None) -> pl.DataFrame:
+    """The digest of one period (none of a week the data, to `latest_event`, do not
+    reach), its alerts about timeliness with the procedures behind them (`z_lines`: the
+    quality settings' early_warning.indicators; None: the shipped ones)."""
     rows = period_rows(con, period_type, period_key, profile)
     # the early warnings scoring stored for this week (computed once, never here)
     warnings = wh.read_warnings(con, period_type, [period_key]) if period_type == "week" else None
-    return digest(rows, period_type, [period_key], profile=profile, rules=cfg["rules"], units=wh.read_units(con),
-                  latest_event=latest_event, warnings=warnings)
+    found = digest(rows, period_type, [period_key], profile=profile, rules=cfg["rules"], units=wh.read_units(con),
+                   latest_event=latest_event, warnings=warnings, z_lines=z_lines)
+    return with_procedures(con, found)
+
+
+def with_procedures(con, rows: pl.DataFrame) -> pl.DataFrame:
+    """Digest rows with the late procedures of their units (the stored bottlenecks),
+    read for those units alone."""
+    return with_late_procedures(rows, wh.read_bottlenecks(con, rows, LATE_PROCEDURES))
+
+
+def z_lines(settings: ScoreboardSettings) -> dict:
+    """The early warnings' z lines in force (what a warning's severity is measured by)."""
+    return settings.quality_config()["early_warning"]["indicators"]
 
 
 def outbox_rows(rows: pl.DataFrame, period_type: str, period_key: str, cfg: dict, now, profile: Profile) -> pl.DataFrame:
@@ -158,9 +174,10 @@ def send_alerts(
     if periods is None:
         periods = latest_closed(wh.scoreboard_periods(con), latest_event)
     report = AlertReport(periods=dict(periods))
+    lines = z_lines(settings)
     queued = []
     for period_type, key in periods.items():
-        rows = period_digest(con, period_type, key, profile, cfg, latest_event)
+        rows = period_digest(con, period_type, key, profile, cfg, latest_event, lines)
         report.alerts += rows.height
         queued.append(outbox_rows(rows, period_type, key, cfg, now, profile))
     queue = pl.concat(queued) if queued else pl.DataFrame(schema=wh.TABLES["alert_outbox"])
@@ -303,14 +320,16 @@ def alert_pages(settings: ScoreboardSettings, scoreboard: pl.DataFrame, profile:
                 units: pl.DataFrame, latest_event, log: Callable[[str], None]) -> pl.DataFrame:
     """What the site's alert pages show (build_site's `alerts`): the digest of every
     period that has one (transforms.alerts.with_digest: what is sent), under the alert
-    rules in force (`units`: the registry scored with; `latest_event`: the data's)."""
+    rules in force (`units`: the registry scored with; `latest_event`: the data's),
+    without its late procedures (`with_procedures` adds them: it reads the warehouse)."""
     try:
         rules = settings.alert_config()["rules"]
     except AlertConfigError as exc:
         log(f"{exc}; the alert pages use the shipped rules")
         rules = load_alert_config()["rules"]
+    lines = z_lines(settings)
     return pl.concat([
         digest(scoreboard, t, None, profile=profile, rules=rules, units=units, latest_event=latest_event,
-               warnings=warnings if t == "week" else None)
+               warnings=warnings if t == "week" else None, z_lines=lines)
         for t in ("week", "month")
     ])

@@ -16,7 +16,7 @@ from dashboards.derived import derived_weak_points
 from dashboards.site import build_site, seed_site
 from pipelines import approval, retention, revisions
 from pipelines import warehouse as wh
-from pipelines.alerting import alert_pages, reconciliation_pages
+from pipelines.alerting import alert_pages, reconciliation_pages, with_procedures
 from pipelines.resources import local_now
 from quality.completeness import freshness
 from quality.holds import held_batches, quality_frame
@@ -125,7 +125,8 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
         at = local_now()
         # what making this build public records: the versions of final periods, revisions
         plan = revisions.plan(con, scoreboard, profile, at, digests.result())
-        pages["alerts"] = alerts.result()
+        # the procedures behind its alerts about timeliness, read for the units it names
+        pages["alerts"] = with_procedures(con, alerts.result())
     manifest = build_manifest(con, settings, scoreboard, at)
     if settings.draft:
         manifest["draft"] = approval.draft_record(settings.site, plan)

@@ -1252,6 +1252,23 @@ def read_warnings(
     )
 
 
+def read_bottlenecks(con: duckdb.DuckDBPyConnection, units: pl.DataFrame, top: int) -> pl.DataFrame:
+    """The stored bottlenecks (transforms.insights) of the (period_type, period_key,
+    unit_code, unit_valid_from) of `units`, positions 1 to `top`: what an alert names."""
+    keys = ["period_type", "period_key", "unit_code", "unit_valid_from"]
+    wanted = units.select(keys).unique().drop_nulls()
+    if wanted.is_empty():
+        return pl.DataFrame(schema=BOTTLENECK_SCHEMA)
+    on = " AND ".join(f"t.{c} = k.{c}" for c in keys)
+    with _registered(con, _alert_units=wanted):
+        return read_table(
+            con,
+            f"SELECT {_of_t(BOTTLENECK_SCHEMA)} FROM bottlenecks t SEMI JOIN _alert_units k ON {on} "
+            f"WHERE t.position <= ? ORDER BY {_of_t(keys)}, t.position",
+            [top],
+        )
+
+
 # ------------------------------------------------------------------ held batches (quality/drift)
 
 # A held file's tables are in TABLES above; a file it replaces keeps what it gave meanwhile.

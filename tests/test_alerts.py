@@ -24,6 +24,7 @@ from pipelines.assets import ASSETS, scoreboard_site
 from pipelines.cli import main, run_pipeline
 from pipelines.resources import ScoreboardSettings, Warehouse
 from pipelines.sensors import alerts_sensor
+from quality.early_warning import WARNING_SCHEMA
 from transforms.alerts import AlertConfigError, digest, latest_closed, load_alert_config
 from tests.helpers import DEFAULT_PROFILE, free_port
 
@@ -340,19 +341,22 @@ def test_the_digest_names_band_drops_rank_falls_near_misses_and_silence_of_close
     rules = load_alert_config({})["rules"]
     out = digest(frame, "month", None, profile=profile, rules=rules, units=None, latest_event=datetime(2024, 3, 20))
     got = [(r["period_key"], r["unit_code"], r["kind"]) for r in out.iter_rows(named=True)]
+    # most serious first: A lost 7 points (3.5 times band_drop_min_points.month), D fell
+    # 7 places (1.4 times the 5 needed) and is near its floor (1), B near its floor, C silent
     assert got == [
         ("2024-02", "A", "band_drop"),
-        ("2024-02", "B", "early_warning"),
-        ("2024-02", "C", "silent"),
         ("2024-02", "D", "rank_fall"),
         ("2024-02", "D", "early_warning"),  # 90,00: within 2 points of Xuất sắc's floor
+        ("2024-02", "B", "early_warning"),
+        ("2024-02", "C", "silent"),
     ]  # nothing of March: it is still in progress
+    assert out["severity"].to_list() == [3.5, 1.4, 1.0, 1.0, 1.0]
     a = out.row(0, named=True)
     assert (a["band_before"], a["band_after"], a["score_before"], a["score_after"]) == ("Tốt", "Khá", 85.0, 78.0)
     assert sentence(a, "vi") == "Xếp loại giảm từ Tốt xuống Khá (điểm 85,00 → 78,00)."
-    assert sentence(out.row(3, named=True), "en") == "Fell 7 places, from rank 2 to 9 (score 90,00)."
-    assert sentence(out.row(2, named=True), "vi") == "Không gửi hồ sơ nào trong kỳ (kỳ trước: 25 hồ sơ)."
-    b = out.row(1, named=True)
+    assert sentence(out.row(1, named=True), "en") == "Fell 7 places, from rank 2 to 9 (score 90,00)."
+    assert sentence(out.row(4, named=True), "vi") == "Không gửi hồ sơ nào trong kỳ (kỳ trước: 25 hồ sơ)."
+    b = out.row(3, named=True)
     assert (b["value"], b["baseline"]) == (71.5, 70.0) and "71,50" in sentence(b, "vi")
     periods = frame.select("period_type", "period_key", "period_start", "provisional")
     assert latest_closed(periods, datetime(2024, 3, 20)) == {"month": "2024-02"}
@@ -529,3 +533,169 @@ def test_an_unquoted_unit_code_of_a_recipient_is_refused(tmp_path):
         load_alert_config(path)
     path.write_text('recipients:\n  units:\n    "00004": [{email: a@b.vn}]\n', encoding="utf-8")
     assert list(load_alert_config(path)["recipients"]["units"]) == ["00004"]
+
+
+# --------------------------------------------------------------------------- a digest the office can act on
+
+
+def week_pair(units: dict[str, tuple], level: str = "commune") -> list[dict]:
+    """Scoreboard rows of 2024-W02 and W03: code -> (score before, score after, rank
+    before, rank after[, on-time rate before, after])."""
+    rows = []
+    for code, (s0, s1, r0, r1, *rate) in units.items():
+        t0, t1 = rate or (None, None)
+        for key, start, score, rank, change, on_time in (
+            ("2024-W02", date(2024, 1, 8), s0, r0, None, t0),
+            ("2024-W03", date(2024, 1, 15), s1, r1, r0 - r1, t1),
+        ):
+            rows.append({"period_type": "week", "period_key": key, "period_start": start, "unit_code": code,
+                         "unit_name": f"Đơn vị {code}", "level": level, "score": score,
+                         "band": DEFAULT_PROFILE.band_of(score), "rank": rank, "rank_change": change,
+                         "received": 40, "timeliness_base": 40, "on_time_rate": on_time})
+    return rows
+
+
+def test_a_rank_fall_is_named_only_when_it_is_a_large_share_of_its_level():
+    """10 places are a quarter of 40 communes and most of 16 departments: a weekly fall is
+    named when it is at least rank_fall.week places and rank_fall_share.week of the
+    units ranked in its level (0.5 shipped)."""
+    communes = {f"{i:05d}": (75.0, 75.0, i, i) for i in range(1, 41)}
+    communes["00003"] = (75.0, 75.0, 3, 15)  # 12 places: 30 % of 40, under half
+    communes["00004"] = (75.0, 75.0, 4, 26)  # 22 places: over half of 40
+    departments = {f"D{i:02d}": (75.0, 75.0, i, i) for i in range(1, 17)}
+    departments["D01"] = (75.0, 75.0, 1, 11)  # 10 places of 16
+    departments["D02"] = (75.0, 75.0, 2, 10)  # 8 places: under rank_fall.week
+    frame = scoreboard_rows(week_pair(communes) + week_pair(departments, "department"))
+    rules = load_alert_config({})["rules"]
+    out = digest(frame, "week", ["2024-W03"], profile=DEFAULT_PROFILE, rules=rules, units=None, latest_event=None)
+    assert [(r["unit_code"], r["kind"], r["rank_before"], r["rank_after"]) for r in out.iter_rows(named=True)] == [
+        ("00004", "rank_fall", 4, 26),  # 22 of the 20 needed (half of 40): 1.1
+        ("D01", "rank_fall", 1, 11),  # 10 of the 10 needed (10 places > half of 16): 1.0
+    ]
+    assert (rules["rank_fall"]["week"], rules["rank_fall_share"]["week"]) == (10, 0.5)
+    assert out["severity"].to_list() == [1.1, 1.0]
+    # null: the places alone, as before
+    places = digest(frame, "week", ["2024-W03"], profile=DEFAULT_PROFILE, units=None, latest_event=None,
+                    rules={**rules, "rank_fall_share": {"week": None, "month": None}})
+    assert sorted(places["unit_code"].to_list()) == ["00003", "00004", "D01"]
+    # a share is a fraction of the level, refused in one sentence otherwise
+    with pytest.raises(AlertConfigError, match=r"^<alerts>: rules.rank_fall_share.week must be a number from 0 to 1 "
+                                               r"\(or null\), not 50$"):
+        load_alert_config({"rules": {"rank_fall_share": {"week": 50}}})
+
+
+def test_a_collapse_comes_first_and_a_slip_across_a_floor_is_not_named():
+    """Phường Đống Đa collapses (on-time z −8.1, Khá → Trung bình, 2nd → 19th of 20):
+    it heads the digest and its e-mail, above a 6-point band drop of a unit whose code
+    sorts first; a slip of 0.3 points across Tốt's floor is no news."""
+    communes = {f"{i:05d}": (75.0, 75.0, i, i) for i in range(1, 21)}
+    communes["00001"] = (82.50, 76.29, 1, 1, 0.9, 0.9)  # Tốt -> Khá, 6.21 points, as often on time
+    communes["00002"] = (76.59, 55.44, 2, 19, 0.93, 0.41)  # Khá -> Trung bình, 21.15 points, 17 places of 20
+    communes["00003"] = (80.09, 79.79, 3, 3)  # Tốt -> Khá by 0.3 points
+    frame = scoreboard_rows(week_pair(communes))
+    frame = frame.with_columns(unit_name=pl.when(pl.col("unit_code") == "00002").then(pl.lit("Phường Đống Đa"))
+                               .otherwise(pl.col("unit_name")))
+    warnings = pl.DataFrame([{
+        "period_type": "week", "period_key": "2024-W03", "unit_code": "00002", "unit_valid_from": date(2020, 1, 1),
+        "unit_name": "Phường Đống Đa", "level": "commune", "indicator": "on_time_rate", "value": 0.41,
+        "baseline": 0.93, "z": -8.1, "kind": "drop", "message_vi": "Tỉ lệ đúng hạn giảm mạnh.",
+        "message_en": "The on-time rate fell sharply.",
+    }], schema=WARNING_SCHEMA)
+    rules = load_alert_config({})["rules"]
+    out = digest(frame, "week", ["2024-W03"], profile=DEFAULT_PROFILE, rules=rules, units=None,
+                 latest_event=None, warnings=warnings)
+    assert [(r["unit_code"], r["kind"]) for r in out.iter_rows(named=True)] == [
+        ("00002", "band_drop"), ("00002", "early_warning"), ("00002", "rank_fall"), ("00001", "band_drop"),
+    ]  # 00003's 0.3 points: not named
+    assert [round(x, 2) for x in out["severity"]] == [
+        4.23,  # 21.15 points over band_drop_min_points.week (5)
+        2.7,  # |z| 8.1 over the on-time drop line (3)
+        1.7,  # 17 places over the 10 needed
+        1.24,  # 6.21 points over 5
+    ]
+    body = message(out, "week", "2024-W03", "vi")["body"]
+    assert body.index("Phường Đống Đa (00002)") < body.index("Đơn vị 00001 (00001)")
+    assert body.index("Xếp loại giảm từ Khá xuống Trung bình") < body.index("Tỉ lệ đúng hạn giảm mạnh.") \
+        < body.index("Tụt 17 bậc")
+    # the same rows in another order give the same digest
+    again = digest(frame.reverse(), "week", ["2024-W03"], profile=DEFAULT_PROFILE, rules=rules, units=None,
+                   latest_event=None, warnings=warnings)
+    assert again.equals(out)
+    # the procedures behind an alert about timeliness: 00002's on-time rate fell, 00001's did not
+    from transforms.alerts import with_late_procedures
+    from transforms.insights import BOTTLENECK_SCHEMA
+
+    late = pl.DataFrame([
+        {"period_type": "week", "period_key": "2024-W03", "unit_code": code, "unit_valid_from": date(2020, 1, 1),
+         "position": i + 1, "procedure_code": f"1.00{i}", "procedure_name": f"Thủ tục {i}", "late": 9 - i,
+         "overdue": 9 - i, "pending_overdue": 0, "share_of_late": None}
+        for code in ("00001", "00002") for i in range(4)
+    ], schema=BOTTLENECK_SCHEMA)
+    named = with_late_procedures(out, late)
+    assert [None if p is None else [x["procedure_code"] for x in p] for p in named["late_procedures"]] == [
+        ["1.000", "1.001", "1.002"]] * 3 + [None]
+    assert named.drop("late_procedures").equals(out.drop("late_procedures"))  # nor reordered
+    # 0: any fall across a floor, as before; a negative minimum is refused in one sentence
+    slips = digest(frame, "week", ["2024-W03"], profile=DEFAULT_PROFILE, units=None, latest_event=None,
+                   rules={**rules, "band_drop_min_points": {"week": 0, "month": 0}})
+    assert "00003" in slips["unit_code"].to_list()
+    with pytest.raises(AlertConfigError, match=r"^<alerts>: rules.band_drop_min_points.week must be a number of at "
+                                               r"least 0, not -1$"):
+        load_alert_config({"rules": {"band_drop_min_points": {"week": -1}}})
+
+
+PROCEDURES = {"1.001776": "Đăng ký khai sinh", "1.000894": "Đăng ký kết hôn", "2.000908": "Chứng thực bản sao",
+              "1.001193": "Đăng ký thường trú"}
+
+
+def late_week(unit: str, tag: str, day: int, counts: dict[str, int]) -> list[str]:
+    """Dossiers received on 2024-01-<day>, `counts` of each procedure, finished 4 days
+    after their due date at the counter (late), with the procedure's name."""
+    rows, i = [], 0
+    for code, n in counts.items():
+        for _ in range(n):
+            rows.append(f"{tag}-{unit}-{i},{unit},{code},1,10,,2024-01-{day:02d} 08:{i:02d}:00,"
+                        f"2024-01-{day + 1:02d} 17:00:00,2024-01-{day + 4:02d} 10:{i:02d}:00,,,"
+                        f"true,true,true,true,true,,satisfied,false,{PROCEDURES[code]}")
+            i += 1
+    return rows
+
+
+def test_an_alert_about_timeliness_names_the_procedures_behind_it(office):
+    """Phường An Phú's week 03 is late on 12 dossiers of four procedures: its band drop
+    (its on-time rate fell) names the three with the most late dossiers, with their
+    codes, names and counts, in the e-mails (vi and en), the webhook and the page."""
+    settings, warehouse, mailbox, hook, monkeypatch = office
+    mailbox.start()
+    hook.start()
+    header = HEADER + ",procedure_name"
+    on_time = [r + "," + PROCEDURES["1.001776"] for r in week_rows("10001", "A02", 8, late=False)
+               + week_rows("10002", "B02", 8, late=False)]
+    monkeypatch.setenv("SCOREBOARD_NOW", "2024-01-16T09:00:00")
+    (settings.landing / "w02.csv").write_text(header + "\n" + "\n".join(on_time) + "\n", encoding="utf-8")
+    run_pipeline(settings, warehouse)
+    late = late_week("10001", "A03", 15, {"1.001193": 1, "2.000908": 2, "1.000894": 4, "1.001776": 5})
+    fine = [r + "," + PROCEDURES["1.001776"] for r in week_rows("10002", "B03", 15, late=False)]
+    monkeypatch.setenv("SCOREBOARD_NOW", "2024-01-23T09:00:00")
+    (settings.landing / "w03.csv").write_text(header + "\n" + "\n".join(late + fine) + "\n", encoding="utf-8")
+    assert run_pipeline(settings, warehouse)["alerts"]["sent"] == 3
+    named_vi = ("Thủ tục có nhiều hồ sơ trễ hạn nhất: 1.001776 Đăng ký khai sinh (5 hồ sơ); "
+                "1.000894 Đăng ký kết hôn (4 hồ sơ); 2.000908 Chứng thực bản sao (2 hồ sơ).")
+    named_en = ("Procedures with the most late dossiers: 1.001776 Đăng ký khai sinh (5 dossiers); "
+                "1.000894 Đăng ký kết hôn (4 dossiers); 2.000908 Chứng thực bản sao (2 dossiers).")
+    by_rcpt = {rcpt: body for rcpt, _, body in mailbox.messages}
+    # once a unit, under its alerts
+    assert ("  - Xếp loại giảm từ Xuất sắc xuống Trung bình (điểm 100,00 → 50,00).\n  " + named_vi + "\n") in \
+        by_rcpt["vanphong@example.gov.vn"]
+    assert ("  - Band fell from Excellent to Average (score 100,00 → 50,00).\n  " + named_en + "\n") in \
+        by_rcpt["anphu@example.gov.vn"]
+    assert "Đăng ký thường trú" not in by_rcpt["vanphong@example.gov.vn"]  # the fourth: at most three
+    [(_, payload)] = hook.posts
+    assert payload["alerts"][0]["late_procedures"] == [
+        {"procedure_code": "1.001776", "procedure_name": "Đăng ký khai sinh", "late": 5},
+        {"procedure_code": "1.000894", "procedure_name": "Đăng ký kết hôn", "late": 4},
+        {"procedure_code": "2.000908", "procedure_name": "Chứng thực bản sao", "late": 2},
+    ]
+    assert named_vi in payload["text"]
+    page = (settings.site / "alerts" / "2024-W03.html").read_text(encoding="utf-8")
+    assert f'<br><span data-en="{named_en}">{named_vi}</span></td>' in page

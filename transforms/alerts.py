@@ -5,9 +5,14 @@ computed from them) in, one row per (period, unit, kind) out, with the numbers
 that say what happened. Kinds:
 
 * ``band_drop``: the unit's band is lower than in the period of the same type
-  just before (ranked in both: a band on a handful of dossiers is noise);
+  just before (ranked in both: a band on a handful of dossiers is noise), its score
+  at least ``band_drop_min_points[period_type]`` lower (a slip of a fraction of a point across a
+  band's floor is not news);
 * ``rank_fall``: its rank in its level fell by at least ``rank_fall[period_type]``
-  places (rank_change ≤ −N);
+  places (rank_change ≤ −N) and by at least ``rank_fall_share[period_type]`` of the
+  units ranked in its level that period: 10 places are a tenth of 100 communes
+  but most of 16 departments, and weekly ranks of a level of a hundred move that
+  much on noise alone;
 * ``early_warning``: a week's early warning (received or on-time rate far from the
   unit's own last weeks), or a month that closed within the band-at-risk margin
   above the floor of the band the unit held the month before, ranked in both (a
@@ -15,6 +20,19 @@ that say what happened. Kinds:
 * ``silent``: the unit received dossiers in the period before and none in this one,
   in which it was expected to report (transforms.units.with_expected: valid on at
   least half of its days); a unit that ceased to exist is never silent.
+
+Each alert weighs (``severity``) how far it goes past the line that names it: a
+rank fall its places over the places it needed (the larger of the two lines); a
+band drop the points lost over ``band_drop_min_points[period_type]`` (over 1 point when that is
+below 1); a week's early warning its |z| over the quality file's z line for that
+indicator; a silent unit and a month's band at risk 1. A digest is in order of
+severity: the units by the sum of their alerts' (a collapse trips several rules),
+then level and unit code; a unit's alerts by their own, then kind.
+
+An alert about timeliness (an on-time early warning, or a band drop or rank fall
+in which the unit's on-time rate fell) carries ``late_procedures``: the unit's
+procedures with the most late dossiers in that period (transforms.insights'
+bottlenecks table, at most ``LATE_PROCEDURES``), what the office asks the unit about.
 
 Only closed periods (not provisional) have digests: a week in progress would
 name different units at every run. Nor has a week the data do not reach
@@ -62,7 +80,14 @@ DIGEST_SCHEMA: dict[str, pl.DataType] = {
     "baseline": pl.Float64(),
     "message_vi": pl.Utf8(),  # early warnings: quality's own sentence
     "message_en": pl.Utf8(),
+    "z": pl.Float64(),  # a week's early warning: how far from the unit's own weeks
+    "on_time_before": pl.Float64(),
+    "on_time_after": pl.Float64(),
+    "severity": pl.Float64(),  # multiples of the line that names the alert (module doc)
+    "late_procedures": pl.List(pl.Struct({"procedure_code": pl.Utf8(), "procedure_name": pl.Utf8(),
+                                          "late": pl.Int64()})),
 }
+LATE_PROCEDURES = 3  # an alert about timeliness names at most this many procedures
 
 SHIPPED = "alerts.yaml"  # every setting's default: config/alerts.yaml
 # What each setting must be (transforms.config_files.check); the recipients are checked
@@ -70,8 +95,12 @@ SHIPPED = "alerts.yaml"  # every setting's default: config/alerts.yaml
 RULES: dict[str, Rule] = {
     "site_url": (TEXT, None, None, False),
     "rules.band_drop": (BOOL, None, None, False),
+    "rules.band_drop_min_points.week": (NUMBER, 0, None, False),
+    "rules.band_drop_min_points.month": (NUMBER, 0, None, False),
     "rules.rank_fall.week": (INT, 1, None, True),
     "rules.rank_fall.month": (INT, 1, None, True),
+    "rules.rank_fall_share.week": (NUMBER, 0, 1, True),
+    "rules.rank_fall_share.month": (NUMBER, 0, 1, True),
     "rules.early_warning": (BOOL, None, None, False),
     "rules.silent": (BOOL, None, None, False),
     "lang": (TEXT, None, None, False),
@@ -192,20 +221,47 @@ def _band_order(profile: Profile) -> dict[str, int]:
 
 
 def _with_previous(rows: pl.DataFrame, period_type: str) -> pl.DataFrame:
-    """Each unit's row beside its row of the period just before (when listed)."""
-    cols = ["period_key", "band", "score", "rank", "received", "ranked"]
-    indexed = rows.with_columns(_idx=index_expr(period_type, "period_start"))
+    """Each unit's row beside its row of the period just before (when listed), with the
+    number of units ranked in its level that period (`_ranked_in_level`)."""
+    cols = ["period_key", "band", "score", "rank", "received", "ranked", "on_time_rate"]
+    indexed = rows.with_columns(
+        _idx=index_expr(period_type, "period_start"),
+        _ranked_in_level=pl.col("ranked").fill_null(False).sum().over("period_key", "level"),
+    )
     prev = indexed.select(*UNIT_KEY, (pl.col("_idx") + 1).alias("_idx"), *[pl.col(c).alias(f"{c}_prev") for c in cols])
     return indexed.join(prev, on=[*UNIT_KEY, "_idx"], how="left")
 
 
-def _base(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
+def _base(frame: pl.DataFrame, kind: str, severity: pl.Expr | float = 1.0) -> pl.DataFrame:
     return frame.select(
         "period_type", "period_key", previous_key="period_key_prev", unit_code="unit_code",
         unit_valid_from="unit_valid_from", unit_name="unit_name", level="level", kind=pl.lit(kind),
         band_before="band_prev", band_after="band", score_before="score_prev", score_after="score",
         rank_before="rank_prev", rank_after="rank", received_before="received_prev", received_after="received",
+        on_time_before="on_time_rate_prev", on_time_after="on_time_rate",
+        severity=severity if isinstance(severity, pl.Expr) else pl.lit(float(severity)),
     )
+
+
+def _band_drops(paired: pl.DataFrame, profile: Profile, min_points: float) -> pl.DataFrame:
+    """Units ranked in both periods whose band fell and whose score fell at least `min_points`."""
+    order = _band_order(profile)
+    lower = pl.col("band").replace_strict(order, default=None, return_dtype=pl.Int64) > pl.col(
+        "band_prev"
+    ).replace_strict(order, default=None, return_dtype=pl.Int64)
+    # only a unit ranked in both periods: a band on a handful of dossiers is noise
+    both_ranked = pl.col("ranked").fill_null(False) & pl.col("ranked_prev").fill_null(False)
+    lost = pl.col("score_prev") - pl.col("score")
+    found = paired.filter(lower.fill_null(False) & both_ranked & (lost >= min_points - 1e-9).fill_null(False))
+    return _base(found, "band_drop", lost / max(min_points, 1.0))
+
+
+def _rank_falls(paired: pl.DataFrame, places: int, share: float | None) -> pl.DataFrame:
+    """Units that fell at least `places` and at least `share` of the units ranked in their level."""
+    fell = -pl.col("rank_change")
+    needed = pl.max_horizontal(pl.lit(float(places)), pl.col("_ranked_in_level") * float(share or 0.0))
+    found = paired.filter((fell >= needed).fill_null(False))
+    return _base(found, "rank_fall", fell / needed)
 
 
 def digest(
@@ -218,37 +274,39 @@ def digest(
     units: pl.DataFrame | None,
     latest_event: datetime | None,
     warnings: pl.DataFrame | None = None,
+    bottlenecks: pl.DataFrame | None = None,
+    z_lines: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> pl.DataFrame:
     """The digest rows of the periods `period_keys` of `period_type` (None: every
     period in `scoreboard`) that have one (`with_digest`: closed, and a week the
-    data, whose latest event is `latest_event`, reach). `scoreboard` must also hold
-    each period's predecessor. `units`: the registry it was scored with (who was
-    expected to report; None: transforms.units.with_expected's open registry).
+    data, whose latest event is `latest_event`, reach), most serious first (module
+    doc). `scoreboard` must also hold each period's predecessor. `units`: the registry
+    it was scored with (who was expected to report; None: transforms.units.with_expected's
+    open registry).
     `warnings`: quality.early_warning's rows of those weeks (weeks only; a month's
-    band-at-risk is computed here)."""
+    band-at-risk is computed here). `bottlenecks`: transforms.insights' rows of those
+    periods (None: no `late_procedures`). `z_lines`: the quality settings'
+    early_warning.indicators (None: the shipped file's), what a warning's z is weighed by."""
     rows = scoreboard.filter(pl.col("period_type") == period_type)
     if rows.height == 0:
         return pl.DataFrame(schema=DIGEST_SCHEMA)
+    if "on_time_rate" not in rows.columns:  # a profile without the indicator: no alert is about timeliness
+        rows = rows.with_columns(on_time_rate=pl.lit(None, dtype=pl.Float64))
     paired = _with_previous(rows, period_type).filter(with_digest(latest_event))
     if period_keys is not None:
         paired = paired.filter(pl.col("period_key").is_in(list(period_keys)))
     parts = []
     if rules["band_drop"]:
-        order = _band_order(profile)
-        lower = pl.col("band").replace_strict(order, default=None, return_dtype=pl.Int64) > pl.col(
-            "band_prev"
-        ).replace_strict(order, default=None, return_dtype=pl.Int64)
-        # only a unit ranked in both periods: a band on a handful of dossiers is noise
-        both_ranked = pl.col("ranked").fill_null(False) & pl.col("ranked_prev").fill_null(False)
-        parts.append(_base(paired.filter(lower.fill_null(False) & both_ranked), "band_drop"))
+        min_points = (rules.get("band_drop_min_points") or {}).get(period_type) or 0
+        parts.append(_band_drops(paired, profile, float(min_points)))
     fall = rules["rank_fall"].get(period_type)
     if fall:
-        parts.append(_base(paired.filter(pl.col("rank_change") <= -int(fall)), "rank_fall"))
+        parts.append(_rank_falls(paired, int(fall), (rules.get("rank_fall_share") or {}).get(period_type)))
     if rules["silent"]:
         silent = (pl.col("received").fill_null(0) == 0) & (pl.col("received_prev").fill_null(0) > 0)
         parts.append(_base(with_expected(paired, units).filter(silent & pl.col("expected")), "silent"))
     if rules["early_warning"]:
-        parts.append(_early(paired, rows, period_type, profile, warnings))
+        parts.append(_early(paired, rows, period_type, profile, warnings, z_lines))
     parts = [p for p in parts if p.height]
     if not parts:
         return pl.DataFrame(schema=DIGEST_SCHEMA)
@@ -256,13 +314,49 @@ def digest(
     for name, dtype in DIGEST_SCHEMA.items():
         if name not in out.columns:
             out = out.with_columns(pl.lit(None, dtype=dtype).alias(name))
+    return _in_order(with_late_procedures(out, bottlenecks))
+
+
+def _in_order(out: pl.DataFrame) -> pl.DataFrame:
+    """Most serious first: units by the sum of their alerts' severity, then level and
+    code; a unit's alerts by severity, then kind (the same rows give the same order)."""
     kind_order = pl.col("kind").replace_strict({k: i for i, k in enumerate(KINDS)}, return_dtype=pl.Int64)
     level_order = pl.col("level").replace_strict({"district": 0, "commune": 1, "department": 2}, default=9,
                                                  return_dtype=pl.Int64)
+    # rounded: a weight that differs in the last bit (summation order) must not reorder
+    weight = pl.col("severity").fill_null(1.0).round(6)
+    unit = pl.sum("_w").over("period_type", "period_key", *UNIT_KEY).round(6)
     return (
-        out.with_columns(_k=kind_order, _l=level_order)
-        .sort("period_type", "period_key", "_l", "unit_code", "unit_valid_from", "_k", "indicator", nulls_last=False)
+        out.with_columns(_k=kind_order, _l=level_order, _w=weight)
+        .with_columns(_u=unit)
+        .sort("period_type", "period_key", "_u", "_l", "unit_code", "unit_valid_from", "_w", "_k", "indicator",
+              descending=[False, False, True, False, False, False, True, False, False], nulls_last=False)
         .select([pl.col(c).cast(t) for c, t in DIGEST_SCHEMA.items()])
+    )
+
+
+def with_late_procedures(rows: pl.DataFrame, bottlenecks: pl.DataFrame | None) -> pl.DataFrame:
+    """`rows` with `late_procedures` on its alerts about timeliness: an on-time early
+    warning, a band drop or rank fall in which the on-time rate fell; the unit's
+    procedures with the most late dossiers in the period (bottlenecks' positions),
+    at most LATE_PROCEDURES. Others, and units with no late dossier, get null."""
+    empty = pl.lit(None, dtype=DIGEST_SCHEMA["late_procedures"])
+    if bottlenecks is None or bottlenecks.is_empty() or rows.is_empty():
+        return rows.with_columns(late_procedures=empty)
+    keys = ["period_type", "period_key", *UNIT_KEY]
+    top = (
+        bottlenecks.filter((pl.col("position") <= LATE_PROCEDURES) & (pl.col("late") > 0))
+        .sort(*keys, "position")
+        .group_by(keys, maintain_order=True)
+        .agg(_procs=pl.struct("procedure_code", "procedure_name", "late"))
+    )
+    timeliness = (pl.col("kind") == "early_warning") & (pl.col("indicator") == "on_time_rate") | pl.col(
+        "kind").is_in(["band_drop", "rank_fall"]) & (pl.col("on_time_after") < pl.col("on_time_before"))
+    return (
+        rows.drop("late_procedures", strict=False)
+        .join(top, on=keys, how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(late_procedures=pl.when(timeliness.fill_null(False)).then(pl.col("_procs")).otherwise(empty))
+        .drop("_procs")
     )
 
 
@@ -272,10 +366,12 @@ def _early(
     period_type: str,
     profile: Profile,
     warnings: pl.DataFrame | None,
+    z_lines: Mapping[str, Mapping[str, Any]] | None,
 ) -> pl.DataFrame:
     keys = paired["period_key"].unique().to_list()
     context = paired.select(*UNIT_KEY, "period_key", "period_type", "period_key_prev", "band_prev", "band",
-                            "score_prev", "score", "rank_prev", "rank", "received_prev", "received")
+                            "score_prev", "score", "rank_prev", "rank", "received_prev", "received",
+                            "on_time_rate_prev", "on_time_rate")
     if period_type == "week":
         if warnings is None or warnings.height == 0:
             return pl.DataFrame()
@@ -296,12 +392,27 @@ def _early(
             found = found.filter(pl.col("value") >= pl.col("baseline"))
     if found.height == 0:
         return pl.DataFrame()
-    found = found.select(*UNIT_KEY, "period_key", "unit_name", "level", "indicator", "value", "baseline",
-                         "message_vi", "message_en")
-    joined = found.join(context, on=[*UNIT_KEY, "period_key"], how="left")
-    return _base(joined.with_columns(period_type=pl.lit(period_type)), "early_warning").hstack(
-        joined.select("indicator", "value", "baseline", "message_vi", "message_en")
+    found = found.select(*UNIT_KEY, "period_key", "unit_name", "level", "indicator", "value", "baseline", "z",
+                         "kind", "message_vi", "message_en")
+    joined = found.join(context, on=[*UNIT_KEY, "period_key"], how="left").with_columns(
+        period_type=pl.lit(period_type), _line=_z_line(z_lines))
+    # a week's warning: |z| over the line it crossed; a month's band at risk (no z): 1
+    severity = (pl.col("z").abs() / pl.col("_line").abs()).fill_nan(None).fill_null(1.0)
+    return _base(joined, "early_warning", severity).hstack(
+        joined.select("indicator", "value", "baseline", "message_vi", "message_en", "z")
     )
+
+
+def _z_line(z_lines: Mapping[str, Mapping[str, Any]] | None) -> pl.Expr:
+    """The z line each warning crossed (drop_z or spike_z of its indicator)."""
+    if z_lines is None:
+        from quality.settings import load_quality_config
+
+        z_lines = load_quality_config()["early_warning"]["indicators"]
+    line = {f"{ind}:{kind}": s.get(f"{kind}_z") for ind, s in z_lines.items() for kind in ("drop", "spike")}
+    line = {k: float(v) for k, v in line.items() if v}
+    return pl.concat_str("indicator", pl.lit(":"), "kind").replace_strict(line, default=None,
+                                                                          return_dtype=pl.Float64)
 
 
 def for_recipient(rows: pl.DataFrame, unit_codes: tuple[str, ...] | None) -> pl.DataFrame:
