@@ -320,6 +320,31 @@ def scoreboard_rows(rows: list[dict]) -> pl.DataFrame:
     return pl.DataFrame([{**base, **r} for r in rows])
 
 
+def test_a_holiday_week_and_a_unit_of_a_dossier_or_two_name_nobody_silent():
+    # a level of ten communes: in W05 (Tết) eight receive nothing, in W07 one goes
+    # silent after 12 dossiers and one after 2 (a small unit often has a week of none)
+    weeks = [("2025-W04", date(2025, 1, 20)), ("2025-W05", date(2025, 1, 27)), ("2025-W06", date(2025, 2, 3)),
+             ("2025-W07", date(2025, 2, 10))]
+    received = {code: [12, 0 if i < 8 else 3, 12, 12] for i, code in enumerate("ABCDEFGHIJ")}
+    received["I"] = [2, 2, 2, 0]
+    received["J"] = [12, 12, 12, 0]
+    rows = [{"period_type": "week", "period_key": key, "period_start": start, "unit_code": code,
+             "unit_name": f"Xã {code}", "score": 80.0, "band": "Tốt", "rank": 1, "rank_change": 0, "received": n[w],
+             "timeliness_base": n[w]}
+            for code, n in received.items() for w, (key, start) in enumerate(weeks)]
+    rules = load_alert_config({})["rules"]
+    out = digest(scoreboard_rows(rows), "week", None, profile=DEFAULT_PROFILE, rules=rules, units=None,
+                 latest_event=datetime(2025, 2, 28))
+    silent = [(r["period_key"], r["unit_code"]) for r in out.iter_rows(named=True) if r["kind"] == "silent"]
+    assert silent == [("2025-W07", "J")]
+    # the office may name every unit that went quiet, as before
+    every = digest(scoreboard_rows(rows), "week", None, profile=DEFAULT_PROFILE, units=None,
+                   latest_event=datetime(2025, 2, 28),
+                   rules={**rules, "silent_min_previous": {"week": 1, "month": 1}, "silent_level_share": 0})
+    named = sorted((r["period_key"], r["unit_code"]) for r in every.iter_rows(named=True) if r["kind"] == "silent")
+    assert named == [*[("2025-W05", c) for c in "ABCDEFGH"], ("2025-W07", "I"), ("2025-W07", "J")]
+
+
 def test_the_digest_names_band_drops_rank_falls_near_misses_and_silence_of_closed_periods_only():
     profile = DEFAULT_PROFILE
     months = [("2024-01", date(2024, 1, 1)), ("2024-02", date(2024, 2, 1)), ("2024-03", date(2024, 3, 1))]

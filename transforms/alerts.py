@@ -17,9 +17,11 @@ that say what happened. Kinds:
   unit's own last weeks), or a month that closed within the band-at-risk margin
   above the floor of the band the unit held the month before, ranked in both (a
   unit that fell below it is a band_drop, not both);
-* ``silent``: the unit received dossiers in the period before and none in this one,
-  in which it was expected to report (transforms.units.with_expected: valid on at
-  least half of its days); a unit that ceased to exist is never silent.
+* ``silent``: a unit expected to report in the period (transforms.units.with_expected:
+  valid on at least half of its days) that received none in it after at least
+  ``silent_min_previous`` in the period before, while at least ``silent_level_share``
+  of its level's expected units received some (not a holiday week); a unit that
+  ceased to exist is never silent.
 
 Each alert weighs (``severity``) how far it goes past the line that names it: a
 rank fall its places over the places it needed (the larger of the two lines); a
@@ -103,6 +105,9 @@ RULES: dict[str, Rule] = {
     "rules.rank_fall_share.month": (NUMBER, 0, 1, True),
     "rules.early_warning": (BOOL, None, None, False),
     "rules.silent": (BOOL, None, None, False),
+    "rules.silent_min_previous.week": (INT, 1, None, False),
+    "rules.silent_min_previous.month": (INT, 1, None, False),
+    "rules.silent_level_share": (NUMBER, 0, 1, False),
     "lang": (TEXT, None, None, False),
     "max_attempts": (INT, 0, None, False),
     "smtp.host": (TEXT, None, None, False),
@@ -303,8 +308,8 @@ def digest(
     if fall:
         parts.append(_rank_falls(paired, int(fall), (rules.get("rank_fall_share") or {}).get(period_type)))
     if rules["silent"]:
-        silent = (pl.col("received").fill_null(0) == 0) & (pl.col("received_prev").fill_null(0) > 0)
-        parts.append(_base(with_expected(paired, units).filter(silent & pl.col("expected")), "silent"))
+        parts.append(_silent(paired, units, int(rules["silent_min_previous"][period_type]),
+                             float(rules["silent_level_share"])))
     if rules["early_warning"]:
         parts.append(_early(paired, rows, period_type, profile, warnings, z_lines))
     parts = [p for p in parts if p.height]
@@ -315,6 +320,20 @@ def digest(
         if name not in out.columns:
             out = out.with_columns(pl.lit(None, dtype=dtype).alias(name))
     return _in_order(with_late_procedures(out, bottlenecks))
+
+
+def _silent(paired: pl.DataFrame, units: pl.DataFrame | None, min_previous: int, level_share: float) -> pl.DataFrame:
+    """Units expected to report that received nothing after at least `min_previous`
+    dossiers in the period before (a unit of one or two dossiers a week often has a
+    week of none), in a period when at least `level_share` of their level's expected
+    units received some: a week of Tết or of the 30/4 holidays, when most units receive
+    nothing, names no unit silent."""
+    expected = with_expected(paired, units).filter(pl.col("expected"))
+    received = pl.col("received").fill_null(0) > 0
+    level = ["period_type", "period_key", "level"]
+    active = expected.group_by(level).agg(_active=received.mean())
+    silent = (~received) & (pl.col("received_prev").fill_null(0) >= min_previous) & (pl.col("_active") >= level_share)
+    return _base(expected.join(active, on=level, how="left").filter(silent).drop("_active"), "silent")
 
 
 def _in_order(out: pl.DataFrame) -> pl.DataFrame:
