@@ -264,12 +264,12 @@ def test_the_quality_page_shows_freshness_silent_units_and_completeness(tmp_path
     fresh = section(html, "freshness")
     assert "Dữ liệu mới nhất của từng đơn vị, tính đến 07/02/2024" in fresh
     assert 'data-en="Latest data of each unit, as of 07/02/2024"' in fresh
-    assert "4 đơn vị không gửi hồ sơ nào trong tuần 09/2024" in fresh  # the latest week: nobody sent anything
+    assert "4 đơn vị không tiếp nhận hồ sơ nào trong tuần 09/2024" in fresh  # the latest week: nobody sent anything
     assert body_rows(fresh) == [
-        ["Huyện Sóc Sơn 002", "Cấp huyện", "18/01/2024", "20", "0", "✗ Không gửi dữ liệu"],
-        ["Phường Phúc Xá 00001", "Cấp xã", "18/01/2024", "20", "0", "✗ Không gửi dữ liệu"],
-        ["Xã Bắc Sơn 00004", "Cấp xã", "18/01/2024", "20", "0", "✗ Không gửi dữ liệu"],
-        ["Quận Ba Đình 001", "Cấp huyện", "07/02/2024", "0", "0", "✗ Không gửi dữ liệu"],  # WX-012 returned 7 Feb
+        ["Huyện Sóc Sơn 002", "Cấp huyện", "18/01/2024", "20", "0", "✗ Không tiếp nhận hồ sơ nào"],
+        ["Phường Phúc Xá 00001", "Cấp xã", "18/01/2024", "20", "0", "✗ Không tiếp nhận hồ sơ nào"],
+        ["Xã Bắc Sơn 00004", "Cấp xã", "18/01/2024", "20", "0", "✗ Không tiếp nhận hồ sơ nào"],
+        ["Quận Ba Đình 001", "Cấp huyện", "07/02/2024", "0", "0", "✗ Không tiếp nhận hồ sơ nào"],  # WX-012 returned 7 Feb
     ]
     assert 'data-v="2024-01-18">18/01/2024<' in fresh  # sorts by date, shows dd/mm/yyyy
 

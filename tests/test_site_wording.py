@@ -163,7 +163,7 @@ def test_a_provisional_period_page_names_its_cut_off(tmp_path):
 
 
 def test_a_period_named_inside_a_sentence_starts_in_lower_case(tmp_path):
-    """'… không gửi hồ sơ nào trong tuần 09/2024', not 'trong Tuần 09/2024': a period's
+    """'… không tiếp nhận hồ sơ nào trong tuần 09/2024', not 'trong Tuần 09/2024': a period's
     label keeps its capital only where it stands alone (a heading, a caption, a cell)."""
     scoreboard = read_expected_scoreboard()
     fresh = freshness(read_example_dossiers(), load_registry(EXAMPLE / "units.csv"), datetime(2024, 3, 1, 9, 0))
@@ -172,8 +172,8 @@ def test_a_period_named_inside_a_sentence_starts_in_lower_case(tmp_path):
     sentences = {
         city: ("So với kỳ cùng loại liền trước: tuần 01/2024 (01/01–07/01/2024).",
                "Against the previous period of the same kind: week 01/2024 (01/01–07/01/2024)."),
-        quality: ("đơn vị không gửi hồ sơ nào trong tuần 09/2024 (26/02–03/03/2024).",
-                  "units sent no dossier in week 09/2024 (26/02–03/03/2024)."),
+        quality: ("đơn vị không tiếp nhận hồ sơ nào trong tuần 09/2024 (26/02–03/03/2024).",
+                  "units received no dossier in week 09/2024 (26/02–03/03/2024)."),
         method: ("Ví dụ tính lại: Huyện Sóc Sơn, tháng 01/2024", "Worked example: Huyện Sóc Sơn, January 2024"),
     }
     for page, (vi, en) in sentences.items():
