@@ -236,6 +236,7 @@ def ingest_landing(
             inputs=drift,
             log=log,
         )
+        _forget_set_aside(landing, batch, ingested)
         report.findings = findings if report.findings is None else pl.concat([report.findings, findings])
         report.held = sorted(set(report.held) | set(findings["source_file"]))
         done += len(batch)
@@ -314,7 +315,8 @@ def apply_registry(con, registry: pl.DataFrame, *, now: datetime, report: Ingest
 
 def _pending_files(con, landing: Path, report: IngestionReport) -> list[tuple[Path, str, str]]:
     """The landing files to read, as (path, source name, content hash): those whose
-    content is new under their name."""
+    content is new under their name, and those set aside before and put back (a
+    mapping may read them now; wh.known_files)."""
     # a held file is known by its held content: it is not read again until it changes
     known = {**wh.known_files(con), **wh.held_hashes(con)}
     files = landing_files(landing)
@@ -333,6 +335,21 @@ def _pending_files(con, landing: Path, report: IngestionReport) -> list[tuple[Pa
             continue
         pending.append((path, source, digest))
     return pending
+
+
+def _forget_set_aside(landing: Path, batch: list[tuple[Path, str, str]], ingested: Batch) -> None:
+    """A file set aside before and usable now (the office added its mapping and put it
+    back): its reason under _rejected/ no longer holds, and a copy of it left there (put
+    back by copying) goes too. It is stored now, and archived from the landing folder;
+    left there, nothing would delete it (the expiry finds set-aside files by their
+    record, which now says loaded)."""
+    for (_path, source, digest), result in zip(batch, ingested.results):
+        aside = landing / REJECTED_DIR / source
+        if result.status == "rejected" or not aside.parent.is_dir():
+            continue
+        if aside.is_file() and content_hash(aside) == digest:
+            aside.unlink()
+        aside.with_name(aside.name + ".reason.txt").unlink(missing_ok=True)
 
 
 def _file_rows(batch: list[tuple[Path, str, str]], ingested: Batch, *, landing: Path, now: datetime,

@@ -560,8 +560,11 @@ def read_units(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 
 def known_files(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """source_file → content hash of what was ingested from it."""
-    return dict(con.execute("SELECT source_file, content_hash FROM ingested_files").fetchall())
+    """source_file → content hash of what was ingested from it; not of a file set aside
+    (status rejected), which gave nothing: back in the landing folder, it is read again."""
+    return dict(con.execute(
+        "SELECT source_file, content_hash FROM ingested_files WHERE status <> 'rejected'"
+    ).fetchall())
 
 
 def ingested_inputs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
