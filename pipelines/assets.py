@@ -114,7 +114,7 @@ def ingest(
         retention = apply_retention(con, settings, local_now(), _log(context))
         drifting = wh.drift_holds(con)
         valid = checked() if checked is not None else None
-    _log(context)(report.summary())
+    _log(context)(report.summary(removed=len(retention.removed)))
     accounting = validate_file_accounting(report.by_file)
     changed = report.changed if report.changed is not None else pl.DataFrame()
     if valid is None and changed.height:
@@ -156,6 +156,8 @@ def _ingest_metadata(report: IngestionReport, retention: RetentionReport) -> dic
         "files_held": report.held,
         "files_released": report.released,
         "files_archived": len(retention.archived),
+        # already ingested, their bytes archived already: removed from the landing folder
+        "files_removed_archived": len(retention.removed),
         "raw_files_deleted": len(retention.deleted),
         "rows_read": report.rows_read,
         "rows_quarantined": report.rows_quarantined,

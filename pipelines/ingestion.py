@@ -74,11 +74,15 @@ class IngestionReport:
         for period_type, key in periods:
             self.affected[period_type] = sorted(set(self.affected[period_type]) | {parse_key(key)[1]})
 
-    def summary(self) -> str:
+    def summary(self, removed: int = 0) -> str:
+        """The run's line; `removed`: the files the retention removed from the landing
+        folder as already archived (pipelines/retention.py), all of them already ingested
+        but for a content that came back to its path."""
         return (
             f"{self.files_seen} files in the landing folder: {self.files_new} ingested "
             f"({len(self.held)} of them held as drifting from their units' history), "
-            f"{self.files_skipped} already ingested, {self.files_rejected} set aside; "
+            f"{self.files_skipped} already ingested{_removed_text(self.files_skipped, removed)}, "
+            f"{self.files_rejected} set aside; "
             f"{self.rows_read} rows read, {self.rows_quarantined} quarantined; "
             f"{self.dossiers} dossiers in the warehouse."
             + (
@@ -88,6 +92,14 @@ class IngestionReport:
                 if self.registry_changed else ""
             )
         )
+
+
+def _removed_text(skipped: int, removed: int) -> str:
+    if not removed:
+        return ""
+    if removed == skipped:
+        return ", removed from landing (already archived)"
+    return f" ({removed} files removed from landing: already archived)"
 
 
 def landing_files(landing: Path) -> list[Path]:

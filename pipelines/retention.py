@@ -14,6 +14,12 @@ file is withdrawn by replacing it with a corrected one at the same path). So
 scoring and publishing never need a raw file again: a backfill after deletion
 gives the same published numbers.
 
+A file dropped again with the same bytes (a demo generated twice, a vendor
+sending yesterday's export again) is not ingested again, and it is not archived
+again either while its first copy is still in the archive: it is removed from the
+landing folder, and the archive keeps one copy of those bytes, deleted in its
+own time.
+
 Stays in the landing folder: a file held as drifting (quality/drift) or holding
 periods as a broken batch, until it is released or replaced (the office may
 want to open it); a file that changed since it was read (the next run reads
@@ -47,10 +53,12 @@ class RetentionReport:
     archived: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # held files, waiting in the landing folder
+    # stored files whose very bytes the archive holds already: removed from the landing folder
+    removed: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"raw exports: {len(self.archived)} archived, {len(self.deleted)} deleted after their retention, "
-                f"{len(self.kept)} held in the landing folder")
+        return (f"raw exports: {len(self.archived)} archived, {len(self.removed)} removed as archived already, "
+                f"{len(self.deleted)} deleted after their retention, {len(self.kept)} held in the landing folder")
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -79,13 +87,17 @@ def archive_landing(con, *, landing: Path, archive: Path, now: datetime,
     stored = {r["source_file"]: r["content_hash"] for r in wh.ingested_inputs(con).iter_rows(named=True)
               if r["status"] != "rejected"}
     holding = set(wh.held_hashes(con)) | set(wh.read_holds(con)["source"].to_list())
-    moves, rows = [], []
+    copies = _archived_copies(con, archive)
+    moves, rows, again = [], [], []
     for path in landing_files(landing):
         source = path.relative_to(landing).as_posix()
         if source in holding:
             report.kept.append(source)
             continue
         if source not in stored or content_hash(path) != stored[source]:
+            continue
+        if _still_archived(copies.get((source, stored[source]), []), stored[source]):
+            again.append((path, source))
             continue
         target = _target(archive, now.date().isoformat(), source, stored[source])
         moves.append((path, target, source))
@@ -100,9 +112,31 @@ def archive_landing(con, *, landing: Path, archive: Path, now: datetime,
         # (the landing folder's subfolders stay: vendors drop their files into them)
         shutil.move(str(path), target)
         report.archived.append(source)
+    # (no record: the archived copy's stands, and is deleted in its own time)
+    for path, source in again:
+        path.unlink()
+        report.removed.append(source)
     if report.archived:
-        log(f"{len(report.archived)} ingested files moved to the archive {archive}")
+        log(f"{len(report.archived)} raw exports moved to the archive {archive}")
+    if report.removed:
+        log(f"{len(report.removed)} raw exports removed from the landing folder: the archive {archive} "
+            "holds them already")
     return report
+
+
+def _archived_copies(con, archive: Path) -> dict[tuple[str, str], list[Path]]:
+    """(source_file, content hash) -> where the archive's copies not yet deleted are."""
+    copies: dict[tuple[str, str], list[Path]] = {}
+    for r in wh.archived_files(con).filter(pl.col("deleted_at").is_null()).iter_rows(named=True):
+        copies.setdefault((r["source_file"], r["content_hash"]), []).append(archive / r["archive_path"])
+    return copies
+
+
+def _still_archived(paths: list[Path], digest: str) -> bool:
+    """Whether one of these archived copies is on disk with these very bytes: its
+    record alone is not enough (a run killed while it moved files records copies it
+    never made, and someone may have emptied the archive by hand)."""
+    return any(p.is_file() and content_hash(p) == digest for p in paths)
 
 
 def expire(con, *, landing: Path, archive: Path, now: datetime, days: int, report: RetentionReport,

@@ -105,17 +105,35 @@ def test_a_wrong_retention_is_refused_in_one_sentence(tmp_path, monkeypatch, cap
         "scoreboard: SCOREBOARD_RETENTION_DAYS='ninety' is not a number of days (0 or more)")
 
 
-def test_a_file_dropped_again_after_archiving_is_not_ingested_twice(ingested, monkeypatch):
+def test_a_file_dropped_again_after_archiving_is_not_ingested_nor_archived_twice(ingested, monkeypatch, capsys):
+    """The same export dropped again (a second `make demo`): not read, and not archived
+    a second time either (personal data kept twice): removed from the landing folder,
+    and the run says so."""
     root = ingested
     published = files(root / "site")
+    first = archived(root)
+    capsys.readouterr()
     shutil.copy(EXAMPLE / "dossiers.csv", root / "landing" / "hanoi" / "dossiers.csv")
-    assert cli(root, "2026-11-22T10:00:00", monkeypatch, "run") == 0
+    assert cli(root, "2026-11-23T10:00:00", monkeypatch, "run") == 0
     assert files(root / "site") == published
     assert query(root, "SELECT count(*) FROM dossiers") == [(38,)]
-    # archived again the same day, beside the first copy
-    assert [(r[2], r[3]) for r in archived(root)] == [
-        (f"2026-11-22/hanoi/dossiers.{EXAMPLE_SHA[:12]}.csv", "2026-11-22 10:00:00"),
-        ("2026-11-22/hanoi/dossiers.csv", "2026-11-22 09:00:00")]
+    assert archived(root) == first
+    assert [p.relative_to(root / "archive").as_posix() for p in (root / "archive").rglob("*") if p.is_file()] == [
+        "2026-11-22/hanoi/dossiers.csv"]
+    assert not (root / "landing" / "hanoi" / "dossiers.csv").exists()
+    err = capsys.readouterr().err
+    assert "1 already ingested, removed from landing (already archived), 0 set aside" in err
+    assert "moved to the archive" not in err
+
+    # a copy whose record is there but whose file is not (emptied by hand, or a run
+    # killed before it moved it) is no copy: the next drop is archived again
+    (root / "archive" / "2026-11-22" / "hanoi" / "dossiers.csv").unlink()
+    shutil.copy(EXAMPLE / "dossiers.csv", root / "landing" / "hanoi" / "dossiers.csv")
+    assert cli(root, "2026-11-24T10:00:00", monkeypatch, "run") == 0
+    assert (root / "archive" / "2026-11-24" / "hanoi" / "dossiers.csv").read_bytes() == (
+        EXAMPLE / "dossiers.csv").read_bytes()
+    assert not (root / "landing" / "hanoi" / "dossiers.csv").exists()
+    assert "1 raw exports moved to the archive" in capsys.readouterr().err
 
 
 def test_a_run_killed_while_it_archives_leaves_no_file_the_expiry_would_miss(tmp_path, monkeypatch):
