@@ -415,3 +415,21 @@ def test_a_line_longer_than_its_header_is_misaligned_row_first_alone_or_in_a_bat
     q = s.quarantine.sort("source_row")
     assert list(zip(q["source_row"], q["reason"])) == [(2, "misaligned_row"), (3, "misaligned_row"), (4, "bad_date")]
     assert q["dossier_id"].to_list() == ["S-4", None, "S-6"]
+
+
+def test_a_withheld_value_beside_other_quarantined_rows_in_a_batch_reads(tmp_path, registry):
+    """A phone typed into a date column (withheld) and a row with no id, in a file read
+    in one batch with a clean one: the run had crashed in Polars ('assertion failed:
+    i < self.len()'), the quarantined rows' columns not cut alike."""
+    header = EXAMPLE.read_text(encoding="utf-8").splitlines()[0]
+    bad = tmp_path / "zz-bad.csv"
+    bad.write_text(
+        header + "\n"
+        "WB-002,001,1.001776,2,10,,2024-03-04 08:00:00,2024-03-10 00:00:00,0912345678,,,true,true,true,true,true,,5,\n"
+        ",001,1.001776,2,10,,2024-03-05 08:00:00,2024-03-10 00:00:00,2024-03-08 10:00:00,,,true,true,true,true,true,,5,\n",
+        encoding="utf-8",
+    )
+    clean, held = ingest_files([(EXAMPLE, "dossiers.csv"), (bad, "zz-bad.csv")], registry, now=NOW)
+    assert clean.rows_quarantined == 0
+    assert held.quarantine.select("source_row", "reason", "finished_at").rows() == [
+        (1, "bad_date", "<đã ẩn: 10 ký tự>"), (2, "missing_id", "2024-03-08 10:00:00")]

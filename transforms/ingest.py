@@ -532,7 +532,9 @@ def classify_rows(
         pl.when(pl.col(name).str.len_chars() <= MAX_TEXT_CHARS).then(pl.col(name)).alias(f"__raw_{name}")
         for name in CANONICAL_FIELDS
     )
-    both = classified.filter(held).hstack(raw_text.get_columns())
+    # (rechunked: without it Polars 2.1 panics below for some batches, 'assertion failed:
+    # i < self.len()'; tests/test_ingest.py has one)
+    both = classified.filter(held).hstack(raw_text.get_columns()).rechunk()
     quarantine = both.select(
         pl.col("__file"), source_file.alias("source_file"), pl.col("source_row").cast(pl.Int64), pl.col("reason"),
         *quarantine_values(),
