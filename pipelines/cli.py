@@ -490,6 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_generate, _add_reconcile, _add_alerts, _add_demo,
     ):
         add_command(sub)
+    _add_quarantine(sub)
     return parser
 
 
@@ -600,6 +601,44 @@ def _add_demo(sub) -> None:
     _add_locations(demo, "where the demo exports are written")
     demo.add_argument("--scale", type=float, default=DEMO_SCALE)
     demo.set_defaults(func=cmd_demo)
+
+
+def _add_quarantine(sub) -> None:
+    q = sub.add_parser("quarantine", help="list the quarantined rows: file, row, field, reason (read-only)")
+    _add_locations(q)
+    q.add_argument("--file", help="only this landing file's rows (its path in the landing folder)")
+    q.add_argument("--reason", help="only rows quarantined for this reason, e.g. bad_date")
+    q.add_argument("--csv", dest="csv_out", metavar="OUT", help="write the list to this CSV file instead")
+    q.set_defaults(func=cmd_quarantine)
+
+
+def cmd_quarantine(args) -> None:
+    """The rows a run quarantined, by file and row, with the field each reason is about
+    and its value as the quarantine keeps it (withheld when it may be personal): what a
+    clerk mends in the export. Read-only, and never while a run writes the file."""
+    import duckdb
+
+    from pipelines.lake import is_lake
+    from transforms.quarantine import reason_fields
+
+    settings, warehouse = _settings(args)
+    if not is_lake(warehouse.path) and not Path(warehouse.path).is_file():
+        raise CliError(f"there is no warehouse at {warehouse.path}; run `scoreboard run` first")
+    source = landing_source(settings.landing, args.file) if args.file else None
+    try:
+        with warehouse.connect(read_only=True) as con:
+            listing = reason_fields(wh.quarantined_rows(con, source, args.reason))
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc):
+            raise
+        raise CliError("a run is writing the warehouse; list the quarantine once it has ended") from None
+    if args.csv_out:
+        listing.write_csv(args.csv_out, include_bom=True)
+        print(f"{_count(listing.height, 'quarantined row')} written to {args.csv_out}")
+        return
+    for file, row, fields, reason, value in listing.iter_rows():
+        print(f"{file}\trow {row}\t{fields or '(the whole line)'}\t{reason}" + (f"\t{value}" if value else ""))
+    print(f"{_count(listing.height, 'quarantined row')} in {_count(listing['file'].n_unique(), 'file')}.")
 
 
 def _user_error(exc: BaseException) -> BaseException:

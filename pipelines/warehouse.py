@@ -586,6 +586,18 @@ def quarantine_summary(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     )
 
 
+def quarantined_rows(con: duckdb.DuckDBPyConnection, file: str | None = None, reason: str | None = None) -> pl.DataFrame:
+    """The quarantined rows (of one file, for one reason, when given), with the time their
+    file was read, by file and row."""
+    return read_table(
+        con,
+        "SELECT q.*, f.ingested_at FROM quarantine q LEFT JOIN ingested_files f USING (source_file) "
+        "WHERE ($file IS NULL OR q.source_file = $file) AND ($reason IS NULL OR q.reason = $reason) "
+        "ORDER BY q.source_file, q.source_row",
+        {"file": file, "reason": reason},
+    )
+
+
 def receipts_of_files(con: duckdb.DuckDBPyConnection, files: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(source_file, received_at) of these files' quarantined rows (as text) and of
     their accepted versions: the days their rows fall in."""

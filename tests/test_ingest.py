@@ -433,3 +433,31 @@ def test_a_withheld_value_beside_other_quarantined_rows_in_a_batch_reads(tmp_pat
     assert clean.rows_quarantined == 0
     assert held.quarantine.select("source_row", "reason", "finished_at").rows() == [
         (1, "bad_date", "<đã ẩn: 10 ký tự>"), (2, "missing_id", "2024-03-08 10:00:00")]
+
+
+@pytest.mark.parametrize(
+    "changes, reason, field, value",
+    [
+        ({"dossier_id": ""}, "missing_id", "dossier_id", None),
+        ({"unit_code": "", "unit_name": ""}, "missing_field", "unit_code", None),
+        ({"received_at": "", "due_at": "99/99/2024"}, "missing_field", "received_at", None),
+        ({"received_at": "31/02/2024"}, "bad_date", "received_at", "31/02/2024"),
+        ({"due_at": "2024-02-30"}, "bad_date", "due_at", "2024-02-30"),
+        ({"finished_at": "0912345678"}, "bad_date", "finished_at", "<đã ẩn: 10 ký tự>"),
+        ({"unit_code": "999"}, "unknown_unit", "unit_code", "999"),
+        ({"unit_code": "", "unit_name": "Phường Không Có"}, "unknown_unit", "unit_name", "Phường Không Có"),
+        ({"received_at": "02/03/2024 08:00"}, "future_date", "received_at", "2024-03-02 08:00:00"),
+        ({"finished_at": "09/01/2024 17:00", "returned_at": "09/01/2024 18:00"}, "chronology",
+         "finished_at, returned_at", "2024-01-09 17:00:00; 2024-01-09 18:00:00"),
+        ({"due_at": "09/01/2024"}, "chronology", "due_at", "2024-01-09 00:00:00"),
+        ({"status": "9"}, "finished_no_end", "finished_at", None),
+    ],
+)
+def test_the_listing_names_the_field_of_each_reason(tmp_path, registry, changes, reason, field, value):
+    """`scoreboard quarantine` (transforms.quarantine): the field a reason is about and its
+    value as the quarantine keeps it (a phone withheld)."""
+    from transforms.quarantine import reason_fields
+
+    res = one_row(tmp_path, registry, **changes)
+    listed = reason_fields(res.quarantine.with_columns(ingested_at=pl.lit(NOW)))
+    assert listed.rows() == [("batch/one.csv", 1, field, reason, value)]

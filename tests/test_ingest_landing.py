@@ -4,8 +4,14 @@ a file set aside is read again once it is back in the landing folder, and
 
 from __future__ import annotations
 
+import csv
 import shutil
+import subprocess
+import sys
 
+import duckdb
+
+from pipelines.cli import main
 from tests.helpers import EXAMPLE
 from tests.test_revisions_pipeline import cli, query
 
@@ -58,3 +64,69 @@ def test_a_set_aside_file_put_back_is_read_again_and_loads_once_mapped(tmp_path,
     assert query(tmp_path, "SELECT count(*) FROM dossiers") == [(38,)]
     assert files_under(landing) == []
     assert files_under(tmp_path / "archive") == ["2026-11-22/vendor/export.csv"]
+
+
+# a file of three rows a clerk must mend (rows 1 to 3 below its header): a date that does not exist, a phone typed
+# into a date column (withheld: it may be personal), a row with no id
+BAD_ROWS = (
+    ",".join(EXAMPLE_HEADER) + "\n"
+    "WB-001,001,1.001776,2,10,,31/02/2024 08:00,2024-03-10 00:00:00,2024-03-08 10:00:00,,,true,true,true,true,true,,5,\n"
+    "WB-002,001,1.001776,2,10,,2024-03-04 08:00:00,2024-03-10 00:00:00,0912345678,,,true,true,true,true,true,,5,\n"
+    ",001,1.001776,2,10,,2024-03-05 08:00:00,2024-03-10 00:00:00,2024-03-08 10:00:00,,,true,true,true,true,true,,5,\n"
+)
+
+
+def test_the_quarantine_command_lists_each_bad_row_with_its_field_and_never_a_personal_value(
+        tmp_path, monkeypatch, capsys):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(EXAMPLE / "dossiers.csv", landing / "dossiers.csv")
+    (landing / "zz-bad.csv").write_text(BAD_ROWS, encoding="utf-8")
+    assert cli(tmp_path, NOW, monkeypatch, "run") == 0
+    where = ["--landing", str(landing), "--warehouse", str(tmp_path / "warehouse.duckdb")]
+    capsys.readouterr()
+
+    assert main(["quarantine", *where]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "zz-bad.csv\trow 1\treceived_at\tbad_date\t31/02/2024 08:00",
+        "zz-bad.csv\trow 2\tfinished_at\tbad_date\t<đã ẩn: 10 ký tự>",
+        "zz-bad.csv\trow 3\tdossier_id\tmissing_id",
+        "3 quarantined rows in 1 file.",
+    ]
+    assert "0912345678" not in "\n".join(out)
+
+    assert main(["quarantine", *where, "--reason", "missing_id", "--file", str(landing / "zz-bad.csv")]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "zz-bad.csv\trow 3\tdossier_id\tmissing_id", "1 quarantined row in 1 file."]
+
+    out_csv = tmp_path / "bad-rows.csv"
+    assert main(["quarantine", *where, "--reason", "bad_date", "--csv", str(out_csv)]) == 0
+    assert capsys.readouterr().out.strip() == f"2 quarantined rows written to {out_csv}"
+    with open(out_csv, encoding="utf-8-sig", newline="") as fh:
+        assert list(csv.reader(fh)) == [
+            ["file", "row", "field", "reason", "value"],
+            ["zz-bad.csv", "1", "received_at", "bad_date", "31/02/2024 08:00"],
+            ["zz-bad.csv", "2", "finished_at", "bad_date", "<đã ẩn: 10 ký tự>"],
+        ]
+    # it only reads: the warehouse is as the run left it
+    assert query(tmp_path, "SELECT count(*) FROM quarantine") == [(3,)]
+
+
+def test_the_quarantine_command_waits_for_no_run_and_reads_no_live_file(tmp_path, capsys):
+    """While a run holds the warehouse, the command says so in one sentence; with no
+    warehouse, that a run comes first."""
+    path = tmp_path / "warehouse.duckdb"
+    assert main(["quarantine", "--landing", str(tmp_path), "--warehouse", str(path)]) == 1
+    assert capsys.readouterr().err.strip() == f"scoreboard: there is no warehouse at {path}; run `scoreboard run` first"
+    duckdb.connect(str(path)).close()
+    writer = subprocess.Popen([sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(path)!r}); "
+                               "print('open', flush=True); sys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "open"
+        assert main(["quarantine", "--landing", str(tmp_path), "--warehouse", str(path)]) == 1
+    finally:
+        writer.communicate("")
+    assert capsys.readouterr().err.strip() == (
+        "scoreboard: a run is writing the warehouse; list the quarantine once it has ended")
