@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import filecmp
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from dashboards.data_files import manifest_bytes
 from dashboards.derived import derived_weak_points
 from dashboards.site import build_site, seed_site
 from pipelines import approval, retention, revisions
@@ -64,11 +67,13 @@ def build_manifest(con, settings, scoreboard, at: datetime | None = None) -> dic
     }
 
 
-def release(site: Path, build: Callable[[Path], None]) -> Path:
+def release(site: Path, build: Callable[[Path], None], log: Callable[[str], None] | None = None) -> Path:
     """Build the site into a fresh release folder, then point `site` at it.
 
     `site` is a symlink to the current release; replacing a symlink with os.replace
-    is atomic, so a reader sees the old site or the new one, never half of either."""
+    is atomic, so a reader sees the old site or the new one, never half of either.
+    A build identical to the current release, file for file, is dropped: a run that
+    changed nothing publishes nothing new (the release, its files and their times stay)."""
     site = site.absolute()
     releases = site.parent / f".{site.name}-releases"
     releases.mkdir(parents=True, exist_ok=True)
@@ -79,6 +84,11 @@ def release(site: Path, build: Callable[[Path], None]) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     build(staging)
+    if site.is_symlink() and same_files(staging, site.resolve()):
+        shutil.rmtree(staging)
+        if log:
+            log(f"nothing changed since the last publication: {site} stays as it was ({site.resolve().name})")
+        return site
     staging.rename(target)
     if site.exists() and not site.is_symlink():
         # an older, plain folder: keep it as a release so nothing is lost
@@ -91,6 +101,36 @@ def release(site: Path, build: Callable[[Path], None]) -> Path:
     for old in sorted(p for p in releases.iterdir() if p.is_dir())[:-RELEASES_KEPT]:
         shutil.rmtree(old, ignore_errors=True)
     return site
+
+
+def same_files(a: Path, b: Path) -> bool:
+    """Whether two site folders hold the same files with the same bytes (a build links
+    the files it did not make again to the previous release's: those are compared by
+    their inode alone)."""
+    def listing(root: Path) -> set[str]:
+        return {os.path.relpath(os.path.join(d, f), root) for d, _, files in os.walk(root) for f in files}
+
+    names = listing(a)
+    if names != listing(b):
+        return False
+    return all(os.path.samefile(a / n, b / n) or filecmp.cmp(a / n, b / n, shallow=False) for n in names)
+
+
+def _keep_generated_at(manifest: dict, target: Path, plan: revisions.Plan) -> None:
+    """A publication that changes nothing keeps the previous manifest's generated_at:
+    the manifest says when the published data last changed, not when a run last ran
+    (the site is then the same, byte for byte, and release() publishes nothing new).
+    Only when the plan records nothing: a plan's versions carry their time."""
+    if any(f.height for f in (plan.versions, plan.revisions, plan.consumed)):
+        return
+    try:
+        previous = json.loads((target / "data" / "manifest.json").read_bytes())
+    except (OSError, ValueError):
+        return
+    current = json.loads(manifest_bytes(manifest))  # as it is written, and the previous one read
+    if isinstance(previous, dict) and "generated_at" in previous and \
+            {**previous, "generated_at": None} == {**current, "generated_at": None}:
+        manifest["generated_at"] = previous["generated_at"]
 
 
 def unit_freshness(con) -> pl.DataFrame:
@@ -130,6 +170,7 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
     manifest = build_manifest(con, settings, scoreboard, at)
     if settings.draft:
         manifest["draft"] = approval.draft_record(settings.site, plan)
+    _keep_generated_at(manifest, settings.draft_site if settings.draft else settings.site, plan)
     revised = revisions.for_site(con, plan)
 
     def build(folder: Path) -> None:
@@ -158,7 +199,7 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
         )
 
     # a draft goes beside the public site, which it never replaces (pipelines/approval.py)
-    site = release(settings.draft_site if settings.draft else settings.site, build)
+    site = release(settings.draft_site if settings.draft else settings.site, build, log)
     if settings.draft:
         log(f"draft published to {site}: review it, then `scoreboard approve PERIOD --by NAME` makes it public")
     else:

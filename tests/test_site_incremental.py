@@ -138,3 +138,38 @@ def test_an_incremental_build_equals_a_clean_build(change, tmp_path, monkeypatch
     assert kept <= {p for p in before if incremental.get(p) == before[p]}
     assert untouched <= kept, untouched - kept
     assert len(kept) > 0.4 * len(after_inodes), (change, len(kept), len(after_inodes))
+
+
+def test_a_run_that_changes_nothing_publishes_nothing_new(tmp_path, monkeypatch):
+    """A second run with nothing new (the same export dropped again, already ingested)
+    leaves the published site as it was, byte for byte, the manifest's generated_at
+    included (it says when the data last changed), and makes no new release; the next
+    change publishes a new one, of its time."""
+    import json
+
+    monkeypatch.setenv("SCOREBOARD_NOW", NOW)
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(EXAMPLE / "dossiers.csv", landing / "dossiers.csv")
+    settings = ScoreboardSettings.from_env(
+        landing_dir=str(landing), site_dir=str(tmp_path / "site"), registry_path=str(EXAMPLE / "units.csv"),
+    )
+    warehouse = Warehouse(path=str(tmp_path / "warehouse.duckdb"))
+    run_pipeline(settings, warehouse)
+    releases = tmp_path / ".site-releases"
+    published, release, kept = snapshot(settings.site), settings.site.resolve(), sorted(releases.iterdir())
+
+    monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T10:00:00")
+    shutil.copy(EXAMPLE / "dossiers.csv", landing / "dossiers.csv")
+    run_pipeline(settings, warehouse)
+    assert settings.site.resolve() == release and sorted(releases.iterdir()) == kept
+    assert snapshot(settings.site) == published
+    manifest = json.loads(published["data/manifest.json"])
+    assert manifest["generated_at"] == NOW
+
+    monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T11:00:00")
+    new_week(settings)
+    run_pipeline(settings, warehouse)
+    assert settings.site.resolve() != release
+    manifest = json.loads((settings.site / "data" / "manifest.json").read_bytes())
+    assert manifest["generated_at"] == "2026-11-22T11:00:00"
