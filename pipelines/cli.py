@@ -390,8 +390,15 @@ def cmd_serve(args) -> None:
     site = Path(args.site or env_default("SCOREBOARD_SITE"))
     if not (site / "index.html").is_file():
         raise CliError(f"there is no published site in {site}; run `scoreboard run` first")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site.resolve()))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
+    # through the link, not the release folder it points to now: `build/site` is a symlink
+    # that each publication moves to a new release (pipelines/publication.py, two kept), so
+    # each request follows it, where a resolved folder goes stale, then is deleted
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site.absolute()))
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
+    except OSError as exc:
+        raise CliError(f"cannot serve on port {args.port} ({exc.strerror}); choose another with --port") from None
+    with server:
         print(f"Serving {site} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl+C to stop)")
         server.serve_forever()
 

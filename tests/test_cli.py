@@ -1,0 +1,87 @@
+"""The `scoreboard` command line as a user meets it: real processes, files and DuckDB files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pipelines.publication import release
+from tests.helpers import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def scoreboard(*args: str, **kwargs) -> subprocess.Popen:
+    """`scoreboard <args>` in its own process (the tests' Dagster instance: in memory)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", *args], cwd=REPO, text=True,
+        env={**os.environ, "SCOREBOARD_DAGSTER_HOME": "", "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs,
+    )
+
+
+def publish(site: Path, text: str) -> None:
+    """A publication as the pipeline makes it: a new release folder, the link moved to it."""
+    release(site, lambda folder: (folder / "index.html").write_text(text, encoding="utf-8"))
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+
+
+def wait_for(url: str, server: subprocess.Popen) -> None:
+    for _ in range(200):
+        if server.poll() is not None:
+            pytest.fail(f"serve ended: {server.stderr.read()}")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.1)
+    pytest.fail("serve did not answer")
+
+
+def test_serve_follows_each_publication(tmp_path):
+    """`build/site` is a link each publication moves to a new release (two kept): the
+    server answers with the release published last, not the one current at its start."""
+    site = tmp_path / "build" / "site"
+    publish(site, "first")
+    port = free_port()
+    server = scoreboard("serve", "--site", str(site), "--port", str(port))
+    try:
+        url = f"http://127.0.0.1:{port}/index.html"
+        wait_for(url, server)
+        assert get(url) == (200, "first")
+        publish(site, "second")
+        assert get(url) == (200, "second")
+        publish(site, "third")  # the first release is deleted now
+        assert get(url) == (200, "third")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_serve_on_a_busy_port_names_it(tmp_path):
+    site = tmp_path / "site"
+    publish(site, "x")
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = scoreboard("serve", "--site", str(site), "--port", str(port))
+        out, err = done.communicate(timeout=120)
+    assert done.returncode == 1
+    assert err.strip().splitlines() == [err.strip()] and f"port {port}" in err and "Traceback" not in err
