@@ -136,10 +136,7 @@ def period_ranges(first: date, latest: date, from_key: str | None, to_key: str |
     period before the first dossier, or after the month of the last event, has nothing
     to score, and scoring it would publish every unit at 0 and make the weeks after it
     warn of a spike (a backfill `--from 2016-01` is the data's whole history)."""
-    lo_day = start_of(*parse_key(from_key)) if from_key else None
-    hi_day = end_of(*parse_key(to_key)) - timedelta(days=1) if to_key else None
-    if lo_day and hi_day and hi_day < lo_day:
-        raise CliError(f"--to {to_key} comes before --from {from_key}")
+    lo_day, hi_day = range_days(from_key, to_key)
     ranges = {}
     for period_type in PERIOD_TYPES:
         lo, hi = covered_range(period_type, first, latest)
@@ -150,6 +147,23 @@ def period_ranges(first: date, latest: date, from_key: str | None, to_key: str |
         first_index, last_index = partition_span(period_type, today)
         ranges[period_type] = (max(lo, first_index), min(hi, last_index))
     return ranges
+
+
+def range_days(from_key: str | None, to_key: str | None) -> tuple[date | None, date | None]:
+    """The first and last day of a `--from`/`--to` range (None where open), or why it
+    is wrong in one sentence: checked before anything is ingested, so a mistyped range
+    leaves the landing folder as it was."""
+    days = []
+    for flag, key in (("--from", from_key), ("--to", to_key)):
+        try:
+            days.append(parse_key(key) if key else None)
+        except ValueError as exc:
+            raise CliError(f"{flag} {exc}") from None
+    lo_day = start_of(*days[0]) if days[0] else None
+    hi_day = end_of(*days[1]) - timedelta(days=1) if days[1] else None
+    if lo_day and hi_day and hi_day < lo_day:
+        raise CliError(f"--to {to_key} comes before --from {from_key}")
+    return lo_day, hi_day
 
 
 def _range_text(ranges: dict[str, tuple[int, int]]) -> str:
@@ -239,6 +253,7 @@ def run_pipeline(
         raise CliError(f"the landing folder {settings.landing} does not exist")
     if not Path(settings.registry_path).is_file():
         raise CliError(f"the unit registry {settings.registry_path} does not exist")
+    range_days(from_key, to_key)
     resources = {"settings": settings, "warehouse": warehouse}
     instance = open_instance()  # the one `make dev` shows (pipelines/instance.py)
     log.info("ingesting %s", settings.landing)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -12,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.cli import main
 from pipelines.publication import release
-from tests.helpers import free_port
+from tests.helpers import EXAMPLE, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -85,3 +87,33 @@ def test_serve_on_a_busy_port_names_it(tmp_path):
         out, err = done.communicate(timeout=120)
     assert done.returncode == 1
     assert err.strip().splitlines() == [err.strip()] and f"port {port}" in err and "Traceback" not in err
+
+
+def example_landing(tmp_path: Path) -> dict[str, Path]:
+    """A landing folder with the worked example's export, and where its run writes."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(EXAMPLE / "dossiers.csv", landing / "dossiers.csv")
+    return {"landing": landing, "warehouse": tmp_path / "w.duckdb", "site": tmp_path / "site",
+            "registry": EXAMPLE / "units.csv"}
+
+
+def options(paths: dict[str, Path]) -> list[str]:
+    return [arg for name, path in paths.items() for arg in (f"--{name}", str(path))]
+
+
+@pytest.mark.parametrize("command, keys, said", [
+    ("run", ["--from", "2025-13"], "--from '2025-13' is not a month"),
+    ("run", ["--from", "2024-02", "--to", "2024-W20x"], "--to '2024-W20x' is neither"),
+    ("run", ["--from", "2024-02", "--to", "2024-01"], "--to 2024-01 comes before --from 2024-02"),
+    ("backfill", ["--from", "2024-W05", "--to", "2024-W01"], "--to 2024-W01 comes before --from 2024-W05"),
+    ("backfill", ["--from", "2024-00"], "--from '2024-00' is not a month"),
+])
+def test_a_wrong_range_is_refused_before_anything_is_ingested(tmp_path, capsys, command, keys, said):
+    paths = example_landing(tmp_path)
+    assert main([command, *options(paths), *keys]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"scoreboard: {said}") and err.count("\n") == 1
+    assert (paths["landing"] / "dossiers.csv").is_file()  # not archived
+    assert not paths["warehouse"].exists() and not (tmp_path / "archive").exists()
+
