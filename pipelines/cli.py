@@ -249,6 +249,8 @@ def run_pipeline(
     scored are those the new rows change and those never scored with this profile,
     registry and calendar; with a range, or as a backfill, every period in it."""
     started = time.monotonic()
+    if settings.landing.is_file():
+        raise CliError(f"--landing {settings.landing} is a file, not a folder: name the folder of the exports")
     if not settings.landing.is_dir():
         raise CliError(f"the landing folder {settings.landing} does not exist")
     if not Path(settings.registry_path).is_file():

@@ -117,3 +117,10 @@ def test_a_wrong_range_is_refused_before_anything_is_ingested(tmp_path, capsys, 
     assert (paths["landing"] / "dossiers.csv").is_file()  # not archived
     assert not paths["warehouse"].exists() and not (tmp_path / "archive").exists()
 
+
+def test_a_landing_file_is_said_to_be_a_file(tmp_path, capsys):
+    paths = example_landing(tmp_path)
+    paths["landing"] = paths["landing"] / "dossiers.csv"
+    assert main(["run", *options(paths)]) == 1
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and err.count("\n") == 1
