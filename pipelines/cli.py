@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import logging
 import os
 import sys
@@ -665,6 +667,39 @@ def cmd_quarantine(args) -> None:
     print(f"{_count(listing.height, 'quarantined row')} in {_count(listing['file'].n_unique(), 'file')}.")
 
 
+@contextlib.contextmanager
+def one_command_at_a_time(warehouse_path: str | None):
+    """Hold an OS lock beside the DuckDB file for the whole command, so that a second
+    command on the same warehouse (a cron run while a backfill goes on) waits for the
+    first to end, where it met DuckDB's own lock and failed: the CLI opens the file
+    outside the Dagster pool too. The lake has its own locking (pipelines/lake.py)."""
+    from pipelines import lake
+
+    path = Path(warehouse_path or env_default("SCOREBOARD_WAREHOUSE"))
+    if lake.is_lake(path):
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip()
+            who = f"the run of PID {holder}" if holder.isdigit() else "another run"
+            print(f"waiting for {who} on {path} to finish…", file=sys.stderr, flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
+        try:
+            yield
+        finally:
+            lock.truncate(0)
+            lock.flush()
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _user_error(exc: BaseException) -> BaseException:
     if isinstance(exc, dg.DagsterExecutionStepExecutionError) and exc.user_exception is not None:
         return exc.user_exception
@@ -676,7 +711,9 @@ def main(argv: list[str] | None = None) -> int:
     show_progress()
     aside.freeze_loaded()
     try:
-        args.func(args)
+        # the commands that open the warehouse (serve and generate do not)
+        with (one_command_at_a_time(args.warehouse) if hasattr(args, "warehouse") else contextlib.nullcontext()):
+            args.func(args)
     except KeyboardInterrupt:
         print("scoreboard: interrupted; re-run the same command to finish.", file=sys.stderr)
         return 130

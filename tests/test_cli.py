@@ -20,12 +20,12 @@ from tests.helpers import EXAMPLE, free_port
 REPO = Path(__file__).resolve().parents[1]
 
 
-def scoreboard(*args: str, **kwargs) -> subprocess.Popen:
+def scoreboard(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     """`scoreboard <args>` in its own process (the tests' Dagster instance: in memory)."""
     return subprocess.Popen(
         [sys.executable, "-m", "pipelines.cli", *args], cwd=REPO, text=True,
-        env={**os.environ, "SCOREBOARD_DAGSTER_HOME": "", "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs,
+        env={**os.environ, **(env or {}), "SCOREBOARD_DAGSTER_HOME": "", "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
 
 
@@ -124,3 +124,22 @@ def test_a_landing_file_is_said_to_be_a_file(tmp_path, capsys):
     assert main(["run", *options(paths)]) == 1
     err = capsys.readouterr().err
     assert "is a file, not a folder" in err and err.count("\n") == 1
+
+
+def test_a_second_command_on_the_warehouse_waits_for_the_first(tmp_path):
+    """A `run` (cron's) started while a `backfill` goes on, on the same DuckDB file: it
+    says whose run it waits for, then runs; neither meets DuckDB's file lock."""
+    paths = example_landing(tmp_path)
+    env = {"SCOREBOARD_NOW": "2026-11-22T09:00:00"}
+    first = scoreboard("backfill", *options(paths), "--from", "2024-01", env=env)
+    lock = Path(f"{paths['warehouse']}.lock")
+    for _ in range(600):  # until the backfill holds the warehouse
+        if first.poll() is not None or (lock.is_file() and lock.read_text().strip() == str(first.pid)):
+            break
+        time.sleep(0.05)
+    second = scoreboard("run", *options(paths), env=env)
+    (out1, err1), (out2, err2) = first.communicate(timeout=600), second.communicate(timeout=600)
+    assert (first.returncode, second.returncode) == (0, 0), err1[-2000:] + err2[-2000:]
+    assert f"waiting for the run of PID {first.pid} on {paths['warehouse']} to finish…" in err2.splitlines()
+    assert "Published 9 weeks and 2 months" in out1
+    assert not any("lock" in text.lower() for text in (err1, out1, out2))
