@@ -46,7 +46,11 @@ from transforms.periods import (  # noqa: E402
 DEMO_FROM, DEMO_TO = date(2025, 1, 1), date(2025, 12, 31)
 DEMO_SCALE = 0.05
 DEMO_SEED = 2025
-QUIET_DAGSTER = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Dagster's console log: a failed step's ERROR (a traceback) only with --debug; without
+# it the step's error reaches the user as one sentence (main)
+QUIET_DAGSTER = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+DEBUG_DAGSTER = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+RUN_CONFIG = {"dagster": QUIET_DAGSTER}  # main: DEBUG_DAGSTER with --debug
 log = logging.getLogger("scoreboard")
 
 
@@ -99,7 +103,7 @@ def _materialize(
         resources={**resources, **dict(graph.resources)},
         instance=instance,
         tags={**run_tags(), **(tags if tags is not None else graph.tags())},
-        run_config=QUIET_DAGSTER,
+        run_config=RUN_CONFIG["dagster"],
         raise_on_error=True,
     )
 
@@ -258,6 +262,7 @@ def run_pipeline(
     if not Path(settings.registry_path).is_file():
         raise CliError(f"the unit registry {settings.registry_path} does not exist")
     range_days(from_key, to_key)
+    check_configuration(settings)
     resources = {"settings": settings, "warehouse": warehouse}
     instance = open_instance()  # the one `make dev` shows (pipelines/instance.py)
     log.info("ingesting %s", settings.landing)
@@ -297,6 +302,28 @@ def run_pipeline(
     summary["alerts"] = _metadata(_materialize(instance, graph.alerts, resources, graph=graph), graph.alerts)
     summary["seconds"] = round(time.monotonic() - started, 1)
     return summary
+
+
+def check_configuration(settings: ScoreboardSettings) -> None:
+    """The configuration files a run reads, checked before anything is ingested: what is
+    wrong with one said in one sentence naming it and its option, where it failed a
+    step of the run (a Dagster traceback) or, for the alerts file, only the delivery
+    after everything was published."""
+    from pipelines.resources import mappings_dir
+
+    catalogue = settings.catalogue_path
+    if catalogue and not Path(catalogue).is_file():
+        raise CliError(f"the procedure catalogue {catalogue} (--catalogue) does not exist")
+    configured = settings.mappings_path
+    if configured and not Path(configured).is_dir() and Path(configured) != mappings_dir(settings.landing):
+        raise CliError(f"the mappings folder {configured} (--mappings) does not exist")
+    for option, read in (("--profile", settings.profile), ("--catalogue", settings.catalogue),
+                         ("--quality", settings.quality_config), ("--aliases", settings.aliases),
+                         ("SCOREBOARD_ALERTS", settings.alert_config)):
+        try:
+            read()
+        except (ValueError, OSError) as exc:
+            raise CliError(f"{str(exc).strip().splitlines()[0]} ({option})") from None
 
 
 def _print_summary(summary: dict) -> None:
@@ -679,6 +706,10 @@ def one_command_at_a_time(warehouse_path: str | None):
     if lake.is_lake(path):
         yield
         return
+    if path.is_dir():
+        raise CliError(f"--warehouse {path} is a folder: name the DuckDB file, e.g. {path / 'warehouse.duckdb'}")
+    if path.is_dir():
+        raise CliError(f"--warehouse {path} is a folder: name the DuckDB file, e.g. {path / 'warehouse.duckdb'}")
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(f"{path}.lock", "a+") as lock:
         try:
@@ -708,6 +739,7 @@ def _user_error(exc: BaseException) -> BaseException:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    RUN_CONFIG["dagster"] = DEBUG_DAGSTER if args.debug else QUIET_DAGSTER
     show_progress()
     aside.freeze_loaded()
     try:

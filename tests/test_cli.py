@@ -143,3 +143,47 @@ def test_a_second_command_on_the_warehouse_waits_for_the_first(tmp_path):
     assert f"waiting for the run of PID {first.pid} on {paths['warehouse']} to finish…" in err2.splitlines()
     assert "Published 9 weeks and 2 months" in out1
     assert not any("lock" in text.lower() for text in (err1, out1, out2))
+
+
+@pytest.mark.parametrize("option, content, said", [
+    ("--catalogue", None, "the procedure catalogue {path} (--catalogue) does not exist"),
+    ("--catalogue", "code,days\nX,5\n", "the procedure catalogue {path} has no column procedure_code, "
+     "processing_days (--catalogue)"),
+    ("--mappings", None, "the mappings folder {path} (--mappings) does not exist"),
+    ("--warehouse", "folder", "--warehouse {path} is a folder: name the DuckDB file, e.g. {path}/warehouse.duckdb"),
+])
+def test_a_wrong_file_option_is_one_sentence_before_anything_is_ingested(tmp_path, capsys, option, content, said):
+    paths = example_landing(tmp_path)
+    path = tmp_path / "given"
+    if content == "folder":
+        path.mkdir()
+    elif content is not None:
+        path.write_text(content, encoding="utf-8")
+    args = ["run", *options({**paths, option.lstrip("-"): path})]
+    assert main(args) == 1
+    assert capsys.readouterr().err == f"scoreboard: {said.format(path=path)}\n"
+    assert (paths["landing"] / "dossiers.csv").is_file()
+
+
+def test_the_default_mappings_folder_may_be_absent(tmp_path, capsys):
+    paths = example_landing(tmp_path)
+    from pipelines.cli import check_configuration
+    from pipelines.resources import ScoreboardSettings
+
+    check_configuration(ScoreboardSettings.from_env(
+        landing_dir=str(paths["landing"]), mappings_path=str(paths["landing"].parent / "mappings")))
+
+
+def test_a_failed_step_is_one_sentence_without_dagsters_traceback(tmp_path):
+    """A warehouse file that is not DuckDB's fails the ingestion step: its error, once,
+    as the last line; Dagster's ERROR lines and traceback only with --debug."""
+    paths = example_landing(tmp_path)
+    paths["warehouse"].write_text("not a database", encoding="utf-8")
+    done = scoreboard("run", *options(paths))
+    _, err = done.communicate(timeout=300)
+    assert done.returncode == 1
+    assert "dagster - ERROR" not in err and "Traceback" not in err and "Stack Trace" not in err, err
+    assert err.splitlines()[-1].startswith("scoreboard: ") and str(paths["warehouse"]) in err.splitlines()[-1]
+    debug = scoreboard("--debug", "run", *options(paths))
+    _, err = debug.communicate(timeout=300)
+    assert debug.returncode == 1 and "dagster - ERROR" in err and "Traceback" in err
