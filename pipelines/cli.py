@@ -544,6 +544,9 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         add_command(sub)
     _add_quarantine(sub)
+    for command in sub.choices.values():
+        # after the subcommand too (`scoreboard run --debug`); SUPPRESS keeps the one before it
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     return parser
 
 

@@ -187,3 +187,12 @@ def test_a_failed_step_is_one_sentence_without_dagsters_traceback(tmp_path):
     debug = scoreboard("--debug", "run", *options(paths))
     _, err = debug.communicate(timeout=300)
     assert debug.returncode == 1 and "dagster - ERROR" in err and "Traceback" in err
+
+
+def test_debug_is_taken_after_the_subcommand_too(tmp_path):
+    from pipelines.cli import CliError
+
+    for argv in (["--debug", "serve", "--site", str(tmp_path)], ["serve", "--site", str(tmp_path), "--debug"]):
+        with pytest.raises(CliError, match="no published site"):
+            main(argv)
+    assert main(["serve", "--site", str(tmp_path)]) == 1
