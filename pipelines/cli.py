@@ -486,8 +486,10 @@ def cmd_reconcile(args) -> None:
     print(f"Open the reconciliation: {(settings.site / 'reconciliation' / f'{rec.period_key}.html').absolute()}")
 
 
-def cmd_alerts(args) -> None:
-    """The digest of one closed period: print it (--dry-run) or queue and send it."""
+def cmd_alerts(args) -> int:
+    """The digest of one closed period: print it (--dry-run) or queue and send it. A
+    delivery that failed makes the command fail (1), after its summary, so that cron
+    says so; it is tried again at the next run."""
     from pipelines.alerting import send_alerts
 
     settings, warehouse = _settings(args)
@@ -496,6 +498,7 @@ def cmd_alerts(args) -> None:
     except ValueError as exc:
         raise CliError(str(exc)) from None
     key = key_of(period_type, index)
+    config = settings.alert_config()
     with warehouse.connect(read_only=args.dry_run and Path(warehouse.path).exists()) as con:
         period = wh.scoreboard_periods(con).filter(period_type=period_type, period_key=key)
         if not period.height:
@@ -504,12 +507,18 @@ def cmd_alerts(args) -> None:
             raise CliError(f"{key} is still in progress: only a closed week or month has a digest")
         _unreached(period, key, wh.data_extent(con)[1])
         report = send_alerts(con, settings, periods={period_type: key}, dry_run=args.dry_run)
-    if args.dry_run:
-        for p in report.previews:
-            print(f"--- {p['channel']} to {p['recipient_hint']}\nSubject: {p['subject']}\n\n{p['body']}")
-        print(f"{key}: {report.alerts} alerts; {len(report.previews)} digests would be sent (dry run: nothing sent).")
-    else:
+    if not args.dry_run:
         print(report.summary())
+        return 1 if report.failed else 0
+    for p in report.previews:
+        print(f"--- {p['channel']} to {p['recipient_hint']}\nSubject: {p['subject']}\n\n{p['body']}")
+    print(f"{key}: {report.alerts} alerts; {len(report.previews)} digests would be sent (dry run: nothing sent).")
+    if not (config["recipients"]["city"] or any(config["recipients"]["units"].values())):
+        print(f"No recipient is configured in {settings.alerts_path} (SCOREBOARD_ALERTS): nothing would be sent.")
+    elif not config.get("site_url"):
+        print(f"site_url is empty in {settings.alerts_path}: the digests' links are relative "
+              f"(alerts/{key}.html), not to the published site.")
+    return 0
 
 
 def _unreached(period: pl.DataFrame, key: str, latest_event: datetime | None) -> None:
@@ -748,7 +757,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # the commands that open the warehouse (serve and generate do not)
         with (one_command_at_a_time(args.warehouse) if hasattr(args, "warehouse") else contextlib.nullcontext()):
-            args.func(args)
+            status = args.func(args)
     except KeyboardInterrupt:
         print("scoreboard: interrupted; re-run the same command to finish.", file=sys.stderr)
         return 130
@@ -759,7 +768,7 @@ def main(argv: list[str] | None = None) -> int:
         message = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         print(f"scoreboard: {message}", file=sys.stderr)
         return 1
-    return 0
+    return status or 0  # a command's own status: `alerts` with a failed delivery
 
 
 if __name__ == "__main__":

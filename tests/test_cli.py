@@ -196,3 +196,64 @@ def test_debug_is_taken_after_the_subcommand_too(tmp_path):
         with pytest.raises(CliError, match="no published site"):
             main(argv)
     assert main(["serve", "--site", str(tmp_path)]) == 1
+
+
+# --------------------------------------------------------------------------- alerts
+
+from tests.test_alerts import office, publish_week_one, publish_week_two  # noqa: E402, F401 (the fixture)
+
+
+def office_args(settings, warehouse) -> list[str]:
+    return ["--landing", str(settings.landing), "--warehouse", warehouse.path, "--site", str(settings.site),
+            "--registry", settings.registry_path]
+
+
+def test_alerts_whose_delivery_fails_exit_1_after_the_summary(office, capsys):
+    """The relay and the webhook are down: `scoreboard alerts` says so in its summary and
+    fails, so that cron reports it."""
+    settings, warehouse, mailbox, hook, monkeypatch = office
+    publish_week_one(settings, warehouse, monkeypatch)
+    publish_week_two(settings, warehouse, monkeypatch)  # nothing listens
+    capsys.readouterr()
+    assert main(["alerts", "--period", "2024-W03", *office_args(settings, warehouse)]) == 1
+    out = capsys.readouterr().out
+    assert "alerts for 2024-W03: 1 alerts, 0 digests queued, 0 sent, 3 failed (tried again at the next run)" in out
+    mailbox.start()
+    hook.start()
+    assert main(["alerts", "--period", "2024-W03", *office_args(settings, warehouse)]) == 0
+    assert "0 digests queued, 3 sent" in capsys.readouterr().out
+
+
+def test_a_run_with_a_wrong_alerts_file_is_refused_before_anything_is_ingested(office, capsys):
+    settings, warehouse, _, _, monkeypatch = office
+    wrong = Path(settings.registry_path).parent / "wrong.yaml"
+    wrong.write_text("recipients:\n  city:\n    - {email: vanphong.example.gov.vn}\n", encoding="utf-8")
+    monkeypatch.setenv("SCOREBOARD_ALERTS", str(wrong))
+    monkeypatch.setenv("SCOREBOARD_NOW", "2024-01-16T09:00:00")
+    (settings.landing / "w02.csv").write_text("whatever\n", encoding="utf-8")
+    assert main(["run", *office_args(settings, warehouse)]) == 1
+    assert capsys.readouterr().err == ("scoreboard: wrong.yaml: recipients.city[0] 'vanphong.example.gov.vn' is not "
+                                      "an e-mail address (SCOREBOARD_ALERTS)\n")
+    assert (settings.landing / "w02.csv").is_file() and not Path(warehouse.path).exists()
+
+
+def test_a_dry_run_says_when_nothing_would_reach_anyone(office, capsys):
+    settings, warehouse, _, _, monkeypatch = office
+    publish_week_one(settings, warehouse, monkeypatch)
+    publish_week_two(settings, warehouse, monkeypatch)
+    folder = Path(settings.registry_path).parent
+    (folder / "nobody.yaml").write_text("lang: vi\n", encoding="utf-8")
+    (folder / "relative.yaml").write_text(
+        (folder / "alerts.yaml").read_text(encoding="utf-8").replace("site_url: https://cchc.example.gov.vn/bxh/",
+                                                                      'site_url: ""'), encoding="utf-8")
+    capsys.readouterr()
+    said = {}
+    for name in ("nobody", "relative", "alerts"):
+        monkeypatch.setenv("SCOREBOARD_ALERTS", str(folder / f"{name}.yaml"))
+        assert main(["alerts", "--period", "2024-W03", "--dry-run", *office_args(settings, warehouse)]) == 0
+        said[name] = capsys.readouterr().out.rstrip().splitlines()[-1]
+    assert said["nobody"] == f"No recipient is configured in {folder / 'nobody.yaml'} (SCOREBOARD_ALERTS): nothing would be sent."
+    assert said["relative"] == (f"site_url is empty in {folder / 'relative.yaml'}: the digests' links are relative "
+                                "(alerts/2024-W03.html), not to the published site.")
+    assert said["alerts"] == "2024-W03: 1 alerts; 3 digests would be sent (dry run: nothing sent)."
+
