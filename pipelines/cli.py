@@ -502,7 +502,7 @@ def cmd_alerts(args) -> int:
     with warehouse.connect(read_only=args.dry_run and Path(warehouse.path).exists()) as con:
         period = wh.scoreboard_periods(con).filter(period_type=period_type, period_key=key)
         if not period.height:
-            raise CliError(f"{key} is not scored; run `scoreboard run` first")
+            raise CliError(_not_scored(key, *wh.data_extent(con)))
         if period["provisional"].any():
             raise CliError(f"{key} is still in progress: only a closed week or month has a digest")
         _unreached(period, key, wh.data_extent(con)[1])
@@ -519,6 +519,16 @@ def cmd_alerts(args) -> int:
         print(f"site_url is empty in {settings.alerts_path}: the digests' links are relative "
               f"(alerts/{key}.html), not to the published site.")
     return 0
+
+
+def _not_scored(key: str, first: datetime | None, latest: datetime | None) -> str:
+    """Why a period has no scoreboard: no data at all, none in it, or not scored yet."""
+    if first is None:
+        return f"{key} is not scored: the warehouse has no data; run `scoreboard run` first"
+    period_type, index = parse_key(key)
+    if end_of(period_type, index) <= first.date() or start_of(period_type, index) > latest.date():
+        return f"{key} has no data: the data run from {first:%d/%m/%Y} to {latest:%d/%m/%Y}"
+    return f"{key} is not scored; run `scoreboard run` first"
 
 
 def _unreached(period: pl.DataFrame, key: str, latest_event: datetime | None) -> None:

@@ -257,3 +257,10 @@ def test_a_dry_run_says_when_nothing_would_reach_anyone(office, capsys):
                                 "(alerts/2024-W03.html), not to the published site.")
     assert said["alerts"] == "2024-W03: 1 alerts; 3 digests would be sent (dry run: nothing sent)."
 
+
+def test_alerts_of_a_period_without_data_say_where_the_data_are(office, capsys):
+    settings, warehouse, _, _, monkeypatch = office
+    publish_week_one(settings, warehouse, monkeypatch)
+    capsys.readouterr()
+    assert main(["alerts", "--period", "2031-01", *office_args(settings, warehouse)]) == 1
+    assert capsys.readouterr().err == "scoreboard: 2031-01 has no data: the data run from 12/01/2024 to 12/01/2024\n"
