@@ -232,14 +232,22 @@ def score_ranges(
 
 
 def _published_counts(warehouse: Warehouse, todo: dict[str, list[int]]) -> dict[str, int]:
-    """How many of the periods scored have a scoreboard to publish: the weeks scored are
-    those of the months the data cover (periods.covered_range), and the week in progress,
-    when it starts after the data's latest event, is scored and has no row (a provisional
-    period ends at the latest event)."""
+    """How many of the periods scored have a scoreboard to publish (`weeks`, `months`),
+    and how many a quality hold keeps at their last good figures (`held_weeks`, …): the
+    weeks scored are those of the months the data cover (periods.covered_range), and the
+    week in progress, when it starts after the data's latest event, is scored and has no
+    row (a provisional period ends at the latest event)."""
     with warehouse.connect() as con:
         shown = wh.scoreboard_periods(con)
-    return {f"{t}s": shown.filter(pl.col("period_type") == t)["period_key"]
-            .is_in([key_of(t, i) for i in todo.get(t, [])]).sum() for t in PERIOD_TYPES}
+        holds = wh.read_holds(con)
+    counts = {}
+    for t in PERIOD_TYPES:
+        scored = [key_of(t, i) for i in todo.get(t, [])]
+        held = set(holds.filter(pl.col("period_type") == t)["period_key"]) & set(scored)
+        shown_keys = set(shown.filter(pl.col("period_type") == t)["period_key"])
+        counts[f"{t}s"] = len(shown_keys & set(scored) - held)
+        counts[f"held_{t}s"] = len(held)
+    return counts
 
 
 def run_pipeline(
@@ -294,7 +302,8 @@ def run_pipeline(
     summary.update(_published_counts(warehouse, todo))
     site = settings.draft_site if settings.draft else settings.site
     log.info("publishing the %s to %s", "draft" if settings.draft else "site", site)
-    _materialize(instance, graph.site, resources, graph=graph)
+    summary["site_periods"] = _metadata(_materialize(instance, graph.site, resources, graph=graph), graph.site).get(
+        "periods", 0)
     summary["site"] = str((site / "index.html").absolute())
     summary["draft"] = settings.draft
     # issue 17: the digests of the latest closed week the data reach and month, once per recipient;
@@ -332,13 +341,25 @@ def _print_summary(summary: dict) -> None:
         f"{summary['rows_quarantined']:,} quarantined; {summary['files_set_aside']:,} set aside, "
         f"{summary['files_held']:,} held). The warehouse: {_count(summary['files'], 'file')} recorded, "
         f"{summary['dossiers']:,} dossiers, {summary['quarantined']:,} rows quarantined. "
-        f"Published {summary.get('weeks', 0)} weeks and {summary.get('months', 0)} months in {summary['seconds']} s."
+        f"{_published_text(summary)} in {summary['seconds']} s."
     )
     if summary.get("draft"):
         print(f"Review the draft: {summary['site']}")
         print("Then make it public: scoreboard approve PERIOD --by NAME")
     else:
         print(f"Open the scoreboard: {summary['site']}")
+
+
+def _published_text(summary: dict) -> str:
+    """What this run published of the periods it scored, and what it held back: the site
+    is published again all the same, and says so in its own line ('published N periods')."""
+    weeks, months = summary.get("weeks", 0), summary.get("months", 0)
+    held_weeks, held_months = summary.get("held_weeks", 0), summary.get("held_months", 0)
+    held = (f"; {_count(held_weeks, 'week')} and {_count(held_months, 'month')} held back at their last "
+            "good figures (the site's quality page says why)") if held_weeks or held_months else ""
+    if not (weeks or months or held):
+        return f"No new figures: the site shows the same {_count(summary.get('site_periods', 0), 'period')} as before"
+    return f"Published {_count(weeks, 'week')} and {_count(months, 'month')}{held}"
 
 
 def _as_count(value) -> int:

@@ -264,3 +264,24 @@ def test_alerts_of_a_period_without_data_say_where_the_data_are(office, capsys):
     capsys.readouterr()
     assert main(["alerts", "--period", "2031-01", *office_args(settings, warehouse)]) == 1
     assert capsys.readouterr().err == "scoreboard: 2031-01 has no data: the data run from 12/01/2024 to 12/01/2024\n"
+
+
+def test_the_summary_says_what_was_published_and_what_was_held(tmp_path, monkeypatch, capsys):
+    """A file that shifts its due dates holds the week and month it touches at their last
+    good figures: the summary says they were held, not published; a run with nothing new
+    says the site is as before (its own line says it published the site's periods)."""
+    from tests.test_quality_pipeline import phuc_xa_export
+
+    monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
+    paths = example_landing(tmp_path)
+    args = ["run", *options(paths)]
+    assert main(args) == 0
+    assert "Published 9 weeks and 2 months in " in capsys.readouterr().out
+    (paths["landing"] / "PhucXa 2024-01.csv").write_text(phuc_xa_export(2023), encoding="utf-8")
+    assert main(args) == 0
+    assert ("Published 0 weeks and 0 months; 1 week and 1 month held back at their last good figures (the site's "
+            "quality page says why) in ") in capsys.readouterr().out
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "published 11 periods (33 data files)" in captured.err
+    assert "No new figures: the site shows the same 11 periods as before in " in captured.out

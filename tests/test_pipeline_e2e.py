@@ -154,7 +154,7 @@ def test_the_summary_says_what_this_run_read_and_the_periods_it_published(tmp_pa
     assert main(args) == 0
     again = capsys.readouterr().out
     assert ("Ingested 0 new files (0 rows read, 0 quarantined; 0 set aside, 0 held). The warehouse: 1 file "
-            "recorded, 38 dossiers, 0 rows quarantined. Published 0 weeks and 0 months") in again
+            "recorded, 38 dossiers, 0 rows quarantined. No new figures: the site shows the same 8 periods as before") in again
     weeks = sorted(p.name for p in (tmp_path / "site" / "data").glob("scoreboard-*-W*.csv"))
     assert weeks == [f"scoreboard-2024-W0{i}.csv" for i in range(1, 7)]
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
