@@ -384,10 +384,11 @@ def _file_rows(batch: list[tuple[Path, str, str]], ingested: Batch, *, landing: 
             }
         )
         if result.status == "rejected":
-            set_aside(landing, path, result.message or "unusable file")
+            moved = set_aside(landing, path, result.message or "unusable file")
             report.files_rejected += 1
             report.rejected_messages.append(result.message or source)
-            log(f"{source}: set aside — {result.message}")
+            log(f"{source}: set aside in {moved.relative_to(landing).as_posix()} — "
+                f"{(result.message or 'unusable file').removeprefix(f'{path.name}: ')}")
         else:
             report.files_new += 1
             report.rows_read += result.rows_read

@@ -285,3 +285,13 @@ def test_the_summary_says_what_was_published_and_what_was_held(tmp_path, monkeyp
     captured = capsys.readouterr()
     assert "published 11 periods (33 data files)" in captured.err
     assert "No new figures: the site shows the same 11 periods as before in " in captured.out
+
+
+def test_a_file_set_aside_is_said_once_with_where_it_went(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
+    paths = example_landing(tmp_path)
+    (paths["landing"] / "X.xlsx").write_bytes(b"not a spreadsheet")
+    assert main(["run", *options(paths)]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if "set aside in" in line]
+    assert said == ["X.xlsx: set aside in _rejected/X.xlsx — no recognisable header row (not a dossier table)"]
+    assert (paths["landing"] / "_rejected" / "X.xlsx").is_file()
