@@ -751,8 +751,6 @@ def one_command_at_a_time(warehouse_path: str | None):
         return
     if path.is_dir():
         raise CliError(f"--warehouse {path} is a folder: name the DuckDB file, e.g. {path / 'warehouse.duckdb'}")
-    if path.is_dir():
-        raise CliError(f"--warehouse {path} is a folder: name the DuckDB file, e.g. {path / 'warehouse.duckdb'}")
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(f"{path}.lock", "a+") as lock:
         try:
