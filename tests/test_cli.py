@@ -43,13 +43,15 @@ def get(url: str) -> tuple[int, str]:
 
 
 def wait_for(url: str, server: subprocess.Popen) -> None:
-    for _ in range(200):
+    """Until the server answers: it imports Dagster first, slow on a busy machine."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
         if server.poll() is not None:
             pytest.fail(f"serve ended: {server.stderr.read()}")
         try:
             urllib.request.urlopen(url, timeout=1).close()
             return
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # refused, or a timeout, until it listens
             time.sleep(0.1)
     pytest.fail("serve did not answer")
 
@@ -133,7 +135,8 @@ def test_a_second_command_on_the_warehouse_waits_for_the_first(tmp_path):
     env = {"SCOREBOARD_NOW": "2026-11-22T09:00:00"}
     first = scoreboard("backfill", *options(paths), "--from", "2024-01", env=env)
     lock = Path(f"{paths['warehouse']}.lock")
-    for _ in range(600):  # until the backfill holds the warehouse
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:  # until the backfill holds the warehouse
         if first.poll() is not None or (lock.is_file() and lock.read_text().strip() == str(first.pid)):
             break
         time.sleep(0.05)
