@@ -333,6 +333,8 @@ def check_configuration(settings: ScoreboardSettings) -> None:
             read()
         except (ValueError, OSError) as exc:
             raise CliError(f"{str(exc).strip().splitlines()[0]} ({option})") from None
+        except pl.exceptions.PolarsError as exc:  # an empty or ragged CSV, in Polars' words
+            raise CliError(f"the file given as {option} cannot be read: {str(exc).strip().splitlines()[0]}") from None
 
 
 def _print_summary(summary: dict) -> None:
@@ -351,8 +353,9 @@ def _print_summary(summary: dict) -> None:
 
 
 def _published_text(summary: dict) -> str:
-    """What this run published of the periods it scored, and what it held back: the site
-    is published again all the same, and says so in its own line ('published N periods')."""
+    """What this run published of the periods it scored, and what it held back (the site's
+    own line says whether it was published again: 'published N periods', or that it
+    shows the same periods as before)."""
     weeks, months = summary.get("weeks", 0), summary.get("months", 0)
     held_weeks, held_months = summary.get("held_weeks", 0), summary.get("held_months", 0)
     held = (f"; {_count(held_weeks, 'week')} and {_count(held_months, 'month')} held back at their last "
@@ -520,7 +523,8 @@ def cmd_alerts(args) -> int:
         raise CliError(str(exc)) from None
     key = key_of(period_type, index)
     config = settings.alert_config()
-    with warehouse.connect(read_only=args.dry_run and Path(warehouse.path).exists()) as con:
+    dry = args.dry_run and Path(warehouse.path).exists()
+    with (reading(warehouse, "print the dry run") if dry else warehouse.connect()) as con:
         period = wh.scoreboard_periods(con).filter(period_type=period_type, period_key=key)
         if not period.height:
             raise CliError(_not_scored(key, *wh.data_extent(con)))
@@ -705,15 +709,13 @@ def _add_quarantine(sub) -> None:
     q.add_argument("--file", help="only this landing file's rows (its path in the landing folder)")
     q.add_argument("--reason", help="only rows quarantined for this reason, e.g. bad_date")
     q.add_argument("--csv", dest="csv_out", metavar="OUT", help="write the list to this CSV file instead")
-    q.set_defaults(func=cmd_quarantine)
+    q.set_defaults(func=cmd_quarantine, read_only=True)
 
 
 def cmd_quarantine(args) -> None:
     """The rows a run quarantined, by file and row, with the field each reason is about
     and its value as the quarantine keeps it (withheld when it may be personal): what a
     clerk mends in the export. Read-only, and never while a run writes the file."""
-    import duckdb
-
     from pipelines.lake import is_lake
     from transforms.quarantine import reason_fields
 
@@ -721,13 +723,8 @@ def cmd_quarantine(args) -> None:
     if not is_lake(warehouse.path) and not Path(warehouse.path).is_file():
         raise CliError(f"there is no warehouse at {warehouse.path}; run `scoreboard run` first")
     source = landing_source(settings.landing, args.file) if args.file else None
-    try:
-        with warehouse.connect(read_only=True) as con:
-            listing = reason_fields(wh.quarantined_rows(con, source, args.reason))
-    except duckdb.IOException as exc:
-        if "lock" not in str(exc):
-            raise
-        raise CliError("a run is writing the warehouse; list the quarantine once it has ended") from None
+    with reading(warehouse, "list the quarantine") as con:
+        listing = reason_fields(wh.quarantined_rows(con, source, args.reason))
     if args.csv_out:
         listing.write_csv(args.csv_out, include_bom=True)
         print(f"{_count(listing.height, 'quarantined row')} written to {args.csv_out}")
@@ -772,6 +769,28 @@ def one_command_at_a_time(warehouse_path: str | None):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def reading(warehouse, then: str):
+    """A read-only connection to the warehouse, for a command that only reads it (and so
+    does not wait for a run to end): while a run writes the DuckDB file, one sentence."""
+    import duckdb
+
+    try:
+        with warehouse.connect(read_only=True) as con:
+            yield con
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc):
+            raise
+        raise CliError(f"a run is writing the warehouse {warehouse.path}; {then} once it has ended") from None
+
+
+def _writes(args) -> bool:
+    """Whether a command writes the warehouse (serve and generate do not open it; the
+    quarantine list and a dry run of the alerts read it, and say so in one sentence
+    when a run is writing it rather than wait for the run to end)."""
+    return hasattr(args, "warehouse") and not getattr(args, "read_only", False) and not getattr(args, "dry_run", False)
+
+
 def _user_error(exc: BaseException) -> BaseException:
     if isinstance(exc, dg.DagsterExecutionStepExecutionError) and exc.user_exception is not None:
         return exc.user_exception
@@ -784,8 +803,7 @@ def main(argv: list[str] | None = None) -> int:
     show_progress()
     aside.freeze_loaded()
     try:
-        # the commands that open the warehouse (serve and generate do not)
-        with (one_command_at_a_time(args.warehouse) if hasattr(args, "warehouse") else contextlib.nullcontext()):
+        with (one_command_at_a_time(args.warehouse) if _writes(args) else contextlib.nullcontext()):
             status = args.func(args)
     except KeyboardInterrupt:
         print("scoreboard: interrupted; re-run the same command to finish.", file=sys.stderr)

@@ -99,7 +99,8 @@ def _removed_text(skipped: int, removed: int) -> str:
         return ""
     if removed == skipped:
         return ", removed from landing (already archived)"
-    return f" ({removed} files removed from landing: already archived)"
+    # a file read again (its earlier content back at its path) may be among them
+    return f" ({removed} {'file' if removed == 1 else 'files'} removed from landing: already in the archive)"
 
 
 def landing_files(landing: Path) -> list[Path]:
@@ -350,17 +351,17 @@ def _pending_files(con, landing: Path, report: IngestionReport) -> list[tuple[Pa
 
 
 def _forget_set_aside(landing: Path, batch: list[tuple[Path, str, str]], ingested: Batch) -> None:
-    """A file set aside before and usable now (the office added its mapping and put it
-    back): its reason under _rejected/ no longer holds, and a copy of it left there (put
-    back by copying) goes too. It is stored now, and archived from the landing folder;
-    left there, nothing would delete it (the expiry finds set-aside files by their
-    record, which now says loaded)."""
-    for (_path, source, digest), result in zip(batch, ingested.results):
+    """A file set aside before and usable now (the office added its mapping, or mended
+    the file, and put it back): its reason under _rejected/ no longer holds, and the
+    copy left there goes too, the same bytes (put back by copying) or the version it
+    replaces (mended). The file is stored now and archived from the landing folder; a
+    copy left under _rejected/ would never be deleted (the expiry finds set-aside files
+    by their record, which now says loaded), a raw export kept past its retention."""
+    for (_path, source, _digest), result in zip(batch, ingested.results):
         aside = landing / REJECTED_DIR / source
         if result.status == "rejected" or not aside.parent.is_dir():
             continue
-        if aside.is_file() and content_hash(aside) == digest:
-            aside.unlink()
+        aside.unlink(missing_ok=True)
         aside.with_name(aside.name + ".reason.txt").unlink(missing_ok=True)
 
 
@@ -388,7 +389,7 @@ def _file_rows(batch: list[tuple[Path, str, str]], ingested: Batch, *, landing: 
             report.files_rejected += 1
             report.rejected_messages.append(result.message or source)
             log(f"{source}: set aside in {moved.relative_to(landing).as_posix()} — "
-                f"{(result.message or 'unusable file').removeprefix(f'{path.name}: ')}")
+                f"{(result.message or 'unusable file').removeprefix(f'{source}: ').removeprefix(f'{path.name}: ')}")
         else:
             report.files_new += 1
             report.rows_read += result.rows_read

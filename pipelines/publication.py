@@ -199,7 +199,9 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
         )
 
     # a draft goes beside the public site, which it never replaces (pipelines/approval.py)
-    site = release(settings.draft_site if settings.draft else settings.site, build, log)
+    where = settings.draft_site if settings.draft else settings.site
+    shown = where.resolve() if where.is_symlink() else None
+    site = release(where, build, log)
     if settings.draft:
         log(f"draft published to {site}: review it, then `scoreboard approve PERIOD --by NAME` makes it public")
     else:
@@ -208,7 +210,10 @@ def publish_site(con, settings, *, log: Callable[[str], None] = print) -> Publis
         log(f"{plan.revisions.height} units' numbers revised in {', '.join(plan.revised)} (data/revisions.csv)")
     periods = scoreboard.select("period_type", "period_key").unique().height
     files = len(list((site / "data").glob("scoreboard-*")))
-    log(f"published {periods} periods ({files} data files) to {site}")
+    if shown is not None and site.resolve() == shown:  # release() kept the site as it was
+        log(f"{site} shows the same {periods} periods ({files} data files) as before")
+    else:
+        log(f"published {periods} periods ({files} data files) to {site}")
     if holds.height:
         held = holds.select("period_type", "period_key").unique().height
         log(f"{held} periods hold back new figures: see {site / 'quality.html'}")

@@ -156,6 +156,7 @@ def test_a_second_command_on_the_warehouse_waits_for_the_first(tmp_path):
     ("--catalogue", None, "the procedure catalogue {path} (--catalogue) does not exist"),
     ("--catalogue", "code,days\nX,5\n", "the procedure catalogue {path} has no column procedure_code, "
      "processing_days (--catalogue)"),
+    ("--catalogue", "", "the file given as --catalogue cannot be read: empty CSV"),
     ("--mappings", None, "the mappings folder {path} (--mappings) does not exist"),
     ("--warehouse", "folder", "--warehouse {path} is a folder: name the DuckDB file, e.g. {path}/warehouse.duckdb"),
 ])
@@ -276,7 +277,7 @@ def test_alerts_of_a_period_without_data_say_where_the_data_are(office, capsys):
 def test_the_summary_says_what_was_published_and_what_was_held(tmp_path, monkeypatch, capsys):
     """A file that shifts its due dates holds the week and month it touches at their last
     good figures: the summary says they were held, not published; a run with nothing new
-    says the site is as before (its own line says it published the site's periods)."""
+    says the site is as before (and its own line that the site shows the same periods)."""
     from tests.test_quality_pipeline import phuc_xa_export
 
     monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T09:00:00")
@@ -290,7 +291,8 @@ def test_the_summary_says_what_was_published_and_what_was_held(tmp_path, monkeyp
             "quality page says why) in ") in capsys.readouterr().out
     assert main(args) == 0
     captured = capsys.readouterr()
-    assert "published 11 periods (33 data files)" in captured.err
+    assert "shows the same 11 periods (33 data files) as before" in captured.err
+    assert "published 11 periods" not in captured.err
     assert "No new figures: the site shows the same 11 periods as before in " in captured.out
 
 

@@ -8,6 +8,7 @@ import csv
 import shutil
 import subprocess
 import sys
+import threading
 
 import duckdb
 
@@ -36,6 +37,9 @@ def test_a_set_aside_file_put_back_is_read_again_and_loads_once_mapped(tmp_path,
     (landing / "vendor" / "export.csv").write_text(vendor_export(), encoding="utf-8")
     assert cli(tmp_path, NOW, monkeypatch, "run") == 1  # nothing usable: no dossier at all
     aside = landing / "_rejected" / "vendor" / "export.csv"
+    said = [line for line in capsys.readouterr().err.splitlines() if "set aside in" in line]
+    assert len(said) == 1 and said[0].startswith("vendor/export.csv: set aside in _rejected/vendor/export.csv — ")
+    assert "— vendor/export.csv" not in said[0]  # the file is named once, a subfolder's too
     assert files_under(landing) == ["_rejected/vendor/export.csv", "_rejected/vendor/export.csv.reason.txt"]
     assert "no recognisable header" in aside.with_name("export.csv.reason.txt").read_text(encoding="utf-8")
 
@@ -62,6 +66,20 @@ def test_a_set_aside_file_put_back_is_read_again_and_loads_once_mapped(tmp_path,
     assert query(tmp_path, "SELECT source_file, status, rows_read FROM ingested_files") == [
         ("vendor/export.csv", "loaded", 38)]
     assert query(tmp_path, "SELECT count(*) FROM dossiers") == [(38,)]
+    assert files_under(landing) == []
+    assert files_under(tmp_path / "archive") == ["2026-11-22/vendor/export.csv"]
+
+
+def test_a_set_aside_file_mended_and_sent_again_leaves_no_old_copy_under_rejected(tmp_path, monkeypatch):
+    """The clerk mends the export (new bytes, the same name): once it loads, the version
+    set aside goes, as its reason does; nothing would delete it later."""
+    landing = tmp_path / "landing"
+    (landing / "vendor").mkdir(parents=True)
+    (landing / "vendor" / "export.csv").write_text(vendor_export(), encoding="utf-8")
+    assert cli(tmp_path, NOW, monkeypatch, "run") == 1
+    assert files_under(landing) == ["_rejected/vendor/export.csv", "_rejected/vendor/export.csv.reason.txt"]
+    (landing / "vendor" / "export.csv").write_text(EXAMPLE_TEXT, encoding="utf-8")  # mended: known headers
+    assert cli(tmp_path, "2026-11-22T10:00:00", monkeypatch, "run") == 0
     assert files_under(landing) == []
     assert files_under(tmp_path / "archive") == ["2026-11-22/vendor/export.csv"]
 
@@ -120,13 +138,21 @@ def test_the_quarantine_command_waits_for_no_run_and_reads_no_live_file(tmp_path
     assert main(["quarantine", "--landing", str(tmp_path), "--warehouse", str(path)]) == 1
     assert capsys.readouterr().err.strip() == f"scoreboard: there is no warehouse at {path}; run `scoreboard run` first"
     duckdb.connect(str(path)).close()
-    writer = subprocess.Popen([sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(path)!r}); "
-                               "print('open', flush=True); sys.stdin.read()"],
+    # a writer as a `scoreboard run` is one: the commands' lock beside the file, and the file
+    writer = subprocess.Popen([sys.executable, "-c", "import duckdb, fcntl, sys; "
+                               f"lock = open({str(path) + '.lock'!r}, 'a+'); fcntl.flock(lock, fcntl.LOCK_EX); "
+                               f"c = duckdb.connect({str(path)!r}); print('open', flush=True); sys.stdin.read()"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    status = []
     try:
         assert writer.stdout.readline().strip() == "open"
-        assert main(["quarantine", "--landing", str(tmp_path), "--warehouse", str(path)]) == 1
+        # it reads only: it does not wait for the run to end (a backfill takes hours)
+        reader = threading.Thread(target=lambda: status.append(
+            main(["quarantine", "--landing", str(tmp_path), "--warehouse", str(path)])), daemon=True)
+        reader.start()
+        reader.join(120)
     finally:
         writer.communicate("")
+    assert status == [1]
     assert capsys.readouterr().err.strip() == (
-        "scoreboard: a run is writing the warehouse; list the quarantine once it has ended")
+        f"scoreboard: a run is writing the warehouse {path}; list the quarantine once it has ended")

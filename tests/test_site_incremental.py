@@ -12,6 +12,7 @@ did not touch must still be the previous release's (hard links).
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -140,7 +141,7 @@ def test_an_incremental_build_equals_a_clean_build(change, tmp_path, monkeypatch
     assert len(kept) > 0.4 * len(after_inodes), (change, len(kept), len(after_inodes))
 
 
-def test_a_run_that_changes_nothing_publishes_nothing_new(tmp_path, monkeypatch):
+def test_a_run_that_changes_nothing_publishes_nothing_new(tmp_path, monkeypatch, caplog):
     """A second run with nothing new (the same export dropped again, already ingested)
     leaves the published site as it was, byte for byte, the manifest's generated_at
     included (it says when the data last changed), and makes no new release; the next
@@ -161,7 +162,12 @@ def test_a_run_that_changes_nothing_publishes_nothing_new(tmp_path, monkeypatch)
 
     monkeypatch.setenv("SCOREBOARD_NOW", "2026-11-22T10:00:00")
     shutil.copy(EXAMPLE / "dossiers.csv", landing / "dossiers.csv")
-    run_pipeline(settings, warehouse)
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        run_pipeline(settings, warehouse)
+    said = "\n".join(r.getMessage() for r in caplog.records)
+    # and the run does not say it published them
+    assert "published 11" not in said and "shows the same 11 periods (33 data files) as before" in said
     assert settings.site.resolve() == release and sorted(releases.iterdir()) == kept
     assert snapshot(settings.site) == published
     manifest = json.loads(published["data/manifest.json"])
