@@ -15,9 +15,8 @@ from __future__ import annotations
 import polars as pl
 
 from transforms.classify import due_end_expr
-from transforms.ingest import END_FIELDS
+from transforms.ingest import END_FIELDS, UNIT_REASONS
 from transforms.schema import DATE_FIELDS, EVENT_FIELDS, TIMESTAMP
-from transforms.units import AMBIGUOUS_UNIT, UNKNOWN_UNIT
 
 # what `scoreboard quarantine` lists, in its order
 LISTING_SCHEMA: dict[str, pl.DataType] = {
@@ -46,7 +45,7 @@ def _culprits() -> list[tuple[str, str, pl.Expr]]:
     rules = [("missing_id", "dossier_id", pl.lit(True))]
     rules += [("missing_field", name, expr) for name, expr in _missing().items() if name != "dossier_id"]
     rules += [("bad_date", name, pl.col(name).is_not_null() & _date(name).is_null()) for name in DATE_FIELDS]
-    for unit_reason in (UNKNOWN_UNIT, AMBIGUOUS_UNIT):
+    for unit_reason in UNIT_REASONS:
         rules += [(unit_reason, "unit_code", pl.col("unit_code").is_not_null()),
                   (unit_reason, "unit_name", pl.col("unit_code").is_null())]
     rules += [("future_date", name, _date(name) > pl.col("ingested_at")) for name in EVENT_FIELDS]
